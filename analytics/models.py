@@ -1,0 +1,113 @@
+"""Recorded traffic (Request, RequestPayload) and the price table that turns usage into cost."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class Request(models.Model):
+    """One client request through the proxy, recorded exactly once when it ends."""
+
+    class Terminal(models.TextChoices):
+        COMPLETE = "complete"
+        ERROR = "error"  # upstream failed or dropped the stream
+        CLIENT_CANCELLED = "client_cancelled"
+        TRUNCATED = "truncated"  # a stream that ended without its final event
+        REJECTED = "rejected"  # answered by the proxy itself (no account, bad input)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    timestamp = models.DateTimeField(default=timezone.now)  # when the request started
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=512)
+    # No FK constraint: history keeps the id of an account that was deleted since.
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="requests",
+    )
+    status_code = models.IntegerField(null=True)  # what the client got
+    success = models.BooleanField(default=False)
+    error_message = models.TextField(null=True, blank=True)
+    terminal_state = models.CharField(
+        max_length=20, choices=Terminal.choices, default=Terminal.COMPLETE
+    )
+    is_stream = models.BooleanField(default=False)
+    response_time_ms = models.IntegerField(null=True)
+    time_to_first_token_ms = models.IntegerField(null=True, blank=True)
+    failover_attempts = models.IntegerField(default=0)
+    # Candidates in order, why each skipped one was skipped, and which one served.
+    routing_trace = models.JSONField(default=list, blank=True)
+
+    model = models.CharField(max_length=128, null=True, blank=True)
+    input_tokens = models.IntegerField(default=0)
+    cache_read_input_tokens = models.IntegerField(default=0)
+    cache_creation_input_tokens = models.IntegerField(default=0)
+    cache_creation_5m_tokens = models.IntegerField(default=0)
+    cache_creation_1h_tokens = models.IntegerField(default=0)
+    output_tokens = models.IntegerField(default=0)
+    prompt_tokens = models.IntegerField(default=0)
+    completion_tokens = models.IntegerField(default=0)
+    total_tokens = models.IntegerField(default=0)
+    # NULL when nothing is billable or the model has no price (then `unpriced`).
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    unpriced = models.BooleanField(default=False)
+    output_tokens_per_second = models.FloatField(null=True, blank=True)
+    agent_used = models.CharField(max_length=128, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp"]
+        indexes = [
+            models.Index(fields=["-timestamp"], name="request_timestamp"),
+            models.Index(fields=["account", "-timestamp"], name="request_account_ts"),
+            models.Index(fields=["model", "-timestamp"], name="request_model_ts"),
+            models.Index(fields=["success", "-timestamp"], name="request_success_ts"),
+            models.Index(
+                fields=["model"], condition=models.Q(unpriced=True), name="request_unpriced"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"
+
+
+class RequestPayload(models.Model):
+    """Captured headers and bodies of a request, credentials redacted, bodies capped."""
+
+    request = models.OneToOneField(
+        Request, primary_key=True, on_delete=models.CASCADE, related_name="payload"
+    )
+    # Shape of ccflare's payload JSON: {request:{headers, body}, response:{status, headers,
+    # body}, meta:{...}}, bodies base64; meta.truncated says whether a body was cut.
+    data = models.JSONField()
+
+
+class ModelPrice(models.Model):
+    """USD per million tokens for one model, from a date on, for one prompt-length band."""
+
+    model = models.CharField(max_length=128)
+    effective_from = models.DateField(default=timezone.now)
+    # The band applies when the prompt (input + cache reads + cache writes) is
+    # over this many tokens; 0 is the base band.
+    prompt_tokens_over = models.PositiveIntegerField(default=0)
+    input_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    cache_write_5m_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    cache_write_1h_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    cache_read_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    output_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["model", "-effective_from", "prompt_tokens_over"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "effective_from", "prompt_tokens_over"],
+                name="one_price_per_model_date_band",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} from {self.effective_from}"

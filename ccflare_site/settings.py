@@ -1,0 +1,227 @@
+"""All configuration, read from the environment (and a `.env` file); see `.env.example`."""
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+
+def env_str(name: str, default: str) -> str:
+    return env.str(name, default=default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default="").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean, got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
+# Core
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _load_or_create_secret_key() -> str:
+    # A generated key kept beside the data survives restarts, so sessions and
+    # the encryption key derived from it stay valid without any set-up.
+    path = DATA_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+SECRET_KEY = env_str("SECRET_KEY", "") or _load_or_create_secret_key()
+# Fernet key for credentials at rest; derived from SECRET_KEY when unset.
+ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8080, minimum=1)
+
+# Apps
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "accounts",
+    "analytics",
+    "proxy",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ccflare_site.urls"
+ASGI_APPLICATION = "ccflare_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'ccflare.db'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the dashboard read while the recorder writes; the busy timeout
+    # rides out the short write locks of the batched recorder.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 5,
+        "transaction_mode": "IMMEDIATE",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Channels: one daphne process shares events in memory; set REDIS_URL to
+# share them between several processes.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Upstream
+UPSTREAM_BASE_URL = env_str("UPSTREAM_BASE_URL", "https://api.anthropic.com").rstrip("/")
+# Seconds to wait for the upstream to connect and to send response headers.
+# Generous: a long non-streaming completion sends its headers only at the end.
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0)
+UPSTREAM_READ_TIMEOUT_SECONDS = env_float("UPSTREAM_READ_TIMEOUT_SECONDS", 600.0)
+OAUTH_TOKEN_URL = env_str("OAUTH_TOKEN_URL", "https://platform.claude.com/v1/oauth/token")
+OAUTH_AUTHORIZE_URL_MAX = env_str(
+    "OAUTH_AUTHORIZE_URL_MAX", "https://claude.com/cai/oauth/authorize"
+)
+OAUTH_AUTHORIZE_URL_CONSOLE = env_str(
+    "OAUTH_AUTHORIZE_URL_CONSOLE", "https://platform.claude.com/oauth/authorize"
+)
+OAUTH_REDIRECT_URI = env_str(
+    "OAUTH_REDIRECT_URI", "https://platform.claude.com/oauth/code/callback"
+)
+OAUTH_CREATE_API_KEY_URL = env_str(
+    "OAUTH_CREATE_API_KEY_URL", "https://api.anthropic.com/api/oauth/claude_cli/create_api_key"
+)
+CLIENT_ID = env_str("CLIENT_ID", "9d1c250a-e61b-44d9-88ed-5944d1962f5e")
+
+# Proxy behaviour
+# A sticky session keeps one conversation on one account: fast switching
+# between accounts trips Anthropic's anti-abuse systems.
+SESSION_DURATION_MS = env_int("SESSION_DURATION_MS", 18_000_000, minimum=1)
+# 529/5xx answers are retried on the same account with exponential backoff.
+RETRY_ATTEMPTS = env_int("RETRY_ATTEMPTS", 3, minimum=0)
+RETRY_DELAY_MS = env_int("RETRY_DELAY_MS", 1000, minimum=0)
+RETRY_BACKOFF = env_float("RETRY_BACKOFF", 2.0)
+# The Messages API's own request limit; larger bodies get a 413 and nothing
+# is forwarded.
+MAX_BODY_MB = env_int("MAX_BODY_MB", 32, minimum=1)
+# Each captured request/response body is cut at this size (flagged truncated)
+# so a long conversation cannot bloat the database.
+PAYLOAD_CAPTURE_MAX_KB = env_int("PAYLOAD_CAPTURE_MAX_KB", 256, minimum=0)
+# The proxy reads accounts from an in-process snapshot refreshed this often,
+# so no request waits on the database to pick an account.
+ACCOUNT_CACHE_SECONDS = env_float("ACCOUNT_CACHE_SECONDS", 1.0)
+# Recorded requests are written in batches this often, off the response path.
+RECORDER_FLUSH_MS = env_int("RECORDER_FLUSH_MS", 100, minimum=1)
+# Fallback wait when a 429 carries no reset header.
+RATE_LIMIT_FALLBACK_SECONDS = env_int("RATE_LIMIT_FALLBACK_SECONDS", 60, minimum=1)
+
+# Maintenance
+DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 7, minimum=1)
+REQUEST_RETENTION_DAYS = env_int("REQUEST_RETENTION_DAYS", 365, minimum=1)
+
+# Logging
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "pretty")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "pretty": {"format": "[{asctime}] {levelname}: [{name}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "pretty"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
+        "daphne": {"level": "WARNING"},
+    },
+}
