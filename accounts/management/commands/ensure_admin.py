@@ -1,0 +1,55 @@
+"""The `ensure_admin` command: create the first superuser so a fresh install can log in."""
+
+import os
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a superuser if none exists (run by `make run`). Reads DJANGO_SUPERUSER_USERNAME "
+        "(default 'admin'), DJANGO_SUPERUSER_PASSWORD (generated and printed once if unset) and "
+        "DJANGO_SUPERUSER_EMAIL (default empty). Does nothing when a superuser already exists."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if get_user_model().objects.filter(is_superuser=True).exists():
+            if options["verbosity"] >= 2:
+                self.stdout.write("A superuser already exists; nothing to do.")
+            return
+        username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
+        env_password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        password = env_password or secrets.token_urlsafe(12)
+        email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+        create_superuser(username=username, email=email, password=password)
+        if env_password:
+            self.stdout.write(f"Admin login created: user {username} (password from environment)")
+            return
+        # Shown once and boxed so it stands out in `make run` output: the plain
+        # password is kept nowhere else.
+        message = (
+            f"Admin login created: user {username} / password {password} — change it in the admin"
+        )
+        self.stdout.write(boxed(message))
+
+
+def create_superuser(*, username: str, email: str, password: str) -> None:
+    """Create the superuser.
+
+    Raises CommandError when a regular user already holds the username, rather
+    than silently promoting it.
+    """
+    users = get_user_model().objects
+    if users.filter(username=username).exists():
+        raise CommandError(
+            f"User '{username}' exists but is not a superuser; promote it in the admin"
+        )
+    users.create_superuser(username=username, email=email, password=password)
+
+
+def boxed(text: str) -> str:
+    rule = "─" * (len(text) + 2)
+    return f"┌{rule}┐\n│ {text} │\n└{rule}┘"

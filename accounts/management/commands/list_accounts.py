@@ -1,0 +1,72 @@
+"""The `list_accounts` command: a table of accounts with their routing state; no credentials."""
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from accounts.models import Account
+
+HEADERS = ("Name", "Kind", "Tier", "Priority", "Requests", "Status", "Session")
+CREDENTIAL_FIELDS = ("api_key", "access_token", "refresh_token")
+
+
+class Command(BaseCommand):
+    help = "List accounts with their tier, priority, usage, status and current session."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # Credentials are never shown, so never load (and decrypt) them: a
+        # changed ENCRYPTION_KEY must not stop you from seeing your accounts.
+        accounts = Account.objects.defer(*CREDENTIAL_FIELDS)
+        now = timezone.now()
+        rows = [account_row(account, now=now) for account in accounts]
+        if not rows:
+            self.stdout.write("No accounts configured.")
+            return
+        self.stdout.write("\n".join(format_table([HEADERS, *rows])))
+
+
+def account_row(account: Account, *, now: datetime) -> tuple[str, ...]:
+    return (
+        account.name,
+        account.kind,
+        str(account.tier),
+        str(account.priority),
+        f"{account.request_count}/{account.total_requests}",
+        status_label(account, now=now),
+        session_label(account, now=now),
+    )
+
+
+def status_label(account: Account, *, now: datetime) -> str:
+    """'Paused', 'Rate limited (Nm)' with minutes left rounded up, or 'OK'."""
+    if account.paused:
+        return "Paused"
+    if account.rate_limited_until is not None and account.rate_limited_until > now:
+        minutes = math.ceil((account.rate_limited_until - now).total_seconds() / 60)
+        return f"Rate limited ({minutes}m)"
+    return "OK"
+
+
+def session_label(account: Account, *, now: datetime) -> str:
+    """'N reqs, Mm ago' while the sticky session is still open, else '-'."""
+    if account.session_start is None:
+        return "-"
+    age = now - account.session_start
+    if age >= timedelta(milliseconds=settings.SESSION_DURATION_MS):
+        return "-"
+    return f"{account.session_request_count} reqs, {int(age.total_seconds() // 60)}m ago"
+
+
+def format_table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Left-aligned columns two spaces apart, with a dashed rule under the header."""
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    rule = "  ".join("-" * width for width in widths)
+    return [lines[0], rule, *lines[1:]]

@@ -1,0 +1,22 @@
+"""The `pause_account` command: take an account out of rotation."""
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts import services
+
+
+class Command(BaseCommand):
+    help = "Pause an account so no new requests are routed to it."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name", help="Name of the account to pause.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            account = services.pause_account(name=options["name"])
+        except services.AccountError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"Account '{account.name}' paused")

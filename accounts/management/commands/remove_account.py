@@ -1,0 +1,39 @@
+"""The `remove_account` command: delete an account, after typing its name to confirm."""
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts import services
+
+
+class Command(BaseCommand):
+    help = "Remove an account. Asks you to type its name unless --force is given."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name", help="Name of the account to remove.")
+        parser.add_argument(
+            "--force", action="store_true", help="Remove without asking for confirmation."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"]
+        try:
+            # Look the account up first so a typo fails before the prompt.
+            services.get_account(name=name)
+            if not options["force"] and not _confirmed(name):
+                raise CommandError("Confirmation did not match; nothing removed")
+            services.remove_account(name=name)
+        except services.AccountError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"Account '{name}' removed")
+
+
+def _confirmed(name: str) -> bool:
+    try:
+        answer = input(f"Type the account name '{name}' to confirm removal: ")
+    except EOFError:
+        # No terminal (e.g. a script without --force): treat as "no".
+        return False
+    return answer.strip() == name.strip()
