@@ -121,9 +121,8 @@ TEMPLATES = [
 ]
 
 # Database
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'ccflare.db'}"),
-}
+DATABASE_URL = env_str("DATABASE_URL", "") or f"sqlite:///{DATA_DIR / 'ccflare.db'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while the recorder writes; the busy timeout
     # rides out the short write locks of the batched recorder.
@@ -132,6 +131,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 5,
         "transaction_mode": "IMMEDIATE",
     }
+    # A file, not memory: end-to-end tests run a real daphne on the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

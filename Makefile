@@ -1,0 +1,47 @@
+# ccflare (Django edition). `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run test lint fmt bench migrate
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the runtime dependencies
+
+install-dev: $(VENV)/.installed-dev ## Install the test and tooling dependencies too
+
+migrate: install ## Apply database migrations
+	$(PY) manage.py migrate --noinput
+
+run: migrate ## Set up everything and start the server on HOST:PORT (default 127.0.0.1:8080)
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py ensure_admin
+	$(PY) -m ccflare_site.serve
+
+lint: install-dev ## ruff, formatting and the migrations check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+fmt: install-dev ## Format and fix what ruff can
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint ## Install what the tests need, lint, and run the whole suite
+	$(VENV)/bin/pytest
+
+bench: install-dev ## Benchmark the proxy against the direct path (fake upstream, real daphne)
+	$(PY) bench/bench.py

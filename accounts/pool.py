@@ -1,0 +1,114 @@
+"""The proxy's in-process view of the accounts: a short-lived snapshot plus write-behind updates.
+
+Picking an account must not cost a database round trip per request, so the proxy
+reads a snapshot that is reloaded when older than ACCOUNT_CACHE_SECONDS (other
+processes' changes arrive within that time). Changes the proxy makes (rate-limit
+marks, window state, session starts) apply to the snapshot at once and reach the
+database in the next flush, off the response path.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from accounts.models import Account
+
+logger = logging.getLogger(__name__)
+
+# One thread for this module's queries: loads and flushes never race each other.
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="account-pool")
+
+
+class AccountPool:
+    def __init__(self) -> None:
+        self._accounts: list[Account] = []
+        self._loaded_at = float("-inf")
+        self._pending: dict[uuid.UUID, dict[str, Any]] = {}
+        self._reloading: asyncio.Future[None] | None = None
+        # Guards _pending between the event loop and the flushing thread.
+        self._lock = threading.Lock()
+
+    async def accounts(self) -> list[Account]:
+        """The current snapshot, reloaded first if it is stale."""
+        if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
+            await self._reload()
+        return self._accounts
+
+    def update(self, account: Account, **fields: Any) -> None:
+        """Change an account now in memory, and in the database at the next flush."""
+        for name, value in fields.items():
+            setattr(account, name, value)
+        with self._lock:
+            self._pending.setdefault(account.pk, {}).update(fields)
+
+    async def flush(self) -> None:
+        if self._pending:
+            await asyncio.get_running_loop().run_in_executor(_executor, self._flush_sync)
+
+    def flush_sync(self) -> None:
+        """Write pending updates from a thread with no running event loop (shutdown)."""
+        self._flush_sync()
+
+    async def _reload(self) -> None:
+        # Concurrent requests that find the snapshot stale share one reload.
+        if self._reloading is None:
+            self._reloading = asyncio.ensure_future(self._do_reload())
+        future = self._reloading
+        try:
+            await asyncio.shield(future)
+        finally:
+            if future.done() and self._reloading is future:
+                self._reloading = None
+
+    async def _do_reload(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            accounts = await loop.run_in_executor(_executor, self._flush_and_load)
+        except Exception:
+            # Serve from the last snapshot while the database is away.
+            logger.exception("accounts.reload_failed")
+            self._loaded_at = time.monotonic()
+            return
+        with self._lock:
+            for account in accounts:
+                # Updates made while the load ran are not in it yet.
+                for name, value in self._pending.get(account.pk, {}).items():
+                    setattr(account, name, value)
+        self._accounts = accounts
+        self._loaded_at = time.monotonic()
+
+    def _flush_and_load(self) -> list[Account]:
+        self._flush_sync()
+        return list(Account.objects.all())
+
+    def _flush_sync(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        close_old_connections()
+        try:
+            with transaction.atomic():
+                for account_id, fields in pending.items():
+                    Account.objects.filter(pk=account_id).update(**fields)
+        except Exception:
+            # Keep the updates for the next flush rather than lose them; newer
+            # values that arrived meanwhile win.
+            logger.exception("accounts.flush_failed")
+            with self._lock:
+                for account_id, fields in pending.items():
+                    self._pending[account_id] = {**fields, **self._pending.get(account_id, {})}
+
+    def invalidate(self) -> None:
+        """Make the next request reload (tests, and after local admin edits)."""
+        self._loaded_at = float("-inf")
+
+
+pool = AccountPool()

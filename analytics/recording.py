@@ -1,0 +1,199 @@
+"""Write-behind recording of proxied requests: queue in memory, write in batches, publish.
+
+The proxy hands over one RequestRecord of plain values per client request and never
+waits: `enqueue` is a list append. `flush` (called every RECORDER_FLUSH_MS by the
+proxy's background loop, and at shutdown) writes the batch in one transaction from a
+dedicated thread, prices it, bumps the account counters once per request, then
+publishes the rows to the live channel group.
+
+What a crash can lose: the records queued since the last flush (at most about
+RECORDER_FLUSH_MS of finished requests) and requests still in flight.
+"""
+
+import asyncio
+import base64
+import logging
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import close_old_connections, transaction
+from django.db.models import F
+
+from accounts.models import Account
+from analytics import events, prices
+from analytics.models import Request, RequestPayload
+
+logger = logging.getLogger(__name__)
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
+# A database outage must not grow memory without bound: past this many
+# unwritten records the oldest are dropped (and logged).
+MAX_QUEUED = 50_000
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    id: str
+    started_at: float  # epoch seconds
+    method: str
+    path: str
+    account_id: Any = None
+    status_code: int | None = None
+    success: bool = False
+    error_message: str | None = None
+    terminal_state: str = Request.Terminal.COMPLETE
+    is_stream: bool = False
+    response_time_ms: int | None = None
+    time_to_first_token_ms: int | None = None
+    failover_attempts: int = 0
+    routing_trace: list = field(default_factory=list)
+    model: str | None = None
+    input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_creation_5m_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
+    output_tokens: int = 0
+    output_tokens_per_second: float | None = None
+    # Captured payload: headers already redacted, bodies already capped.
+    request_headers: dict | None = None
+    request_body: bytes | None = None
+    response_headers: dict | None = None
+    response_body: bytes | None = None
+    truncated: bool = False
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self._queue: list[RequestRecord] = []
+        self._lock = threading.Lock()
+
+    def enqueue(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._queue.append(record)
+            if len(self._queue) > MAX_QUEUED:
+                dropped = self._queue.pop(0)
+                logger.error("recording.queue_overflow dropped=%s", dropped.id)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def flush(self) -> None:
+        """Write everything queued so far, then publish it. Never raises."""
+        if not self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(_executor, self.flush_sync)
+        for row in rows:
+            await events.publish_request_logged(row)
+
+    def flush_sync(self) -> list[dict]:
+        """Write the queued batch; on failure keep it for the next attempt."""
+        with self._lock:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return []
+        close_old_connections()
+        try:
+            return write_batch(batch)
+        except Exception:
+            logger.exception("recording.flush_failed count=%d", len(batch))
+            with self._lock:
+                self._queue[:0] = batch
+            return []
+
+
+def write_batch(batch: list[RequestRecord]) -> list[dict]:
+    """Insert requests and payloads and bump account counters, in one transaction."""
+    table = prices.current_table()
+    rows = [to_request(record, table) for record in batch]
+    payloads = [to_payload(record) for record in batch if record.request_headers is not None]
+    with transaction.atomic():
+        Request.objects.bulk_create(rows)
+        RequestPayload.objects.bulk_create(payloads)
+        bump_account_counters(batch)
+    return [events.summary(row) for row in rows]
+
+
+def to_request(record: RequestRecord, table: prices.PriceTable) -> Request:
+    started = datetime.fromtimestamp(record.started_at, tz=UTC)
+    prompt = (
+        record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens
+    )
+    request = Request(
+        id=record.id,
+        timestamp=started,
+        method=record.method,
+        path=record.path[:512],
+        account_id=record.account_id,
+        status_code=record.status_code,
+        success=record.success,
+        error_message=record.error_message,
+        terminal_state=record.terminal_state,
+        is_stream=record.is_stream,
+        response_time_ms=record.response_time_ms,
+        time_to_first_token_ms=record.time_to_first_token_ms,
+        failover_attempts=record.failover_attempts,
+        routing_trace=record.routing_trace,
+        model=record.model,
+        input_tokens=record.input_tokens,
+        cache_read_input_tokens=record.cache_read_input_tokens,
+        cache_creation_input_tokens=record.cache_creation_input_tokens,
+        cache_creation_5m_tokens=record.cache_creation_5m_tokens,
+        cache_creation_1h_tokens=record.cache_creation_1h_tokens,
+        output_tokens=record.output_tokens,
+        prompt_tokens=prompt,
+        completion_tokens=record.output_tokens,
+        total_tokens=prompt + record.output_tokens,
+        output_tokens_per_second=record.output_tokens_per_second,
+    )
+    prices.apply_cost(request, table)
+    return request
+
+
+def to_payload(record: RequestRecord) -> RequestPayload:
+    data = {
+        "request": {"headers": record.request_headers, "body": _b64(record.request_body)},
+        "response": {
+            "status": record.status_code,
+            "headers": record.response_headers or {},
+            "body": _b64(record.response_body),
+        },
+        "meta": {
+            "accountId": str(record.account_id) if record.account_id else "no_account",
+            "timestamp": int(record.started_at * 1000),
+            "success": record.success,
+            "isStream": record.is_stream,
+            "retry": 0,
+            "truncated": record.truncated,
+        },
+    }
+    return RequestPayload(request_id=record.id, data=data)
+
+
+def bump_account_counters(batch: list[RequestRecord]) -> None:
+    """One increment per served request (ccflare counted every request twice)."""
+    served: dict[Any, list[float]] = defaultdict(list)
+    for record in batch:
+        if record.account_id is not None:
+            served[record.account_id].append(record.started_at)
+    for account_id, starts in served.items():
+        n = len(starts)
+        Account.objects.filter(pk=account_id).update(
+            request_count=F("request_count") + n,
+            total_requests=F("total_requests") + n,
+            session_request_count=F("session_request_count") + n,
+            last_used=datetime.fromtimestamp(max(starts), tz=UTC),
+        )
+
+
+def _b64(body: bytes | None) -> str | None:
+    return base64.b64encode(body).decode() if body else None
+
+
+recorder = Recorder()

@@ -1,0 +1,34 @@
+"""ASGI entry point: /v1/ goes to the proxy's lean handler, the rest to Django and Channels."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccflare_site.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from ccflare_site import routing  # noqa: E402
+from proxy import background, handler  # noqa: E402
+
+
+async def http_app(scope: dict, receive, send) -> None:  # noqa: ANN001
+    if scope["path"].startswith("/v1/"):
+        return await handler.application(scope, receive, send)
+    return await django_app(scope, receive, send)
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+        ),
+    }
+)
+
+background.freeze_startup_heap()

@@ -1,0 +1,3 @@
+"""Websocket routes of every app, concatenated."""
+
+websocket_urlpatterns: list = []

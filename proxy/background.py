@@ -1,0 +1,82 @@
+"""The proxy's background loop: write-behind flushes, and a full drain on shutdown.
+
+Started on the first /v1/ request (ASGI servers give no start hook that daphne
+honours). Each tick writes the account pool's pending updates first, then the
+recorded requests, so a session reset lands before the counts that follow it.
+"""
+
+import asyncio
+import atexit
+import gc
+import logging
+
+from django.conf import settings
+
+from accounts.pool import pool
+from analytics.recording import recorder
+
+logger = logging.getLogger(__name__)
+
+_task: asyncio.Task | None = None
+
+
+def ensure_started() -> None:
+    global _task
+    if _task is not None and not _task.done():
+        return
+    _task = asyncio.get_running_loop().create_task(_flush_forever())
+    _install_shutdown_drain()
+
+
+async def flush_once() -> None:
+    """Write everything pending now. Never raises."""
+    try:
+        await pool.flush()
+        await recorder.flush()
+    except Exception:
+        logger.exception("proxy.background_flush_failed")
+
+
+async def _flush_forever() -> None:
+    interval = settings.RECORDER_FLUSH_MS / 1000
+    while True:
+        await asyncio.sleep(interval)
+        await flush_once()
+
+
+def _install_shutdown_drain() -> None:
+    """Drain at shutdown: inside daphne's reactor while the loop still runs, then atexit.
+
+    Daphne cancels in-flight requests in its 'before shutdown' phase; their
+    records are queued by then, so the 'during' phase flushes them. atexit is
+    the backstop for anything left (it runs with no event loop, so sync ORM works).
+    """
+    atexit.register(_drain_sync)
+    try:
+        from twisted.internet import defer, reactor
+    except ImportError:
+        return
+    if reactor.running:
+        reactor.addSystemEventTrigger(
+            "during",
+            "shutdown",
+            lambda: defer.Deferred.fromFuture(asyncio.ensure_future(flush_once())),
+        )
+
+
+def _drain_sync() -> None:
+    try:
+        pool.flush_sync()
+        recorder.flush_sync()
+    except Exception:
+        logger.exception("proxy.shutdown_drain_failed")
+
+
+def freeze_startup_heap() -> None:
+    """Move everything allocated at start-up out of the cyclic GC's sight.
+
+    DESIGN.md §3.1: full collections walking Django's start-up heap caused a
+    12-24 ms p99; frozen objects are never scanned again.
+    """
+    gc.collect()
+    gc.freeze()

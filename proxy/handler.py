@@ -1,0 +1,291 @@
+"""The lean ASGI handler for /v1/ (DESIGN.md §3.1): the proxy's only entry point.
+
+It runs ahead of Django's request cycle on purpose: the body is opaque, must pass
+through byte for byte, and Django's per-request machinery measured about 1.6 ms.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from django.conf import settings
+
+from analytics.models import Request
+from analytics.recording import RequestRecord, recorder
+from proxy import background, capture, replies, upstream
+from proxy.failover import Call, Outcome, forward
+from proxy.sse import SSEParser
+from proxy.usage import UsageTracker
+
+logger = logging.getLogger(__name__)
+
+Scope = dict
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Disconnected(Exception):
+    pass
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    """Relay one /v1/ request upstream and its response back, and record it.
+
+    1. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded.
+    2. Get an upstream response through the account pool (failover.forward).
+    3. Relay status and headers, then each body chunk as it arrives, feeding
+       the SSE parser and the capture on the side.
+    4. Record the request exactly once, whatever happened (finally).
+    """
+    background.ensure_started()
+    exchange = Exchange(scope)
+    try:
+        body = await read_body(scope, receive)
+    except BodyTooLarge:
+        await exchange.reply_error(send, 413, "request_too_large", _too_large_message())
+        return exchange.finish()
+    except Disconnected:
+        exchange.record.terminal_state = Request.Terminal.CLIENT_CANCELLED
+        return exchange.finish()
+    exchange.capture_request(body)
+    if _looks_malformed(scope, body):
+        await exchange.reply_error(
+            send, 400, "invalid_request_error", "Request body must be a JSON object"
+        )
+        return exchange.finish()
+    await exchange.run(body, receive, send)
+
+
+class Exchange:
+    """One client request's state from start to record."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.t0 = time.perf_counter()
+        self.record = RequestRecord(
+            id=str(uuid.uuid4()),
+            started_at=time.time(),
+            method=scope["method"],
+            path=scope["path"],
+        )
+        self.usage = UsageTracker()
+        self.response_capture = capture.BodyCapture(settings.PAYLOAD_CAPTURE_MAX_KB * 1024)
+        self.completed = False
+
+    def capture_request(self, body: bytes) -> None:
+        limit = settings.PAYLOAD_CAPTURE_MAX_KB * 1024
+        self.record.request_headers = capture.redact_headers(self.scope["headers"])
+        self.record.request_body = body[:limit]
+        self.record.truncated = len(body) > limit
+
+    async def run(self, body: bytes, receive: Receive, send: Send) -> None:
+        """Forward, relay, record; a client disconnect cancels the work and is recorded."""
+        task = asyncio.current_task()
+        watcher = asyncio.ensure_future(receive())
+        watcher.add_done_callback(lambda w: self._on_client_message(w, task))
+        try:
+            outcome = await forward(self._call(body), strip=frozenset())
+            await self.relay(outcome, send)
+        except asyncio.CancelledError:
+            if self.completed:
+                raise
+            if not watcher.done():
+                # Cancelled by the server itself (shutdown), not by the client leaving.
+                self.record.terminal_state = Request.Terminal.ERROR
+                self.record.error_message = "Server shut down mid-request"
+                raise
+            self.record.terminal_state = Request.Terminal.CLIENT_CANCELLED
+            self.record.error_message = "Client disconnected"
+        finally:
+            watcher.cancel()
+            self.finish()
+
+    def _on_client_message(self, watcher: asyncio.Future, task: asyncio.Task | None) -> None:
+        # The only message after the body is http.disconnect: stop relaying.
+        if not watcher.cancelled() and not self.completed and task is not None:
+            task.cancel()
+
+    def _call(self, body: bytes) -> Call:
+        query = self.scope.get("query_string", b"")
+        raw_path = self.scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else self.scope["path"]
+        url = settings.UPSTREAM_BASE_URL + path
+        if query:
+            url += "?" + query.decode("latin-1")
+        return Call(self.scope["method"], url, self.scope["headers"], body)
+
+    async def relay(self, outcome: Outcome, send: Send) -> None:
+        record = self.record
+        record.routing_trace = outcome.trace
+        record.failover_attempts = outcome.attempts
+        if outcome.response is None:
+            extra = []
+            if outcome.retry_after is not None:
+                extra.append((b"retry-after", str(outcome.retry_after).encode()))
+            await self.reply_error(send, outcome.status, outcome.error_type, outcome.message, extra)
+            return
+        response = outcome.response
+        account = outcome.account
+        record.account_id = account.pk if account is not None else None
+        record.status_code = response.status
+        record.success = 200 <= response.status < 300
+        headers = upstream.response_headers(response)
+        record.response_headers = capture.redact_headers(headers)
+        if account is not None:
+            headers.append((b"x-ccflare-account", account.name.encode("latin-1", "replace")))
+        content_type = response.headers.get("content-type", "")
+        record.is_stream = "text/event-stream" in content_type
+        try:
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            if record.is_stream:
+                await self._relay_stream(response, send)
+            else:
+                await self._relay_body(response, send)
+        finally:
+            response.release()
+
+    async def _relay_body(self, response: aiohttp.ClientResponse, send: Send) -> None:
+        try:
+            body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._upstream_failed(exc)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        self._mark_first_byte()
+        self.response_capture.add(body)
+        self.usage.on_json_body(body)
+        await send({"type": "http.response.body", "body": body})
+        self.completed = True
+
+    async def _relay_stream(self, response: aiohttp.ClientResponse, send: Send) -> None:
+        parser = SSEParser()
+        usage = self.usage
+        try:
+            async for chunk in response.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self._mark_first_byte()
+                self.response_capture.add(chunk)
+                now = time.perf_counter()
+                for event in parser.feed(chunk):
+                    usage.on_event(event, now)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._upstream_failed(exc)
+            # The status line is gone already: an SSE error event is how a
+            # stream tells the client it failed, and SDKs raise on it.
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": replies.sse_error_event("Upstream connection lost mid-stream"),
+                    "more_body": False,
+                }
+            )
+            return
+        await send({"type": "http.response.body", "body": b""})
+        self.completed = True
+
+    def _mark_first_byte(self) -> None:
+        if self.record.time_to_first_token_ms is None:
+            self.record.time_to_first_token_ms = self._elapsed_ms()
+
+    def _upstream_failed(self, exc: BaseException) -> None:
+        logger.warning("proxy.upstream_dropped error=%s", type(exc).__name__)
+        self.record.terminal_state = Request.Terminal.ERROR
+        self.record.error_message = f"Upstream connection lost ({type(exc).__name__})"
+        self.record.success = False
+
+    async def reply_error(
+        self,
+        send: Send,
+        status: int,
+        error_type: str,
+        message: str,
+        extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Answer from the proxy itself; recorded as `rejected`."""
+        record = self.record
+        record.status_code, record.error_message = status, message
+        record.terminal_state = Request.Terminal.REJECTED
+        if record.request_headers is None:
+            record.request_headers = capture.redact_headers(self.scope["headers"])
+        body = await replies.send_error(
+            send, status=status, error_type=error_type, message=message, headers=extra
+        )
+        self.response_capture.add(body)
+        self.completed = True
+
+    def finish(self) -> None:
+        """Fill the record from what was seen and queue it. Called exactly once."""
+        record, usage = self.record, self.usage
+        record.response_time_ms = self._elapsed_ms()
+        record.response_body = self.response_capture.value()
+        record.truncated = record.truncated or self.response_capture.truncated
+        record.model = usage.model
+        record.input_tokens = usage.input_tokens
+        record.cache_read_input_tokens = usage.cache_read_input_tokens
+        record.cache_creation_input_tokens = usage.cache_creation_input_tokens
+        record.cache_creation_5m_tokens = usage.cache_creation_5m_tokens
+        record.cache_creation_1h_tokens = usage.cache_creation_1h_tokens
+        record.output_tokens = usage.final_output_tokens
+        record.output_tokens_per_second = usage.tokens_per_second
+        if usage.first_token_at is not None:
+            record.time_to_first_token_ms = int((usage.first_token_at - self.t0) * 1000)
+        if record.is_stream and record.terminal_state == Request.Terminal.COMPLETE:
+            self._check_stream_end()
+        recorder.enqueue(record)
+
+    def _check_stream_end(self) -> None:
+        if self.usage.error is not None:
+            self.record.terminal_state = Request.Terminal.ERROR
+            self.record.error_message = self.usage.error
+            self.record.success = False
+        elif not self.usage.finished and self.record.path.startswith("/v1/messages"):
+            self.record.terminal_state = Request.Terminal.TRUNCATED
+            self.record.success = False
+
+    def _elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.t0) * 1000)
+
+
+async def read_body(scope: Scope, receive: Receive) -> bytes:
+    """The whole request body, at most MAX_BODY_MB; raises BodyTooLarge or Disconnected."""
+    limit = settings.MAX_BODY_MB * 1024 * 1024
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _looks_malformed(scope: Scope, body: bytes) -> bool:
+    """A POST to the Messages API whose body cannot be a JSON object.
+
+    Checking the first byte is enough to stop garbage before it spends an
+    account's request; full validation is the upstream's job (it answers 400).
+    """
+    if scope["method"] != "POST" or not scope["path"].startswith("/v1/messages"):
+        return False
+    return body[:256].lstrip()[:1] != b"{"
+
+
+def _too_large_message() -> str:
+    return f"Request body exceeds the {settings.MAX_BODY_MB} MB limit"

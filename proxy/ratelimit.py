@@ -1,0 +1,113 @@
+"""Reading Anthropic's rate-limit headers: is this account blocked, until when, how full."""
+
+import email.utils
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# `rejected` is what Anthropic sends today on a refusal; the rest are ccflare's set.
+HARD_STATUSES = frozenset(
+    {"rejected", "rate_limited", "blocked", "queueing_hard", "payment_required"}
+)
+_PREFIX = "anthropic-ratelimit-unified-"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    status: str | None = None
+    reset: float | None = None  # epoch seconds of the unified window reset
+    remaining: int | None = None
+    claim: str | None = None  # which limit binds: five_hour, seven_day, ...
+    five_hour_utilization: float | None = None
+    five_hour_reset: float | None = None
+    seven_day_utilization: float | None = None
+    seven_day_reset: float | None = None
+    overage_status: str | None = None
+    retry_after: float | None = None  # seconds
+    fallback_reset: float | None = None  # x-ratelimit-reset, epoch seconds
+
+    @property
+    def present(self) -> bool:
+        return self.status is not None or self.five_hour_utilization is not None
+
+
+def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
+    """Read the unified headers (names are case-insensitive in aiohttp's mapping)."""
+    u = _PREFIX
+    return RateLimitInfo(
+        status=headers.get(u + "status"),
+        reset=_number(headers.get(u + "reset")),
+        remaining=_int(headers.get(u + "remaining")),
+        claim=headers.get(u + "representative-claim"),
+        five_hour_utilization=_number(headers.get(u + "5h-utilization")),
+        five_hour_reset=_number(headers.get(u + "5h-reset")),
+        seven_day_utilization=_number(headers.get(u + "7d-utilization")),
+        seven_day_reset=_number(headers.get(u + "7d-reset")),
+        overage_status=headers.get(u + "overage-status"),
+        retry_after=_retry_after(headers.get("retry-after"), now=now),
+        fallback_reset=_number(headers.get("x-ratelimit-reset")),
+    )
+
+
+def is_blocking(status_code: int, info: RateLimitInfo) -> bool:
+    """A 429, a hard unified status, or a window at 100% takes the account out."""
+    if status_code == 429 or info.status in HARD_STATUSES:
+        return True
+    return _full(info.five_hour_utilization) or _full(info.seven_day_utilization)
+
+
+def blocked_until(info: RateLimitInfo, *, now: float, fallback_seconds: float) -> float:
+    """When a blocked account becomes usable again (epoch seconds).
+
+    Order: the unified reset (only when the unified status is what blocks: a 429
+    under an `allowed` status is a short burst limit, not the window), a full
+    window's own reset, retry-after, x-ratelimit-reset, then now + fallback.
+    """
+    if info.status in HARD_STATUSES or info.status is None:
+        for candidate in (info.reset, _full_window_reset(info)):
+            if candidate and candidate > now:
+                return candidate
+    if info.retry_after is not None:
+        return now + info.retry_after
+    if info.fallback_reset and info.fallback_reset > now:
+        return info.fallback_reset
+    return now + fallback_seconds
+
+
+def _full_window_reset(info: RateLimitInfo) -> float | None:
+    if _full(info.seven_day_utilization):
+        return info.seven_day_reset
+    if _full(info.five_hour_utilization):
+        return info.five_hour_reset
+    return None
+
+
+def _full(utilization: float | None) -> bool:
+    return utilization is not None and utilization >= 1.0
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def _int(raw: str | None) -> int | None:
+    value = _number(raw)
+    return None if value is None else int(value)
+
+
+def _retry_after(raw: str | None, *, now: float) -> float | None:
+    """retry-after is seconds or an HTTP date."""
+    if raw is None:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return max(seconds, 0.0)
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - now, 0.0)

@@ -1,0 +1,41 @@
+"""Answers the proxy gives itself, in Anthropic's error shape, so SDKs raise the right error."""
+
+import json
+from collections.abc import Awaitable, Callable
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    return json.dumps({"type": "error", "error": {"type": error_type, "message": message}}).encode()
+
+
+async def send_error(
+    send: Send,
+    *,
+    status: int,
+    error_type: str,
+    message: str,
+    headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+) -> bytes:
+    """Send a complete JSON error response; returns the body sent (for the capture)."""
+    body = error_body(error_type, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return body
+
+
+def sse_error_event(message: str) -> bytes:
+    """An SSE `error` event: how a stream that dies midway tells an SDK client so."""
+    data = json.dumps({"type": "error", "error": {"type": "api_error", "message": message}})
+    return f"event: error\ndata: {data}\n\n".encode()

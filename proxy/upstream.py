@@ -1,0 +1,114 @@
+"""The upstream HTTP client: one aiohttp session per process, and the header rules for it.
+
+aiohttp rather than httpx on the hot path: DESIGN.md §3.1 measured httpx's own async
+pool as the main cost under concurrency.
+"""
+
+import aiohttp
+from django.conf import settings
+
+OAUTH_BETA = "oauth-2025-04-20"
+
+# Never forwarded upstream: hop-by-hop headers, what aiohttp sets itself, and
+# accept-encoding (we relay bytes as they come and parse SSE, so no compression).
+_REQUEST_DROP = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "accept-encoding",
+    }
+)
+_CREDENTIALS = frozenset({"x-api-key", "authorization"})
+# Never relayed to the client: hop-by-hop headers; the ASGI server frames the body.
+_RESPONSE_DROP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server"}
+)
+
+_session: aiohttp.ClientSession | None = None
+
+
+def get_session() -> aiohttp.ClientSession:
+    """The process-wide session, created on first use inside the running event loop."""
+    global _session
+    if _session is None or _session.closed:
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+            sock_read=settings.UPSTREAM_READ_TIMEOUT_SECONDS,
+        )
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        _session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            # The body is relayed byte for byte, so it must stay as the upstream sent it.
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+    return _session
+
+
+async def close_session() -> None:
+    global _session
+    if _session is not None:
+        await _session.close()
+        _session = None
+
+
+def build_headers(
+    client_headers: list[tuple[bytes, bytes]],
+    *,
+    api_key: str | None = None,
+    bearer: str | None = None,
+    strip: frozenset[str] = frozenset(),
+) -> list[tuple[str, str]]:
+    """Headers for the upstream request.
+
+    With a credential (api_key or bearer), the client's own credential headers are
+    removed and the account's injected; with neither, the client's pass through
+    (no-account passthrough). OAuth bearers also need the oauth beta flag, merged
+    into whatever anthropic-beta flags the client sent. `strip` names extra headers
+    to remove (e.g. the proxy's own client key).
+    """
+    own_credential = api_key is not None or bearer is not None
+    out: list[tuple[str, str]] = []
+    beta: str | None = None
+    for raw_name, raw_value in client_headers:
+        name = raw_name.decode("latin-1")
+        if name in _REQUEST_DROP or name in strip:
+            continue
+        if own_credential and name in _CREDENTIALS:
+            continue
+        if bearer is not None and name == "anthropic-beta":
+            beta = raw_value.decode("latin-1")
+            continue
+        out.append((name, raw_value.decode("latin-1")))
+    if api_key is not None:
+        out.append(("x-api-key", api_key))
+    if bearer is not None:
+        out.append(("authorization", f"Bearer {bearer}"))
+        out.append(("anthropic-beta", merge_beta(beta)))
+    return out
+
+
+def merge_beta(client_beta: str | None) -> str:
+    flags = [f.strip() for f in (client_beta or "").split(",") if f.strip()]
+    if OAUTH_BETA not in flags:
+        flags.append(OAUTH_BETA)
+    return ",".join(flags)
+
+
+def response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower(), value)
+        for name, value in upstream.raw_headers
+        if name.lower().decode("latin-1") not in _RESPONSE_DROP
+    ]

@@ -1,0 +1,98 @@
+"""Reading rate-limit headers and deciding how long an account sits out."""
+
+import pytest
+
+from proxy import ratelimit
+
+NOW = 1_800_000_000.0
+
+
+def parse(**headers: str) -> ratelimit.RateLimitInfo:
+    return ratelimit.parse({k.replace("_", "-"): v for k, v in headers.items()}, now=NOW)
+
+
+def test_reads_unified_and_window_headers() -> None:
+    info = ratelimit.parse(
+        {
+            "anthropic-ratelimit-unified-status": "allowed_warning",
+            "anthropic-ratelimit-unified-reset": "1800003600",
+            "anthropic-ratelimit-unified-remaining": "12",
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-5h-utilization": "0.82",
+            "anthropic-ratelimit-unified-5h-reset": "1800003600",
+            "anthropic-ratelimit-unified-7d-utilization": "0.4",
+            "anthropic-ratelimit-unified-7d-reset": "1800500000",
+        },
+        now=NOW,
+    )
+    assert info.status == "allowed_warning"
+    assert info.reset == 1800003600
+    assert info.remaining == 12
+    assert info.claim == "five_hour"
+    assert info.five_hour_utilization == 0.82
+    assert info.seven_day_reset == 1800500000
+    assert ratelimit.is_blocking(200, info) is False
+
+
+@pytest.mark.parametrize(
+    ("status_code", "unified", "blocking"),
+    [
+        (429, None, True),
+        (200, "rejected", True),
+        (200, "rate_limited", True),
+        (200, "allowed_warning", False),
+        (200, "allowed", False),
+        (500, None, False),
+    ],
+)
+def test_blocking_statuses(status_code: int, unified: str | None, blocking: bool) -> None:
+    headers = {} if unified is None else {"anthropic-ratelimit-unified-status": unified}
+    info = ratelimit.parse(headers, now=NOW)
+    assert ratelimit.is_blocking(status_code, info) is blocking
+
+
+def test_full_window_blocks_until_that_windows_reset() -> None:
+    info = ratelimit.parse(
+        {
+            "anthropic-ratelimit-unified-7d-utilization": "1.0",
+            "anthropic-ratelimit-unified-7d-reset": str(NOW + 86400),
+        },
+        now=NOW,
+    )
+    assert ratelimit.is_blocking(200, info) is True
+    assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 86400
+
+
+@pytest.mark.parametrize(
+    ("headers", "until"),
+    [
+        (
+            {
+                "anthropic-ratelimit-unified-status": "rejected",
+                "anthropic-ratelimit-unified-reset": str(int(NOW) + 900),
+                "retry-after": "30",
+            },
+            NOW + 900,
+        ),
+        ({"retry-after": "30"}, NOW + 30),
+        ({"retry-after": "Thu, 15 Jan 2027 08:00:30 GMT"}, 1800000030.0),
+        ({"x-ratelimit-reset": str(int(NOW) + 120)}, NOW + 120),
+        ({}, NOW + 60),
+        (
+            {
+                "anthropic-ratelimit-unified-status": "allowed",
+                "anthropic-ratelimit-unified-reset": str(int(NOW) + 9000),
+            },
+            NOW + 60,
+        ),
+    ],
+)
+def test_blocked_until_prefers_the_most_specific_reset(headers: dict, until: float) -> None:
+    info = ratelimit.parse(headers, now=NOW)
+    assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == until
+
+
+def test_garbage_values_are_ignored() -> None:
+    info = parse(**{"anthropic-ratelimit-unified-reset": "soon", "retry-after": "later"})
+    assert info.reset is None
+    assert info.retry_after is None
