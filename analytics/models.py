@@ -84,6 +84,9 @@ class RequestPayload(models.Model):
     # body}, meta:{...}}, bodies base64; meta.truncated says whether a body was cut.
     data = models.JSONField()
 
+    def __str__(self) -> str:
+        return f"payload of {self.request_id}"
+
 
 class ModelPrice(models.Model):
     """USD per million tokens for one model, from a date on, for one prompt-length band."""

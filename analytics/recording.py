@@ -24,7 +24,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 
 from accounts.models import Account
-from analytics import events, prices
+from analytics import events, prices, pricing
 from analytics.models import Request, RequestPayload
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def write_batch(batch: list[RequestRecord]) -> list[dict]:
     return [events.summary(row) for row in rows]
 
 
-def to_request(record: RequestRecord, table: prices.PriceTable) -> Request:
+def to_request(record: RequestRecord, table: pricing.PriceTable) -> Request:
     started = datetime.fromtimestamp(record.started_at, tz=UTC)
     prompt = (
         record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens

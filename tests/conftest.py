@@ -1,0 +1,114 @@
+"""Shared fixtures: fast password hashing, the fake upstream, and a real daphne running ccflare."""
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from analytics import pricing
+from analytics.models import ModelPrice
+from tests import servers
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class FakeUpstream:
+    url: str
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_fake/reset").raise_for_status()
+
+    def add_rule(self, **rule: Any) -> None:
+        httpx.post(f"{self.url}/_fake/rules", json=rule).raise_for_status()
+
+    def log(self) -> list[dict]:
+        return httpx.get(f"{self.url}/_fake/log").json()
+
+
+@dataclass
+class ProxyServer:
+    url: str
+    log_path: Path
+
+    def server_log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    process, port = servers.start_fake_upstream()
+    yield FakeUpstream(f"http://127.0.0.1:{port}")
+    servers.stop(process)
+
+
+def database_url(db: dict) -> str:
+    """The URL of the test database, for the daphne process to share it."""
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture(scope="session")
+def proxy_server(
+    django_db_setup: None,
+    fake_upstream: FakeUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProxyServer]:
+    """A real daphne serving ccflare on the test database, talking to the fake upstream."""
+    data_dir = tmp_path_factory.mktemp("proxy-data")
+    env = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url(connection.settings_dict),
+        # Same key as this process, so both read each other's encrypted credentials.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "UPSTREAM_BASE_URL": fake_upstream.url,
+        # Tests change accounts between requests: always read the current state.
+        "ACCOUNT_CACHE_SECONDS": "0",
+        "RECORDER_FLUSH_MS": "20",
+        "RETRY_ATTEMPTS": "2",
+        "RETRY_DELAY_MS": "20",
+        "MAX_BODY_MB": "1",
+        "PAYLOAD_CAPTURE_MAX_KB": "64",
+    }
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        yield ProxyServer(f"http://127.0.0.1:{port}", log_path)
+        servers.stop(process)
+
+
+@pytest.fixture
+def proxy(
+    proxy_server: ProxyServer, fake_upstream: FakeUpstream, transactional_db: None
+) -> ProxyServer:
+    """The live proxy with a clean fake upstream and database (committed, visible to daphne)."""
+    fake_upstream.reset()
+    return proxy_server
+
+
+@pytest.fixture
+def prices(transactional_db: None) -> None:
+    """The seeded price table (transactional tests flush it away between tests)."""
+    pricing.seed_prices(ModelPrice)
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 5.0) -> Any:
+    """Poll until `predicate()` is truthy (records are written in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)

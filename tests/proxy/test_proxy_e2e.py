@@ -1,0 +1,328 @@
+"""The proxy end to end: a real daphne running ccflare, the fake upstream in its own process."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import anthropic
+import httpx
+import pytest
+
+from accounts.models import Account
+from analytics.models import Request, RequestPayload
+from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY_A = "sk-ant-api03-aaaa-secret-account-key-0001"
+KEY_B = "sk-ant-api03-bbbb-secret-account-key-0002"
+MESSAGE = {
+    "model": "claude-sonnet-4-6",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+def client(proxy: ProxyServer) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="client-own-key", base_url=proxy.url, max_retries=0)
+
+
+def post(proxy: ProxyServer, body: dict = MESSAGE, **kwargs: object) -> httpx.Response:
+    headers = {"x-api-key": "client-own-key", "anthropic-version": "2023-06-01"}
+    return httpx.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=10, **kwargs)
+
+
+def recorded(count: int) -> list[Request]:
+    rows = wait_for(lambda: Request.objects.count() >= count and list(Request.objects.all()))
+    assert len(rows) == count
+    return rows
+
+
+def two_accounts() -> tuple[Account, Account]:
+    a = make_account(name="alpha", api_key=KEY_A, priority=0)
+    b = make_account(name="beta", api_key=KEY_B, priority=1)
+    return a, b
+
+
+def test_sdk_calls_work_and_are_recorded_with_tokens_and_cost(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, prices: None
+) -> None:
+    make_account(name="work", api_key=KEY_A)
+    sdk = client(proxy)
+    message = sdk.messages.create(**MESSAGE)
+    with sdk.messages.stream(**MESSAGE) as stream:
+        pieces = list(stream.text_stream)
+    counted = sdk.messages.count_tokens(model="claude-sonnet-4-6", messages=MESSAGE["messages"])
+
+    assert message.content[0].text.startswith("Hello!")
+    assert len(pieces) > 3
+    assert "".join(pieces) == message.content[0].text
+    assert counted.input_tokens > 0
+    rows = sorted(recorded(3), key=lambda r: r.timestamp)
+    assert [r.path for r in rows] == ["/v1/messages", "/v1/messages", "/v1/messages/count_tokens"]
+    assert [r.is_stream for r in rows] == [False, True, False]
+    assert all(r.account.name == "work" and r.status_code == 200 for r in rows)
+    assert rows[1].input_tokens == message.usage.input_tokens
+    assert rows[1].output_tokens == message.usage.output_tokens
+    expected = Decimal(message.usage.input_tokens) * 3 + Decimal(message.usage.output_tokens) * 15
+    assert rows[0].cost_usd == expected / 1_000_000
+    assert rows[1].output_tokens_per_second is not None
+    assert rows[1].time_to_first_token_ms is not None
+    assert rows[2].cost_usd is None and rows[2].unpriced is False
+    account = Account.objects.get(name="work")
+    assert (account.request_count, account.total_requests) == (3, 3)
+    assert [entry["headers"]["x-api-key"] for entry in fake_upstream.log()] == [KEY_A] * 3
+
+
+def test_session_sticks_to_one_account_over_many_requests(proxy: ProxyServer) -> None:
+    make_account(name="first", api_key=KEY_A, priority=5)
+    make_account(name="preferred", api_key=KEY_B, priority=1)
+    served = {post(proxy).headers["x-ccflare-account"] for _ in range(15)}
+    assert served == {"preferred"}
+    recorded(15)
+    preferred = Account.objects.get(name="preferred")
+    assert preferred.session_start is not None
+    assert (preferred.request_count, preferred.session_request_count) == (15, 15)
+    assert Account.objects.get(name="first").request_count == 0
+
+
+def test_rate_limited_account_fails_over_in_the_same_call_and_is_skipped_after(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    two_accounts()
+    fake_upstream.add_rule(credential=KEY_A, scenario="rate_limited", reset_in=600, times=1)
+
+    first = post(proxy)
+    second = post(proxy)
+
+    assert first.status_code == 200 and first.headers["x-ccflare-account"] == "beta"
+    assert second.headers["x-ccflare-account"] == "beta"
+    alpha = wait_for(lambda: Account.objects.get(name="alpha").rate_limited_until)
+    assert alpha > datetime.now(UTC) + timedelta(seconds=590)
+    rows = sorted(recorded(2), key=lambda r: r.timestamp)
+    assert rows[0].failover_attempts == 1
+    assert [t["outcome"] for t in rows[0].routing_trace][0].startswith("rate-limited until")
+    assert rows[0].routing_trace[-1] == {
+        "account": "beta",
+        "id": str(Account.objects.get(name="beta").pk),
+        "outcome": "served",
+    }
+    assert rows[1].routing_trace[0]["outcome"].startswith("rate-limited until")
+    assert [e["headers"]["x-api-key"] for e in fake_upstream.log()] == [KEY_A, KEY_B, KEY_B]
+
+
+def test_all_accounts_rate_limited_gives_429_with_retry_after(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    two_accounts()
+    fake_upstream.add_rule(credential="*", scenario="rate_limited", reset_in=300)
+
+    response = post(proxy)
+
+    assert response.status_code == 429
+    assert 290 <= int(response.headers["retry-after"]) <= 300
+    assert response.json()["error"]["type"] == "rate_limit_error"
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.account_id) == (429, "rejected", None)
+    assert len(row.routing_trace) == 2
+    again = post(proxy)
+    assert again.status_code == 429
+    assert len(fake_upstream.log()) == 2  # the second call never reached the upstream
+
+
+def test_paused_accounts_only_gives_503(proxy: ProxyServer) -> None:
+    make_account(name="resting", api_key=KEY_A, paused=True)
+    response = post(proxy)
+    assert response.status_code == 503
+    assert response.json()["type"] == "error"
+    (row,) = recorded(1)
+    assert row.routing_trace == [
+        {"account": "resting", "id": str(row.routing_trace[0]["id"]), "outcome": "paused"}
+    ]
+
+
+def test_no_accounts_passes_through_with_client_credentials(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    response = post(proxy)
+    assert response.status_code == 200
+    assert "x-ccflare-account" not in response.headers
+    assert fake_upstream.log()[0]["headers"]["x-api-key"] == "client-own-key"
+    (row,) = recorded(1)
+    assert row.account_id is None and row.success
+
+
+def test_529_is_retried_on_the_same_account(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, status=529, times=1)
+
+    response = post(proxy)
+
+    assert response.status_code == 200
+    (row,) = recorded(1)
+    assert [t["outcome"] for t in row.routing_trace] == ["status 529, retried", "served"]
+    assert len(fake_upstream.log()) == 2
+
+
+def test_persistent_5xx_on_last_account_is_relayed(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, status=500)
+    response = post(proxy)
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "api_error"
+    assert len(fake_upstream.log()) == 3  # first try + RETRY_ATTEMPTS=2
+    (row,) = recorded(1)
+    assert row.status_code == 500 and not row.success
+
+
+def test_upstream_dropping_mid_stream_is_an_error_for_client_and_record(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, scenario="drop_mid_stream", times=1)
+
+    with pytest.raises(anthropic.APIError), client(proxy).messages.stream(**MESSAGE) as stream:
+        list(stream.text_stream)
+
+    (row,) = recorded(1)
+    assert row.terminal_state == "error"
+    assert row.success is False
+    assert row.input_tokens > 0  # usage seen before the drop is kept
+    assert "Upstream connection lost" in row.error_message
+
+
+def test_client_disconnecting_mid_stream_is_recorded_with_partial_usage(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    body = {**MESSAGE, "stream": True}
+    headers = {"x-fake-scenario": "slow_stream;events=50;interval_ms=100"}
+    with httpx.stream(
+        "POST", f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=10
+    ) as response:
+        first = next(response.iter_bytes())
+    assert b"message_start" in first
+
+    (row,) = recorded(1)
+    assert row.terminal_state == "client_cancelled"
+    assert row.input_tokens > 0
+    assert row.response_time_ms < 4000  # well before the 5 s the full stream takes
+    assert Account.objects.get(name="only").request_count == 1
+
+
+def test_200_concurrent_requests_are_recorded_one_to_one(proxy: ProxyServer) -> None:
+    two_accounts()
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+            calls = [
+                http.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers={"x-api-key": "c"})
+                for _ in range(200)
+            ]
+            return [r.status_code for r in await asyncio.gather(*calls)]
+
+    statuses = asyncio.run(burst())
+
+    assert statuses == [200] * 200
+    rows = recorded(200)
+    assert len({r.id for r in rows}) == 200
+    counts = dict(Account.objects.values_list("name", "request_count"))
+    assert sum(counts.values()) == 200
+
+
+def test_malformed_body_gets_400_and_nothing_is_forwarded(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    response = httpx.post(
+        f"{proxy.url}/v1/messages",
+        content=b"this is not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert fake_upstream.log() == []
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state) == (400, "rejected")
+
+
+def test_oversized_body_gets_413(proxy: ProxyServer, fake_upstream: FakeUpstream) -> None:
+    make_account(name="only", api_key=KEY_A)
+    big = {**MESSAGE, "messages": [{"role": "user", "content": "x" * (1024 * 1024 + 10)}]}
+    response = post(proxy, big)
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert fake_upstream.log() == []
+    (row,) = recorded(1)
+    assert row.status_code == 413
+
+
+def test_invalid_json_inside_object_is_answered_by_upstream_as_400(proxy: ProxyServer) -> None:
+    make_account(name="only", api_key=KEY_A)
+    response = httpx.post(
+        f"{proxy.url}/v1/messages",
+        content=b'{"model": ',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "error"
+    recorded(1)
+
+
+def test_no_secret_in_plain_text_in_database_or_payload(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    client_key = "sk-ant-api03-client-sent-this-secret-9999"
+    response = httpx.post(
+        f"{proxy.url}/v1/messages",
+        json=MESSAGE,
+        headers={"x-api-key": client_key, "authorization": "Bearer client-bearer-secret-777"},
+    )
+    assert response.status_code == 200
+    (row,) = recorded(1)
+    payload = RequestPayload.objects.get(request=row).data
+    assert payload["request"]["headers"]["x-api-key"] == "[REDACTED]"
+    assert payload["request"]["headers"]["authorization"] == "[REDACTED]"
+    dump = database_text()
+    for secret in (KEY_A, client_key, "client-bearer-secret-777"):
+        assert secret not in dump
+        assert secret not in proxy.server_log()
+
+
+def database_text() -> str:
+    """Every row of every table as text, plus the SQLite files' raw bytes when on SQLite."""
+    from django.db import connection
+
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')
+            chunks.append(repr(cursor.fetchall()))
+    if connection.vendor == "sqlite":
+        from pathlib import Path
+
+        name = Path(connection.settings_dict["NAME"])
+        for path in (name, name.with_name(name.name + "-wal")):
+            if path.exists():
+                chunks.append(path.read_bytes().decode("latin-1"))
+    return "\n".join(chunks)
+
+
+def test_query_string_and_other_methods_pass_through(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    response = httpx.get(
+        f"{proxy.url}/v1/models?limit=2", headers={"anthropic-version": "2023-06-01"}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]
+    assert fake_upstream.log()[0]["query"] in ("limit=2", {"limit": "2"})
+    recorded(1)
