@@ -1,0 +1,673 @@
+"""The project's benchmark: what the proxy adds to latency, throughput, stream TTFB and memory.
+
+One run starts the fake upstream (tests/fake_upstream.py) and daphne serving the project against
+it, then measures the DIRECT path (client -> fake) and the PROXY path (client -> daphne -> fake)
+with the same lean HTTP/1.1 client, prints a table with the targets of DESIGN.md §3.1 and writes
+bench/results/latest.json. Run it with `make bench` or `.venv/bin/python bench/bench.py [--quick]`.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import servers  # noqa: E402  (the project root is only importable after the line above)
+
+RESULTS_FILE = ROOT / "bench" / "results" / "latest.json"
+ACCOUNT_KEY = "sk-ant-api03-bench-key"
+CLIENT_KEY = "sk-ant-api03-bench-client"
+MESSAGE = {
+    "model": "claude-sonnet-4-5-20250929",
+    "max_tokens": 256,
+    "messages": [{"role": "user", "content": "Say hello in one short sentence."}],
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each measurement one run does."""
+
+    warmup_requests: int = 300
+    latency_requests: int = 2000
+    concurrency: int = 32
+    throughput_seconds: float = 8.0
+    ttfb_requests: int = 300
+    streams: int = 500
+    stream_events: int = 40
+    stream_interval_ms: int = 250
+    budget_seconds: float = 300.0  # per path: a server that stops answering must not hang us
+
+
+FULL = Plan()
+QUICK = Plan(
+    warmup_requests=100,
+    latency_requests=300,
+    throughput_seconds=2.0,
+    ttfb_requests=60,
+    streams=100,
+    stream_events=12,
+    budget_seconds=120.0,
+)
+
+
+# A lean HTTP/1.1 client --------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    started: float
+    first_byte: float  # when the first body byte arrived (perf_counter)
+    finished: float
+
+
+def parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
+    """Status, content length, chunked?, and whether the server closes the connection after."""
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length, chunked, close = None, False, lines[0].startswith(b"HTTP/1.0")
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+    return status, length, chunked, close
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection that sends one request at a time and times its reply.
+
+    A hand-written protocol rather than a client library: the load generator shares two cores
+    with the servers it measures, so it must cost as little as possible per request.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.arrived = 0.0
+        self.closed = False
+        self.transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> "Connection":
+        _, connection = await asyncio.get_running_loop().create_connection(cls, host, port)
+        return connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.arrived = time.perf_counter()
+        self._wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _fill(self) -> None:
+        if self.closed:
+            raise ConnectionError("the server closed the connection mid-reply")
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+    async def _take_until(self, marker: bytes) -> bytes:
+        while (end := self.buffer.find(marker)) < 0:
+            await self._fill()
+        data = bytes(self.buffer[:end])
+        del self.buffer[: end + len(marker)]
+        return data
+
+    async def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            await self._fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    async def _take_chunked(self) -> bytes:
+        body = bytearray()
+        while size := int((await self._take_until(b"\r\n")).split(b";")[0], 16):
+            body += await self._take(size + 2)
+            del body[-2:]
+        await self._take_until(b"\r\n")  # the empty line after the last chunk (no trailers)
+        return bytes(body)
+
+    async def _take_rest(self) -> bytes:
+        while not self.closed:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return bytes(self.buffer)
+
+    async def request(self, raw: bytes) -> Reply:
+        assert self.transport is not None
+        started = time.perf_counter()
+        self.transport.write(raw)
+        status, length, chunked, close = parse_head(await self._take_until(b"\r\n\r\n"))
+        if length != 0 and not self.buffer:
+            await self._fill()
+        first_byte = self.arrived
+        if chunked:
+            body = await self._take_chunked()
+        else:
+            body = await (self._take_rest() if length is None else self._take(length))
+        if close:
+            self.transport.close()
+            self.closed = True
+        return Reply(status, body, started, first_byte, time.perf_counter())
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one path's requests go, and the server process behind it when we know it."""
+
+    name: str
+    host: str
+    port: int
+    pid: int | None = None  # the server process whose memory we watch (proxy only)
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
+
+    def raw(self, *, stream: bool = False, scenario: str | None = None) -> bytes:
+        body = json.dumps({**MESSAGE, "stream": stream}).encode()
+        lines = [
+            "POST /v1/messages HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Content-Type: application/json",
+            "Anthropic-Version: 2023-06-01",
+            f"X-Api-Key: {CLIENT_KEY}",
+            f"Content-Length: {len(body)}",
+            *([f"X-Fake-Scenario: {scenario}"] if scenario else []),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class Client:
+    """A Connection to one target that reopens itself after a close or a failure."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.connection: Connection | None = None
+
+    async def send(self, raw: bytes) -> Reply:
+        if self.connection is None or self.connection.closed:
+            self.connection = await Connection.open(self.target.host, self.target.port)
+        try:
+            return await self.connection.request(raw)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None and self.connection.transport is not None:
+            self.connection.transport.close()
+        self.connection = None
+
+
+# Measurements ------------------------------------------------------------------------------
+
+
+@dataclass
+class Samples:
+    values_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)] if ordered else math.nan
+
+
+async def sequential(
+    target: Target, raw: bytes, count: int, pick: Callable[[Reply], float]
+) -> Samples:
+    """`count` requests one after another on one connection; `pick` chooses what is timed."""
+    samples, client = Samples(), Client(target)
+    for _ in range(count):
+        try:
+            reply = await client.send(raw)
+        except OSError:
+            samples.errors += 1
+            continue
+        samples.errors += reply.status != 200
+        samples.values_ms.append(pick(reply) * 1000)
+    client.close()
+    return samples
+
+
+async def throughput(target: Target, *, concurrency: int, seconds: float) -> tuple[float, int]:
+    """Requests per second with `concurrency` workers, one connection each; also the errors."""
+    raw, clients = target.raw(), [Client(target) for _ in range(concurrency)]
+    await asyncio.gather(*(client.send(raw) for client in clients))  # connect before the clock
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def work(client: Client) -> tuple[int, int]:
+        done = errors = 0
+        while time.perf_counter() < deadline:
+            try:
+                errors += (await client.send(raw)).status != 200
+            except OSError:
+                errors += 1
+            done += 1
+        client.close()
+        return done, errors
+
+    counts = await asyncio.gather(*(work(client) for client in clients))
+    elapsed = time.perf_counter() - started
+    return sum(done for done, _ in counts) / elapsed, sum(errors for _, errors in counts)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+async def stream_memory(target: Target, plan: Plan) -> dict[str, Any]:
+    """Hold `plan.streams` slow streams open at once and watch the server's RSS.
+
+    1. Read the idle RSS (the caller has warmed the server up).
+    2. Open the streams, staggered over about a second: a burst of connects would overflow
+       the server's accept backlog and stall on SYN retries instead of measuring memory.
+    3. Sample RSS every 50 ms until every stream has ended; the peak minus idle, divided by
+       the number of streams, is the per-stream cost.
+    """
+    assert target.pid is not None
+    scenario = f"slow_stream;events={plan.stream_events};interval_ms={plan.stream_interval_ms}"
+    raw, idle = target.raw(stream=True, scenario=scenario), rss_mb(target.pid)
+    peak, finished = idle, asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not finished.is_set():
+            peak = max(peak, rss_mb(target.pid))
+            await asyncio.sleep(0.05)
+
+    async def one(delay: float) -> bool:
+        await asyncio.sleep(delay)
+        client = Client(target)
+        try:
+            reply = await client.send(raw)
+            return reply.status == 200 and b"message_stop" in reply.body
+        except OSError:
+            return False
+        finally:
+            client.close()
+
+    sampler = asyncio.create_task(sample())
+    stagger = 1.0 / plan.streams
+    completed = await asyncio.gather(*(one(i * stagger) for i in range(plan.streams)))
+    finished.set()
+    await sampler
+    return {
+        "streams": plan.streams,
+        "idle_mb": round(idle, 1),
+        "peak_mb": round(peak, 1),
+        "per_stream_kb": round((peak - idle) * 1024 / plan.streams, 1),
+        "errors": completed.count(False),
+    }
+
+
+async def check(target: Target) -> str | None:
+    """None if the target answers like the Messages API, else what is wrong with it."""
+    client = Client(target)
+    try:
+        reply = await client.send(target.raw())
+        streamed = await client.send(target.raw(stream=True))
+    except OSError as exc:
+        return f"cannot reach {target.host}:{target.port}: {exc}"
+    finally:
+        client.close()
+    if reply.status != 200 or b'"type":"message"' not in reply.body.replace(b" ", b""):
+        return f"POST /v1/messages answered {reply.status}: {reply.body[:300]!r}"
+    if streamed.status != 200 or b"message_stop" not in streamed.body:
+        return f"streaming POST /v1/messages answered {streamed.status}: {streamed.body[:300]!r}"
+    return None
+
+
+async def measure(target: Target, plan: Plan) -> dict[str, Any]:
+    """Every metric for one path, after a warm-up that also fills the upstream pool.
+
+    Memory comes first, right after the warm-up: the throughput run would grow the heap and
+    leave room in it that the streams then fill unseen, hiding their cost.
+    """
+    await sequential(target, target.raw(), plan.warmup_requests, lambda r: 0.0)
+    await throughput(target, concurrency=plan.concurrency, seconds=1.0)
+    memory = await stream_memory(target, plan) if target.pid else None
+    latency = await sequential(
+        target, target.raw(), plan.latency_requests, lambda r: r.finished - r.started
+    )
+    ttfb = await sequential(
+        target, target.raw(stream=True), plan.ttfb_requests, lambda r: r.first_byte - r.started
+    )
+    rps, rps_errors = await throughput(
+        target, concurrency=plan.concurrency, seconds=plan.throughput_seconds
+    )
+    return {
+        "latency_p50_ms": round(percentile(latency.values_ms, 50), 3),
+        "latency_p99_ms": round(percentile(latency.values_ms, 99), 3),
+        "ttfb_p50_ms": round(percentile(ttfb.values_ms, 50), 3),
+        "ttfb_p99_ms": round(percentile(ttfb.values_ms, 99), 3),
+        "rps": round(rps, 1),
+        "errors": latency.errors + ttfb.errors + rps_errors + (memory or {}).get("errors", 0),
+        **({"memory": memory} if memory else {}),
+    }
+
+
+async def run_measurements(targets: list[Target], plan: Plan) -> dict[str, Any]:
+    # The client's own garbage collector would add its pauses to both paths' tails.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        return {target.name: await measure_or_explain(target, plan) for target in targets}
+    finally:
+        gc.enable()
+
+
+async def measure_or_explain(target: Target, plan: Plan) -> dict[str, Any]:
+    """The metrics of one path, or {"error": why} when it cannot be measured."""
+    try:
+        async with asyncio.timeout(15):
+            problem = await check(target)
+        if problem:
+            return {"error": problem}
+        async with asyncio.timeout(plan.budget_seconds):
+            return await measure(target, plan)
+    except TimeoutError:
+        return {"error": f"{target.name} stopped answering (time budget exhausted)"}
+    except (OSError, RuntimeError) as exc:
+        return {"error": f"{target.name} failed mid-run: {exc!r}"}
+
+
+# Servers -----------------------------------------------------------------------------------
+
+
+class ProxyUnavailable(Exception):
+    """The proxy could not be prepared or started; the message says why."""
+
+
+def tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def prepare_database(env: dict[str, str], notes: list[str]) -> None:
+    """Migrate a fresh database and add the bench account; ProxyUnavailable if migrate fails."""
+    migrated = manage(["migrate", "--noinput"], env)
+    if migrated.returncode != 0:
+        raise ProxyUnavailable(f"manage.py migrate failed:\n{tail(migrated.stderr)}")
+    added = manage(["add_account", "bench", "--api-key", ACCOUNT_KEY], env)
+    if "Unknown command" in added.stderr:
+        notes.append(
+            "manage.py add_account does not exist yet: requests pass through with the client's key"
+        )
+    elif added.returncode != 0:
+        notes.append(f"add_account failed, requests may pass through: {tail(added.stderr, 3)}")
+
+
+def start_proxy(*, fake_port: int, work_dir: Path, notes: list[str]) -> Target:
+    """Prepare a fresh DATA_DIR and start daphne on it; raises ProxyUnavailable with the reason.
+
+    The caller stops the process (Target.pid) when done.
+    """
+    upstream = f"http://127.0.0.1:{fake_port}"
+    env = {
+        "DATA_DIR": str(work_dir),
+        "DATABASE_URL": f"sqlite:///{work_dir / 'ccflare.db'}",
+        "UPSTREAM_BASE_URL": upstream,
+        "OAUTH_TOKEN_URL": f"{upstream}/v1/oauth/token",
+        "OAUTH_CREATE_API_KEY_URL": f"{upstream}/api/oauth/claude_cli/create_api_key",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    prepare_database(env, notes)
+    log_path = work_dir / "daphne.log"
+    try:
+        with open(log_path, "wb") as log:
+            process, port = servers.start_proxy_server(env=env, output=log, timeout=60.0)
+    except servers.ServerDidNotStart as exc:
+        output = tail(log_path.read_text(errors="replace"))
+        raise ProxyUnavailable(f"daphne did not start ({exc}):\n{output}") from None
+    return Target("proxy", "127.0.0.1", port, pid=process.pid, process=process)
+
+
+def raise_open_files_limit() -> None:
+    # Hundreds of concurrent streams need more descriptors than a default soft limit of 1024
+    # in the client and, inherited, in daphne (one socket each way per stream).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+
+
+# Report ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target of DESIGN.md §3.1, judged on the metric named `key`."""
+
+    key: str
+    name: str
+    value: float
+    limit: float
+    unit: str
+    at_least: bool = False  # True when the value must reach the limit rather than stay under
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.limit if self.at_least else self.value <= self.limit
+
+
+def checks(direct: dict[str, Any], proxy: dict[str, Any]) -> list[Check]:
+    """The targets, judged on one run in which both paths were measured."""
+
+    def added(key: str) -> float:
+        return proxy[key] - direct[key]
+
+    found = [
+        Check("latency_p50_ms", "added latency p50", added("latency_p50_ms"), 2.0, "ms"),
+        Check("latency_p99_ms", "added latency p99", added("latency_p99_ms"), 10.0, "ms"),
+        Check("ttfb_p50_ms", "added stream TTFB p50", added("ttfb_p50_ms"), 2.0, "ms"),
+        Check("rps", "throughput proxy/direct", 100 * proxy["rps"] / direct["rps"], 10, "%", True),
+        Check("errors", "failed requests via proxy", proxy["errors"], 0, "requests"),
+    ]
+    memory = proxy.get("memory")
+    if memory:
+        found.append(
+            Check("per_stream_kb", "memory per open stream", memory["per_stream_kb"], 100, "KB")
+        )
+        found.append(
+            Check("peak_mb", "memory peak with streams open", memory["peak_mb"], 150, "MB")
+        )
+    return found
+
+
+ROWS = (
+    ("latency p50, c=1 (ms)", "latency_p50_ms"),
+    ("latency p99, c=1 (ms)", "latency_p99_ms"),
+    ("stream TTFB p50 (ms)", "ttfb_p50_ms"),
+    ("stream TTFB p99 (ms)", "ttfb_p99_ms"),
+    ("throughput, c=32 (req/s)", "rps"),
+    ("failed requests", "errors"),
+)
+MEMORY_ROWS = (
+    ("memory idle (MB)", "idle_mb"),
+    ("memory peak, streams open (MB)", "peak_mb"),
+    ("memory per open stream (KB)", "per_stream_kb"),
+)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return str(value)
+
+
+def compare(key: str, direct: Any, proxy: Any) -> str:
+    if direct is None or proxy is None:
+        return "-"
+    return f"{proxy / direct:.1%}" if key == "rps" else f"{proxy - direct:+.3g}"
+
+
+def verdict(check: dict[str, Any] | None) -> tuple[str, str]:
+    if check is None:
+        return "", ""
+    relation = ">=" if check["at_least"] else "<="
+    return f"{relation} {check['limit']:g} {check['unit']}", "PASS" if check["passed"] else "MISS"
+
+
+def table(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The rows of the printed table, header first."""
+    direct, proxy = (
+        {} if "error" in results[name] else results[name] for name in ("direct", "proxy")
+    )
+    judged = {check["key"]: check for check in results["checks"]}
+    rows = [("metric", "direct", "proxy", "added / ratio", "target", "result")]
+    for label, key in ROWS:
+        d, p = direct.get(key), proxy.get(key)
+        rows.append((label, fmt(d), fmt(p), compare(key, d, p), *verdict(judged.get(key))))
+    memory = proxy.get("memory", {})
+    for label, key in MEMORY_ROWS:
+        rows.append((label, "-", fmt(memory.get(key)), "", *verdict(judged.get(key))))
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    rows = table(results)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    passed = sum(check["passed"] for check in results["checks"])
+    lines.append(f"\ntargets met: {passed}/{len(results['checks'])}")
+    lines += [f"note: {note}" for note in results["notes"]]
+    lines += [
+        f"{name} not measured: {results[name]['error']}"
+        for name in ("direct", "proxy")
+        if "error" in results[name]
+    ]
+    return "\n".join(lines)
+
+
+# Main --------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke run")
+    parser.add_argument(
+        "--proxy-only-url",
+        metavar="URL",
+        help="measure this running server instead of starting daphne",
+    )
+    parser.add_argument(
+        "--proxy-pid", type=int, help="with --proxy-only-url: its pid, to measure memory"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args(argv)
+
+
+def exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the cleanup below, like Ctrl-C does
+
+
+def proxy_target(
+    args: argparse.Namespace, stack: contextlib.ExitStack, fake_port: int, notes: list[str]
+) -> Target:
+    """The proxy to measure: the server given on the command line, or daphne started here."""
+    if args.proxy_only_url:
+        url = urlsplit(args.proxy_only_url)
+        return Target("proxy", url.hostname or "127.0.0.1", url.port or 80, pid=args.proxy_pid)
+    work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ccflare-bench-")))
+    target = start_proxy(fake_port=fake_port, work_dir=work_dir, notes=notes)
+    assert target.process is not None
+    stack.callback(servers.stop, target.process)
+    return target
+
+
+def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """Start the servers (their cleanup goes on `stack`), measure both paths, return the results."""
+    plan, notes = (QUICK if args.quick else FULL), []
+    fake, fake_port = servers.start_fake_upstream(log=False)
+    stack.callback(servers.stop, fake)
+    targets = [Target("direct", "127.0.0.1", fake_port)]
+    proxy_error = None
+    try:
+        targets.append(proxy_target(args, stack, fake_port, notes))
+    except ProxyUnavailable as exc:
+        proxy_error = str(exc)
+    names = ", ".join(target.name for target in targets)
+    print(f"measuring {names} with the {'quick' if args.quick else 'full'} plan...", flush=True)
+    results = asyncio.run(run_measurements(targets, plan))
+    results.setdefault("proxy", {"error": proxy_error})
+    results.update(plan=asdict(plan), notes=notes, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_open_files_limit()
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    # Started in the background by a shell, we would inherit an ignored SIGINT: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.ExitStack() as stack:
+        results = run(args, stack)
+    direct, proxy = results["direct"], results["proxy"]
+    measured = "error" not in direct and "error" not in proxy
+    judged = checks(direct, proxy) if measured else []
+    results["checks"] = [asdict(check) | {"passed": check.passed} for check in judged]
+    print(render(results))
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults written to {RESULTS_FILE.relative_to(ROOT)}")
+    missed = not measured or not all(check.passed for check in judged)
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped", file=sys.stderr)
+        sys.exit(130)

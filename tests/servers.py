@@ -1,0 +1,137 @@
+"""Start and stop the real server processes that end-to-end tests and the benchmark talk to.
+
+Plain functions, no pytest fixtures, so the benchmark script can use them too:
+
+    process, port = start_fake_upstream()          # python -m tests.fake_upstream --port 0
+    process, port = start_proxy_server(env={...})  # daphne ccflare_site.asgi:application
+    stop(process)
+"""
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PR_SET_PDEATHSIG = 1
+
+
+class ServerDidNotStart(RuntimeError):
+    """The process exited or stayed silent before it was ready to serve."""
+
+
+def _die_with_parent() -> None:
+    # A killed test run or benchmark must not leave servers behind holding ports (Linux only).
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_fake_upstream(
+    *, log: bool = True, host: str = "127.0.0.1", timeout: float = 15.0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start tests/fake_upstream.py on a free port; returns the process and its port.
+
+    `log=False` passes --no-log (benchmarks). Raises ServerDidNotStart if it does not print
+    `READY <port>` within `timeout` seconds. stderr is inherited, so its errors show in test output.
+    """
+    args = [sys.executable, "-m", "tests.fake_upstream", "--host", host, "--port", "0"]
+    process = subprocess.Popen(
+        [*args, *([] if log else ["--no-log"])],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        return process, _read_ready_port(process, timeout=timeout)
+    except BaseException:
+        stop(process)
+        raise
+
+
+def _read_ready_port(process: subprocess.Popen[bytes], *, timeout: float) -> int:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([process.stdout], [], [], remaining)
+        if not readable:
+            break
+        line = process.stdout.readline()
+        if not line:
+            raise ServerDidNotStart(f"fake upstream exited with code {process.wait()}")
+        if line.startswith(b"READY "):
+            return int(line.split()[1])
+    raise ServerDidNotStart(f"fake upstream printed no READY line within {timeout} s")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now; another process may take it before we bind, which is rare enough."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start_proxy_server(
+    *,
+    env: dict[str, str],
+    host: str = "127.0.0.1",
+    output: IO[bytes] | None = None,
+    timeout: float = 30.0,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start daphne serving the project's ASGI app; returns once /health answers 200.
+
+    `env` is added to this process's environment (DATA_DIR, UPSTREAM_BASE_URL, ...). The server's
+    stdout and stderr go to `output` (inherited when None). Raises ServerDidNotStart on failure.
+    """
+    port = free_port(host)
+    daphne = Path(sys.executable).with_name("daphne")
+    process = subprocess.Popen(
+        [str(daphne), "-b", host, "-p", str(port), "ccflare_site.asgi:application"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        wait_until_ok(f"http://{host}:{port}/health", process=process, timeout=timeout)
+    except BaseException:
+        stop(process)
+        raise
+    return process, port
+
+
+def wait_until_ok(url: str, *, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Poll `url` until it answers 200; raises ServerDidNotStart if `process` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerDidNotStart(f"server exited with code {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise ServerDidNotStart(f"{url} did not answer 200 within {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes], *, timeout: float = 5.0) -> None:
+    """Terminate `process` (SIGTERM, then SIGKILL after `timeout` s) and reap it; idempotent."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
