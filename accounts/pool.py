@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 
 from accounts.models import Account
 
@@ -86,14 +86,18 @@ class AccountPool:
 
     def _flush_and_load(self) -> list[Account]:
         self._flush_sync()
-        return list(Account.objects.all())
+        try:
+            return list(Account.objects.all())
+        except Exception:
+            # This thread keeps its connection between loads; drop a broken one.
+            connection.close()
+            raise
 
     def _flush_sync(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
         if not pending:
             return
-        close_old_connections()
         try:
             with transaction.atomic():
                 for account_id, fields in pending.items():
@@ -102,6 +106,7 @@ class AccountPool:
             # Keep the updates for the next flush rather than lose them; newer
             # values that arrived meanwhile win.
             logger.exception("accounts.flush_failed")
+            connection.close()
             with self._lock:
                 for account_id, fields in pending.items():
                     self._pending[account_id] = {**fields, **self._pending.get(account_id, {})}

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from accounts.models import Account
-from analytics import events, prices, pricing
+from analytics import bulk, events, prices, pricing, redaction
 from analytics.models import Request, RequestPayload
 
 logger = logging.getLogger(__name__)
@@ -59,10 +59,10 @@ class RequestRecord:
     cache_creation_1h_tokens: int = 0
     output_tokens: int = 0
     output_tokens_per_second: float | None = None
-    # Captured payload: headers already redacted, bodies already capped.
-    request_headers: dict | None = None
+    # Captured payload: raw headers (redacted here, off the response path), capped bodies.
+    request_headers: list[tuple[bytes, bytes]] | None = None
     request_body: bytes | None = None
-    response_headers: dict | None = None
+    response_headers: list[tuple[bytes, bytes]] | None = None
     response_body: bytes | None = None
     truncated: bool = False
 
@@ -98,11 +98,12 @@ class Recorder:
             batch, self._queue = self._queue, []
         if not batch:
             return []
-        close_old_connections()
         try:
             return write_batch(batch)
         except Exception:
             logger.exception("recording.flush_failed count=%d", len(batch))
+            # This thread keeps its connection between flushes; drop a broken one.
+            connection.close()
             with self._lock:
                 self._queue[:0] = batch
             return []
@@ -114,8 +115,8 @@ def write_batch(batch: list[RequestRecord]) -> list[dict]:
     rows = [to_request(record, table) for record in batch]
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
     with transaction.atomic():
-        Request.objects.bulk_create(rows)
-        RequestPayload.objects.bulk_create(payloads)
+        bulk.insert(rows)
+        bulk.insert(payloads)
         bump_account_counters(batch)
     return [events.summary(row) for row in rows]
 
@@ -158,10 +159,13 @@ def to_request(record: RequestRecord, table: pricing.PriceTable) -> Request:
 
 def to_payload(record: RequestRecord) -> RequestPayload:
     data = {
-        "request": {"headers": record.request_headers, "body": _b64(record.request_body)},
+        "request": {
+            "headers": redaction.redact_headers(record.request_headers),
+            "body": _b64(record.request_body),
+        },
         "response": {
             "status": record.status_code,
-            "headers": record.response_headers or {},
+            "headers": redaction.redact_headers(record.response_headers),
             "body": _b64(record.response_body),
         },
         "meta": {

@@ -9,6 +9,7 @@ import asyncio
 import atexit
 import gc
 import logging
+import sys
 
 from django.conf import settings
 
@@ -18,6 +19,7 @@ from analytics.recording import recorder
 logger = logging.getLogger(__name__)
 
 _task: asyncio.Task | None = None
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def ensure_started() -> None:
@@ -80,3 +82,6 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+    # The recorder's thread competes for the GIL; a shorter switch interval
+    # (default 5 ms) bounds how long it can hold up the event loop.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)

@@ -1,23 +1,4 @@
-"""What of a request and response is kept for the payload view: redacted headers, capped bodies."""
-
-REDACTED = "[REDACTED]"
-# Credentials never reach the payload capture, whoever sent them.
-SECRET_HEADERS = frozenset(
-    {"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"}
-)
-_NOT_STORED = frozenset(
-    {"accept-encoding", "content-encoding", "content-length", "transfer-encoding"}
-)
-
-
-def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        if name in _NOT_STORED:
-            continue
-        out[name] = REDACTED if name in SECRET_HEADERS else raw_value.decode("latin-1")
-    return out
+"""Capped capture of body bytes for the payload view (headers are redacted by the recorder)."""
 
 
 class BodyCapture:

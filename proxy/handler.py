@@ -81,7 +81,7 @@ class Exchange:
 
     def capture_request(self, body: bytes) -> None:
         limit = settings.PAYLOAD_CAPTURE_MAX_KB * 1024
-        self.record.request_headers = capture.redact_headers(self.scope["headers"])
+        self.record.request_headers = self.scope["headers"]
         self.record.request_body = body[:limit]
         self.record.truncated = len(body) > limit
 
@@ -137,7 +137,7 @@ class Exchange:
         record.status_code = response.status
         record.success = 200 <= response.status < 300
         headers = upstream.response_headers(response)
-        record.response_headers = capture.redact_headers(headers)
+        record.response_headers = headers
         if account is not None:
             headers.append((b"x-ccflare-account", account.name.encode("latin-1", "replace")))
         content_type = response.headers.get("content-type", "")
@@ -215,7 +215,7 @@ class Exchange:
         record.status_code, record.error_message = status, message
         record.terminal_state = Request.Terminal.REJECTED
         if record.request_headers is None:
-            record.request_headers = capture.redact_headers(self.scope["headers"])
+            record.request_headers = self.scope["headers"]
         body = await replies.send_error(
             send, status=status, error_type=error_type, message=message, headers=extra
         )
