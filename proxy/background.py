@@ -15,10 +15,12 @@ from django.conf import settings
 
 from accounts.pool import pool
 from analytics.recording import recorder
+from proxy import upstream
 
 logger = logging.getLogger(__name__)
 
 _task: asyncio.Task | None = None
+_drain_installed = False
 SWITCH_INTERVAL_SECONDS = 0.001
 
 
@@ -53,6 +55,10 @@ def _install_shutdown_drain() -> None:
     records are queued by then, so the 'during' phase flushes them. atexit is
     the backstop for anything left (it runs with no event loop, so sync ORM works).
     """
+    global _drain_installed
+    if _drain_installed:
+        return
+    _drain_installed = True
     atexit.register(_drain_sync)
     try:
         from twisted.internet import defer, reactor
@@ -62,8 +68,13 @@ def _install_shutdown_drain() -> None:
         reactor.addSystemEventTrigger(
             "during",
             "shutdown",
-            lambda: defer.Deferred.fromFuture(asyncio.ensure_future(flush_once())),
+            lambda: defer.Deferred.fromFuture(asyncio.ensure_future(_final_drain())),
         )
+
+
+async def _final_drain() -> None:
+    await flush_once()
+    await upstream.close_session()
 
 
 def _drain_sync() -> None:
