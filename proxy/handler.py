@@ -78,6 +78,7 @@ class Exchange:
         self.usage = UsageTracker()
         self.response_capture = capture.BodyCapture(settings.PAYLOAD_CAPTURE_MAX_KB * 1024)
         self.completed = False
+        self.started = False  # response start sent to the client
 
     def capture_request(self, body: bytes) -> None:
         limit = settings.PAYLOAD_CAPTURE_MAX_KB * 1024
@@ -93,6 +94,17 @@ class Exchange:
         try:
             outcome = await forward(self._call(body), strip=frozenset())
             await self.relay(outcome, send)
+        except Exception:
+            # A bug of ours must still give the client an answer in the API's shape
+            # and leave a record, never a bare 500 from the server.
+            logger.exception("proxy.internal_error")
+            self.record.terminal_state = Request.Terminal.ERROR
+            self.record.error_message = "Internal proxy error"
+            if not self.started:
+                await self.reply_error(send, 502, "api_error", "Internal proxy error")
+                self.record.terminal_state = Request.Terminal.ERROR
+            elif not self.completed:
+                await send({"type": "http.response.body", "body": b""})  # end, don't hang
         except asyncio.CancelledError:
             if self.completed:
                 raise
@@ -146,6 +158,7 @@ class Exchange:
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
             )
+            self.started = True
             if record.is_stream:
                 await self._relay_stream(response, send)
             else:

@@ -1,0 +1,72 @@
+"""The /v1/ handler called in-process: answers it gives itself, and what it records."""
+
+import asyncio
+import json
+
+import pytest
+
+from analytics.recording import RequestRecord
+from proxy import background, handler
+
+
+@pytest.fixture
+def records(monkeypatch: pytest.MonkeyPatch) -> list[RequestRecord]:
+    captured: list[RequestRecord] = []
+    monkeypatch.setattr(background, "ensure_started", lambda: None)
+    monkeypatch.setattr(handler.recorder, "enqueue", captured.append)
+    return captured
+
+
+async def call(body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> list[dict]:  # type: ignore[assignment]
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # the client stays connected
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/messages", "headers": list(headers)}
+    await handler.application(scope, receive, send)
+    return sent
+
+
+def error_of(sent: list[dict]) -> tuple[int, dict]:
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+async def test_a_bug_in_forwarding_still_answers_in_api_shape_and_records(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler, "forward", broken)
+    status, body = error_of(await call(b'{"model": "m"}'))
+    assert status == 502
+    assert body["error"] == {"type": "api_error", "message": "Internal proxy error"}
+    (record,) = records
+    assert (record.status_code, record.terminal_state) == (502, "error")
+
+
+async def test_declared_oversized_body_is_refused_before_reading(
+    records: list[RequestRecord],
+) -> None:
+    status, body = error_of(await call(b"", [(b"content-length", b"999999999999")]))
+    assert status == 413
+    assert body["error"]["type"] == "request_too_large"
+    assert records[0].terminal_state == "rejected"
+
+
+@pytest.mark.parametrize("payload", [b"", b"   ", b"[1, 2]", b"not json", b"\xff\xfe"])
+async def test_bodies_that_cannot_be_an_object_get_400(
+    payload: bytes, records: list[RequestRecord]
+) -> None:
+    status, body = error_of(await call(payload))
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
+    assert len(records) == 1
