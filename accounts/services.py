@@ -5,6 +5,9 @@ enforces the same rules and reports the same messages. Selection of the account
 that serves a request lives in `accounts.selection`, not here.
 """
 
+import uuid
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -13,6 +16,10 @@ from accounts.models import TIERS, Account
 
 class AccountError(ValueError):
     """A request about accounts that cannot be honoured; the message is user-facing."""
+
+
+class AccountNotFound(AccountError):
+    """The account asked for does not exist (the API answers 404)."""
 
 
 def create_api_key_account(*, name: str, api_key: str, tier: int = 1, priority: int = 0) -> Account:
@@ -36,7 +43,7 @@ def get_account(*, name: str) -> Account:
     try:
         return Account.objects.get(name=name)
     except Account.DoesNotExist:
-        raise AccountError(f"Account '{name}' not found") from None
+        raise AccountNotFound(f"Account '{name}' not found") from None
 
 
 def pause_account(*, name: str) -> Account:
@@ -62,6 +69,76 @@ def resume_account(*, name: str) -> Account:
 def remove_account(*, name: str) -> None:
     """Delete the account; raises AccountError when there is none."""
     get_account(name=name).delete()
+
+
+def create_token_account(
+    *,
+    name: str,
+    access_token: str,
+    refresh_token: str,
+    expires_at: datetime | None = None,
+    tier: int = 1,
+    priority: int = 0,
+) -> Account:
+    """Create an OAuth account from tokens obtained elsewhere (POST /api/accounts).
+
+    With no `expires_at` the access token counts as expired, so it is refreshed
+    on first use. Raises AccountError as create_api_key_account does.
+    """
+    if not access_token.strip() or not refresh_token.strip():
+        raise AccountError("Access token and refresh token must not be empty")
+    account = Account(
+        name=name.strip(),
+        kind=Account.Kind.OAUTH,
+        access_token=access_token.strip(),
+        refresh_token=refresh_token.strip(),
+        expires_at=expires_at,
+        tier=tier,
+        priority=priority,
+    )
+    _validate(account)
+    return _insert(account)
+
+
+def find_account(*, ref: str) -> Account:
+    """The account whose id or, failing that, name is `ref`; raises AccountNotFound."""
+    try:
+        account = Account.objects.filter(pk=uuid.UUID(ref)).first()
+    except ValueError:
+        account = None
+    return account or get_account(name=ref)
+
+
+def set_tier(*, account: Account, tier: int) -> Account:
+    if tier not in TIERS:
+        raise AccountError(f"Tier must be one of {', '.join(map(str, TIERS))}")
+    account.tier = tier
+    account.save(update_fields=["tier"])
+    return account
+
+
+def set_priority(*, account: Account, priority: int) -> Account:
+    account.priority = priority
+    account.save(update_fields=["priority"])
+    return account
+
+
+def rename_account(*, account: Account, new_name: str) -> Account:
+    """Rename; raises AccountError for an invalid name or one another account uses."""
+    new_name = new_name.strip()
+    if Account.objects.filter(name=new_name).exclude(pk=account.pk).exists():
+        raise AccountError(f"Account name '{new_name}' is already taken")
+    account.name = new_name
+    try:
+        account.clean_fields(exclude=[f.name for f in Account._meta.fields if f.name != "name"])
+    except ValidationError as error:
+        raise AccountError(_describe(error)) from None
+    try:
+        with transaction.atomic():
+            account.save(update_fields=["name"])
+    except IntegrityError:
+        raise AccountError(f"Account name '{new_name}' is already taken") from None
+    return account
 
 
 def _validate(account: Account) -> None:

@@ -57,6 +57,16 @@ class Request(models.Model):
     unpriced = models.BooleanField(default=False)
     output_tokens_per_second = models.FloatField(null=True, blank=True)
     agent_used = models.CharField(max_length=128, null=True, blank=True)
+    # The client key that sent the request (None while client keys are off), so
+    # usage can be split per machine or person. No FK constraint, as for accounts.
+    client_key = models.ForeignKey(
+        "access.ClientKey",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="requests",
+    )
 
     class Meta:
         ordering = ["-timestamp"]
@@ -114,3 +124,18 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} from {self.effective_from}"
+
+
+class RuntimeSetting(models.Model):
+    """A setting changed at run time through the API or admin (retention days, strategy).
+
+    Precedence is environment, then this table, then the default in settings.py;
+    only values someone chose are stored, never defaults (DESIGN §2).
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r}"

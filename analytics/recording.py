@@ -23,8 +23,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
+from access import services as access_services
 from accounts.models import Account
-from analytics import bulk, events, prices, pricing, redaction
+from analytics import bulk, events, metrics, prices, pricing, redaction
 from analytics.models import Request, RequestPayload
 
 logger = logging.getLogger(__name__)
@@ -65,12 +66,24 @@ class RequestRecord:
     response_headers: list[tuple[bytes, bytes]] | None = None
     response_body: bytes | None = None
     truncated: bool = False
+    # The client key that sent the request, when client keys are on (access.clientkeys).
+    client_key_id: int | None = None
+    # Request arrival to upstream call, and upstream call to its response headers (metrics).
+    overhead_ms: float | None = None
+    upstream_ms: float | None = None
 
 
 class Recorder:
     def __init__(self) -> None:
         self._queue: list[RequestRecord] = []
         self._lock = threading.Lock()
+        # Requests whose upstream headers arrived, announced at the next flush;
+        # only touched on the event loop, so no lock.
+        self._started: list[RequestRecord] = []
+
+    def note_started(self, record: RequestRecord) -> None:
+        """Announce a request live (SSE `start` event) at the next flush: a list append."""
+        self._started.append(record)
 
     def enqueue(self, record: RequestRecord) -> None:
         with self._lock:
@@ -85,12 +98,19 @@ class Recorder:
 
     async def flush(self) -> None:
         """Write everything queued so far, then publish it. Never raises."""
+        if self._started:
+            await self._publish_started()
         if not self._queue:
             return
         loop = asyncio.get_running_loop()
         rows = await loop.run_in_executor(_executor, self.flush_sync)
         for row in rows:
             await events.publish_request_logged(row)
+
+    async def _publish_started(self) -> None:
+        started, self._started = self._started, []
+        for record in started:
+            await events.publish_request_started(start_row(record))
 
     def flush_sync(self) -> list[dict]:
         """Write the queued batch; on failure keep it for the next attempt."""
@@ -118,7 +138,32 @@ def write_batch(batch: list[RequestRecord]) -> list[dict]:
         bulk.insert(rows)
         bulk.insert(payloads)
         bump_account_counters(batch)
+        access_services.touch_client_keys(client_keys_used(batch))
+    metrics.observe(batch)
     return [events.summary(row) for row in rows]
+
+
+def start_row(record: RequestRecord) -> dict:
+    """A request whose upstream headers arrived, as SPEC §6.6's `start` event."""
+    return {
+        "id": record.id,
+        "timestamp": int(record.started_at * 1000),
+        "method": record.method,
+        "path": record.path,
+        "accountId": str(record.account_id) if record.account_id else None,
+        "statusCode": record.status_code,
+        "agentUsed": None,
+    }
+
+
+def client_keys_used(batch: list[RequestRecord]) -> dict[int, datetime]:
+    """Each client key in the batch and when it was last used."""
+    used: dict[int, datetime] = {}
+    for record in batch:
+        if record.client_key_id is not None:
+            when = datetime.fromtimestamp(record.started_at, tz=UTC)
+            used[record.client_key_id] = max(when, used.get(record.client_key_id, when))
+    return used
 
 
 def to_request(record: RequestRecord, table: pricing.PriceTable) -> Request:
@@ -152,6 +197,7 @@ def to_request(record: RequestRecord, table: pricing.PriceTable) -> Request:
         completion_tokens=record.output_tokens,
         total_tokens=prompt + record.output_tokens,
         output_tokens_per_second=record.output_tokens_per_second,
+        client_key_id=record.client_key_id,
     )
     prices.apply_cost(request, table)
     return request

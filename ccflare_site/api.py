@@ -1,6 +1,100 @@
-"""The single NinjaAPI: routers of each app are mounted here."""
+"""The single NinjaAPI: default auth, error mapping, and the routers of each app.
 
+Errors all look like ccflare's: `{"error": message, "details"?: ...}`. Domain
+exceptions are mapped here once, so handlers in the app routers never catch them.
+"""
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-api = NinjaAPI(title="ccflare", version="0.1.0", urls_namespace="api", docs_url="/api/docs")
+from access.auth import api_auth, require_api_access
+from access.services import AccessError
+from accounts.services import AccountError, AccountNotFound
+from analytics.runtime import SetInEnvironment
+from ccflare_site.errors import ApiError
+
+api = NinjaAPI(
+    title="ccflare",
+    version="0.1.0",
+    description="ccflare's HTTP API (SPEC §6 shapes). Authenticate with a staff session "
+    "or `Authorization: Bearer <token>` (`manage.py create_api_token NAME`).",
+    urls_namespace="api",
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    docs_decorator=require_api_access,
+    auth=api_auth,
+)
+
+
+def error_response(status: int, message: str, details: object = None) -> JsonResponse:
+    body: dict = {"error": message}
+    if details is not None:
+        body["details"] = details
+    return JsonResponse(body, status=status)
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return error_response(exc.status, exc.message, exc.details)
+
+
+@api.exception_handler(AccountNotFound)
+def on_account_not_found(request: HttpRequest, exc: AccountNotFound) -> HttpResponse:
+    return error_response(404, str(exc))
+
+
+@api.exception_handler(AccountError)
+def on_account_error(request: HttpRequest, exc: AccountError) -> HttpResponse:
+    return error_response(400, str(exc))
+
+
+@api.exception_handler(AccessError)
+def on_access_error(request: HttpRequest, exc: AccessError) -> HttpResponse:
+    return error_response(400, str(exc))
+
+
+@api.exception_handler(SetInEnvironment)
+def on_set_in_environment(request: HttpRequest, exc: SetInEnvironment) -> HttpResponse:
+    message = f"Set in the environment, which wins over run-time changes: {exc}"
+    return error_response(409, message, {"setInEnvironment": str(exc).split(", ")})
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # Only plain fields: pydantic's `ctx` may hold exception objects JSON cannot encode.
+    details = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        for e in exc.errors
+    ]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    field = first["loc"][-1] if first["loc"] else "request"
+    return error_response(400, f"Invalid {field}: {first['msg']}", details)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = error_response(
+        401, "Authentication required: a staff session or Authorization: Bearer <API token>"
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(exc.status_code, exc.message)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(404, str(exc) or "Not found")
+
+
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Unknown /api/ paths: a JSON 404, never proxied (ccflare forwarded them upstream)."""
+    return error_response(404, f"Unknown API path: {request.path}")
+
+
 api.add_router("", "analytics.api.router")
+api.add_router("/api/accounts", "accounts.api.router")

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "access",
     "accounts",
     "analytics",
     "proxy",
@@ -209,20 +210,67 @@ RATE_LIMIT_FALLBACK_SECONDS = env_int("RATE_LIMIT_FALLBACK_SECONDS", 60, minimum
 # Maintenance
 DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 7, minimum=1)
 REQUEST_RETENTION_DAYS = env_int("REQUEST_RETENTION_DAYS", 365, minimum=1)
+# The retention days can also change at run time (API, kept in the database);
+# a value set in the environment wins over those, so remember which ones it set.
+RUNTIME_SETTINGS_FROM_ENV = frozenset(
+    name
+    for name in ("DATA_RETENTION_DAYS", "REQUEST_RETENTION_DAYS")
+    if env.str(name, default="").strip()
+)
+# Retention cleanup runs this often while the server runs (and once soon after start).
+CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600, minimum=1)
+
+# HTTP API
+# Live streams (/api/requests/stream, /api/logs/stream) send a comment this often
+# so proxies and clients do not drop an idle connection.
+SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
 
 # Logging
+# DEBUG works (ccflare's did not); WARN is accepted as ccflare spelled it.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-LOG_FORMAT = env_str("LOG_FORMAT", "pretty")
+LOG_LEVEL = "WARNING" if LOG_LEVEL == "WARN" else LOG_LEVEL
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}"
+    )
+# Console output: `pretty` for people, `json` for log collectors.
+LOG_FORMAT = env_str("LOG_FORMAT", "pretty").lower()
+if LOG_FORMAT not in {"pretty", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be pretty or json, got {LOG_FORMAT!r}")
+# The file always gets one JSON line per event (what /api/logs/history and
+# `manage.py logs` read); it rotates at LOG_FILE_MAX_MB, keeping LOG_FILE_BACKUPS old files.
+LOG_FILE = DATA_DIR / "logs" / "ccflare.log"
+LOG_FILE.parent.mkdir(exist_ok=True)
+LOG_FILE_MAX_MB = env_int("LOG_FILE_MAX_MB", 10, minimum=1)
+LOG_FILE_BACKUPS = env_int("LOG_FILE_BACKUPS", 5, minimum=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "analytics.logs.RedactingFilter"}},
     "formatters": {
-        "pretty": {"format": "[{asctime}] {levelname}: [{name}] {message}", "style": "{"},
+        "pretty": {"()": "analytics.logs.PrettyFormatter"},
+        "json": {"()": "analytics.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "pretty"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        },
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_FILE),
+            "maxBytes": LOG_FILE_MAX_MB * 1024 * 1024,
+            "backupCount": LOG_FILE_BACKUPS,
+            "encoding": "utf-8",
+            "delay": True,
+            "formatter": "json",
+            "filters": ["redact"],
+        },
+        # Feeds /api/logs/stream through the channel layer, without blocking.
+        "live": {"class": "analytics.logs.ChannelsHandler", "filters": ["redact"]},
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "file", "live"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
         "daphne": {"level": "WARNING"},

@@ -14,6 +14,7 @@ import sys
 from django.conf import settings
 
 from accounts.pool import pool
+from analytics import maintenance
 from analytics.recording import recorder
 from proxy import upstream
 
@@ -46,6 +47,8 @@ async def _flush_forever() -> None:
     while True:
         await asyncio.sleep(interval)
         await flush_once()
+        # Retention, hourly while the server runs: started in a thread, never awaited here.
+        maintenance.periodic.schedule()
 
 
 def _install_shutdown_drain() -> None:

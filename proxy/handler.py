@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from django.conf import settings
 
+from access import clientkeys
 from analytics.models import Request
 from analytics.recording import RequestRecord, recorder
 from proxy import background, capture, replies, upstream
@@ -46,6 +47,11 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """
     background.ensure_started()
     exchange = Exchange(scope)
+    grant = await clientkeys.cache.authorize(scope["headers"])
+    if grant is None:
+        await exchange.reply_error(send, 401, "authentication_error", _NEEDS_CLIENT_KEY)
+        return exchange.finish()
+    exchange.record.client_key_id, exchange.strip = grant.key_id, grant.strip
     try:
         body = await read_body(scope, receive)
     except BodyTooLarge:
@@ -78,6 +84,8 @@ class Exchange:
         self.usage = UsageTracker()
         self.response_capture = capture.BodyCapture(settings.PAYLOAD_CAPTURE_MAX_KB * 1024)
         self.completed = False
+        # The client-key header, when client keys are on: never forwarded upstream.
+        self.strip: frozenset[str] = frozenset()
         self.started = False  # response start sent to the client
 
     def capture_request(self, body: bytes) -> None:
@@ -92,7 +100,10 @@ class Exchange:
         watcher = asyncio.ensure_future(receive())
         watcher.add_done_callback(lambda w: self._on_client_message(w, task))
         try:
-            outcome = await forward(self._call(body), strip=frozenset())
+            sent_at = time.perf_counter()
+            outcome = await forward(self._call(body), strip=self.strip)
+            self.record.overhead_ms = (sent_at - self.t0) * 1000
+            self.record.upstream_ms = (time.perf_counter() - sent_at) * 1000
             await self.relay(outcome, send)
         except Exception:
             # A bug of ours must still give the client an answer in the API's shape
@@ -148,6 +159,7 @@ class Exchange:
         record.account_id = account.pk if account is not None else None
         record.status_code = response.status
         record.success = 200 <= response.status < 300
+        recorder.note_started(record)
         headers = upstream.response_headers(response)
         record.response_headers = headers
         if account is not None:
@@ -298,6 +310,11 @@ def _looks_malformed(scope: Scope, body: bytes) -> bool:
     if scope["method"] != "POST" or not scope["path"].startswith("/v1/messages"):
         return False
     return body[:256].lstrip()[:1] != b"{"
+
+
+_NEEDS_CLIENT_KEY = (
+    "This ccflare proxy requires a client key: send it as x-api-key or Authorization: Bearer"
+)
 
 
 def _too_large_message() -> str:

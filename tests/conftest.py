@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from analytics import pricing
 from analytics.models import ModelPrice
@@ -102,6 +103,30 @@ def proxy(
 def prices(transactional_db: None) -> None:
     """The seeded price table (transactional tests flush it away between tests)."""
     pricing.seed_prices(ModelPrice)
+
+
+@pytest.fixture
+def api_token(db: None) -> str:
+    """The secret of a fresh API token."""
+    from access import services
+
+    return services.create_api_token(name="tests")[1]
+
+
+@pytest.fixture
+def api_client(api_token: str) -> Client:
+    """A Django test client that sends an API token on every request."""
+    return Client(headers={"Authorization": f"Bearer {api_token}"})
+
+
+@pytest.fixture
+def staff_client(db: None) -> Client:
+    """A Django test client logged in as a staff user (CSRF checks on, as in a browser)."""
+    from django.contrib.auth.models import User
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
+    return client
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 5.0) -> Any:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from accounts.models import Account
+from analytics.models import Request
 
 
 def make_account(*, name: str = "acct-1", **overrides: Any) -> Account:
@@ -13,3 +14,23 @@ def make_account(*, name: str = "acct-1", **overrides: Any) -> Account:
         **overrides,
     }
     return Account.objects.create(name=name, **fields)
+
+
+def make_request(**overrides: Any) -> Request:
+    """A saved request row; pass any Request field to override the defaults."""
+    fields: dict[str, Any] = {
+        "method": "POST",
+        "path": "/v1/messages",
+        "status_code": 200,
+        "success": True,
+        **overrides,
+    }
+    prompt = (
+        fields.get("input_tokens", 0)
+        + fields.get("cache_read_input_tokens", 0)
+        + fields.get("cache_creation_input_tokens", 0)
+    )
+    fields.setdefault("prompt_tokens", prompt)
+    fields.setdefault("completion_tokens", fields.get("output_tokens", 0))
+    fields.setdefault("total_tokens", prompt + fields.get("output_tokens", 0))
+    return Request.objects.create(**fields)

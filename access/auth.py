@@ -1,0 +1,63 @@
+"""Who may call /api/: a staff session (Django login) or an API token (Authorization: Bearer).
+
+Used as the NinjaAPI's default auth, and as the decorator guarding /api/docs and
+/api/openapi.json, so the docs need exactly what the API needs.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja.errors import HttpError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from access import services
+from access.models import ApiToken
+
+
+class ApiTokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
+        return services.authenticate_token(token)
+
+
+class StaffSessionAuth(APIKeyCookie):
+    """A logged-in staff user; unsafe methods also need the CSRF token, as in the admin."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # No session cookie: not a browser session, so no CSRF check to fail
+        # (a token client without credentials should get 401, not a CSRF 403).
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if key is None or not request.user.is_authenticated:
+            return None
+        if not request.user.is_staff:
+            raise HttpError(403, "Staff access required")
+        return request.user
+
+
+api_auth = [ApiTokenAuth(), StaffSessionAuth()]
+
+
+def is_allowed(request: HttpRequest) -> bool:
+    """Staff session or valid API token (for plain Django views such as the docs)."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer " and services.authenticate_token(header[7:].strip()):
+        return True
+    return request.user.is_authenticated and request.user.is_staff
+
+
+def require_api_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_allowed(request):
+            return JsonResponse({"error": "Authentication required"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return guarded

@@ -1,0 +1,102 @@
+"""The proxy's check of client keys: an in-process set of key hashes, no query per request.
+
+When at least one live client key exists, every /v1/ request must carry one, as
+`x-api-key` or `Authorization: Bearer`. The set is reloaded when older than
+ACCOUNT_CACHE_SECONDS (like the account pool), so a new or revoked key takes
+effect within that time in every process.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from access.models import ClientKey
+
+logger = logging.getLogger(__name__)
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="client-keys")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Why a request may pass: which key sent it and which header to keep from upstream."""
+
+    key_id: int | None = None
+    strip: frozenset[str] = frozenset()
+
+
+OPEN = Grant()
+
+
+class ClientKeyCache:
+    def __init__(self) -> None:
+        self._keys: dict[str, int] = {}
+        self._loaded_at = float("-inf")
+        self._reloading: asyncio.Future[None] | None = None
+
+    async def authorize(self, headers: list[tuple[bytes, bytes]]) -> Grant | None:
+        """The grant for a request with these headers, or None when it must get a 401."""
+        if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
+            await self._reload()
+        if not self._keys:
+            return OPEN
+        return match(headers, self._keys)
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    async def _reload(self) -> None:
+        # Concurrent requests that find the set stale share one load.
+        if self._reloading is None:
+            self._reloading = asyncio.ensure_future(self._do_reload())
+        future = self._reloading
+        try:
+            await asyncio.shield(future)
+        finally:
+            if future.done() and self._reloading is future:
+                self._reloading = None
+
+    async def _do_reload(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._keys = await loop.run_in_executor(_executor, _load)
+        except Exception:
+            # Keep the last set: failing open would let anyone in during an outage.
+            logger.exception("access.client_keys_reload_failed")
+        self._loaded_at = time.monotonic()
+
+
+def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | None:
+    """The grant for the first credential header whose value is a known key."""
+    for raw_name, raw_value in headers:
+        name = raw_name.lower()
+        if name == b"x-api-key":
+            secret = raw_value
+        elif name == b"authorization" and raw_value[:7].lower() == b"bearer ":
+            secret = raw_value[7:].strip()
+        else:
+            continue
+        key_id = keys.get(hashlib.sha256(secret).hexdigest())
+        if key_id is not None:
+            return Grant(key_id=key_id, strip=frozenset({name.decode()}))
+    return None
+
+
+def _load() -> dict[str, int]:
+    # This thread keeps its connection between loads; a failure drops it.
+    try:
+        return dict(ClientKey.objects.filter(revoked_at=None).values_list("secret_hash", "pk"))
+    except Exception:
+        with contextlib.suppress(Exception):
+            connection.close()
+        raise
+
+
+cache = ClientKeyCache()

@@ -1,0 +1,22 @@
+"""The `revoke_api_token` command: stop an API token from working."""
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from access import services
+
+
+class Command(BaseCommand):
+    help = "Revoke the active API token with this name."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            services.revoke_api_token(name=options["name"])
+        except services.AccessError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"API token '{options['name']}' revoked")

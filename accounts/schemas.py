@@ -1,0 +1,101 @@
+"""Request bodies of the accounts API, and the JSON shape of one account (SPEC §6.3)."""
+
+import math
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.conf import settings
+from ninja import Field, Schema
+from pydantic import StrictInt
+
+from accounts.models import Account
+
+# SPEC §6.3 hard-codes 5 h; our session length is a setting, so use that.
+Tier = Literal[1, 5, 20]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AccountIn(Schema):
+    name: Name
+    accessToken: Annotated[str, Field(min_length=1)]
+    refreshToken: Annotated[str, Field(min_length=1)]
+    provider: Literal["anthropic"] = "anthropic"
+    tier: Tier = 1
+    # Optional extensions: when the access token expires (epoch ms), and the priority.
+    expiresAt: StrictInt | None = None
+    priority: StrictInt = 0
+
+
+class ConfirmIn(Schema):
+    confirm: str
+
+
+class TierIn(Schema):
+    tier: Tier
+
+
+class RenameIn(Schema):
+    name: Name
+
+
+class PriorityIn(Schema):
+    priority: Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
+
+
+def account_json(account: Account, *, now: datetime) -> dict:
+    """One account as /api/accounts lists it."""
+    return {
+        "id": str(account.pk),
+        "name": account.name,
+        "provider": account.provider,
+        "kind": account.kind,
+        "requestCount": account.request_count,
+        "totalRequests": account.total_requests,
+        "lastUsed": _iso(account.last_used),
+        "created": _iso(account.created_at),
+        "tier": account.tier,
+        "priority": account.priority,
+        "paused": account.paused,
+        "tokenStatus": token_status(account, now=now),
+        "tokenExpiresAt": _iso(account.expires_at),
+        "rateLimitStatus": rate_limit_status(account, now=now),
+        "rateLimitReset": _iso(account.rate_limit_reset),
+        "rateLimitRemaining": account.rate_limit_remaining,
+        "rateLimitedUntil": _iso(account.rate_limited_until),
+        "fiveHourUtilization": account.five_hour_utilization,
+        "sevenDayUtilization": account.seven_day_utilization,
+        "sessionInfo": session_info(account, now=now),
+    }
+
+
+def token_status(account: Account, *, now: datetime) -> str:
+    """API keys never expire; an OAuth token is valid until its expiry (unknown = expired)."""
+    if account.kind != Account.Kind.OAUTH:
+        return "valid"
+    return "valid" if account.expires_at and account.expires_at > now else "expired"
+
+
+def rate_limit_status(account: Account, *, now: datetime) -> str:
+    """SPEC §2.6: the stored status (with minutes to reset), else the hard block, else OK."""
+    if account.rate_limit_status:
+        if account.rate_limit_reset and account.rate_limit_reset > now:
+            return f"{account.rate_limit_status} ({_minutes(account.rate_limit_reset, now)}m)"
+        return account.rate_limit_status
+    if account.is_rate_limited(now):
+        return f"Rate limited ({_minutes(account.rate_limited_until, now)}m)"
+    return "OK"
+
+
+def session_info(account: Account, *, now: datetime) -> str:
+    live = settings.SESSION_DURATION_MS / 1000
+    if account.session_start and (now - account.session_start).total_seconds() < live:
+        return f"Active: {account.session_request_count} reqs"
+    return "-"
+
+
+def _minutes(until: datetime, now: datetime) -> int:
+    return math.ceil((until - now).total_seconds() / 60)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,137 @@
+"""Log plumbing that settings.LOGGING wires up: redaction, JSON lines, live publishing, history.
+
+Loaded while logging is configured, before the apps are ready: no model imports here.
+"""
+
+import asyncio
+import json
+import logging
+import re
+from collections import deque
+from pathlib import Path
+
+LOGS_GROUP = "logs"
+
+# Credentials that must never reach a log line, whoever wrote the message. The
+# first group of each pattern (a label such as "Bearer ") is kept.
+_SECRETS = [
+    re.compile(r"()sk-ant-[A-Za-z0-9_\-]{4,}"),
+    re.compile(r"()\bcc[tk]_[A-Za-z0-9_\-]{4,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|access_token|refresh_token|password|secret|authorization)"
+        r"[\"']?\s*[:=]\s*[\"']?)(?!bearer\s|\[REDACTED)[^\s\"',}]{4,}"
+    ),
+]
+REDACTED = "[REDACTED]"
+# Our own publishing path and the channel layer must not feed the live stream
+# (a failure there would log, publish, fail and log again).
+_NOT_LIVE = ("analytics.logs", "channels", "asyncio")
+
+
+def redact(text: str) -> str:
+    for pattern in _SECRETS:
+        text = pattern.sub(rf"\g<1>{REDACTED}", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces the message of every record with its redacted, formatted form."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = redact(message), None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: {ts (epoch ms), level, logger, msg[, exc]}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": int(record.created * 1000),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+class PrettyFormatter(logging.Formatter):
+    """`[time] LEVEL: [logger] message`, for people reading a console."""
+
+    def __init__(self) -> None:
+        super().__init__("[{asctime}] {levelname}: [{name}] {message}", style="{")
+
+    def formatException(self, ei) -> str:  # noqa: ANN001, N802
+        return redact(super().formatException(ei))
+
+
+class ChannelsHandler(logging.Handler):
+    """Publishes each record to the `logs` channel group, never blocking the caller.
+
+    The record is handed to the server's event loop with call_soon_threadsafe
+    (remembered from the first record logged on it); with no loop known yet, or
+    once it is closed, records are dropped: the file has them anyway.
+    """
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(_NOT_LIVE):
+            return
+        loop = self._current_loop()
+        if loop is None:
+            return
+        entry = {"ts": int(record.created * 1000), "level": record.levelname, "msg": record.msg}
+        try:
+            loop.call_soon_threadsafe(_publish, entry)
+        except RuntimeError:
+            self._loop = None  # closed meanwhile
+
+    def _current_loop(self) -> asyncio.AbstractEventLoop | None:
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        if self._loop is not None and self._loop.is_closed():
+            self._loop = None
+        return self._loop
+
+
+def _publish(entry: dict) -> None:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is not None:
+        task = asyncio.ensure_future(layer.group_send(LOGS_GROUP, {"type": "log.entry", **entry}))
+        task.add_done_callback(_ignore_failure)
+
+
+def _ignore_failure(task: asyncio.Future) -> None:
+    # Live logs are best-effort; retrieving the exception keeps asyncio quiet.
+    if not task.cancelled():
+        task.exception()
+
+
+def history(path: Path, *, lines: int) -> list[dict]:
+    """The last `lines` entries of the JSON log file as {ts, level, msg}, oldest first."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        tail = deque(handle, maxlen=lines)
+    return [entry for entry in map(_parse, tail) if entry is not None]
+
+
+def _parse(line: str) -> dict | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    return {"ts": entry.get("ts"), "level": entry.get("level"), "msg": entry.get("msg")}

@@ -1,0 +1,122 @@
+"""Keeping the database small: retention cleanup, compaction, reset and clear.
+
+Used by the API, the management commands and the periodic cleanup that the
+proxy's background loop schedules (`schedule_cleanup`), so all apply the same
+rules. Deletes are single set-based statements: retention can remove months of
+rows at once and must not load them into memory.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from analytics import runtime
+from analytics.models import Request, RequestPayload
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupResult:
+    removed_requests: int
+    removed_payloads: int
+    cutoff: datetime
+
+
+def cleanup(*, now: datetime | None = None) -> CleanupResult:
+    """Apply retention (SPEC §5.4).
+
+    1. Delete payloads of requests older than the payload window.
+    2. Delete payloads of requests older than the request window, then those requests.
+    The reported cutoff is now minus the shorter of the two windows.
+    """
+    now = now or timezone.now()
+    payload_days = runtime.retention_days("data_retention_days")
+    request_days = runtime.retention_days("request_retention_days")
+    payload_cutoff = now - timedelta(days=payload_days)
+    request_cutoff = now - timedelta(days=request_days)
+    with transaction.atomic():
+        old = RequestPayload.objects.filter(
+            request__timestamp__lt=max(payload_cutoff, request_cutoff)
+        )
+        removed_payloads, _ = old.delete()
+        removed_requests = _delete_requests(Request.objects.filter(timestamp__lt=request_cutoff))
+    logger.info(
+        "maintenance.cleanup removed_requests=%d removed_payloads=%d",
+        removed_requests,
+        removed_payloads,
+    )
+    return CleanupResult(
+        removed_requests, removed_payloads, now - timedelta(days=min(payload_days, request_days))
+    )
+
+
+def compact() -> None:
+    """Give freed space back to the OS: VACUUM on SQLite, VACUUM ANALYZE on PostgreSQL.
+
+    Must run outside a transaction (both engines refuse VACUUM inside one).
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute("VACUUM")
+        else:
+            cursor.execute("VACUUM ANALYZE")
+    logger.info("maintenance.compact vendor=%s", connection.vendor)
+
+
+def clear_history() -> int:
+    """Delete every recorded request and its payload; returns the number of requests."""
+    with transaction.atomic():
+        RequestPayload.objects.all().delete()
+        return _delete_requests(Request.objects.all())
+
+
+def reset_stats() -> int:
+    """Clear the history and zero the accounts' resettable counters (SPEC §6.2)."""
+    with transaction.atomic():
+        removed = clear_history()
+        Account.objects.update(request_count=0, session_request_count=0)
+    return removed
+
+
+def _delete_requests(queryset: object) -> int:
+    # Payloads are gone already, so nothing cascades: one DELETE statement instead
+    # of the ORM's collector, which would load every row to look for dependants.
+    return queryset._raw_delete(queryset.db)  # type: ignore[attr-defined]
+
+
+class PeriodicCleanup:
+    """Runs `cleanup` every CLEANUP_INTERVAL_SECONDS in a thread, never on the caller's time."""
+
+    def __init__(self) -> None:
+        self._next_at = 0.0
+        self._running: asyncio.Future | None = None
+
+    def schedule(self) -> None:
+        """Start a cleanup in the background if one is due; returns at once."""
+        now = time.monotonic()
+        if now < self._next_at or (self._running is not None and not self._running.done()):
+            return
+        self._next_at = now + settings.CLEANUP_INTERVAL_SECONDS
+        self._running = asyncio.get_running_loop().run_in_executor(None, _cleanup_quietly)
+
+
+def _cleanup_quietly() -> None:
+    try:
+        cleanup()
+    except Exception:
+        logger.exception("maintenance.cleanup_failed")
+    finally:
+        # A pool thread: do not leave its connection open until the next hour.
+        connection.close()
+
+
+periodic = PeriodicCleanup()

@@ -1,0 +1,97 @@
+"""Prometheus metrics: counters and histograms fed by the recorder's flush, gauges read at scrape.
+
+Nothing here runs per response chunk or on the response path: `observe` is called
+with each flushed batch, off the event loop. Other modules count their own events
+through the module-level metrics, e.g. `metrics.TOKEN_REFRESHES.labels(outcome="ok").inc()`.
+Values are per process; with several server processes, scrape each one.
+"""
+
+from collections.abc import Iterable, Iterator
+
+from django.utils import timezone
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from accounts.models import Account
+
+REQUESTS = Counter(
+    "ccflare_requests",
+    "Client requests through the proxy, by account, model, status and terminal state.",
+    ["account", "model", "status", "terminal_state"],
+)
+FAILOVERS = Counter(
+    "ccflare_failovers", "Times a request moved on to another account before being answered."
+)
+TOKEN_REFRESHES = Counter("ccflare_token_refreshes", "OAuth token refreshes.", ["outcome"])
+PROXY_OVERHEAD = Histogram(
+    "ccflare_proxy_overhead_seconds",
+    "Time from the client's request to the upstream call (body read, client-key check).",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+UPSTREAM_LATENCY = Histogram(
+    "ccflare_upstream_latency_seconds",
+    "Time from the upstream call to its response headers, failover and retries included.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+
+_names: dict[str, str] = {}
+
+
+def observe(batch: Iterable) -> None:
+    """Count a flushed batch of RequestRecords (called from the recorder's thread)."""
+    batch = list(batch)
+    _learn_names({str(r.account_id) for r in batch if r.account_id is not None})
+    for record in batch:
+        account = _names.get(str(record.account_id), "none") if record.account_id else "none"
+        REQUESTS.labels(
+            account=account,
+            model=record.model or "none",
+            status=str(record.status_code or 0),
+            terminal_state=record.terminal_state,
+        ).inc()
+        if record.failover_attempts:
+            FAILOVERS.inc(record.failover_attempts)
+        if record.overhead_ms is not None:
+            PROXY_OVERHEAD.observe(record.overhead_ms / 1000)
+        if record.upstream_ms is not None:
+            UPSTREAM_LATENCY.observe(record.upstream_ms / 1000)
+
+
+def _learn_names(ids: set[str]) -> None:
+    # Names rarely change; a label must not cost a query per request.
+    missing = ids - _names.keys()
+    if missing:
+        for pk, name in Account.objects.filter(pk__in=missing).values_list("pk", "name"):
+            _names[str(pk)] = name
+
+
+class AccountsCollector(Collector):
+    """Account gauges, read from the database when Prometheus scrapes."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = timezone.now()
+        accounts = list(Account.objects.all())
+        usable = GaugeMetricFamily("ccflare_usable_accounts", "Accounts not paused nor blocked.")
+        usable.add_metric([], sum(1 for a in accounts if a.is_usable(now)))
+        window = GaugeMetricFamily(
+            "ccflare_account_window_utilization",
+            "Share (0-1) of an account's rate-limit window used, as last reported upstream.",
+            labels=["account", "window"],
+        )
+        for account in accounts:
+            for label, value in (
+                ("5h", account.five_hour_utilization),
+                ("7d", account.seven_day_utilization),
+            ):
+                if value is not None:
+                    window.add_metric([account.name, label], value)
+        yield usable
+        yield window
+
+    def describe(self) -> list:
+        # Without describe, registering would call collect (a query) at import time.
+        return []
+
+
+REGISTRY.register(AccountsCollector())

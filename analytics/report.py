@@ -1,0 +1,265 @@
+"""The analytics report behind GET /api/analytics (SPEC §6.10), portable across databases.
+
+Buckets come from TruncMinute/TruncHour/TruncDay, which exist on SQLite and
+PostgreSQL alike; 5-minute buckets merge minute groups in Python. Every group
+carries sums and counts rather than averages, so merging and running totals stay
+exact. The p95 is nearest rank, read with one ORDER BY ... OFFSET per model.
+"""
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django.utils import timezone
+
+from accounts.models import Account
+from analytics.models import Request
+from analytics.queries import NO_ACCOUNT, account_name
+
+# range -> (window, bucket label, bucket length, database truncation)
+RANGES = {
+    "1h": (timedelta(hours=1), "1m", timedelta(minutes=1), TruncMinute),
+    "6h": (timedelta(hours=6), "5m", timedelta(minutes=5), TruncMinute),
+    "24h": (timedelta(hours=24), "1h", timedelta(hours=1), TruncHour),
+    "7d": (timedelta(days=7), "1h", timedelta(hours=1), TruncHour),
+    "30d": (timedelta(days=30), "1d", timedelta(days=1), TruncDay),
+}
+SUMS = {
+    "requests": Count("id"),
+    "successes": Count("id", filter=Q(success=True)),
+    "tokens": Sum("total_tokens"),
+    "cost": Sum("cost_usd"),
+    "input": Sum("input_tokens"),
+    "cache_read": Sum("cache_read_input_tokens"),
+    "cache_creation": Sum("cache_creation_input_tokens"),
+    "rt_sum": Sum("response_time_ms"),
+    "rt_count": Count("response_time_ms"),
+    "tps_sum": Sum("output_tokens_per_second"),
+    "tps_count": Count("output_tokens_per_second"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    range: str = "24h"
+    accounts: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    status: str = "all"
+    cumulative: bool = False
+    model_breakdown: bool = False
+
+
+def build(filters: Filters, *, now: datetime | None = None) -> dict:
+    """The whole report for these filters, as of `now`."""
+    rows = filtered(filters, now=now or timezone.now())
+    window, bucket, _, _ = RANGES[filters.range]
+    return {
+        "meta": {"range": filters.range, "bucket": bucket, "cumulative": filters.cumulative},
+        "totals": totals(rows),
+        "timeSeries": time_series(rows, filters),
+        "tokenBreakdown": token_breakdown(rows),
+        "modelDistribution": model_distribution(rows),
+        "accountPerformance": account_performance(rows),
+        "costByModel": cost_by_model(rows),
+        "modelPerformance": model_performance(rows),
+    }
+
+
+def filtered(filters: Filters, *, now: datetime) -> QuerySet:
+    """Requests in the window matching every filter (SPEC: timestamp > now - window)."""
+    window = RANGES[filters.range][0]
+    rows = Request.objects.filter(timestamp__gt=now - window).order_by()
+    if filters.accounts:
+        ids = Account.objects.filter(name__in=filters.accounts).values_list("pk", flat=True)
+        match = Q(account_id__in=list(ids))
+        if NO_ACCOUNT in filters.accounts:
+            match |= Q(account_id=None)
+        rows = rows.filter(match)
+    if filters.models:
+        rows = rows.filter(model__in=filters.models)
+    if filters.status != "all":
+        rows = rows.filter(success=filters.status == "success")
+    return rows
+
+
+def totals(rows: QuerySet) -> dict:
+    agg = rows.aggregate(**SUMS)
+    accounts = rows.values("account_id").distinct().count()
+    return {
+        "requests": agg["requests"],
+        "successRate": _pct(agg["successes"], agg["requests"]),
+        "activeAccounts": accounts,
+        "avgResponseTime": _avg(agg["rt_sum"], agg["rt_count"]) or 0,
+        "totalTokens": agg["tokens"] or 0,
+        "totalCostUsd": float(agg["cost"] or 0),
+        "avgTokensPerSecond": _avg(agg["tps_sum"], agg["tps_count"]),
+    }
+
+
+def time_series(rows: QuerySet, filters: Filters) -> list[dict]:
+    """One point per non-empty bucket (and model, with the breakdown), oldest first."""
+    _, _, length, trunc = RANGES[filters.range]
+    keys = ["bucket", "model"] if filters.model_breakdown else ["bucket"]
+    if filters.model_breakdown:
+        rows = rows.exclude(model=None)
+    groups = rows.annotate(bucket=trunc("timestamp")).values(*keys).annotate(**SUMS)
+    merged: dict[tuple, dict] = {}
+    for group in groups:
+        start = _floor(group["bucket"], length)
+        key = (start, group.get("model"))
+        if key in merged:
+            _add(merged[key], group)
+        else:
+            merged[key] = dict(group)
+    ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1] or ""))
+    points = [_point(start, model, sums, filters) for (start, model), sums in ordered]
+    if filters.cumulative:
+        _accumulate(points)
+    return points
+
+
+def _point(start: datetime, model: str | None, sums: dict, filters: Filters) -> dict:
+    prompt = (sums["input"] or 0) + (sums["cache_read"] or 0) + (sums["cache_creation"] or 0)
+    point = {"ts": int(start.timestamp() * 1000)}
+    if filters.model_breakdown:
+        point["model"] = model
+    point.update(
+        requests=sums["requests"],
+        tokens=sums["tokens"] or 0,
+        costUsd=float(sums["cost"] or 0),
+        successRate=_pct(sums["successes"], sums["requests"]),
+        errorRate=_pct(sums["requests"] - sums["successes"], sums["requests"]),
+        cacheHitRate=_pct(sums["cache_read"] or 0, prompt),
+        avgResponseTime=_avg(sums["rt_sum"], sums["rt_count"]) or 0,
+        avgTokensPerSecond=_avg(sums["tps_sum"], sums["tps_count"]),
+    )
+    return point
+
+
+def _accumulate(points: list[dict]) -> None:
+    """Running totals of requests, tokens and cost, per model with the breakdown."""
+    running: dict[str | None, dict] = {}
+    for point in points:
+        total = running.setdefault(point.get("model"), {"requests": 0, "tokens": 0, "costUsd": 0})
+        for name in total:
+            total[name] += point[name]
+            point[name] = total[name]
+
+
+def token_breakdown(rows: QuerySet) -> dict:
+    agg = rows.aggregate(
+        input=Sum("input_tokens"),
+        cache_read=Sum("cache_read_input_tokens"),
+        cache_creation=Sum("cache_creation_input_tokens"),
+        output=Sum("output_tokens"),
+    )
+    return {
+        "inputTokens": agg["input"] or 0,
+        "cacheReadInputTokens": agg["cache_read"] or 0,
+        "cacheCreationInputTokens": agg["cache_creation"] or 0,
+        "outputTokens": agg["output"] or 0,
+    }
+
+
+def model_distribution(rows: QuerySet) -> list[dict]:
+    groups = rows.exclude(model=None).values("model").annotate(count=Count("id"))
+    return [
+        {"model": g["model"], "count": g["count"]} for g in groups.order_by("-count", "model")[:10]
+    ]
+
+
+def account_performance(rows: QuerySet) -> list[dict]:
+    groups = list(
+        rows.values("account_id").annotate(
+            requests=Count("id"), successes=Count("id", filter=Q(success=True))
+        )
+    )
+    accounts = {a.pk: a for a in Account.objects.filter(pk__in=[g["account_id"] for g in groups])}
+    result = [
+        {
+            "name": account_name(g["account_id"], accounts),
+            "requests": g["requests"],
+            "successRate": _pct(g["successes"], g["requests"]),
+        }
+        for g in groups
+    ]
+    return sorted(result, key=lambda r: (-r["requests"], r["name"]))
+
+
+def cost_by_model(rows: QuerySet) -> list[dict]:
+    groups = (
+        rows.filter(cost_usd__gt=0)
+        .exclude(model=None)
+        .values("model")
+        .annotate(cost=Sum("cost_usd"), requests=Count("id"), tokens=Sum("total_tokens"))
+        .order_by("-cost", "model")[:10]
+    )
+    return [
+        {
+            "model": g["model"],
+            "costUsd": float(g["cost"]),
+            "requests": g["requests"],
+            "totalTokens": g["tokens"] or 0,
+        }
+        for g in groups
+    ]
+
+
+def model_performance(rows: QuerySet) -> list[dict]:
+    """Top 10 models by requests: latency (avg, p95), error rate, output speed."""
+    groups = (
+        rows.exclude(model=None)
+        .values("model")
+        .annotate(
+            **SUMS,
+            tps_min=Min("output_tokens_per_second", filter=Q(output_tokens_per_second__gt=0)),
+            tps_max=Max("output_tokens_per_second"),
+        )
+        .order_by("-requests", "model")[:10]
+    )
+    return [_model_item(rows, g) for g in groups]
+
+
+def _model_item(rows: QuerySet, group: dict) -> dict:
+    avg = _avg(group["rt_sum"], group["rt_count"]) or 0
+    p95 = p95_response_time(rows.filter(model=group["model"]), count=group["rt_count"])
+    return {
+        "model": group["model"],
+        "avgResponseTime": avg,
+        "p95ResponseTime": avg if p95 is None else p95,
+        "errorRate": _pct(group["requests"] - group["successes"], group["requests"]),
+        "avgTokensPerSecond": _avg(group["tps_sum"], group["tps_count"]),
+        "minTokensPerSecond": group["tps_min"],
+        "maxTokensPerSecond": group["tps_max"],
+    }
+
+
+def p95_response_time(rows: QuerySet, *, count: int) -> int | None:
+    """Nearest rank: the value at position ceil(0.95 n) of the sorted response times."""
+    if count == 0:
+        return None
+    index = math.ceil(0.95 * count) - 1
+    timed = rows.exclude(response_time_ms=None).order_by("response_time_ms")
+    return timed.values_list("response_time_ms", flat=True)[index]
+
+
+def _floor(moment: datetime, length: timedelta) -> datetime:
+    """Bucket start: floor(timestamp / bucket) x bucket, on the epoch (UTC)."""
+    seconds = int(length.total_seconds())
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=moment.tzinfo)
+
+
+def _add(into: dict, group: dict) -> None:
+    for name in SUMS:
+        into[name] = (into[name] or 0) + (group[name] or 0)
+
+
+def _pct(part: float, whole: float) -> float:
+    return part * 100 / whole if whole else 0
+
+
+def _avg(total: float | None, count: int) -> float | None:
+    return float(total) / count if count else None

@@ -1,0 +1,64 @@
+"""Settings that change at run time: retention days and the strategy, kept in the database.
+
+Precedence (DESIGN §2): a value set in the environment, then one changed through
+the API or admin (a RuntimeSetting row), then the default from settings.py.
+Defaults are never written back.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from analytics.models import RuntimeSetting
+
+STRATEGIES = ["session"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    setting: str  # the settings.py / environment name
+    minimum: int
+    maximum: int
+
+
+# SPEC §5.4's clamps.
+RETENTION = {
+    "data_retention_days": Bounds("DATA_RETENTION_DAYS", 1, 365),
+    "request_retention_days": Bounds("REQUEST_RETENTION_DAYS", 1, 3650),
+}
+
+
+class SetInEnvironment(Exception):
+    """The setting comes from the environment, which wins over a run-time change."""
+
+
+def retention_days(key: str) -> int:
+    """The retention in force for `key` (data_retention_days or request_retention_days)."""
+    bounds = RETENTION[key]
+    value = getattr(settings, bounds.setting)
+    if bounds.setting not in settings.RUNTIME_SETTINGS_FROM_ENV:
+        stored = RuntimeSetting.objects.filter(key=key).values_list("value", flat=True).first()
+        value = stored if isinstance(stored, int) else value
+    return min(max(value, bounds.minimum), bounds.maximum)
+
+
+def set_retention_days(values: dict[str, int]) -> None:
+    """Store run-time retention values; raises SetInEnvironment for env-set ones."""
+    locked = [
+        RETENTION[key].setting
+        for key in values
+        if RETENTION[key].setting in settings.RUNTIME_SETTINGS_FROM_ENV
+    ]
+    if locked:
+        raise SetInEnvironment(", ".join(locked))
+    for key, value in values.items():
+        RuntimeSetting.objects.update_or_create(key=key, defaults={"value": value})
+
+
+def strategy() -> str:
+    stored = RuntimeSetting.objects.filter(key="lb_strategy").values_list("value", flat=True)
+    return stored.first() or STRATEGIES[0]
+
+
+def set_strategy(name: str) -> None:
+    RuntimeSetting.objects.update_or_create(key="lb_strategy", defaults={"value": name})

@@ -1,0 +1,45 @@
+"""Query parameters and bodies of the analytics, config, maintenance and logs routes.
+
+Every bound is checked here, so a bad value is a 400 naming the field instead of
+ccflare's silent fallback to a default.
+"""
+
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import StrictInt
+
+
+class RequestsQuery(Schema):
+    limit: Annotated[int, Field(ge=1, le=1000)] = 50
+
+
+class DetailQuery(Schema):
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class AnalyticsQuery(Schema):
+    range: Literal["1h", "6h", "24h", "7d", "30d"] = "24h"
+    accounts: Annotated[str, Field(max_length=10_000)] | None = None
+    models: Annotated[str, Field(max_length=10_000)] | None = None
+    status: Literal["all", "success", "error"] = "all"
+    mode: Literal["normal", "cumulative"] = "normal"
+    modelBreakdown: bool = False
+
+
+class StrategyIn(Schema):
+    strategy: str
+
+
+class RetentionIn(Schema):
+    payloadDays: Annotated[StrictInt, Field(ge=1, le=365)] | None = None
+    requestDays: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
+
+
+class LogsQuery(Schema):
+    lines: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
+def split_list(value: str | None) -> list[str]:
+    """`a, b,,c` -> ["a", "b", "c"]."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]

@@ -1,0 +1,105 @@
+"""Server-sent event streams for API clients: live requests (SPEC §6.6) and live logs (§6.7).
+
+They read the same channel groups as the dashboard, so with a Redis channel layer
+a client connected to one process sees the requests and logs of all of them. A
+`: heartbeat` comment goes out when nothing else did for SSE_HEARTBEAT_SECONDS.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from analytics import events, logs
+from analytics.models import RequestPayload
+
+HEARTBEAT = ": heartbeat\n\n"
+
+
+def response(frames: AsyncIterator[str]) -> StreamingHttpResponse:
+    reply = StreamingHttpResponse(frames, content_type="text/event-stream")
+    reply["Cache-Control"] = "no-cache"
+    # nginx and friends would otherwise buffer the stream.
+    reply["X-Accel-Buffering"] = "no"
+    return reply
+
+
+async def request_frames() -> AsyncIterator[str]:
+    """`connected`, then start / summary / payload events as requests happen."""
+    async with _subscription(events.REQUESTS_GROUP) as messages:
+        yield "event: connected\ndata: ok\n\n"
+        async for message in messages:
+            if message is None:
+                yield HEARTBEAT
+            elif message["type"] == "request.started":
+                yield _data({"type": "start", **message["row"]})
+            elif message["type"] == "request.logged":
+                yield _data({"type": "summary", "payload": message["row"]})
+                yield _data({"type": "payload", "payload": await _payload(message["row"])})
+
+
+async def log_frames() -> AsyncIterator[str]:
+    """`{"connected": true}`, then one `{ts, level, msg}` per log event."""
+    async with _subscription(logs.LOGS_GROUP) as messages:
+        yield _data({"connected": True})
+        async for message in messages:
+            if message is None:
+                yield HEARTBEAT
+            else:
+                yield _data({k: message.get(k) for k in ("ts", "level", "msg")})
+
+
+@asynccontextmanager
+async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]:
+    """Messages sent to `group` from now on; None when a heartbeat is due.
+
+    Joined before the first frame goes out, so nothing published after the client
+    saw `connected` is missed; left when the client goes (the task is cancelled).
+    """
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    try:
+        yield _receive(layer, channel)
+    finally:
+        await layer.group_discard(group, channel)
+
+
+async def _receive(layer: object, channel: str) -> AsyncIterator[dict | None]:
+    while True:
+        try:
+            yield await asyncio.wait_for(
+                layer.receive(channel),  # type: ignore[attr-defined]
+                settings.SSE_HEARTBEAT_SECONDS,
+            )
+        except TimeoutError:
+            yield None
+
+
+async def _payload(row: dict) -> dict:
+    """The captured payload of a finished request, in SPEC §6.6's payload-event shape."""
+    stored = await RequestPayload.objects.filter(pk=row["id"]).afirst()
+    data = stored.data if stored is not None and isinstance(stored.data, dict) else {}
+    return {
+        "id": row["id"],
+        "request": data.get("request"),
+        "response": data.get("response"),
+        **({"error": row["errorMessage"]} if row.get("errorMessage") else {}),
+        "meta": {
+            "accountId": row["accountUsed"],
+            "timestamp": (data.get("meta") or {}).get("timestamp"),
+            "success": row["success"],
+            "retry": 0,
+            "path": row["path"],
+            "method": row["method"],
+            "agentUsed": row.get("agentUsed"),
+        },
+    }
+
+
+def _data(value: dict) -> str:
+    return f"data: {json.dumps(value, default=str)}\n\n"
