@@ -1,8 +1,13 @@
-"""Account: one Claude credential in the pool, with its routing and rate-limit state."""
+"""Account: one Claude credential in the pool, with its routing state and health.
+
+Also the pending OAuth logins (OAuthSession) that become accounts.
+"""
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -16,11 +21,54 @@ ACCOUNT_NAME_VALIDATOR = RegexValidator(
 TIERS = (1, 5, 20)
 
 
+class HealthState(models.TextChoices):
+    OK = "ok", "OK"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+    COOLING_DOWN = "cooling_down", "Cooling down"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-auth"
+    PAUSED = "paused", "Paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether an account can serve now; if not, why, and until when (None: until someone acts)."""
+
+    state: HealthState
+    reason: str = ""
+    until: datetime | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.state == HealthState.OK
+
+    def describe(self) -> str:
+        """One line for traces and lists, e.g. 'cooling down until <ISO>: HTTP 503'."""
+        words = {
+            HealthState.OK: "ok",
+            HealthState.PAUSED: "paused",
+            HealthState.RATE_LIMITED: "rate-limited",
+            HealthState.COOLING_DOWN: "cooling down",
+            HealthState.NEEDS_REAUTH: "needs re-auth",
+        }
+        text = words[self.state]
+        if self.until is not None:
+            text += f" until {self.until.isoformat()}"
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+def cooldown_delay(failures: int) -> timedelta:
+    """How long an account sits out after `failures` upstream errors in a row: doubles, capped."""
+    base, cap = settings.COOLDOWN_BASE_SECONDS, settings.COOLDOWN_MAX_SECONDS
+    return timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
+
+
 class Account(models.Model):
     class Kind(models.TextChoices):
         API_KEY = "api_key", "API key"
         OAUTH = "oauth", "OAuth (Claude Pro/Max)"
         CONSOLE = "console", "Console (OAuth-created API key)"
+        # From `claude setup-token`: a bearer token valid for a year, with no refresh token.
+        SETUP_TOKEN = "setup_token", "Long-lived OAuth token (setup-token)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True, validators=[ACCOUNT_NAME_VALIDATOR])
@@ -58,6 +106,18 @@ class Account(models.Model):
     seven_day_reset = models.DateTimeField(null=True, blank=True)
     overage_status = models.CharField(max_length=32, null=True, blank=True)
 
+    # Health beyond pause and rate limit (see `health`). Set when the upstream
+    # rejected the credential itself; cleared only by new credentials.
+    reauth_reason = models.CharField(max_length=200, null=True, blank=True)
+    # Upstream errors in a row (network, 5xx after retries, failed refreshes);
+    # each one lengthens the next cooldown, a success resets it.
+    failure_streak = models.PositiveSmallIntegerField(default=0)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    cooldown_reason = models.CharField(max_length=200, null=True, blank=True)
+    # Cross-process refresh lock: whoever sets this (from NULL or the past)
+    # refreshes the token; the others wait and re-read (accounts.tokens).
+    refresh_lease_until = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["priority", "created_at"]
         indexes = [
@@ -67,8 +127,77 @@ class Account(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def uses_bearer(self) -> bool:
+        """OAuth-style credential: sent as `Authorization: Bearer` with the oauth beta flag."""
+        return self.kind in (self.Kind.OAUTH, self.Kind.SETUP_TOKEN)
+
+    @property
+    def can_refresh(self) -> bool:
+        return self.kind == self.Kind.OAUTH and bool(self.refresh_token)
+
     def is_rate_limited(self, now: datetime) -> bool:
         return self.rate_limited_until is not None and self.rate_limited_until > now
 
+    def is_cooling_down(self, now: datetime) -> bool:
+        return self.cooldown_until is not None and self.cooldown_until > now
+
+    def health(self, now: datetime) -> Health:
+        """The account's state now; the first that applies wins.
+
+        Each state has its exit: paused → resume; needs re-auth → new
+        credentials; rate-limited and cooling down → the time passes.
+        """
+        if self.paused:
+            return Health(HealthState.PAUSED)
+        if self.reauth_reason:
+            return Health(HealthState.NEEDS_REAUTH, self.reauth_reason)
+        if self.is_rate_limited(now):
+            return Health(HealthState.RATE_LIMITED, "", self.rate_limited_until)
+        if self.is_cooling_down(now):
+            return Health(HealthState.COOLING_DOWN, self.cooldown_reason or "", self.cooldown_until)
+        return Health(HealthState.OK)
+
     def is_usable(self, now: datetime) -> bool:
-        return not self.paused and not self.is_rate_limited(now)
+        return self.health(now).usable
+
+    def token_status(self, now: datetime) -> str:
+        """'valid', 'expired', 'long-lived' or '-' (not a token account), for lists."""
+        if not self.uses_bearer:
+            return "-"
+        if self.expires_at is None:
+            return "long-lived" if self.kind == self.Kind.SETUP_TOKEN else "expired"
+        return "valid" if self.expires_at > now else "expired"
+
+
+# SPEC §4.3: a login started but not finished is forgotten after 10 minutes.
+OAUTH_SESSION_LIFETIME = timedelta(minutes=10)
+
+
+def default_session_expiry() -> datetime:
+    return timezone.now() + OAUTH_SESSION_LIFETIME
+
+
+class OAuthSession(models.Model):
+    """A login started (authorize URL handed out) and waiting for its pasted code."""
+
+    class Mode(models.TextChoices):
+        MAX = "max", "Claude Max"
+        CONSOLE = "console", "Claude Console"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account_name = models.CharField(max_length=100)
+    # The PKCE secret: whoever holds it can finish the login, so encrypted too.
+    verifier = EncryptedTextField()
+    # Sent in the authorize URL and echoed back after '#': proves the pasted
+    # code belongs to this login. Random, and separate from the verifier.
+    state = models.CharField(max_length=64)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.MAX)
+    # None: keep the existing account's value, or the default for a new one.
+    tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    priority = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=default_session_expiry, db_index=True)
+
+    def __str__(self) -> str:
+        return f"OAuth login for {self.account_name} ({self.mode})"

@@ -67,8 +67,6 @@ def plan(accounts: Sequence[Account], *, now: datetime, duration: timedelta) -> 
 
 
 def skip_reason(account: Account, *, now: datetime) -> str | None:
-    if account.paused:
-        return "paused"
-    if account.is_rate_limited(now):
-        return f"rate-limited until {account.rate_limited_until.isoformat()}"
-    return None
+    """None for a usable account, else its health in words ('paused', 'rate-limited until …')."""
+    health = account.health(now)
+    return None if health.usable else health.describe()

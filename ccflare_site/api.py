@@ -98,3 +98,4 @@ def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
 
 api.add_router("", "analytics.api.router")
 api.add_router("/api/accounts", "accounts.api.router")
+api.add_router("/api/oauth", "accounts.oauth_api.router")

@@ -206,6 +206,14 @@ ACCOUNT_CACHE_SECONDS = env_float("ACCOUNT_CACHE_SECONDS", 1.0)
 RECORDER_FLUSH_MS = env_int("RECORDER_FLUSH_MS", 100, minimum=1)
 # Fallback wait when a 429 carries no reset header.
 RATE_LIMIT_FALLBACK_SECONDS = env_int("RATE_LIMIT_FALLBACK_SECONDS", 60, minimum=1)
+# Refresh an OAuth token this many seconds before it expires, so a long
+# streaming request never starts with a token that dies mid-stream.
+TOKEN_REFRESH_MARGIN_SECONDS = env_int("TOKEN_REFRESH_MARGIN_SECONDS", 300, minimum=0)
+# After upstream errors (network, 5xx after retries, failed token refresh) an
+# account sits out this long, doubling with each error in a row up to the cap,
+# so a sick account is retried soon but not hammered.
+COOLDOWN_BASE_SECONDS = env_int("COOLDOWN_BASE_SECONDS", 10, minimum=1)
+COOLDOWN_MAX_SECONDS = env_int("COOLDOWN_MAX_SECONDS", 600, minimum=1)
 
 # Maintenance
 DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 7, minimum=1)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from django.conf import settings
 
-from accounts import selection
-from accounts.models import Account
+from accounts import selection, tokens
+from accounts.models import Account, HealthState, cooldown_delay
 from accounts.pool import pool
 from proxy import ratelimit, upstream
 
@@ -70,7 +70,7 @@ async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome
             outcome.response, outcome.account = response, account
             outcome.trace.append(_trace(account, "served"))
             return outcome
-    return _exhausted(outcome, accounts)
+    return _exhausted(outcome, accounts, tried=bool(plan.candidates))
 
 
 async def _attempt_passthrough(call: Call, *, strip: frozenset[str]) -> Outcome:
@@ -87,13 +87,16 @@ async def _attempt(
     call: Call, account: Account, outcome: Outcome, *, is_last: bool, strip: frozenset[str]
 ) -> aiohttp.ClientResponse | None:
     """One account's turn. Returns the response to relay, or None to move on."""
-    if account.kind == Account.Kind.OAUTH:
-        headers = upstream.build_headers(call.headers, bearer=account.access_token, strip=strip)
-    else:
-        headers = upstream.build_headers(call.headers, api_key=account.api_key, strip=strip)
+    headers = await _account_headers(call, account, outcome, strip=strip)
+    if headers is None:
+        return None
     response = await _send_with_retries(call, headers, outcome, label=account, is_last=is_last)
+    if response is not None and response.status == 401:
+        response = await _after_401(call, account, response, outcome, is_last=is_last, strip=strip)
     if response is None:
         return None
+    if account.failure_streak and response.status < 500:
+        pool.update(account, failure_streak=0)
     now = time.time()
     info = ratelimit.parse(response.headers, now=now)
     if info.present:
@@ -107,6 +110,86 @@ async def _attempt(
         response.release()
         return None
     return response
+
+
+async def _account_headers(
+    call: Call, account: Account, outcome: Outcome, *, strip: frozenset[str]
+) -> list[tuple[str, str]] | None:
+    """Upstream headers carrying the account's credential; None (traced) when it has none now.
+
+    An OAuth token is refreshed first when close to expiry; a fresh one costs
+    no database access (the pool snapshot holds it).
+    """
+    if account.uses_bearer:
+        try:
+            await tokens.ensure_fresh(account)
+        except tokens.RefreshError as exc:
+            outcome.trace.append(_trace(account, f"no usable token: {exc}"))
+            return None
+    # Checked again: the refresh may have adopted credentials of another kind.
+    if account.uses_bearer:
+        return upstream.build_headers(call.headers, bearer=account.access_token, strip=strip)
+    return upstream.build_headers(call.headers, api_key=account.api_key, strip=strip)
+
+
+async def _after_401(
+    call: Call,
+    account: Account,
+    response: aiohttp.ClientResponse,
+    outcome: Outcome,
+    *,
+    is_last: bool,
+    strip: frozenset[str],
+) -> aiohttp.ClientResponse | None:
+    """The upstream refused the account's credential.
+
+    A refreshable OAuth account gets one refresh and one more try. Anything else
+    (API key, long-lived token) is dead until new credentials arrive: it needs
+    re-auth. Returns the response to relay (the last account's 401 is passed
+    on), or None to move on.
+    """
+    if not account.can_refresh:
+        pool.update(account, reauth_reason="credential rejected by the upstream (HTTP 401)")
+        outcome.trace.append(_trace(account, "rejected with 401: needs re-auth"))
+        return _relay_if_last(response, is_last=is_last)
+    response.release()
+    try:
+        await tokens.refresh(account, reason="401")
+    except tokens.RefreshError as exc:
+        outcome.trace.append(_trace(account, f"401, then no usable token: {exc}"))
+        return None
+    outcome.trace.append(_trace(account, "401: token refreshed, retried"))
+    headers = upstream.build_headers(call.headers, bearer=account.access_token, strip=strip)
+    retry = await _send_with_retries(call, headers, outcome, label=account, is_last=is_last)
+    if retry is not None and retry.status == 401:
+        # A token fresh from the endpoint still refused: not the token's age.
+        # Sit out and try again later rather than give up on the account.
+        _cool_down(account, "HTTP 401 with a freshly refreshed token")
+        outcome.trace.append(_trace(account, "401 again after the refresh"))
+        return _relay_if_last(retry, is_last=is_last)
+    return retry
+
+
+def _relay_if_last(
+    response: aiohttp.ClientResponse, *, is_last: bool
+) -> aiohttp.ClientResponse | None:
+    if is_last:
+        return response
+    response.release()
+    return None
+
+
+def _cool_down(account: Account, reason: str) -> None:
+    """Take the account out for a while after an upstream error; longer each time in a row."""
+    streak = account.failure_streak + 1
+    until = datetime.now(UTC) + cooldown_delay(streak)
+    pool.update(account, failure_streak=streak, cooldown_until=until, cooldown_reason=reason)
+    logger.warning(
+        "proxy.account_cooling_down account=%s streak=%d until=%s",
+        account.name,
+        streak,
+        until.isoformat(),
+    )
 
 
 async def _send_with_retries(
@@ -127,10 +210,14 @@ async def _send_with_retries(
         except (aiohttp.ClientError, TimeoutError) as exc:
             outcome.trace.append(_trace(label, f"failed: network error ({type(exc).__name__})"))
             logger.warning("proxy.upstream_unreachable error=%s", type(exc).__name__)
+            if label is not None:
+                _cool_down(label, f"network error ({type(exc).__name__})")
             return None
         if response.status < 500:
             return response
         if retry == settings.RETRY_ATTEMPTS:
+            if label is not None:
+                _cool_down(label, f"HTTP {response.status} after {retry} retries")
             if is_last:
                 return response
             outcome.trace.append(_trace(label, f"failed with status {response.status}"))
@@ -146,26 +233,38 @@ def _backoff_seconds(retry: int) -> float:
     return settings.RETRY_DELAY_MS * (settings.RETRY_BACKOFF**retry) / 1000
 
 
-def _exhausted(outcome: Outcome, accounts: list[Account]) -> Outcome:
-    """No account produced a response: say why, in the error the client will get."""
+def _exhausted(outcome: Outcome, accounts: list[Account], *, tried: bool) -> Outcome:
+    """No account produced a response: say why, in the error the client will get.
+
+    Every account that could serve is rate-limited: 429 with retry-after. Some
+    were tried and failed otherwise: 502. None could serve to begin with: 503
+    naming each account's state, with retry-after when one comes back by itself.
+    """
     now = datetime.now(UTC)
-    limited = [a.rate_limited_until for a in accounts if a.is_rate_limited(now) and not a.paused]
-    usable_left = [a for a in accounts if a.is_usable(now)]
-    if limited and not usable_left:
-        wait = max(1, int((min(limited) - now).total_seconds() + 0.999))
+    healths = [(a, a.health(now)) for a in accounts]
+    limited = [h.until for _, h in healths if h.state == HealthState.RATE_LIMITED]
+    if limited and not any(h.usable for _, h in healths):
+        wait = _seconds_until(min(limited), now)
         outcome.status, outcome.error_type, outcome.retry_after = 429, "rate_limit_error", wait
         outcome.message = (
             f"All {len(limited)} usable accounts are rate-limited; the first resets in {wait} s"
         )
-    elif not any(a.is_usable(now) or a.is_rate_limited(now) for a in accounts):
-        outcome.status = 503
-        outcome.message = f"No usable account: all {len(accounts)} accounts are paused"
-    else:
+    elif tried:
         outcome.status = 502
         outcome.message = (
             f"All accounts failed to proxy the request ({outcome.attempts + 1} attempted)"
         )
+    else:
+        outcome.status = 503
+        states = "; ".join(f"{a.name}: {h.describe()}" for a, h in healths)
+        outcome.message = f"No usable account ({states})"
+        cooling = [h.until for _, h in healths if h.state == HealthState.COOLING_DOWN]
+        outcome.retry_after = _seconds_until(min(cooling), now) if cooling else None
     return outcome
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, int((moment - now).total_seconds() + 0.999))
 
 
 def _note_windows(account: Account, info: ratelimit.RateLimitInfo) -> None:

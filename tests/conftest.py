@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class FakeUpstream:
 class ProxyServer:
     url: str
     log_path: Path
+    # The environment it was started with, to start a twin on the same database.
+    env: dict[str, str] = field(default_factory=dict)
 
     def server_log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -82,11 +84,28 @@ def proxy_server(
         "RETRY_DELAY_MS": "20",
         "MAX_BODY_MB": "1",
         "PAYLOAD_CAPTURE_MAX_KB": "64",
+        # OAuth logins and token refreshes go to the fake too, never to Anthropic.
+        "OAUTH_TOKEN_URL": f"{fake_upstream.url}/v1/oauth/token",
+        "OAUTH_CREATE_API_KEY_URL": f"{fake_upstream.url}/api/oauth/claude_cli/create_api_key",
     }
     log_path = data_dir / "server.log"
     with log_path.open("wb") as output:
         process, port = servers.start_proxy_server(env=env, output=output)
-        yield ProxyServer(f"http://127.0.0.1:{port}", log_path)
+        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
+        servers.stop(process)
+
+
+@pytest.fixture(scope="session")
+def twin_proxy_server(
+    proxy_server: ProxyServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyServer]:
+    """A second daphne process on the same database, as when scaling out."""
+    data_dir = tmp_path_factory.mktemp("twin-proxy-data")
+    env = {**proxy_server.env, "DATA_DIR": str(data_dir)}
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
         servers.stop(process)
 
 

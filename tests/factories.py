@@ -1,6 +1,9 @@
 """Builders for test data: each saves one row with sensible defaults and takes field overrides."""
 
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from accounts.models import Account
 from analytics.models import Request
@@ -11,6 +14,21 @@ def make_account(*, name: str = "acct-1", **overrides: Any) -> Account:
     fields: dict[str, Any] = {
         "kind": Account.Kind.API_KEY,
         "api_key": "sk-ant-api03-factory-key-0000",
+        **overrides,
+    }
+    return Account.objects.create(name=name, **fields)
+
+
+def make_oauth_account(
+    *, name: str = "oauth-1", expires_at: datetime | None = None, **overrides: Any
+) -> Account:
+    """A saved Claude Pro/Max OAuth account whose access token is valid for an hour by default."""
+    fields: dict[str, Any] = {
+        "kind": Account.Kind.OAUTH,
+        "api_key": None,
+        "access_token": f"sk-ant-oat01-{name}-access-secret",
+        "refresh_token": f"sk-ant-ort01-{name}-refresh-secret",
+        "expires_at": expires_at or timezone.now() + timedelta(hours=1),
         **overrides,
     }
     return Account.objects.create(name=name, **fields)

@@ -153,13 +153,14 @@ def test_list_accounts_shows_status_and_session(time_machine: TimeMachineFixture
         "Priority",
         "Requests",
         "Status",
+        "Token",
         "Session",
     ]
     assert table_rows(output) == [
-        ["ok", "api_key", "1", "0", "3/40", "OK", "-"],
-        ["paused", "api_key", "1", "1", "0/0", "Paused", "-"],
-        ["limited", "api_key", "1", "2", "0/0", "Rate limited (2m)", "-"],
-        ["busy", "api_key", "1", "3", "0/0", "OK", "7 reqs, 5m ago"],
+        ["ok", "api_key", "1", "0", "3/40", "OK", "-", "-"],
+        ["paused", "api_key", "1", "1", "0/0", "Paused", "-", "-"],
+        ["limited", "api_key", "1", "2", "0/0", "Rate limited (2m)", "-", "-"],
+        ["busy", "api_key", "1", "3", "0/0", "OK", "-", "7 reqs, 5m ago"],
     ]
 
 
@@ -177,7 +178,7 @@ def test_list_accounts_ignores_expired_limits_and_sessions(
 
     output = run("list_accounts")
 
-    assert table_rows(output) == [["stale", "api_key", "1", "0", "0/0", "OK", "-"]]
+    assert table_rows(output) == [["stale", "api_key", "1", "0", "0/0", "OK", "-", "-"]]
 
 
 def test_list_accounts_never_prints_credentials() -> None:

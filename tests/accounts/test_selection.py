@@ -86,3 +86,35 @@ def test_live_session_of_first_candidate_is_kept_not_restarted() -> None:
     a = account("a", session_start=start)
     plan = selection.plan([a], now=NOW, duration=FIVE_HOURS)
     assert plan.start_session is None
+
+
+def test_cooling_down_account_is_skipped_with_reason() -> None:
+    until = NOW + timedelta(seconds=20)
+    a = account("a", cooldown_until=until, cooldown_reason="HTTP 503 after 3 retries")
+    b = account("b", priority=1)
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["b"]
+    assert plan.skipped == [
+        (a, f"cooling down until {until.isoformat()}: HTTP 503 after 3 retries")
+    ]
+
+
+def test_account_needing_reauth_is_skipped_with_reason() -> None:
+    a = account("a", reauth_reason="refresh token rejected")
+    plan = selection.plan([a], now=NOW, duration=FIVE_HOURS)
+    assert plan.candidates == []
+    assert plan.skipped == [(a, "needs re-auth: refresh token rejected")]
+
+
+def test_past_cooldown_no_longer_blocks() -> None:
+    a = account("a", cooldown_until=NOW, cooldown_reason="network error")
+    plan = selection.plan([a], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["a"]
+
+
+def test_live_session_account_cooling_down_hands_over_to_the_next() -> None:
+    a = account("a", session_start=NOW - timedelta(minutes=1), cooldown_until=NOW + FIVE_HOURS)
+    b = account("b", priority=1)
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["b"]
+    assert plan.start_session is b

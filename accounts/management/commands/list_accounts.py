@@ -1,4 +1,4 @@
-"""The `list_accounts` command: a table of accounts with their routing state; no credentials."""
+"""The `list_accounts` command: accounts with their health and token state; never credentials."""
 
 import math
 from datetime import datetime, timedelta
@@ -10,12 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Account
 
-HEADERS = ("Name", "Kind", "Tier", "Priority", "Requests", "Status", "Session")
+HEADERS = ("Name", "Kind", "Tier", "Priority", "Requests", "Status", "Token", "Session")
 CREDENTIAL_FIELDS = ("api_key", "access_token", "refresh_token")
 
 
 class Command(BaseCommand):
-    help = "List accounts with their tier, priority, usage, status and current session."
+    help = (
+        "List accounts with their tier, priority, usage, health (OK, paused, rate-limited, "
+        "cooling down or needs re-auth, with the reason and minutes left), token state and "
+        "current session."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Credentials are never shown, so never load (and decrypt) them: a
@@ -37,18 +41,34 @@ def account_row(account: Account, *, now: datetime) -> tuple[str, ...]:
         str(account.priority),
         f"{account.request_count}/{account.total_requests}",
         status_label(account, now=now),
+        token_label(account, now=now),
         session_label(account, now=now),
     )
 
 
 def status_label(account: Account, *, now: datetime) -> str:
-    """'Paused', 'Rate limited (Nm)' with minutes left rounded up, or 'OK'."""
-    if account.paused:
-        return "Paused"
-    if account.rate_limited_until is not None and account.rate_limited_until > now:
-        minutes = math.ceil((account.rate_limited_until - now).total_seconds() / 60)
-        return f"Rate limited ({minutes}m)"
-    return "OK"
+    """'OK', 'Paused', 'Rate limited (Nm)', 'Cooling down (Nm): why' or 'Needs re-auth: why'.
+
+    Minutes left are rounded up.
+    """
+    health = account.health(now)
+    text = health.state.label
+    if health.until is not None:
+        text += f" ({_minutes_left(health.until, now=now)}m)"
+    return f"{text}: {health.reason}" if health.reason else text
+
+
+def token_label(account: Account, *, now: datetime) -> str:
+    """'valid (Nm)' or 'valid (Nh)' left, 'expired', 'long-lived', or '-' for API keys."""
+    status = account.token_status(now)
+    if status != "valid":
+        return status
+    minutes = _minutes_left(account.expires_at, now=now)
+    return f"valid ({minutes}m)" if minutes < 120 else f"valid ({minutes // 60}h)"
+
+
+def _minutes_left(until: datetime, *, now: datetime) -> int:
+    return math.ceil((until - now).total_seconds() / 60)
 
 
 def session_label(account: Account, *, now: datetime) -> str:

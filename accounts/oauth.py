@@ -1,0 +1,191 @@
+"""Talking to Anthropic's OAuth endpoints (SPEC §4.2): PKCE, authorize URL, token grants, API keys.
+
+The wire protocol only: no database here. Which account gets the tokens is
+`accounts.onboarding`'s business, and when to refresh is `accounts.tokens`'.
+Every URL is a setting (OAUTH_*), so tests point them at the fake upstream.
+"""
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+SCOPES = {
+    "max": (
+        "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
+    ),
+    "console": "org:create_api_key user:profile",
+}
+# The token endpoint answers in well under a second; a hung one must not hold
+# a client request (and the refresh lease) for long.
+TIMEOUT_SECONDS = 15.0
+
+
+class OAuthError(Exception):
+    """The OAuth endpoint could not be reached or refused; the message is user-facing."""
+
+
+class GrantRejected(OAuthError):
+    """The endpoint rejected the code or refresh token itself (it will never work again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pkce:
+    verifier: str
+    challenge: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+
+
+def new_pkce() -> Pkce:
+    """32 random bytes as the verifier; the S256 challenge is its hashed form."""
+    verifier = _b64url(secrets.token_bytes(32))
+    return Pkce(verifier=verifier, challenge=challenge_for(verifier))
+
+
+def challenge_for(verifier: str) -> str:
+    return _b64url(hashlib.sha256(verifier.encode()).digest())
+
+
+def new_state() -> str:
+    # Not the verifier (which the original reused): the state travels in the URL
+    # and back through the user's clipboard, the verifier must not.
+    return _b64url(secrets.token_bytes(24))
+
+
+def authorize_url(*, mode: str, challenge: str, state: str) -> str:
+    """The URL the user opens to log in; raises ValueError for an unknown mode."""
+    if mode not in SCOPES:
+        raise ValueError(f"Unknown mode {mode!r}")
+    if mode == "max":
+        base = settings.OAUTH_AUTHORIZE_URL_MAX
+    else:
+        base = settings.OAUTH_AUTHORIZE_URL_CONSOLE
+    query = {
+        "code": "true",
+        "client_id": settings.CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": settings.OAUTH_REDIRECT_URI,
+        "scope": SCOPES[mode],
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": state,
+    }
+    return f"{base}?{urlencode(query)}"
+
+
+def parse_code(pasted: str) -> tuple[str, str | None]:
+    """Split the pasted `<code>#<state>`; the state is None when only the code was pasted.
+
+    Raises OAuthError when there is no code at all.
+    """
+    code, _, state = pasted.strip().partition("#")
+    if not code.strip():
+        raise OAuthError("Paste the whole code shown after logging in (it looks like abc…#xyz…)")
+    return code.strip(), state.strip() or None
+
+
+async def exchange_code(*, code: str, state: str, verifier: str) -> TokenGrant:
+    """Trade an authorization code for tokens; raises OAuthError / GrantRejected."""
+    body = {
+        "code": code,
+        "state": state,
+        "grant_type": "authorization_code",
+        "client_id": settings.CLIENT_ID,
+        "redirect_uri": settings.OAUTH_REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    return _grant(await _post_token(body))
+
+
+async def refresh_grant(*, refresh_token: str) -> TokenGrant:
+    """New tokens for a refresh token (which the endpoint may rotate); raises as exchange_code."""
+    body = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": settings.CLIENT_ID,
+    }
+    return _grant(await _post_token(body))
+
+
+async def create_api_key(*, access_token: str) -> str:
+    """Create a permanent Console API key with a (console-mode) access token."""
+    headers = {
+        "Authorization": f"Bearer {access_token}",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json, text/plain, */*",
+    }
+    response = await _post(settings.OAUTH_CREATE_API_KEY_URL, headers=headers)
+    key = _json(response).get("raw_key")
+    if response.status_code != 200 or not isinstance(key, str) or not key:
+        raise OAuthError(f"Creating the API key failed: {_error_message(response)}")
+    return key
+
+
+async def _post_token(body: dict[str, str]) -> dict[str, Any]:
+    response = await _post(settings.OAUTH_TOKEN_URL, json=body)
+    data = _json(response)
+    if response.status_code == 200:
+        return data
+    message = _error_message(response)
+    # invalid_grant: the code or refresh token is used, revoked or expired;
+    # retrying the same one can never succeed.
+    if response.status_code in (401, 403) or data.get("error") == "invalid_grant":
+        raise GrantRejected(message)
+    raise OAuthError(message)
+
+
+async def _post(url: str, **kwargs: Any) -> httpx.Response:
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+            return await client.post(url, **kwargs)
+    except httpx.HTTPError as exc:
+        # The exception text can carry the URL, never a credential: bodies and
+        # headers are not part of httpx's messages.
+        raise OAuthError(f"OAuth endpoint unreachable ({type(exc).__name__})") from None
+
+
+def _grant(data: dict[str, Any]) -> TokenGrant:
+    access = data.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise OAuthError("The token endpoint answered without an access token")
+    expires_in = data.get("expires_in")
+    expires_at = None
+    if isinstance(expires_in, int | float):
+        expires_at = timezone.now() + timedelta(seconds=expires_in)
+    refresh = data.get("refresh_token")
+    return TokenGrant(access, refresh if isinstance(refresh, str) and refresh else None, expires_at)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _error_message(response: httpx.Response) -> str:
+    """SPEC §4.2: error_description, else error, else the status text."""
+    data = _json(response)
+    error = data.get("error")
+    if isinstance(error, dict):  # Anthropic's API error shape
+        error = error.get("message")
+    detail = data.get("error_description") or error or response.reason_phrase
+    return f"{detail} (HTTP {response.status_code})"
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -1,0 +1,218 @@
+"""Getting credentials into a named account: the two-step OAuth login and long-lived tokens.
+
+One implementation behind the `add_account` command, the admin's "Add Claude
+account" page and POST /api/oauth/init + /callback. A name that already exists
+is re-authenticated: its credentials are replaced and its health cleared, which
+is how an account leaves "needs re-auth". The protocol itself is `accounts.oauth`.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import oauth
+from accounts.models import ACCOUNT_NAME_VALIDATOR, TIERS, Account, OAuthSession
+from accounts.pool import pool
+
+logger = logging.getLogger(__name__)
+
+EXPIRED_MESSAGE = "OAuth session expired or invalid. Please try again."
+MODE_LABELS = {"max": "Claude Max", "console": "Claude Console"}
+# Fields that say an account is unhealthy because of its credentials or errors:
+# new credentials start from a clean slate.
+HEALTH_RESET = {
+    "reauth_reason": None,
+    "failure_streak": 0,
+    "cooldown_until": None,
+    "cooldown_reason": None,
+}
+
+
+class OnboardingError(ValueError):
+    """Input or a login that cannot be accepted; the message is user-facing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    session_id: uuid.UUID
+    auth_url: str
+    # True when the name exists: finishing replaces that account's credentials.
+    reauth: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    account: Account
+    created: bool
+    mode: str
+
+    @property
+    def message(self) -> str:
+        verb = "added" if self.created else "re-authenticated"
+        return f"Account '{self.account.name}' {verb} successfully!"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    kind: str
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    api_key: str | None = None
+
+
+async def start(
+    *, name: str, mode: str = "max", tier: int | None = None, priority: int | None = None
+) -> Started:
+    """Step 1: validate, remember a pending login for 10 minutes, return the URL to open.
+
+    Raises OnboardingError for an invalid name, mode or tier.
+    """
+    name = name.strip()
+    _check(name=name, mode=mode, tier=tier)
+    await asweep_expired()
+    pkce, state = oauth.new_pkce(), oauth.new_state()
+    session = await OAuthSession.objects.acreate(
+        account_name=name,
+        verifier=pkce.verifier,
+        state=state,
+        mode=mode,
+        tier=tier,
+        priority=priority,
+    )
+    url = oauth.authorize_url(mode=mode, challenge=pkce.challenge, state=state)
+    reauth = await Account.objects.filter(name=name).aexists()
+    return Started(session_id=session.id, auth_url=url, reauth=reauth)
+
+
+async def finish(*, session_id: str | uuid.UUID, pasted_code: str) -> Finished:
+    """Step 2: trade the pasted `code#state` for credentials and save them on the account.
+
+    1. Load the pending login (unknown or expired: OnboardingError(EXPIRED_MESSAGE)).
+    2. Check the pasted state is this login's, then exchange the code.
+    3. Console mode (or no refresh token): create a permanent API key, keep only it.
+    4. Create or update the account, forget the pending login.
+    Raises OnboardingError, or oauth.OAuthError when the OAuth endpoint fails.
+    """
+    session = await _pending(session_id)
+    try:
+        code, state = oauth.parse_code(pasted_code)
+    except oauth.OAuthError as error:
+        raise OnboardingError(str(error)) from None
+    if state is not None and state != session.state:
+        raise OnboardingError("That code belongs to another login attempt. Please try again.")
+    grant = await oauth.exchange_code(code=code, state=session.state, verifier=session.verifier)
+    credentials = await _credentials_for(session.mode, grant)
+    account, created = await sync_to_async(save_credentials)(
+        name=session.account_name,
+        credentials=credentials,
+        tier=session.tier,
+        priority=session.priority,
+    )
+    await session.adelete()
+    return Finished(account=account, created=created, mode=session.mode)
+
+
+def add_setup_token(
+    *, name: str, token: str, tier: int | None = None, priority: int | None = None
+) -> Finished:
+    """Store a long-lived token from `claude setup-token`: no refresh token, used until rejected."""
+    token, name = token.strip(), name.strip()
+    if not token:
+        raise OnboardingError("Token must not be empty")
+    _check(name=name, mode="max", tier=tier)
+    credentials = Credentials(kind=Account.Kind.SETUP_TOKEN, access_token=token)
+    account, created = save_credentials(
+        name=name, credentials=credentials, tier=tier, priority=priority
+    )
+    return Finished(account=account, created=created, mode="max")
+
+
+def save_credentials(
+    *, name: str, credentials: Credentials, tier: int | None, priority: int | None
+) -> tuple[Account, bool]:
+    """Put `credentials` on the account called `name`, creating it if needed.
+
+    Every credential field is written, so nothing of the old kind survives
+    (a console key replacing OAuth tokens leaves no tokens behind). Returns the
+    account and whether it was created.
+    """
+    fields = {
+        "kind": credentials.kind,
+        "access_token": credentials.access_token,
+        "refresh_token": credentials.refresh_token,
+        "expires_at": credentials.expires_at,
+        "api_key": credentials.api_key,
+        **HEALTH_RESET,
+        **({} if tier is None else {"tier": tier}),
+        **({} if priority is None else {"priority": priority}),
+    }
+    try:
+        with transaction.atomic():
+            account, created = Account.objects.select_for_update().get_or_create(
+                name=name, defaults=fields
+            )
+            if not created:
+                for field, value in fields.items():
+                    setattr(account, field, value)
+                account.save(update_fields=list(fields))
+    except IntegrityError:
+        raise OnboardingError(f"Account with name '{name}' already exists") from None
+    # This process's proxy sees the new credentials at once; others within
+    # ACCOUNT_CACHE_SECONDS.
+    pool.invalidate()
+    logger.info(
+        "accounts.credentials_saved account=%s kind=%s created=%s", name, account.kind, created
+    )
+    return account, created
+
+
+def sweep_expired() -> int:
+    """Delete pending logins past their 10 minutes; returns how many."""
+    deleted, _ = OAuthSession.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+async def asweep_expired() -> int:
+    return await sync_to_async(sweep_expired)()
+
+
+async def _pending(session_id: str | uuid.UUID) -> OAuthSession:
+    await asweep_expired()
+    try:
+        return await OAuthSession.objects.aget(pk=uuid.UUID(str(session_id)))
+    except (ValueError, OAuthSession.DoesNotExist):
+        raise OnboardingError(EXPIRED_MESSAGE) from None
+
+
+async def _credentials_for(mode: str, grant: oauth.TokenGrant) -> Credentials:
+    # SPEC §4.1: console logins, and any login without a refresh token, become
+    # a permanent API key; the short-lived access token is then dropped.
+    if mode == "max" and grant.refresh_token:
+        return Credentials(
+            kind=Account.Kind.OAUTH,
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            expires_at=grant.expires_at,
+        )
+    api_key = await oauth.create_api_key(access_token=grant.access_token)
+    return Credentials(kind=Account.Kind.CONSOLE, api_key=api_key)
+
+
+def _check(*, name: str, mode: str, tier: int | None) -> None:
+    if not name or len(name) > 100:
+        raise OnboardingError("Invalid name: use 1 to 100 characters")
+    try:
+        ACCOUNT_NAME_VALIDATOR(name)
+    except ValidationError as error:
+        raise OnboardingError(f"Invalid name: {' '.join(error.messages)}") from None
+    if mode not in MODE_LABELS:
+        raise OnboardingError("Mode must be 'max' or 'console'")
+    if tier is not None and tier not in TIERS:
+        raise OnboardingError(f"Tier must be one of {', '.join(map(str, TIERS))}")

@@ -1,0 +1,215 @@
+"""OAuth access tokens kept fresh: refresh before expiry, on a 401, and never twice at once.
+
+Anthropic rotates refresh tokens: each refresh kills the refresh token it used,
+so two refreshes of one account racing each other leave the loser holding a dead
+token, and the account stuck. Two locks prevent it:
+
+- in this process, one asyncio.Lock per account: concurrent requests wait for
+  the refresh in flight and then use its token;
+- between processes sharing the database, a lease on the account row
+  (`refresh_lease_until`), taken with one conditional UPDATE that only succeeds
+  when the lease is free or expired (atomic on SQLite and PostgreSQL). The
+  holder refreshes; a loser waits for the lease, then re-reads the row and uses
+  the tokens the holder saved instead of refreshing again.
+
+New tokens are written to the database before anyone uses them, then to the
+in-memory account (the proxy's pool snapshot), so a crash can never lose a
+rotated refresh token that was already spent.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+import weakref
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import oauth
+from accounts.models import Account, cooldown_delay
+
+logger = logging.getLogger(__name__)
+
+# Longer than one token request can take (oauth.TIMEOUT_SECONDS): a live holder
+# never loses its lease, a crashed one blocks the others for this long at most.
+LEASE = timedelta(seconds=oauth.TIMEOUT_SECONDS * 2)
+POLL_SECONDS = 0.05
+# When the token endpoint gives no expires_in, assume an hour rather than
+# refreshing on every request.
+DEFAULT_LIFETIME = timedelta(hours=1)
+# Copied from the database row when another refresh already did the work.
+_TOKEN_FIELDS = ("kind", "access_token", "refresh_token", "expires_at", "api_key")
+_STATE_FIELDS = ("reauth_reason", "failure_streak", "cooldown_until", "cooldown_reason")
+
+_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[uuid.UUID, asyncio.Lock]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class RefreshError(Exception):
+    """No usable token for this account right now; the message is user-facing."""
+
+
+class NeedsReauth(RefreshError):
+    """The refresh token was rejected: only new credentials bring the account back."""
+
+
+class RefreshFailed(RefreshError):
+    """The refresh did not happen (network, 5xx, timeout); the account is cooling down."""
+
+
+def needs_refresh(account: Account, now: datetime) -> bool:
+    """True for a refreshable account whose token is missing, undated or within the margin."""
+    if not account.can_refresh:
+        return False
+    if not account.access_token or account.expires_at is None:
+        return True
+    return account.expires_at - now <= timedelta(seconds=settings.TOKEN_REFRESH_MARGIN_SECONDS)
+
+
+async def ensure_fresh(account: Account) -> str:
+    """The access token to send now, refreshed first when it is close to expiry.
+
+    No database access unless a refresh is due. Raises NeedsReauth or
+    RefreshFailed: the caller should move on to another account.
+    """
+    if not needs_refresh(account, timezone.now()):
+        return account.access_token or ""
+    seen = account.access_token
+    async with _lock_for(account.pk):
+        # Whoever held the lock before us may have refreshed this very object.
+        if needs_refresh(account, timezone.now()):
+            await _refresh_locked(account, reason="expiring", seen=seen, force=False)
+    return account.access_token or ""
+
+
+async def refresh(account: Account, *, reason: str, force: bool = False) -> str:
+    """Refresh now (after a 401, or asked by the admin or a command); returns the access token.
+
+    Skipped when the token changed since `account` was read (another request or
+    process refreshed it already); then that newer token is returned. Without
+    `force`, an account whose refresh just failed elsewhere is not retried before
+    its cooldown ends. Raises NeedsReauth or RefreshFailed.
+    """
+    seen = account.access_token
+    async with _lock_for(account.pk):
+        await _refresh_locked(account, reason=reason, seen=seen, force=force)
+    return account.access_token or ""
+
+
+async def _refresh_locked(account: Account, *, reason: str, seen: str | None, force: bool) -> None:
+    """The refresh proper; the caller holds this process's lock for the account.
+
+    1. Someone in this process already replaced the token: nothing to do.
+    2. Take the row's lease (waiting while another process holds it).
+    3. Re-read the row: if another process saved a newer token, adopt it.
+    4. Otherwise call the token endpoint and save the outcome (tokens, needs
+       re-auth, or a cooldown) to the database, then to `account`.
+    """
+    if account.access_token != seen and not needs_refresh(account, timezone.now()):
+        return
+    lease = await _claim_lease(account.pk)
+    try:
+        row = await Account.objects.aget(pk=account.pk)
+        if _adopt_if_done(account, row, seen=seen, force=force):
+            return
+        await _call_endpoint(account, row, reason=reason)
+    finally:
+        await Account.objects.filter(pk=account.pk, refresh_lease_until=lease).aupdate(
+            refresh_lease_until=None
+        )
+
+
+def _adopt_if_done(account: Account, row: Account, *, seen: str | None, force: bool) -> bool:
+    """Take over what another refresh left in the row; raise if it left the account broken."""
+    now = timezone.now()
+    if row.access_token != seen and not needs_refresh(row, now):
+        _copy(row, account, _TOKEN_FIELDS + _STATE_FIELDS)
+        return True
+    if row.reauth_reason and not force:
+        _copy(row, account, _TOKEN_FIELDS + _STATE_FIELDS)
+        raise NeedsReauth(row.reauth_reason)
+    if row.is_cooling_down(now) and not force:
+        _copy(row, account, _STATE_FIELDS)
+        raise RefreshFailed(row.cooldown_reason or "cooling down after a failed refresh")
+    if not row.can_refresh:
+        raise NeedsReauth("no refresh token: add the account again")
+    return False
+
+
+async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None:
+    try:
+        grant = await oauth.refresh_grant(refresh_token=row.refresh_token or "")
+    except oauth.GrantRejected as exc:
+        message = _clip(f"refresh token rejected: {exc}; log in again")
+        await _save(account, reauth_reason=message)
+        logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
+        raise NeedsReauth(message) from None
+    except oauth.OAuthError as exc:
+        streak = row.failure_streak + 1
+        message = _clip(f"token refresh failed: {exc}")
+        until = timezone.now() + cooldown_delay(streak)
+        await _save(account, failure_streak=streak, cooldown_until=until, cooldown_reason=message)
+        logger.warning("accounts.refresh_failed account=%s streak=%d", account.name, streak)
+        raise RefreshFailed(message) from None
+    await _save(
+        account,
+        access_token=grant.access_token,
+        # Kept when the endpoint did not rotate it (SPEC §4.4).
+        refresh_token=grant.refresh_token or row.refresh_token,
+        expires_at=grant.expires_at or timezone.now() + DEFAULT_LIFETIME,
+        reauth_reason=None,
+        failure_streak=0,
+        cooldown_until=None,
+        cooldown_reason=None,
+    )
+    logger.info(
+        "accounts.token_refreshed account=%s reason=%s expires_at=%s",
+        account.name,
+        reason,
+        account.expires_at.isoformat() if account.expires_at else None,
+    )
+
+
+async def _claim_lease(account_id: uuid.UUID) -> datetime:
+    """Take the row's refresh lease, waiting while another process holds it; returns its end.
+
+    Raises RefreshFailed if the account disappears or the wait outlasts a lease.
+    """
+    deadline = time.monotonic() + LEASE.total_seconds() + 5
+    while True:
+        now = timezone.now()
+        until = now + LEASE
+        free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
+        if await Account.objects.filter(free, pk=account_id).aupdate(refresh_lease_until=until):
+            return until
+        if time.monotonic() > deadline or not await Account.objects.filter(pk=account_id).aexists():
+            raise RefreshFailed("another token refresh did not finish in time")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _save(account: Account, **fields: Any) -> None:
+    """Write to the database first, then to the in-memory account."""
+    await Account.objects.filter(pk=account.pk).aupdate(**fields)
+    for name, value in fields.items():
+        setattr(account, name, value)
+
+
+def _copy(source: Account, target: Account, names: tuple[str, ...]) -> None:
+    for name in names:
+        setattr(target, name, getattr(source, name))
+
+
+def _lock_for(account_id: uuid.UUID) -> asyncio.Lock:
+    # Keyed by event loop too: a Lock belongs to one loop, and commands and
+    # tests run several loops in one process.
+    per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault(account_id, asyncio.Lock())
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 200 else text[:199] + "…"

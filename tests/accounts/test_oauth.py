@@ -1,0 +1,167 @@
+"""The OAuth protocol (SPEC §4.2): PKCE, the authorize URL, and the endpoints, against the fake."""
+
+import base64
+import hashlib
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from accounts import oauth
+from tests.accounts.conftest import oauth_calls
+from tests.conftest import FakeUpstream
+
+
+def query(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:
+    pkce = oauth.new_pkce()
+
+    digest = hashlib.sha256(pkce.verifier.encode()).digest()
+    assert pkce.challenge == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert len(pkce.verifier) == 43  # 32 bytes, base64url without padding
+    assert oauth.new_pkce().verifier != pkce.verifier
+
+
+def test_state_is_random_and_not_the_verifier() -> None:
+    pkce, state = oauth.new_pkce(), oauth.new_state()
+
+    assert state != pkce.verifier
+    assert state != oauth.new_state()
+    assert len(state) >= 32
+
+
+def test_max_authorize_url_has_spec_parameters(settings: Any) -> None:
+    url = oauth.authorize_url(mode="max", challenge="the-challenge", state="the-state")
+
+    assert url.startswith(settings.OAUTH_AUTHORIZE_URL_MAX + "?")
+    assert url.startswith("https://claude.com/cai/oauth/authorize?")
+    assert query(url) == {
+        "code": "true",
+        "client_id": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+        "response_type": "code",
+        "redirect_uri": "https://platform.claude.com/oauth/code/callback",
+        "scope": "user:profile user:inference user:sessions:claude_code user:mcp_servers "
+        "user:file_upload",
+        "code_challenge": "the-challenge",
+        "code_challenge_method": "S256",
+        "state": "the-state",
+    }
+
+
+def test_console_authorize_url_asks_to_create_api_keys() -> None:
+    url = oauth.authorize_url(mode="console", challenge="c", state="s")
+
+    assert url.startswith("https://platform.claude.com/oauth/authorize?")
+    assert query(url)["scope"] == "org:create_api_key user:profile"
+
+
+def test_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="Unknown mode"):
+        oauth.authorize_url(mode="team", challenge="c", state="s")
+
+
+@pytest.mark.parametrize(
+    ("pasted", "expected"),
+    [
+        ("abc123#state456", ("abc123", "state456")),
+        ("  abc123#state456\n", ("abc123", "state456")),
+        ("abc123", ("abc123", None)),
+        ("abc123#", ("abc123", None)),
+    ],
+)
+def test_pasted_code_is_split_at_the_hash(pasted: str, expected: tuple) -> None:
+    assert oauth.parse_code(pasted) == expected
+
+
+def test_pasted_code_without_code_is_refused() -> None:
+    with pytest.raises(oauth.OAuthError, match="Paste the whole code"):
+        oauth.parse_code("  #state")
+
+
+async def test_code_exchange_posts_json_and_returns_tokens(
+    oauth_upstream: FakeUpstream, settings: Any
+) -> None:
+    grant = await oauth.exchange_code(code="the-code", state="the-state", verifier="the-verifier")
+
+    assert grant.access_token.startswith("sk-ant-oat01-fake-")
+    assert grant.refresh_token.startswith("sk-ant-ort01-fake-")
+    assert grant.expires_at is not None
+    (entry,) = oauth_upstream.log()
+    assert entry["path"] == "/v1/oauth/token"
+    assert entry["headers"]["content-type"] == "application/json"
+    assert entry["json"] == {
+        "code": "the-code",
+        "state": "the-state",
+        "grant_type": "authorization_code",
+        "client_id": settings.CLIENT_ID,
+        "redirect_uri": settings.OAUTH_REDIRECT_URI,
+        "code_verifier": "the-verifier",
+    }
+
+
+async def test_a_used_code_is_rejected(oauth_upstream: FakeUpstream) -> None:
+    await oauth.exchange_code(code="once", state="s", verifier="v")
+
+    with pytest.raises(oauth.GrantRejected, match=r"Invalid 'code' in request. \(HTTP 400\)"):
+        await oauth.exchange_code(code="once", state="s", verifier="v")
+
+
+async def test_refresh_rotates_and_a_used_refresh_token_is_rejected(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    grant = await oauth.refresh_grant(refresh_token="rt-original")
+
+    assert grant.refresh_token != "rt-original"
+    with pytest.raises(oauth.GrantRejected, match="Refresh token not found or invalid"):
+        await oauth.refresh_grant(refresh_token="rt-original")
+    assert oauth_calls(oauth_upstream)["refresh_counts"] == {"rt-original": 2}
+
+
+async def test_server_error_is_a_failure_not_a_rejection(oauth_upstream: FakeUpstream) -> None:
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=503, times=1)
+
+    with pytest.raises(oauth.OAuthError, match=r"HTTP 503") as caught:
+        await oauth.refresh_grant(refresh_token="rt")
+
+    assert not isinstance(caught.value, oauth.GrantRejected)
+
+
+async def test_unreachable_endpoint_is_a_failure(settings: Any) -> None:
+    settings.OAUTH_TOKEN_URL = "http://127.0.0.1:9/v1/oauth/token"  # discard port: refused
+
+    with pytest.raises(oauth.OAuthError, match="unreachable"):
+        await oauth.refresh_grant(refresh_token="rt")
+
+
+async def test_refresh_without_rotation_keeps_no_refresh_token(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    body = {"access_token": "sk-ant-oat01-not-rotated", "expires_in": 3600}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", body=body, times=1)
+
+    grant = await oauth.refresh_grant(refresh_token="rt")
+
+    assert (grant.access_token, grant.refresh_token) == ("sk-ant-oat01-not-rotated", None)
+
+
+async def test_create_api_key_sends_the_access_token(oauth_upstream: FakeUpstream) -> None:
+    key = await oauth.create_api_key(access_token="sk-ant-oat01-console")
+
+    assert key == "sk-ant-api03-fake-0001"
+    (entry,) = oauth_upstream.log()
+    assert entry["path"] == "/api/oauth/claude_cli/create_api_key"
+    assert entry["headers"]["authorization"] == "Bearer sk-ant-oat01-console"
+    assert entry["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert entry["headers"]["accept"] == "application/json, text/plain, */*"
+
+
+async def test_create_api_key_failure_is_reported(oauth_upstream: FakeUpstream) -> None:
+    oauth_upstream.add_rule(
+        credential="*", path="/api/oauth/claude_cli/create_api_key", status=403, times=1
+    )
+
+    with pytest.raises(oauth.OAuthError, match=r"Creating the API key failed: .*HTTP 403"):
+        await oauth.create_api_key(access_token="sk-ant-oat01-console")

@@ -1,0 +1,273 @@
+"""Token refresh: when it happens, that it happens once, and what a failure does to the account."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from time_machine import TimeMachineFixture
+
+from accounts import tokens
+from accounts.models import Account, HealthState
+from tests.accounts.conftest import oauth_calls, refreshes, token_requests
+from tests.conftest import FakeUpstream
+from tests.factories import make_oauth_account
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ensure_fresh = async_to_sync(tokens.ensure_fresh)
+refresh = async_to_sync(tokens.refresh)
+
+
+@pytest.fixture
+def frozen(time_machine: TimeMachineFixture) -> TimeMachineFixture:
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+def expiring(name: str = "work", *, seconds_left: int = 60, **fields: Any) -> Account:
+    return make_oauth_account(name=name, expires_at=NOW + timedelta(seconds=seconds_left), **fields)
+
+
+def raw_tokens(account: Account) -> str:
+    with connection.cursor() as cursor:
+        table = Account._meta.db_table
+        cursor.execute(
+            f"SELECT access_token, refresh_token FROM {table} WHERE name = %s", [account.name]
+        )
+        return repr(cursor.fetchone())
+
+
+def test_fresh_token_is_used_without_touching_the_database(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, django_assert_num_queries: Any
+) -> None:
+    account = expiring(seconds_left=301)
+
+    with django_assert_num_queries(0):
+        token = ensure_fresh(account)
+
+    assert token == "sk-ant-oat01-work-access-secret"
+    assert refreshes(oauth_upstream) == 0
+
+
+def test_token_within_the_margin_is_refreshed_and_saved_before_use(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=300)
+
+    token = ensure_fresh(account)
+
+    issued = oauth_calls(oauth_upstream)["issued"][0]
+    stored = Account.objects.get(pk=account.pk)
+    assert token == issued["access_token"] == stored.access_token == account.access_token
+    assert stored.refresh_token == issued["refresh_token"] == account.refresh_token
+    assert stored.expires_at == NOW + timedelta(seconds=28800)
+    assert stored.refresh_lease_until is None
+    assert issued["access_token"] not in raw_tokens(account)
+    assert oauth_calls(oauth_upstream)["refresh_counts"] == {"sk-ant-ort01-work-refresh-secret": 1}
+
+
+def test_margin_is_a_setting(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, settings: Any
+) -> None:
+    settings.TOKEN_REFRESH_MARGIN_SECONDS = 30
+    account = expiring(seconds_left=60)
+
+    ensure_fresh(account)
+
+    assert refreshes(oauth_upstream) == 0
+
+
+def test_token_without_expiry_is_refreshed(oauth_upstream: FakeUpstream) -> None:
+    account = make_oauth_account(name="manual", expires_at=None)
+    Account.objects.filter(pk=account.pk).update(expires_at=None)
+    account.refresh_from_db()
+
+    ensure_fresh(account)
+
+    assert refreshes(oauth_upstream) == 1
+
+
+def test_long_lived_and_api_key_accounts_are_never_refreshed(oauth_upstream: FakeUpstream) -> None:
+    long_lived = make_oauth_account(
+        name="ci", kind=Account.Kind.SETUP_TOKEN, refresh_token=None, expires_at=NOW
+    )
+
+    assert ensure_fresh(long_lived) == "sk-ant-oat01-ci-access-secret"
+    assert refreshes(oauth_upstream) == 0
+
+
+def test_concurrent_callers_share_one_refresh(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=-10)
+    # Some callers hold the pool's object, some an older copy of the same row.
+    copies = [account] * 15 + [Account.objects.get(pk=account.pk) for _ in range(5)]
+
+    async def burst() -> set[str]:
+        return set(await asyncio.gather(*(tokens.ensure_fresh(a) for a in copies)))
+
+    seen = async_to_sync(burst)()
+
+    assert refreshes(oauth_upstream) == 1
+    assert seen == {oauth_calls(oauth_upstream)["issued"][0]["access_token"]}
+
+
+def test_waiting_for_another_process_adopts_its_tokens(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=-10)
+    # Another process holds the lease, and saves its refresh after a moment.
+    Account.objects.filter(pk=account.pk).update(refresh_lease_until=NOW + timedelta(seconds=30))
+
+    async def other_process_finishes() -> None:
+        await asyncio.sleep(0.2)
+        await Account.objects.filter(pk=account.pk).aupdate(
+            access_token="sk-ant-oat01-from-the-other-process",
+            refresh_token="sk-ant-ort01-from-the-other-process",
+            expires_at=NOW + timedelta(hours=8),
+            refresh_lease_until=None,
+        )
+
+    async def race() -> str:
+        token, _ = await asyncio.gather(tokens.ensure_fresh(account), other_process_finishes())
+        return token
+
+    token = async_to_sync(race)()
+
+    assert token == "sk-ant-oat01-from-the-other-process"
+    assert account.refresh_token == "sk-ant-ort01-from-the-other-process"
+    assert refreshes(oauth_upstream) == 0
+
+
+def test_an_expired_lease_of_a_crashed_process_is_taken_over(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=-10)
+    Account.objects.filter(pk=account.pk).update(refresh_lease_until=NOW - timedelta(seconds=1))
+
+    ensure_fresh(account)
+
+    assert refreshes(oauth_upstream) == 1
+
+
+def test_refresh_after_a_401_uses_a_token_another_request_saved(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=3600)
+    Account.objects.filter(pk=account.pk).update(access_token="sk-ant-oat01-newer")
+
+    token = refresh(account, reason="401")
+
+    assert token == "sk-ant-oat01-newer"
+    assert refreshes(oauth_upstream) == 0
+
+
+def test_forced_refresh_rotates_even_a_fresh_token(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=3600)
+
+    refresh(account, reason="admin", force=True)
+
+    assert refreshes(oauth_upstream) == 1
+    assert account.access_token == oauth_calls(oauth_upstream)["issued"][0]["access_token"]
+
+
+def test_unrotated_refresh_token_is_kept(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring()
+    body = {"access_token": "sk-ant-oat01-not-rotated", "expires_in": 3600}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", body=body, times=1)
+
+    ensure_fresh(account)
+
+    stored = Account.objects.get(pk=account.pk)
+    assert stored.access_token == "sk-ant-oat01-not-rotated"
+    assert stored.refresh_token == "sk-ant-ort01-work-refresh-secret"
+
+
+def test_rejected_refresh_token_needs_reauth_and_is_not_retried(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring()
+    oauth_upstream.add_rule(
+        credential="*",
+        path="/v1/oauth/token",
+        status=400,
+        body={"error": "invalid_grant", "error_description": "Refresh token revoked"},
+    )
+
+    with pytest.raises(tokens.NeedsReauth, match="refresh token rejected: Refresh token revoked"):
+        ensure_fresh(account)
+    with pytest.raises(tokens.NeedsReauth):
+        ensure_fresh(Account.objects.get(pk=account.pk))
+
+    stored = Account.objects.get(pk=account.pk)
+    health = stored.health(NOW)
+    assert health.state == HealthState.NEEDS_REAUTH
+    assert "Refresh token revoked" in health.reason
+    assert account.health(NOW).state == HealthState.NEEDS_REAUTH  # the pool's copy too
+    assert token_requests(oauth_upstream) == 1
+    assert stored.refresh_lease_until is None
+
+
+def test_401_from_the_token_endpoint_needs_reauth(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring()
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=401, times=1)
+
+    with pytest.raises(tokens.NeedsReauth):
+        ensure_fresh(account)
+
+
+def test_failed_refresh_cools_down_longer_each_time_up_to_the_cap(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, settings: Any
+) -> None:
+    settings.COOLDOWN_BASE_SECONDS, settings.COOLDOWN_MAX_SECONDS = 10, 30
+    account = expiring(seconds_left=-10)
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=503)
+    delays = []
+    for _ in range(4):
+        with pytest.raises(tokens.RefreshFailed, match="token refresh failed"):
+            ensure_fresh(account)
+        stored = Account.objects.get(pk=account.pk)
+        delays.append((stored.cooldown_until - datetime.now(UTC)).total_seconds())
+        frozen.move_to(stored.cooldown_until, tick=False)
+
+    assert delays == [10, 20, 30, 30]
+    assert token_requests(oauth_upstream) == 4
+    assert Account.objects.get(pk=account.pk).health(datetime.now(UTC)).state == HealthState.OK
+
+
+def test_refresh_that_failed_elsewhere_waits_for_the_cooldown_unless_forced(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(seconds_left=-10)
+    Account.objects.filter(pk=account.pk).update(
+        cooldown_until=NOW + timedelta(seconds=10), cooldown_reason="token refresh failed: boom"
+    )
+
+    with pytest.raises(tokens.RefreshFailed, match="boom"):
+        ensure_fresh(account)
+    assert refreshes(oauth_upstream) == 0
+
+    refresh(account, reason="admin", force=True)
+    stored = Account.objects.get(pk=account.pk)
+    assert (stored.cooldown_until, stored.failure_streak) == (None, 0)
+    assert refreshes(oauth_upstream) == 1
+
+
+def test_successful_refresh_clears_needs_reauth(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    account = expiring(reauth_reason="refresh token rejected: flaky endpoint")
+
+    refresh(account, reason="admin", force=True)
+
+    assert Account.objects.get(pk=account.pk).health(NOW).state == HealthState.OK
