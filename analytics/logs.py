@@ -20,13 +20,23 @@ _SECRETS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
     re.compile(
         r"(?i)((?:api[_-]?key|access_token|refresh_token|password|secret|authorization)"
-        r"[\"']?\s*[:=]\s*[\"']?)(?!bearer\s|\[REDACTED)[^\s\"',}]{4,}"
+        r"[\"']?\s*[:=]\s*[\"']?)(?!bearer\s|\[REDACTED)[^\s\"',;&}]{4,}"
     ),
 ]
 REDACTED = "[REDACTED]"
 # Our own publishing path and the channel layer must not feed the live stream
 # (a failure there would log, publish, fail and log again).
 _NOT_LIVE = ("analytics.logs", "channels", "asyncio")
+
+
+# The server's event loop, where records logged from other threads are published.
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def attach_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Remember the server's loop (called from code that runs on it: streams, background)."""
+    global _loop
+    _loop = loop
 
 
 def redact(text: str) -> str:
@@ -73,13 +83,9 @@ class ChannelsHandler(logging.Handler):
     """Publishes each record to the `logs` channel group, never blocking the caller.
 
     The record is handed to the server's event loop with call_soon_threadsafe
-    (remembered from the first record logged on it); with no loop known yet, or
-    once it is closed, records are dropped: the file has them anyway.
+    (see attach_loop; a record logged on a running loop attaches it too); with no
+    loop known yet, or once it is closed, records are dropped: the file has them.
     """
-
-    def __init__(self, level: int = logging.NOTSET) -> None:
-        super().__init__(level)
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith(_NOT_LIVE):
@@ -91,16 +97,14 @@ class ChannelsHandler(logging.Handler):
         try:
             loop.call_soon_threadsafe(_publish, entry)
         except RuntimeError:
-            self._loop = None  # closed meanwhile
+            pass  # closed meanwhile
 
     def _current_loop(self) -> asyncio.AbstractEventLoop | None:
         try:
-            self._loop = asyncio.get_running_loop()
+            attach_loop(asyncio.get_running_loop())
         except RuntimeError:
             pass
-        if self._loop is not None and self._loop.is_closed():
-            self._loop = None
-        return self._loop
+        return None if _loop is None or _loop.is_closed() else _loop
 
 
 def _publish(entry: dict) -> None:
@@ -124,10 +128,11 @@ def history(path: Path, *, lines: int) -> list[dict]:
         return []
     with path.open(encoding="utf-8", errors="replace") as handle:
         tail = deque(handle, maxlen=lines)
-    return [entry for entry in map(_parse, tail) if entry is not None]
+    return [entry for entry in map(parse, tail) if entry is not None]
 
 
-def _parse(line: str) -> dict | None:
+def parse(line: str) -> dict | None:
+    """One JSON log line as {ts, level, msg}; None for anything else."""
     try:
         entry = json.loads(line)
     except ValueError:

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from analytics import runtime
+from analytics import logs, runtime
 from analytics.models import Request, RequestPayload
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,9 @@ class PeriodicCleanup:
         self._running: asyncio.Future | None = None
 
     def schedule(self) -> None:
-        """Start a cleanup in the background if one is due; returns at once."""
+        """Start a cleanup in the background if one is due; returns at once (on the loop)."""
+        # This runs on the server's loop: log records from threads are published there.
+        logs.attach_loop(asyncio.get_running_loop())
         now = time.monotonic()
         if now < self._next_at or (self._running is not None and not self._running.done()):
             return

@@ -60,6 +60,7 @@ async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]
     Joined before the first frame goes out, so nothing published after the client
     saw `connected` is missed; left when the client goes (the task is cancelled).
     """
+    logs.attach_loop(asyncio.get_running_loop())
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(group, channel)

@@ -84,6 +84,8 @@ def proxy_server(
         "RETRY_DELAY_MS": "20",
         "MAX_BODY_MB": "1",
         "PAYLOAD_CAPTURE_MAX_KB": "64",
+        # Live-stream tests wait for a heartbeat; 15 s would make them slow.
+        "SSE_HEARTBEAT_SECONDS": "0.5",
         # OAuth logins and token refreshes go to the fake too, never to Anthropic.
         "OAUTH_TOKEN_URL": f"{fake_upstream.url}/v1/oauth/token",
         "OAUTH_CREATE_API_KEY_URL": f"{fake_upstream.url}/api/oauth/claude_cli/create_api_key",

@@ -1,0 +1,153 @@
+"""/api/accounts through the real URLconf: SPEC §6.3 shapes, 400s and 404s."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Account
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client: Client, url: str, body: dict | None = None) -> tuple[int, dict]:
+    response = client.post(url, json.dumps(body or {}), content_type="application/json")
+    return response.status_code, response.json()
+
+
+def delete(client: Client, url: str, body: dict) -> tuple[int, dict]:
+    response = client.delete(url, json.dumps(body), content_type="application/json")
+    return response.status_code, response.json()
+
+
+def test_list_has_spec_fields_ordered_by_request_count(api_client: Client) -> None:
+    now = timezone.now()
+    make_account(name="quiet", request_count=1)
+    make_account(
+        name="busy",
+        request_count=9,
+        total_requests=20,
+        tier=5,
+        last_used=now,
+        rate_limited_until=now + timedelta(minutes=30),
+        session_start=now - timedelta(minutes=5),
+        session_request_count=3,
+    )
+    busy, quiet = api_client.get("/api/accounts").json()
+    assert (busy["name"], quiet["name"]) == ("busy", "quiet")
+    assert {
+        "id", "name", "provider", "requestCount", "totalRequests", "lastUsed", "created", "tier",
+        "paused", "tokenStatus", "tokenExpiresAt", "rateLimitStatus", "rateLimitReset",
+        "rateLimitRemaining", "sessionInfo",
+    } <= set(busy)  # fmt: skip
+    assert (busy["requestCount"], busy["totalRequests"], busy["tier"]) == (9, 20, 5)
+    assert busy["rateLimitStatus"] == "Rate limited (30m)"
+    assert busy["sessionInfo"] == "Active: 3 reqs"
+    assert busy["tokenStatus"] == "valid"  # API keys do not expire
+    assert quiet["rateLimitStatus"] == "OK" and quiet["sessionInfo"] == "-"
+    assert quiet["lastUsed"] is None
+
+
+def test_add_from_tokens_creates_an_oauth_account(api_client: Client) -> None:
+    status, body = post(
+        api_client,
+        "/api/accounts",
+        {"name": " max-1 ", "accessToken": "sk-ant-oat01-a", "refreshToken": "sk-ant-ort01-r",
+         "tier": 20},
+    )  # fmt: skip
+    assert status == 200
+    account = Account.objects.get(name="max-1")
+    assert body == {
+        "success": True,
+        "message": "Account max-1 added successfully",
+        "tier": 20,
+        "accountId": str(account.pk),
+    }
+    assert account.kind == "oauth" and account.refresh_token == "sk-ant-ort01-r"
+    assert api_client.get("/api/accounts").json()[0]["tokenStatus"] == "expired"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "accessToken": "a"},
+        {"name": "", "accessToken": "a", "refreshToken": "r"},
+        {"name": "bad/name", "accessToken": "a", "refreshToken": "r"},
+        {"name": "x", "accessToken": "a", "refreshToken": "r", "tier": 3},
+        {"name": "x", "accessToken": "a", "refreshToken": "r", "provider": "openai"},
+        {"name": "taken", "accessToken": "a", "refreshToken": "r"},
+    ],
+)
+def test_add_rejects_bad_bodies_with_400(api_client: Client, body: dict) -> None:
+    make_account(name="taken")
+    status, reply = post(api_client, "/api/accounts", body)
+    assert status == 400
+    assert reply["error"]
+
+
+def test_delete_by_name_or_id_needs_the_confirmation(api_client: Client) -> None:
+    first, second = make_account(name="one two"), make_account(name="three")
+    status, body = delete(api_client, "/api/accounts/one%20two", {"confirm": "nope"})
+    assert (status, body) == (
+        400,
+        {
+            "error": "Confirmation string does not match account name",
+            "details": {"confirmationRequired": True},
+        },
+    )
+    assert delete(api_client, "/api/accounts/one%20two", {"confirm": "one two"}) == (
+        200,
+        {"success": True, "message": "Account 'one two' removed successfully"},
+    )
+    assert delete(api_client, f"/api/accounts/{second.pk}", {"confirm": "three"})[0] == 200
+    assert not Account.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    assert delete(api_client, "/api/accounts/ghost", {"confirm": "ghost"}) == (
+        404,
+        {"error": "Account 'ghost' not found"},
+    )
+    assert delete(api_client, "/api/accounts/three", {})[0] == 400
+
+
+def test_pause_and_resume(api_client: Client) -> None:
+    account = make_account(name="work")
+    url = f"/api/accounts/{account.pk}"
+    assert post(api_client, f"{url}/pause") == (
+        200,
+        {"success": True, "message": "Account 'work' paused successfully"},
+    )
+    assert post(api_client, f"{url}/pause") == (400, {"error": "Account 'work' is already paused"})
+    assert post(api_client, f"{url}/resume")[1]["message"] == "Account 'work' resumed successfully"
+    assert post(api_client, f"{url}/resume")[0] == 400
+    assert post(api_client, "/api/accounts/00000000-0000-0000-0000-000000000000/pause")[0] == 404
+
+
+def test_tier_priority_and_rename(api_client: Client) -> None:
+    account = make_account(name="work")
+    make_account(name="other")
+    url = f"/api/accounts/{account.pk}"
+    assert post(api_client, f"{url}/tier", {"tier": 5}) == (200, {"success": True, "tier": 5})
+    assert post(api_client, f"{url}/tier", {"tier": 7})[0] == 400
+    assert post(api_client, f"{url}/priority", {"priority": -2}) == (
+        200,
+        {"success": True, "priority": -2},
+    )
+    assert post(api_client, f"{url}/priority", {"priority": "high"})[0] == 400
+    assert post(api_client, f"{url}/rename", {"name": "other"}) == (
+        400,
+        {"error": "Account name 'other' is already taken"},
+    )
+    assert post(api_client, f"{url}/rename", {"name": "renamed"}) == (
+        200,
+        {
+            "success": True,
+            "message": "Account renamed from 'work' to 'renamed'",
+            "newName": "renamed",
+        },
+    )
+    assert post(api_client, f"{url}/rename", {"name": "no/slash"})[0] == 400
+    assert post(api_client, "/api/accounts/ghost/tier", {"tier": 5})[0] == 404
+    account.refresh_from_db()
+    assert (account.name, account.tier, account.priority) == ("renamed", 5, -2)

@@ -1,0 +1,88 @@
+"""The maintenance and reporting commands (SPEC §8.1) through call_command."""
+
+import json
+import logging
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from analytics.models import Request, RequestPayload
+from tests.factories import make_account, make_request
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_stats_prints_spec_json() -> None:
+    work = make_account(name="work", request_count=1, total_requests=3)
+    make_request(account=work, input_tokens=10, cache_read_input_tokens=5, output_tokens=2)
+    body = json.loads(run("stats"))
+    assert body["totalRequests"] == 1
+    assert body["tokenDetails"] == {"input": 10, "cacheRead": 5, "cacheCreation": 0, "output": 2}
+    assert body["accounts"] == [{"name": "work", "requestCount": 1, "totalRequests": 3}]
+    assert set(body) == {
+        "totalRequests", "successRate", "activeAccounts", "avgResponseTime", "totalTokens",
+        "totalCostUsd", "avgTokensPerSecond", "tokenDetails", "accounts", "recentErrors",
+    }  # fmt: skip
+
+
+def test_reset_stats_and_clear_history() -> None:
+    work = make_account(name="work", request_count=5, session_request_count=2)
+    RequestPayload.objects.create(request=make_request(account=work), data={})
+    assert "1 requests removed" in run("clear_history")
+    work.refresh_from_db()
+    assert work.request_count == 5 and not RequestPayload.objects.exists()
+    make_request(account=work)
+    assert "account counters zeroed" in run("reset_stats")
+    work.refresh_from_db()
+    assert (work.request_count, work.session_request_count) == (0, 0)
+    assert not Request.objects.exists()
+
+
+def test_cleanup_removes_old_rows() -> None:
+    make_request(timestamp=timezone.now() - timedelta(days=400))
+    make_request()
+    assert "Removed 1 requests" in run("cleanup")
+    assert Request.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compact_and_analyze() -> None:
+    assert "compacted" in run("compact")
+    out = run("analyze")
+    assert "analytics_request:" in out and "request_timestamp" in out
+    assert "requests in the last 24 h:" in out
+
+
+def test_logs_prints_the_last_lines(settings: object, tmp_path: Path) -> None:
+    settings.LOG_FILE = tmp_path / "ccflare.log"
+    entries = [{"ts": i, "level": "WARNING", "msg": f"line {i}"} for i in range(3)]
+    settings.LOG_FILE.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    assert run("logs", "--lines", "2") == "[WARNING] line 1\n[WARNING] line 2\n"
+
+
+def test_log_file_gets_redacted_json_lines(tmp_path: Path) -> None:
+    from analytics.logs import JsonFormatter, RedactingFilter
+
+    handler = logging.FileHandler(tmp_path / "out.log")
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("key=%s sent", "sk-ant-api03-very-secret-key")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    entry = json.loads((tmp_path / "out.log").read_text())
+    assert entry["msg"] == "key=[REDACTED] sent"
+    assert (entry["level"], entry["logger"]) == ("WARNING", "tests.redaction")

@@ -1,0 +1,42 @@
+"""Log plumbing: redaction patterns, and live publishing that never blocks the caller."""
+
+import asyncio
+import logging
+
+import pytest
+from channels.layers import get_channel_layer
+
+from analytics import logs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("key sk-ant-api03-abcdef123 ok", "key [REDACTED] ok"),
+        ("Authorization: Bearer abcdefghijklmnop", "Authorization: Bearer [REDACTED]"),
+        ('{"api_key": "secretvalue"}', '{"api_key": "[REDACTED]"}'),
+        ("client cck_abcdefghijk and cct_zyxwvutsrq", "client [REDACTED] and [REDACTED]"),
+        ("refresh_token=xyzxyzxyz&a=1", "refresh_token=[REDACTED]&a=1"),
+        ("nothing secret here", "nothing secret here"),
+    ],
+)
+def test_redact(text: str, expected: str) -> None:
+    assert logs.redact(text) == expected
+
+
+async def test_records_from_threads_reach_the_logs_group() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(logs.LOGS_GROUP, channel)
+    logs.attach_loop(asyncio.get_running_loop())
+    handler = logs.ChannelsHandler()
+    record = logging.LogRecord("proxy.x", logging.WARNING, __file__, 1, "hello", None, None)
+    await asyncio.to_thread(handler.emit, record)  # as a sync view's thread would
+    message = await asyncio.wait_for(layer.receive(channel), 1)
+    assert (message["level"], message["msg"]) == ("WARNING", "hello")
+
+
+def test_records_without_a_loop_are_dropped() -> None:
+    logs.attach_loop(None)  # type: ignore[arg-type]
+    record = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, "dropped", None, None)
+    logs.ChannelsHandler().emit(record)  # no error, nothing to publish on
