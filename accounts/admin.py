@@ -1,0 +1,421 @@
+"""The accounts admin: the everyday console (health, tokens, windows), actions, the Claude login.
+
+Secrets are never rendered: credentials show masked, and new ones go in
+write-only fields. Changes reach the proxy through its account snapshot, which
+re-reads the database every ACCOUNT_CACHE_SECONDS (at once in this process).
+"""
+
+import uuid
+from datetime import datetime
+
+from asgiref.sync import async_to_sync
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.defaultfilters import date as format_date
+from django.urls import path, reverse
+from django.utils import timezone
+
+from accounts import crypto, oauth, onboarding, tokens
+from accounts.models import TIERS, Account, HealthState, OAuthSession
+from accounts.pool import pool
+
+_SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+_TIME = "Y-m-d H:i T"
+
+
+def _when(moment: datetime | None) -> str:
+    return format_date(timezone.localtime(moment), _TIME) if moment else "—"
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """Filter by health state, with the same precedence as Account.health."""
+
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return HealthState.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
+            return queryset
+        now = timezone.now()
+        reauth = Q(reauth_reason__isnull=False) & ~Q(reauth_reason="")
+        limited = Q(rate_limited_until__gt=now)
+        cooling = Q(cooldown_until__gt=now)
+        active = Q(paused=False) & ~reauth
+        conditions = {
+            HealthState.PAUSED: Q(paused=True),
+            HealthState.NEEDS_REAUTH: Q(paused=False) & reauth,
+            HealthState.RATE_LIMITED: active & limited,
+            HealthState.COOLING_DOWN: active & ~limited & cooling,
+            HealthState.OK: active & ~limited & ~cooling,
+        }
+        return queryset.filter(conditions[HealthState(value)])
+
+
+class AccountForm(forms.ModelForm):
+    """The account's settings, plus write-only fields that replace its credentials."""
+
+    new_secret = forms.CharField(
+        required=False,
+        widget=_SECRET_WIDGET,
+        label="New API key or token",
+        help_text="Write-only. API-key and Console accounts: the API key. Long-lived token "
+        "accounts: the token from `claude setup-token`. OAuth accounts: an access token "
+        "(optional with a refresh token). Leave empty to keep the current credential.",
+    )
+    new_refresh_token = forms.CharField(
+        required=False,
+        widget=_SECRET_WIDGET,
+        label="New refresh token",
+        help_text="Write-only; OAuth (Claude Pro/Max) accounts only. Easier: use "
+        "“Add Claude account” with this account's name to log in again.",
+    )
+
+    class Meta:
+        model = Account
+        fields = ["name", "kind", "tier", "priority", "paused"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            # The two OAuth logins have their own page; here only pasted credentials.
+            self.fields["kind"].choices = [
+                (k, label) for k, label in Account.Kind.choices if k != Account.Kind.CONSOLE
+            ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind = data.get("kind") or self.instance.kind
+        # An OAuth account can start from a refresh token alone; others need the secret.
+        has_credential = data.get("new_secret") or (
+            kind == Account.Kind.OAUTH and data.get("new_refresh_token")
+        )
+        if self.instance._state.adding and not has_credential:
+            raise forms.ValidationError("Enter the API key or token of the new account.")
+        if data.get("new_refresh_token") and kind != Account.Kind.OAUTH:
+            self.add_error("new_refresh_token", "Only OAuth accounts have a refresh token.")
+        return data
+
+    def credential_fields(self) -> dict[str, object]:
+        """The model fields to write for the credentials entered; empty when none were."""
+        secret = self.cleaned_data.get("new_secret")
+        refresh = self.cleaned_data.get("new_refresh_token")
+        if not secret and not refresh:
+            return {}
+        kind = self.instance.kind
+        if kind == Account.Kind.OAUTH:
+            # No expiry known: the first request refreshes, which also proves the tokens.
+            fields = {"access_token": secret or None, "expires_at": None}
+            return fields | ({"refresh_token": refresh} if refresh else {})
+        if kind == Account.Kind.SETUP_TOKEN:
+            return {"access_token": secret, "expires_at": None}
+        return {"api_key": secret}
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = (
+        "name",
+        "kind_label",
+        "tier",
+        "priority",
+        "health_label",
+        "token_label",
+        "session_label",
+        "request_count",
+        "five_hour_label",
+        "seven_day_label",
+    )
+    list_filter = (HealthFilter, "kind", "tier", "paused")
+    search_fields = ("name",)
+    actions = ("pause", "resume", "clear_rate_limit", "refresh_token_now")
+    readonly_fields = (
+        "credential_label",
+        "health_label",
+        "token_label",
+        "five_hour_label",
+        "seven_day_label",
+        "rate_limit_status",
+        "rate_limit_claim",
+        "overage_status",
+        "session_start",
+        "session_request_count",
+        "request_count",
+        "total_requests",
+        "last_used",
+        "created_at",
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> list:
+        credentials = ("new_secret", "new_refresh_token")
+        if obj is None:
+            return [
+                (None, {"fields": ("name", "kind", "tier", "priority", "paused", *credentials)})
+            ]
+        return [
+            (None, {"fields": ("name", "kind", "tier", "priority", "paused")}),
+            ("Credentials", {"fields": ("credential_label", *credentials)}),
+            ("Health", {"fields": ("health_label", "token_label")}),
+            (
+                "Rate limits",
+                {
+                    "fields": (
+                        "five_hour_label",
+                        "seven_day_label",
+                        "rate_limit_status",
+                        "rate_limit_claim",
+                        "overage_status",
+                    )
+                },
+            ),
+            (
+                "Usage",
+                {
+                    "fields": (
+                        "session_start",
+                        "session_request_count",
+                        "request_count",
+                        "total_requests",
+                        "last_used",
+                        "created_at",
+                    )
+                },
+            ),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> tuple:
+        # The kind follows the credentials: change it by adding new ones (login page).
+        return self.readonly_fields if obj is None else ("kind", *self.readonly_fields)
+
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: AccountForm, change: bool
+    ) -> None:
+        """Write only what the form changed: the proxy updates counters and limits meanwhile."""
+        credentials = form.credential_fields()
+        if credentials:
+            credentials |= dict(onboarding.HEALTH_RESET)
+        for name, value in credentials.items():
+            setattr(obj, name, value)
+        if change:
+            edited = [name for name in form.changed_data if name in AccountForm.Meta.fields]
+            obj.save(update_fields=[*edited, *credentials])
+        else:
+            obj.save()
+        pool.invalidate()
+
+    # Columns -------------------------------------------------------------------------------
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_label(self, account: Account) -> str:
+        return account.get_kind_display()
+
+    @admin.display(description="health")
+    def health_label(self, account: Account) -> str:
+        health = account.health(timezone.now())
+        text = health.state.label
+        if health.until is not None:
+            text += f" until {_when(health.until)}"
+        return f"{text}: {health.reason}" if health.reason else text
+
+    @admin.display(description="token", ordering="expires_at")
+    def token_label(self, account: Account) -> str:
+        status = account.token_status(timezone.now())
+        if status in ("valid", "expired") and account.expires_at:
+            return f"{status} (expires {_when(account.expires_at)})"
+        return status
+
+    @admin.display(description="session", ordering="session_start")
+    def session_label(self, account: Account) -> str:
+        if account.session_start is None:
+            return "—"
+        return f"{_when(account.session_start)}, {account.session_request_count} reqs"
+
+    @admin.display(description="5-hour window")
+    def five_hour_label(self, account: Account) -> str:
+        return _window(account.five_hour_utilization, account.five_hour_reset)
+
+    @admin.display(description="7-day window")
+    def seven_day_label(self, account: Account) -> str:
+        return _window(account.seven_day_utilization, account.seven_day_reset)
+
+    @admin.display(description="credential")
+    def credential_label(self, account: Account) -> str:
+        if account.uses_bearer:
+            refresh = "with refresh token" if account.refresh_token else "no refresh token"
+            return f"token {crypto.mask(account.access_token) or '—'} ({refresh})"
+        return f"API key {crypto.mask(account.api_key) or '—'}"
+
+    # Actions -------------------------------------------------------------------------------
+
+    @admin.action(description="Pause selected accounts")
+    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._update(request, queryset, "paused", paused=True)
+
+    @admin.action(description="Resume selected accounts")
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._update(request, queryset, "resumed", paused=False)
+
+    @admin.action(description="Clear rate limit and cooldown")
+    def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._update(
+            request,
+            queryset,
+            "cleared",
+            rate_limited_until=None,
+            cooldown_until=None,
+            cooldown_reason=None,
+            failure_streak=0,
+        )
+
+    @admin.action(description="Refresh OAuth token now")
+    def refresh_token_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for account in queryset:
+            if not account.can_refresh:
+                self.message_user(
+                    request, f"{account.name}: no refresh token to use", messages.WARNING
+                )
+                continue
+            try:
+                async_to_sync(tokens.refresh)(account, reason="admin", force=True)
+            except tokens.RefreshError as error:
+                self.message_user(request, f"{account.name}: {error}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"{account.name}: token refreshed, expires {_when(account.expires_at)}"
+            )
+        pool.invalidate()
+
+    def _update(
+        self, request: HttpRequest, queryset: QuerySet, verb: str, **fields: object
+    ) -> None:
+        count = queryset.update(**fields)
+        pool.invalidate()
+        self.message_user(request, f"{count} account(s) {verb}.")
+
+    # The Claude login (two steps) -----------------------------------------------------------
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("add-claude/", view(self.login_start_view), name="accounts_account_add_claude"),
+            path(
+                "add-claude/<uuid:session_id>/",
+                view(self.login_finish_view),
+                name="accounts_account_add_claude_code",
+            ),
+            *super().get_urls(),
+        ]
+
+    def login_start_view(self, request: HttpRequest) -> HttpResponse:
+        """Step 1: name, mode, tier, priority; then on to the URL to open."""
+        self._check_add_permission(request)
+        form = LoginStartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                started = async_to_sync(onboarding.start)(**form.start_arguments())
+            except onboarding.OnboardingError as error:
+                form.add_error(None, str(error))
+            else:
+                url = reverse("admin:accounts_account_add_claude_code", args=[started.session_id])
+                return HttpResponseRedirect(url)
+        return self._login_page(request, form, step=1)
+
+    def login_finish_view(self, request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+        """Step 2: show the URL to open, take the pasted code, save the account."""
+        self._check_add_permission(request)
+        session = OAuthSession.objects.filter(pk=session_id, expires_at__gt=timezone.now()).first()
+        if session is None:
+            self.message_user(request, onboarding.EXPIRED_MESSAGE, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:accounts_account_add_claude"))
+        form = LoginCodeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                finished = async_to_sync(onboarding.finish)(
+                    session_id=session_id, pasted_code=form.cleaned_data["code"]
+                )
+            except (onboarding.OnboardingError, oauth.OAuthError) as error:
+                form.add_error("code", str(error))
+            else:
+                self.message_user(request, finished.message)
+                change = reverse("admin:accounts_account_change", args=[finished.account.pk])
+                return HttpResponseRedirect(change)
+        return self._login_page(request, form, step=2, session=session)
+
+    def _login_page(
+        self,
+        request: HttpRequest,
+        form: forms.Form,
+        *,
+        step: int,
+        session: OAuthSession | None = None,
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Add Claude account",
+            "form": form,
+            "step": step,
+            "session": session,
+            "auth_url": _auth_url(session) if session else None,
+        }
+        return render(request, "admin/accounts/account/add_claude.html", context)
+
+    def _check_add_permission(self, request: HttpRequest) -> None:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+
+
+class LoginStartForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        help_text="A new name adds an account; an existing name logs it in again "
+        "(its credentials are replaced, its history kept).",
+    )
+    mode = forms.ChoiceField(
+        choices=[
+            ("max", "Claude Pro/Max subscription (OAuth)"),
+            ("console", "Console: create an API key"),
+        ],
+        initial="max",
+    )
+    tier = forms.TypedChoiceField(
+        choices=[("", "—")] + [(t, str(t)) for t in TIERS],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Plan size, shown only: 1 = Pro, 5 = Max 5x, 20 = Max 20x.",
+    )
+    priority = forms.IntegerField(
+        required=False, help_text="Lower is preferred when a new session starts (default 0)."
+    )
+
+    def start_arguments(self) -> dict:
+        return {key: self.cleaned_data[key] for key in ("name", "mode", "tier", "priority")}
+
+
+class LoginCodeForm(forms.Form):
+    code = forms.CharField(
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 80}),
+        help_text="The code shown after logging in; it looks like abc…#xyz….",
+    )
+
+
+def _auth_url(session: OAuthSession) -> str:
+    # Rebuilt rather than stored: the challenge derives from the (encrypted) verifier.
+    challenge = oauth.challenge_for(session.verifier)
+    return oauth.authorize_url(mode=session.mode, challenge=challenge, state=session.state)
+
+
+def _window(utilization: float | None, reset: datetime | None) -> str:
+    if utilization is None:
+        return "—"
+    text = f"{utilization:.0%}"
+    return f"{text}, resets {_when(reset)}" if reset else text
