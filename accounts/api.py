@@ -54,7 +54,7 @@ def delete_account(request: HttpRequest, ref: str, body: ConfirmIn) -> dict:
             "Confirmation string does not match account name",
             {"confirmationRequired": True},
         )
-    account.delete()
+    services.remove_account(name=account.name)
     return _changed({"success": True, "message": f"Account '{account.name}' removed successfully"})
 
 
