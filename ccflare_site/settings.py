@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    # Serves Swagger UI's files locally, so /api/docs loads nothing from a CDN.
+    "ninja",
     "access",
     "accounts",
     "analytics",
