@@ -73,7 +73,7 @@ def test_add_account_max_prints_the_url_and_reads_the_code_from_stdin(
     assert (account.kind, account.tier, account.priority) == (Account.Kind.OAUTH, 20, 2)
     assert account.refresh_token == issued["refresh_token"]
     assert output.splitlines()[-1].startswith(
-        "Code: Account 'work' added (Claude Pro/Max OAuth, token valid until "
+        "Account 'work' added (Claude Pro/Max OAuth, token valid until "
     )
     assert issued["access_token"] not in output and issued["refresh_token"] not in output
 

@@ -106,6 +106,8 @@ class Command(BaseCommand):
         self.stdout.write("Code: ", ending="")
         self.stdout.flush()
         pasted = sys.stdin.readline().strip()
+        if not sys.stdin.isatty():
+            self.stdout.write("")  # a piped code is not echoed: end the prompt's line
         if not pasted:
             raise CommandError("No code given; nothing changed")
         return async_to_sync(onboarding.finish)(session_id=started.session_id, pasted_code=pasted)
