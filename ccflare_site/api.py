@@ -4,6 +4,7 @@ Errors all look like ccflare's: `{"error": message, "details"?: ...}`. Domain
 exceptions are mapped here once, so handlers in the app routers never catch them.
 """
 
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -89,6 +90,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(404, str(exc) or "Not found")
+
+
+@api.exception_handler(DataError)
+def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+    # Input the database cannot hold, e.g. a NUL character (PostgreSQL refuses it).
+    return error_response(400, "Invalid input: the database cannot store or match this value")
 
 
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
