@@ -65,7 +65,14 @@ def account_json(account: Account, *, now: datetime) -> dict:
         "fiveHourUtilization": account.five_hour_utilization,
         "sevenDayUtilization": account.seven_day_utilization,
         "sessionInfo": session_info(account, now=now),
+        "health": health_json(account, now=now),
     }
+
+
+def health_json(account: Account, *, now: datetime) -> dict:
+    """Whether the account serves now, and if not why and until when (None: until someone acts)."""
+    health = account.health(now)
+    return {"state": health.state.value, "reason": health.reason, "until": _iso(health.until)}
 
 
 def token_status(account: Account, *, now: datetime) -> str:

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts import oauth
 from accounts.models import Account, cooldown_delay
+from analytics import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         message = _clip(f"refresh token rejected: {exc}; log in again")
         await _save(account, reauth_reason=message)
         logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
+        metrics.TOKEN_REFRESHES.labels(outcome="rejected").inc()
         raise NeedsReauth(message) from None
     except oauth.OAuthError as exc:
         streak = row.failure_streak + 1
@@ -155,6 +157,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         until = timezone.now() + cooldown_delay(streak)
         await _save(account, failure_streak=streak, cooldown_until=until, cooldown_reason=message)
         logger.warning("accounts.refresh_failed account=%s streak=%d", account.name, streak)
+        metrics.TOKEN_REFRESHES.labels(outcome="failed").inc()
         raise RefreshFailed(message) from None
     await _save(
         account,
@@ -167,6 +170,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         cooldown_until=None,
         cooldown_reason=None,
     )
+    metrics.TOKEN_REFRESHES.labels(outcome="ok").inc()
     logger.info(
         "accounts.token_refreshed account=%s reason=%s expires_at=%s",
         account.name,

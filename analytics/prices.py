@@ -2,19 +2,19 @@
 
 import time
 
+from django.conf import settings
+
 from analytics import pricing
 from analytics.models import ModelPrice, Request
 
-# Prices change rarely; reading them at most this often keeps flushes cheap.
-CACHE_SECONDS = 10.0
 _cache: tuple[float, pricing.PriceTable] | None = None
 
 
 def current_table() -> pricing.PriceTable:
-    """The price table, from the database at most every CACHE_SECONDS (sync: call from a thread)."""
+    """The price table, read at most every PRICE_CACHE_SECONDS (sync: call from a thread)."""
     global _cache
     now = time.monotonic()
-    if _cache is None or now - _cache[0] > CACHE_SECONDS:
+    if _cache is None or now - _cache[0] > settings.PRICE_CACHE_SECONDS:
         _cache = (now, pricing.PriceTable(_load()))
     return _cache[1]
 

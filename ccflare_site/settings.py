@@ -206,6 +206,9 @@ PAYLOAD_CAPTURE_MAX_KB = env_int("PAYLOAD_CAPTURE_MAX_KB", 256, minimum=0)
 ACCOUNT_CACHE_SECONDS = env_float("ACCOUNT_CACHE_SECONDS", 1.0)
 # Recorded requests are written in batches this often, off the response path.
 RECORDER_FLUSH_MS = env_int("RECORDER_FLUSH_MS", 100, minimum=1)
+# Prices change rarely: the recorder re-reads the table at most this often
+# (an edit in this process's admin applies at once).
+PRICE_CACHE_SECONDS = env_float("PRICE_CACHE_SECONDS", 10.0)
 # Fallback wait when a 429 carries no reset header.
 RATE_LIMIT_FALLBACK_SECONDS = env_int("RATE_LIMIT_FALLBACK_SECONDS", 60, minimum=1)
 # Refresh an OAuth token this many seconds before it expires, so a long
@@ -284,5 +287,7 @@ LOGGING = {
     "loggers": {
         "django": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
         "daphne": {"level": "WARNING"},
+        # One INFO line per OAuth call (URL only) is noise, not news.
+        "httpx": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },
 }

@@ -16,6 +16,9 @@ from analytics import pricing
 from analytics.models import ModelPrice
 from tests import servers
 
+# Several flush ticks of the live server (RECORDER_FLUSH_MS=20 below).
+QUIESCE_SECONDS = 0.15
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings: Any) -> None:
@@ -80,6 +83,8 @@ def proxy_server(
         # Tests change accounts between requests: always read the current state.
         "ACCOUNT_CACHE_SECONDS": "0",
         "RECORDER_FLUSH_MS": "20",
+        # Prices change between tests (each transactional test starts empty).
+        "PRICE_CACHE_SECONDS": "0",
         "RETRY_ATTEMPTS": "2",
         "RETRY_DELAY_MS": "20",
         "MAX_BODY_MB": "1",
@@ -114,10 +119,15 @@ def twin_proxy_server(
 @pytest.fixture
 def proxy(
     proxy_server: ProxyServer, fake_upstream: FakeUpstream, transactional_db: None
-) -> ProxyServer:
-    """The live proxy with a clean fake upstream and database (committed, visible to daphne)."""
+) -> Iterator[ProxyServer]:
+    """The live proxy with a clean fake upstream and database (committed, visible to daphne).
+
+    After the test, give the server's background flush time to finish before the
+    database is emptied: on PostgreSQL a TRUNCATE racing a batch write can deadlock.
+    """
     fake_upstream.reset()
-    return proxy_server
+    yield proxy_server
+    time.sleep(QUIESCE_SECONDS)
 
 
 @pytest.fixture

@@ -49,6 +49,9 @@ def test_list_has_spec_fields_ordered_by_request_count(api_client: Client) -> No
     assert busy["tokenStatus"] == "valid"  # API keys do not expire
     assert quiet["rateLimitStatus"] == "OK" and quiet["sessionInfo"] == "-"
     assert quiet["lastUsed"] is None
+    assert busy["health"]["state"] == "rate_limited"
+    assert busy["health"]["until"] == (now + timedelta(minutes=30)).isoformat()
+    assert quiet["health"] == {"state": "ok", "reason": "", "until": None}
 
 
 def test_add_from_tokens_creates_an_oauth_account(api_client: Client) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
+from prometheus_client import REGISTRY
 from time_machine import TimeMachineFixture
 
 from accounts import tokens
@@ -271,3 +272,23 @@ def test_successful_refresh_clears_needs_reauth(
     refresh(account, reason="admin", force=True)
 
     assert Account.objects.get(pk=account.pk).health(NOW).state == HealthState.OK
+
+
+def refresh_metric(outcome: str) -> float:
+    value = REGISTRY.get_sample_value("ccflare_token_refreshes_total", {"outcome": outcome})
+    return value or 0.0
+
+
+def test_refresh_outcomes_are_counted_for_metrics(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    ok_before, rejected_before = refresh_metric("ok"), refresh_metric("rejected")
+    ensure_fresh(expiring("one"))
+    oauth_upstream.add_rule(
+        credential="*", path="/v1/oauth/token", status=400, body={"error": "invalid_grant"}
+    )
+    with pytest.raises(tokens.NeedsReauth):
+        ensure_fresh(expiring("two"))
+
+    assert refresh_metric("ok") == ok_before + 1
+    assert refresh_metric("rejected") == rejected_before + 1
