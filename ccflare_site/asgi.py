@@ -13,7 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from ccflare_site import routing  # noqa: E402
-from proxy import background, handler  # noqa: E402
+from proxy import handler, serving  # noqa: E402
 
 
 async def http_app(scope: dict, receive, send) -> None:  # noqa: ANN001
@@ -31,4 +31,4 @@ application = ProtocolTypeRouter(
     }
 )
 
-background.freeze_startup_heap()
+serving.tune()

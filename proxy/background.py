@@ -7,9 +7,7 @@ recorded requests, so a session reset lands before the counts that follow it.
 
 import asyncio
 import atexit
-import gc
 import logging
-import sys
 
 from django.conf import settings
 
@@ -22,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 _task: asyncio.Task | None = None
 _drain_installed = False
-SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def ensure_started() -> None:
@@ -86,16 +83,3 @@ def _drain_sync() -> None:
         recorder.flush_sync()
     except Exception:
         logger.exception("proxy.shutdown_drain_failed")
-
-
-def freeze_startup_heap() -> None:
-    """Move everything allocated at start-up out of the cyclic GC's sight.
-
-    DESIGN.md §3.1: full collections walking Django's start-up heap caused a
-    12-24 ms p99; frozen objects are never scanned again.
-    """
-    gc.collect()
-    gc.freeze()
-    # The recorder's thread competes for the GIL; a shorter switch interval
-    # (default 5 ms) bounds how long it can hold up the event loop.
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
