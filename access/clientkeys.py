@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from access.models import ClientKey
+from ccflare_site.coalesce import SharedRun
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +40,19 @@ class ClientKeyCache:
     def __init__(self) -> None:
         self._keys: dict[str, int] = {}
         self._loaded_at = float("-inf")
-        self._reloading: asyncio.Future[None] | None = None
+        # Concurrent requests that find the set stale share one reload.
+        self._reload = SharedRun(self._do_reload)
 
     async def authorize(self, headers: list[tuple[bytes, bytes]]) -> Grant | None:
         """The grant for a request with these headers, or None when it must get a 401."""
         if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
-            await self._reload()
+            await self._reload.run()
         if not self._keys:
             return OPEN
         return match(headers, self._keys)
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
-
-    async def _reload(self) -> None:
-        # Concurrent requests that find the set stale share one load.
-        if self._reloading is None:
-            self._reloading = asyncio.ensure_future(self._do_reload())
-        future = self._reloading
-        try:
-            await asyncio.shield(future)
-        finally:
-            if future.done() and self._reloading is future:
-                self._reloading = None
 
     async def _do_reload(self) -> None:
         loop = asyncio.get_running_loop()

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from accounts.models import Account
+from ccflare_site.coalesce import SharedRun
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +32,15 @@ class AccountPool:
         self._accounts: list[Account] = []
         self._loaded_at = float("-inf")
         self._pending: dict[uuid.UUID, dict[str, Any]] = {}
-        self._reloading: asyncio.Future[None] | None = None
+        # Concurrent requests that find the snapshot stale share one reload.
+        self._reload = SharedRun(self._do_reload)
         # Guards _pending between the event loop and the flushing thread.
         self._lock = threading.Lock()
 
     async def accounts(self) -> list[Account]:
         """The current snapshot, reloaded first if it is stale."""
         if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
-            await self._reload()
+            await self._reload.run()
         return self._accounts
 
     def update(self, account: Account, **fields: Any) -> None:
@@ -55,17 +57,6 @@ class AccountPool:
     def flush_sync(self) -> None:
         """Write pending updates from a thread with no running event loop (shutdown)."""
         self._flush_sync()
-
-    async def _reload(self) -> None:
-        # Concurrent requests that find the snapshot stale share one reload.
-        if self._reloading is None:
-            self._reloading = asyncio.ensure_future(self._do_reload())
-        future = self._reloading
-        try:
-            await asyncio.shield(future)
-        finally:
-            if future.done() and self._reloading is future:
-                self._reloading = None
 
     async def _do_reload(self) -> None:
         loop = asyncio.get_running_loop()
