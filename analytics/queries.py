@@ -20,12 +20,7 @@ def stats() -> dict:
     """The dashboard's headline numbers over the whole history (SPEC §6.2)."""
     totals = _totals(Request.objects.all())
     return {
-        "totalRequests": totals["requests"],
-        "successRate": round(totals["success_rate"]),
-        "activeAccounts": Account.objects.filter(request_count__gt=0).count(),
-        "avgResponseTime": round(totals["avg_response"] or 0),
-        "totalTokens": totals["tokens"],
-        "totalCostUsd": totals["cost"],
+        **_headline(totals),
         "topModels": top_models(limit=5, total=totals["requests"]),
         "avgTokensPerSecond": totals["avg_tps"],
         "accounts": account_usage(limit=10),
@@ -38,12 +33,7 @@ def cli_stats() -> dict:
     totals = _totals(Request.objects.all())
     accounts = Account.objects.order_by("-request_count", "name")[:10]
     return {
-        "totalRequests": totals["requests"],
-        "successRate": round(totals["success_rate"]),
-        "activeAccounts": Account.objects.filter(request_count__gt=0).count(),
-        "avgResponseTime": round(totals["avg_response"] or 0),
-        "totalTokens": totals["tokens"],
-        "totalCostUsd": totals["cost"],
+        **_headline(totals),
         "avgTokensPerSecond": totals["avg_tps"],
         "tokenDetails": totals["token_details"],
         "accounts": [
@@ -51,6 +41,18 @@ def cli_stats() -> dict:
             for a in accounts
         ],
         "recentErrors": recent_errors(limit=10),
+    }
+
+
+def _headline(totals: dict) -> dict:
+    """The numbers /api/stats and the `stats` command share."""
+    return {
+        "totalRequests": totals["requests"],
+        "successRate": round(totals["success_rate"]),
+        "activeAccounts": Account.objects.filter(request_count__gt=0).count(),
+        "avgResponseTime": round(totals["avg_response"] or 0),
+        "totalTokens": totals["tokens"],
+        "totalCostUsd": totals["cost"],
     }
 
 
