@@ -41,6 +41,7 @@ fmt: install-dev ## Format and fix what ruff can
 	$(VENV)/bin/ruff format .
 
 test: lint ## Install what the tests need, lint, and run the whole suite
+	bash .ci/ensure-chromium.sh
 	$(VENV)/bin/pytest
 
 bench: install-dev ## Benchmark the proxy against the direct path (fake upstream, real daphne)

@@ -1,7 +1,9 @@
 """Live events: the channel group the dashboard and API streams listen to, and the publishers."""
 
+import asyncio
 import logging
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from analytics.models import Request
@@ -9,6 +11,11 @@ from analytics.models import Request
 logger = logging.getLogger(__name__)
 
 REQUESTS_GROUP = "requests"
+# Account state changes (pause, resume, rename, add, delete, new credentials) for
+# the dashboard; the proxy's own rate-limit and health marks are not sent here
+# (they reach the database in its background flush, just before `request.logged`).
+ACCOUNTS_GROUP = "accounts"
+_tasks: set[asyncio.Task] = set()
 
 
 def summary(request: Request) -> dict:
@@ -50,11 +57,35 @@ async def publish_request_started(row: dict) -> None:
     await _publish({"type": "request.started", "row": row})
 
 
-async def _publish(message: dict) -> None:
+def publish_account_changed(*, account_id: object, name: str, deleted: bool = False) -> None:
+    """Tell live listeners an account changed; callable from sync code. Never raises.
+
+    Sends `{"type": "account.changed", "id", "name", "deleted"}` to ACCOUNTS_GROUP; listeners
+    re-read the account themselves, so the message stays small and never carries secrets.
+    """
+    message = {
+        "type": "account.changed",
+        "id": str(account_id),
+        "name": name,
+        "deleted": deleted,
+    }
+    try:
+        task = asyncio.get_running_loop().create_task(_publish(message, group=ACCOUNTS_GROUP))
+        # The loop keeps only a weak reference to a task: hold it until it is done.
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+    except RuntimeError:  # no loop in this thread: a sync view, the admin, a command
+        try:
+            async_to_sync(_publish)(message, group=ACCOUNTS_GROUP)
+        except Exception:
+            logger.exception("events.publish_failed")
+
+
+async def _publish(message: dict, *, group: str = REQUESTS_GROUP) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        await layer.group_send(REQUESTS_GROUP, message)
+        await layer.group_send(group, message)
     except Exception:
         logger.exception("events.publish_failed")

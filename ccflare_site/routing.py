@@ -1,3 +1,5 @@
 """Websocket routes of every app, concatenated."""
 
-websocket_urlpatterns: list = []
+from analytics import routing as analytics_routing
+
+websocket_urlpatterns: list = [*analytics_routing.websocket_urlpatterns]

@@ -152,6 +152,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve static files (dashboard, admin) straight from their source folders too, so a
+# bare `daphne ...` after `migrate` (DESIGN §2) works without collectstatic.
+WHITENOISE_USE_FINDERS = True
 
 # Channels: one daphne process shares events in memory; set REDIS_URL to
 # share them between several processes.

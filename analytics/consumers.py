@@ -1,0 +1,69 @@
+"""The dashboard's websocket: pushes request, account and log events to logged-in staff.
+
+Thin by design: it joins channel groups and forwards what publishers send
+(`analytics.events`, `analytics.logs`); it computes nothing and reads no database.
+A page picks its topics with `?topics=requests,accounts,logs` (default: requests
+and accounts), so only the Logs page pays for the log stream.
+"""
+
+import asyncio
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from analytics import events, logs
+
+TOPICS = {
+    "requests": events.REQUESTS_GROUP,
+    "accounts": events.ACCOUNTS_GROUP,
+    "logs": logs.LOGS_GROUP,
+}
+DEFAULT_TOPICS = ("requests", "accounts")
+# Close code for "not allowed": sent before accept, so the handshake fails (HTTP 403).
+FORBIDDEN = 4403
+
+
+class DashboardConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        """Accept staff only, then join the groups of the requested topics."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff:
+            await self.close(code=FORBIDDEN)
+            return
+        # Log records written from worker threads are published on this loop.
+        logs.attach_loop(asyncio.get_running_loop())
+        self.joined = [TOPICS[name] for name in requested_topics(self.scope)]
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "topics": requested_topics(self.scope)})
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content: dict, **kwargs: object) -> None:
+        # The browser only listens; a ping keeps idle proxies from closing the socket.
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def request_started(self, event: dict) -> None:
+        await self.send_json({"type": "request.started", "row": event["row"]})
+
+    async def request_logged(self, event: dict) -> None:
+        await self.send_json({"type": "request.logged", "row": event["row"]})
+
+    async def account_changed(self, event: dict) -> None:
+        await self.send_json({k: event.get(k) for k in ("type", "id", "name", "deleted")})
+
+    async def log_entry(self, event: dict) -> None:
+        entry = {k: event.get(k) for k in ("ts", "level", "msg")}
+        await self.send_json({"type": "log", **entry})
+
+
+def requested_topics(scope: dict) -> list[str]:
+    """The known topics named in the query string, in a stable order; the default if none."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    asked = {name for value in query.get("topics", []) for name in value.split(",")}
+    known = [name for name in TOPICS if name in asked]
+    return known or list(DEFAULT_TOPICS)

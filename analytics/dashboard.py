@@ -1,0 +1,165 @@
+"""Read-side data of the dashboard pages: account cards with health and windows, page bootstraps.
+
+Each page is rendered with the data it shows first embedded (no fetch before the
+first paint); the browser then follows the websocket and calls /api/ for changes.
+The numbers come from the same functions as the API (`analytics.queries`,
+`analytics.report`), so the page and /api/ never disagree.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count
+
+from accounts import selection
+from accounts.models import Account, Health, HealthState
+from analytics import conversation, queries, report, runtime
+from analytics.models import Request
+
+# How many requests the Requests page loads, and the Overview's live feed shows.
+REQUESTS_PAGE_SIZE = 200
+ACTIVITY_SIZE = 8
+DEFAULT_RANGE = "24h"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One rate-limit window of an account: how much is used and when it resets."""
+
+    label: str
+    percent: int | None  # 0-100, None when the upstream never reported it
+    resets_at: datetime | None
+
+    @property
+    def level(self) -> str:
+        """'ok', 'warn' or 'full', for the bar's colour."""
+        if self.percent is None or self.percent < 75:
+            return "ok"
+        return "warn" if self.percent < 100 else "full"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCard:
+    account: Account
+    health: Health
+    holds_session: bool
+    windows: tuple[Window, Window]
+    token_status: str
+
+    @property
+    def state(self) -> str:
+        return self.health.state.value
+
+    @property
+    def is_paused(self) -> bool:
+        return self.health.state == HealthState.PAUSED
+
+
+def account_cards(*, now: datetime) -> list[AccountCard]:
+    """Every account in routing order, with its health, windows and session holder."""
+    accounts = selection.routing_order(list(Account.objects.all()))
+    duration = timedelta(milliseconds=settings.SESSION_DURATION_MS)
+    holder = selection.active_session(accounts, now=now, duration=duration)
+    return [_card(account, now=now, holder=holder) for account in accounts]
+
+
+def _card(account: Account, *, now: datetime, holder: Account | None) -> AccountCard:
+    windows = (
+        Window("5-hour", _percent(account.five_hour_utilization), account.five_hour_reset),
+        Window("7-day", _percent(account.seven_day_utilization), account.seven_day_reset),
+    )
+    return AccountCard(
+        account=account,
+        health=account.health(now),
+        holds_session=holder is not None and holder.pk == account.pk,
+        windows=windows,
+        token_status=account.token_status(now),
+    )
+
+
+def _percent(utilization: float | None) -> int | None:
+    return None if utilization is None else round(utilization * 100)
+
+
+def account_names() -> dict[str, str]:
+    """Account id -> name, for live rows that carry only the id."""
+    return {str(pk): name for pk, name in Account.objects.values_list("pk", "name")}
+
+
+def known_models() -> list[str]:
+    """Every model seen in the history, most used first (the analytics filter's choices)."""
+    rows = (
+        Request.objects.exclude(model=None)
+        .values("model")
+        .annotate(n=Count("id"))
+        .order_by("-n", "model")
+    )
+    return [row["model"] for row in rows[:50]]
+
+
+def overview_data() -> dict:
+    """What the Overview shows first: the report for the default range, errors, activity."""
+    return {
+        "range": DEFAULT_RANGE,
+        "report": report.build(report.Filters(range=DEFAULT_RANGE)),
+        "recentErrors": queries.recent_errors(limit=5),
+        "activity": queries.recent_requests(limit=ACTIVITY_SIZE),
+        "accounts": account_names(),
+    }
+
+
+def retention() -> dict:
+    return {
+        "payloadDays": runtime.retention_days("data_retention_days"),
+        "requestDays": runtime.retention_days("request_retention_days"),
+        "fromEnv": sorted(settings.RUNTIME_SETTINGS_FROM_ENV),
+    }
+
+
+def analytics_data() -> dict:
+    return {
+        "range": DEFAULT_RANGE,
+        "report": report.build(report.Filters(range=DEFAULT_RANGE)),
+        "accountChoices": [*account_names().values(), queries.NO_ACCOUNT],
+        "modelChoices": known_models(),
+    }
+
+
+def requests_data() -> dict:
+    return {
+        "requests": queries.recent_requests(limit=REQUESTS_PAGE_SIZE),
+        "accounts": account_names(),
+        "limit": REQUESTS_PAGE_SIZE,
+    }
+
+
+def request_view(detail: dict) -> dict:
+    """One request (queries.request_detail) with its bodies decoded and the conversation built."""
+    payload = detail.get("payload") or {}
+    sent = payload.get("request") or {}
+    answered = payload.get("response") or {}
+    request_body = conversation.decode_body(sent.get("body"))
+    response_body = conversation.decode_body(answered.get("body"))
+    return {
+        **detail,
+        "has_payload": bool(payload) and "error" not in payload,
+        "meta": payload.get("meta") or {},
+        "request_headers": sorted((sent.get("headers") or {}).items()),
+        "response_headers": sorted((answered.get("headers") or {}).items()),
+        "request_body": conversation.pretty(request_body),
+        "response_body": conversation.pretty(response_body),
+        "messages": conversation.build(request_body, response_body),
+        "token_rows": _token_rows(detail),
+    }
+
+
+def _token_rows(detail: dict) -> list[tuple[str, int]]:
+    names = [
+        ("Input", "inputTokens"),
+        ("Cache read", "cacheReadInputTokens"),
+        ("Cache write", "cacheCreationInputTokens"),
+        ("Output", "outputTokens"),
+        ("Total", "totalTokens"),
+    ]
+    return [(label, detail.get(key) or 0) for label, key in names]

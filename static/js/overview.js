@@ -1,0 +1,320 @@
+/* Overview: KPI cards with trend, charts, the pool, live activity, errors and retention.
+ * First paint uses the data embedded in the page; the websocket keeps it current. */
+"use strict";
+
+(function () {
+  const { api, fragment, pageData, fmt, el, banner, throttle, live, localizeTimes, charts } = window.ccflare;
+  const state = pageData();
+  const ACTIVITY_SIZE = 8;
+  const $ = (selector) => document.querySelector(selector);
+
+  /* KPIs --------------------------------------------------------------------- */
+
+  const KPIS = {
+    requests: { value: (t) => fmt.int(t.requests), point: (p) => p.requests, upIsGood: true },
+    success: { value: (t) => fmt.pct(t.successRate, 1), point: (p) => p.successRate, upIsGood: true },
+    latency: { value: (t) => fmt.ms(t.avgResponseTime), point: (p) => p.avgResponseTime, upIsGood: false },
+    cost: { value: (t) => costText(t.totalCostUsd), point: (p) => p.costUsd, upIsGood: false },
+    speed: { value: (t) => fmt.tps(t.avgTokensPerSecond), point: (p) => p.avgTokensPerSecond, upIsGood: true },
+  };
+  const BUCKET_WORDS = { "1m": "previous minute", "5m": "previous 5 minutes", "1h": "previous hour", "1d": "previous day" };
+
+  function costText(usd) {
+    return usd >= 100 ? fmt.usd(usd, 2) : fmt.usd(usd, 4);
+  }
+
+  function renderKPIs() {
+    const { totals, timeSeries, meta } = state.report;
+    const [previous, last] = timeSeries.slice(-2);
+    for (const [name, kpi] of Object.entries(KPIS)) {
+      const card = $(`[data-kpi="${name}"]`);
+      card.querySelector(".value").textContent = kpi.value(totals);
+      card.querySelector(".trend").replaceChildren(...trend(kpi, previous, last, meta.bucket));
+    }
+  }
+
+  function trend(kpi, previous, last, bucket) {
+    const before = previous ? kpi.point(previous) : null;
+    const now = last ? kpi.point(last) : null;
+    if (before == null || now == null || before === 0) return [el("span", { text: "No earlier bucket to compare" })];
+    const change = ((now - before) / Math.abs(before)) * 100;
+    const good = change === 0 ? "" : (change > 0) === kpi.upIsGood ? "good" : "bad";
+    const arrow = change > 0 ? "▲" : change < 0 ? "▼" : "■";
+    return [
+      el("span", { class: `delta ${good}`, text: `${arrow} ${Math.abs(change).toFixed(1)}%` }),
+      el("span", { text: `vs ${BUCKET_WORDS[bucket] || "previous bucket"}` }),
+    ];
+  }
+
+  /* Charts -------------------------------------------------------------------- */
+
+  function volumeConfig() {
+    const t = charts.theme();
+    const { timeSeries, meta } = state.report;
+    const series = charts.fillBuckets(timeSeries, meta.bucket, (p) => p.requests);
+    return {
+      type: "line",
+      data: {
+        labels: series.labels,
+        datasets: [{
+          label: "Requests", data: series.values.map((v) => v || 0), borderColor: t.accent,
+          backgroundColor: charts.areaFill(t.accent), fill: true, tension: 0.3, pointRadius: 0, borderWidth: 2,
+        }],
+      },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { display: false } },
+        scales: { x: { grid: { display: false }, ticks: { maxTicksLimit: 8 } }, y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    };
+  }
+
+  function successConfig() {
+    const t = charts.theme();
+    const { timeSeries, meta } = state.report;
+    const series = charts.fillBuckets(timeSeries, meta.bucket, (p) => p.successRate);
+    const lowest = Math.min(80, ...series.values.filter((v) => v != null));
+    return {
+      type: "line",
+      data: {
+        labels: series.labels,
+        datasets: [{
+          label: "Success rate", data: series.values, borderColor: t.ok, backgroundColor: t.ok, spanGaps: true,
+          tension: 0.3, pointRadius: 0, borderWidth: 2,
+        }],
+      },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => ` ${fmt.pct(c.parsed.y, 1)}` } } },
+        scales: {
+          x: { grid: { display: false }, ticks: { maxTicksLimit: 8 } },
+          y: { min: Math.max(0, Math.floor(lowest / 10) * 10), max: 100, ticks: { callback: (v) => `${v}%` } },
+        },
+      },
+    };
+  }
+
+  function modelsConfig() {
+    const rows = state.report.modelDistribution;
+    return {
+      type: "doughnut",
+      data: {
+        labels: rows.map((r) => r.model),
+        datasets: [{ data: rows.map((r) => r.count), backgroundColor: charts.PALETTE, borderColor: charts.theme().surface, borderWidth: 2 }],
+      },
+      options: { cutout: "68%", plugins: { legend: { display: false } } },
+    };
+  }
+
+  function accountsConfig() {
+    const t = charts.theme();
+    const rows = state.report.accountPerformance.slice(0, 10);
+    return {
+      type: "bar",
+      data: {
+        labels: rows.map((r) => r.name),
+        datasets: [
+          { label: "Requests", data: rows.map((r) => r.requests), backgroundColor: charts.hexAlpha(t.accent, 0.8), borderRadius: 6, yAxisID: "y", maxBarThickness: 42 },
+          { label: "Success %", type: "line", data: rows.map((r) => r.successRate), borderColor: t.ok, backgroundColor: t.ok, yAxisID: "y1", pointRadius: 3 },
+        ],
+      },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { position: "bottom" } },
+        scales: {
+          x: { grid: { display: false } },
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+          y1: { position: "right", min: 0, max: 100, grid: { display: false }, ticks: { callback: (v) => `${v}%` } },
+        },
+      },
+    };
+  }
+
+  function renderLegend() {
+    const rows = state.report.modelDistribution;
+    const total = rows.reduce((sum, r) => sum + r.count, 0);
+    const items = rows.map((r, i) => el("li", {},
+      el("span", { class: "swatch", style: `background:${charts.PALETTE[i % charts.PALETTE.length]}` }),
+      el("span", { class: "mono", text: r.model }),
+      el("span", { class: "muted", text: `${fmt.int(r.count)} · ${fmt.pct((r.count * 100) / total)}` })));
+    $("[data-model-legend]").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "No requests in this range" })]));
+  }
+
+  let chartHandles = [];
+  function renderReport() {
+    renderKPIs();
+    renderLegend();
+    if (!chartHandles.length) {
+      chartHandles = [
+        charts.mount(document.getElementById("chart-volume"), volumeConfig),
+        charts.mount(document.getElementById("chart-success"), successConfig),
+        charts.mount(document.getElementById("chart-models"), modelsConfig),
+        charts.mount(document.getElementById("chart-accounts"), accountsConfig),
+      ];
+    } else {
+      chartHandles.forEach((handle) => handle.refresh());
+    }
+  }
+
+  async function loadReport() {
+    try {
+      state.report = await api(`/api/analytics?range=${state.range}`);
+      renderReport();
+    } catch (error) {
+      banner(`Could not load analytics: ${error.message}`, "error");
+    }
+  }
+
+  /* Activity feed and errors ---------------------------------------------------- */
+
+  function accountName(id) {
+    return (id && state.accounts[id]) || id || "no account";
+  }
+
+  function activityItem(row, pending) {
+    const code = row.statusCode;
+    const statusClass = pending ? "pending" : `s${String(code || 0)[0]}`;
+    const details = pending ? ["in progress…"]
+      : [row.model, accountName(row.accountUsed), fmt.ms(row.responseTimeMs), row.costUsd ? fmt.usd(row.costUsd) : null];
+    return el("li", { dataset: { id: row.id, state: pending ? "pending" : "done" } },
+      el("a", { href: `/dashboard/requests/#${row.id}` },
+        el("span", { class: `status ${statusClass}` }, el("span", { class: "dot" }), pending ? "…" : String(code || "–")),
+        el("span", { class: "what" }, el("span", { class: "method", text: row.method }), row.path),
+        el("span", { class: "sub", text: details.filter(Boolean).join(" · ") }),
+        el("time", { class: "when", text: fmt.time(row.timestamp) })));
+  }
+
+  function renderActivity() {
+    const list = $("[data-activity]");
+    const items = state.activity.map((row) => activityItem(row, false));
+    list.replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "No requests yet. Point a client at this proxy and they show up here." })]));
+  }
+
+  function upsertActivity(row, pending) {
+    const list = $("[data-activity]");
+    list.querySelector(".empty")?.remove();
+    const item = activityItem(row, pending);
+    item.classList.add("is-new");
+    const existing = list.querySelector(`[data-id="${CSS.escape(row.id)}"]`);
+    if (existing) existing.replaceWith(item);
+    else list.prepend(item);
+    while (list.children.length > ACTIVITY_SIZE) list.lastElementChild.remove();
+  }
+
+  function renderErrors() {
+    const items = state.recentErrors.map((message) => el("li", { text: message }));
+    $("[data-errors]").replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "No errors recorded. All systems operational." })]));
+    const list = $("[data-errors]");
+    if (!items.length) list.firstElementChild.className = "empty";
+  }
+
+  /* Pool ------------------------------------------------------------------------ */
+
+  const refreshPool = throttle(async () => {
+    try {
+      const html = await fragment("/dashboard/accounts/cards/?view=pool");
+      const box = $("[data-pool]");
+      box.innerHTML = html;
+      localizeTimes(box);
+    } catch (error) {
+      /* The next event retries; the pool keeps its last state meanwhile. */
+    }
+  }, 1000);
+
+  /* Retention and maintenance ---------------------------------------------------- */
+
+  function bindRetention() {
+    const form = $("[data-retention-form]");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {};
+      for (const input of form.querySelectorAll("input:not(:disabled)")) body[input.name] = Number(input.value);
+      try {
+        await api("/api/config/retention", { method: "POST", body });
+        banner("Retention saved.", "success");
+      } catch (error) {
+        banner(error.message, "error");
+      }
+    });
+    $("[data-presets]").addEventListener("click", (event) => {
+      const button = event.target.closest("[data-days]");
+      const input = form.querySelector('[name="payloadDays"]');
+      if (!button || input.disabled) return;
+      input.value = button.dataset.days;
+      form.requestSubmit();
+    });
+    $("[data-cleanup]").addEventListener("click", () => maintenance("cleanup"));
+    $("[data-compact]").addEventListener("click", () => maintenance("compact"));
+  }
+
+  async function maintenance(action) {
+    const out = $("[data-maintenance-result]");
+    out.textContent = action === "cleanup" ? "Cleaning up…" : "Compacting…";
+    try {
+      const result = await api(`/api/maintenance/${action}`, { method: "POST" });
+      out.textContent = action === "cleanup"
+        ? `Removed ${fmt.int(result.removedRequests)} requests and ${fmt.int(result.removedPayloads)} payloads older than ${fmt.datetime(result.cutoffIso)}.`
+        : "Database compacted.";
+      if (action === "cleanup") loadReport();
+    } catch (error) {
+      out.textContent = "";
+      banner(error.message, "error");
+    }
+  }
+
+  /* Range picker ------------------------------------------------------------------ */
+
+  function bindRange() {
+    $("[data-range-picker]").addEventListener("click", (event) => {
+      const button = event.target.closest("[data-range]");
+      if (!button) return;
+      state.range = button.dataset.range;
+      document.querySelectorAll("[data-range]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      loadReport();
+    });
+  }
+
+  /* Live ---------------------------------------------------------------------------- */
+
+  const refreshReport = throttle(loadReport, 3000);
+
+  function onLogged({ row }) {
+    upsertActivity(row, false);
+    // The count moves at once; the rest follows with the throttled report.
+    state.report.totals.requests += 1;
+    $('[data-kpi="requests"] .value').textContent = fmt.int(state.report.totals.requests);
+    if (row.errorMessage && !state.recentErrors.includes(row.errorMessage)) {
+      state.recentErrors = [row.errorMessage, ...state.recentErrors].slice(0, 5);
+      renderErrors();
+    }
+    refreshReport();
+    refreshPool();
+  }
+
+  async function resync() {
+    loadReport();
+    refreshPool();
+    try {
+      state.activity = await api(`/api/requests?limit=${ACTIVITY_SIZE}`);
+      renderActivity();
+    } catch (error) { /* shown on the next event */ }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    renderReport();
+    renderActivity();
+    renderErrors();
+    bindRetention();
+    bindRange();
+    live
+      .on("request.started", ({ row }) => upsertActivity({ ...row, timestamp: row.timestamp }, true))
+      .on("request.logged", onLogged)
+      .on("account.changed", (message) => {
+        if (message.deleted) delete state.accounts[message.id];
+        else state.accounts[message.id] = message.name;
+        refreshPool();
+      })
+      .onReconnect(resync)
+      .start(["requests", "accounts"]);
+  });
+})();

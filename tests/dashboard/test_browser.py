@@ -1,0 +1,257 @@
+"""The dashboard in a real headless Chromium against a real daphne and the fake upstream.
+
+Covers what a person does: log in, open every page (screenshots in light and dark
+under test-artifacts/screenshots/), watch a request appear live, pause and resume an
+account, add one through the two-step OAuth login, rename and delete one, follow the
+log, and get refused without staff rights.
+"""
+
+import threading
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+
+from accounts.models import Account
+from analytics.models import Request
+from tests.conftest import ProxyServer
+from tests.dashboard import seed
+from tests.dashboard.conftest import add_session, screenshot, wait_live
+from tests.factories import make_account
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices")]
+
+MESSAGE = {
+    "model": "claude-sonnet-4-5-20250929",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+SLOW_STREAM = "slow_stream;events=15;interval_ms=100"
+
+
+def send(proxy: ProxyServer, *, stream: bool = False) -> httpx.Response:
+    headers = {"anthropic-version": "2023-06-01", "x-api-key": "client-key"}
+    if stream:
+        headers["x-fake-scenario"] = SLOW_STREAM
+    body = {**MESSAGE, "stream": stream}
+    return httpx.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=20)
+
+
+def mark_page(page: object) -> None:
+    """Tag the document: the tag is gone if the page reloads, so updates came live."""
+    page.evaluate("window.__noReload = true")
+
+
+def assert_not_reloaded(page: object) -> None:
+    assert page.evaluate("window.__noReload === true")
+
+
+def test_every_page_renders_with_seeded_data(page: object, proxy: ProxyServer) -> None:
+    seed.seed_requests(400, accounts=seed.seed_accounts(), payloads=5)
+    newest = Request.objects.filter(payload__isnull=False).order_by("-timestamp").first()
+    pages = [
+        ("overview", "/dashboard/", '[data-kpi="requests"] .value:not(:text("–"))', True),
+        ("analytics", "/dashboard/analytics/", "[data-model-table] tr td.mono", True),
+        ("requests", "/dashboard/requests/", "[data-rows] tr", False),
+        ("accounts", "/dashboard/accounts/", ".account-card", True),
+        ("logs", "/dashboard/logs/", "[data-log-count]", False),
+    ]
+    for name, path, ready, full_page in pages:
+        page.goto(f"{proxy.url}{path}")
+        page.wait_for_selector(ready)
+        wait_live(page)
+        screenshot(page, name, full_page=full_page)
+
+    page.goto(f"{proxy.url}/dashboard/requests/#{newest.id}")
+    page.wait_for_selector(".request-detail .msg.assistant")
+    screenshot(page, "request-detail")
+    page.click('.request-detail [data-tab="routing"]')
+    page.wait_for_selector(".trace li.served")
+
+    page.goto(f"{proxy.url}/admin/")
+    page.click("a.dashboard-link")
+    page.wait_for_url("**/dashboard/")
+    assert page.errors == []
+
+
+def test_a_request_appears_live_on_the_requests_and_overview_pages(
+    page: object, context: object, proxy: ProxyServer
+) -> None:
+    make_account(name="live-key", api_key="sk-ant-api03-live-0001")
+    page.goto(f"{proxy.url}/dashboard/requests/")
+    wait_live(page)
+    overview = context.new_page()
+    overview.goto(f"{proxy.url}/dashboard/")
+    wait_live(overview)
+    mark_page(page)
+    mark_page(overview)
+
+    streaming = threading.Thread(target=send, args=(proxy,), kwargs={"stream": True})
+    streaming.start()
+    pending = page.wait_for_selector('[data-rows] tr[data-state="pending"]', timeout=10_000)
+    pending_text = pending.inner_text()
+    streaming.join()
+    row = page.wait_for_selector('[data-rows] tr[data-state="done"]', timeout=10_000)
+    feed = overview.wait_for_selector('[data-activity] li[data-state="done"]', timeout=10_000)
+
+    assert "pending" in pending_text and "/v1/messages" in pending_text
+    assert "200" in row.inner_text() and "live-key" in row.inner_text()
+    assert "/v1/messages" in feed.inner_text()
+    assert overview.inner_text('[data-kpi="requests"] .value') == "1"
+    assert_not_reloaded(page)
+    assert_not_reloaded(overview)
+    row.click()
+    page.wait_for_selector(".request-detail .msg.assistant")
+    assert "fake upstream" in page.inner_text(".request-detail .msg.assistant")
+    assert page.errors == []
+
+
+def test_pausing_an_account_from_the_accounts_page(page: object, proxy: ProxyServer) -> None:
+    account = make_account(name="pausable")
+    page.goto(f"{proxy.url}/dashboard/accounts/")
+    wait_live(page)
+    mark_page(page)
+    card = f'.account-card[data-account-id="{account.pk}"]'
+
+    page.click(f'{card} [data-action="pause"]')
+    page.wait_for_selector(f'{card}[data-state="paused"]')
+    paused = Account.objects.get(pk=account.pk).paused
+    page.click(f'{card} [data-action="resume"]')
+    page.wait_for_selector(f'{card}[data-state="ok"]')
+
+    assert paused is True
+    assert Account.objects.get(pk=account.pk).paused is False
+    assert_not_reloaded(page)
+
+
+def test_an_account_paused_elsewhere_changes_state_on_the_open_page(
+    page: object, proxy: ProxyServer
+) -> None:
+    account = make_account(name="remote")
+    page.goto(f"{proxy.url}/dashboard/")
+    wait_live(page)
+    mark_page(page)
+
+    # Through the API on the live server, as another operator or a script would.
+    response = httpx.post(
+        f"{proxy.url}/api/accounts/{account.pk}/pause", headers=token_headers(), timeout=10
+    )
+
+    assert response.status_code == 200
+    page.wait_for_selector(f'.pool-row[data-account-id="{account.pk}"][data-state="paused"]')
+    assert_not_reloaded(page)
+
+
+def token_headers() -> dict[str, str]:
+    from access import services
+
+    return {"Authorization": f"Bearer {services.create_api_token(name='browser-test')[1]}"}
+
+
+def test_adding_an_account_with_the_two_step_oauth_login(page: object, proxy: ProxyServer) -> None:
+    page.goto(f"{proxy.url}/dashboard/accounts/")
+    wait_live(page)
+    page.click("[data-add-toggle]")
+    page.fill('[data-oauth-start] [name="name"]', "new-max")
+    page.click('[data-oauth-start] button[type="submit"]')
+    page.wait_for_selector("[data-oauth-finish]:not([hidden])")
+    auth_url = page.get_attribute("[data-auth-url]", "href")
+    state = auth_url.split("state=")[1].split("&")[0]
+
+    page.fill('[data-oauth-finish] [name="code"]', f"c1#{state}")
+    page.click('[data-oauth-finish] button[type="submit"]')
+    page.wait_for_selector('.account-card[data-account-name="new-max"]')
+
+    account = Account.objects.get(name="new-max")
+    assert account.kind == Account.Kind.OAUTH and account.refresh_token
+    assert "added" in page.inner_text("[data-banner]").lower()
+
+
+def test_renaming_and_deleting_with_typed_confirmation(page: object, proxy: ProxyServer) -> None:
+    account = make_account(name="old-name")
+    page.goto(f"{proxy.url}/dashboard/accounts/")
+    wait_live(page)
+    card = f'.account-card[data-account-id="{account.pk}"]'
+
+    page.click(f'{card} [data-action="rename"]')
+    page.fill('[data-rename-dialog] [name="name"]', "new-name")
+    page.click('[data-rename-dialog] button[value="ok"]')
+    page.wait_for_selector(f'{card}[data-account-name="new-name"]')
+    page.click(f'{card} [data-action="delete"]')
+    page.fill('[data-delete-dialog] [name="confirm"]', "new-nam")
+    disabled_on_typo = page.is_disabled("[data-delete-confirm]")
+    page.fill('[data-delete-dialog] [name="confirm"]', "new-name")
+    page.click("[data-delete-confirm]")
+    page.wait_for_selector(card, state="detached")
+
+    assert disabled_on_typo
+    assert not Account.objects.filter(pk=account.pk).exists()
+
+
+def test_the_log_page_tails_new_lines(page: object, proxy: ProxyServer) -> None:
+    page.goto(f"{proxy.url}/dashboard/logs/")
+    wait_live(page)
+
+    # Django logs every 404 as a warning: a line we can cause from outside.
+    httpx.get(f"{proxy.url}/no-such-page-for-the-log-test", timeout=10)
+
+    page.wait_for_selector(".logline:has-text('no-such-page-for-the-log-test')", timeout=10_000)
+    page.click("[data-log-pause]")
+    httpx.get(f"{proxy.url}/second-missing-page", timeout=10)
+    page.wait_for_selector("[data-log-count]:has-text('1 waiting')", timeout=10_000)
+    held_back = page.locator(".logline:has-text('second-missing-page')").count()
+    page.click("[data-log-pause]")
+    page.wait_for_selector(".logline:has-text('second-missing-page')")
+    page.click("[data-log-clear]")
+
+    assert held_back == 0
+    assert page.locator(".logline").count() == 0
+
+
+def test_logging_in_through_the_admin_form_leads_to_the_dashboard(
+    context: object, proxy: ProxyServer, staff_user: User, settings: object
+) -> None:
+    # The server checks passwords with its own hashers, not the tests' fast MD5 one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    staff_user.set_password("a-real-password-1")
+    staff_user.save()
+    page = context.new_page()
+
+    page.goto(f"{proxy.url}/dashboard/")
+    login_url = page.url
+    page.fill("#id_username", staff_user.username)
+    page.fill("#id_password", "a-real-password-1")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{proxy.url}/dashboard/")
+    wait_live(page)
+
+    assert login_url == f"{proxy.url}/admin/login/?next=/dashboard/"
+    assert page.inner_text("h1") == "Overview"
+
+
+def test_a_visitor_without_staff_rights_is_sent_to_login_and_refused_by_the_socket(
+    context: object, proxy: ProxyServer, browser: object
+) -> None:
+    page = context.new_page()
+    page.goto(f"{proxy.url}/dashboard/requests/")
+    anonymous_url = page.url
+    anonymous_socket = open_socket(page, proxy)
+    add_session(context, proxy.url, User.objects.create_user("visitor", is_staff=False))
+    page.goto(f"{proxy.url}/dashboard/")
+    non_staff_url = page.url
+    non_staff_socket = open_socket(page, proxy)
+
+    assert anonymous_url == f"{proxy.url}/admin/login/?next=/dashboard/requests/"
+    assert non_staff_url == f"{proxy.url}/admin/login/?next=/dashboard/"
+    assert anonymous_socket == non_staff_socket == "refused"
+
+
+def open_socket(page: object, proxy: ProxyServer) -> str:
+    """Try the dashboard websocket from the page's origin: 'open' or 'refused'."""
+    url = proxy.url.replace("http://", "ws://") + "/ws/dashboard/"
+    script = """url => new Promise(resolve => {
+        const socket = new WebSocket(url);
+        socket.onopen = () => { resolve("open"); socket.close(); };
+        socket.onclose = () => resolve("refused");
+    })"""
+    return page.evaluate(script, url)
