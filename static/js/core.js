@@ -263,6 +263,32 @@
     },
   };
 
+  /* Account id -> name, for live rows that carry only the id. An id not seen yet (an
+   * account added by another process or a command) triggers one re-read of /api/accounts. */
+  function accountNames(initial, onUpdate) {
+    const names = { ...(initial || {}) };
+    const asked = new Set();
+    const reload = throttle(async () => {
+      try {
+        for (const account of await api("/api/accounts")) names[account.id] = account.name;
+        onUpdate();
+      } catch (error) { /* keep showing ids */ }
+    }, 2000);
+    return {
+      names,
+      name(id) {
+        if (!id) return null;
+        if (!(id in names) && !asked.has(id) && /^[0-9a-f-]{36}$/.test(id)) {
+          asked.add(id);
+          reload();
+        }
+        return names[id] || id;
+      },
+      set(id, name) { names[id] = name; },
+      remove(id) { delete names[id]; },
+    };
+  }
+
   /* Tabs: [data-tabs] holds buttons with data-tab="name"; panels are [data-panel="name"]. */
   function initTabs(scope = document) {
     scope.querySelectorAll("[data-tabs]").forEach((tabs) => {
@@ -304,6 +330,7 @@
 
   window.ccflare = {
     api, fragment, pageData, fmt, toDate, duration, localizeTimes, escapeHTML, el, banner,
-    throttle, live, initTabs, setTheme, onTheme: (listener) => themeListeners.push(listener),
+    throttle, live, initTabs, setTheme, accountNames,
+    onTheme: (listener) => themeListeners.push(listener),
   };
 })();

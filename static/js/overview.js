@@ -3,8 +3,9 @@
 "use strict";
 
 (function () {
-  const { api, fragment, pageData, fmt, el, banner, throttle, live, localizeTimes, charts } = window.ccflare;
+  const { api, fragment, pageData, fmt, el, banner, throttle, live, localizeTimes, charts, accountNames } = window.ccflare;
   const state = pageData();
+  const accounts = accountNames(state.accounts, () => renderActivity());
   const ACTIVITY_SIZE = 8;
   const $ = (selector) => document.querySelector(selector);
 
@@ -168,7 +169,7 @@
   /* Activity feed and errors ---------------------------------------------------- */
 
   function accountName(id) {
-    return (id && state.accounts[id]) || id || "no account";
+    return accounts.name(id) || "no account";
   }
 
   function activityItem(row, pending) {
@@ -186,14 +187,19 @@
 
   function renderActivity() {
     const list = $("[data-activity]");
-    const items = state.activity.map((row) => activityItem(row, false));
+    const items = state.activity.map((row) => activityItem(row, row.pending === true));
     list.replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "No requests yet. Point a client at this proxy and they show up here." })]));
   }
 
   function upsertActivity(row, pending) {
+    const entry = { ...row, pending };
+    const index = state.activity.findIndex((r) => r.id === row.id);
+    if (index >= 0) state.activity[index] = entry;
+    else state.activity.unshift(entry);
+    state.activity = state.activity.slice(0, ACTIVITY_SIZE);
     const list = $("[data-activity]");
     list.querySelector(".empty")?.remove();
-    const item = activityItem(row, pending);
+    const item = activityItem(entry, pending);
     item.classList.add("is-new");
     const existing = list.querySelector(`[data-id="${CSS.escape(row.id)}"]`);
     if (existing) existing.replaceWith(item);
@@ -307,11 +313,11 @@
     bindRetention();
     bindRange();
     live
-      .on("request.started", ({ row }) => upsertActivity({ ...row, timestamp: row.timestamp }, true))
+      .on("request.started", ({ row }) => upsertActivity({ ...row, accountUsed: row.accountId }, true))
       .on("request.logged", onLogged)
       .on("account.changed", (message) => {
-        if (message.deleted) delete state.accounts[message.id];
-        else state.accounts[message.id] = message.name;
+        if (message.deleted) accounts.remove(message.id);
+        else accounts.set(message.id, message.name);
         refreshPool();
       })
       .onReconnect(resync)

@@ -2,10 +2,10 @@
 "use strict";
 
 (function () {
-  const { api, fragment, pageData, fmt, el, toDate, live, localizeTimes, initTabs, banner } = window.ccflare;
+  const { api, fragment, pageData, fmt, el, toDate, live, localizeTimes, initTabs, banner, accountNames } = window.ccflare;
   const data = pageData();
   const LIMIT = data.limit || 200;
-  const names = data.accounts || {};
+  const accounts = accountNames(data.accounts, () => { refreshChoices(); render(); });
   const $ = (selector) => document.querySelector(selector);
   // Newest first; a pending row has `pending: true` until its request.logged arrives.
   let rows = data.requests.map((row) => ({ ...row }));
@@ -21,8 +21,7 @@
   }
 
   function accountOf(row) {
-    const ref = row.accountUsed ?? row.accountId;
-    return (ref && names[ref]) || ref || "no_account";
+    return accounts.name(row.accountUsed ?? row.accountId) || "no_account";
   }
 
   function matches(row, f) {
@@ -205,7 +204,7 @@
       .on("request.started", onStarted)
       .on("request.logged", onLogged)
       .on("account.changed", (message) => {
-        if (!message.deleted) names[message.id] = message.name;
+        if (!message.deleted) accounts.set(message.id, message.name);
         render();
       })
       .onReconnect(resync)

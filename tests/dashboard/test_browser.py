@@ -6,7 +6,11 @@ account, add one through the two-step OAuth login, rename and delete one, follow
 log, and get refused without staff rights.
 """
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +18,7 @@ from django.contrib.auth.models import User
 
 from accounts.models import Account
 from analytics.models import Request
+from tests import servers
 from tests.conftest import ProxyServer
 from tests.dashboard import seed
 from tests.dashboard.conftest import add_session, screenshot, wait_live
@@ -255,3 +260,51 @@ def open_socket(page: object, proxy: ProxyServer) -> str:
         socket.onclose = () => resolve("refused");
     })"""
     return page.evaluate(script, url)
+
+
+def test_the_page_reconnects_by_itself_after_a_server_restart(
+    context: object, proxy: ProxyServer, staff_user: User, tmp_path: Path
+) -> None:
+    port = servers.free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**proxy.env, "DATA_DIR": str(tmp_path)}
+    server = start_daphne(port=port, env=env, log=tmp_path / "first.log")
+    try:
+        add_session(context, base, staff_user)
+        page = context.new_page()
+        page.goto(f"{base}/dashboard/requests/")
+        wait_live(page)
+        mark_page(page)
+        servers.stop(server)
+        page.wait_for_selector('[data-live-status="reconnecting"]')
+        server = start_daphne(port=port, env=env, log=tmp_path / "second.log")
+        page.wait_for_selector('[data-live-status="live"]', timeout=30_000)
+        make_account(name="after-restart", api_key="sk-ant-api03-restart-0001")
+        headers = {"anthropic-version": "2023-06-01"}
+        httpx.post(f"{base}/v1/messages", json=MESSAGE, headers=headers, timeout=20)
+        row = page.wait_for_selector('[data-rows] tr[data-state="done"]', timeout=10_000)
+
+        assert "after-restart" in row.inner_text()
+        assert_not_reloaded(page)
+    finally:
+        servers.stop(server)
+
+
+def start_daphne(*, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """daphne on a chosen port (servers.start_proxy_server picks its own), ready to serve."""
+    daphne = Path(sys.executable).with_name("daphne")
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "ccflare_site.asgi:application"],
+            cwd=servers.PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        servers.wait_until_ok(f"http://127.0.0.1:{port}/health", process=process, timeout=30)
+    except BaseException:
+        servers.stop(process)
+        raise
+    return process
