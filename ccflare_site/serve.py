@@ -15,6 +15,7 @@ def main() -> None:
     print(
         f"  point clients at it: export ANTHROPIC_BASE_URL=http://{settings.HOST}:{settings.PORT}"
     )
+    print(f"  dashboard: http://{settings.HOST}:{settings.PORT}/dashboard/")
     print(f"  admin: http://{settings.HOST}:{settings.PORT}/admin/", flush=True)
     os.execv(argv[0], [*argv, "ccflare_site.asgi:application"])
 
