@@ -277,6 +277,14 @@
       panel.hidden = !panel.hidden;
       event.currentTarget.setAttribute("aria-expanded", String(!panel.hidden));
     });
+    document.addEventListener("click", (event) => {
+      // A click outside the open filters panel closes it, as a popover should.
+      const panel = $("[data-filters-panel]");
+      if (!panel.hidden && !event.target.closest(".filters-pop")) {
+        panel.hidden = true;
+        $("[data-filters-toggle]").setAttribute("aria-expanded", "false");
+      }
+    });
     $("[data-filters-clear]").addEventListener("click", () => {
       state.accounts.clear();
       state.models.clear();

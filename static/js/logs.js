@@ -26,14 +26,20 @@
 
   function renderAll() {
     const box = $("[data-log-box]");
-    box.replaceChildren(...lines.filter(visible).map(lineElement));
+    const shown = lines.filter(visible).map(lineElement);
+    box.replaceChildren(...(shown.length ? shown : [emptyNote()]));
     updateCount();
     follow();
+  }
+
+  function emptyNote() {
+    return el("div", { class: "empty", "data-log-empty": true, text: lines.length ? "No line matches the filter." : "No log lines yet. New ones appear here as the server writes them." });
   }
 
   function append(entries) {
     lines.push(...entries);
     const box = $("[data-log-box]");
+    box.querySelector("[data-log-empty]")?.remove();
     entries.filter(visible).forEach((entry) => box.append(lineElement(entry)));
     if (lines.length > MAX_LINES) {
       lines = lines.slice(-MAX_LINES);

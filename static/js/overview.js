@@ -176,13 +176,17 @@
     const code = row.statusCode;
     const statusClass = pending ? "pending" : `s${String(code || 0)[0]}`;
     const details = pending ? ["in progress…"]
-      : [row.model, accountName(row.accountUsed), fmt.ms(row.responseTimeMs), row.costUsd ? fmt.usd(row.costUsd) : null];
+      : [shortModel(row.model), accountName(row.accountUsed), fmt.ms(row.responseTimeMs), row.costUsd ? fmt.usd(row.costUsd) : null];
     return el("li", { dataset: { id: row.id, state: pending ? "pending" : "done" } },
       el("a", { href: `/dashboard/requests/#${row.id}` },
         el("span", { class: `status ${statusClass}` }, el("span", { class: "dot" }), pending ? "…" : String(code || "–")),
         el("span", { class: "what" }, el("span", { class: "method", text: row.method }), row.path),
         el("span", { class: "sub", text: details.filter(Boolean).join(" · ") }),
         el("time", { class: "when", text: fmt.time(row.timestamp) })));
+  }
+
+  function shortModel(model) {
+    return model ? model.replace(/^claude-/, "").replace(/-\d{8}$/, "") : null;
   }
 
   function renderActivity() {

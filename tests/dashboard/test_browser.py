@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 from accounts.models import Account
 from analytics.models import Request
 from tests import servers
-from tests.conftest import ProxyServer
+from tests.conftest import FakeUpstream, ProxyServer
 from tests.dashboard import seed
 from tests.dashboard.conftest import add_session, screenshot, wait_live
 from tests.factories import make_account
@@ -59,7 +59,6 @@ def test_every_page_renders_with_seeded_data(page: object, proxy: ProxyServer) -
         ("analytics", "/dashboard/analytics/", "[data-model-table] tr td.mono", True),
         ("requests", "/dashboard/requests/", "[data-rows] tr", False),
         ("accounts", "/dashboard/accounts/", ".account-card", True),
-        ("logs", "/dashboard/logs/", "[data-log-count]", False),
     ]
     for name, path, ready, full_page in pages:
         page.goto(f"{proxy.url}{path}")
@@ -193,14 +192,20 @@ def test_renaming_and_deleting_with_typed_confirmation(page: object, proxy: Prox
     assert not Account.objects.filter(pk=account.pk).exists()
 
 
-def test_the_log_page_tails_new_lines(page: object, proxy: ProxyServer) -> None:
+def test_the_log_page_tails_new_lines(
+    page: object, proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="busy", api_key="sk-ant-api03-busy-0001")
+    fake_upstream.add_rule(credential="sk-ant-api03-busy-0001", status=429, times=1)
     page.goto(f"{proxy.url}/dashboard/logs/")
     wait_live(page)
 
-    # Django logs every 404 as a warning: a line we can cause from outside.
+    # A rate limit and a 404 (Django logs each one as a warning): lines caused from outside.
+    send(proxy)
     httpx.get(f"{proxy.url}/no-such-page-for-the-log-test", timeout=10)
 
     page.wait_for_selector(".logline:has-text('no-such-page-for-the-log-test')", timeout=10_000)
+    screenshot(page, "logs")
     page.click("[data-log-pause]")
     httpx.get(f"{proxy.url}/second-missing-page", timeout=10)
     page.wait_for_selector("[data-log-count]:has-text('1 waiting')", timeout=10_000)
