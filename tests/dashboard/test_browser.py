@@ -314,3 +314,18 @@ def start_daphne(*, port: int, env: dict[str, str], log: Path) -> subprocess.Pop
         servers.stop(process)
         raise
     return process
+
+
+def test_the_theme_switch_is_remembered_and_shared_with_the_admin(
+    page: object, proxy: ProxyServer
+) -> None:
+    page.click('[data-theme-choice="dark"]')
+    dashboard_theme = page.evaluate("document.documentElement.dataset.theme")
+    page.goto(f"{proxy.url}/admin/")
+    admin_theme = page.evaluate("document.documentElement.dataset.theme")
+    page.goto(f"{proxy.url}/dashboard/accounts/")
+    remembered = page.evaluate("document.documentElement.dataset.theme")
+    page.click('[data-theme-choice="system"]')
+
+    assert (dashboard_theme, admin_theme, remembered) == ("dark", "dark", "dark")
+    assert page.evaluate("localStorage.getItem('theme')") == "auto"
