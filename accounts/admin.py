@@ -22,6 +22,7 @@ from accounts import crypto, onboarding, tokens
 from accounts.admin_login import ClaudeLoginMixin
 from accounts.models import Account, HealthState
 from accounts.pool import pool
+from analytics import events
 
 _SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
 _TIME = "Y-m-d H:i T"
@@ -301,8 +302,12 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
     def _update(
         self, request: HttpRequest, queryset: QuerySet, verb: str, **fields: object
     ) -> None:
+        changed = list(queryset.values_list("pk", "name"))
         count = queryset.update(**fields)
         pool.invalidate()
+        # update() sends no post_save: tell the live dashboard here.
+        for account_id, name in changed:
+            events.publish_account_changed(account_id=account_id, name=name)
         self.message_user(request, f"{count} account(s) {verb}.")
 
 

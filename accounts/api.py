@@ -25,15 +25,7 @@ def list_accounts(request: HttpRequest) -> list[dict]:
 
 @router.post("", operation_id="add_account")
 def add_account(request: HttpRequest, body: AccountIn) -> dict:
-    expires = datetime.fromtimestamp(body.expiresAt / 1000, tz=UTC) if body.expiresAt else None
-    account = services.create_token_account(
-        name=body.name,
-        access_token=body.accessToken,
-        refresh_token=body.refreshToken,
-        expires_at=expires,
-        tier=body.tier,
-        priority=body.priority,
-    )
+    account = _create(body)
     return _changed(
         {
             "success": True,
@@ -100,3 +92,19 @@ def _changed(reply: dict) -> dict:
     # This process's proxy sees the change at once; others within ACCOUNT_CACHE_SECONDS.
     pool.invalidate()
     return reply
+
+
+def _create(body: AccountIn) -> Account:
+    if body.apiKey is not None:
+        return services.create_api_key_account(
+            name=body.name, api_key=body.apiKey, tier=body.tier, priority=body.priority
+        )
+    expires = datetime.fromtimestamp(body.expiresAt / 1000, tz=UTC) if body.expiresAt else None
+    return services.create_token_account(
+        name=body.name,
+        access_token=body.accessToken,
+        refresh_token=body.refreshToken,
+        expires_at=expires,
+        tier=body.tier,
+        priority=body.priority,
+    )

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import StrictInt
+from pydantic import StrictInt, model_validator
 
 from accounts.models import Account
 
@@ -16,14 +16,25 @@ Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class AccountIn(Schema):
+    """ccflare's manual add (OAuth tokens from a login done elsewhere), or an API key."""
+
     name: Name
-    accessToken: Annotated[str, Field(min_length=1)]
-    refreshToken: Annotated[str, Field(min_length=1)]
+    accessToken: Annotated[str, Field(min_length=1)] | None = None
+    refreshToken: Annotated[str, Field(min_length=1)] | None = None
+    # Extension: a Console API key instead of OAuth tokens.
+    apiKey: Annotated[str, Field(min_length=1)] | None = None
     provider: Literal["anthropic"] = "anthropic"
     tier: Tier = 1
     # Optional extensions: when the access token expires (epoch ms), and the priority.
     expiresAt: StrictInt | None = None
     priority: StrictInt = 0
+
+    @model_validator(mode="after")
+    def one_kind_of_credential(self) -> "AccountIn":
+        tokens = self.accessToken is not None and self.refreshToken is not None
+        if tokens == (self.apiKey is not None):
+            raise ValueError("give either apiKey, or accessToken and refreshToken")
+        return self
 
 
 class ConfirmIn(Schema):

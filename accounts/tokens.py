@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from accounts import oauth
 from accounts.models import Account, cooldown_delay
-from analytics import metrics
+from analytics import events, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +201,8 @@ async def _save(account: Account, **fields: Any) -> None:
     await Account.objects.filter(pk=account.pk).aupdate(**fields)
     for name, value in fields.items():
         setattr(account, name, value)
+    # aupdate() sends no post_save: tell the live dashboard here.
+    events.publish_account_changed(account_id=account.pk, name=account.name)
 
 
 def _copy(source: Account, target: Account, names: tuple[str, ...]) -> None:

@@ -147,7 +147,8 @@ def recent_errors(*, limit: int) -> list[str]:
 def recent_requests(*, limit: int) -> list[dict]:
     """The newest requests as ccflare's list items; `accountUsed` is the account's name."""
     rows = list(Request.objects.order_by("-timestamp")[:limit])
-    return [_with_names(events.summary(row), row, _names(rows)) for row in rows]
+    names = _names(rows)
+    return [_with_names(events.summary(row), row, names) for row in rows]
 
 
 def recent_payloads(*, limit: int) -> list[dict]:

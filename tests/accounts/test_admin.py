@@ -1,16 +1,20 @@
 """The accounts admin through the Django test client with CSRF checks on, as a browser uses it."""
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from time_machine import TimeMachineFixture
 
 from accounts.models import Account, HealthState, OAuthSession
+from analytics import events
 from tests.accounts.conftest import oauth_calls, refreshes
 from tests.conftest import FakeUpstream
 from tests.factories import make_account, make_oauth_account
@@ -225,6 +229,23 @@ def test_pause_and_resume_actions(browser: Client) -> None:
     run_action(browser, "resume", a)
     assert Account.objects.get(name="a").health(datetime.now(UTC)).state == HealthState.OK
     assert Account.objects.get(name="b").paused
+
+
+def test_actions_tell_the_live_dashboard(browser: Client) -> None:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.ACCOUNTS_GROUP, channel)
+    account = make_account(name="watched")  # its post_save event waits for a commit: none here
+
+    run_action(browser, "pause", account)
+
+    message = async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=5)
+    assert message == {
+        "type": "account.changed",
+        "id": str(account.pk),
+        "name": "watched",
+        "deleted": False,
+    }
 
 
 def test_clear_rate_limit_action_ends_rate_limit_and_cooldown(browser: Client) -> None:

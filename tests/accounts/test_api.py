@@ -154,3 +154,28 @@ def test_tier_priority_and_rename(api_client: Client) -> None:
     assert post(api_client, "/api/accounts/ghost/tier", {"tier": 5})[0] == 404
     account.refresh_from_db()
     assert (account.name, account.tier, account.priority) == ("renamed", 5, -2)
+
+
+def test_add_with_an_api_key_creates_an_api_key_account(api_client: Client) -> None:
+    status, body = post(
+        api_client, "/api/accounts", {"name": "console-1", "apiKey": "sk-ant-api03-k", "tier": 5}
+    )
+    assert status == 200
+    account = Account.objects.get(name="console-1")
+    assert body["accountId"] == str(account.pk)
+    assert (account.kind, account.api_key, account.tier) == ("api_key", "sk-ant-api03-k", 5)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {},
+        {"accessToken": "a"},
+        {"apiKey": "k", "accessToken": "a", "refreshToken": "r"},
+    ],
+)
+def test_add_needs_exactly_one_kind_of_credential(api_client: Client, credentials: dict) -> None:
+    status, body = post(api_client, "/api/accounts", {"name": "x", **credentials})
+    assert status == 400
+    assert "apiKey" in body["error"]
+    assert not Account.objects.filter(name="x").exists()
