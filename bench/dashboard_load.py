@@ -27,6 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import servers  # noqa: E402  (needs the project root on the path)
+
 PAGES = [
     # name, path, selector that means "the data is on screen"
     ("overview", "/dashboard/", "#chart-volume[height]"),
@@ -42,16 +44,6 @@ API_CALLS = [
     "/api/analytics?range=30d&modelBreakdown=true",
     "/api/requests?limit=200",
     "/api/accounts",
-]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
@@ -103,7 +95,7 @@ def browser_times(base: str, cookie: str, pages: list[tuple], runs: int) -> dict
     results = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            executable_path=str(servers.CHROMIUM), args=servers.CHROMIUM_ARGS
         )
         context = browser.new_context(viewport={"width": 1440, "height": 960})
         context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
@@ -140,7 +132,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ccflare-dashboard-bench-") as tmp:
         data_dir = Path(tmp)
         cookie, detail = prepare(data_dir, args.requests)
-        from tests import servers
 
         pages = [(n, p.format(detail=detail), s) for n, p, s in PAGES]
         log = (data_dir / "server.log").open("wb")

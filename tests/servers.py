@@ -25,6 +25,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _PR_SET_PDEATHSIG = 1
 
 
+# Debian's Chromium, as browser tests and the dashboard benchmark drive it. The flags keep
+# it from reaching the network (closed here) and from needing a sandbox or a GPU.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 class ServerDidNotStart(RuntimeError):
     """The process exited or stayed silent before it was ready to serve."""
 

@@ -14,18 +14,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.conftest import ProxyServer
+from tests.servers import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 STAFF_PASSWORD = "dashboard-pass-1"
 VIEWPORT = {"width": 1440, "height": 960}
