@@ -39,11 +39,12 @@ class Disconnected(Exception):
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """Relay one /v1/ request upstream and its response back, and record it.
 
-    1. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded.
-    2. Get an upstream response through the account pool (failover.forward).
-    3. Relay status and headers, then each body chunk as it arrives, feeding
+    1. Check the client key when client keys are on: 401 without a valid one.
+    2. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded.
+    3. Get an upstream response through the account pool (failover.forward).
+    4. Relay status and headers, then each body chunk as it arrives, feeding
        the SSE parser and the capture on the side.
-    4. Record the request exactly once, whatever happened (finally).
+    5. Record the request exactly once, whatever happened (finish).
     """
     background.ensure_started()
     exchange = Exchange(scope)
