@@ -101,15 +101,19 @@ async def _attempt(
     info = ratelimit.parse(response.headers, now=now)
     if info.present:
         _note_windows(account, info)
-    if ratelimit.is_blocking(response.status, info):
-        until = ratelimit.blocked_until(
-            info, now=now, fallback_seconds=settings.RATE_LIMIT_FALLBACK_SECONDS
-        )
-        _mark_rate_limited(account, until=until, status=response.status)
-        outcome.trace.append(_trace(account, f"rate-limited until {_iso(until)}"))
-        response.release()
-        return None
-    return response
+    if not ratelimit.is_blocking(response.status, info):
+        return response
+    until = ratelimit.blocked_until(
+        info, now=now, fallback_seconds=settings.RATE_LIMIT_FALLBACK_SECONDS
+    )
+    _mark_rate_limited(account, until=until, status=response.status)
+    if response.status < 400:
+        # Served, but the window is now full: relay this answer (sending the call
+        # again elsewhere would pay for it twice); later calls skip the account.
+        return response
+    outcome.trace.append(_trace(account, f"rate-limited until {_iso(until)}"))
+    response.release()
+    return None
 
 
 async def _account_headers(

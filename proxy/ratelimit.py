@@ -62,10 +62,10 @@ def blocked_until(info: RateLimitInfo, *, now: float, fallback_seconds: float) -
     under an `allowed` status is a short burst limit, not the window), a full
     window's own reset, retry-after, x-ratelimit-reset, then now + fallback.
     """
-    if info.status in HARD_STATUSES or info.status is None:
-        for candidate in (info.reset, _full_window_reset(info)):
-            if candidate and candidate > now:
-                return candidate
+    unified = info.reset if info.status in HARD_STATUSES or info.status is None else None
+    for candidate in (unified, _full_window_reset(info)):
+        if candidate and candidate > now:
+            return candidate
     if info.retry_after is not None:
         return now + info.retry_after
     if info.fallback_reset and info.fallback_reset > now:

@@ -1,6 +1,7 @@
 """The proxy end to end: a real daphne running ccflare, the fake upstream in its own process."""
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -110,6 +111,29 @@ def test_rate_limited_account_fails_over_in_the_same_call_and_is_skipped_after(
     }
     assert rows[1].routing_trace[0]["outcome"].startswith("rate-limited until")
     assert [e["headers"]["x-api-key"] for e in fake_upstream.log()] == [KEY_A, KEY_B, KEY_B]
+
+
+def test_answer_that_fills_the_window_is_relayed_and_the_account_skipped_after(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    two_accounts()
+    reset = int(time.time()) + 3600
+    full_window = {
+        "anthropic-ratelimit-unified-status": "allowed_warning",
+        "anthropic-ratelimit-unified-5h-utilization": "1.0",
+        "anthropic-ratelimit-unified-5h-reset": str(reset),
+    }
+    fake_upstream.add_rule(credential=KEY_A, status=200, headers=full_window, times=1)
+
+    first = post(proxy)
+    second = post(proxy)
+
+    assert (first.status_code, first.headers["x-ccflare-account"]) == (200, "alpha")
+    assert second.headers["x-ccflare-account"] == "beta"
+    assert len(fake_upstream.log()) == 2  # the full-window answer was not sent again
+    alpha = wait_for(lambda: Account.objects.get(name="alpha").rate_limited_until)
+    assert int(alpha.timestamp()) == reset
+    recorded(2)
 
 
 def test_all_accounts_rate_limited_gives_429_with_retry_after(

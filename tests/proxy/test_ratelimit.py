@@ -63,6 +63,18 @@ def test_full_window_blocks_until_that_windows_reset() -> None:
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 86400
 
 
+def test_full_window_blocks_until_its_reset_whatever_the_status() -> None:
+    info = ratelimit.parse(
+        {
+            "anthropic-ratelimit-unified-status": "allowed_warning",
+            "anthropic-ratelimit-unified-5h-utilization": "1.0",
+            "anthropic-ratelimit-unified-5h-reset": str(NOW + 3600),
+        },
+        now=NOW,
+    )
+    assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 3600
+
+
 @pytest.mark.parametrize(
     ("headers", "until"),
     [
