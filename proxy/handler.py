@@ -110,13 +110,12 @@ class Exchange:
             # A bug of ours must still give the client an answer in the API's shape
             # and leave a record, never a bare 500 from the server.
             logger.exception("proxy.internal_error")
-            self.record.terminal_state = Request.Terminal.ERROR
-            self.record.error_message = "Internal proxy error"
             if not self.started:
                 await self.reply_error(send, 502, "api_error", "Internal proxy error")
-                self.record.terminal_state = Request.Terminal.ERROR
             elif not self.completed:
                 await send({"type": "http.response.body", "body": b""})  # end, don't hang
+            self.record.terminal_state = Request.Terminal.ERROR
+            self.record.error_message = "Internal proxy error"
         except asyncio.CancelledError:
             if self.completed:
                 raise
@@ -195,10 +194,12 @@ class Exchange:
     async def _relay_stream(self, response: aiohttp.ClientResponse, send: Send) -> None:
         parser = SSEParser()
         usage = self.usage
+        first = True
         try:
             async for chunk in response.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if self.record.time_to_first_token_ms is None:
+                if first:
+                    first = False
                     self._mark_first_byte()
                     # Daphne's writes reach the socket only when Twisted's writer callback
                     # runs, after the next select: two loop turns put the first bytes on
