@@ -73,6 +73,10 @@ SECRET_KEY = env_str("SECRET_KEY", "") or _load_or_create_secret_key()
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Browser pages from these origins (e.g. `https://app.example.com`) may call /v1/, with
+# CORS answers; any other cross-site browser request is refused, so a web page the
+# user happens to open cannot spend the pool. SDKs and Claude Code send no Origin.
+CORS_ALLOWED_ORIGINS = [o.rstrip("/") for o in env.list("CORS_ALLOWED_ORIGINS", default=[])]
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8080, minimum=1)
 

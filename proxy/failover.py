@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import yarl
 from django.conf import settings
 
 from accounts import selection, tokens
@@ -38,9 +39,19 @@ class Outcome:
 @dataclass(slots=True)
 class Call:
     method: str
-    url: str
+    url: yarl.URL | str
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    path: str = "/v1/messages"  # decoded: decides whether a 401 condemns the credential
+
+
+# The endpoints whose 401 proves the credential bad: inference and models, which every
+# valid key and token may call. A 401 anywhere else says nothing about the account.
+_PROVING_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/models"})
+
+
+def proves_credential(path: str) -> bool:
+    return path in _PROVING_PATHS or path.startswith("/v1/models/")
 
 
 async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome:
@@ -91,6 +102,9 @@ async def _attempt(
     if headers is None:
         return None
     response = await _send_with_retries(call, headers, outcome, label=account, is_last=is_last)
+    if response is not None and response.status == 401 and not proves_credential(call.path):
+        outcome.trace.append(_trace(account, "401 on an endpoint that does not prove the key"))
+        return response
     if response is not None and response.status == 401:
         response = await _after_401(call, account, response, outcome, is_last=is_last, strip=strip)
     if response is None:
@@ -131,9 +145,16 @@ async def _account_headers(
             outcome.trace.append(_trace(account, f"no usable token: {exc}"))
             return None
     # Checked again: the refresh may have adopted credentials of another kind.
+    credential = account.access_token if account.uses_bearer else account.api_key
+    if not upstream.header_safe(credential):
+        # Cannot be sent at all (a line break would split the header): the account
+        # needs a new credential, and the request moves on.
+        pool.update(account, reauth_reason="stored credential cannot be sent (control characters)")
+        outcome.trace.append(_trace(account, "stored credential is malformed: needs re-auth"))
+        return None
     if account.uses_bearer:
-        return upstream.build_headers(call.headers, bearer=account.access_token, strip=strip)
-    return upstream.build_headers(call.headers, api_key=account.api_key, strip=strip)
+        return upstream.build_headers(call.headers, bearer=credential, strip=strip)
+    return upstream.build_headers(call.headers, api_key=credential, strip=strip)
 
 
 async def _after_401(

@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import yarl
 from django.conf import settings
 
 from access import clientkeys
 from analytics.models import Request
 from analytics.recording import RequestRecord, recorder
-from proxy import background, capture, replies, upstream
+from proxy import background, capture, guard, replies, upstream
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
@@ -39,15 +40,24 @@ class Disconnected(Exception):
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """Relay one /v1/ request upstream and its response back, and record it.
 
-    1. Check the client key when client keys are on: 401 without a valid one.
-    2. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded.
-    3. Get an upstream response through the account pool (failover.forward).
-    4. Relay status and headers, then each body chunk as it arrives, feeding
+    1. Check path, Host and Origin (guard): 400/403 before anything is sent.
+    2. Check the client key when client keys are on: 401 without a valid one.
+    3. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded.
+    4. Get an upstream response through the account pool (failover.forward).
+    5. Relay status and headers, then each body chunk as it arrives, feeding
        the SSE parser and the capture on the side.
-    5. Record the request exactly once, whatever happened (finish).
+    6. Record the request exactly once, whatever happened (finish).
     """
     background.ensure_started()
     exchange = Exchange(scope)
+    admission = guard.admit(scope)
+    if isinstance(admission, guard.Refusal):
+        await exchange.reply_error(send, admission.status, admission.error_type, admission.message)
+        return exchange.finish()
+    exchange.forward_path, exchange.cors = admission.path, admission.cors
+    if admission.preflight:
+        await exchange.reply_preflight(send)
+        return exchange.finish()
     grant = await clientkeys.cache.authorize(scope["headers"])
     if grant is None:
         await exchange.reply_error(send, 401, "authentication_error", _NEEDS_CLIENT_KEY)
@@ -88,6 +98,8 @@ class Exchange:
         # The client-key header, when client keys are on: never forwarded upstream.
         self.strip: frozenset[str] = frozenset()
         self.started = False  # response start sent to the client
+        self.forward_path = scope["path"]  # replaced by the guard's validated raw path
+        self.cors: tuple[tuple[bytes, bytes], ...] = ()
 
     def capture_request(self, body: bytes) -> None:
         limit = settings.PAYLOAD_CAPTURE_MAX_KB * 1024
@@ -137,12 +149,13 @@ class Exchange:
 
     def _call(self, body: bytes) -> Call:
         query = self.scope.get("query_string", b"")
-        raw_path = self.scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else self.scope["path"]
-        url = settings.UPSTREAM_BASE_URL + path
+        url = settings.UPSTREAM_BASE_URL + self.forward_path
         if query:
             url += "?" + query.decode("latin-1")
-        return Call(self.scope["method"], url, self.scope["headers"], body)
+        # encoded=True: the path goes out exactly as the guard validated it (yarl would
+        # otherwise resolve dot segments and re-quote).
+        target = yarl.URL(url, encoded=True)
+        return Call(self.scope["method"], target, self.scope["headers"], body, self.scope["path"])
 
     async def relay(self, outcome: Outcome, send: Send) -> None:
         record = self.record
@@ -164,30 +177,45 @@ class Exchange:
         record.response_headers = headers
         if account is not None:
             headers.append((b"x-ccflare-account", account.name.encode("latin-1", "replace")))
+        if self.cors:
+            headers = [h for h in headers if not h[0].startswith(b"access-control-")]
+            headers.extend(self.cors)
         content_type = response.headers.get("content-type", "")
         record.is_stream = "text/event-stream" in content_type
         try:
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": headers}
-            )
-            self.started = True
             if record.is_stream:
+                await self._start(send, response.status, headers)
                 await self._relay_stream(response, send)
             else:
-                await self._relay_body(response, send)
+                await self._relay_body(response, headers, send)
         finally:
             response.release()
 
-    async def _relay_body(self, response: aiohttp.ClientResponse, send: Send) -> None:
+    async def _start(self, send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        self.started = True
+
+    async def _relay_body(
+        self, response: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]], send: Send
+    ) -> None:
+        """A non-streaming reply is read whole before its status line goes out.
+
+        Its upstream headers promise a Content-Length: sent first, a reply cut midway
+        (or short) would leave the client waiting for bytes that never come. Read
+        first, a cut reply is a clean 502 at once. The time to the last byte is the
+        same, and nothing can use half a JSON document.
+        """
         try:
             body = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._upstream_failed(exc)
-            await send({"type": "http.response.body", "body": b""})
+            message = "Upstream connection lost before the reply was complete"
+            await self._send_error(send, 502, "api_error", message)
             return
         self._mark_first_byte()
         self.response_capture.add(body)
         self.usage.on_json_body(body)
+        await self._start(send, response.status, headers)
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 
@@ -245,16 +273,39 @@ class Exchange:
         extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
     ) -> None:
         """Answer from the proxy itself; recorded as `rejected`."""
+        self.record.terminal_state = Request.Terminal.REJECTED
+        await self._send_error(send, status, error_type, message, extra)
+
+    async def _send_error(
+        self,
+        send: Send,
+        status: int,
+        error_type: str,
+        message: str,
+        extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    ) -> None:
         record = self.record
-        record.status_code, record.error_message = status, message
-        record.terminal_state = Request.Terminal.REJECTED
+        record.status_code, record.error_message, record.success = status, message, False
         if record.request_headers is None:
             record.request_headers = self.scope["headers"]
         body = await replies.send_error(
-            send, status=status, error_type=error_type, message=message, headers=extra
+            send,
+            status=status,
+            error_type=error_type,
+            message=message,
+            headers=[*extra, *self.cors],
         )
+        self.started = True
         self.response_capture.add(body)
         self.completed = True
+
+    async def reply_preflight(self, send: Send) -> None:
+        """A CORS preflight from an allowed origin is answered here, never sent upstream."""
+        self.record.status_code, self.record.success = 204, True
+        self.record.request_headers = self.scope["headers"]
+        await send({"type": "http.response.start", "status": 204, "headers": list(self.cors)})
+        await send({"type": "http.response.body", "body": b""})
+        self.started = self.completed = True
 
     def finish(self) -> None:
         """Fill the record from what was seen and queue it. Called exactly once."""

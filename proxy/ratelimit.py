@@ -1,6 +1,7 @@
 """Reading Anthropic's rate-limit headers: is this account blocked, until when, how full."""
 
 import email.utils
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,9 @@ HARD_STATUSES = frozenset(
     {"rejected", "rate_limited", "blocked", "queueing_hard", "payment_required"}
 )
 _PREFIX = "anthropic-ratelimit-unified-"
+# No window of Anthropic's is longer than a week: a reset or wait further out than
+# this is a broken header, clamped so it still benches the account (and fits a datetime).
+MAX_WAIT_SECONDS = 8 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +39,16 @@ def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
     u = _PREFIX
     return RateLimitInfo(
         status=headers.get(u + "status"),
-        reset=_number(headers.get(u + "reset")),
+        reset=_epoch(headers.get(u + "reset"), now),
         remaining=_int(headers.get(u + "remaining")),
         claim=headers.get(u + "representative-claim"),
         five_hour_utilization=_number(headers.get(u + "5h-utilization")),
-        five_hour_reset=_number(headers.get(u + "5h-reset")),
+        five_hour_reset=_epoch(headers.get(u + "5h-reset"), now),
         seven_day_utilization=_number(headers.get(u + "7d-utilization")),
-        seven_day_reset=_number(headers.get(u + "7d-reset")),
+        seven_day_reset=_epoch(headers.get(u + "7d-reset"), now),
         overage_status=headers.get(u + "overage-status"),
         retry_after=_retry_after(headers.get("retry-after"), now=now),
-        fallback_reset=_number(headers.get("x-ratelimit-reset")),
+        fallback_reset=_epoch(headers.get("x-ratelimit-reset"), now),
     )
 
 
@@ -86,17 +90,29 @@ def _full(utilization: float | None) -> bool:
 
 
 def _number(raw: str | None) -> float | None:
+    """A finite number, or None (nan and inf are no answer)."""
     if raw is None:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
+
+
+def _epoch(raw: str | None, now: float) -> float | None:
+    """A moment in epoch seconds, at most MAX_WAIT_SECONDS ahead; None if not one."""
+    value = _number(raw)
+    if value is None or value < 0:
+        return None
+    return min(value, now + MAX_WAIT_SECONDS)
 
 
 def _int(raw: str | None) -> int | None:
     value = _number(raw)
-    return None if value is None else int(value)
+    if value is None or abs(value) > 2**53:
+        return None
+    return int(value)
 
 
 def _retry_after(raw: str | None, *, now: float) -> float | None:
@@ -104,10 +120,9 @@ def _retry_after(raw: str | None, *, now: float) -> float | None:
     if raw is None:
         return None
     seconds = _number(raw)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - now, 0.0)
+    if seconds is None:
+        try:
+            seconds = email.utils.parsedate_to_datetime(raw).timestamp() - now
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), MAX_WAIT_SECONDS)

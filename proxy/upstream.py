@@ -4,16 +4,20 @@ aiohttp rather than httpx on the hot path: DESIGN.md §3.1 measured httpx's own 
 pool as the main cost under concurrency.
 """
 
+import re
+
 import aiohttp
 from django.conf import settings
 
 OAUTH_BETA = "oauth-2025-04-20"
 
-# Never forwarded upstream: hop-by-hop headers, what aiohttp sets itself, and
-# accept-encoding (we relay bytes as they come and parse SSE, so no compression).
+# Never forwarded upstream: hop-by-hop headers, what aiohttp sets itself,
+# accept-encoding (we relay bytes as they come and parse SSE, so no compression), and
+# the client's cookies (a browser's session with this server is nobody else's business).
 _REQUEST_DROP = frozenset(
     {
         "host",
+        "cookie",
         "connection",
         "keep-alive",
         "proxy-authorization",
@@ -28,9 +32,21 @@ _REQUEST_DROP = frozenset(
 )
 _CREDENTIALS = frozenset({"x-api-key", "authorization"})
 # Never relayed to the client: hop-by-hop headers; the ASGI server frames the body.
+# Nor a cookie the upstream sets: it would land on this server's origin in a browser.
 _RESPONSE_DROP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server"}
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "server",
+        "set-cookie",
+        "proxy-authenticate",
+    }
 )
+_UNSAFE_VALUE = re.compile(r"[\x00-\x1f\x7f]")
 
 _session: aiohttp.ClientSession | None = None
 
@@ -81,6 +97,7 @@ def build_headers(
     own_credential = api_key is not None or bearer is not None
     out: list[tuple[str, str]] = []
     beta: str | None = None
+    strip = strip | connection_tokens(client_headers)
     for raw_name, raw_value in client_headers:
         name = raw_name.decode("latin-1")
         if name in _REQUEST_DROP or name in strip:
@@ -99,6 +116,22 @@ def build_headers(
     return out
 
 
+def header_safe(value: str | None) -> bool:
+    """Whether a credential can go into a header: present, no control characters."""
+    return bool(value) and _UNSAFE_VALUE.search(value) is None  # type: ignore[arg-type]
+
+
+def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[str]:
+    """Header names listed in `Connection`: hop-by-hop by declaration (RFC 9110 §7.6.1)."""
+    named = [
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == b"connection"
+        for token in value.decode("latin-1").split(",")
+    ]
+    return frozenset(t for t in named if t)
+
+
 def merge_beta(client_beta: str | None) -> str:
     flags = [f.strip() for f in (client_beta or "").split(",") if f.strip()]
     if OAUTH_BETA not in flags:
@@ -107,8 +140,9 @@ def merge_beta(client_beta: str | None) -> str:
 
 
 def response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    drop = _RESPONSE_DROP | connection_tokens(upstream.raw_headers)
     return [
         (name.lower(), value)
         for name, value in upstream.raw_headers
-        if name.lower().decode("latin-1") not in _RESPONSE_DROP
+        if name.lower().decode("latin-1") not in drop
     ]

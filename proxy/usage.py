@@ -167,7 +167,7 @@ class UsageTracker:
         """Overwrite the counts that `usage` carries, then keep the cache-write split whole."""
         for field in _COUNT_FIELDS:
             value = usage.get(field)
-            if isinstance(value, int):
+            if _is_count(value):
                 setattr(self, field, value)
         split = usage.get("cache_creation")
         if isinstance(split, dict):
@@ -200,7 +200,9 @@ def _load_object(raw: str | bytes) -> dict[str, Any]:
     """The JSON object in `raw`, or an empty dict when it is not one."""
     try:
         data = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError from bytes that are not UTF-8
+    except (ValueError, RecursionError):
+        # ValueError covers UnicodeDecodeError and over-long integers; RecursionError
+        # a hostile body nested thousands deep. The relay must never fail on a body.
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -212,5 +214,13 @@ def _error_message(raw: str) -> str:
     return message if isinstance(message, str) else raw
 
 
+# A token count past this is no count at all (and would not fit the database's BIGINT).
+_MAX_COUNT = 2**53
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and 0 <= value < _MAX_COUNT
+
+
 def _count(value: object) -> int:
-    return value if isinstance(value, int) else 0
+    return value if _is_count(value) else 0  # type: ignore[return-value]

@@ -94,6 +94,8 @@ def proxy_server(
         # OAuth logins and token refreshes go to the fake too, never to Anthropic.
         "OAUTH_TOKEN_URL": f"{fake_upstream.url}/v1/oauth/token",
         "OAUTH_CREATE_API_KEY_URL": f"{fake_upstream.url}/api/oauth/claude_cli/create_api_key",
+        # The one browser origin allowed to call /v1/ (tests/proxy/test_guard_e2e.py).
+        "CORS_ALLOWED_ORIGINS": "http://allowed.example",
     }
     log_path = data_dir / "server.log"
     with log_path.open("wb") as output:

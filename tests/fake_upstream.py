@@ -42,7 +42,7 @@ __all__ = ["build_app", "main", "start_fake_upstream", "stop"]
 
 DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
 DEFAULT_REPLY = "Hello! This is the fake upstream answering with a canned reply."
-SCENARIOS = ("drop_mid_stream", "slow_stream", "rate_limited")
+SCENARIOS = ("drop_mid_stream", "slow_stream", "rate_limited", "short_body", "deep_json")
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset({"/v1/oauth/token", "/api/oauth/claude_cli/create_api_key"})
 MODELS = (
@@ -538,6 +538,28 @@ async def drop_mid_stream(call: Call, params: dict[str, str]) -> web.StreamRespo
     return response
 
 
+async def short_body(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """A JSON reply whose Content-Length promises more than is sent before a clean close."""
+    full = _dumps(message_json(call.model, call.state.config, call.state.next_id("msg")))
+    headers = call.state.headers("application/json", call.extra_headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_length = len(full)
+    await response.prepare(call.request)
+    await response.write(full[: len(full) // 2])
+    await asyncio.sleep(0.05)
+    assert call.request.transport is not None
+    call.request.transport.close()
+    return response
+
+
+async def deep_json(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """A 200 JSON body nested `depth` levels deep: valid JSON that recursive parsers choke on."""
+    depth = int(params.get("depth", 100_000))
+    body = b'{"a":' * depth + b"1" + b"}" * depth
+    headers = call.state.headers("application/json", call.extra_headers)
+    return web.Response(body=body, headers=headers)
+
+
 async def rate_limited(call: Call, params: dict[str, str]) -> web.StreamResponse:
     reset_in = int(params.get("reset_in", 60))
     headers = ratelimit_headers(now=int(time.time()), status="rejected", reset_in=reset_in)
@@ -551,6 +573,8 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "slow_stream": slow_stream,
     "drop_mid_stream": drop_mid_stream,
     "rate_limited": rate_limited,
+    "short_body": short_body,
+    "deep_json": deep_json,
 }
 
 

@@ -1,0 +1,116 @@
+"""Failures end fast and leave the pool whole: cut replies, hostile headers and credentials.
+
+End to end through a real daphne and the fake upstream.
+"""
+
+import httpx
+import pytest
+
+from accounts.models import Account
+from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.factories import make_account
+from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, recorded, two_accounts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(proxy: ProxyServer, body: dict = MESSAGE, **headers: str) -> httpx.Response:
+    # A short timeout: a call that hangs is the bug some of these tests look for.
+    sent = {"x-api-key": "client-own-key", **{k.replace("_", "-"): v for k, v in headers.items()}}
+    return httpx.post(f"{proxy.url}/v1/messages", json=body, headers=sent, timeout=5)
+
+
+@pytest.mark.parametrize("scenario", ["drop_mid_stream", "short_body"])
+def test_a_json_reply_cut_midway_ends_the_call_at_once_with_an_api_error(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, scenario: str
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, scenario=scenario, times=1)
+
+    # Before the fix the client got 200 and a Content-Length that never arrived (60 s).
+    response = post(proxy)
+
+    assert response.status_code == 502
+    assert response.json()["error"]["type"] == "api_error"
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.success) == (502, "error", False)
+    assert "Upstream connection lost" in row.error_message
+
+
+def test_a_hostile_deeply_nested_reply_is_relayed_and_recorded(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, scenario="deep_json", depth=100_000, times=1)
+
+    response = post(proxy)
+
+    assert response.status_code == 200
+    assert len(response.content) == 600_001  # relayed whole
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state) == (200, "complete")
+
+
+def test_hop_by_hop_headers_and_cookies_never_cross_the_proxy(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, headers={"set-cookie": "upstream=1; Path=/"})
+    response = post(
+        proxy,
+        connection="keep-alive, x-private-hop",
+        x_private_hop="secret",
+        cookie="sessionid=dashboard-session",
+        x_kept="yes",
+    )
+
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers
+    (entry,) = fake_upstream.log()
+    assert "x-private-hop" not in entry["headers"]
+    assert "cookie" not in entry["headers"]
+    assert entry["headers"]["x-kept"] == "yes"
+
+
+def test_an_absurd_reset_header_benches_the_account_and_fails_over(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    two_accounts()
+    absurd = {
+        "anthropic-ratelimit-unified-status": "rejected",
+        "anthropic-ratelimit-unified-reset": "99999999999999999999",
+        "anthropic-ratelimit-unified-7d-reset": "nan",
+    }
+    fake_upstream.add_rule(credential=KEY_A, status=429, headers=absurd)
+
+    response = post(proxy)
+
+    assert (response.status_code, response.headers["x-ccflare-account"]) == (200, "beta")
+    alpha = wait_for(lambda: Account.objects.filter(name="alpha", rate_limited_until__isnull=False))
+    assert alpha, "alpha was not marked rate-limited"
+
+
+def test_an_account_whose_credential_cannot_be_sent_is_skipped_not_a_502(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="broken", api_key="sk-ant-api03-bad\r\nx-injected: 1", priority=0)
+    make_account(name="good", api_key=KEY_B, priority=1)
+
+    response = post(proxy)
+
+    assert (response.status_code, response.headers["x-ccflare-account"]) == (200, "good")
+    broken = wait_for(lambda: Account.objects.get(name="broken").reauth_reason)
+    assert "cannot be sent" in broken
+    (entry,) = fake_upstream.log()
+    assert "x-injected" not in entry["headers"]
+
+
+def test_messages_still_flow_after_every_hardening(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+
+    response = post(proxy, MESSAGE)
+
+    assert response.status_code == 200
+    assert response.json()["type"] == "message"
