@@ -1,6 +1,9 @@
 """All configuration, read from the environment (and a `.env` file); see `.env.example`."""
 
+import contextlib
+import os
 import secrets
+import stat
 from pathlib import Path
 
 import environ
@@ -52,19 +55,41 @@ def env_float(name: str, default: float) -> float:
 
 
 # Core
+# Everything this process creates is owner-only (directories 0700, files 0600):
+# the database and its -wal/-shm, the logs and the secret key hold credentials
+# and prompts. A umask covers the files SQLite and the log rotation create
+# themselves, which no chmod of ours would reach in time.
+os.umask(0o077)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _make_owner_only(directory: Path) -> None:
+    # A DATA_DIR made before the umask above (or by hand) may be readable by
+    # others. Not ours to change, or a shared sticky directory such as /tmp:
+    # leave it alone (the files in it are still 0600).
+    mode = directory.stat().st_mode
+    if mode & 0o077 and not mode & stat.S_ISVTX:
+        with contextlib.suppress(PermissionError):
+            directory.chmod(0o700)
+
+
+_make_owner_only(DATA_DIR)
 
 
 def _load_or_create_secret_key() -> str:
     # A generated key kept beside the data survives restarts, so sessions and
     # the encryption key derived from it stay valid without any set-up.
     path = DATA_DIR / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        # Created 0600 in one step (no moment readable by others), and only if
+        # absent, so two processes starting at once cannot overwrite each other.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 
