@@ -287,7 +287,10 @@ LOG_FILE_BACKUPS = env_int("LOG_FILE_BACKUPS", 5, minimum=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "analytics.logs.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "analytics.logs.RedactingFilter"},
+        "no_traceback": {"()": "analytics.logs.WithoutTraceback"},
+    },
     "formatters": {
         "pretty": {"()": "analytics.logs.PrettyFormatter"},
         "json": {"()": "analytics.logs.JsonFormatter"},
@@ -315,6 +318,8 @@ LOGGING = {
     "loggers": {
         "django": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
         "daphne": {"level": "WARNING"},
+        # A bad Host header is one short line, not Django's traceback each time.
+        "django.security.DisallowedHost": {"filters": ["no_traceback"]},
         # One INFO line per OAuth call (URL only) is noise, not news.
         "httpx": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },
