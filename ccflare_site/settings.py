@@ -44,14 +44,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, *, above: float | None = None) -> float:
     raw = env.str(name, default="").strip()
     if raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if above is not None and not value > above:
+        raise ImproperlyConfigured(f"{name} must be more than {above:g}, got {raw}")
+    return value
 
 
 # Core
@@ -214,6 +217,16 @@ OAUTH_CREATE_API_KEY_URL = env_str(
     "OAUTH_CREATE_API_KEY_URL", "https://api.anthropic.com/api/oauth/claude_cli/create_api_key"
 )
 CLIENT_ID = env_str("CLIENT_ID", "9d1c250a-e61b-44d9-88ed-5944d1962f5e")
+
+# Server
+# A client must send a request's headers within HEADER_TIMEOUT_SECONDS of its
+# first byte, and then its body within BODY_TIMEOUT_SECONDS, or it gets a 408
+# and the connection closes: a client trickling bytes would otherwise hold a
+# socket for ever (Twisted only times out a connection that is wholly idle).
+# The response, which may stream for many minutes, has no deadline. The body's
+# allows a 32 MB request over a ~2 Mbit/s uplink.
+HEADER_TIMEOUT_SECONDS = env_float("HEADER_TIMEOUT_SECONDS", 20.0, above=0)
+BODY_TIMEOUT_SECONDS = env_float("BODY_TIMEOUT_SECONDS", 120.0, above=0)
 
 # Proxy behaviour
 # A sticky session keeps one conversation on one account: fast switching

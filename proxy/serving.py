@@ -12,6 +12,7 @@ def tune() -> None:
     freeze_startup_heap()
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     skip_twisted_form_parsing()
+    install_guarded_channel()
     redact_access_log()
 
 
@@ -48,6 +49,25 @@ def skip_twisted_form_parsing() -> None:
 
     __init__.skips_form_parsing = True  # type: ignore[attr-defined]
     WebRequest.__init__ = __init__  # type: ignore[method-assign]
+
+
+def install_guarded_channel() -> None:
+    """Serve every HTTP/1.1 connection with connections.GuardedChannel.
+
+    Done here rather than by flags in serve.py so that a bare `daphne ...`
+    (DESIGN §2) gets the request deadlines and the 408/414/431 answers too.
+    """
+    try:
+        from daphne.http_protocol import HTTPFactory
+    except ImportError:
+        return
+    from django.conf import settings
+
+    from proxy import connections
+
+    connections.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
+    connections.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
+    HTTPFactory.protocol = connections.build_protocol  # type: ignore[assignment]
 
 
 def redact_access_log() -> None:
