@@ -4,6 +4,7 @@ import contextlib
 import os
 import secrets
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -115,6 +116,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    # Locks out repeated wrong passwords on the admin (and dashboard) login.
+    "axes",
     # Serves Swagger UI's files locally, so /api/docs loads nothing from a CDN.
     "ninja",
     "access",
@@ -132,6 +135,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ccflare_site.urls"
@@ -166,6 +171,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: end-to-end tests run a real daphne on the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords in a
+# row for one username from one address, that pair gets 429 for
+# LOGIN_COOLOFF_SECONDS (each further try restarts the wait); a right password
+# before the limit resets the count. Keyed by both, so a guesser can neither lock
+# the owner out from elsewhere nor spread guesses over many usernames unnoticed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 900, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures are kept (the lockout needs them); a row per successful login is not.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -333,6 +356,8 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # A bad Host header is one short line, not Django's traceback each time.
         "django.security.DisallowedHost": {"filters": ["no_traceback"]},
+        # Its start-up banner on every command is noise; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
         # One INFO line per OAuth call (URL only) is noise, not news.
         "httpx": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },
