@@ -1,13 +1,13 @@
 """Wrong passwords on the admin login (the dashboard's login too) lock out username + address."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ COOLOFF = timedelta(minutes=15)
 
 
 @pytest.fixture(autouse=True)
-def throttle(settings: SettingsWrapper) -> None:
+def throttle(settings: Any) -> None:
     settings.AXES_FAILURE_LIMIT = FAILURE_LIMIT
     settings.AXES_COOLOFF_TIME = COOLOFF
     User.objects.create_user("owner", password="right-password", is_staff=True)
