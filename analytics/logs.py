@@ -22,6 +22,12 @@ _SECRETS = [
         r"(?i)((?:api[_-]?key|access_token|refresh_token|password|secret|authorization)"
         r"[\"']?\s*[:=]\s*[\"']?)(?!bearer\s|\[REDACTED)[^\s\"',;&}]{4,}"
     ),
+    # Query parameters such as ?key=, &token=, ?x-api-key=, ?sig= in a URL
+    # (daphne's access log prints each request's full path).
+    re.compile(
+        r"(?i)([?&][\w.\-]*?(?:key|token|secret|password|signature|sig|auth)=)"
+        r"(?!\[REDACTED)[^&\s#\"']+"
+    ),
 ]
 REDACTED = "[REDACTED]"
 # Our own publishing path and the channel layer must not feed the live stream
@@ -51,6 +57,19 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         record.msg, record.args = redact(message), None
+        return True
+
+
+class WithoutTraceback(logging.Filter):
+    """Drops the traceback of records whose one-line message says it all.
+
+    Put on a logger such as `django.security.DisallowedHost`: a bad Host header
+    is the client's mistake, and 3 KB of Django's own stack per request would
+    let anyone fill the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
 
 

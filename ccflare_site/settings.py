@@ -1,6 +1,10 @@
 """All configuration, read from the environment (and a `.env` file); see `.env.example`."""
 
+import contextlib
+import os
 import secrets
+import stat
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,30 +45,55 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, *, above: float | None = None) -> float:
     raw = env.str(name, default="").strip()
     if raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if above is not None and not value > above:
+        raise ImproperlyConfigured(f"{name} must be more than {above:g}, got {raw}")
+    return value
 
 
 # Core
+# Everything this process creates is owner-only (directories 0700, files 0600):
+# the database and its -wal/-shm, the logs and the secret key hold credentials
+# and prompts. A umask covers the files SQLite and the log rotation create
+# themselves, which no chmod of ours would reach in time.
+os.umask(0o077)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _make_owner_only(directory: Path) -> None:
+    # A DATA_DIR made before the umask above (or by hand) may be readable by
+    # others. Not ours to change, or a shared sticky directory such as /tmp:
+    # leave it alone (the files in it are still 0600).
+    mode = directory.stat().st_mode
+    if mode & 0o077 and not mode & stat.S_ISVTX:
+        with contextlib.suppress(PermissionError):
+            directory.chmod(0o700)
+
+
+_make_owner_only(DATA_DIR)
 
 
 def _load_or_create_secret_key() -> str:
     # A generated key kept beside the data survives restarts, so sessions and
     # the encryption key derived from it stay valid without any set-up.
     path = DATA_DIR / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:
+        # Created 0600 in one step (no moment readable by others), and only if
+        # absent, so two processes starting at once cannot overwrite each other.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 
@@ -91,6 +120,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    # Locks out repeated wrong passwords on the admin (and dashboard) login.
+    "axes",
     # Serves Swagger UI's files locally, so /api/docs loads nothing from a CDN.
     "ninja",
     "access",
@@ -108,6 +139,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ccflare_site.urls"
@@ -142,6 +175,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: end-to-end tests run a real daphne on the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords in a
+# row for one username from one address, that pair gets 429 for
+# LOGIN_COOLOFF_SECONDS (each further try restarts the wait); a right password
+# before the limit resets the count. Keyed by both, so a guesser can neither lock
+# the owner out from elsewhere nor spread guesses over many usernames unnoticed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 900, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures are kept (the lockout needs them); a row per successful login is not.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -193,6 +244,16 @@ OAUTH_CREATE_API_KEY_URL = env_str(
     "OAUTH_CREATE_API_KEY_URL", "https://api.anthropic.com/api/oauth/claude_cli/create_api_key"
 )
 CLIENT_ID = env_str("CLIENT_ID", "9d1c250a-e61b-44d9-88ed-5944d1962f5e")
+
+# Server
+# A client must send a request's headers within HEADER_TIMEOUT_SECONDS of its
+# first byte, and then its body within BODY_TIMEOUT_SECONDS, or it gets a 408
+# and the connection closes: a client trickling bytes would otherwise hold a
+# socket for ever (Twisted only times out a connection that is wholly idle).
+# The response, which may stream for many minutes, has no deadline. The body's
+# allows a 32 MB request over a ~2 Mbit/s uplink.
+HEADER_TIMEOUT_SECONDS = env_float("HEADER_TIMEOUT_SECONDS", 20.0, above=0)
+BODY_TIMEOUT_SECONDS = env_float("BODY_TIMEOUT_SECONDS", 120.0, above=0)
 
 # Proxy behaviour
 # A sticky session keeps one conversation on one account: fast switching
@@ -266,7 +327,10 @@ LOG_FILE_BACKUPS = env_int("LOG_FILE_BACKUPS", 5, minimum=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "analytics.logs.RedactingFilter"}},
+    "filters": {
+        "redact": {"()": "analytics.logs.RedactingFilter"},
+        "no_traceback": {"()": "analytics.logs.WithoutTraceback"},
+    },
     "formatters": {
         "pretty": {"()": "analytics.logs.PrettyFormatter"},
         "json": {"()": "analytics.logs.JsonFormatter"},
@@ -294,6 +358,10 @@ LOGGING = {
     "loggers": {
         "django": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
         "daphne": {"level": "WARNING"},
+        # A bad Host header is one short line, not Django's traceback each time.
+        "django.security.DisallowedHost": {"filters": ["no_traceback"]},
+        # Its start-up banner on every command is noise; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
         # One INFO line per OAuth call (URL only) is noise, not news.
         "httpx": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },

@@ -12,6 +12,8 @@ def tune() -> None:
     freeze_startup_heap()
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     skip_twisted_form_parsing()
+    install_guarded_channel()
+    redact_access_log()
 
 
 def freeze_startup_heap() -> None:
@@ -47,3 +49,48 @@ def skip_twisted_form_parsing() -> None:
 
     __init__.skips_form_parsing = True  # type: ignore[attr-defined]
     WebRequest.__init__ = __init__  # type: ignore[method-assign]
+
+
+def install_guarded_channel() -> None:
+    """Serve every HTTP/1.1 connection with connections.GuardedChannel.
+
+    Done here rather than by flags in serve.py so that a bare `daphne ...`
+    (DESIGN §2) gets the request deadlines and the 408/414/431 answers too.
+    """
+    try:
+        from daphne.http_protocol import HTTPFactory
+    except ImportError:
+        return
+    from django.conf import settings
+
+    from proxy import connections
+
+    connections.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
+    connections.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
+    HTTPFactory.protocol = connections.build_protocol  # type: ignore[assignment]
+
+
+def redact_access_log() -> None:
+    """Redact credentials from daphne's access log as from every other log line.
+
+    daphne writes that log (on stdout by default) straight to a stream, past the
+    logging module and its RedactingFilter, and a query string such as
+    `?api_key=...` is part of each line.
+    """
+    try:
+        from daphne.access import AccessLogGenerator
+    except ImportError:
+        return
+    from analytics import logs
+
+    original = AccessLogGenerator.write_entry
+    if getattr(original, "redacts", False):
+        return
+
+    def write_entry(
+        self: AccessLogGenerator, host: str, date: object, request: str, **rest: object
+    ) -> None:
+        original(self, host, date, logs.redact(request), **rest)
+
+    write_entry.redacts = True  # type: ignore[attr-defined]
+    AccessLogGenerator.write_entry = write_entry  # type: ignore[method-assign]

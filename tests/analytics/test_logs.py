@@ -18,6 +18,9 @@ from analytics import logs
         ("client cck_abcdefghijk and cct_zyxwvutsrq", "client [REDACTED] and [REDACTED]"),
         ("refresh_token=xyzxyzxyz&a=1", "refresh_token=[REDACTED]&a=1"),
         ("nothing secret here", "nothing secret here"),
+        ('"GET /x?key=abc&token=t1&q=1"', '"GET /x?key=[REDACTED]&token=[REDACTED]&q=1"'),
+        ("/x?x-api-key=k1&sig=s2#f", "/x?x-api-key=[REDACTED]&sig=[REDACTED]#f"),
+        ("/x?max_tokens=9&keyword=a&author=b", "/x?max_tokens=9&keyword=a&author=b"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:

@@ -1,0 +1,316 @@
+"""Server-level limits, against a real daphne on a fresh DATA_DIR, over raw sockets.
+
+Request deadlines (408), oversized request lines and headers (414/431), the access log's
+redaction, the one-line DisallowedHost log and the owner-only files of a fresh start.
+"""
+
+import contextlib
+import json
+import os
+import re
+import select
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import servers
+
+HEADER_TIMEOUT_SECONDS = 1.0
+BODY_TIMEOUT_SECONDS = 2.0
+# How late a deadline may fire on a busy 2-core machine and still pass.
+SLACK_SECONDS = 2.5
+# The umask of a typical login shell, so file modes show what the server sets, not the caller.
+CALLER_UMASK = 0o022
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    data_dir: Path
+    output_path: Path
+    env: dict[str, str]
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """daphne on a brand-new SQLite DATA_DIR that already existed readable by all."""
+    root = tmp_path_factory.mktemp("hardening")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    data_dir.chmod(0o755)
+    env = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": "",
+        "SECRET_KEY": "",
+        "REDIS_URL": "",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "pretty",
+        # Nothing listens there: no test here reaches an upstream.
+        "UPSTREAM_BASE_URL": "http://127.0.0.1:9",
+        "HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_SECONDS),
+        "BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS),
+        "SSE_HEARTBEAT_SECONDS": "0.5",
+        # daphne's access log goes to stdout; unbuffered, each line is in the file at once.
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, "manage.py"]
+    run_env = {**os.environ, **env}
+    subprocess.run(
+        [*manage, "migrate", "--noinput", "-v", "0"],
+        cwd=servers.PROJECT_ROOT,
+        env=run_env,
+        umask=CALLER_UMASK,
+        check=True,
+    )
+    output_path = root / "server-output.log"
+    with output_path.open("wb") as output, caller_umask():
+        process, port = servers.start_proxy_server(env=env, output=output)
+    yield Server("127.0.0.1", port, data_dir, output_path, env)
+    servers.stop(process)
+
+
+@contextlib.contextmanager
+def caller_umask() -> Iterator[None]:
+    """Start children with CALLER_UMASK (this process's settings set 0o077)."""
+    saved = os.umask(CALLER_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(saved)
+
+
+def connect(server: Server) -> socket.socket:
+    sock = socket.create_connection((server.host, server.port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def read_until_closed(sock: socket.socket, *, timeout: float = 10.0) -> bytes:
+    """Everything the server sends until it closes; what arrived before a reset."""
+    received = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def trickle(sock: socket.socket, data: bytes, *, interval: float, limit: float) -> float:
+    """Send `data` a byte at a time until the server answers or closes; the seconds it took.
+
+    Gives up after `limit` seconds (a server without a deadline never answers).
+    """
+    started = time.monotonic()
+    for byte in data:
+        readable, _, _ = select.select([sock], [], [], interval)
+        if readable or time.monotonic() - started > limit:
+            break
+        try:
+            sock.send(bytes([byte]))
+        except OSError:
+            break
+    select.select([sock], [], [], max(0.0, limit - (time.monotonic() - started)))
+    return time.monotonic() - started
+
+
+def request(server: Server, raw: bytes) -> bytes:
+    """Send a whole request on a new connection; the server's answer until it closes."""
+    with connect(server) as sock:
+        try:
+            sock.sendall(raw)
+        except OSError:
+            pass
+        return read_until_closed(sock)
+
+
+def status_line(response: bytes) -> bytes:
+    return response.split(b"\r\n", 1)[0]
+
+
+def test_request_headers_sent_too_slowly_get_408_and_a_close(server: Server) -> None:
+    with connect(server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        took = trickle(sock, b"X-Slow: " + b"a" * 100, interval=0.2, limit=8.0)
+        response = read_until_closed(sock)
+
+    assert status_line(response) == b"HTTP/1.1 408 Request Timeout"
+    assert took < HEADER_TIMEOUT_SECONDS + SLACK_SECONDS
+
+
+def test_request_body_sent_too_slowly_gets_408_after_the_body_deadline(server: Server) -> None:
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
+        took = trickle(sock, b"x" * 1000, interval=0.2, limit=8.0)
+        response = read_until_closed(sock)
+
+    assert status_line(response) == b"HTTP/1.1 408 Request Timeout"
+    assert BODY_TIMEOUT_SECONDS - 0.2 < took < BODY_TIMEOUT_SECONDS + SLACK_SECONDS
+
+
+def test_an_idle_keep_alive_connection_outlives_the_header_deadline(server: Server) -> None:
+    with httpx.Client(base_url=f"http://{server.host}:{server.port}") as client:
+        first = client.get("/health")
+        time.sleep(HEADER_TIMEOUT_SECONDS + 0.5)
+        second = client.get("/health", extensions={"timeout": {"pool": 1.0}})
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert client_connection_reused(first, second)
+
+
+def client_connection_reused(first: httpx.Response, second: httpx.Response) -> bool:
+    return first.extensions["network_stream"] is second.extensions["network_stream"]
+
+
+def test_a_response_streams_for_longer_than_both_deadlines(server: Server) -> None:
+    token = create_api_token(server)
+    started = time.monotonic()
+    heartbeats = 0
+    with httpx.stream(
+        "GET",
+        f"http://{server.host}:{server.port}/api/logs/stream",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ) as response:
+        for line in response.iter_lines():
+            heartbeats += line.startswith(":")
+            if time.monotonic() - started > HEADER_TIMEOUT_SECONDS + BODY_TIMEOUT_SECONDS + 1:
+                break
+
+    assert response.status_code == 200
+    assert heartbeats >= 4
+
+
+def create_api_token(server: Server) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "create_api_token", f"hardening-{time.monotonic_ns()}"],
+        cwd=servers.PROJECT_ROOT,
+        env={**os.environ, **server.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+            b"HTTP/1.1 431 Request Header Fields Too Large",
+            id="one-header-line-over-the-line-limit",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + b"".join(b"X-H%d: %s\r\n" % (n, b"a" * 500) for n in range(40))
+            + b"\r\n",
+            b"HTTP/1.1 431 Request Header Fields Too Large",
+            id="header-block-over-the-total-limit",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + b"".join(b"X-H%d: a\r\n" % n for n in range(600))
+            + b"\r\n",
+            b"HTTP/1.1 431 Request Header Fields Too Large",
+            id="more-headers-than-allowed",
+        ),
+        pytest.param(
+            b"GET /health?q=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            b"HTTP/1.1 414 URI Too Long",
+            id="request-line-over-the-line-limit",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request",
+            id="malformed-header-stays-400",
+        ),
+    ],
+)
+def test_an_oversized_request_head_gets_its_status_then_a_close(
+    server: Server, raw: bytes, expected: bytes
+) -> None:
+    response = request(server, raw)
+
+    assert status_line(response) == expected
+    assert b"\r\nConnection: close\r\n" in response
+
+
+def test_the_access_log_redacts_credentials_in_query_strings(server: Server) -> None:
+    secrets = ["sk-ant-api03-querysecret1", "plainkeysecret2", "plaintokensecret3", "sigsecret4"]
+    query = f"api_key={secrets[0]}&key={secrets[1]}&token={secrets[2]}&x-sig={secrets[3]}&q=ok"
+    httpx.get(f"http://{server.host}:{server.port}/health?{query}").raise_for_status()
+
+    line = wait_for_line(server, r'"GET /health\?[^"]*q=ok"')
+    assert line.count("[REDACTED]") == 4
+    assert not [secret for secret in secrets if secret in server.output()]
+
+
+def wait_for_line(server: Server, pattern: str, *, timeout: float = 5.0) -> str:
+    """The first line of the server's output matching `pattern` (it may lag the response)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.search(f"^.*{pattern}.*$", server.output(), re.MULTILINE)
+        if found or time.monotonic() > deadline:
+            assert found, f"no line matching {pattern!r} in the server output"
+            return found.group(0)
+        time.sleep(0.05)
+
+
+def test_a_bad_host_is_a_400_and_one_short_log_line(server: Server) -> None:
+    response = request(
+        server, b"GET /dashboard/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+    )
+
+    assert status_line(response) == b"HTTP/1.1 400 Bad Request"
+    line = wait_for_line(server, r"Invalid HTTP_HOST header: 'evil\.example'")
+    assert len(line) < 300
+    assert "Traceback" not in server.output()
+    entries = log_file_entries(server, "django.security.DisallowedHost")
+    assert [set(entry) for entry in entries] == [{"ts", "level", "logger", "msg"}]
+
+
+def log_file_entries(server: Server, logger: str) -> list[dict]:
+    path = server.data_dir / "logs" / "ccflare.log"
+    entries = map(json.loads, path.read_text().splitlines())
+    return [entry for entry in entries if entry["logger"] == logger]
+
+
+def test_a_fresh_start_creates_everything_owner_only(server: Server) -> None:
+    # A database read and a log line, so the server has opened and created both.
+    httpx.get(f"http://{server.host}:{server.port}/health").raise_for_status()
+    request(server, b"GET / HTTP/1.1\r\nHost: bad.example\r\nConnection: close\r\n\r\n")
+    wait_for_line(server, r"Invalid HTTP_HOST header: 'bad\.example'")
+
+    modes = {
+        str(path.relative_to(server.data_dir)): stat.S_IMODE(path.stat().st_mode)
+        for path in [server.data_dir, *server.data_dir.rglob("*")]
+    }
+
+    assert {"ccflare.db", "secret_key", "logs/ccflare.log"} <= set(modes)
+    assert {
+        name: oct(mode)
+        for name, mode in modes.items()
+        if mode != (0o700 if (server.data_dir / name).is_dir() else 0o600)
+    } == {}
