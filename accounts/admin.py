@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import crypto, onboarding, tokens
+from accounts import crypto, health, tokens
 from accounts.admin_login import ClaudeLoginMixin
 from accounts.models import Account, HealthState
 from accounts.pool import pool
@@ -207,7 +207,7 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         """Write only what the form changed: the proxy updates counters and limits meanwhile."""
         credentials = form.credential_fields()
         if credentials:
-            credentials |= dict(onboarding.HEALTH_RESET)
+            credentials |= health.new_credentials()
         for name, value in credentials.items():
             setattr(obj, name, value)
         if change:
@@ -271,15 +271,7 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.action(description="Clear rate limit and cooldown")
     def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._update(
-            request,
-            queryset,
-            "cleared",
-            rate_limited_until=None,
-            cooldown_until=None,
-            cooldown_reason=None,
-            failure_streak=0,
-        )
+        self._update(request, queryset, "cleared", **health.cleared())
 
     @admin.action(description="Refresh OAuth token now")
     def refresh_token_now(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -106,7 +106,8 @@ def rate_limit_status(account: Account, *, now: datetime) -> str:
 
 def session_info(account: Account, *, now: datetime) -> str:
     live = settings.SESSION_DURATION_MS / 1000
-    if account.session_start and (now - account.session_start).total_seconds() < live:
+    start = account.session_start
+    if account.holds_session and start and (now - start).total_seconds() < live:
         return f"Active: {account.session_request_count} reqs"
     return "-"
 

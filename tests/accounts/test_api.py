@@ -35,6 +35,7 @@ def test_list_has_spec_fields_ordered_by_request_count(api_client: Client) -> No
         rate_limited_until=now + timedelta(minutes=30),
         session_start=now - timedelta(minutes=5),
         session_request_count=3,
+        holds_session=True,
     )
     busy, quiet = api_client.get("/api/accounts").json()
     assert (busy["name"], quiet["name"]) == ("busy", "quiet")
