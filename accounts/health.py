@@ -150,6 +150,18 @@ def active_family_limits(account: HealthFields, now: datetime) -> dict[str, date
     return {f: _until(v) for f, v in account.model_limits.items() if _until(v) > now}
 
 
+def family_limits_json(account: HealthFields, now: datetime) -> list[dict[str, str]]:
+    """The per-model caps holding the account now, for the API and the pages."""
+    return [
+        {
+            "family": family,
+            "claim": account.model_limits[family].get("claim", ""),
+            "until": until.isoformat(),
+        }
+        for family, until in sorted(active_family_limits(account, now).items())
+    ]
+
+
 _FAMILY = re.compile(r"(fable|opus|sonnet|haiku)", re.IGNORECASE)
 _CLAIM_FAMILY = re.compile(r"^seven_day_(?!oauth|oi)([a-z]+)$")
 

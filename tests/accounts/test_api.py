@@ -180,3 +180,25 @@ def test_add_needs_exactly_one_kind_of_credential(api_client: Client, credential
     assert status == 400
     assert "apiKey" in body["error"]
     assert not Account.objects.filter(name="x").exists()
+
+
+def test_list_shows_per_model_limits_and_the_session_holder(api_client: Client) -> None:
+    now = timezone.now()
+    until = now + timedelta(hours=2)
+    make_account(
+        name="capped",
+        model_limits={
+            "opus": {"until": until.isoformat(), "claim": "seven_day_opus"},
+            "sonnet": {"until": (now - timedelta(seconds=1)).isoformat(), "claim": "x"},
+        },
+        holds_session=True,
+        session_start=now,
+    )
+
+    (capped,) = api_client.get("/api/accounts").json()
+
+    assert capped["modelLimits"] == [
+        {"family": "opus", "claim": "seven_day_opus", "until": until.isoformat()}
+    ]  # the expired Sonnet cap is gone
+    assert capped["holdsSession"] is True
+    assert capped["health"]["state"] == "ok"  # every other model still served
