@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import crypto, onboarding, tokens
+from accounts import crypto, tokens
+from accounts import health as accounts_health
 from accounts.admin_login import ClaudeLoginMixin
 from accounts.models import Account, HealthState
 from accounts.pool import pool
@@ -207,7 +208,7 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         """Write only what the form changed: the proxy updates counters and limits meanwhile."""
         credentials = form.credential_fields()
         if credentials:
-            credentials |= dict(onboarding.HEALTH_RESET)
+            credentials |= accounts_health.new_credentials()
         for name, value in credentials.items():
             setattr(obj, name, value)
         if change:
@@ -229,7 +230,10 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         text = health.state.label
         if health.until is not None:
             text += f" until {_when(health.until)}"
-        return f"{text}: {health.reason}" if health.reason else text
+        text = f"{text}: {health.reason}" if health.reason else text
+        limits = accounts_health.active_family_limits(account, timezone.now())
+        caps = "; ".join(f"{f} limited until {_when(u)}" for f, u in sorted(limits.items()))
+        return f"{text} ({caps})" if caps else text
 
     @admin.display(description="token", ordering="expires_at")
     def token_label(self, account: Account) -> str:
@@ -240,7 +244,7 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.display(description="session", ordering="session_start")
     def session_label(self, account: Account) -> str:
-        if account.session_start is None:
+        if account.session_start is None or not account.holds_session:
             return "—"
         return f"{_when(account.session_start)}, {account.session_request_count} reqs"
 
@@ -271,15 +275,7 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.action(description="Clear rate limit and cooldown")
     def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._update(
-            request,
-            queryset,
-            "cleared",
-            rate_limited_until=None,
-            cooldown_until=None,
-            cooldown_reason=None,
-            failure_streak=0,
-        )
+        self._update(request, queryset, "cleared", **accounts_health.cleared())
 
     @admin.action(description="Refresh OAuth token now")
     def refresh_token_now(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -4,62 +4,22 @@ Also the pending OAuth logins (OAuthSession) that become accounts.
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from accounts.crypto import EncryptedTextField
+from accounts.health import Health, HealthState, cooldown_delay
+
+__all__ = ["Account", "Health", "HealthState", "OAuthSession", "cooldown_delay"]
 
 ACCOUNT_NAME_VALIDATOR = RegexValidator(
     r"^[a-zA-Z0-9\s\-_@.+]+$",
     "Use letters, digits, spaces and - _ @ . + only.",
 )
 TIERS = (1, 5, 20)
-
-
-class HealthState(models.TextChoices):
-    OK = "ok", "OK"
-    RATE_LIMITED = "rate_limited", "Rate limited"
-    COOLING_DOWN = "cooling_down", "Cooling down"
-    NEEDS_REAUTH = "needs_reauth", "Needs re-auth"
-    PAUSED = "paused", "Paused"
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    """Whether an account can serve now; if not, why, and until when (None: until someone acts)."""
-
-    state: HealthState
-    reason: str = ""
-    until: datetime | None = None
-
-    @property
-    def usable(self) -> bool:
-        return self.state == HealthState.OK
-
-    def describe(self) -> str:
-        """One line for traces and lists, e.g. 'cooling down until <ISO>: HTTP 503'."""
-        words = {
-            HealthState.OK: "ok",
-            HealthState.PAUSED: "paused",
-            HealthState.RATE_LIMITED: "rate-limited",
-            HealthState.COOLING_DOWN: "cooling down",
-            HealthState.NEEDS_REAUTH: "needs re-auth",
-        }
-        text = words[self.state]
-        if self.until is not None:
-            text += f" until {self.until.isoformat()}"
-        return f"{text}: {self.reason}" if self.reason else text
-
-
-def cooldown_delay(failures: int) -> timedelta:
-    """How long an account sits out after `failures` upstream errors in a row: doubles, capped."""
-    base, cap = settings.COOLDOWN_BASE_SECONDS, settings.COOLDOWN_MAX_SECONDS
-    return timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
 
 
 class Account(models.Model):
@@ -105,6 +65,13 @@ class Account(models.Model):
     seven_day_utilization = models.FloatField(null=True, blank=True)
     seven_day_reset = models.DateTimeField(null=True, blank=True)
     overage_status = models.CharField(max_length=32, null=True, blank=True)
+    # Per-model weekly caps holding the account now: {"opus": {"until": ISO, "claim": ...}}.
+    # The account still serves the other model families (accounts.health).
+    model_limits = models.JSONField(default=dict, blank=True)
+    # The account that holds the pool's sticky session, explicitly: after a failover the
+    # serving account keeps the conversation (and its prompt cache) until it ends or the
+    # account becomes unusable; a recovered account does not take it back.
+    holds_session = models.BooleanField(default=False)
 
     # Health beyond pause and rate limit (see `health`). Set when the upstream
     # rejected the credential itself; cleared only by new credentials.

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import oauth
+from accounts import health, oauth
 from accounts.models import ACCOUNT_NAME_VALIDATOR, TIERS, Account, OAuthSession
 from accounts.pool import pool
 
@@ -24,14 +24,6 @@ logger = logging.getLogger(__name__)
 
 EXPIRED_MESSAGE = "OAuth session expired or invalid. Please try again."
 MODE_LABELS = {"max": "Claude Max", "console": "Claude Console"}
-# Fields that say an account is unhealthy because of its credentials or errors:
-# new credentials start from a clean slate.
-HEALTH_RESET = {
-    "reauth_reason": None,
-    "failure_streak": 0,
-    "cooldown_until": None,
-    "cooldown_reason": None,
-}
 
 
 class OnboardingError(ValueError):
@@ -149,7 +141,7 @@ def save_credentials(
         "refresh_token": credentials.refresh_token,
         "expires_at": credentials.expires_at,
         "api_key": credentials.api_key,
-        **HEALTH_RESET,
+        **health.new_credentials(),
         **({} if tier is None else {"tier": tier}),
         **({} if priority is None else {"priority": priority}),
     }

@@ -8,6 +8,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import StrictInt, model_validator
 
+from accounts import health as accounts_health
 from accounts.models import Account
 
 # SPEC §6.3 hard-codes 5 h; our session length is a setting, so use that.
@@ -77,6 +78,9 @@ def account_json(account: Account, *, now: datetime) -> dict:
         "sevenDayUtilization": account.seven_day_utilization,
         "sessionInfo": session_info(account, now=now),
         "health": health_json(account, now=now),
+        # Per-model weekly caps: the account serves every other model family meanwhile.
+        "modelLimits": accounts_health.family_limits_json(account, now),
+        "holdsSession": account.holds_session,
     }
 
 
@@ -106,7 +110,8 @@ def rate_limit_status(account: Account, *, now: datetime) -> str:
 
 def session_info(account: Account, *, now: datetime) -> str:
     live = settings.SESSION_DURATION_MS / 1000
-    if account.session_start and (now - account.session_start).total_seconds() < live:
+    start = account.session_start
+    if account.holds_session and start and (now - start).total_seconds() < live:
         return f"Active: {account.session_request_count} reqs"
     return "-"
 

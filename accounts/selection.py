@@ -1,24 +1,31 @@
-"""Which account serves the next request: the session strategy (SPEC §3), pure.
+"""Which account serves the next request: the session strategy, pure.
 
-No database here: `plan` takes the accounts and the time and returns the order to
-try them in; the caller persists a new session start if the plan asks for one.
+No database here: `plan` takes the accounts and the time and returns the order to try
+them in; `takes_session` says whether the account that served must now hold the sticky
+session. The caller persists what changes.
+
+The session holder is explicit (`Account.holds_session`), unlike the original ccflare,
+which inferred it from the latest session start: after a failover the serving account
+keeps the conversation until its session ends or it becomes unusable, so a recovered
+account never takes traffic back (each move would lose the prompt cache).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from accounts import health
 from accounts.models import Account
 
 
 @dataclass(slots=True)
 class Plan:
-    # Usable accounts in the order to try them.
+    # Accounts that can serve this request, in the order to try them.
     candidates: list[Account] = field(default_factory=list)
-    # Unusable accounts with the reason, for the routing trace.
+    # Accounts that cannot, with the reason, for the routing trace.
     skipped: list[tuple[Account, str]] = field(default_factory=list)
-    # Set when the first candidate must start a new sticky session now.
-    start_session: Account | None = None
+    # The live session's account, whether or not it can serve this request.
+    holder: Account | None = None
 
 
 def routing_order(accounts: Sequence[Account]) -> list[Account]:
@@ -26,47 +33,67 @@ def routing_order(accounts: Sequence[Account]) -> list[Account]:
     return sorted(accounts, key=lambda a: (a.priority, a.created_at))
 
 
-def active_session(
+def session_holder(
     accounts: Sequence[Account], *, now: datetime, duration: timedelta
 ) -> Account | None:
-    """The account with the most recent session start, if that session is still live."""
-    started = [a for a in accounts if a.session_start is not None]
-    if not started:
-        return None
-    latest = max(started, key=lambda a: a.session_start)
-    return latest if now - latest.session_start < duration else None
+    """The account holding the sticky session, if that session is still live."""
+    for account in accounts:
+        if account.holds_session and session_live(account, now=now, duration=duration):
+            return account
+    return None
 
 
-def plan(accounts: Sequence[Account], *, now: datetime, duration: timedelta) -> Plan:
-    """Order the accounts for one request.
+def session_live(account: Account, *, now: datetime, duration: timedelta) -> bool:
+    return account.session_start is not None and now - account.session_start < duration
 
-    1. The live session's account goes first when it is usable.
-    2. Otherwise the first usable account in routing order goes first, and starts
-       a new session unless its own session is still live.
-    3. The other usable accounts follow in routing order, as failover.
+
+def plan(
+    accounts: Sequence[Account],
+    *,
+    now: datetime,
+    duration: timedelta,
+    family: str | None = None,
+) -> Plan:
+    """Order the accounts for one request of model `family` (None: unknown).
+
+    1. Accounts that are unusable, or whose per-model cap holds `family`, are skipped.
+    2. The session holder goes first when it can serve the request.
+    3. The others follow in routing order (priority, then age), as failover.
     """
-    ordered = routing_order(accounts)
-    result = Plan()
-    for account in ordered:
-        reason = skip_reason(account, now=now)
+    result = Plan(holder=session_holder(accounts, now=now, duration=duration))
+    for account in routing_order(accounts):
+        reason = skip_reason(account, now=now, family=family)
         if reason is None:
             result.candidates.append(account)
         else:
             result.skipped.append((account, reason))
-    if not result.candidates:
-        return result
-    session = active_session(accounts, now=now, duration=duration)
-    if session is not None and session in result.candidates:
-        result.candidates.remove(session)
-        result.candidates.insert(0, session)
-        return result
-    first = result.candidates[0]
-    if first.session_start is None or now - first.session_start >= duration:
-        result.start_session = first
+    if result.holder is not None and result.holder in result.candidates:
+        result.candidates.remove(result.holder)
+        result.candidates.insert(0, result.holder)
     return result
 
 
-def skip_reason(account: Account, *, now: datetime) -> str | None:
-    """None for a usable account, else its health in words ('paused', 'rate-limited until …')."""
-    health = account.health(now)
-    return None if health.usable else health.describe()
+def takes_session(served: Account, holder: Account | None, *, now: datetime) -> bool:
+    """Whether the account that served must hold the session from now on.
+
+    Yes when there is no live session, or its holder can serve nothing now. No when
+    the holder only sits out this request's model family (a per-model weekly cap):
+    its other conversations stay where their prompt cache is.
+    """
+    if holder is None:
+        return True
+    if holder is served:
+        return False
+    return not holder.health(now).usable
+
+
+def skip_reason(account: Account, *, now: datetime, family: str | None = None) -> str | None:
+    """None when the account can serve, else why not ('paused', 'opus limit until …')."""
+    state = account.health(now)
+    if not state.usable:
+        return state.describe()
+    until = health.family_blocked_until(account, family, now)
+    if until is not None:
+        claim = account.model_limits[family]["claim"]  # type: ignore[index]
+        return f"{family} limit ({claim}) until {until.isoformat()}"
+    return None

@@ -29,8 +29,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import oauth
-from accounts.models import Account, cooldown_delay
+from accounts import health, oauth
+from accounts.models import Account
 from analytics import events, metrics
 
 logger = logging.getLogger(__name__)
@@ -147,16 +147,17 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         grant = await oauth.refresh_grant(refresh_token=row.refresh_token or "")
     except oauth.GrantRejected as exc:
         message = _clip(f"refresh token rejected: {exc}; log in again")
-        await _save(account, reauth_reason=message)
+        await _save(account, **health.credential_rejected(message))
         logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
         metrics.TOKEN_REFRESHES.labels(outcome="rejected").inc()
         raise NeedsReauth(message) from None
     except oauth.OAuthError as exc:
-        streak = row.failure_streak + 1
         message = _clip(f"token refresh failed: {exc}")
-        until = timezone.now() + cooldown_delay(streak)
-        await _save(account, failure_streak=streak, cooldown_until=until, cooldown_reason=message)
-        logger.warning("accounts.refresh_failed account=%s streak=%d", account.name, streak)
+        failed = health.own_failure(row, message, now=timezone.now())
+        await _save(account, **failed)
+        logger.warning(
+            "accounts.refresh_failed account=%s streak=%d", account.name, failed["failure_streak"]
+        )
         metrics.TOKEN_REFRESHES.labels(outcome="failed").inc()
         raise RefreshFailed(message) from None
     await _save(
@@ -165,10 +166,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         # Kept when the endpoint did not rotate it (SPEC §4.4).
         refresh_token=grant.refresh_token or row.refresh_token,
         expires_at=grant.expires_at or timezone.now() + DEFAULT_LIFETIME,
-        reauth_reason=None,
-        failure_streak=0,
-        cooldown_until=None,
-        cooldown_reason=None,
+        **health.new_credentials(),
     )
     metrics.TOKEN_REFRESHES.labels(outcome="ok").inc()
     logger.info(

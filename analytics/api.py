@@ -32,9 +32,13 @@ router = Router(tags=["analytics"])
 DEFAULT_AGENT_MODEL = "claude-sonnet-4-20250514"
 
 
-@router.get("/health", auth=None, tags=["health"])
-async def health(request: HttpRequest) -> dict:
-    """Open: liveness plus pool state (how many accounts are usable, and why the others are not)."""
+@router.get("/health", auth=None, tags=["health"], response={200: dict, 503: dict})
+async def health(request: HttpRequest) -> Status:
+    """Open: liveness plus pool state (how many accounts are usable, and why the others are not).
+
+    503 when accounts exist and none can serve, so a monitor can alert; 200 when one
+    can, and with no accounts at all (requests then pass through).
+    """
     now = timezone.now()
     accounts = [a async for a in Account.objects.all()]
     unusable = [
@@ -42,14 +46,20 @@ async def health(request: HttpRequest) -> dict:
         for a in selection.routing_order(accounts)
         if (reason := selection.skip_reason(a, now=now)) is not None
     ]
-    return {
-        "status": "ok",
+    serving = not accounts or len(unusable) < len(accounts)
+    body = {
+        "status": "ok" if serving else "unavailable",
         "accounts": len(accounts),
         "usableAccounts": len(accounts) - len(unusable),
         "unusableAccounts": unusable,
         "timestamp": now.isoformat(),
         "strategy": "session",
     }
+    if not serving:
+        body["reason"] = "No account can serve: " + "; ".join(
+            f"{u['name']} {u['reason']}" for u in unusable
+        )
+    return Status(200 if serving else 503, body)
 
 
 @router.get("/metrics", tags=["metrics"])

@@ -60,7 +60,7 @@ def account_cards(*, now: datetime) -> list[AccountCard]:
     """Every account in routing order, with its health, windows and session holder."""
     accounts = selection.routing_order(list(Account.objects.all()))
     duration = timedelta(milliseconds=settings.SESSION_DURATION_MS)
-    holder = selection.active_session(accounts, now=now, duration=duration)
+    holder = selection.session_holder(accounts, now=now, duration=duration)
     return [_card(account, now=now, holder=holder) for account in accounts]
 
 

@@ -52,6 +52,18 @@ def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
     )
 
 
+def has_limit_headers(headers: Mapping[str, str]) -> bool:
+    """Whether an answer says anything about the account's limits (SPEC §2.7).
+
+    A 429 without any rate-limit header is about that one request (its burst or
+    size), not the account's windows.
+    """
+    return any(name.lower().startswith(_LIMIT_PREFIXES) for name in headers)
+
+
+_LIMIT_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
+
+
 def is_blocking(status_code: int, info: RateLimitInfo) -> bool:
     """A 429, a hard unified status, or a window at 100% takes the account out."""
     if status_code == 429 or info.status in HARD_STATUSES:

@@ -42,7 +42,14 @@ __all__ = ["build_app", "main", "start_fake_upstream", "stop"]
 
 DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
 DEFAULT_REPLY = "Hello! This is the fake upstream answering with a canned reply."
-SCENARIOS = ("drop_mid_stream", "slow_stream", "rate_limited", "short_body", "deep_json")
+SCENARIOS = (
+    "drop_mid_stream",
+    "slow_stream",
+    "rate_limited",
+    "short_body",
+    "deep_json",
+    "bare_429",
+)
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset({"/v1/oauth/token", "/api/oauth/claude_cli/create_api_key"})
 MODELS = (
@@ -213,14 +220,17 @@ class Rule:
     body: Any = None
     times: int | None = None
     path: str | None = None
+    # Only requests whose JSON `model` contains this (e.g. "opus"): per-model limits.
+    model: str | None = None
     scenario: str | None = None
     params: dict[str, str] = field(default_factory=dict)
 
-    def matches(self, credential: str | None, path: str) -> bool:
+    def matches(self, credential: str | None, path: str, model: str | None) -> bool:
         # Without an explicit path a rule leaves the OAuth endpoints alone, so a "*" rule
         # meant for /v1/messages never breaks a token refresh.
         path_ok = path not in OAUTH_PATHS if self.path is None else path == self.path
-        return path_ok and self.credential in ("*", credential)
+        model_ok = self.model is None or (model is not None and self.model in model)
+        return path_ok and model_ok and self.credential in ("*", credential)
 
 
 def parse_rule(data: Any, rule_id: int) -> Rule:
@@ -308,9 +318,9 @@ class State:
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_01Fake{next(self.counter):016d}"
 
-    def take_rule(self, credential: str | None, path: str) -> Rule | None:
+    def take_rule(self, credential: str | None, path: str, model: str | None) -> Rule | None:
         for rule in self.rules:
-            if rule.matches(credential, path):
+            if rule.matches(credential, path, model):
                 if rule.times is not None:
                     rule.times -= 1
                     if rule.times == 0:
@@ -430,7 +440,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if request.path.startswith("/v1/") and credential is None and request.path not in OAUTH_PATHS:
         return error_response(call, 401, "x-api-key header is required")
     handler = ROUTES.get((request.method, request.path))
-    rule = state.take_rule(credential, request.path)
+    model = payload.get("model") if isinstance(payload, dict) else None
+    rule = state.take_rule(credential, request.path, model if isinstance(model, str) else None)
     if rule is not None:
         return await apply_rule(call, rule, handler)
     scenario = request.headers.get("x-fake-scenario")
@@ -560,6 +571,13 @@ async def deep_json(call: Call, params: dict[str, str]) -> web.StreamResponse:
     return web.Response(body=body, headers=headers)
 
 
+async def bare_429(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """A 429 with no rate-limit header at all: about this request, not the account (§2.7)."""
+    body = error_body(429, "Request rate too high for this request", "req_bare")
+    headers = {"content-type": "application/json", "x-should-retry": "true"}
+    return web.Response(status=429, body=_dumps(body), headers=headers)
+
+
 async def rate_limited(call: Call, params: dict[str, str]) -> web.StreamResponse:
     reset_in = int(params.get("reset_in", 60))
     headers = ratelimit_headers(now=int(time.time()), status="rejected", reset_in=reset_in)
@@ -575,6 +593,7 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "rate_limited": rate_limited,
     "short_body": short_body,
     "deep_json": deep_json,
+    "bare_429": bare_429,
 }
 
 

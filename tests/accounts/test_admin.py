@@ -71,6 +71,7 @@ def test_list_shows_health_with_reason_and_until_tokens_and_windows(
         seven_day_utilization=0.07,
         session_start=NOW - timedelta(minutes=3),
         session_request_count=9,
+        holds_session=True,
         request_count=31,
     )
     make_oauth_account(name="dead", reauth_reason="refresh token rejected: revoked")

@@ -35,6 +35,7 @@ def test_list_has_spec_fields_ordered_by_request_count(api_client: Client) -> No
         rate_limited_until=now + timedelta(minutes=30),
         session_start=now - timedelta(minutes=5),
         session_request_count=3,
+        holds_session=True,
     )
     busy, quiet = api_client.get("/api/accounts").json()
     assert (busy["name"], quiet["name"]) == ("busy", "quiet")
@@ -179,3 +180,25 @@ def test_add_needs_exactly_one_kind_of_credential(api_client: Client, credential
     assert status == 400
     assert "apiKey" in body["error"]
     assert not Account.objects.filter(name="x").exists()
+
+
+def test_list_shows_per_model_limits_and_the_session_holder(api_client: Client) -> None:
+    now = timezone.now()
+    until = now + timedelta(hours=2)
+    make_account(
+        name="capped",
+        model_limits={
+            "opus": {"until": until.isoformat(), "claim": "seven_day_opus"},
+            "sonnet": {"until": (now - timedelta(seconds=1)).isoformat(), "claim": "x"},
+        },
+        holds_session=True,
+        session_start=now,
+    )
+
+    (capped,) = api_client.get("/api/accounts").json()
+
+    assert capped["modelLimits"] == [
+        {"family": "opus", "claim": "seven_day_opus", "until": until.isoformat()}
+    ]  # the expired Sonnet cap is gone
+    assert capped["holdsSession"] is True
+    assert capped["health"]["state"] == "ok"  # every other model still served

@@ -142,6 +142,7 @@ def test_list_accounts_shows_status_and_session(time_machine: TimeMachineFixture
         priority=3,
         session_start=NOW - timedelta(minutes=5, seconds=30),
         session_request_count=7,
+        holds_session=True,
     )
 
     output = run("list_accounts")

@@ -26,7 +26,8 @@ def test_new_session_starts_on_lowest_priority_account() -> None:
     a, b = account("a", priority=1), account("b", priority=0, age_minutes=5)
     plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
     assert names(plan.candidates) == ["b", "a"]
-    assert plan.start_session is b
+    assert plan.holder is None
+    assert selection.takes_session(b, plan.holder, now=NOW)
 
 
 def test_equal_priority_prefers_older_account() -> None:
@@ -37,28 +38,33 @@ def test_equal_priority_prefers_older_account() -> None:
 
 def test_live_session_account_goes_first_whatever_its_priority() -> None:
     a = account("a", priority=0)
-    b = account("b", priority=9, session_start=NOW - timedelta(hours=1))
+    b = account("b", priority=9, session_start=NOW - timedelta(hours=1), holds_session=True)
     plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
     assert names(plan.candidates) == ["b", "a"]
-    assert plan.start_session is None
+    assert plan.holder is b
+    assert not selection.takes_session(b, plan.holder, now=NOW)
 
 
 def test_expired_session_is_not_sticky() -> None:
     a = account("a", priority=0)
-    b = account("b", priority=9, session_start=NOW - timedelta(hours=5, seconds=1))
+    b = account(
+        "b", priority=9, session_start=NOW - timedelta(hours=5, seconds=1), holds_session=True
+    )
     plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
     assert names(plan.candidates) == ["a", "b"]
-    assert plan.start_session is a
+    assert plan.holder is None
 
 
 def test_rate_limited_session_account_is_skipped_with_reason() -> None:
     until = NOW + timedelta(minutes=30)
-    a = account("a", session_start=NOW - timedelta(minutes=10), rate_limited_until=until)
+    a = account(
+        "a", session_start=NOW - timedelta(minutes=10), rate_limited_until=until, holds_session=True
+    )
     b = account("b", priority=1)
     plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
     assert names(plan.candidates) == ["b"]
     assert plan.skipped == [(a, f"rate-limited until {until.isoformat()}")]
-    assert plan.start_session is b
+    assert selection.takes_session(b, plan.holder, now=NOW)
 
 
 def test_paused_accounts_are_never_candidates() -> None:
@@ -78,14 +84,15 @@ def test_no_usable_account_gives_empty_plan() -> None:
     a = account("a", paused=True)
     plan = selection.plan([a], now=NOW, duration=FIVE_HOURS)
     assert plan.candidates == []
-    assert plan.start_session is None
+    assert plan.holder is None
 
 
 def test_live_session_of_first_candidate_is_kept_not_restarted() -> None:
     start = NOW - timedelta(hours=1)
-    a = account("a", session_start=start)
+    a = account("a", session_start=start, holds_session=True)
     plan = selection.plan([a], now=NOW, duration=FIVE_HOURS)
-    assert plan.start_session is None
+    assert plan.holder is a
+    assert not selection.takes_session(a, plan.holder, now=NOW)
 
 
 def test_cooling_down_account_is_skipped_with_reason() -> None:
@@ -113,8 +120,55 @@ def test_past_cooldown_no_longer_blocks() -> None:
 
 
 def test_live_session_account_cooling_down_hands_over_to_the_next() -> None:
-    a = account("a", session_start=NOW - timedelta(minutes=1), cooldown_until=NOW + FIVE_HOURS)
+    a = account(
+        "a",
+        session_start=NOW - timedelta(minutes=1),
+        cooldown_until=NOW + FIVE_HOURS,
+        holds_session=True,
+    )
     b = account("b", priority=1)
     plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
     assert names(plan.candidates) == ["b"]
-    assert plan.start_session is b
+    assert selection.takes_session(b, plan.holder, now=NOW)
+
+
+def test_a_recovered_account_does_not_take_the_session_back() -> None:
+    # a served first, then b took over during a's rate limit; a's limit is over now.
+    a = account("a", priority=0, session_start=NOW - timedelta(hours=1))
+    b = account("b", priority=1, session_start=NOW - timedelta(minutes=5), holds_session=True)
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["b", "a"]
+    assert plan.holder is b
+
+
+def test_the_latest_session_start_does_not_decide_the_holder() -> None:
+    a = account("a", session_start=NOW - timedelta(hours=1), holds_session=True)
+    b = account("b", priority=1, session_start=NOW - timedelta(minutes=1))
+    assert selection.plan([a, b], now=NOW, duration=FIVE_HOURS).holder is a
+
+
+def opus_capped(name: str, **fields: object) -> Account:
+    limit = {"opus": {"until": (NOW + FIVE_HOURS).isoformat(), "claim": "seven_day_opus"}}
+    return account(name, model_limits=limit, **fields)
+
+
+def test_a_per_model_cap_skips_the_account_for_that_family_only() -> None:
+    a = opus_capped("a", session_start=NOW - timedelta(minutes=1), holds_session=True)
+    b = account("b", priority=1)
+
+    opus = selection.plan([a, b], now=NOW, duration=FIVE_HOURS, family="opus")
+    sonnet = selection.plan([a, b], now=NOW, duration=FIVE_HOURS, family="sonnet")
+
+    assert names(opus.candidates) == ["b"]
+    assert opus.skipped[0][1].startswith("opus limit (seven_day_opus) until ")
+    assert names(sonnet.candidates) == ["a", "b"]
+    # b serves the Opus call, but the session (and a's Sonnet cache) stays with a.
+    assert not selection.takes_session(b, opus.holder, now=NOW)
+
+
+def test_an_expired_per_model_cap_no_longer_skips() -> None:
+    limit = {"opus": {"until": (NOW - timedelta(seconds=1)).isoformat(), "claim": "seven_day_opus"}}
+    a = account("a", model_limits=limit)
+    assert names(selection.plan([a], now=NOW, duration=FIVE_HOURS, family="opus").candidates) == [
+        "a"
+    ]

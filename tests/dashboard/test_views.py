@@ -82,7 +82,9 @@ def test_overview_embeds_the_report_and_the_activity(staff_client: Client) -> No
 def test_pool_marks_the_session_holder_and_the_paused(staff_client: Client) -> None:
     from django.utils import timezone
 
-    holder = make_account(name="holder", session_start=timezone.now(), session_request_count=3)
+    holder = make_account(
+        name="holder", session_start=timezone.now(), session_request_count=3, holds_session=True
+    )
     make_account(name="resting", paused=True)
 
     html = staff_client.get("/dashboard/accounts/cards/?view=pool").content.decode()

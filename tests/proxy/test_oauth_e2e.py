@@ -147,7 +147,7 @@ def test_401_on_a_live_token_refreshes_once_and_succeeds(
         f"Bearer {calls['issued'][0]['access_token']}",
     ]
     (row,) = recorded(1)
-    assert outcomes(row) == ["401: token refreshed, retried", "served"]
+    assert outcomes(row) == ["401: token refreshed, retried", "starts the session", "served"]
     assert row.status_code == 200
 
 
@@ -164,7 +164,7 @@ def test_api_key_rejected_with_401_needs_reauth_and_the_request_fails_over(
     reason = wait_for(lambda: Account.objects.get(name="alpha").reauth_reason)
     assert reason == "credential rejected by the upstream (HTTP 401)"
     (row,) = recorded(1)
-    assert outcomes(row) == ["rejected with 401: needs re-auth", "served"]
+    assert outcomes(row) == ["rejected with 401: needs re-auth", "starts the session", "served"]
 
 
 def test_persistent_5xx_cools_the_account_down_and_later_requests_skip_it(
@@ -182,11 +182,11 @@ def test_persistent_5xx_cools_the_account_down_and_later_requests_skip_it(
 
     assert first.headers["x-ccflare-account"] == second.headers["x-ccflare-account"] == "beta"
     assert alpha.health(datetime.now(UTC)).state == HealthState.COOLING_DOWN
-    assert alpha.cooldown_reason == "HTTP 500 after 2 retries"
+    assert alpha.cooldown_reason == "HTTP 500 after retries while beta answered"
     assert alpha.failure_streak == 1
     rows = sorted(recorded(2), key=lambda r: r.timestamp)
     assert outcomes(rows[1])[0].startswith("cooling down until ")
-    assert outcomes(rows[1])[0].endswith(": HTTP 500 after 2 retries")
+    assert outcomes(rows[1])[0].endswith(": HTTP 500 after retries while beta answered")
     keys = [e["headers"]["x-api-key"] for e in fake_upstream.log()]
     assert keys == [KEY_A, KEY_A, KEY_A, KEY_B, KEY_B]
 

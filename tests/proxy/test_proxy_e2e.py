@@ -187,7 +187,11 @@ def test_529_is_retried_on_the_same_account(
 
     assert response.status_code == 200
     (row,) = recorded(1)
-    assert [t["outcome"] for t in row.routing_trace] == ["status 529, retried", "served"]
+    assert [t["outcome"] for t in row.routing_trace] == [
+        "status 529, retried",
+        "starts the session",
+        "served",
+    ]
     assert len(fake_upstream.log()) == 2
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from accounts import health as accounts_health
 from accounts.models import Account
 
 HEADERS = ("Name", "Kind", "Tier", "Priority", "Requests", "Status", "Token", "Session")
@@ -55,7 +56,10 @@ def status_label(account: Account, *, now: datetime) -> str:
     text = health.state.label
     if health.until is not None:
         text += f" ({_minutes_left(health.until, now=now)}m)"
-    return f"{text}: {health.reason}" if health.reason else text
+    text = f"{text}: {health.reason}" if health.reason else text
+    limits = accounts_health.active_family_limits(account, now)
+    caps = ", ".join(f"{f} {_minutes_left(u, now=now)}m" for f, u in sorted(limits.items()))
+    return f"{text} [limited: {caps}]" if caps else text
 
 
 def token_label(account: Account, *, now: datetime) -> str:
@@ -73,7 +77,7 @@ def _minutes_left(until: datetime, *, now: datetime) -> int:
 
 def session_label(account: Account, *, now: datetime) -> str:
     """'N reqs, Mm ago' while the sticky session is still open, else '-'."""
-    if account.session_start is None:
+    if account.session_start is None or not account.holds_session:
         return "-"
     age = now - account.session_start
     if age >= timedelta(milliseconds=settings.SESSION_DURATION_MS):

@@ -1,0 +1,316 @@
+"""One account's turn at a request: its credential, the upstream call and its retries, and
+what the answer says about the account.
+
+- 529 (overloaded) and 5xx are retried in place with the RETRY_* backoff (a short
+  `retry-after` is honoured), then the upstream's own answer is relayed: they are
+  upstream-wide and never bench the account, nor walk the pool.
+- A network error or timeout moves on to the next account, once per request. The
+  failing account sits out only if another account then serves (the failure was its own).
+- A 429 or a hard unified status with rate-limit headers benches the account until the
+  reset, or only the model family of a per-model weekly cap; a 429 with no rate-limit
+  headers at all is about this request: it moves on and benches nobody.
+- A 401 on an endpoint that proves the credential refreshes an OAuth token once, or marks
+  the credential dead; on any other path it is relayed and proves nothing.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+import yarl
+from django.conf import settings
+
+from accounts import health, tokens
+from accounts.models import Account
+from accounts.pool import pool
+from proxy import ratelimit, upstream
+
+logger = logging.getLogger(__name__)
+
+# A `retry-after` longer than this on a 529/5xx is not waited out here: the client
+# gets the answer at once and can wait itself (SDKs and Claude Code do).
+MAX_RETRY_WAIT_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The response to relay, or why there is none (then `status`/`error_type`/`message`)."""
+
+    response: aiohttp.ClientResponse | None = None
+    account: Account | None = None
+    trace: list[dict] = field(default_factory=list)
+    attempts: int = 0
+    status: int = 502
+    error_type: str = "api_error"
+    message: str = ""
+    retry_after: int | None = None
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    url: yarl.URL | str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    path: str = "/v1/messages"  # decoded: decides whether a 401 condemns the credential
+
+
+@dataclass(slots=True)
+class Turn:
+    """One request's walk through the pool."""
+
+    call: Call
+    strip: frozenset[str] = frozenset()
+    family: str | None = None
+    outcome: Outcome = field(default_factory=Outcome)
+    # Network failures so far: (account, reason); they cool down only if another serves.
+    own_failures: list[tuple[Account, str]] = field(default_factory=list)
+    stop: bool = False  # no further account may be tried
+    probing: bool = False  # asking a second account once after a server error: no retries
+
+
+# The endpoints whose 401 proves the credential bad: inference and models, which every
+# valid key and token may call. A 401 anywhere else says nothing about the account.
+_PROVING_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens", "/v1/models"})
+
+
+def proves_credential(path: str) -> bool:
+    return path in _PROVING_PATHS or path.startswith("/v1/models/")
+
+
+async def attempt(turn: Turn, account: Account, *, is_last: bool) -> aiohttp.ClientResponse | None:
+    """One account's turn. Returns the response to relay, or None to move on."""
+    headers = await _account_headers(turn, account)
+    if headers is None:
+        return None
+    response = await send_with_retries(turn, headers, account)
+    if response is not None and response.status == 401:
+        response = await _after_401(turn, account, response, is_last=is_last)
+    if response is None:
+        return None
+    if response.status < 500 and (reset := health.succeeded(account)):
+        pool.update(account, **reset)
+    return _read_limits(turn, account, response, is_last=is_last)
+
+
+def _read_limits(
+    turn: Turn, account: Account, response: aiohttp.ClientResponse, *, is_last: bool
+) -> aiohttp.ClientResponse | None:
+    """Keep the account's window state; bench it if the answer says a limit holds it."""
+    now = time.time()
+    info = ratelimit.parse(response.headers, now=now)
+    if info.present:
+        _note_windows(account, info)
+    if not ratelimit.is_blocking(response.status, info):
+        return response
+    if response.status == 429 and not ratelimit.has_limit_headers(response.headers):
+        turn.outcome.trace.append(
+            trace(account, "429 without rate-limit headers: about this request, not benched")
+        )
+        return _relay_if_last(response, is_last=is_last)
+    until = ratelimit.blocked_until(
+        info, now=now, fallback_seconds=settings.RATE_LIMIT_FALLBACK_SECONDS
+    )
+    words = _bench(account, info, until=until, family=turn.family)
+    if response.status < 400:
+        # Served, but the window is now full: relay this answer (sending the call
+        # again elsewhere would pay for it twice); later calls skip the account.
+        return response
+    turn.outcome.trace.append(trace(account, words))
+    response.release()
+    return None
+
+
+def _bench(
+    account: Account, info: ratelimit.RateLimitInfo, *, until: float, family: str | None
+) -> str:
+    """Mark the limit (the account, or one model family) and say so for the trace."""
+    moment = _dt(until)
+    assert moment is not None
+    capped = health.claim_family(info.claim)
+    if capped is not None:
+        now = datetime.now(UTC)
+        pool.update(
+            account,
+            **health.family_limited(account, capped, until=moment, claim=info.claim, now=now),
+        )
+        scope = f"its {capped} limit ({info.claim})"
+    else:
+        pool.update(account, **health.rate_limited(moment))
+        scope = "rate-limited"
+    logger.warning(
+        "proxy.account_rate_limited account=%s scope=%s until=%s",
+        account.name,
+        capped or "account",
+        moment.isoformat(),
+    )
+    if capped is not None:
+        return f"{scope} is reached until {moment.isoformat()}; other models keep the account"
+    return f"{scope} until {moment.isoformat()}"
+
+
+async def _account_headers(turn: Turn, account: Account) -> list[tuple[str, str]] | None:
+    """Upstream headers carrying the account's credential; None (traced) when it has none now.
+
+    An OAuth token is refreshed first when close to expiry; a fresh one costs
+    no database access (the pool snapshot holds it).
+    """
+    if account.uses_bearer:
+        try:
+            await tokens.ensure_fresh(account)
+        except tokens.RefreshError as exc:
+            turn.outcome.trace.append(trace(account, f"no usable token: {exc}"))
+            return None
+    # Checked again: the refresh may have adopted credentials of another kind.
+    credential = account.access_token if account.uses_bearer else account.api_key
+    if not upstream.header_safe(credential):
+        # Cannot be sent at all (a line break would split the header): the account
+        # needs a new credential, and the request moves on.
+        reason = "stored credential cannot be sent (control characters)"
+        pool.update(account, **health.credential_rejected(reason))
+        turn.outcome.trace.append(trace(account, "stored credential is malformed: needs re-auth"))
+        return None
+    return _headers(turn, account, credential)
+
+
+def _headers(turn: Turn, account: Account, credential: str | None) -> list[tuple[str, str]]:
+    if account.uses_bearer:
+        return upstream.build_headers(turn.call.headers, bearer=credential, strip=turn.strip)
+    return upstream.build_headers(turn.call.headers, api_key=credential, strip=turn.strip)
+
+
+async def _after_401(
+    turn: Turn, account: Account, response: aiohttp.ClientResponse, *, is_last: bool
+) -> aiohttp.ClientResponse | None:
+    """The upstream refused the account's credential.
+
+    Off the endpoints that prove a credential, the 401 is relayed and proves nothing.
+    A refreshable OAuth account gets one refresh and one more try. Anything else
+    (API key, long-lived token) is dead until new credentials arrive: it needs
+    re-auth. Returns the response to relay (the last account's 401 is passed on),
+    or None to move on.
+    """
+    if not proves_credential(turn.call.path):
+        turn.outcome.trace.append(trace(account, "401 on an endpoint that does not prove the key"))
+        return response
+    if not account.can_refresh:
+        reason = "credential rejected by the upstream (HTTP 401)"
+        pool.update(account, **health.credential_rejected(reason))
+        turn.outcome.trace.append(trace(account, "rejected with 401: needs re-auth"))
+        return _relay_if_last(response, is_last=is_last)
+    response.release()
+    try:
+        await tokens.refresh(account, reason="401")
+    except tokens.RefreshError as exc:
+        turn.outcome.trace.append(trace(account, f"401, then no usable token: {exc}"))
+        return None
+    turn.outcome.trace.append(trace(account, "401: token refreshed, retried"))
+    retry = await send_with_retries(turn, _headers(turn, account, account.access_token), account)
+    if retry is not None and retry.status == 401:
+        # A token fresh from the endpoint still refused: not the token's age, and
+        # not the upstream's: sit out and try again later.
+        reason = "HTTP 401 with a freshly refreshed token"
+        pool.update(account, **health.own_failure(account, reason, now=datetime.now(UTC)))
+        turn.outcome.trace.append(trace(account, "401 again after the refresh: cooling down"))
+        return _relay_if_last(retry, is_last=is_last)
+    return retry
+
+
+def _relay_if_last(
+    response: aiohttp.ClientResponse, *, is_last: bool
+) -> aiohttp.ClientResponse | None:
+    if is_last:
+        return response
+    response.release()
+    return None
+
+
+async def send_with_retries(
+    turn: Turn, headers: list[tuple[str, str]], account: Account | None
+) -> aiohttp.ClientResponse | None:
+    """Send, retrying 529/5xx in place with backoff; their last answer is relayed as is.
+
+    A network error ends this account's turn (None); after a second one in the
+    same request no further account is tried (`turn.stop`): an outage that every
+    account shares is not walked account by account.
+    """
+    call, session = turn.call, upstream.get_session()
+    retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
+    for retry in range(retries + 1):
+        try:
+            response = await session.request(
+                call.method, call.url, headers=headers, data=call.body, allow_redirects=False
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            _network_failed(turn, account, exc)
+            return None
+        if response.status < 500:
+            return response
+        wait = _retry_wait(response, retry)
+        if retry == retries or wait is None:
+            turn.outcome.trace.append(trace(account, _relayed_words(response.status, retry)))
+            return response
+        turn.outcome.trace.append(trace(account, f"status {response.status}, retried"))
+        response.release()
+        await asyncio.sleep(wait)
+    return None
+
+
+def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> None:
+    name = type(exc).__name__
+    logger.warning("proxy.upstream_unreachable error=%s", name)
+    if turn.own_failures or account is None:
+        turn.stop = True
+        turn.outcome.trace.append(trace(account, f"failed: network error ({name}); not retried"))
+        return
+    turn.own_failures.append((account, f"network error ({name})"))
+    turn.outcome.trace.append(trace(account, f"failed: network error ({name}); next account"))
+
+
+def _retry_wait(response: aiohttp.ClientResponse, retry: int) -> float | None:
+    """Seconds to wait before the next try, or None when the upstream asks for longer."""
+    backoff = settings.RETRY_DELAY_MS * (settings.RETRY_BACKOFF**retry) / 1000
+    asked = ratelimit.parse(response.headers, now=time.time()).retry_after
+    if asked is not None and asked > MAX_RETRY_WAIT_SECONDS:
+        return None
+    return max(backoff, asked or 0.0)
+
+
+def _relayed_words(status: int, retries: int) -> str:
+    if status == 529:
+        return (
+            f"upstream overloaded (529) after {retries} retries: relayed to the client; "
+            "not the account's fault, nobody benched"
+        )
+    return f"server error {status} after {retries} retries"
+
+
+def _note_windows(account: Account, info: ratelimit.RateLimitInfo) -> None:
+    """Keep the account's latest window state; write only what changed."""
+    fields = {
+        "rate_limit_status": info.status,
+        "rate_limit_reset": _dt(info.reset),
+        "rate_limit_remaining": info.remaining,
+        "rate_limit_claim": info.claim,
+        "five_hour_utilization": info.five_hour_utilization,
+        "five_hour_reset": _dt(info.five_hour_reset),
+        "seven_day_utilization": info.seven_day_utilization,
+        "seven_day_reset": _dt(info.seven_day_reset),
+        "overage_status": info.overage_status,
+    }
+    changed = {k: v for k, v in fields.items() if getattr(account, k) != v}
+    if changed:
+        pool.update(account, **changed)
+
+
+def trace(account: Account | None, outcome: str) -> dict:
+    if account is None:
+        return {"account": None, "outcome": outcome}
+    return {"account": account.name, "id": str(account.pk), "outcome": outcome}
+
+
+def _dt(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
