@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bench  # bench/bench.py: this script's directory is first on sys.path
-
 from tests import servers  # bench put the project root on the path
 
 MARKER = re.compile(rb"crash-(\d+)")
