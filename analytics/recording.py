@@ -34,6 +34,9 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
 # A database outage must not grow memory without bound: past this many
 # unwritten records the oldest are dropped (and logged).
 MAX_QUEUED = 50_000
+# A flush starts as soon as this many records wait, without waiting for the timer:
+# under load the batches follow the arrival rate instead of piling up for a tick.
+FLUSH_BATCH = 100
 
 
 @dataclass(slots=True)
@@ -80,17 +83,38 @@ class Recorder:
         # Requests whose upstream headers arrived, announced at the next flush;
         # only touched on the event loop, so no lock.
         self._started: list[RequestRecord] = []
+        # The background loop's wait for the next flush (wait_for_batch), woken early
+        # by enqueue; only touched on the event loop.
+        self._batch_waiter: asyncio.Future[None] | None = None
 
     def note_started(self, record: RequestRecord) -> None:
         """Announce a request live (SSE `start` event) at the next flush: a list append."""
         self._started.append(record)
 
     def enqueue(self, record: RequestRecord) -> None:
+        """Queue a finished request for the next flush. Call it on the event loop."""
         with self._lock:
             self._queue.append(record)
             if len(self._queue) > MAX_QUEUED:
                 dropped = self._queue.pop(0)
                 logger.error("recording.queue_overflow dropped=%s", dropped.id)
+            queued = len(self._queue)
+        waiter = self._batch_waiter
+        if queued >= FLUSH_BATCH and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_for_batch(self, *, at_most: float) -> None:
+        """Return when FLUSH_BATCH records wait (at once if they already do), or after `at_most` s.
+
+        Call it on the event loop; the background loop waits here between flushes.
+        """
+        if len(self._queue) >= FLUSH_BATCH:
+            return
+        self._batch_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([self._batch_waiter], timeout=at_most)
+        finally:
+            self._batch_waiter = None
 
     @property
     def pending(self) -> int:
