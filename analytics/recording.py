@@ -1,13 +1,17 @@
 """Write-behind recording of proxied requests: queue in memory, write in batches, publish.
 
 The proxy hands over one RequestRecord of plain values per client request and never
-waits: `enqueue` is a list append. `flush` (called every RECORDER_FLUSH_MS by the
-proxy's background loop, and at shutdown) writes the batch in one transaction from a
-dedicated thread, prices it, bumps the account counters once per request, then
-publishes the rows to the live channel group.
+waits: `enqueue` is a list append. `flush` (called by the proxy's background loop every
+RECORDER_FLUSH_MS, as soon as FLUSH_BATCH records wait, right after a flush that outlasted
+the tick, and at shutdown) writes the batch in one transaction from a dedicated thread,
+prices it, bumps the account counters once per request, then publishes the rows to the
+live channel group.
 
-What a crash can lose: the records queued since the last flush (at most about
-RECORDER_FLUSH_MS of finished requests) and requests still in flight.
+What a crash can lose: requests still in flight, and those queued or being written:
+about RECORDER_FLUSH_MS of finished requests at light load, about two flushes under full
+load. Measured with bench/crash_window.py (SIGKILL under concurrency 32, 1,100-1,600 req/s
+on the 2-core development machine, medians of 3 runs): 73-101 finished requests over the
+last 55-110 ms; when the loop waited a full tick after each flush, 340-546 over 204-393 ms.
 """
 
 import asyncio
