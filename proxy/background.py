@@ -40,12 +40,20 @@ async def flush_once() -> None:
 
 
 async def _flush_forever() -> None:
+    """Flush every RECORDER_FLUSH_MS, or sooner once a batch of records waits.
+
+    The tick counts from the start of the previous flush, so a flush that ran longer
+    than a tick (a large backlog under load) is followed by the next one at once:
+    the unwritten backlog stays about two flushes long instead of growing with load.
+    """
+    loop = asyncio.get_running_loop()
     interval = settings.RECORDER_FLUSH_MS / 1000
     while True:
-        await asyncio.sleep(interval)
+        started = loop.time()
         await flush_once()
         # Retention, hourly while the server runs: started in a thread, never awaited here.
         maintenance.periodic.schedule()
+        await recorder.wait_for_batch(at_most=max(0.0, started + interval - loop.time()))
 
 
 def _install_shutdown_drain() -> None:

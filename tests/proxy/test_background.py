@@ -1,0 +1,70 @@
+"""The background loop writes a batch of records as soon as it waits, not at the next tick.
+
+Under load a tick's worth of records took longer to write than a tick, so the unwritten
+backlog (what a crash loses) grew with load (issue 9, item 5).
+"""
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from analytics import recording
+from analytics.models import Request
+from proxy import background
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Several full batches, all queued before the flusher runs: what a burst under load leaves.
+BURST = 1000
+
+
+def finished_request() -> recording.RequestRecord:
+    return recording.RequestRecord(
+        id=str(uuid.uuid4()),
+        started_at=time.time(),
+        method="POST",
+        path="/v1/messages",
+        status_code=200,
+        success=True,
+    )
+
+
+async def rows_written(expected: int) -> None:
+    """Return once the table holds `expected` rows; the caller bounds the wait."""
+    # The rows are written from the recorder's thread: there is no event to await.
+    while await Request.objects.acount() < expected:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def fresh_recorder(monkeypatch: pytest.MonkeyPatch) -> recording.Recorder:
+    fresh = recording.Recorder()
+    monkeypatch.setattr(background, "recorder", fresh)
+    return fresh
+
+
+async def test_a_burst_is_written_without_waiting_for_the_tick(
+    settings: object, fresh_recorder: recording.Recorder
+) -> None:
+    settings.RECORDER_FLUSH_MS = 600_000  # type: ignore[attr-defined]  # a tick never due here
+    flusher = asyncio.create_task(background._flush_forever())
+    try:
+        for _ in range(BURST):
+            fresh_recorder.enqueue(finished_request())
+        # Far longer than writing 1,000 rows takes; the old loop slept for the tick.
+        async with asyncio.timeout(20):
+            await rows_written(BURST)
+    finally:
+        flusher.cancel()
+    assert await Request.objects.acount() == BURST
+
+
+async def test_a_full_batch_wakes_a_waiting_flusher(fresh_recorder: recording.Recorder) -> None:
+    waiting = asyncio.create_task(fresh_recorder.wait_for_batch(at_most=600))
+    await asyncio.sleep(0)  # the task starts and parks on its waiter
+    for _ in range(recording.FLUSH_BATCH):
+        fresh_recorder.enqueue(finished_request())
+    await asyncio.wait_for(waiting, timeout=20)
+    assert fresh_recorder.pending == recording.FLUSH_BATCH
