@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -168,7 +169,30 @@ def write_batch(batch: list[RequestRecord]) -> list[dict]:
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
     metrics.observe(batch)
+    log_requests(rows)
     return [events.summary(row) for row in rows]
+
+
+def log_requests(rows: list[Request]) -> None:
+    """One INFO line per request, as the original ccflare printed (off the response path)."""
+    if not settings.LOG_REQUESTS or not logger.isEnabledFor(logging.INFO):
+        return
+    ids = {row.account_id for row in rows if row.account_id is not None}
+    names = dict(Account.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    for row in rows:
+        cost = "unpriced" if row.cost_usd is None else f"${row.cost_usd:.6f}"
+        logger.info(
+            "request %s %s account=%s model=%s status=%s tokens=%d/%d cost=%s ms=%s",
+            row.method,
+            row.path,
+            names.get(row.account_id, "-"),
+            row.model or "-",
+            row.status_code,
+            row.input_tokens or 0,
+            row.output_tokens or 0,
+            cost,
+            row.response_time_ms,
+        )
 
 
 def start_row(record: RequestRecord) -> dict:

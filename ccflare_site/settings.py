@@ -314,6 +314,9 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}"
     )
+# One INFO line per proxied request (account, model, status, tokens, cost, duration),
+# written by the recorder off the response path.
+LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 # Console output: `pretty` for people, `json` for log collectors.
 LOG_FORMAT = env_str("LOG_FORMAT", "pretty").lower()
 if LOG_FORMAT not in {"pretty", "json"}:

@@ -13,6 +13,7 @@ import pytest
 from accounts.models import Account
 from analytics.models import Request
 from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.factories import make_account
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, two_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -153,3 +154,26 @@ def test_health_is_503_when_no_account_can_serve_and_200_after_a_resume(
 def test_health_is_200_with_no_accounts(proxy: ProxyServer) -> None:
     response = httpx.get(f"{proxy.url}/health")
     assert (response.status_code, response.json()["accounts"]) == (200, 0)
+
+
+def test_each_request_gets_one_info_line_with_account_model_tokens_and_cost(
+    proxy: ProxyServer, prices: None
+) -> None:
+    make_account(name="logged-once", api_key=KEY_A)  # a name no other test's line carries
+    assert post(proxy).status_code == 200
+
+    line = wait_for(
+        lambda: next(
+            (
+                text
+                for text in proxy.server_log().splitlines()
+                if "request POST /v1/messages account=logged-once" in text
+            ),
+            None,
+        )
+    )
+
+    assert line is not None
+    assert "model=claude-sonnet" in line
+    assert "status=200" in line
+    assert "cost=$" in line
