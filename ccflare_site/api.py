@@ -5,7 +5,7 @@ exceptions are mapped here once, so handlers in the app routers never catch them
 """
 
 from django.db import DataError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -13,7 +13,7 @@ from access.auth import api_auth, require_api_access
 from access.services import AccessError
 from accounts.services import AccountError, AccountNotFound
 from analytics.runtime import SetInEnvironment
-from ccflare_site.errors import ApiError
+from ccflare_site.errors import ApiError, error_response
 
 api = NinjaAPI(
     title="ccflare",
@@ -26,13 +26,6 @@ api = NinjaAPI(
     docs_decorator=require_api_access,
     auth=api_auth,
 )
-
-
-def error_response(status: int, message: str, details: object = None) -> JsonResponse:
-    body: dict = {"error": message}
-    if details is not None:
-        body["details"] = details
-    return JsonResponse(body, status=status)
 
 
 @api.exception_handler(ApiError)
@@ -96,11 +89,6 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     # Input the database cannot hold, e.g. a NUL character (PostgreSQL refuses it).
     return error_response(400, "Invalid input: the database cannot store or match this value")
-
-
-def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
-    """Unknown /api/ paths: a JSON 404, never proxied (ccflare forwarded them upstream)."""
-    return error_response(404, f"Unknown API path: {request.path}")
 
 
 api.add_router("", "analytics.api.router")
