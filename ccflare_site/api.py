@@ -58,12 +58,18 @@ def on_set_in_environment(request: HttpRequest, exc: SetInEnvironment) -> HttpRe
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # Only plain fields: pydantic's `ctx` may hold exception objects JSON cannot encode.
     details = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": _plain(str(e.get("msg", "")))}
         for e in exc.errors
     ]
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     field = first["loc"][-1] if first["loc"] else "request"
     return error_response(400, f"Invalid {field}: {first['msg']}", details)
+
+
+def _plain(message: str) -> str:
+    # Our validators' messages are sentences already (accounts.validation);
+    # pydantic puts "Value error, " before each.
+    return message.removeprefix("Value error, ")
 
 
 @api.exception_handler(AuthenticationError)
