@@ -4,18 +4,28 @@ Errors all look like ccflare's: `{"error": message, "details"?: ...}`. Domain
 exceptions are mapped here once, so handlers in the app routers never catch them.
 """
 
+from typing import Any
+
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from access.auth import api_auth, require_api_access
 from access.services import AccessError
 from accounts.services import AccountError, AccountNotFound
 from analytics.runtime import SetInEnvironment
+from ccflare_site import openapi
 from ccflare_site.errors import ApiError, error_response
 
-api = NinjaAPI(
+
+class Api(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        return openapi.document_errors(super().get_openapi_schema(**kwargs))
+
+
+api = Api(
     title="ccflare",
     version="0.1.0",
     description="ccflare's HTTP API (SPEC §6 shapes). Authenticate with a staff session "
