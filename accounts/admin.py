@@ -5,6 +5,7 @@ write-only fields. Changes reach the proxy through its account snapshot, which
 re-reads the database every ACCOUNT_CACHE_SECONDS (at once in this process).
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import crypto, tokens
+from accounts import crypto, tokens, validation
 from accounts import health as accounts_health
 from accounts.admin_login import ClaudeLoginMixin
 from accounts.models import Account, HealthState
@@ -103,7 +104,19 @@ class AccountForm(forms.ModelForm):
             raise forms.ValidationError("Enter the API key or token of the new account.")
         if data.get("new_refresh_token") and kind != Account.Kind.OAUTH:
             self.add_error("new_refresh_token", "Only OAuth accounts have a refresh token.")
+        self._check_secret("new_secret", _secret_rule(kind))
+        self._check_secret("new_refresh_token", validation.validate_token)
         return data
+
+    def _check_secret(self, field: str, rule: Callable[[str], None]) -> None:
+        """The rule every input applies to this credential (accounts.validation)."""
+        value = self.cleaned_data.get(field)
+        if not value:
+            return
+        try:
+            rule(value)
+        except forms.ValidationError as error:
+            self.add_error(field, error)
 
     def credential_fields(self) -> dict[str, object]:
         """The model fields to write for the credentials entered; empty when none were."""
@@ -305,6 +318,13 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         for account_id, name in changed:
             events.publish_account_changed(account_id=account_id, name=name)
         self.message_user(request, f"{count} account(s) {verb}.")
+
+
+def _secret_rule(kind: str) -> Callable[[str], None]:
+    """What the "new API key or token" field holds for an account of this kind."""
+    if kind in (Account.Kind.OAUTH, Account.Kind.SETUP_TOKEN):
+        return validation.validate_token
+    return validation.validate_api_key
 
 
 def _window(utilization: float | None, reset: datetime | None) -> str:

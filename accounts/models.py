@@ -6,19 +6,15 @@ Also the pending OAuth logins (OAuthSession) that become accounts.
 import uuid
 from datetime import datetime, timedelta
 
-from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from accounts import validation
 from accounts.crypto import EncryptedTextField
 from accounts.health import Health, HealthState, cooldown_delay
 
 __all__ = ["Account", "Health", "HealthState", "OAuthSession", "cooldown_delay"]
 
-ACCOUNT_NAME_VALIDATOR = RegexValidator(
-    r"^[a-zA-Z0-9\s\-_@.+]+$",
-    "Use letters, digits, spaces and - _ @ . + only.",
-)
 TIERS = (1, 5, 20)
 
 
@@ -31,14 +27,18 @@ class Account(models.Model):
         SETUP_TOKEN = "setup_token", "Long-lived OAuth token (setup-token)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=100, unique=True, validators=[ACCOUNT_NAME_VALIDATOR])
+    name = models.CharField(
+        max_length=validation.NAME_MAX_LENGTH, unique=True, validators=[validation.validate_name]
+    )
     provider = models.CharField(max_length=32, default="anthropic")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.API_KEY)
 
     # Credentials, encrypted at rest (accounts.crypto).
-    api_key = EncryptedTextField(null=True, blank=True)
-    access_token = EncryptedTextField(null=True, blank=True)
-    refresh_token = EncryptedTextField(null=True, blank=True)
+    api_key = EncryptedTextField(null=True, blank=True, validators=[validation.validate_api_key])
+    access_token = EncryptedTextField(null=True, blank=True, validators=[validation.validate_token])
+    refresh_token = EncryptedTextField(
+        null=True, blank=True, validators=[validation.validate_token]
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
 
     tier = models.PositiveSmallIntegerField(default=1, choices=[(t, str(t)) for t in TIERS])

@@ -10,16 +10,17 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from accounts import oauth, onboarding
+from accounts.schemas import Name, Priority
 
 router = Router(tags=["oauth"])
 
 
 class InitIn(Schema):
-    name: str
+    name: Name
     mode: str = "max"
     # None: 1 for a new account, unchanged for an existing one.
     tier: int | None = None
-    priority: int | None = None
+    priority: Priority | None = None
 
 
 class InitOut(Schema):

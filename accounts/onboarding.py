@@ -8,6 +8,7 @@ is how an account leaves "needs re-auth". The protocol itself is `accounts.oauth
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,8 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import health, oauth
-from accounts.models import ACCOUNT_NAME_VALIDATOR, TIERS, Account, OAuthSession
+from accounts import health, oauth, validation
+from accounts.models import TIERS, Account, OAuthSession
 from accounts.pool import pool
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ async def start(
 
     Raises OnboardingError for an invalid name, mode or tier.
     """
-    name = name.strip()
-    _check(name=name, mode=mode, tier=tier)
+    name = _clean(validation.clean_name, name)
+    _check(mode=mode, tier=tier)
     await asweep_expired()
     pkce, state = oauth.new_pkce(), oauth.new_state()
     session = await OAuthSession.objects.acreate(
@@ -115,10 +116,9 @@ def add_setup_token(
     *, name: str, token: str, tier: int | None = None, priority: int | None = None
 ) -> Finished:
     """Store a long-lived token from `claude setup-token`: no refresh token, used until rejected."""
-    token, name = token.strip(), name.strip()
-    if not token:
-        raise OnboardingError("Token must not be empty")
-    _check(name=name, mode="max", tier=tier)
+    name = _clean(validation.clean_name, name)
+    token = _clean(validation.clean_token, token)
+    _check(mode="max", tier=tier)
     credentials = Credentials(kind=Account.Kind.SETUP_TOKEN, access_token=token)
     account, created = save_credentials(
         name=name, credentials=credentials, tier=tier, priority=priority
@@ -197,13 +197,15 @@ async def _credentials_for(mode: str, grant: oauth.TokenGrant) -> Credentials:
     return Credentials(kind=Account.Kind.CONSOLE, api_key=api_key)
 
 
-def _check(*, name: str, mode: str, tier: int | None) -> None:
-    if not name or len(name) > 100:
-        raise OnboardingError("Invalid name: use 1 to 100 characters")
+def _clean(clean: Callable[[str], str], value: str) -> str:
+    """`clean(value)`, its ValidationError as an OnboardingError."""
     try:
-        ACCOUNT_NAME_VALIDATOR(name)
+        return clean(value)
     except ValidationError as error:
-        raise OnboardingError(f"Invalid name: {' '.join(error.messages)}") from None
+        raise OnboardingError(validation.message(error)) from None
+
+
+def _check(*, mode: str, tier: int | None) -> None:
     if mode not in MODE_LABELS:
         raise OnboardingError("Mode must be 'max' or 'console'")
     if tier is not None and tier not in TIERS:

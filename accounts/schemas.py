@@ -1,34 +1,66 @@
 """Request bodies of the accounts API, and the JSON shape of one account (SPEC §6.3)."""
 
 import math
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from functools import partial
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import StrictInt, model_validator
+from pydantic import AfterValidator, StrictInt, model_validator
 
 from accounts import health as accounts_health
+from accounts import validation
 from accounts.models import Account
 
 # SPEC §6.3 hard-codes 5 h; our session length is a setting, so use that.
 Tier = Literal[1, 5, 20]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+# The rules are accounts.validation's, shared with the admin and the commands;
+# the lengths are repeated for the OpenAPI schema.
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=validation.NAME_MAX_LENGTH),
+    AfterValidator(validation.pydantic_check(validation.clean_name)),
+]
+
+
+def _secret(clean: Callable[[str], str], length: tuple[int, int]) -> Any:
+    """A credential field: checked by `clean`, its length bounds shown in the OpenAPI schema."""
+    shortest, longest = length
+    return Annotated[
+        str,
+        Field(json_schema_extra={"minLength": shortest, "maxLength": longest}),
+        AfterValidator(validation.pydantic_check(clean)),
+    ]
+
+
+ApiKey = _secret(validation.clean_api_key, validation.API_KEY_LENGTH)
+AccessToken = _secret(
+    partial(validation.clean_token, label="Access token"), validation.TOKEN_LENGTH
+)
+RefreshToken = _secret(
+    partial(validation.clean_token, label="Refresh token"), validation.TOKEN_LENGTH
+)
+
+Priority = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
+# Epoch milliseconds up to the year 9999, the last a datetime can hold.
+EpochMs = Annotated[StrictInt, Field(ge=0, le=253_402_300_799_999)]
 
 
 class AccountIn(Schema):
     """ccflare's manual add (OAuth tokens from a login done elsewhere), or an API key."""
 
     name: Name
-    accessToken: Annotated[str, Field(min_length=1)] | None = None
-    refreshToken: Annotated[str, Field(min_length=1)] | None = None
+    accessToken: AccessToken | None = None
+    refreshToken: RefreshToken | None = None
     # Extension: a Console API key instead of OAuth tokens.
-    apiKey: Annotated[str, Field(min_length=1)] | None = None
+    apiKey: ApiKey | None = None
     provider: Literal["anthropic"] = "anthropic"
     tier: Tier = 1
     # Optional extensions: when the access token expires (epoch ms), and the priority.
-    expiresAt: StrictInt | None = None
-    priority: StrictInt = 0
+    expiresAt: EpochMs | None = None
+    priority: Priority = 0
 
     @model_validator(mode="after")
     def one_kind_of_credential(self) -> "AccountIn":
@@ -51,7 +83,7 @@ class RenameIn(Schema):
 
 
 class PriorityIn(Schema):
-    priority: Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
+    priority: Priority
 
 
 def account_json(account: Account, *, now: datetime) -> dict:

@@ -6,11 +6,14 @@ that serves a request lives in `accounts.selection`, not here.
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts import validation
 from accounts.models import TIERS, Account
 
 
@@ -25,14 +28,15 @@ class AccountNotFound(AccountError):
 def create_api_key_account(*, name: str, api_key: str, tier: int = 1, priority: int = 0) -> Account:
     """Create and return an API-key account; the key is stored encrypted.
 
-    Raises AccountError for an invalid or taken name, an unknown tier or an
-    empty key.
+    Raises AccountError for an invalid or taken name, an unknown tier or a
+    value that cannot be an API key (accounts.validation).
     """
-    api_key = api_key.strip()
-    if not api_key:
-        raise AccountError("API key must not be empty")
     account = Account(
-        name=name, kind=Account.Kind.API_KEY, api_key=api_key, tier=tier, priority=priority
+        name=_clean(validation.clean_name, name),
+        kind=Account.Kind.API_KEY,
+        api_key=_clean(validation.clean_api_key, api_key),
+        tier=tier,
+        priority=priority,
     )
     _validate(account)
     return _insert(account)
@@ -85,13 +89,11 @@ def create_token_account(
     With no `expires_at` the access token counts as expired, so it is refreshed
     on first use. Raises AccountError as create_api_key_account does.
     """
-    if not access_token.strip() or not refresh_token.strip():
-        raise AccountError("Access token and refresh token must not be empty")
     account = Account(
-        name=name.strip(),
+        name=_clean(validation.clean_name, name),
         kind=Account.Kind.OAUTH,
-        access_token=access_token.strip(),
-        refresh_token=refresh_token.strip(),
+        access_token=_clean(partial(validation.clean_token, label="Access token"), access_token),
+        refresh_token=_clean(partial(validation.clean_token, label="Refresh token"), refresh_token),
         expires_at=expires_at,
         tier=tier,
         priority=priority,
@@ -125,7 +127,7 @@ def set_priority(*, account: Account, priority: int) -> Account:
 
 def rename_account(*, account: Account, new_name: str) -> Account:
     """Rename; raises AccountError for an invalid name or one another account uses."""
-    new_name = new_name.strip()
+    new_name = _clean(validation.clean_name, new_name)
     if Account.objects.filter(name=new_name).exclude(pk=account.pk).exists():
         raise AccountError(f"Account name '{new_name}' is already taken")
     account.name = new_name
@@ -139,6 +141,14 @@ def rename_account(*, account: Account, new_name: str) -> Account:
     except IntegrityError:
         raise AccountError(f"Account name '{new_name}' is already taken") from None
     return account
+
+
+def _clean(clean: Callable[[str], str], value: str) -> str:
+    """`clean(value)`, its ValidationError as an AccountError."""
+    try:
+        return clean(value)
+    except ValidationError as error:
+        raise AccountError(validation.message(error)) from None
 
 
 def _validate(account: Account) -> None:

@@ -158,7 +158,12 @@ def get_retention(request: HttpRequest) -> dict:
     }
 
 
-@router.post("/api/config/retention", tags=["config"], response={204: None})
+@router.post(
+    "/api/config/retention",
+    tags=["config"],
+    response={204: None},
+    openapi_extra={"responses": {409: {"description": "Set in the environment, which wins"}}},
+)
 def set_retention(request: HttpRequest, body: RetentionIn) -> Status:
     values = {"data_retention_days": body.payloadDays, "request_retention_days": body.requestDays}
     values = {key: value for key, value in values.items() if value is not None}

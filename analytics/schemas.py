@@ -18,10 +18,17 @@ class DetailQuery(Schema):
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
 
 
+# A comma-separated list of account or model names (both printable ASCII). The
+# bound keeps the whole URL, each character percent-encoded at worst, within the
+# 16 KiB request line that daphne (Twisted) reads: past it the server drops the
+# connection without an answer, before any of our code could refuse it.
+NameList = Annotated[str, Field(max_length=2000, pattern=r"^[ -~]*$")]
+
+
 class AnalyticsQuery(Schema):
     range: Literal["1h", "6h", "24h", "7d", "30d"] = "24h"
-    accounts: Annotated[str, Field(max_length=10_000)] | None = None
-    models: Annotated[str, Field(max_length=10_000)] | None = None
+    accounts: NameList | None = None
+    models: NameList | None = None
     status: Literal["all", "success", "error"] = "all"
     mode: Literal["normal", "cumulative"] = "normal"
     modelBreakdown: bool = False

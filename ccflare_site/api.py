@@ -4,18 +4,28 @@ Errors all look like ccflare's: `{"error": message, "details"?: ...}`. Domain
 exceptions are mapped here once, so handlers in the app routers never catch them.
 """
 
+from typing import Any
+
 from django.db import DataError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from access.auth import api_auth, require_api_access
 from access.services import AccessError
 from accounts.services import AccountError, AccountNotFound
 from analytics.runtime import SetInEnvironment
-from ccflare_site.errors import ApiError
+from ccflare_site import openapi
+from ccflare_site.errors import ApiError, error_response
 
-api = NinjaAPI(
+
+class Api(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        return openapi.document_errors(super().get_openapi_schema(**kwargs))
+
+
+api = Api(
     title="ccflare",
     version="0.1.0",
     description="ccflare's HTTP API (SPEC §6 shapes). Authenticate with a staff session "
@@ -26,13 +36,6 @@ api = NinjaAPI(
     docs_decorator=require_api_access,
     auth=api_auth,
 )
-
-
-def error_response(status: int, message: str, details: object = None) -> JsonResponse:
-    body: dict = {"error": message}
-    if details is not None:
-        body["details"] = details
-    return JsonResponse(body, status=status)
 
 
 @api.exception_handler(ApiError)
@@ -65,12 +68,18 @@ def on_set_in_environment(request: HttpRequest, exc: SetInEnvironment) -> HttpRe
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # Only plain fields: pydantic's `ctx` may hold exception objects JSON cannot encode.
     details = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": _plain(str(e.get("msg", "")))}
         for e in exc.errors
     ]
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     field = first["loc"][-1] if first["loc"] else "request"
     return error_response(400, f"Invalid {field}: {first['msg']}", details)
+
+
+def _plain(message: str) -> str:
+    # Our validators' messages are sentences already (accounts.validation);
+    # pydantic puts "Value error, " before each.
+    return message.removeprefix("Value error, ")
 
 
 @api.exception_handler(AuthenticationError)
@@ -96,11 +105,6 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     # Input the database cannot hold, e.g. a NUL character (PostgreSQL refuses it).
     return error_response(400, "Invalid input: the database cannot store or match this value")
-
-
-def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
-    """Unknown /api/ paths: a JSON 404, never proxied (ccflare forwarded them upstream)."""
-    return error_response(404, f"Unknown API path: {request.path}")
 
 
 api.add_router("", "analytics.api.router")

@@ -6,6 +6,8 @@ by the handler registered in `ccflare_site.api`.
 
 from typing import Any
 
+from django.http import JsonResponse
+
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, details: Any = None) -> None:
@@ -13,3 +15,11 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.details = details
+
+
+def error_response(status: int, message: str, details: object = None) -> JsonResponse:
+    """The API's one error shape: `{"error": message}`, plus `"details"` when there are any."""
+    body: dict = {"error": message}
+    if details is not None:
+        body["details"] = details
+    return JsonResponse(body, status=status)

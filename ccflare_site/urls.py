@@ -1,16 +1,19 @@
-"""URL routes for everything Django serves (/v1/ never reaches this resolver)."""
+"""URL routes for everything Django serves (/v1/ never reaches this resolver).
+
+An unknown /api/ path matches nothing here: Django's 404 becomes a JSON one in
+`ccflare_site.middleware`, which no CSRF check stands in front of (a catch-all
+view would be one, and answered a token's POST with an HTML 403).
+"""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
-from ccflare_site.api import api, not_found
+from ccflare_site.api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:overview"), name="home"),
     path("dashboard/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("", api.urls),
-    # After the API's own routes: anything else under /api/ is a JSON 404.
-    re_path(r"^api/(?P<path>.*)$", not_found),
 ]

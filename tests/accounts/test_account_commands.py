@@ -146,6 +146,26 @@ def test_add_account_oauth_token_replaces_a_rejected_credential() -> None:
     assert account.health(datetime.now(UTC)).state == HealthState.OK
 
 
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("short", "Token must be 20 to 4096 characters long; got 5"),
+        ("sk-ant-oat01-long-lived\r\n-0001", "Token may only contain visible ASCII"),
+        ("sk-ant-oat01-long-lived\x07-0001", "Token may only contain visible ASCII"),
+    ],
+)
+def test_add_account_oauth_token_refuses_what_cannot_be_a_token(token: str, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        run("add_account", "ci", "--oauth-token", token)
+
+    assert not Account.objects.exists()
+
+
+def test_add_account_mode_refuses_a_blank_name_before_the_login() -> None:
+    with pytest.raises(CommandError, match="Name must not be empty"):
+        run("add_account", "  ", "--mode", "max", stdin="")
+
+
 # set_tier, set_priority, rename_account
 
 
@@ -176,6 +196,17 @@ def test_rename_account_keeps_everything_else() -> None:
     assert run("rename_account", "work", "home") == "Account 'work' renamed to 'home'\n"
     account = Account.objects.get(pk=old.pk)
     assert (account.name, account.request_count) == ("home", 7)
+
+
+@pytest.mark.parametrize(("new", "message"), [("   ", "Name must not be empty"),
+                                              ("a\nb", "Name may only use letters")])  # fmt: skip
+def test_rename_account_refuses_an_invalid_name(new: str, message: str) -> None:
+    make_account(name="work")
+
+    with pytest.raises(CommandError, match=message):
+        run("rename_account", "work", new)
+
+    assert Account.objects.get().name == "work"
 
 
 def test_rename_account_refuses_a_taken_name() -> None:

@@ -209,6 +209,50 @@ def test_add_page_adds_an_api_key_account(browser: Client) -> None:
     assert (account.kind, account.api_key, account.tier) == ("api_key", API_KEY, 5)
 
 
+@pytest.mark.parametrize(
+    ("kind", "secret", "message"),
+    [
+        ("api_key", "x", "API key must be 20 to 512 characters long; got 1."),
+        ("api_key", "k" * 1_500_000, "API key must be 20 to 512 characters long"),
+        ("api_key", API_KEY[:20] + "\r\n" + API_KEY[20:], "API key may only contain visible"),
+        ("setup_token", "sk-ant-oat01-\x07-long-lived", "Token may only contain visible ASCII"),
+        ("oauth", "short", "Token must be 20 to 4096 characters long; got 5."),
+    ],
+)
+def test_add_page_refuses_what_cannot_be_the_credential(
+    browser: Client, kind: str, secret: str, message: str
+) -> None:
+    data = {"name": "new", "kind": kind, "tier": 1, "priority": 0, "new_secret": secret}
+
+    response = submit(browser, reverse("admin:accounts_account_add"), data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["   ", "a\nb"])
+def test_add_page_refuses_a_blank_or_multi_line_name(browser: Client, name: str) -> None:
+    data = {"name": name, "kind": "api_key", "tier": 1, "priority": 0, "new_secret": API_KEY}
+
+    response = submit(browser, reverse("admin:accounts_account_add"), data)
+
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert not Account.objects.exists()
+
+
+def test_change_page_refuses_a_control_character_in_a_new_refresh_token(browser: Client) -> None:
+    account = make_oauth_account(name="max")
+    bad = "sk-ant-ort01-pasted\nby-hand-0001"
+
+    response = submit(browser, change_url(account), change_form(account, new_refresh_token=bad))
+
+    assert response.status_code == 200
+    assert "Token may only contain visible ASCII" in response.content.decode()
+    assert Account.objects.get(pk=account.pk).refresh_token == account.refresh_token
+
+
 def test_add_page_requires_a_credential(browser: Client) -> None:
     data = {"name": "new", "kind": "api_key", "tier": 1, "priority": 0}
 
@@ -347,7 +391,7 @@ def test_add_claude_account_refuses_a_bad_name(browser: Client) -> None:
     )
 
     assert response.status_code == 200
-    assert "Invalid name" in response.content.decode()
+    assert "Name may only use letters, digits" in response.content.decode()
 
 
 def test_expired_login_goes_back_to_step_one(

@@ -12,6 +12,10 @@ from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
+API_KEY = "sk-ant-api03-api-test-key-0123456789"
+ACCESS = "sk-ant-oat01-api-test-access-0123456789"
+REFRESH = "sk-ant-ort01-api-test-refresh-0123456789"
+
 
 def post(client: Client, url: str, body: dict | None = None) -> tuple[int, dict]:
     response = client.post(url, json.dumps(body or {}), content_type="application/json")
@@ -59,7 +63,7 @@ def test_add_from_tokens_creates_an_oauth_account(api_client: Client) -> None:
     status, body = post(
         api_client,
         "/api/accounts",
-        {"name": " max-1 ", "accessToken": "sk-ant-oat01-a", "refreshToken": "sk-ant-ort01-r",
+        {"name": " max-1 ", "accessToken": ACCESS, "refreshToken": REFRESH,
          "tier": 20},
     )  # fmt: skip
     assert status == 200
@@ -70,19 +74,19 @@ def test_add_from_tokens_creates_an_oauth_account(api_client: Client) -> None:
         "tier": 20,
         "accountId": str(account.pk),
     }
-    assert account.kind == "oauth" and account.refresh_token == "sk-ant-ort01-r"
+    assert account.kind == "oauth" and account.refresh_token == REFRESH
     assert api_client.get("/api/accounts").json()[0]["tokenStatus"] == "expired"
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"name": "x", "accessToken": "a"},
-        {"name": "", "accessToken": "a", "refreshToken": "r"},
-        {"name": "bad/name", "accessToken": "a", "refreshToken": "r"},
-        {"name": "x", "accessToken": "a", "refreshToken": "r", "tier": 3},
-        {"name": "x", "accessToken": "a", "refreshToken": "r", "provider": "openai"},
-        {"name": "taken", "accessToken": "a", "refreshToken": "r"},
+        {"name": "x", "accessToken": ACCESS},
+        {"name": "", "accessToken": ACCESS, "refreshToken": REFRESH},
+        {"name": "bad/name", "accessToken": ACCESS, "refreshToken": REFRESH},
+        {"name": "x", "accessToken": ACCESS, "refreshToken": REFRESH, "tier": 3},
+        {"name": "x", "accessToken": ACCESS, "refreshToken": REFRESH, "provider": "openai"},
+        {"name": "taken", "accessToken": ACCESS, "refreshToken": REFRESH},
     ],
 )
 def test_add_rejects_bad_bodies_with_400(api_client: Client, body: dict) -> None:
@@ -159,20 +163,20 @@ def test_tier_priority_and_rename(api_client: Client) -> None:
 
 def test_add_with_an_api_key_creates_an_api_key_account(api_client: Client) -> None:
     status, body = post(
-        api_client, "/api/accounts", {"name": "console-1", "apiKey": "sk-ant-api03-k", "tier": 5}
+        api_client, "/api/accounts", {"name": "console-1", "apiKey": API_KEY, "tier": 5}
     )
     assert status == 200
     account = Account.objects.get(name="console-1")
     assert body["accountId"] == str(account.pk)
-    assert (account.kind, account.api_key, account.tier) == ("api_key", "sk-ant-api03-k", 5)
+    assert (account.kind, account.api_key, account.tier) == ("api_key", API_KEY, 5)
 
 
 @pytest.mark.parametrize(
     "credentials",
     [
         {},
-        {"accessToken": "a"},
-        {"apiKey": "k", "accessToken": "a", "refreshToken": "r"},
+        {"accessToken": ACCESS},
+        {"apiKey": API_KEY, "accessToken": ACCESS, "refreshToken": REFRESH},
     ],
 )
 def test_add_needs_exactly_one_kind_of_credential(api_client: Client, credentials: dict) -> None:
@@ -202,3 +206,39 @@ def test_list_shows_per_model_limits_and_the_session_holder(api_client: Client) 
     ]  # the expired Sonnet cap is gone
     assert capped["holdsSession"] is True
     assert capped["health"]["state"] == "ok"  # every other model still served
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"apiKey": "x"}, "Invalid apiKey: API key must be 20 to 512 characters long; got 1."),
+        ({"apiKey": "k" * 1_500_000}, "Invalid apiKey: API key must be 20 to 512 characters"),
+        ({"apiKey": API_KEY + "\r\nX-Evil: 1"}, "Invalid apiKey: API key may only contain"),
+        ({"accessToken": ACCESS + "\n", "refreshToken": "\x00" + REFRESH},
+         "Invalid refreshToken: Refresh token may only contain visible ASCII"),
+        ({"accessToken": ACCESS[:20] + "\x1b" + ACCESS[20:], "refreshToken": REFRESH},
+         "Invalid accessToken: Access token may only contain visible ASCII"),
+        ({"name": "   ", "apiKey": API_KEY}, "Invalid name: Name must not be empty."),
+        ({"name": "a\nb", "apiKey": API_KEY}, "Invalid name: Name may only use letters"),
+    ],
+)  # fmt: skip
+def test_add_refuses_what_cannot_be_a_name_or_credential(
+    api_client: Client, body: dict, message: str
+) -> None:
+    status, reply = post(api_client, "/api/accounts", {"name": "x", **body})
+
+    assert status == 400
+    assert reply["error"].startswith(message)
+    assert reply["details"][0]["msg"] in reply["error"]
+    assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "a\r\nb"])
+def test_rename_refuses_a_blank_or_multi_line_name(api_client: Client, name: str) -> None:
+    account = make_account(name="work")
+
+    status, reply = post(api_client, f"/api/accounts/{account.pk}/rename", {"name": name})
+
+    assert status == 400
+    assert reply["error"].startswith("Invalid name: ")
+    assert Account.objects.get().name == "work"

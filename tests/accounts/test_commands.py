@@ -112,8 +112,42 @@ def test_add_account_rejects_an_invalid_tier() -> None:
 
 
 def test_add_account_rejects_invalid_name_characters() -> None:
-    with pytest.raises(CommandError, match="Invalid name: Use letters, digits"):
+    with pytest.raises(CommandError, match="Name may only use letters, digits"):
         run("add_account", "bad/name", "--api-key", API_KEY)
+
+    assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("x", "API key must be 20 to 512 characters long; got 1"),
+        ("k" * 1_500_000, "API key must be 20 to 512 characters long; got 1500000"),
+        (API_KEY + "\r\nX-Evil: 1", "API key may only contain visible ASCII"),
+        (API_KEY[:12] + "\x00" + API_KEY[12:], "API key may only contain visible ASCII"),
+    ],
+)
+def test_add_account_refuses_what_cannot_be_an_api_key(key: str, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        run("add_account", "work", "--api-key", key)
+
+    assert not Account.objects.exists()
+
+
+def test_add_account_refuses_a_control_character_in_a_key_from_stdin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The line's own newline is trimmed; a carriage return inside the key is not a paste slip.
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{API_KEY[:20]}\r{API_KEY[20:]}\n"))
+
+    with pytest.raises(CommandError, match="visible ASCII"):
+        run("add_account", "work", "--api-key", "-")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t"])
+def test_add_account_refuses_a_blank_name(name: str) -> None:
+    with pytest.raises(CommandError, match="Name must not be empty"):
+        run("add_account", name, "--api-key", API_KEY)
 
     assert not Account.objects.exists()
 

@@ -64,9 +64,9 @@ def test_verifier_is_encrypted_at_rest() -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"name": "bad/name"}, "Invalid name: Use letters, digits"),
-        ({"name": ""}, "Invalid name: use 1 to 100 characters"),
-        ({"name": "x" * 101}, "Invalid name: use 1 to 100 characters"),
+        ({"name": "bad/name"}, "Name may only use letters, digits"),
+        ({"name": ""}, "Name must not be empty"),
+        ({"name": "x" * 101}, "Name must be at most 100 characters"),
         ({"name": "work", "mode": "team"}, "Mode must be 'max' or 'console'"),
         ({"name": "work", "tier": 3}, "Tier must be one of 1, 5, 20"),
     ],
@@ -225,7 +225,7 @@ def test_setup_token_creates_a_long_lived_account() -> None:
 def test_setup_token_for_an_existing_account_replaces_its_credential() -> None:
     make_account(name="ci", reauth_reason="credential rejected", tier=20)
 
-    finished = onboarding.add_setup_token(name="ci", token="sk-ant-oat01-new")
+    finished = onboarding.add_setup_token(name="ci", token="sk-ant-oat01-new-long-lived")
 
     account = Account.objects.get(name="ci")
     assert not finished.created

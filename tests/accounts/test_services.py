@@ -63,14 +63,14 @@ def test_create_api_key_account_rejects_an_unknown_tier(tier: int) -> None:
 
 @pytest.mark.parametrize("name", ["bad/name", "semi;colon", "quote'd", "emoji-🚀"])
 def test_create_api_key_account_rejects_invalid_name_characters(name: str) -> None:
-    with pytest.raises(services.AccountError, match="Invalid name: Use letters, digits"):
+    with pytest.raises(services.AccountError, match="Name may only use letters, digits"):
         services.create_api_key_account(name=name, api_key=API_KEY)
 
     assert not Account.objects.exists()
 
 
 def test_create_api_key_account_rejects_a_blank_name() -> None:
-    with pytest.raises(services.AccountError, match="Invalid name: This field cannot be blank"):
+    with pytest.raises(services.AccountError, match="Name must not be empty"):
         services.create_api_key_account(name="", api_key=API_KEY)
 
 

@@ -223,3 +223,15 @@ def test_metrics_in_prometheus_format(api_client: Client) -> None:
     assert 'ccflare_account_window_utilization{account="work",window="5h"} 0.25' in text
     assert "ccflare_proxy_overhead_seconds_bucket" in text
     assert "ccflare_upstream_latency_seconds_bucket" in text
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["accounts=" + "a" * 2001, "models=" + "m" * 2001, "models=claude-%C3%A9", "accounts=a%0Ab"],
+)
+def test_analytics_filters_are_bounded_printable_ascii(api_client: Client, query: str) -> None:
+    # Longer or encoded wider, the URL could pass the request line daphne reads (see
+    # test_api_schemathesis.py), and no account or model name needs more.
+    response = api_client.get(f"/api/analytics?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(("Invalid accounts", "Invalid models"))

@@ -32,4 +32,4 @@ def test_nul_in_path_query_or_body_never_gives_a_500(
         method, url, json.dumps(NUL_BODY), content_type="application/json"
     )
     assert response.status_code < 500
-    assert response.status_code == 405 or response.status_code < 400 or "error" in response.json()
+    assert response.status_code < 400 or "error" in response.json()

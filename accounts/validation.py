@@ -1,0 +1,105 @@
+"""What an account name and a credential may look like: the one set of rules for every input.
+
+The model's fields carry these validators, and the admin form, the API schemas,
+the commands (through `accounts.services` and `accounts.onboarding`) all call
+them, so each entry point refuses the same values with the same words. They
+raise Django's ValidationError; `pydantic_check` adapts one for a ninja schema.
+
+A credential is sent as an HTTP header value on every proxied request: a line
+break or other control character in it cannot be sent at all, so it would make
+every request on that account fail. Hence: visible ASCII only, within bounds
+generous for any key or token Anthropic issues (about 110 characters today).
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+NAME_MAX_LENGTH = 100
+API_KEY_LENGTH = (20, 512)
+# OAuth access/refresh tokens and long-lived `claude setup-token` tokens.
+TOKEN_LENGTH = (20, 4096)
+
+_NAME = re.compile(r"[a-zA-Z0-9 \-_@.+]+")
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def validate_name(value: str) -> None:
+    """A trimmed, non-empty name of at most 100 letters, digits, spaces and - _ @ . +"""
+    if not value.strip():
+        raise ValidationError("Name must not be empty.", code="blank")
+    if value != value.strip():
+        raise ValidationError("Name must not start or end with spaces.", code="untrimmed")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"Name must be at most {NAME_MAX_LENGTH} characters.", code="max_length"
+        )
+    if not _NAME.fullmatch(value):
+        raise ValidationError(
+            "Name may only use letters, digits, spaces and - _ @ . +", code="invalid"
+        )
+
+
+def validate_api_key(value: str) -> None:
+    _check_secret(value, label="API key", length=API_KEY_LENGTH)
+
+
+def validate_token(value: str, *, label: str = "Token") -> None:
+    _check_secret(value, label=label, length=TOKEN_LENGTH)
+
+
+def clean_name(value: str) -> str:
+    """`value` trimmed; raises ValidationError unless it is then a valid name."""
+    value = value.strip()
+    validate_name(value)
+    return value
+
+
+def clean_api_key(value: str) -> str:
+    value = value.strip()
+    validate_api_key(value)
+    return value
+
+
+def clean_token(value: str, *, label: str = "Token") -> str:
+    value = value.strip()
+    validate_token(value, label=label)
+    return value
+
+
+def message(error: ValidationError) -> str:
+    """The error's messages as one line."""
+    return " ".join(error.messages)
+
+
+def pydantic_check(clean: Callable[[str], str]) -> Callable[[Any], Any]:
+    """`clean` for a pydantic AfterValidator: ValidationError becomes the ValueError it expects."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return clean(value)
+        except ValidationError as error:
+            raise ValueError(message(error)) from None
+
+    return check
+
+
+def _check_secret(value: str, *, label: str, length: tuple[int, int]) -> None:
+    shortest, longest = length
+    if not value:
+        raise ValidationError(f"{label} must not be empty.", code="blank")
+    if not shortest <= len(value) <= longest:
+        raise ValidationError(
+            f"{label} must be {shortest} to {longest} characters long; got {len(value)}.",
+            code="length",
+        )
+    if not _VISIBLE_ASCII.fullmatch(value):
+        raise ValidationError(
+            f"{label} may only contain visible ASCII characters: no spaces, line breaks "
+            "or other control characters (check what was pasted).",
+            code="characters",
+        )

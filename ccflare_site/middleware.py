@@ -1,0 +1,58 @@
+"""Every answer under /api/ is JSON: Django's own error pages there become `{"error": ...}`.
+
+Ninja answers its routes' errors itself; what reaches a client as HTML otherwise
+is what Django answers before or around them: a path no route matches (404, also
+one with an encoded slash or newline), a method a route does not take (405), a
+CSRF failure of a plain Django view (403) and an unhandled exception (500, also
+with DEBUG's technical page). Listed before CsrfViewMiddleware so it sees those.
+"""
+
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.decorators import sync_and_async_middleware
+
+from ccflare_site.errors import error_response
+
+API_PREFIX = "/api/"
+
+Handler = Callable[[HttpRequest], HttpResponseBase]
+AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+
+@sync_and_async_middleware
+def api_json_errors(get_response: Handler | AsyncHandler) -> Handler | AsyncHandler:
+    # Both flavours, so async views (/health, the SSE streams) never hop to a thread for it.
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponseBase:
+            return as_json_if_needed(request, await get_response(request))
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        return as_json_if_needed(request, get_response(request))
+
+    return middleware
+
+
+def as_json_if_needed(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """`response`, or for a non-JSON error under /api/ the same status as an API error."""
+    if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+        return response
+    if response.get("Content-Type", "").startswith("application/json"):
+        return response
+    replacement = error_response(response.status_code, _message(request, response))
+    for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+        if header in response:
+            replacement[header] = response[header]
+    return replacement
+
+
+def _message(request: HttpRequest, response: HttpResponseBase) -> str:
+    if response.status_code == 404:
+        return f"Unknown API path: {request.path}"
+    if response.status_code == 405:
+        return f"Method {request.method} is not allowed here; allowed: {response.get('Allow', '')}"
+    return response.reason_phrase

@@ -1,0 +1,71 @@
+"""Every answer under /api/ is JSON, also those Django gives before or around the routes."""
+
+import pytest
+from django.test import Client
+
+from analytics import queries
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def token_client(api_token: str) -> Client:
+    """An API-token client with CSRF checks on, as every real client has them."""
+    return Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {api_token}"})
+
+
+def test_unknown_post_path_with_a_token_is_a_json_404(token_client: Client) -> None:
+    response = token_client.post("/api/no-such-thing", "{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Unknown API path: /api/no-such-thing"}
+
+
+def test_unknown_post_path_of_a_session_without_csrf_token_is_a_json_404(
+    staff_client: Client,
+) -> None:
+    # No view answers, so nothing is changed and there is nothing for CSRF to protect.
+    response = staff_client.post("/api/no-such-thing")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+
+
+def test_a_known_route_of_a_session_still_needs_the_csrf_token(staff_client: Client) -> None:
+    response = staff_client.post("/api/stats/reset")
+    assert response.status_code == 403
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("path", ["/api/requests/%2F%0A", "/api/requests/a%0A", "/api/%0A"])
+def test_encoded_slash_or_newline_in_the_path_is_a_json_404(
+    token_client: Client, path: str
+) -> None:
+    response = token_client.get(path)
+    assert response.status_code == 404
+    assert "error" in response.json()
+
+
+def test_a_method_the_route_does_not_take_is_a_json_405_naming_the_allowed_ones(
+    token_client: Client,
+) -> None:
+    response = token_client.delete("/api/stats")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert response.json() == {"error": "Method DELETE is not allowed here; allowed: GET"}
+
+
+def test_an_unhandled_exception_is_a_json_500(
+    api_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> dict:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(queries, "stats", broken)
+    client = Client(raise_request_exception=False, headers={"Authorization": f"Bearer {api_token}"})
+    response = client.get("/api/stats")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal Server Error"}
+
+
+def test_pages_outside_the_api_keep_django_answers(client: Client) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
