@@ -38,9 +38,7 @@ def is_scrubbed(name: str) -> bool:
     upper = name.upper()
     if upper in _KEPT:
         return False
-    return (
-        upper in _SETTINGS or upper in _PROXY_VARIABLES or upper.startswith(_SCRUBBED_PREFIXES)
-    )
+    return upper in _SETTINGS or upper in _PROXY_VARIABLES or upper.startswith(_SCRUBBED_PREFIXES)
 
 
 _SETTINGS = documented_settings()
