@@ -1,5 +1,12 @@
-"""Shared fixtures: fast password hashing, the fake upstream, and a real daphne running ccflare."""
+"""Shared fixtures: fast password hashing, the fake upstream, and a real daphne running ccflare.
 
+Also the hypothesis profiles: "ci" (chosen when CI is set) draws the same examples every
+run and keeps no example database, so a CI failure is reproducible and never replays
+from a stale `.hypothesis` folder; "dev" explores new examples each run and remembers
+failing ones in `.hypothesis/`. `--hypothesis-profile NAME` picks one explicitly.
+"""
+
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from analytics import pricing
 from analytics.models import ModelPrice
@@ -18,6 +26,18 @@ from tests import servers
 
 # Several flush ticks of the live server (RECORDER_FLUSH_MS=20 below).
 QUIESCE_SECONDS = 0.15
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's (CI=true, as CI services and .ci/run set it)."""
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=40, print_blob=True
+)
+hypothesis_settings.register_profile("dev", max_examples=40)
+hypothesis_settings.load_profile("ci" if in_ci() else "dev")
 
 
 @pytest.fixture(autouse=True)
