@@ -56,7 +56,20 @@ class FakeUpstream:
         httpx.post(f"{self.url}/_fake/rules", json=rule).raise_for_status()
 
     def log(self) -> list[dict]:
+        """Every request received; read headers with header() or header_values()."""
         return httpx.get(f"{self.url}/_fake/log").json()
+
+
+def header_values(entry: dict, name: str) -> list[str]:
+    """Every value of header `name` in a fake upstream log entry, in the order received."""
+    return [value for key, value in entry["headers"] if key == name.lower()]
+
+
+def header(entry: dict, name: str) -> str | None:
+    """The value of header `name` in a log entry, None if absent; fails if it came twice."""
+    values = header_values(entry, name)
+    assert len(values) <= 1, f"{name} sent {len(values)} times: {values}"
+    return values[0] if values else None
 
 
 @dataclass

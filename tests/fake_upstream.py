@@ -5,7 +5,9 @@ It speaks the public wire format: Messages JSON and SSE replies with usage, the 
 and create_api_key. Tests steer it through a control API under /_fake/ (never under /v1/):
 
     POST /_fake/reset    clear the request log, rules, OAuth state and config
-    GET  /_fake/log      every request received: method, path, query, headers, body size, json
+    GET  /_fake/log      every request received: method, path, query, headers (a list of
+                          [name, value] pairs as received, names lower-cased, duplicates
+                          kept), body size, json
     POST /_fake/rules    {"credential": "<key or bearer token>"|"*", "status": 429, "headers": {},
                           "body": {...}|null, "times": N|null, "path": null|"/v1/...",
                           "scenario": null|"drop_mid_stream"|"slow_stream"|"rate_limited",
@@ -396,7 +398,9 @@ def _log_entry(request: web.Request, body: bytes, payload: Any) -> dict[str, Any
         "method": request.method,
         "path": request.path,
         "query": request.query_string,
-        "headers": {k.lower(): v for k, v in request.headers.items()},
+        # Pairs, not a dict: a header sent twice (a client's key next to the account's)
+        # must show twice.
+        "headers": [[name.lower(), value] for name, value in request.headers.items()],
         "body_bytes": len(body),
         "json": payload,
     }

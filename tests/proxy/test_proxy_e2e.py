@@ -11,8 +11,8 @@ import pytest
 
 from accounts.models import Account
 from analytics.models import Request, RequestPayload
-from tests.conftest import FakeUpstream, ProxyServer, wait_for
-from tests.factories import make_account
+from tests.conftest import FakeUpstream, ProxyServer, header, header_values, wait_for
+from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +73,7 @@ def test_sdk_calls_work_and_are_recorded_with_tokens_and_cost(
     assert rows[2].cost_usd is None and rows[2].unpriced is False
     account = Account.objects.get(name="work")
     assert (account.request_count, account.total_requests) == (3, 3)
-    assert [entry["headers"]["x-api-key"] for entry in fake_upstream.log()] == [KEY_A] * 3
+    assert [header(entry, "x-api-key") for entry in fake_upstream.log()] == [KEY_A] * 3
 
 
 def test_session_sticks_to_one_account_over_many_requests(proxy: ProxyServer) -> None:
@@ -110,7 +110,7 @@ def test_rate_limited_account_fails_over_in_the_same_call_and_is_skipped_after(
         "outcome": "served",
     }
     assert rows[1].routing_trace[0]["outcome"].startswith("rate-limited until")
-    assert [e["headers"]["x-api-key"] for e in fake_upstream.log()] == [KEY_A, KEY_B, KEY_B]
+    assert [header(e, "x-api-key") for e in fake_upstream.log()] == [KEY_A, KEY_B, KEY_B]
 
 
 def test_answer_that_fills_the_window_is_relayed_and_the_account_skipped_after(
@@ -172,7 +172,7 @@ def test_no_accounts_passes_through_with_client_credentials(
     response = post(proxy)
     assert response.status_code == 200
     assert "x-ccflare-account" not in response.headers
-    assert fake_upstream.log()[0]["headers"]["x-api-key"] == "client-own-key"
+    assert header(fake_upstream.log()[0], "x-api-key") == "client-own-key"
     (row,) = recorded(1)
     assert row.account_id is None and row.success
 
@@ -318,6 +318,34 @@ def test_no_secret_in_plain_text_in_database_or_payload(
     for secret in (KEY_A, client_key, "client-bearer-secret-777"):
         assert secret not in dump
         assert secret not in proxy.server_log()
+
+
+def test_the_clients_credentials_never_travel_next_to_the_accounts_key(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    headers = {"x-api-key": "client-own-key", "authorization": "Bearer client-own-bearer"}
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers)
+
+    assert response.status_code == 200
+    (entry,) = fake_upstream.log()
+    assert header_values(entry, "x-api-key") == [KEY_A]
+    assert header_values(entry, "authorization") == []
+
+
+def test_the_clients_credentials_never_travel_next_to_the_accounts_bearer(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_oauth_account(name="max")
+    headers = {"x-api-key": "client-own-key", "authorization": "Bearer client-own-bearer"}
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers)
+
+    assert response.status_code == 200
+    (entry,) = fake_upstream.log()
+    assert header_values(entry, "authorization") == ["Bearer sk-ant-oat01-max-access-secret"]
+    assert header_values(entry, "x-api-key") == []
 
 
 def database_text() -> str:
