@@ -55,6 +55,10 @@ class FakeUpstream:
     def add_rule(self, **rule: Any) -> None:
         httpx.post(f"{self.url}/_fake/rules", json=rule).raise_for_status()
 
+    def configure(self, **config: Any) -> None:
+        """Change what the replies say until the next reset (see tests/fake_upstream.py)."""
+        httpx.post(f"{self.url}/_fake/config", json=config).raise_for_status()
+
     def log(self) -> list[dict]:
         """Every request received; read headers with header() or header_values()."""
         return httpx.get(f"{self.url}/_fake/log").json()

@@ -14,7 +14,10 @@ and create_api_key. Tests steer it through a control API under /_fake/ (never un
                           "events": 40, "interval_ms": 250, "reset_in": 60}
     GET  /_fake/rules    the rules still active, with the times left
     GET|POST /_fake/config   reply_text, input_tokens, cache_creation_input_tokens,
-                          cache_read_input_tokens, output_tokens (null: one per delta), expires_in
+                          cache_read_input_tokens, output_tokens (null: one per delta), expires_in,
+                          cache_creation: {"ephemeral_5m_input_tokens": N,
+                          "ephemeral_1h_input_tokens": M} (sent as the API does, with
+                          cache_creation_input_tokens = N + M)
     GET  /_fake/oauth    refresh attempts per refresh token, tokens and API keys issued
 
 Request headers `x-fake-scenario: slow_stream;events=50;interval_ms=100` (any scenario, on
@@ -93,6 +96,9 @@ class Config:
     cache_read_input_tokens: int = 0
     output_tokens: int | None = None  # None: one token per text delta
     expires_in: int = 28800
+    # The cache writes split by lifetime, as the API reports them when asked for 1-hour
+    # caching: {"ephemeral_5m_input_tokens": N, "ephemeral_1h_input_tokens": M}.
+    cache_creation: dict[str, int] | None = None
 
     def deltas(self, count: int | None = None) -> list[str]:
         words = re.findall(r"\S+\s*", self.reply_text) or [self.reply_text]
@@ -101,13 +107,17 @@ class Config:
         return [words[i % len(words)] for i in range(count)]
 
     def start_usage(self) -> dict[str, Any]:
-        return {
+        usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
             "output_tokens": 1,
             "service_tier": "standard",
         }
+        if self.cache_creation is not None:
+            usage["cache_creation"] = dict(self.cache_creation)
+            usage["cache_creation_input_tokens"] = sum(self.cache_creation.values())
+        return usage
 
     def final_output_tokens(self, deltas: int) -> int:
         return deltas if self.output_tokens is None else self.output_tokens

@@ -8,9 +8,10 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from analytics import pricing
+from analytics import prices, pricing
 from analytics.models import ModelPrice
 from analytics.pricing import Price, PriceTable, cost_usd
+from tests.factories import make_request
 
 seed_migration = importlib.import_module("analytics.migrations.0002_seed_model_prices")
 TABLE = PriceTable(Price.from_seed(row) for row in pricing.SEED_PRICES)
@@ -220,3 +221,25 @@ def test_seed_prices_restores_deleted_rows() -> None:
 
     assert created == 22
     assert ModelPrice.objects.count() == 22
+
+
+@pytest.mark.django_db
+def test_stored_prices_charge_each_cache_write_lifetime_at_its_own_rate() -> None:
+    pricing.seed_prices(ModelPrice)
+    prices.invalidate()
+    million = 1_000_000
+    five_minutes = make_request(
+        model="claude-sonnet-4-5",
+        cache_creation_input_tokens=million,
+        cache_creation_5m_tokens=million,
+    )
+    one_hour = make_request(
+        model="claude-sonnet-4-5",
+        cache_creation_input_tokens=million,
+        cache_creation_1h_tokens=million,
+    )
+
+    prices.apply_cost(five_minutes, prices.current_table())
+    prices.apply_cost(one_hour, prices.current_table())
+
+    assert (five_minutes.cost_usd, one_hour.cost_usd) == (Decimal("3.75"), Decimal("6"))

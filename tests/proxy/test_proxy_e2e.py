@@ -76,6 +76,27 @@ def test_sdk_calls_work_and_are_recorded_with_tokens_and_cost(
     assert [header(entry, "x-api-key") for entry in fake_upstream.log()] == [KEY_A] * 3
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_cache_writes_are_recorded_by_lifetime_and_priced_at_each_rate(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, prices: None, stream: bool
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    split = {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000}
+    fake_upstream.configure(input_tokens=10, cache_creation=split, output_tokens=10)
+
+    response = post(proxy, {**MESSAGE, "stream": stream})
+
+    assert response.status_code == 200
+    (row,) = recorded(1)
+    assert (
+        row.cache_creation_input_tokens,
+        row.cache_creation_5m_tokens,
+        row.cache_creation_1h_tokens,
+    ) == (3000, 1000, 2000)
+    # claude-sonnet-4-6 per million: 10×3 input + 1000×3.75 5m + 2000×6 1h + 10×15 output
+    assert row.cost_usd == Decimal("0.01593000")
+
+
 def test_session_sticks_to_one_account_over_many_requests(proxy: ProxyServer) -> None:
     make_account(name="first", api_key=KEY_A, priority=5)
     make_account(name="preferred", api_key=KEY_B, priority=1)
