@@ -59,6 +59,10 @@ class FakeUpstream:
         """Change what the replies say until the next reset (see tests/fake_upstream.py)."""
         httpx.post(f"{self.url}/_fake/config", json=config).raise_for_status()
 
+    def release(self, gate: str) -> None:
+        """Let a gated_stream waiting on `gate` send its next event."""
+        httpx.post(f"{self.url}/_fake/gates/{gate}").raise_for_status()
+
     def log(self) -> list[dict]:
         """Every request received; read headers with header() or header_values()."""
         return httpx.get(f"{self.url}/_fake/log").json()

@@ -19,6 +19,7 @@ and create_api_key. Tests steer it through a control API under /_fake/ (never un
                           "ephemeral_1h_input_tokens": M} (sent as the API does, with
                           cache_creation_input_tokens = N + M)
     GET  /_fake/oauth    refresh attempts per refresh token, tokens and API keys issued
+    POST /_fake/gates/NAME   let a `gated_stream` waiting on gate NAME send its next event
 
 Request headers `x-fake-scenario: slow_stream;events=50;interval_ms=100` (any scenario, on
 /v1/messages) and `x-fake-delay-ms: N` (delays the response headers) steer one request.
@@ -28,6 +29,7 @@ Run: python -m tests.fake_upstream --port 0 [--host 127.0.0.1] [--no-log]; print
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -47,7 +49,7 @@ __all__ = ["build_app", "main", "start_fake_upstream", "stop"]
 
 DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
 DEFAULT_REPLY = "Hello! This is the fake upstream answering with a canned reply."
-SCENARIOS = ("drop_mid_stream", "slow_stream", "rate_limited")
+SCENARIOS = ("drop_mid_stream", "slow_stream", "rate_limited", "gated_stream")
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset({"/v1/oauth/token", "/api/oauth/claude_cli/create_api_key"})
 MODELS = (
@@ -293,6 +295,8 @@ class State:
     canned: dict[str, Canned] = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
     ratelimit_headers: dict[str, str] = field(default_factory=dict)
+    # gated_stream waits on these; POST /_fake/gates/NAME releases one step.
+    gates: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config = self.defaults
@@ -304,6 +308,10 @@ class State:
         self.canned.clear()
         self.oauth = OAuth()
         self.config = self.defaults
+        self.gates.clear()
+
+    def gate(self, name: str) -> asyncio.Semaphore:
+        return self.gates.setdefault(name, asyncio.Semaphore(0))
 
     def configure(self, **changes: Any) -> None:
         self.config = replace(self.config, **changes)
@@ -530,6 +538,24 @@ async def slow_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
     return response
 
 
+async def gated_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """A stream that sends its head and first delta, then each next event only once the
+    test releases gate `gate` (POST /_fake/gates/NAME), so a test can check what reached
+    the client in between. Each step waits at most `hold_s` seconds, so a failed test
+    never leaves it hanging."""
+    events, hold = int(params.get("events", 2)), float(params.get("hold_s", 60))
+    gate, config = call.state.gate(params.get("gate", "default")), call.state.config
+    response = await open_stream(call)
+    await response.write(stream_head(call.model, config, call.state.next_id("msg")))
+    for text in config.deltas(events):
+        await response.write(stream_delta(text))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gate.acquire(), hold)
+    await response.write(stream_tail(config.final_output_tokens(events)))
+    await response.write_eof()
+    return response
+
+
 async def drop_mid_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
     """Start a reply, then abort the TCP connection: no chunked terminator, no message_stop."""
     config, msg_id = call.state.config, call.state.next_id("msg")
@@ -565,6 +591,7 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "slow_stream": slow_stream,
     "drop_mid_stream": drop_mid_stream,
     "rate_limited": rate_limited,
+    "gated_stream": gated_stream,
 }
 
 
@@ -650,6 +677,11 @@ async def control_config(request: web.Request) -> web.Response:
     return web.json_response(asdict(state.config))
 
 
+async def control_release_gate(request: web.Request) -> web.Response:
+    request.app[STATE].gate(request.match_info["name"]).release()
+    return web.json_response({"ok": True})
+
+
 async def control_oauth(request: web.Request) -> web.Response:
     oauth = request.app[STATE].oauth
     return web.json_response(
@@ -675,6 +707,7 @@ def build_app(*, log: bool = True, reply_text: str = DEFAULT_REPLY) -> web.Appli
     app.router.add_get("/_fake/rules", control_rules)
     app.router.add_route("*", "/_fake/config", control_config)
     app.router.add_get("/_fake/oauth", control_oauth)
+    app.router.add_post("/_fake/gates/{name}", control_release_gate)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -95,6 +96,42 @@ def test_cache_writes_are_recorded_by_lifetime_and_priced_at_each_rate(
     ) == (3000, 1000, 2000)
     # claude-sonnet-4-6 per million: 10×3 input + 1000×3.75 5m + 2000×6 1h + 10×15 output
     assert row.cost_usd == Decimal("0.01593000")
+
+
+def test_each_stream_event_reaches_the_client_before_the_upstream_sends_the_next(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.configure(reply_text="alpha bravo")
+    headers = {
+        "x-api-key": "client-own-key",
+        "anthropic-version": "2023-06-01",
+        # The fake sends one delta, then waits for release("relay") before the next.
+        "x-fake-scenario": "gated_stream;gate=relay;events=2",
+    }
+    body = {**MESSAGE, "stream": True}
+    url = f"{proxy.url}/v1/messages"
+
+    # A relay that holds an event back shows nothing until the fake moves on: the read
+    # then times out (the fake waits far longer than the client's 10 s read timeout).
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=10) as response:
+        chunks = response.iter_raw()
+        first = read_until(chunks, b'"text":"alpha "', b"")
+        fake_upstream.release("relay")
+        second = read_until(chunks, b'"text":"bravo"', first)
+        fake_upstream.release("relay")
+        whole = second + b"".join(chunks)
+
+    assert b"message_start" in first and b"bravo" not in first
+    assert b"message_stop" not in second
+    assert whole.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+
+
+def read_until(chunks: Iterator[bytes], marker: bytes, received: bytes) -> bytes:
+    """Read from the response until `marker` has arrived; returns everything so far."""
+    while marker not in received:
+        received += next(chunks)
+    return received
 
 
 def test_session_sticks_to_one_account_over_many_requests(proxy: ProxyServer) -> None:
