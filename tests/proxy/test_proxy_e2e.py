@@ -406,6 +406,30 @@ def test_the_clients_credentials_never_travel_next_to_the_accounts_bearer(
     assert header_values(entry, "x-api-key") == []
 
 
+def test_cookies_and_proxy_credentials_are_redacted_in_captures(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential="*", headers={"set-cookie": "upstream-cookie-secret-1"})
+    headers = {
+        "cookie": "session=client-cookie-secret-2",
+        "proxy-authorization": "Basic proxy-credential-secret-3",
+    }
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers)
+
+    assert response.status_code == 200
+    (row,) = recorded(1)
+    captured = RequestPayload.objects.get(request=row).data
+    assert captured["request"]["headers"]["cookie"] == "[REDACTED]"
+    assert captured["request"]["headers"]["proxy-authorization"] == "[REDACTED]"
+    assert captured["response"]["headers"]["set-cookie"] == "[REDACTED]"
+    dump = database_text()
+    assert "upstream-cookie-secret-1" not in dump
+    assert "client-cookie-secret-2" not in dump
+    assert "proxy-credential-secret-3" not in dump
+
+
 def database_text() -> str:
     """Every row of every table as text, plus the SQLite files' raw bytes when on SQLite."""
     from django.db import connection
