@@ -115,12 +115,22 @@ def proxy_server(
 ) -> Iterator[ProxyServer]:
     """A real daphne serving ccflare on the test database, talking to the fake upstream."""
     data_dir = tmp_path_factory.mktemp("proxy-data")
-    env = {
+    env = proxy_env(data_dir=data_dir, upstream=fake_upstream)
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
+        servers.stop(process)
+
+
+def proxy_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
+    """The settings of a test daphne: the test database, the fake upstream, short timings."""
+    return {
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url(connection.settings_dict),
         # Same key as this process, so both read each other's encrypted credentials.
         "SECRET_KEY": settings.SECRET_KEY,
-        "UPSTREAM_BASE_URL": fake_upstream.url,
+        "UPSTREAM_BASE_URL": upstream.url,
         # Tests change accounts between requests: always read the current state.
         "ACCOUNT_CACHE_SECONDS": "0",
         "RECORDER_FLUSH_MS": "20",
@@ -133,14 +143,9 @@ def proxy_server(
         # Live-stream tests wait for a heartbeat; 15 s would make them slow.
         "SSE_HEARTBEAT_SECONDS": "0.5",
         # OAuth logins and token refreshes go to the fake too, never to Anthropic.
-        "OAUTH_TOKEN_URL": f"{fake_upstream.url}/v1/oauth/token",
-        "OAUTH_CREATE_API_KEY_URL": f"{fake_upstream.url}/api/oauth/claude_cli/create_api_key",
+        "OAUTH_TOKEN_URL": f"{upstream.url}/v1/oauth/token",
+        "OAUTH_CREATE_API_KEY_URL": f"{upstream.url}/api/oauth/claude_cli/create_api_key",
     }
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as output:
-        process, port = servers.start_proxy_server(env=env, output=output)
-        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
-        servers.stop(process)
 
 
 @pytest.fixture(scope="session")
