@@ -12,7 +12,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import resource
 import signal
 import subprocess
@@ -424,7 +423,7 @@ def manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env=servers.server_env(env),
         capture_output=True,
         text=True,
         timeout=300,

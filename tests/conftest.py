@@ -1,5 +1,12 @@
-"""Shared fixtures: fast password hashing, the fake upstream, and a real daphne running ccflare."""
+"""Shared fixtures: fast password hashing, the fake upstream, and a real daphne running ccflare.
 
+Also the hypothesis profiles: "ci" (chosen when CI is set) draws the same examples every
+run and keeps no example database, so a CI failure is reproducible and never replays
+from a stale `.hypothesis` folder; "dev" explores new examples each run and remembers
+failing ones in `.hypothesis/`. `--hypothesis-profile NAME` picks one explicitly.
+"""
+
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from analytics import pricing
 from analytics.models import ModelPrice
@@ -18,6 +26,18 @@ from tests import servers
 
 # Several flush ticks of the live server (RECORDER_FLUSH_MS=20 below).
 QUIESCE_SECONDS = 0.15
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's (CI=true, as CI services and .ci/run set it)."""
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=40, print_blob=True
+)
+hypothesis_settings.register_profile("dev", max_examples=40)
+hypothesis_settings.load_profile("ci" if in_ci() else "dev")
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +55,29 @@ class FakeUpstream:
     def add_rule(self, **rule: Any) -> None:
         httpx.post(f"{self.url}/_fake/rules", json=rule).raise_for_status()
 
+    def configure(self, **config: Any) -> None:
+        """Change what the replies say until the next reset (see tests/fake_upstream.py)."""
+        httpx.post(f"{self.url}/_fake/config", json=config).raise_for_status()
+
+    def release(self, gate: str) -> None:
+        """Let a gated_stream waiting on `gate` send its next event."""
+        httpx.post(f"{self.url}/_fake/gates/{gate}").raise_for_status()
+
     def log(self) -> list[dict]:
+        """Every request received; read headers with header() or header_values()."""
         return httpx.get(f"{self.url}/_fake/log").json()
+
+
+def header_values(entry: dict, name: str) -> list[str]:
+    """Every value of header `name` in a fake upstream log entry, in the order received."""
+    return [value for key, value in entry["headers"] if key == name.lower()]
+
+
+def header(entry: dict, name: str) -> str | None:
+    """The value of header `name` in a log entry, None if absent; fails if it came twice."""
+    values = header_values(entry, name)
+    assert len(values) <= 1, f"{name} sent {len(values)} times: {values}"
+    return values[0] if values else None
 
 
 @dataclass
@@ -74,12 +115,22 @@ def proxy_server(
 ) -> Iterator[ProxyServer]:
     """A real daphne serving ccflare on the test database, talking to the fake upstream."""
     data_dir = tmp_path_factory.mktemp("proxy-data")
-    env = {
+    env = proxy_env(data_dir=data_dir, upstream=fake_upstream)
+    log_path = data_dir / "server.log"
+    with log_path.open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
+        servers.stop(process)
+
+
+def proxy_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
+    """The settings of a test daphne: the test database, the fake upstream, short timings."""
+    return {
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url(connection.settings_dict),
         # Same key as this process, so both read each other's encrypted credentials.
         "SECRET_KEY": settings.SECRET_KEY,
-        "UPSTREAM_BASE_URL": fake_upstream.url,
+        "UPSTREAM_BASE_URL": upstream.url,
         # Tests change accounts between requests: always read the current state.
         "ACCOUNT_CACHE_SECONDS": "0",
         "RECORDER_FLUSH_MS": "20",
@@ -92,16 +143,11 @@ def proxy_server(
         # Live-stream tests wait for a heartbeat; 15 s would make them slow.
         "SSE_HEARTBEAT_SECONDS": "0.5",
         # OAuth logins and token refreshes go to the fake too, never to Anthropic.
-        "OAUTH_TOKEN_URL": f"{fake_upstream.url}/v1/oauth/token",
-        "OAUTH_CREATE_API_KEY_URL": f"{fake_upstream.url}/api/oauth/claude_cli/create_api_key",
+        "OAUTH_TOKEN_URL": f"{upstream.url}/v1/oauth/token",
+        "OAUTH_CREATE_API_KEY_URL": f"{upstream.url}/api/oauth/claude_cli/create_api_key",
         # The one browser origin allowed to call /v1/ (tests/proxy/test_guard_e2e.py).
         "CORS_ALLOWED_ORIGINS": "http://allowed.example",
     }
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as output:
-        process, port = servers.start_proxy_server(env=env, output=output)
-        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
-        servers.stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,21 @@ It speaks the public wire format: Messages JSON and SSE replies with usage, the 
 and create_api_key. Tests steer it through a control API under /_fake/ (never under /v1/):
 
     POST /_fake/reset    clear the request log, rules, OAuth state and config
-    GET  /_fake/log      every request received: method, path, query, headers, body size, json
+    GET  /_fake/log      every request received: method, path, query, headers (a list of
+                          [name, value] pairs as received, names lower-cased, duplicates
+                          kept), body size, json
     POST /_fake/rules    {"credential": "<key or bearer token>"|"*", "status": 429, "headers": {},
                           "body": {...}|null, "times": N|null, "path": null|"/v1/...",
                           "scenario": null|"drop_mid_stream"|"slow_stream"|"rate_limited",
                           "events": 40, "interval_ms": 250, "reset_in": 60}
     GET  /_fake/rules    the rules still active, with the times left
     GET|POST /_fake/config   reply_text, input_tokens, cache_creation_input_tokens,
-                          cache_read_input_tokens, output_tokens (null: one per delta), expires_in
+                          cache_read_input_tokens, output_tokens (null: one per delta), expires_in,
+                          cache_creation: {"ephemeral_5m_input_tokens": N,
+                          "ephemeral_1h_input_tokens": M} (sent as the API does, with
+                          cache_creation_input_tokens = N + M)
     GET  /_fake/oauth    refresh attempts per refresh token, tokens and API keys issued
+    POST /_fake/gates/NAME   let a `gated_stream` waiting on gate NAME send its next event
 
 Request headers `x-fake-scenario: slow_stream;events=50;interval_ms=100` (any scenario, on
 /v1/messages) and `x-fake-delay-ms: N` (delays the response headers) steer one request.
@@ -23,6 +29,7 @@ Run: python -m tests.fake_upstream --port 0 [--host 127.0.0.1] [--no-log]; print
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -46,6 +53,7 @@ SCENARIOS = (
     "drop_mid_stream",
     "slow_stream",
     "rate_limited",
+    "gated_stream",
     "short_body",
     "deep_json",
     "bare_429",
@@ -98,6 +106,9 @@ class Config:
     cache_read_input_tokens: int = 0
     output_tokens: int | None = None  # None: one token per text delta
     expires_in: int = 28800
+    # The cache writes split by lifetime, as the API reports them when asked for 1-hour
+    # caching: {"ephemeral_5m_input_tokens": N, "ephemeral_1h_input_tokens": M}.
+    cache_creation: dict[str, int] | None = None
 
     def deltas(self, count: int | None = None) -> list[str]:
         words = re.findall(r"\S+\s*", self.reply_text) or [self.reply_text]
@@ -106,13 +117,17 @@ class Config:
         return [words[i % len(words)] for i in range(count)]
 
     def start_usage(self) -> dict[str, Any]:
-        return {
+        usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
             "output_tokens": 1,
             "service_tier": "standard",
         }
+        if self.cache_creation is not None:
+            usage["cache_creation"] = dict(self.cache_creation)
+            usage["cache_creation_input_tokens"] = sum(self.cache_creation.values())
+        return usage
 
     def final_output_tokens(self, deltas: int) -> int:
         return deltas if self.output_tokens is None else self.output_tokens
@@ -291,6 +306,8 @@ class State:
     canned: dict[str, Canned] = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
     ratelimit_headers: dict[str, str] = field(default_factory=dict)
+    # gated_stream waits on these; POST /_fake/gates/NAME releases one step.
+    gates: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.config = self.defaults
@@ -302,6 +319,10 @@ class State:
         self.canned.clear()
         self.oauth = OAuth()
         self.config = self.defaults
+        self.gates.clear()
+
+    def gate(self, name: str) -> asyncio.Semaphore:
+        return self.gates.setdefault(name, asyncio.Semaphore(0))
 
     def configure(self, **changes: Any) -> None:
         self.config = replace(self.config, **changes)
@@ -406,7 +427,9 @@ def _log_entry(request: web.Request, body: bytes, payload: Any) -> dict[str, Any
         "method": request.method,
         "path": request.path,
         "query": request.query_string,
-        "headers": {k.lower(): v for k, v in request.headers.items()},
+        # Pairs, not a dict: a header sent twice (a client's key next to the account's)
+        # must show twice.
+        "headers": [[name.lower(), value] for name, value in request.headers.items()],
         "body_bytes": len(body),
         "json": payload,
     }
@@ -527,6 +550,24 @@ async def slow_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
     return response
 
 
+async def gated_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """A stream that sends its head and first delta, then each next event only once the
+    test releases gate `gate` (POST /_fake/gates/NAME), so a test can check what reached
+    the client in between. Each step waits at most `hold_s` seconds, so a failed test
+    never leaves it hanging."""
+    events, hold = int(params.get("events", 2)), float(params.get("hold_s", 60))
+    gate, config = call.state.gate(params.get("gate", "default")), call.state.config
+    response = await open_stream(call)
+    await response.write(stream_head(call.model, config, call.state.next_id("msg")))
+    for text in config.deltas(events):
+        await response.write(stream_delta(text))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gate.acquire(), hold)
+    await response.write(stream_tail(config.final_output_tokens(events)))
+    await response.write_eof()
+    return response
+
+
 async def drop_mid_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
     """Start a reply, then abort the TCP connection: no chunked terminator, no message_stop."""
     config, msg_id = call.state.config, call.state.next_id("msg")
@@ -591,6 +632,7 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "slow_stream": slow_stream,
     "drop_mid_stream": drop_mid_stream,
     "rate_limited": rate_limited,
+    "gated_stream": gated_stream,
     "short_body": short_body,
     "deep_json": deep_json,
     "bare_429": bare_429,
@@ -679,6 +721,11 @@ async def control_config(request: web.Request) -> web.Response:
     return web.json_response(asdict(state.config))
 
 
+async def control_release_gate(request: web.Request) -> web.Response:
+    request.app[STATE].gate(request.match_info["name"]).release()
+    return web.json_response({"ok": True})
+
+
 async def control_oauth(request: web.Request) -> web.Response:
     oauth = request.app[STATE].oauth
     return web.json_response(
@@ -704,6 +751,7 @@ def build_app(*, log: bool = True, reply_text: str = DEFAULT_REPLY) -> web.Appli
     app.router.add_get("/_fake/rules", control_rules)
     app.router.add_route("*", "/_fake/config", control_config)
     app.router.add_get("/_fake/oauth", control_oauth)
+    app.router.add_post("/_fake/gates/{name}", control_release_gate)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
 

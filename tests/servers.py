@@ -40,6 +40,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+# What a server process keeps from the caller's environment: enough to run Python, nothing
+# that configures ccflare or routes traffic (PORT, LOG_LEVEL, OAUTH_*, HTTP_PROXY, ...).
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT")
+
+
+def server_env(env: dict[str, str]) -> dict[str, str]:
+    """The whole environment of a server process: the basics, ccflare's settings module,
+    `.env` ignored, then `env` (DATA_DIR, UPSTREAM_BASE_URL, ...)."""
+    base = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    return {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "ccflare_site.settings",
+        "CCFLARE_IGNORE_DOTENV": "1",
+        **env,
+    }
+
+
 class ServerDidNotStart(RuntimeError):
     """The process exited or stayed silent before it was ready to serve."""
 
@@ -62,6 +79,7 @@ def start_fake_upstream(
     process = subprocess.Popen(
         [*args, *([] if log else ["--no-log"])],
         cwd=PROJECT_ROOT,
+        env=server_env({}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         preexec_fn=_die_with_parent,
@@ -104,7 +122,8 @@ def start_proxy_server(
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start daphne serving the project's ASGI app; returns once /health answers 200.
 
-    `env` is added to this process's environment (DATA_DIR, UPSTREAM_BASE_URL, ...). The server's
+    `env` completes the explicit environment of server_env (DATA_DIR, UPSTREAM_BASE_URL, ...); the
+    caller's own environment and `.env` do not reach the server. The server's
     stdout and stderr go to `output` (inherited when None). Raises ServerDidNotStart on failure.
     """
     port = free_port(host)
@@ -112,7 +131,7 @@ def start_proxy_server(
     process = subprocess.Popen(
         [str(daphne), "-b", host, "-p", str(port), "ccflare_site.asgi:application"],
         cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
+        env=server_env(env),
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,

@@ -8,6 +8,7 @@ import anthropic
 import httpx
 import pytest
 
+from tests.conftest import header, header_values
 from tests.servers import start_fake_upstream, stop
 
 STREAM_EVENTS = ["message_start", "content_block_start", "ping"]
@@ -100,6 +101,15 @@ def test_anthropic_sdk_create_and_stream_work_against_it(
     assert message.content[0].text == final.content[0].text == streamed
     assert final.usage.output_tokens == len(streamed.split())
     assert final.stop_reason == "end_turn"
+
+
+def test_cache_writes_split_by_lifetime_come_with_their_total(client: httpx.Client) -> None:
+    split = {"ephemeral_5m_input_tokens": 3, "ephemeral_1h_input_tokens": 4}
+    client.post("/_fake/config", json={"cache_creation": split})
+
+    usage = client.post("/v1/messages", json=REQUEST, headers=KEY).json()["usage"]
+
+    assert (usage["cache_creation"], usage["cache_creation_input_tokens"]) == (split, 7)
 
 
 def test_rule_rate_limits_one_credential_only(client: httpx.Client) -> None:
@@ -248,7 +258,16 @@ def test_log_records_received_requests_with_headers(client: httpx.Client) -> Non
     (entry,) = client.get("/_fake/log").json()
 
     assert (entry["method"], entry["path"], entry["query"]) == ("POST", "/v1/messages", "beta=true")
-    assert entry["headers"]["anthropic-beta"] == "oauth-2025-04-20"
-    assert entry["headers"]["x-api-key"] == "sk-ant-api03-test"
+    assert header(entry, "anthropic-beta") == "oauth-2025-04-20"
+    assert header(entry, "x-api-key") == "sk-ant-api03-test"
     assert entry["json"] == REQUEST
     assert entry["body_bytes"] == len(json.dumps(REQUEST, separators=(",", ":")))
+
+
+def test_log_keeps_a_header_sent_twice(client: httpx.Client) -> None:
+    twice = [("x-api-key", "first-key"), ("X-Api-Key", "second-key")]
+    client.post("/v1/messages", json=REQUEST, headers=twice)
+
+    (entry,) = client.get("/_fake/log").json()
+
+    assert header_values(entry, "x-api-key") == ["first-key", "second-key"]

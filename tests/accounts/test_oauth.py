@@ -9,7 +9,7 @@ import pytest
 
 from accounts import oauth
 from tests.accounts.conftest import oauth_calls
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, header
 
 
 def query(url: str) -> dict[str, str]:
@@ -91,7 +91,7 @@ async def test_code_exchange_posts_json_and_returns_tokens(
     assert grant.expires_at is not None
     (entry,) = oauth_upstream.log()
     assert entry["path"] == "/v1/oauth/token"
-    assert entry["headers"]["content-type"] == "application/json"
+    assert header(entry, "content-type") == "application/json"
     assert entry["json"] == {
         "code": "the-code",
         "state": "the-state",
@@ -153,9 +153,9 @@ async def test_create_api_key_sends_the_access_token(oauth_upstream: FakeUpstrea
     assert key == "sk-ant-api03-fake-0001"
     (entry,) = oauth_upstream.log()
     assert entry["path"] == "/api/oauth/claude_cli/create_api_key"
-    assert entry["headers"]["authorization"] == "Bearer sk-ant-oat01-console"
-    assert entry["headers"]["content-type"] == "application/x-www-form-urlencoded"
-    assert entry["headers"]["accept"] == "application/json, text/plain, */*"
+    assert header(entry, "authorization") == "Bearer sk-ant-oat01-console"
+    assert header(entry, "content-type") == "application/x-www-form-urlencoded"
+    assert header(entry, "accept") == "application/json, text/plain, */*"
 
 
 async def test_create_api_key_failure_is_reported(oauth_upstream: FakeUpstream) -> None:

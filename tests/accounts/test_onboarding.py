@@ -12,7 +12,7 @@ from time_machine import TimeMachineFixture
 from accounts import oauth, onboarding
 from accounts.models import Account, HealthState, OAuthSession
 from tests.accounts.conftest import oauth_calls
-from tests.conftest import FakeUpstream
+from tests.conftest import FakeUpstream, header
 from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_console_login_stores_only_the_created_api_key(oauth_upstream: FakeUpstr
     assert account.api_key == calls["api_keys"][0]
     assert (account.access_token, account.refresh_token, account.expires_at) == (None, None, None)
     temporary = calls["issued"][0]
-    assert oauth_upstream.log()[-1]["headers"]["authorization"] == (
+    assert header(oauth_upstream.log()[-1], "authorization") == (
         f"Bearer {temporary['access_token']}"
     )
 

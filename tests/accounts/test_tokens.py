@@ -14,7 +14,7 @@ from accounts import tokens
 from accounts.models import Account, HealthState
 from tests.accounts.conftest import oauth_calls, refreshes, token_requests
 from tests.conftest import FakeUpstream
-from tests.factories import make_oauth_account
+from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db
 
@@ -96,9 +96,23 @@ def test_long_lived_and_api_key_accounts_are_never_refreshed(oauth_upstream: Fak
     long_lived = make_oauth_account(
         name="ci", kind=Account.Kind.SETUP_TOKEN, refresh_token=None, expires_at=NOW
     )
+    # Key accounts with an expired date and a refresh token left over: still never refreshed.
+    api_key = make_account(
+        name="key", api_key="sk-ant-api03-k", refresh_token="sk-ant-ort01-k", expires_at=NOW
+    )
+    console = make_account(
+        name="console",
+        kind=Account.Kind.CONSOLE,
+        api_key="sk-ant-api03-c",
+        refresh_token="sk-ant-ort01-c",
+        expires_at=NOW,
+    )
 
     assert ensure_fresh(long_lived) == "sk-ant-oat01-ci-access-secret"
+    ensure_fresh(api_key)
+    ensure_fresh(console)
     assert refreshes(oauth_upstream) == 0
+    assert Account.objects.get(pk=api_key.pk).refresh_token == "sk-ant-ort01-k"
 
 
 def test_concurrent_callers_share_one_refresh(

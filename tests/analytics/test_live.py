@@ -10,7 +10,7 @@ import pytest
 from access import services
 from access.models import ClientKey
 from analytics.models import Request
-from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.conftest import FakeUpstream, ProxyServer, header, header_values, wait_for
 from tests.factories import make_account
 
 # `prices`: the server caches the price table for seconds; an empty one cached here
@@ -119,10 +119,10 @@ def test_client_keys_gate_the_proxy_and_never_reach_upstream(
     assert refused.status_code == 401
     assert refused.json()["error"]["type"] == "authentication_error"
     assert (by_header.status_code, by_bearer.status_code) == (200, 200)
-    upstream_headers = [entry["headers"] for entry in fake_upstream.log()]
-    assert len(upstream_headers) == 2  # the refused request never left
-    assert all(h.get("x-api-key") == KEY for h in upstream_headers)
-    assert all(secret not in json.dumps(h) for h in upstream_headers)
+    log = fake_upstream.log()
+    assert len(log) == 2  # the refused request never left
+    assert [header_values(entry, "x-api-key") for entry in log] == [[KEY], [KEY]]
+    assert all(secret not in json.dumps(entry["headers"]) for entry in log)
     rows = wait_for(lambda: Request.objects.count() == 3 and list(Request.objects.all()))
     assert sorted(str(r.client_key_id) for r in rows) == sorted([str(key.pk)] * 2 + ["None"])
     assert wait_for(lambda: ClientKey.objects.get(pk=key.pk).last_used_at)
@@ -140,5 +140,5 @@ def test_client_key_is_stripped_in_passthrough_mode(
     _, secret = services.create_client_key(name="bob")
     post(proxy, Authorization=f"Bearer {secret}", **{"x-api-key": "sk-ant-client-own"})
     (entry,) = fake_upstream.log()
-    assert entry["headers"]["x-api-key"] == "sk-ant-client-own"
-    assert "authorization" not in entry["headers"]
+    assert header(entry, "x-api-key") == "sk-ant-client-own"
+    assert header_values(entry, "authorization") == []

@@ -39,7 +39,18 @@ async def test_records_from_threads_reach_the_logs_group() -> None:
     assert (message["level"], message["msg"]) == ("WARNING", "hello")
 
 
-def test_records_without_a_loop_are_dropped() -> None:
+async def test_records_without_a_loop_are_dropped_not_kept_for_later() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(logs.LOGS_GROUP, channel)
+    handler = logs.ChannelsHandler()
+    dropped = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, "dropped", None, None)
+    kept = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, "kept", None, None)
+
     logs.attach_loop(None)  # type: ignore[arg-type]
-    record = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, "dropped", None, None)
-    logs.ChannelsHandler().emit(record)  # no error, nothing to publish on
+    await asyncio.to_thread(handler.emit, dropped)  # a thread: no running loop to attach
+    logs.attach_loop(asyncio.get_running_loop())
+    await asyncio.to_thread(handler.emit, kept)
+    message = await asyncio.wait_for(layer.receive(channel), 5)
+
+    assert message["msg"] == "kept"

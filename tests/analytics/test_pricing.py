@@ -1,14 +1,19 @@
 """Prices: lookup by model, date and band; cost arithmetic; the seeded table."""
 
 import datetime
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
+from django.db import connection
 
-from analytics import pricing
+from analytics import prices, pricing
 from analytics.models import ModelPrice
 from analytics.pricing import Price, PriceTable, cost_usd
+from tests.factories import make_request
 
+seed_migration = importlib.import_module("analytics.migrations.0002_seed_model_prices")
 TABLE = PriceTable(Price.from_seed(row) for row in pricing.SEED_PRICES)
 TODAY = datetime.date(2026, 11, 24)
 
@@ -172,7 +177,11 @@ def test_unpriced_model_returns_none(model: str, on: datetime.date) -> None:
 
 
 @pytest.mark.django_db
-def test_migration_seeded_every_priced_model() -> None:
+def test_migration_seeds_every_priced_model() -> None:
+    # Run the migration's step on an empty table: a transactional test before this one
+    # may have flushed the rows the test database was migrated with.
+    ModelPrice.objects.all().delete()
+    seed_migration.seed(apps, connection.schema_editor())
     models = set(ModelPrice.objects.values_list("model", flat=True))
     sonnet_5_5 = ModelPrice.objects.filter(model="claude-sonnet-5-5").order_by("effective_from")
     haiku_band_2 = ModelPrice.objects.get(model="claude-haiku-5-5", prompt_tokens_over=100_000)
@@ -194,6 +203,7 @@ def test_migration_seeded_every_priced_model() -> None:
 
 @pytest.mark.django_db
 def test_seed_prices_is_idempotent_and_keeps_admin_edits() -> None:
+    pricing.seed_prices(ModelPrice)
     ModelPrice.objects.filter(model="claude-opus-4-8").update(output_usd=Decimal("24"))
 
     created = pricing.seed_prices(ModelPrice)
@@ -211,3 +221,25 @@ def test_seed_prices_restores_deleted_rows() -> None:
 
     assert created == 22
     assert ModelPrice.objects.count() == 22
+
+
+@pytest.mark.django_db
+def test_stored_prices_charge_each_cache_write_lifetime_at_its_own_rate() -> None:
+    pricing.seed_prices(ModelPrice)
+    prices.invalidate()
+    million = 1_000_000
+    five_minutes = make_request(
+        model="claude-sonnet-4-5",
+        cache_creation_input_tokens=million,
+        cache_creation_5m_tokens=million,
+    )
+    one_hour = make_request(
+        model="claude-sonnet-4-5",
+        cache_creation_input_tokens=million,
+        cache_creation_1h_tokens=million,
+    )
+
+    prices.apply_cost(five_minutes, prices.current_table())
+    prices.apply_cost(one_hour, prices.current_table())
+
+    assert (five_minutes.cost_usd, one_hour.cost_usd) == (Decimal("3.75"), Decimal("6"))

@@ -1,11 +1,10 @@
 """Browser fixtures: Debian's headless Chromium driven by Playwright, logged in to a real daphne.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium (installed by
-.ci/ensure-chromium.sh from `make test`). Without it the browser tests skip, saying
-why, except under CI, where they must run and so fail instead.
+.ci/ensure-chromium.sh from `make test`). Without it the browser tests skip, and the end
+of the run says so in a banner, except under CI, where they must run and so fail instead.
 """
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.conftest import ProxyServer
+from tests.conftest import ProxyServer, in_ci
 from tests.servers import CHROMIUM, CHROMIUM_ARGS
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -21,10 +20,24 @@ STAFF_PASSWORD = "dashboard-pass-1"
 VIEWPORT = {"width": 1440, "height": 960}
 
 
+# Why the browser tests were skipped in this run, for the terminal summary.
+_skipped_because: set[str] = set()
+
+
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(f"{reason}; CI must run the browser tests")
+    _skipped_because.add(reason)
     pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A skipped browser test is easy to miss among dots: say it where nobody can."""
+    if not _skipped_because:
+        return
+    terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED: NOT RUN", red=True, bold=True)
+    for reason in sorted(_skipped_because):
+        terminalreporter.write_line(f"{reason}: the dashboard was not tested in a browser.")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ account, add one through the two-step OAuth login, rename and delete one, follow
 log, and get refused without staff rights.
 """
 
-import os
 import subprocess
 import sys
 import threading
@@ -303,7 +302,7 @@ def start_daphne(*, port: int, env: dict[str, str], log: Path) -> subprocess.Pop
         process = subprocess.Popen(
             [str(daphne), "-b", "127.0.0.1", "-p", str(port), "ccflare_site.asgi:application"],
             cwd=servers.PROJECT_ROOT,
-            env={**os.environ, **env},
+            env=servers.server_env(env),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

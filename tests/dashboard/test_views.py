@@ -104,7 +104,8 @@ def test_request_detail_renders_the_conversation(staff_client: Client) -> None:
 
     assert 'class="msg user"' in html and 'class="msg assistant"' in html
     assert "What is &lt;b&gt;2+2&lt;/b&gt;?" in html  # escaped, never rendered as HTML
-    assert "[REDACTED]" in html
+    assert "<tr><td>anthropic-version</td><td>2023-06-01</td></tr>" in html
+    assert "<tr><td>request-id</td><td>req_detail_1</td></tr>" in html
     assert "<html" not in html
 
 
@@ -115,8 +116,8 @@ def payload(body: dict, reply: dict) -> dict:
         return base64.b64encode(json.dumps(value).encode()).decode()
 
     return {
-        "request": {"headers": {"x-api-key": "[REDACTED]"}, "body": b64(body)},
-        "response": {"status": 200, "headers": {}, "body": b64(reply)},
+        "request": {"headers": {"anthropic-version": "2023-06-01"}, "body": b64(body)},
+        "response": {"status": 200, "headers": {"request-id": "req_detail_1"}, "body": b64(reply)},
         "meta": {"truncated": False},
     }
 

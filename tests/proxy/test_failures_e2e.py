@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from accounts.models import Account
-from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.conftest import FakeUpstream, ProxyServer, header_values, wait_for
 from tests.factories import make_account
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, recorded, two_accounts
 
@@ -67,9 +67,9 @@ def test_hop_by_hop_headers_and_cookies_never_cross_the_proxy(
     assert response.status_code == 200
     assert "set-cookie" not in response.headers
     (entry,) = fake_upstream.log()
-    assert "x-private-hop" not in entry["headers"]
-    assert "cookie" not in entry["headers"]
-    assert entry["headers"]["x-kept"] == "yes"
+    assert header_values(entry, "x-private-hop") == []
+    assert header_values(entry, "cookie") == []
+    assert header_values(entry, "x-kept") == ["yes"]
 
 
 def test_an_absurd_reset_header_benches_the_account_and_fails_over(
@@ -102,7 +102,7 @@ def test_an_account_whose_credential_cannot_be_sent_is_skipped_not_a_502(
     broken = wait_for(lambda: Account.objects.get(name="broken").reauth_reason)
     assert "cannot be sent" in broken
     (entry,) = fake_upstream.log()
-    assert "x-injected" not in entry["headers"]
+    assert header_values(entry, "x-injected") == []
 
 
 def test_messages_still_flow_after_every_hardening(

@@ -13,7 +13,7 @@ import pytest
 from accounts.models import Account, HealthState
 from analytics.models import Request
 from tests.accounts.conftest import oauth_calls
-from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.conftest import FakeUpstream, ProxyServer, header, header_values, wait_for
 from tests.factories import make_account, make_oauth_account
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, database_text, post, recorded
 
@@ -42,7 +42,7 @@ def burst(urls: list[str]) -> list[httpx.Response]:
 
 
 def message_credentials(fake: FakeUpstream) -> list[str]:
-    return [e["headers"].get("authorization") for e in fake.log() if e["path"] == "/v1/messages"]
+    return [header(e, "authorization") for e in fake.log() if e["path"] == "/v1/messages"]
 
 
 def outcomes(row: Request) -> list[str]:
@@ -59,9 +59,9 @@ def test_oauth_account_sends_its_bearer_with_the_beta_flag(
 
     assert response.status_code == 200
     (entry,) = fake_upstream.log()
-    assert entry["headers"]["authorization"] == "Bearer sk-ant-oat01-max-access-secret"
-    assert entry["headers"]["anthropic-beta"] == "prompt-caching-2024-07-31,oauth-2025-04-20"
-    assert "x-api-key" not in entry["headers"]
+    assert header(entry, "authorization") == "Bearer sk-ant-oat01-max-access-secret"
+    assert header(entry, "anthropic-beta") == "prompt-caching-2024-07-31,oauth-2025-04-20"
+    assert header_values(entry, "x-api-key") == []
     assert oauth_calls(fake_upstream)["refresh_counts"] == {}
 
 
@@ -187,7 +187,7 @@ def test_persistent_5xx_cools_the_account_down_and_later_requests_skip_it(
     rows = sorted(recorded(2), key=lambda r: r.timestamp)
     assert outcomes(rows[1])[0].startswith("cooling down until ")
     assert outcomes(rows[1])[0].endswith(": HTTP 500 after retries while beta answered")
-    keys = [e["headers"]["x-api-key"] for e in fake_upstream.log()]
+    keys = [header(e, "x-api-key") for e in fake_upstream.log()]
     assert keys == [KEY_A, KEY_A, KEY_A, KEY_B, KEY_B]
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,8 +12,8 @@ import pytest
 
 from accounts.models import Account
 from analytics.models import Request, RequestPayload
-from tests.conftest import FakeUpstream, ProxyServer, wait_for
-from tests.factories import make_account
+from tests.conftest import FakeUpstream, ProxyServer, header, header_values, wait_for
+from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +74,64 @@ def test_sdk_calls_work_and_are_recorded_with_tokens_and_cost(
     assert rows[2].cost_usd is None and rows[2].unpriced is False
     account = Account.objects.get(name="work")
     assert (account.request_count, account.total_requests) == (3, 3)
-    assert [entry["headers"]["x-api-key"] for entry in fake_upstream.log()] == [KEY_A] * 3
+    assert [header(entry, "x-api-key") for entry in fake_upstream.log()] == [KEY_A] * 3
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_cache_writes_are_recorded_by_lifetime_and_priced_at_each_rate(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, prices: None, stream: bool
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    split = {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000}
+    fake_upstream.configure(input_tokens=10, cache_creation=split, output_tokens=10)
+
+    response = post(proxy, {**MESSAGE, "stream": stream})
+
+    assert response.status_code == 200
+    (row,) = recorded(1)
+    assert (
+        row.cache_creation_input_tokens,
+        row.cache_creation_5m_tokens,
+        row.cache_creation_1h_tokens,
+    ) == (3000, 1000, 2000)
+    # claude-sonnet-4-6 per million: 10×3 input + 1000×3.75 5m + 2000×6 1h + 10×15 output
+    assert row.cost_usd == Decimal("0.01593000")
+
+
+def test_each_stream_event_reaches_the_client_before_the_upstream_sends_the_next(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.configure(reply_text="alpha bravo")
+    headers = {
+        "x-api-key": "client-own-key",
+        "anthropic-version": "2023-06-01",
+        # The fake sends one delta, then waits for release("relay") before the next.
+        "x-fake-scenario": "gated_stream;gate=relay;events=2",
+    }
+    body = {**MESSAGE, "stream": True}
+    url = f"{proxy.url}/v1/messages"
+
+    # A relay that holds an event back shows nothing until the fake moves on: the read
+    # then times out (the fake waits far longer than the client's 10 s read timeout).
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=10) as response:
+        chunks = response.iter_raw()
+        first = read_until(chunks, b'"text":"alpha "', b"")
+        fake_upstream.release("relay")
+        second = read_until(chunks, b'"text":"bravo"', first)
+        fake_upstream.release("relay")
+        whole = second + b"".join(chunks)
+
+    assert b"message_start" in first and b"bravo" not in first
+    assert b"message_stop" not in second
+    assert whole.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+
+
+def read_until(chunks: Iterator[bytes], marker: bytes, received: bytes) -> bytes:
+    """Read from the response until `marker` has arrived; returns everything so far."""
+    while marker not in received:
+        received += next(chunks)
+    return received
 
 
 def test_session_sticks_to_one_account_over_many_requests(proxy: ProxyServer) -> None:
@@ -110,7 +168,7 @@ def test_rate_limited_account_fails_over_in_the_same_call_and_is_skipped_after(
         "outcome": "served",
     }
     assert rows[1].routing_trace[0]["outcome"].startswith("rate-limited until")
-    assert [e["headers"]["x-api-key"] for e in fake_upstream.log()] == [KEY_A, KEY_B, KEY_B]
+    assert [header(e, "x-api-key") for e in fake_upstream.log()] == [KEY_A, KEY_B, KEY_B]
 
 
 def test_answer_that_fills_the_window_is_relayed_and_the_account_skipped_after(
@@ -172,7 +230,7 @@ def test_no_accounts_passes_through_with_client_credentials(
     response = post(proxy)
     assert response.status_code == 200
     assert "x-ccflare-account" not in response.headers
-    assert fake_upstream.log()[0]["headers"]["x-api-key"] == "client-own-key"
+    assert header(fake_upstream.log()[0], "x-api-key") == "client-own-key"
     (row,) = recorded(1)
     assert row.account_id is None and row.success
 
@@ -322,6 +380,60 @@ def test_no_secret_in_plain_text_in_database_or_payload(
     for secret in (KEY_A, client_key, "client-bearer-secret-777"):
         assert secret not in dump
         assert secret not in proxy.server_log()
+
+
+def test_the_clients_credentials_never_travel_next_to_the_accounts_key(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    headers = {"x-api-key": "client-own-key", "authorization": "Bearer client-own-bearer"}
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers)
+
+    assert response.status_code == 200
+    (entry,) = fake_upstream.log()
+    assert header_values(entry, "x-api-key") == [KEY_A]
+    assert header_values(entry, "authorization") == []
+
+
+def test_the_clients_credentials_never_travel_next_to_the_accounts_bearer(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_oauth_account(name="max")
+    headers = {"x-api-key": "client-own-key", "authorization": "Bearer client-own-bearer"}
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers)
+
+    assert response.status_code == 200
+    (entry,) = fake_upstream.log()
+    assert header_values(entry, "authorization") == ["Bearer sk-ant-oat01-max-access-secret"]
+    assert header_values(entry, "x-api-key") == []
+
+
+def test_cookies_and_proxy_credentials_are_redacted_in_captures(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential="*", headers={"set-cookie": "upstream-cookie-secret-1"})
+    headers = {
+        "cookie": "session=client-cookie-secret-2",
+        "proxy-authorization": "Basic proxy-credential-secret-3",
+    }
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers)
+
+    assert response.status_code == 200
+    (row,) = recorded(1)
+    captured = RequestPayload.objects.get(request=row).data
+    assert captured["request"]["headers"]["cookie"] == "[REDACTED]"
+    assert captured["request"]["headers"]["proxy-authorization"] == "[REDACTED]"
+    # The upstream's Set-Cookie never crosses the proxy (test_failures_e2e), so it is not
+    # in the relayed headers captured either.
+    assert "set-cookie" not in captured["response"]["headers"]
+    dump = database_text()
+    assert "upstream-cookie-secret-1" not in dump
+    assert "client-cookie-secret-2" not in dump
+    assert "proxy-credential-secret-3" not in dump
 
 
 def database_text() -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from accounts.models import Account
 from analytics.models import Request
-from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.conftest import FakeUpstream, ProxyServer, header, wait_for
 from tests.factories import make_account
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, two_accounts
 
@@ -30,7 +30,7 @@ def served_by(response: httpx.Response) -> str:
 
 
 def credentials(fake_upstream: FakeUpstream) -> list[str]:
-    return [entry["headers"].get("x-api-key") for entry in fake_upstream.log()]
+    return [header(entry, "x-api-key") for entry in fake_upstream.log()]
 
 
 def last_trace(count: int) -> list[str]:

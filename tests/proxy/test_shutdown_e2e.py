@@ -1,27 +1,24 @@
 """A graceful shutdown (SIGTERM) writes every queued record before the process exits."""
 
+from pathlib import Path
+
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from analytics.models import Request
 from tests import servers
-from tests.conftest import FakeUpstream, database_url
+from tests.conftest import FakeUpstream, proxy_env
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_sigterm_drains_the_record_queue(
-    fake_upstream: FakeUpstream, tmp_path: object, django_db_setup: None
+    fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
 ) -> None:
     make_account(name="only", api_key="sk-ant-api03-drain-test-key-0001")
     env = {
-        "DATA_DIR": str(tmp_path),
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "UPSTREAM_BASE_URL": fake_upstream.url,
+        **proxy_env(data_dir=tmp_path, upstream=fake_upstream),
         # Nothing is written during the test: only the shutdown drain can write.
         "RECORDER_FLUSH_MS": "600000",
     }

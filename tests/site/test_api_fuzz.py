@@ -77,8 +77,8 @@ segments = st.one_of(
 
 
 @pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=lambda v: str(v)[:40])
+# How many examples, and whether they change between runs: the profile (tests/conftest.py).
 @settings(
-    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

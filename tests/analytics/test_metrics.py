@@ -1,0 +1,68 @@
+"""/metrics on the running server counts what that server did, from real requests."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import FakeUpstream, ProxyServer, wait_for
+from tests.factories import make_account, make_oauth_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY = "sk-ant-api03-metered-account-key-0001"
+MESSAGE = {"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": []}
+
+
+def scrape(proxy: ProxyServer, token: str) -> httpx.Response:
+    return httpx.get(f"{proxy.url}/metrics", headers={"Authorization": f"Bearer {token}"})
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in a /metrics page; 0 when the series is not there yet."""
+    values = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and s.labels == labels
+    ]
+    return values[0] if values else 0.0
+
+
+def growth(before: str, after: str, name: str, **labels: str) -> float:
+    return sample(after, name, **labels) - sample(before, name, **labels)
+
+
+def test_a_failover_and_a_token_refresh_show_in_the_servers_metrics(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, api_token: str
+) -> None:
+    make_account(name="metered-limited", api_key=KEY, priority=0)
+    make_oauth_account(
+        name="metered-oauth", priority=1, expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    fake_upstream.add_rule(credential=KEY, scenario="rate_limited")
+    before = scrape(proxy, api_token).text
+    served = {
+        "account": "metered-oauth",
+        "model": "claude-sonnet-4-6",
+        "status": "200",
+        "terminal_state": "complete",
+    }
+
+    response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers={"x-api-key": "c"})
+    # Counted when the server writes its records, in the background.
+    counted = wait_for(
+        lambda: (
+            sample(page := scrape(proxy, api_token).text, "ccflare_requests_total", **served)
+            and page
+        )
+    )
+
+    assert response.status_code == 200
+    assert sample(counted, "ccflare_requests_total", **served) == 1
+    assert growth(before, counted, "ccflare_failovers_total") == 1
+    assert growth(before, counted, "ccflare_token_refreshes_total", outcome="ok") == 1
+    assert growth(before, counted, "ccflare_upstream_latency_seconds_count") >= 1
+    assert scrape(proxy, api_token).headers["content-type"].startswith("text/plain")

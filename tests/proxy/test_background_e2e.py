@@ -1,0 +1,60 @@
+"""The running server applies retention by itself, every CLEANUP_INTERVAL_SECONDS."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from analytics.models import Request, RequestPayload
+from tests import servers
+from tests.conftest import FakeUpstream, proxy_env, wait_for
+from tests.factories import make_account, make_request
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def cleaning_server(
+    fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
+) -> Iterator[str]:
+    """A daphne of its own that runs the retention clean-up every second."""
+    env = {
+        **proxy_env(data_dir=tmp_path, upstream=fake_upstream),
+        "CLEANUP_INTERVAL_SECONDS": "1",
+        "DATA_RETENTION_DAYS": "7",
+        "REQUEST_RETENTION_DAYS": "30",
+    }
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        yield f"http://127.0.0.1:{port}"
+        servers.stop(process)
+
+
+def make_old_request(*, days: int) -> Request:
+    row = make_request(timestamp=timezone.now() - timedelta(days=days))
+    RequestPayload.objects.create(request=row, data={"request": {}, "response": {}})
+    return row
+
+
+def exists(row: Request) -> bool:
+    return Request.objects.filter(pk=row.pk).exists()
+
+
+def test_the_running_server_removes_old_rows_again_and_again(cleaning_server: str) -> None:
+    make_account(name="only", api_key="sk-ant-api03-cleanup-test-key-0001")
+    expired = make_old_request(days=40)
+    old_payload = make_old_request(days=10)
+    recent = make_old_request(days=1)
+    # The background loop starts with the first proxied request.
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": []}
+    assert httpx.post(f"{cleaning_server}/v1/messages", json=body).status_code == 200
+
+    assert wait_for(lambda: not exists(expired), timeout=15)
+    later = make_old_request(days=40)
+    assert wait_for(lambda: not exists(later), timeout=15)  # removed by a later run
+    assert not RequestPayload.objects.filter(request=old_payload).exists()
+    assert exists(old_payload)
+    assert RequestPayload.objects.filter(request=recent).exists()
