@@ -68,7 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PYTHONUNBUFFERED": "1",
     }
     manage = [sys.executable, "manage.py"]
-    run_env = {**os.environ, **env}
+    run_env = servers.server_env(env)  # the same explicit environment the server gets
     subprocess.run(
         [*manage, "migrate", "--noinput", "-v", "0"],
         cwd=servers.PROJECT_ROOT,
@@ -206,7 +206,7 @@ def create_api_token(server: Server) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", "create_api_token", f"hardening-{time.monotonic_ns()}"],
         cwd=servers.PROJECT_ROOT,
-        env={**os.environ, **server.env},
+        env=servers.server_env(server.env),
         capture_output=True,
         text=True,
         check=True,
