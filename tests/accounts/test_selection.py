@@ -118,3 +118,35 @@ def test_live_session_account_cooling_down_hands_over_to_the_next() -> None:
     plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
     assert names(plan.candidates) == ["b"]
     assert plan.start_session is b
+
+
+def test_the_most_recent_session_is_the_live_one() -> None:
+    # "a" had the conversation earlier; "b" took it over after a failover.
+    a = account("a", session_start=NOW - timedelta(hours=2))
+    b = account("b", priority=1, session_start=NOW - timedelta(minutes=5))
+    c = account("c", priority=2, session_start=NOW - timedelta(hours=3))
+    plan = selection.plan([a, b, c], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["b", "a", "c"]
+    assert plan.start_session is None
+
+
+def test_a_session_ends_exactly_at_its_duration() -> None:
+    a = account("a", priority=0)
+    b = account("b", priority=9, session_start=NOW - FIVE_HOURS)
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["a", "b"]
+    assert plan.start_session is a
+
+
+def test_first_account_with_an_ended_session_of_its_own_starts_a_new_one() -> None:
+    a = account("a", session_start=NOW - FIVE_HOURS)
+    plan = selection.plan([a], now=NOW, duration=FIVE_HOURS)
+    assert plan.start_session is a
+
+
+def test_first_account_starts_a_new_session_when_the_live_one_is_elsewhere_and_unusable() -> None:
+    a = account("a", session_start=NOW - timedelta(hours=6))
+    b = account("b", priority=1, session_start=NOW - timedelta(minutes=1), paused=True)
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["a"]
+    assert plan.start_session is a
