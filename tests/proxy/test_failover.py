@@ -51,10 +51,18 @@ async def fake(fake_upstream: FakeUpstream, settings: Any) -> AsyncIterator[Fake
     await sync_to_async(connections.close_all)()
 
 
+# Stands for the proxy's own client key, which forward() is told to strip.
+CLIENT_KEY_HEADER = (b"x-test-client-key", b"cck_never-forwarded")
+
+
 async def forward(fake: FakeUpstream) -> failover.Outcome:
-    headers = [(b"content-type", b"application/json"), (b"x-api-key", b"client-own-key")]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-api-key", b"client-own-key"),
+        CLIENT_KEY_HEADER,
+    ]
     call = failover.Call("POST", f"{fake.url}/v1/messages", headers, BODY)
-    outcome = await failover.forward(call)
+    outcome = await failover.forward(call, strip=frozenset({"x-test-client-key"}))
     if outcome.response is not None:
         outcome.response.release()
     return outcome
@@ -78,7 +86,9 @@ async def test_no_accounts_pass_the_clients_credentials_through(fake: FakeUpstre
 
     assert (outcome.response.status, outcome.account) == (200, None)
     assert outcome.trace == [{"account": None, "outcome": "no accounts: client credentials"}]
-    assert [header(entry, "x-api-key") for entry in fake.log()] == ["client-own-key"]
+    (entry,) = fake.log()
+    assert header(entry, "x-api-key") == "client-own-key"
+    assert header(entry, "x-test-client-key") is None
 
 
 async def test_a_rate_limited_account_is_benched_and_the_next_one_serves(
@@ -184,8 +194,12 @@ async def test_an_oauth_401_refreshes_the_token_once_and_retries(fake: FakeUpstr
 
     assert (outcome.response.status, outcome.account.name) == (200, "max")
     assert outcomes(outcome) == [("max", "401: token refreshed, retried"), ("max", "served")]
-    sent = [header(e, "authorization") for e in fake.log() if e["path"] == "/v1/messages"]
-    assert sent == ["Bearer sk-ant-oat01-max-access-secret", "Bearer sk-ant-oat01-fake-0001"]
+    sent = [e for e in fake.log() if e["path"] == "/v1/messages"]
+    assert [header(e, "authorization") for e in sent] == [
+        "Bearer sk-ant-oat01-max-access-secret",
+        "Bearer sk-ant-oat01-fake-0001",
+    ]
+    assert [header(e, "x-test-client-key") for e in sent] == [None, None]
 
 
 async def test_every_account_rate_limited_gives_429_with_the_first_reset(
@@ -297,3 +311,36 @@ async def test_no_usable_account_and_none_coming_back_gives_503_without_retry_af
     assert (outcome.response, outcome.status) == (None, 503)
     assert outcome.message == "No usable account (resting: paused)"
     assert outcome.retry_after is None
+
+
+async def test_a_5xx_after_the_refresh_is_retried_and_cools_the_account_down(
+    fake: FakeUpstream,
+) -> None:
+    account = await make(make_oauth_account, name="max")
+    fake.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
+    fake.add_rule(credential="sk-ant-oat01-fake-0001", status=529)  # the refreshed token
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (529, "max")
+    assert outcomes(outcome) == [
+        ("max", "401: token refreshed, retried"),
+        ("max", "status 529, retried"),
+        ("max", "status 529, retried"),
+        ("max", "served"),
+    ]
+    assert (await stored(account)).cooldown_reason == "HTTP 529 after 2 retries"
+
+
+def test_retry_delays_grow_by_the_backoff_factor(settings: Any) -> None:
+    settings.RETRY_DELAY_MS, settings.RETRY_BACKOFF = 1000, 2.0
+
+    assert [failover._backoff_seconds(retry) for retry in range(3)] == [1.0, 2.0, 4.0]
+
+
+def test_retry_after_rounds_up_to_whole_seconds_and_is_at_least_one() -> None:
+    now = timezone.now()
+
+    assert failover._seconds_until(now + timedelta(milliseconds=200), now) == 1
+    assert failover._seconds_until(now + timedelta(seconds=90, milliseconds=1), now) == 91
+    assert failover._seconds_until(now - timedelta(seconds=5), now) == 1
