@@ -107,6 +107,7 @@ async def test_a_rate_limited_account_is_benched_and_the_next_one_serves(
     until = (await stored(a)).rate_limited_until
     assert timedelta(seconds=590) < until - timezone.now() <= timedelta(seconds=600)
     assert [header(entry, "x-api-key") for entry in fake.log()] == [KEY_A, KEY_B]
+    assert [header(entry, "x-test-client-key") for entry in fake.log()] == [None, None]
     benched_at = until.isoformat()
     assert f"proxy.account_rate_limited account=a status=429 until={benched_at}" in caplog.text
 
@@ -129,7 +130,8 @@ async def test_a_served_answer_that_fills_the_window_is_relayed_and_benches_the_
     assert len(fake.log()) == 1
     saved = await stored(a)
     assert saved.rate_limited_until.timestamp() == reset
-    assert saved.five_hour_utilization == 1.0
+    assert (saved.five_hour_utilization, saved.five_hour_reset.timestamp()) == (1.0, reset)
+    assert saved.rate_limit_reset is not None and saved.seven_day_reset is not None
 
 
 async def test_overloaded_is_retried_in_place_then_relayed_and_cools_the_account_down(
@@ -220,14 +222,22 @@ async def test_every_account_rate_limited_gives_429_with_the_first_reset(
 
 async def test_no_usable_account_gives_503_naming_each_state(fake: FakeUpstream) -> None:
     cooling = timezone.now() + timedelta(seconds=30)
-    await make(make_account, name="resting", api_key=KEY_A, paused=True)
-    await make(make_account, name="sick", api_key=KEY_B, cooldown_until=cooling)
+    resting = await make(make_account, name="resting", api_key=KEY_A, paused=True)
+    sick = await make(make_account, name="sick", api_key=KEY_B, cooldown_until=cooling)
 
     outcome = await forward(fake)
 
     assert (outcome.response, outcome.status) == (None, 503)
     assert outcome.message.startswith("No usable account (resting: paused; sick: cooling down")
     assert 29 <= outcome.retry_after <= 30
+    assert outcome.trace == [
+        {"account": "resting", "id": str(resting.pk), "outcome": "paused"},
+        {
+            "account": "sick",
+            "id": str(sick.pk),
+            "outcome": f"cooling down until {cooling.isoformat()}",
+        },
+    ]
 
 
 def unreachable_call() -> failover.Call:
@@ -243,7 +253,7 @@ async def test_an_unreachable_upstream_in_passthrough_gives_502(fake: FakeUpstre
     assert outcome.message == "Failed to forward unauthenticated request"
     (passthrough, failed) = outcomes(outcome)
     assert passthrough == (None, "no accounts: client credentials")
-    assert failed[0] is None and failed[1].startswith("failed: network error (")
+    assert failed == (None, "failed: network error (ClientConnectorError)")
 
 
 async def test_network_errors_cool_each_account_down_and_give_502(fake: FakeUpstream) -> None:
@@ -256,8 +266,10 @@ async def test_network_errors_cool_each_account_down_and_give_502(fake: FakeUpst
     assert outcome.message == "All accounts failed to proxy the request (2 attempted)"
     assert [name for name, _ in outcomes(outcome)] == ["a", "b"]
     saved = await stored(a)
-    assert saved.failure_streak == 1
-    assert saved.cooldown_reason.startswith("network error (")
+    assert (saved.failure_streak, saved.cooldown_reason) == (
+        1,
+        "network error (ClientConnectorError)",
+    )
 
 
 async def test_passthrough_relays_the_upstreams_5xx_after_its_retries(fake: FakeUpstream) -> None:
@@ -344,3 +356,61 @@ def test_retry_after_rounds_up_to_whole_seconds_and_is_at_least_one() -> None:
     assert failover._seconds_until(now + timedelta(milliseconds=200), now) == 1
     assert failover._seconds_until(now + timedelta(seconds=90, milliseconds=1), now) == 91
     assert failover._seconds_until(now - timedelta(seconds=5), now) == 1
+
+
+async def test_a_new_session_is_recorded_and_a_live_one_is_kept(fake: FakeUpstream) -> None:
+    first = await make(make_account, name="a", api_key=KEY_A, session_request_count=7)
+    await forward(fake)
+    started = (await stored(first)).session_start
+    live = await make(
+        make_account,
+        name="b",
+        api_key=KEY_B,
+        priority=9,
+        session_start=timezone.now(),  # took the conversation over after "a" started it
+    )
+    sticky = await forward(fake)
+
+    saved = await stored(first)
+    assert timezone.now() - started < timedelta(minutes=1)
+    assert saved.session_request_count == 0
+    assert (sticky.account.pk, saved.session_start) == (live.pk, started)
+
+
+async def test_an_expired_token_whose_refresh_is_refused_moves_on(fake: FakeUpstream) -> None:
+    expired = timezone.now() - timedelta(minutes=1)
+    await make(make_oauth_account, name="max", expires_at=expired)
+    refused = {"error": "invalid_grant", "error_description": "Refresh token not found"}
+    fake.add_rule(credential="*", path="/v1/oauth/token", status=400, body=refused)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status) == (None, 502)
+    ((name, step),) = outcomes(outcome)
+    assert name == "max" and step.startswith("no usable token: ")
+    assert [e["path"] for e in fake.log()] == ["/v1/oauth/token"]
+
+
+async def test_a_500_is_retried_relayed_and_keeps_the_failure_streak(fake: FakeUpstream) -> None:
+    account = await make(make_account, name="only", api_key=KEY_A, failure_streak=1)
+    fake.add_rule(credential=KEY_A, status=500)
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 500
+    assert len(fake.log()) == 3
+    assert (await stored(account)).failure_streak == 2
+
+
+async def test_an_upstream_redirect_is_relayed_not_followed(fake: FakeUpstream) -> None:
+    await make(make_account, name="only", api_key=KEY_A)
+    elsewhere = {"location": f"{fake.url}/v1/models"}
+    fake.add_rule(credential=KEY_A, status=307, headers=elsewhere, body={}, path="/v1/messages")
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.response.headers["location"]) == (
+        307,
+        elsewhere["location"],
+    )
+    assert len(fake.log()) == 1
