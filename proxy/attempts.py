@@ -91,7 +91,9 @@ async def attempt(turn: Turn, account: Account, *, is_last: bool) -> aiohttp.Cli
         response = await _after_401(turn, account, response, is_last=is_last)
     if response is None:
         return None
-    if response.status < 500 and (reset := health.succeeded(account)):
+    # Only an answer that is no error ends a streak: a 401 after a fresh token just
+    # cooled the account down and must not reset the doubling.
+    if response.status < 400 and (reset := health.succeeded(account)):
         pool.update(account, **reset)
     return _read_limits(turn, account, response, is_last=is_last)
 
@@ -272,11 +274,14 @@ def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> 
 
 def _retry_wait(response: aiohttp.ClientResponse, retry: int) -> float | None:
     """Seconds to wait before the next try, or None when the upstream asks for longer."""
-    backoff = settings.RETRY_DELAY_MS * (settings.RETRY_BACKOFF**retry) / 1000
     asked = ratelimit.parse(response.headers, now=time.time()).retry_after
     if asked is not None and asked > MAX_RETRY_WAIT_SECONDS:
         return None
-    return max(backoff, asked or 0.0)
+    return max(backoff_seconds(retry), asked or 0.0)
+
+
+def backoff_seconds(retry: int) -> float:
+    return settings.RETRY_DELAY_MS * (settings.RETRY_BACKOFF**retry) / 1000
 
 
 def _relayed_words(status: int, retries: int) -> str:

@@ -57,6 +57,7 @@ SCENARIOS = (
     "short_body",
     "deep_json",
     "bare_429",
+    "drop_before_headers",
 )
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset({"/v1/oauth/token", "/api/oauth/claude_cli/create_api_key"})
@@ -612,6 +613,13 @@ async def deep_json(call: Call, params: dict[str, str]) -> web.StreamResponse:
     return web.Response(body=body, headers=headers)
 
 
+async def drop_before_headers(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """Close the connection without any answer: a network error for the client."""
+    assert call.request.transport is not None
+    call.request.transport.abort()
+    return web.Response(status=204)
+
+
 async def bare_429(call: Call, params: dict[str, str]) -> web.StreamResponse:
     """A 429 with no rate-limit header at all: about this request, not the account (§2.7)."""
     body = error_body(429, "Request rate too high for this request", "req_bare")
@@ -636,6 +644,7 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "short_body": short_body,
     "deep_json": deep_json,
     "bare_429": bare_429,
+    "drop_before_headers": drop_before_headers,
 }
 
 

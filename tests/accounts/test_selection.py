@@ -172,3 +172,28 @@ def test_an_expired_per_model_cap_no_longer_skips() -> None:
     assert names(selection.plan([a], now=NOW, duration=FIVE_HOURS, family="opus").candidates) == [
         "a"
     ]
+
+
+def test_a_session_ends_exactly_at_its_duration() -> None:
+    a = account("a", priority=0)
+    b = account("b", priority=9, session_start=NOW - FIVE_HOURS, holds_session=True)
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["a", "b"]
+    assert plan.holder is None
+    assert selection.takes_session(a, plan.holder, now=NOW)
+
+
+def test_a_session_just_inside_its_duration_is_live() -> None:
+    b = account("b", session_start=NOW - FIVE_HOURS + timedelta(microseconds=1), holds_session=True)
+    assert selection.plan([b], now=NOW, duration=FIVE_HOURS).holder is b
+
+
+def test_the_live_holder_elsewhere_and_unusable_hands_over_to_the_first_usable() -> None:
+    a = account("a", session_start=NOW - timedelta(hours=6))
+    b = account(
+        "b", priority=1, session_start=NOW - timedelta(minutes=1), paused=True, holds_session=True
+    )
+    plan = selection.plan([a, b], now=NOW, duration=FIVE_HOURS)
+    assert names(plan.candidates) == ["a"]
+    assert plan.holder is b
+    assert selection.takes_session(a, plan.holder, now=NOW)

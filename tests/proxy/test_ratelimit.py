@@ -22,6 +22,7 @@ def test_reads_unified_and_window_headers() -> None:
             "anthropic-ratelimit-unified-5h-reset": "1800003600",
             "anthropic-ratelimit-unified-7d-utilization": "0.4",
             "anthropic-ratelimit-unified-7d-reset": "1800500000",
+            "anthropic-ratelimit-unified-overage-status": "rejected",
         },
         now=NOW,
     )
@@ -31,6 +32,7 @@ def test_reads_unified_and_window_headers() -> None:
     assert info.claim == "five_hour"
     assert info.five_hour_utilization == 0.82
     assert info.seven_day_reset == 1800500000
+    assert info.overage_status == "rejected"
     assert ratelimit.is_blocking(200, info) is False
 
 
@@ -72,6 +74,7 @@ def test_full_window_blocks_until_its_reset_whatever_the_status() -> None:
         },
         now=NOW,
     )
+    assert ratelimit.is_blocking(200, info) is True
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 3600
 
 
@@ -90,6 +93,19 @@ def test_full_window_blocks_until_its_reset_whatever_the_status() -> None:
         ({"retry-after": "Thu, 15 Jan 2027 08:00:30 GMT"}, 1800000030.0),
         ({"x-ratelimit-reset": str(int(NOW) + 120)}, NOW + 120),
         ({}, NOW + 60),
+        # A reset that is now has passed: the next source decides.
+        (
+            {
+                "anthropic-ratelimit-unified-status": "rejected",
+                "anthropic-ratelimit-unified-reset": str(int(NOW)),
+                "retry-after": "30",
+            },
+            NOW + 30,
+        ),
+        ({"x-ratelimit-reset": str(int(NOW))}, NOW + 60),
+        # retry-after of zero, or a date already past: usable again now.
+        ({"retry-after": "0"}, NOW),
+        ({"retry-after": "Thu, 15 Jan 2027 07:59:00 GMT"}, NOW),
         (
             {
                 "anthropic-ratelimit-unified-status": "allowed",

@@ -80,6 +80,7 @@ def test_one_byte_chunks_yield_same_events(name: str) -> None:
         ),
         (b"event: a\ndata: 1\n", []),
         (b"data: caf\xc3\xa9 \xff\n\n", [Event("message", "café \ufffd")]),
+        (b"event: \xffa\ndata: 1\n\n", [Event("\ufffda", "1")]),
     ],
     ids=[
         "lf",
@@ -98,6 +99,7 @@ def test_one_byte_chunks_yield_same_events(name: str) -> None:
         "extra-blank-lines",
         "no-blank-line-yet",
         "invalid-utf8-replaced",
+        "invalid-utf8-event-name-replaced",
     ],
 )
 def test_parses_stream(raw: bytes, expected: list[Event]) -> None:
@@ -119,6 +121,11 @@ def test_cr_then_lf_in_next_chunk_is_one_line_end() -> None:
     third = parser.feed(b"\r\n")
 
     assert (first, second, third) == ([], [], [Event("message", "1")])
+
+
+def test_a_cr_waits_for_its_lf_in_the_next_chunk_only() -> None:
+    # The LF after "\r" pairs with it; the next LF is a line end of its own.
+    assert feed_all([b"data: 1\r", b"\n", b"\n"]) == [Event("message", "1")]
 
 
 def test_counts_buffered_bytes_until_event_ends() -> None:
@@ -154,3 +161,25 @@ def test_drops_oversized_event_and_resumes_after_it(tail: bytes) -> None:
     assert before == [Event("ping", "{}")]
     assert held == 0
     assert after == [Event("next", "1")]
+
+
+OVERSIZED = b"event: big\ndata: " + b"x" * MAX_BUFFERED_BYTES
+NEXT = b"event: next\ndata: 1\n\n"
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        # The cap is passed right after a line end; the next chunk's LF ends the event.
+        [OVERSIZED + b"\n", b"\n" + NEXT],
+        # The next chunk only ends the line: its data line still belongs to the big event.
+        [OVERSIZED, b"\ndata: leaked\n\n", NEXT],
+        # The big event goes on over more chunks before its blank line.
+        [OVERSIZED, b"x\n", b"data: leaked\n\n", NEXT],
+        [OVERSIZED, b"x", b"\ndata: leaked\n\n", NEXT],
+        [OVERSIZED, b"x\ndata: leaked\n", b"\n", NEXT],
+    ],
+    ids=["lf-then-lf", "line-end-then-data", "more-lines", "more-text", "lf-in-next-chunk"],
+)
+def test_nothing_of_a_dropped_event_leaks_wherever_its_chunks_split(chunks: list[bytes]) -> None:
+    assert feed_all(chunks) == [Event("next", "1")]

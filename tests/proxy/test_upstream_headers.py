@@ -35,6 +35,9 @@ def test_oauth_account_sends_bearer_and_merges_beta_flag() -> None:
     headers = dict(upstream.build_headers(CLIENT, bearer="oauth-token"))
     assert headers["authorization"] == "Bearer oauth-token"
     assert "x-api-key" not in headers
+    # The headers after anthropic-beta (which is merged, not copied) still go.
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"] == "claude-cli/2.1"
     assert headers["anthropic-beta"] == (
         "prompt-caching-2024-07-31,fine-grained-tool-streaming-2025-05-14,oauth-2025-04-20"
     )

@@ -312,6 +312,7 @@ def test_json_body_that_is_not_a_message_counts_nothing(
         None,
         0,
     )
+    assert (tracker.cache_creation_5m_tokens, tracker.cache_creation_1h_tokens) == (0, 0)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,466 @@
+"""failover.forward in this process against the fake upstream: order, retries, failover, trace.
+
+The same behaviour is tested end to end through daphne (test_proxy_e2e.py); these run the
+code in the test process, where a mutation tool can see what they cover.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.utils import timezone
+
+import accounts.pool
+from accounts.models import Account
+from accounts.pool import pool
+from proxy import attempts, failover, upstream
+from tests import servers
+from tests.conftest import FakeUpstream, header
+from tests.factories import make_account, make_oauth_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY_A = "sk-ant-api03-failover-a-0001"
+KEY_B = "sk-ant-api03-failover-b-0002"
+BODY = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": []}).encode()
+
+
+@pytest.fixture
+async def fake(fake_upstream: FakeUpstream, settings: Any) -> AsyncIterator[FakeUpstream]:
+    """forward() sends to the fake upstream; retries are quick; accounts read fresh."""
+    settings.UPSTREAM_BASE_URL = fake_upstream.url
+    settings.OAUTH_TOKEN_URL = f"{fake_upstream.url}/v1/oauth/token"
+    settings.ACCOUNT_CACHE_SECONDS = 0
+    settings.RETRY_ATTEMPTS = 2
+    settings.RETRY_DELAY_MS = 1
+    fake_upstream.reset()
+    pool.invalidate()
+    yield fake_upstream
+    await pool.flush()
+    # Later tests in this process must not see this test's accounts in the snapshot.
+    pool.invalidate()
+    await upstream.close_session()
+    # The pool's thread and sync_to_async's keep their database connections; a later
+    # test session in this process (a mutation tool runs several) must not inherit them.
+    await asyncio.get_running_loop().run_in_executor(accounts.pool._executor, connections.close_all)
+    await sync_to_async(connections.close_all)()
+
+
+# Stands for the proxy's own client key, which forward() is told to strip.
+CLIENT_KEY_HEADER = (b"x-test-client-key", b"cck_never-forwarded")
+
+
+async def forward(fake: FakeUpstream) -> failover.Outcome:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-api-key", b"client-own-key"),
+        CLIENT_KEY_HEADER,
+    ]
+    call = failover.Call("POST", f"{fake.url}/v1/messages", headers, BODY)
+    outcome = await failover.forward(call, strip=frozenset({"x-test-client-key"}))
+    if outcome.response is not None:
+        outcome.response.release()
+    return outcome
+
+
+async def make(factory: Callable[..., Account], **fields: Any) -> Account:
+    return await sync_to_async(factory)(**fields)
+
+
+async def stored(account: Account) -> Account:
+    await pool.flush()
+    return await Account.objects.aget(pk=account.pk)
+
+
+def outcomes(outcome: failover.Outcome) -> list[tuple[str | None, str]]:
+    return [(step["account"], step["outcome"]) for step in outcome.trace]
+
+
+async def test_no_accounts_pass_the_clients_credentials_through(fake: FakeUpstream) -> None:
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account) == (200, None)
+    assert outcome.trace == [{"account": None, "outcome": "no accounts: client credentials"}]
+    (entry,) = fake.log()
+    assert header(entry, "x-api-key") == "client-own-key"
+    assert header(entry, "x-test-client-key") is None
+
+
+async def test_a_rate_limited_account_is_benched_and_the_next_one_serves(
+    fake: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential=KEY_A, scenario="rate_limited", reset_in=600)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name, outcome.attempts) == (200, "b", 1)
+    (benched, started, served) = outcomes(outcome)
+    assert benched[0] == "a" and benched[1].startswith("rate-limited until ")
+    assert (started, served) == (("b", "starts the session"), ("b", "served"))
+    until = (await stored(a)).rate_limited_until
+    assert timedelta(seconds=590) < until - timezone.now() <= timedelta(seconds=600)
+    assert [header(entry, "x-api-key") for entry in fake.log()] == [KEY_A, KEY_B]
+    assert [header(entry, "x-test-client-key") for entry in fake.log()] == [None, None]
+    benched_at = until.isoformat()
+    assert f"proxy.account_rate_limited account=a scope=account until={benched_at}" in caplog.text
+
+
+async def test_a_served_answer_that_fills_the_window_is_relayed_and_benches_the_account(
+    fake: FakeUpstream,
+) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    reset = int(timezone.now().timestamp()) + 3600
+    full = {
+        "anthropic-ratelimit-unified-5h-utilization": "1.0",
+        "anthropic-ratelimit-unified-5h-reset": str(reset),
+    }
+    fake.add_rule(credential=KEY_A, status=200, headers=full)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "a")
+    assert len(fake.log()) == 1
+    saved = await stored(a)
+    assert saved.rate_limited_until.timestamp() == reset
+    assert (saved.five_hour_utilization, saved.five_hour_reset.timestamp()) == (1.0, reset)
+    assert saved.rate_limit_reset is not None and saved.seven_day_reset is not None
+
+
+async def test_overloaded_is_retried_in_place_then_relayed_and_benches_nobody(
+    fake: FakeUpstream,
+) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential="*", status=529)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (529, "a")
+    assert outcomes(outcome)[:2] == [("a", "status 529, retried"), ("a", "status 529, retried")]
+    assert outcomes(outcome)[2][1].startswith("upstream overloaded (529) after 2 retries: relayed")
+    assert outcomes(outcome)[-1] == ("a", "served")
+    # The first try and RETRY_ATTEMPTS=2, all on "a": an overload is nobody's to fail over.
+    assert [header(entry, "x-api-key") for entry in fake.log()] == [KEY_A] * 3
+    saved = await stored(a)
+    assert (saved.failure_streak, saved.cooldown_until, saved.rate_limited_until) == (0, None, None)
+
+
+async def test_a_5xx_moves_on_after_its_retries_and_a_later_success_clears_the_streak(
+    fake: FakeUpstream,
+) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    b = await make(make_account, name="b", api_key=KEY_B, priority=1, failure_streak=2)
+    fake.add_rule(credential=KEY_A, status=503)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "b")
+    assert outcomes(outcome)[-4:] == [
+        ("a", "server error 503 after 2 retries"),
+        ("a", "cooling down: HTTP 503 after retries while b answered"),
+        ("b", "starts the session"),
+        ("b", "served"),
+    ]
+    # "b" was asked once, without retries, to learn whose fault the 503 was.
+    assert [header(entry, "x-api-key") for entry in fake.log()] == [KEY_A] * 3 + [KEY_B]
+    assert (await stored(a)).failure_streak == 1
+    assert (await stored(b)).failure_streak == 0
+
+
+async def test_a_5xx_every_account_gets_is_relayed_and_benches_nobody(fake: FakeUpstream) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    b = await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential="*", status=500)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (500, "a")
+    assert outcomes(outcome)[-3][1].startswith("failed too: an upstream-wide error, nobody benched")
+    assert len(fake.log()) == 4
+    for account in (a, b):
+        assert (await stored(account)).cooldown_until is None
+
+
+async def test_a_rejected_api_key_needs_reauth_and_the_last_accounts_401_is_relayed(
+    fake: FakeUpstream,
+) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential="*", status=401)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (401, "b")
+    assert outcomes(outcome) == [
+        ("a", "rejected with 401: needs re-auth"),
+        ("b", "rejected with 401: needs re-auth"),
+        ("b", "starts the session"),
+        ("b", "served"),
+    ]
+    assert (await stored(a)).reauth_reason == "credential rejected by the upstream (HTTP 401)"
+
+
+async def test_an_oauth_401_refreshes_the_token_once_and_retries(fake: FakeUpstream) -> None:
+    await make(make_oauth_account, name="max")
+    fake.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "max")
+    assert outcomes(outcome) == [
+        ("max", "401: token refreshed, retried"),
+        ("max", "starts the session"),
+        ("max", "served"),
+    ]
+    sent = [e for e in fake.log() if e["path"] == "/v1/messages"]
+    assert [header(e, "authorization") for e in sent] == [
+        "Bearer sk-ant-oat01-max-access-secret",
+        "Bearer sk-ant-oat01-fake-0001",
+    ]
+    assert [header(e, "x-test-client-key") for e in sent] == [None, None]
+
+
+async def test_every_account_rate_limited_gives_429_with_the_first_reset(
+    fake: FakeUpstream,
+) -> None:
+    soon = timezone.now() + timedelta(seconds=90)
+    await make(make_account, name="a", api_key=KEY_A, rate_limited_until=soon)
+    await make(make_account, name="b", api_key=KEY_B, rate_limited_until=soon + timedelta(hours=1))
+
+    outcome = await forward(fake)
+
+    assert outcome.response is None
+    assert (outcome.status, outcome.error_type) == (429, "rate_limit_error")
+    assert 89 <= outcome.retry_after <= 90
+    assert outcome.message.startswith("All 2 usable accounts are rate-limited")
+    assert fake.log() == []
+
+
+async def test_no_usable_account_gives_503_naming_each_state(fake: FakeUpstream) -> None:
+    cooling = timezone.now() + timedelta(seconds=30)
+    resting = await make(make_account, name="resting", api_key=KEY_A, paused=True)
+    sick = await make(make_account, name="sick", api_key=KEY_B, cooldown_until=cooling)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status) == (None, 503)
+    assert outcome.message.startswith("No usable account (resting: paused; sick: cooling down")
+    assert 29 <= outcome.retry_after <= 30
+    assert outcome.trace == [
+        {"account": "resting", "id": str(resting.pk), "outcome": "paused"},
+        {
+            "account": "sick",
+            "id": str(sick.pk),
+            "outcome": f"cooling down until {cooling.isoformat()}",
+        },
+    ]
+
+
+def unreachable_call() -> failover.Call:
+    """A call to a port nothing listens on: every send is a network error."""
+    url = f"http://127.0.0.1:{servers.free_port()}/v1/messages"
+    return failover.Call("POST", url, [(b"x-api-key", b"client-own-key")], BODY)
+
+
+async def test_an_unreachable_upstream_in_passthrough_gives_502(fake: FakeUpstream) -> None:
+    outcome = await failover.forward(unreachable_call())
+
+    assert (outcome.response, outcome.status) == (None, 502)
+    assert outcome.message == "Failed to forward unauthenticated request"
+    (passthrough, failed) = outcomes(outcome)
+    assert passthrough == (None, "no accounts: client credentials")
+    assert failed == (None, "failed: network error (ClientConnectorError); not retried")
+
+
+async def test_network_errors_every_account_gets_stop_after_one_move_and_cool_nobody(
+    fake: FakeUpstream,
+) -> None:
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    b = await make(make_account, name="b", api_key=KEY_B, priority=1)
+    await make(make_account, name="c", api_key=KEY_B + "-c", priority=2)
+
+    outcome = await failover.forward(unreachable_call())
+
+    assert (outcome.response, outcome.status) == (None, 502)
+    assert outcome.message == "All accounts failed to proxy the request (2 attempted)"
+    assert outcomes(outcome) == [
+        ("a", "failed: network error (ClientConnectorError); next account"),
+        ("b", "failed: network error (ClientConnectorError); not retried"),
+    ]
+    for account in (a, b):
+        saved = await stored(account)
+        assert (saved.failure_streak, saved.cooldown_until) == (0, None)
+
+
+async def test_a_network_error_only_one_account_gets_cools_it_down(fake: FakeUpstream) -> None:
+    a = await make(make_oauth_account, name="a", priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential="sk-ant-oat01-a-access-secret", scenario="drop_before_headers")
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "b")
+    assert outcomes(outcome)[0][1].startswith("failed: network error (")
+    saved = await stored(a)
+    assert saved.failure_streak == 1
+    assert saved.cooldown_reason.startswith("network error (")
+
+
+async def test_passthrough_relays_the_upstreams_5xx_after_its_retries(fake: FakeUpstream) -> None:
+    fake.add_rule(credential="client-own-key", status=529)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account) == (529, None)
+    assert len(fake.log()) == 3
+
+
+async def test_an_oauth_401_again_after_the_refresh_cools_down_and_is_relayed(
+    fake: FakeUpstream,
+) -> None:
+    account = await make(make_oauth_account, name="max")
+    fake.add_rule(credential="*", status=401)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (401, "max")
+    assert outcomes(outcome) == [
+        ("max", "401: token refreshed, retried"),
+        ("max", "401 again after the refresh: cooling down"),
+        ("max", "starts the session"),
+        ("max", "served"),
+    ]
+    saved = await stored(account)
+    assert saved.cooldown_reason == "HTTP 401 with a freshly refreshed token"
+    assert saved.cooldown_until > timezone.now()
+    assert saved.failure_streak == 1  # not reset by the 401 it relays
+
+
+async def test_no_usable_account_and_none_coming_back_gives_503_without_retry_after(
+    fake: FakeUpstream,
+) -> None:
+    await make(make_account, name="resting", api_key=KEY_A, paused=True)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status) == (None, 503)
+    assert outcome.message == "No usable account (resting: paused)"
+    assert outcome.retry_after is None
+
+
+async def test_an_overload_after_the_refresh_is_retried_and_benches_nobody(
+    fake: FakeUpstream,
+) -> None:
+    account = await make(make_oauth_account, name="max")
+    fake.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
+    fake.add_rule(credential="sk-ant-oat01-fake-0001", status=529)  # the refreshed token
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (529, "max")
+    steps = outcomes(outcome)
+    assert steps[:3] == [
+        ("max", "401: token refreshed, retried"),
+        ("max", "status 529, retried"),
+        ("max", "status 529, retried"),
+    ]
+    assert steps[3][1].startswith("upstream overloaded (529) after 2 retries: relayed")
+    assert (await stored(account)).cooldown_until is None
+
+
+def test_retry_delays_grow_by_the_backoff_factor(settings: Any) -> None:
+    settings.RETRY_DELAY_MS, settings.RETRY_BACKOFF = 1000, 2.0
+
+    assert [attempts.backoff_seconds(retry) for retry in range(3)] == [1.0, 2.0, 4.0]
+
+
+def test_retry_after_rounds_up_to_whole_seconds_and_is_at_least_one() -> None:
+    now = timezone.now()
+
+    assert failover._seconds_until(now + timedelta(milliseconds=200), now) == 1
+    assert failover._seconds_until(now + timedelta(seconds=90, milliseconds=1), now) == 91
+    assert failover._seconds_until(now - timedelta(seconds=5), now) == 1
+
+
+async def test_a_new_session_is_recorded_and_a_live_one_is_kept(fake: FakeUpstream) -> None:
+    first = await make(make_account, name="a", api_key=KEY_A, session_request_count=7)
+    await forward(fake)
+    saved = await stored(first)
+    started = saved.session_start
+    assert saved.holds_session
+    # "b" took the conversation over after "a" started it.
+    await Account.objects.filter(pk=first.pk).aupdate(holds_session=False)
+    live = await make(
+        make_account,
+        name="b",
+        api_key=KEY_B,
+        priority=9,
+        session_start=timezone.now(),
+        holds_session=True,
+    )
+    pool.invalidate()
+    sticky = await forward(fake)
+
+    saved = await stored(first)
+    assert timezone.now() - started < timedelta(minutes=1)
+    assert saved.session_request_count == 0
+    assert (sticky.account.pk, saved.session_start) == (live.pk, started)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "traced"),
+    [
+        (timedelta(hours=1), "401, then no usable token: "),
+        (-timedelta(minutes=1), "no usable token: "),
+    ],
+    ids=["refused-after-a-401", "refused-when-expired"],
+)
+async def test_an_oauth_account_whose_refresh_is_refused_is_traced_and_passed(
+    fake: FakeUpstream, expires_in: timedelta, traced: str
+) -> None:
+    await make(make_oauth_account, name="max", expires_at=timezone.now() + expires_in)
+    fake.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
+    refused = {"error": "invalid_grant", "error_description": "Refresh token not found"}
+    fake.add_rule(credential="*", path="/v1/oauth/token", status=400, body=refused)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status) == (None, 502)
+    ((name, step),) = outcomes(outcome)
+    assert name == "max" and step.startswith(traced)
+
+
+async def test_a_500_on_the_only_account_is_relayed_and_keeps_its_streak(
+    fake: FakeUpstream,
+) -> None:
+    account = await make(make_account, name="only", api_key=KEY_A, failure_streak=1)
+    fake.add_rule(credential=KEY_A, status=500)
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 500
+    assert len(fake.log()) == 3
+    saved = await stored(account)
+    assert (saved.failure_streak, saved.cooldown_until) == (1, None)
+
+
+async def test_an_upstream_redirect_is_relayed_not_followed(fake: FakeUpstream) -> None:
+    await make(make_account, name="only", api_key=KEY_A)
+    elsewhere = {"location": f"{fake.url}/v1/models"}
+    fake.add_rule(credential=KEY_A, status=307, headers=elsewhere, body={}, path="/v1/messages")
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.response.headers["location"]) == (
+        307,
+        elsewhere["location"],
+    )
+    assert len(fake.log()) == 1
