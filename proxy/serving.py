@@ -14,6 +14,7 @@ def tune() -> None:
     skip_twisted_form_parsing()
     install_guarded_channel()
     redact_access_log()
+    deepen_listen_backlog()
 
 
 def freeze_startup_heap() -> None:
@@ -49,6 +50,32 @@ def skip_twisted_form_parsing() -> None:
 
     __init__.skips_form_parsing = True  # type: ignore[attr-defined]
     WebRequest.__init__ = __init__  # type: ignore[method-assign]
+
+
+# Connections a burst may open before daphne accepts them (Twisted's default is 50).
+LISTEN_BACKLOG = 1024
+
+
+def deepen_listen_backlog() -> None:
+    """Listen with a queue of LISTEN_BACKLOG instead of Twisted's 50.
+
+    A burst of a few hundred new connections (a team's clients reconnecting, a
+    load test) overflowed the 50: some were cut without an answer. daphne builds
+    its `tcp:` endpoint strings without a backlog, and builds them before the app
+    loads, so the default is raised in Twisted's parser for them, which daphne
+    calls only after this runs.
+    """
+    from twisted.internet import endpoints
+
+    parse = endpoints._serverParsers["tcp"]
+    if getattr(parse, "deepened", False):
+        return
+
+    def parse_tcp(factory: object, port: str, interface: str = "", backlog: int = LISTEN_BACKLOG):
+        return parse(factory, port, interface=interface, backlog=backlog)
+
+    parse_tcp.deepened = True  # type: ignore[attr-defined]
+    endpoints._serverParsers["tcp"] = parse_tcp
 
 
 def install_guarded_channel() -> None:
