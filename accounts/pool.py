@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from accounts import signals
 from accounts.models import Account
 from ccflare_site.coalesce import SharedRun
 
@@ -44,7 +45,12 @@ class AccountPool:
         return self._accounts
 
     def update(self, account: Account, **fields: Any) -> None:
-        """Change an account now in memory, and in the database at the next flush."""
+        """Change an account now in memory, and in the database at the next flush.
+
+        Transitions worth telling someone about (needs re-auth, a window nearly full)
+        are announced first, while the old values are still there to compare with.
+        """
+        signals.announce_changes(account, fields)
         for name, value in fields.items():
             setattr(account, name, value)
         with self._lock:

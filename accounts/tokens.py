@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import health, oauth
+from accounts import health, oauth, signals
 from accounts.models import Account
 from analytics import events, metrics
 
@@ -197,6 +197,7 @@ async def _claim_lease(account_id: uuid.UUID) -> datetime:
 async def _save(account: Account, **fields: Any) -> None:
     """Write to the database first, then to the in-memory account."""
     await Account.objects.filter(pk=account.pk).aupdate(**fields)
+    signals.announce_changes(account, fields)
     for name, value in fields.items():
         setattr(account, name, value)
     # aupdate() sends no post_save: tell the live dashboard here.

@@ -6,4 +6,4 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from analytics import signals  # noqa: F401
+        from analytics import notify, signals  # noqa: F401

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count
 
-from accounts import selection
+from accounts import health, selection
 from accounts.models import Account, Health, HealthState
 from analytics import conversation, queries, report, runtime
 from analytics.models import Request
@@ -40,12 +40,26 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class FamilyLimit:
+    """A per-model weekly cap: one model family waits, the account serves the others."""
+
+    family: str
+    claim: str
+    until: datetime
+
+    @property
+    def label(self) -> str:
+        return self.family.capitalize()
+
+
+@dataclass(frozen=True, slots=True)
 class AccountCard:
     account: Account
     health: Health
     holds_session: bool
     windows: tuple[Window, Window]
     token_status: str
+    family_limits: tuple[FamilyLimit, ...]
 
     @property
     def state(self) -> str:
@@ -75,7 +89,18 @@ def _card(account: Account, *, now: datetime, holder: Account | None) -> Account
         holds_session=holder is not None and holder.pk == account.pk,
         windows=windows,
         token_status=account.token_status(now),
+        family_limits=_family_limits(account, now=now),
     )
+
+
+def _family_limits(account: Account, *, now: datetime) -> tuple[FamilyLimit, ...]:
+    """The caps holding a model family now, soonest lifted first; expired entries drop out."""
+    active = health.active_family_limits(account, now)
+    limits = (
+        FamilyLimit(family, account.model_limits[family].get("claim", ""), until)
+        for family, until in active.items()
+    )
+    return tuple(sorted(limits, key=lambda limit: (limit.until, limit.family)))
 
 
 def _percent(utilization: float | None) -> int | None:

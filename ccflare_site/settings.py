@@ -309,6 +309,18 @@ CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600, minimum=1)
 # so proxies and clients do not drop an idle connection.
 SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
 
+# Notifications
+# Where to POST a JSON notice when an account needs re-auth, no account can serve a
+# request, or a 5-hour/7-day window passes 90% (Slack-style incoming webhooks show its
+# "text"); empty turns notifications off.
+NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL", "").strip()
+if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("http://", "https://")):
+    # Caught at start rather than as a warning on every notice nobody receives.
+    raise ImproperlyConfigured("NOTIFY_WEBHOOK_URL must be an http:// or https:// URL")
+# The same notice (event and account) is not sent again within this many seconds, so an
+# empty pool under steady traffic sends one message, not one per request.
+NOTIFY_REPEAT_SECONDS = env_int("NOTIFY_REPEAT_SECONDS", 3600, minimum=0)
+
 # Logging
 # DEBUG works (ccflare's did not); WARN is accepted as ccflare spelled it.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

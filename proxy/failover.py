@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from django.conf import settings
 
-from accounts import health, selection
+from accounts import health, selection, signals
 from accounts.models import Account, HealthState
 from accounts.pool import pool
 from proxy import sniff, upstream
@@ -183,6 +183,8 @@ def _exhausted(
         outcome.message = f"No usable account ({states})"
         cooling = [h.until for _, h in healths if h.state == HealthState.COOLING_DOWN]
         outcome.retry_after = _seconds_until(min(cooling), now) if cooling else None
+    if outcome.status != 502:  # 502: accounts were there and failed; this request's own trouble
+        signals.announce_exhausted(status=outcome.status, message=outcome.message)
     return outcome
 
 

@@ -23,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from analytics import pricing
 from analytics.models import ModelPrice
 from tests import servers
+from tests.webhook import WebhookReceiver
 
 # Several flush ticks of the live server (RECORDER_FLUSH_MS=20 below).
 QUIESCE_SECONDS = 0.15
@@ -176,6 +177,14 @@ def proxy(
     fake_upstream.reset()
     yield proxy_server
     time.sleep(QUIESCE_SECONDS)
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A real HTTP receiver on 127.0.0.1 standing in for a chat service's incoming webhook."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

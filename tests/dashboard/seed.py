@@ -33,7 +33,8 @@ ERRORS = [
 
 
 def seed_accounts(*, now: datetime | None = None) -> list[Account]:
-    """Four accounts: one holding the session, one API key, one rate-limited, one paused."""
+    """Four accounts: one holding the session (Opus capped), one API key, one rate-limited,
+    one paused."""
     now = now or timezone.now()
     return [
         make_oauth_account(
@@ -41,6 +42,14 @@ def seed_accounts(*, now: datetime | None = None) -> list[Account]:
             priority=0,
             session_start=now - timedelta(hours=1, minutes=12),
             session_request_count=184,
+            holds_session=True,
+            # Its Opus calls go elsewhere until the weekly Opus cap resets; Sonnet stays here.
+            model_limits={
+                "opus": {
+                    "until": (now + timedelta(days=1, hours=5)).isoformat(),
+                    "claim": "seven_day_opus",
+                }
+            },
             five_hour_utilization=0.42,
             five_hour_reset=now + timedelta(hours=3, minutes=48),
             seven_day_utilization=0.18,

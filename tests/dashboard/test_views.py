@@ -2,10 +2,12 @@
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from analytics.models import RequestPayload
 from tests.factories import make_account, make_request
@@ -92,6 +94,30 @@ def test_pool_marks_the_session_holder_and_the_paused(staff_client: Client) -> N
     assert f'data-account-id="{holder.pk}" data-state="ok"' in html
     assert "Session · 3 req" in html
     assert 'data-state="paused"' in html
+
+
+@pytest.mark.parametrize(
+    "path", ["/dashboard/accounts/cards/", "/dashboard/accounts/cards/?view=pool"]
+)
+def test_cards_and_pool_show_the_per_model_limits_in_force(staff_client: Client, path: str) -> None:
+    until = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    expired = timezone.now() - timedelta(minutes=1)
+    account = make_account(
+        name="capped",
+        model_limits={
+            "opus": {"until": until.isoformat(), "claim": "seven_day_opus"},
+            "sonnet": {"until": expired.isoformat(), "claim": "seven_day_sonnet"},
+        },
+    )
+
+    html = staff_client.get(path).content.decode()
+
+    assert f'data-account-id="{account.pk}"' in html
+    assert 'data-state="ok"' in html  # other models keep the account
+    assert 'data-family-limit="opus"' in html
+    assert f'Opus limited · <time data-local="relative" datetime="{until.isoformat()}">' in html
+    assert "seven_day_opus" in html
+    assert 'data-family-limit="sonnet"' not in html  # its reset has passed
 
 
 def test_request_detail_renders_the_conversation(staff_client: Client) -> None:
