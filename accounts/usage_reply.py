@@ -54,6 +54,22 @@ def parse(body: Any) -> UsageReport:
     return _from_flat(body)
 
 
+def stored_models(raw: Any) -> dict[str, Window]:
+    """The per-model windows as Account.model_windows keeps them (Window.as_json), by family.
+
+    Entries that are not such a window are skipped: the field is JSON anyone could edit.
+    """
+    if not isinstance(raw, dict):
+        return {}
+    found = {}
+    for family, entry in sorted(raw.items()):
+        if isinstance(entry, dict):
+            utilization = entry.get("utilization")
+            if _is_number(utilization):
+                found[family] = Window(utilization, _moment(entry.get("resets_at")))
+    return found
+
+
 _LIMIT_KINDS = {"session": "five_hour", "weekly_all": "seven_day"}
 
 
@@ -115,11 +131,16 @@ def _scope_family(scope: Any) -> str | None:
 
 def _window(percent: Any, resets_at: Any) -> Window | None:
     """A window from a 0-100 percentage; None when the percentage is not a number."""
-    if isinstance(percent, bool) or not isinstance(percent, int | float):
-        return None
-    if not math.isfinite(percent):
+    if not _is_number(percent):
         return None
     return Window(min(max(percent / 100, 0.0), 1.0), _moment(resets_at))
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (JSON's true and false are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
 
 
 def _moment(raw: Any) -> datetime | None:
