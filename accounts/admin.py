@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import crypto, tokens, validation
+from accounts import crypto, forecast, tokens, usage_check, usage_reply, validation
 from accounts import health as accounts_health
 from accounts.admin_login import ClaudeLoginMixin
 from accounts.models import Account, HealthState
@@ -151,13 +151,15 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
     )
     list_filter = (HealthFilter, "kind", "tier", "paused")
     search_fields = ("name",)
-    actions = ("pause", "resume", "clear_rate_limit", "refresh_token_now")
+    actions = ("pause", "resume", "clear_rate_limit", "refresh_token_now", "check_usage_now")
     readonly_fields = (
         "credential_label",
         "health_label",
         "token_label",
         "five_hour_label",
         "seven_day_label",
+        "model_windows_label",
+        "usage_checked_at",
         "rate_limit_status",
         "rate_limit_claim",
         "overage_status",
@@ -185,6 +187,8 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
                     "fields": (
                         "five_hour_label",
                         "seven_day_label",
+                        "model_windows_label",
+                        "usage_checked_at",
                         "rate_limit_status",
                         "rate_limit_claim",
                         "overage_status",
@@ -263,11 +267,19 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.display(description="5-hour window")
     def five_hour_label(self, account: Account) -> str:
-        return _window(account.five_hour_utilization, account.five_hour_reset)
+        text = _window(account.five_hour_utilization, account.five_hour_reset)
+        full = forecast.account_full_at(account, now=timezone.now())
+        return f"{text}; full at {_when(full)} at the current pace" if full else text
 
     @admin.display(description="7-day window")
     def seven_day_label(self, account: Account) -> str:
         return _window(account.seven_day_utilization, account.seven_day_reset)
+
+    @admin.display(description="per-model weekly")
+    def model_windows_label(self, account: Account) -> str:
+        windows = usage_reply.stored_models(account.model_windows)
+        parts = [f"{f} {_window(w.utilization, w.resets_at)}" for f, w in windows.items()]
+        return "; ".join(parts) or "—"
 
     @admin.display(description="credential")
     def credential_label(self, account: Account) -> str:
@@ -307,6 +319,25 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
                 request, f"{account.name}: token refreshed, expires {_when(account.expires_at)}"
             )
         pool.invalidate()
+
+    @admin.action(description="Check usage now")
+    def check_usage_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for account in queryset:
+            if not usage_check.is_checkable(account):
+                self.message_user(
+                    request,
+                    f"{account.name}: no usage endpoint (not a Claude Pro/Max login)",
+                    messages.WARNING,
+                )
+                continue
+            try:
+                async_to_sync(usage_check.check)(account)
+            except usage_check.UsageCheckError as error:
+                self.message_user(request, f"{account.name}: {error}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"{account.name}: 5-hour window {self.five_hour_label(account)}"
+            )
 
     def _update(
         self, request: HttpRequest, queryset: QuerySet, verb: str, **fields: object

@@ -2,12 +2,13 @@
 
 from datetime import UTC, datetime
 
+from asgiref.sync import async_to_sync
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
-from accounts import services
+from accounts import services, usage_check
 from accounts.models import Account
 from accounts.pool import pool
 from accounts.schemas import AccountIn, ConfirmIn, PriorityIn, RenameIn, TierIn, account_json
@@ -85,6 +86,29 @@ def rename_account(request: HttpRequest, ref: str, body: RenameIn) -> dict:
             "message": f"Account renamed from '{old_name}' to '{account.name}'",
             "newName": account.name,
         }
+    )
+
+
+@router.post(
+    "/{ref}/usage",
+    response={200: dict, 400: dict, 502: dict},
+    operation_id="check_account_usage",
+)
+def check_usage(request: HttpRequest, ref: str) -> Status:
+    """Read a Claude Pro/Max account's windows from Anthropic's usage endpoint now.
+
+    Answers the account as /api/accounts lists it; 400 for an account with no usage
+    endpoint, 502 when the endpoint could not be read (the account is left as it was).
+    """
+    account = services.find_account(ref=ref)
+    if not usage_check.is_checkable(account):
+        return Status(400, {"error": "Only Claude Pro/Max OAuth accounts have a usage endpoint"})
+    try:
+        async_to_sync(usage_check.check)(account)
+    except usage_check.UsageCheckError as error:
+        return Status(502, {"error": f"Usage check failed: {error}"})
+    return Status(
+        200, _changed({"success": True, "account": account_json(account, now=timezone.now())})
     )
 
 

@@ -72,6 +72,16 @@ class Account(models.Model):
     # serving account keeps the conversation (and its prompt cache) until it ends or the
     # account becomes unusable; a recovered account does not take it back.
     holds_session = models.BooleanField(default=False)
+    # From the OAuth usage endpoint (accounts.usage_check), polled so an idle account
+    # shows its windows too: per-model weekly use {"opus": {"utilization": 0.42,
+    # "resets_at": ISO}}, when the last good reply was stored, and when the next poll is
+    # due (moved forward by whichever process claims the poll, so only one polls).
+    model_windows = models.JSONField(default=dict, blank=True)
+    usage_checked_at = models.DateTimeField(null=True, blank=True)
+    usage_poll_due_at = models.DateTimeField(null=True, blank=True)
+    # Recent 5-hour window readings [[epoch seconds, 0..1], ...] for the burn-rate
+    # forecast (accounts.forecast).
+    five_hour_samples = models.JSONField(default=list, blank=True)
 
     # Health beyond pause and rate limit (see `health`). Set when the upstream
     # rejected the credential itself; cleared only by new credentials.

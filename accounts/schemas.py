@@ -10,8 +10,8 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import AfterValidator, StrictInt, model_validator
 
+from accounts import forecast, usage_reply, validation
 from accounts import health as accounts_health
-from accounts import validation
 from accounts.models import Account
 
 # SPEC §6.3 hard-codes 5 h; our session length is a setting, so use that.
@@ -108,12 +108,27 @@ def account_json(account: Account, *, now: datetime) -> dict:
         "rateLimitedUntil": _iso(account.rate_limited_until),
         "fiveHourUtilization": account.five_hour_utilization,
         "sevenDayUtilization": account.seven_day_utilization,
+        # Extensions: the windows' resets, per-model weekly use from the usage endpoint,
+        # and when the 5-hour window fills at the recent pace (null: not at this pace).
+        "fiveHourReset": _iso(account.five_hour_reset),
+        "sevenDayReset": _iso(account.seven_day_reset),
+        "fiveHourFullAt": _iso(forecast.account_full_at(account, now=now)),
+        "modelWindows": model_windows_json(account),
+        "usageCheckedAt": _iso(account.usage_checked_at),
         "sessionInfo": session_info(account, now=now),
         "health": health_json(account, now=now),
         # Per-model weekly caps: the account serves every other model family meanwhile.
         "modelLimits": accounts_health.family_limits_json(account, now),
         "holdsSession": account.holds_session,
     }
+
+
+def model_windows_json(account: Account) -> list[dict]:
+    """[{family, utilization 0..1, resetsAt}] from the last usage check, by family."""
+    return [
+        {"family": family, "utilization": window.utilization, "resetsAt": _iso(window.resets_at)}
+        for family, window in usage_reply.stored_models(account.model_windows).items()
+    ]
 
 
 def health_json(account: Account, *, now: datetime) -> dict:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count
 
-from accounts import health, selection
+from accounts import forecast, health, selection, usage_reply
 from accounts.models import Account, Health, HealthState
 from analytics import conversation, queries, report, runtime
 from analytics.models import Request
@@ -57,9 +57,12 @@ class AccountCard:
     account: Account
     health: Health
     holds_session: bool
-    windows: tuple[Window, Window]
+    # 5-hour, 7-day, then the per-model weekly windows the usage endpoint reported.
+    windows: tuple[Window, ...]
     token_status: str
     family_limits: tuple[FamilyLimit, ...]
+    # When the 5-hour window fills at the recent pace (accounts.forecast); None: not at it.
+    five_hour_full_at: datetime | None = None
 
     @property
     def state(self) -> str:
@@ -82,6 +85,7 @@ def _card(account: Account, *, now: datetime, holder: Account | None) -> Account
     windows = (
         Window("5-hour", _percent(account.five_hour_utilization), account.five_hour_reset),
         Window("7-day", _percent(account.seven_day_utilization), account.seven_day_reset),
+        *_model_windows(account),
     )
     return AccountCard(
         account=account,
@@ -90,6 +94,7 @@ def _card(account: Account, *, now: datetime, holder: Account | None) -> Account
         windows=windows,
         token_status=account.token_status(now),
         family_limits=_family_limits(account, now=now),
+        five_hour_full_at=forecast.account_full_at(account, now=now),
     )
 
 
@@ -101,6 +106,14 @@ def _family_limits(account: Account, *, now: datetime) -> tuple[FamilyLimit, ...
         for family, until in active.items()
     )
     return tuple(sorted(limits, key=lambda limit: (limit.until, limit.family)))
+
+
+def _model_windows(account: Account) -> list[Window]:
+    """'Opus weekly' and the like, from the last usage check (accounts.usage_check)."""
+    return [
+        Window(f"{family.capitalize()} weekly", _percent(window.utilization), window.resets_at)
+        for family, window in usage_reply.stored_models(account.model_windows).items()
+    ]
 
 
 def _percent(utilization: float | None) -> int | None:

@@ -456,6 +456,9 @@ def start_proxy(*, fake_port: int, work_dir: Path, notes: list[str]) -> Target:
         "UPSTREAM_BASE_URL": upstream,
         "OAUTH_TOKEN_URL": f"{upstream}/v1/oauth/token",
         "OAUTH_CREATE_API_KEY_URL": f"{upstream}/api/oauth/claude_cli/create_api_key",
+        "OAUTH_USAGE_URL": f"{upstream}/api/oauth/usage",
+        # No usage polls in the background of a measurement.
+        "USAGE_POLL_SECONDS": "0",
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
     }

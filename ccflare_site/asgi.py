@@ -12,11 +12,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from accounts import usage_check  # noqa: E402
 from ccflare_site import routing  # noqa: E402
 from proxy import handler, serving  # noqa: E402
 
 
 async def http_app(scope: dict, receive, send) -> None:  # noqa: ANN001
+    # Usage polling runs in this process's loop; started here too for servers
+    # other than daphne (a no-op once it runs).
+    usage_check.ensure_polling()
     if scope["path"].startswith("/v1/"):
         return await handler.application(scope, receive, send)
     return await django_app(scope, receive, send)
@@ -32,3 +36,4 @@ application = ProtocolTypeRouter(
 )
 
 serving.tune()
+usage_check.start_with_server()

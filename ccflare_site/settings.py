@@ -247,6 +247,9 @@ OAUTH_CREATE_API_KEY_URL = env_str(
     "OAUTH_CREATE_API_KEY_URL", "https://api.anthropic.com/api/oauth/claude_cli/create_api_key"
 )
 CLIENT_ID = env_str("CLIENT_ID", "9d1c250a-e61b-44d9-88ed-5944d1962f5e")
+# What Claude Code's usage view reads: an OAuth account's 5-hour, 7-day and per-model
+# windows, spending no inference (SPEC §2.7). A setting so tests point it at the fake.
+OAUTH_USAGE_URL = env_str("OAUTH_USAGE_URL", "https://api.anthropic.com/api/oauth/usage")
 
 # Server
 # A client must send a request's headers within HEADER_TIMEOUT_SECONDS of its
@@ -290,6 +293,9 @@ TOKEN_REFRESH_MARGIN_SECONDS = env_int("TOKEN_REFRESH_MARGIN_SECONDS", 300, mini
 # so a sick account is retried soon but not hammered.
 COOLDOWN_BASE_SECONDS = env_int("COOLDOWN_BASE_SECONDS", 10, minimum=1)
 COOLDOWN_MAX_SECONDS = env_int("COOLDOWN_MAX_SECONDS", 600, minimum=1)
+# Poll each OAuth account's usage this often (seconds), so an idle account shows its
+# windows before a request finds them full; 0 turns polling off (on demand still works).
+USAGE_POLL_SECONDS = env_int("USAGE_POLL_SECONDS", 300, minimum=0)
 
 # Maintenance
 DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 7, minimum=1)

@@ -146,6 +146,10 @@ def proxy_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
         # OAuth logins and token refreshes go to the fake too, never to Anthropic.
         "OAUTH_TOKEN_URL": f"{upstream.url}/v1/oauth/token",
         "OAUTH_CREATE_API_KEY_URL": f"{upstream.url}/api/oauth/claude_cli/create_api_key",
+        "OAUTH_USAGE_URL": f"{upstream.url}/api/oauth/usage",
+        # No usage polls in the background of other tests (they count upstream calls and
+        # token refreshes); tests/accounts/test_usage_e2e.py starts a server that polls.
+        "USAGE_POLL_SECONDS": "0",
         # The one browser origin allowed to call /v1/ (tests/proxy/test_guard_e2e.py).
         "CORS_ALLOWED_ORIGINS": "http://allowed.example",
     }

@@ -18,6 +18,9 @@ and create_api_key. Tests steer it through a control API under /_fake/ (never un
                           cache_creation: {"ephemeral_5m_input_tokens": N,
                           "ephemeral_1h_input_tokens": M} (sent as the API does, with
                           cache_creation_input_tokens = N + M)
+    GET  /api/oauth/usage    the OAuth usage endpoint (config usage_shape "limits"|"flat",
+                          usage_percent {"five_hour": 12, "seven_day": 3, "Opus": 40}); a rule
+                          with "path": "/api/oauth/usage" replaces the reply (odd bodies, 401)
     GET  /_fake/oauth    refresh attempts per refresh token, tokens and API keys issued
     POST /_fake/gates/NAME   let a `gated_stream` waiting on gate NAME send its next event
 
@@ -60,7 +63,9 @@ SCENARIOS = (
     "drop_before_headers",
 )
 # Paths that authenticate with something other than an API credential.
-OAUTH_PATHS = frozenset({"/v1/oauth/token", "/api/oauth/claude_cli/create_api_key"})
+OAUTH_PATHS = frozenset(
+    {"/v1/oauth/token", "/api/oauth/claude_cli/create_api_key", "/api/oauth/usage"}
+)
 MODELS = (
     ("claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
     ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
@@ -110,6 +115,12 @@ class Config:
     # The cache writes split by lifetime, as the API reports them when asked for 1-hour
     # caching: {"ephemeral_5m_input_tokens": N, "ephemeral_1h_input_tokens": M}.
     cache_creation: dict[str, int] | None = None
+    # GET /api/oauth/usage: "limits" (the 2026 shape) or "flat" (the older one), and the
+    # percentages it reports; keys other than five_hour and seven_day are model families.
+    usage_shape: str = "limits"
+    usage_percent: dict[str, float] = field(
+        default_factory=lambda: {"five_hour": 12.0, "seven_day": 3.0, "Opus": 40.0}
+    )
 
     def deltas(self, count: int | None = None) -> list[str]:
         words = re.findall(r"\S+\s*", self.reply_text) or [self.reply_text]
@@ -685,12 +696,50 @@ async def create_api_key(call: Call) -> web.StreamResponse:
     return web.json_response({"raw_key": key})
 
 
+def usage_body(config: Config, *, now: float) -> dict[str, Any]:
+    """The usage endpoint's reply (SPEC §2.7) in the configured shape; resets from `now`."""
+    percents = dict(config.usage_percent)
+    resets = {"five_hour": now + 2 * 3600, "seven_day": now + 3 * 86400}
+
+    def iso(key: str) -> str:
+        moment = resets.get(key, now + 4 * 86400)
+        return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(moment))
+
+    if config.usage_shape == "flat":
+        body: dict[str, Any] = {"seven_day_oauth_apps": None, "extra_usage": {"is_enabled": False}}
+        for key, percent in percents.items():
+            name = key if key in resets else f"seven_day_{key.lower()}"
+            body[name] = {"utilization": percent, "resets_at": iso(key)}
+        return body
+    kinds = {"five_hour": "session", "seven_day": "weekly_all"}
+    limits = [
+        {
+            "kind": kinds.get(key, "weekly_scoped"),
+            "group": "weekly" if key != "five_hour" else "session",
+            "percent": percent,
+            "severity": "warning" if percent >= 75 else "normal",
+            "resets_at": iso(key),
+            "scope": None if key in kinds else {"model": {"display_name": key}},
+            "is_active": False,
+        }
+        for key, percent in percents.items()
+    ]
+    return {"limits": limits, "spend": {"is_enabled": False}}
+
+
+async def oauth_usage(call: Call) -> web.StreamResponse:
+    if _credential(call.request) is None:
+        return error_response(call, 401, "OAuth token required")
+    return web.json_response(usage_body(call.state.config, now=time.time()))
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/messages"): messages,
     ("POST", "/v1/messages/count_tokens"): count_tokens,
     ("GET", "/v1/models"): list_models,
     ("POST", "/v1/oauth/token"): oauth_token,
     ("POST", "/api/oauth/claude_cli/create_api_key"): create_api_key,
+    ("GET", "/api/oauth/usage"): oauth_usage,
 }
 
 

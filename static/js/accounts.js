@@ -40,6 +40,9 @@
     if (action === "pause" || action === "resume") {
       button.disabled = true;
       act(api(`/api/accounts/${id}/${action}`, { method: "POST" }), `Account ${action}d.`);
+    } else if (action === "usage") {
+      button.disabled = true;
+      act(api(`/api/accounts/${id}/usage`, { method: "POST" }), "Usage windows checked.");
     } else if (action === "rename") {
       rename(id, name);
     } else if (action === "delete") {

@@ -14,6 +14,7 @@ def oauth_upstream(fake_upstream: FakeUpstream, settings: Any) -> FakeUpstream:
     fake_upstream.reset()
     settings.OAUTH_TOKEN_URL = f"{fake_upstream.url}/v1/oauth/token"
     settings.OAUTH_CREATE_API_KEY_URL = f"{fake_upstream.url}/api/oauth/claude_cli/create_api_key"
+    settings.OAUTH_USAGE_URL = f"{fake_upstream.url}/api/oauth/usage"
     return fake_upstream
 
 
