@@ -19,12 +19,11 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import crypto, forecast, tokens, usage_check, usage_reply, validation
+from accounts import crypto, forecast, signals, tokens, usage_check, usage_reply, validation
 from accounts import health as accounts_health
 from accounts.admin_login import ClaudeLoginMixin
 from accounts.models import Account, HealthState
 from accounts.pool import pool
-from analytics import events
 
 _SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
 _TIME = "Y-m-d H:i T"
@@ -345,9 +344,8 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         changed = list(queryset.values_list("pk", "name"))
         count = queryset.update(**fields)
         pool.invalidate()
-        # update() sends no post_save: tell the live dashboard here.
-        for account_id, name in changed:
-            events.publish_account_changed(account_id=account_id, name=name)
+        # update() sends no post_save: say so for the live dashboard.
+        signals.announce_written(changed)
         self.message_user(request, f"{count} account(s) {verb}.")
 
 

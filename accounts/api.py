@@ -12,7 +12,7 @@ from accounts import services, usage_check
 from accounts.models import Account
 from accounts.pool import pool
 from accounts.schemas import AccountIn, ConfirmIn, PriorityIn, RenameIn, TierIn, account_json
-from ccflare_site.errors import ApiError
+from lib.api_errors import ApiError
 
 router = Router(tags=["accounts"])
 

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 from accounts import signals
 from accounts.models import Account
-from ccflare_site.coalesce import SharedRun
+from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
 

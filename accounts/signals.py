@@ -9,7 +9,11 @@ sent with `send_robust`, so a broken listener is logged and never fails a reques
 - `window_nearly_full(account_name, window, utilization)`: the account's 5-hour or
   7-day window went from below WINDOW_ALERT_AT to at or above it;
 - `pool_exhausted(status, message)`: a request got the proxy's own 429/503 because no
-  account could serve it.
+  account could serve it;
+- `accounts_changed(changes)`: accounts were written without a model save (a queryset
+  update, the token code's direct update), so no post_save tells the live dashboard;
+  `changes` is a list of (account id, name);
+- `token_refreshed(outcome)`: an OAuth refresh ended `ok`, `failed` or `rejected`.
 """
 
 from typing import Any
@@ -21,6 +25,8 @@ from accounts.models import Account
 account_needs_reauth = Signal()
 window_nearly_full = Signal()
 pool_exhausted = Signal()
+accounts_changed = Signal()
+token_refreshed = Signal()
 
 # A window this full is worth a warning: at 90% a busy session has minutes, not hours, left.
 WINDOW_ALERT_AT = 0.9
@@ -52,6 +58,15 @@ def announce_changes(account: Account, fields: dict[str, Any]) -> None:
 def announce_exhausted(*, status: int, message: str) -> None:
     """Tell listeners that a request found no account to serve it (the proxy's own 429/503)."""
     pool_exhausted.send_robust(Account, status=status, message=message)
+
+
+def announce_written(changes: list[tuple[Any, str]]) -> None:
+    """Tell listeners these accounts changed although no model save ran."""
+    accounts_changed.send_robust(Account, changes=changes)
+
+
+def announce_refresh(outcome: str) -> None:
+    token_refreshed.send_robust(Account, outcome=outcome)
 
 
 def _crosses(before: float | None, after: float | None) -> bool:

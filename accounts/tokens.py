@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from accounts import health, oauth, signals
 from accounts.models import Account
-from analytics import events, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         message = _clip(f"refresh token rejected: {exc}; log in again")
         await _save(account, **health.credential_rejected(message))
         logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
-        metrics.TOKEN_REFRESHES.labels(outcome="rejected").inc()
+        signals.announce_refresh("rejected")
         raise NeedsReauth(message) from None
     except oauth.OAuthError as exc:
         message = _clip(f"token refresh failed: {exc}")
@@ -158,7 +157,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         logger.warning(
             "accounts.refresh_failed account=%s streak=%d", account.name, failed["failure_streak"]
         )
-        metrics.TOKEN_REFRESHES.labels(outcome="failed").inc()
+        signals.announce_refresh("failed")
         raise RefreshFailed(message) from None
     await _save(
         account,
@@ -168,7 +167,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         expires_at=grant.expires_at or timezone.now() + DEFAULT_LIFETIME,
         **health.new_credentials(),
     )
-    metrics.TOKEN_REFRESHES.labels(outcome="ok").inc()
+    signals.announce_refresh("ok")
     logger.info(
         "accounts.token_refreshed account=%s reason=%s expires_at=%s",
         account.name,
@@ -200,8 +199,8 @@ async def _save(account: Account, **fields: Any) -> None:
     signals.announce_changes(account, fields)
     for name, value in fields.items():
         setattr(account, name, value)
-    # aupdate() sends no post_save: tell the live dashboard here.
-    events.publish_account_changed(account_id=account.pk, name=account.name)
+    # aupdate() sends no post_save: say so for the live dashboard.
+    signals.announce_written([(account.pk, account.name)])
 
 
 def _copy(source: Account, target: Account, names: tuple[str, ...]) -> None:

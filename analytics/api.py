@@ -24,7 +24,7 @@ from analytics.schemas import (
     StrategyIn,
     split_list,
 )
-from ccflare_site.errors import ApiError
+from lib.api_errors import ApiError
 
 router = Router(tags=["analytics"])
 

@@ -17,7 +17,7 @@ from access.services import AccessError
 from accounts.services import AccountError, AccountNotFound
 from analytics.runtime import SetInEnvironment
 from ccflare_site import openapi
-from ccflare_site.errors import ApiError, error_response
+from lib.api_errors import ApiError, error_response
 
 
 class Api(NinjaAPI):

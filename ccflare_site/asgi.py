@@ -13,8 +13,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from accounts import usage_check  # noqa: E402
-from ccflare_site import routing  # noqa: E402
-from proxy import handler, serving  # noqa: E402
+from ccflare_site import routing, tuning  # noqa: E402
+from proxy import handler  # noqa: E402
 
 
 async def http_app(scope: dict, receive, send) -> None:  # noqa: ANN001
@@ -35,5 +35,5 @@ application = ProtocolTypeRouter(
     }
 )
 
-serving.tune()
+tuning.tune()
 usage_check.start_with_server()

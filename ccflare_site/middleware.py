@@ -13,7 +13,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.decorators import sync_and_async_middleware
 
-from ccflare_site.errors import error_response
+from lib.api_errors import error_response
 
 API_PREFIX = "/api/"
 

@@ -1,7 +1,7 @@
 """The API's own error type, for answers no domain exception describes (e.g. a bad confirmation).
 
 Raised by any app's router and turned into `{"error": message, "details": ...}`
-by the handler registered in `ccflare_site.api`.
+by the handler registered in `ccflare_site.api` (apps raise it; only the project wires it).
 """
 
 from typing import Any

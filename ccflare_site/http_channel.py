@@ -5,7 +5,7 @@ trickling one byte every few seconds holds a socket for ever; and it answers an
 over-long header with a bare 400 or by dropping the connection. GuardedChannel
 adds two deadlines on the client *sending* its request (the response, which may
 stream for many minutes, has none) and answers oversized requests with their
-own status. serving.install_guarded_channel() puts it under daphne.
+own status. tuning.install_guarded_channel() puts it under daphne.
 """
 
 from twisted.internet.interfaces import IDelayedCall
@@ -28,7 +28,7 @@ class GuardedChannel(http.HTTPChannel):
     connection is left to Twisted's idle timeout) and ends when the headers are
     complete; the body deadline then runs until the body is complete. Either
     one missed answers 408 and closes. Both are class attributes, set once from
-    settings by serving.install_guarded_channel().
+    settings by tuning.install_guarded_channel().
     """
 
     header_timeout_seconds: float = 20.0

@@ -79,7 +79,7 @@ def deepen_listen_backlog() -> None:
 
 
 def install_guarded_channel() -> None:
-    """Serve every HTTP/1.1 connection with connections.GuardedChannel.
+    """Serve every HTTP/1.1 connection with http_channel.GuardedChannel.
 
     Done here rather than by flags in serve.py so that a bare `daphne ...`
     (DESIGN §2) gets the request deadlines and the 408/414/431 answers too.
@@ -90,11 +90,11 @@ def install_guarded_channel() -> None:
         return
     from django.conf import settings
 
-    from proxy import connections
+    from ccflare_site import http_channel
 
-    connections.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
-    connections.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
-    HTTPFactory.protocol = connections.build_protocol  # type: ignore[assignment]
+    http_channel.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
+    http_channel.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
+    HTTPFactory.protocol = http_channel.build_protocol  # type: ignore[assignment]
 
 
 def redact_access_log() -> None:

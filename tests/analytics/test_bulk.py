@@ -1,0 +1,96 @@
+"""analytics.bulk.insert stores exactly what the ORM would, field by field, on either database."""
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from accounts.models import Account
+from analytics import bulk
+from analytics.models import Request, RequestPayload
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+def full_request(account: Account | None, **overrides: object) -> Request:
+    """A request with a value in every kind of column: UUID, datetime, JSON, decimal, FK."""
+    fields: dict[str, object] = {
+        "id": uuid.uuid4(),
+        "timestamp": datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC),
+        "method": "POST",
+        "path": "/v1/messages",
+        "account": account,
+        "status_code": 200,
+        "success": True,
+        "error_message": "ünïcode ✓",
+        "is_stream": True,
+        "response_time_ms": 1234,
+        "routing_trace": [{"account": account and account.name, "outcome": "served"}],
+        "model": "claude-sonnet-4-6",
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "cost_usd": Decimal("0.00012345"),
+        "output_tokens_per_second": 41.5,
+        **overrides,
+    }
+    return Request(**fields)
+
+
+def columns(row: Request) -> dict[str, object]:
+    return {f.attname: getattr(row, f.attname) for f in Request._meta.concrete_fields}
+
+
+def test_rows_read_back_as_the_orm_would_store_them() -> None:
+    account = make_account(name="bulk")
+    ours, theirs = full_request(account), full_request(account)
+    ours_id = ours.id
+
+    bulk.insert([ours])
+    Request.objects.bulk_create([theirs])
+
+    stored_ours = columns(Request.objects.get(pk=ours_id))
+    stored_theirs = columns(Request.objects.get(pk=theirs.id))
+    assert {**stored_ours, "id": None} == {**stored_theirs, "id": None}
+    assert stored_ours["cost_usd"] == Decimal("0.00012345")
+    assert stored_ours["timestamp"] == datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def test_nulls_defaults_and_json_payloads_round_trip() -> None:
+    request = full_request(None, cost_usd=None, model=None, routing_trace=[])
+    payload = RequestPayload(request=request, data={"request": {"headers": {"a": "b"}}})
+
+    bulk.insert([request])
+    bulk.insert([payload])
+
+    row = Request.objects.get(pk=request.id)
+    assert (row.account_id, row.cost_usd, row.model, row.routing_trace) == (None, None, None, [])
+    assert RequestPayload.objects.get(pk=request.id).data == {"request": {"headers": {"a": "b"}}}
+
+
+def test_a_field_that_changes_its_stored_value_is_converted() -> None:
+    # EncryptedTextField is a TextField subclass that encrypts: never written as is.
+    account = Account(name="bulk-secret", api_key="sk-ant-api03-bulk-secret-key-0001")
+
+    bulk.insert([account])
+
+    assert Account.objects.get(name="bulk-secret").api_key == account.api_key
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_key FROM accounts_account WHERE name = %s", ["bulk-secret"])
+        (raw,) = cursor.fetchone()
+    assert "bulk-secret-key" not in raw
+
+
+def test_nothing_to_insert_runs_no_query(django_assert_num_queries: object) -> None:
+    with django_assert_num_queries(0):  # type: ignore[operator]
+        bulk.insert([])
+
+
+def test_many_rows_in_one_call() -> None:
+    account = make_account(name="bulk-many")
+
+    bulk.insert([full_request(account) for _ in range(250)])
+
+    assert Request.objects.filter(account=account).count() == 250
