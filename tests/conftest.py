@@ -99,6 +99,18 @@ def fake_upstream() -> Iterator[FakeUpstream]:
     servers.stop(process)
 
 
+@pytest.fixture(autouse=True)
+def fake_upstream_left_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever rules a test gave the shared fake upstream end with it.
+
+    A rule without `times` (every call answered 529, say) would otherwise answer the
+    next test that talks to the fake without resetting it first.
+    """
+    yield
+    if "fake_upstream" in request.fixturenames:
+        request.getfixturevalue("fake_upstream").reset()
+
+
 def database_url(db: dict) -> str:
     """The URL of the test database, for the daphne process to share it."""
     if db["ENGINE"].endswith("sqlite3"):

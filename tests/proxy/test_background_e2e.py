@@ -21,6 +21,7 @@ def cleaning_server(
     fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
 ) -> Iterator[str]:
     """A daphne of its own that runs the retention clean-up every second."""
+    fake_upstream.reset()  # no rule another test left (a 529 for every call) may answer here
     env = {
         **proxy_env(data_dir=tmp_path, upstream=fake_upstream),
         "CLEANUP_INTERVAL_SECONDS": "1",

@@ -41,6 +41,7 @@ async def fake(fake_upstream: FakeUpstream, settings: Any) -> AsyncIterator[Fake
     fake_upstream.reset()
     pool.invalidate()
     yield fake_upstream
+    fake_upstream.reset()  # rules without `times` must not outlive the test
     await pool.flush()
     # Later tests in this process must not see this test's accounts in the snapshot.
     pool.invalidate()
