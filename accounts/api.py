@@ -1,4 +1,4 @@
-"""HTTP routes for accounts (/api/accounts, SPEC §6.3); the rules live in accounts.services."""
+"""HTTP routes for accounts (/api/accounts, docs/api.md); the rules live in accounts.services."""
 
 from datetime import UTC, datetime
 

@@ -147,7 +147,7 @@ class Account(models.Model):
         return "valid" if self.expires_at > now else "expired"
 
 
-# SPEC §4.3: a login started but not finished is forgotten after 10 minutes.
+# As ccflare (docs/compatibility.md): a login not finished is forgotten after 10 minutes.
 OAUTH_SESSION_LIFETIME = timedelta(minutes=10)
 
 

@@ -1,4 +1,4 @@
-"""Talking to Anthropic's OAuth endpoints (SPEC §4.2): PKCE, authorize URL, token grants, API keys.
+"""Talking to Anthropic's OAuth endpoints (docs/compatibility.md): PKCE, authorize URL, grants.
 
 The wire protocol only: no database here. Which account gets the tokens is
 `accounts.onboarding`'s business, and when to refresh is `accounts.tokens`'.
@@ -178,7 +178,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _error_message(response: httpx.Response) -> str:
-    """SPEC §4.2: error_description, else error, else the status text."""
+    """As ccflare (docs/compatibility.md): error_description, else error, else the status text."""
     data = _json(response)
     error = data.get("error")
     if isinstance(error, dict):  # Anthropic's API error shape

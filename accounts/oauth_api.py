@@ -1,4 +1,4 @@
-"""HTTP routes of the OAuth login (SPEC §6.4): POST /api/oauth/init, then /api/oauth/callback.
+"""HTTP routes of the OAuth login (docs/api.md): POST /api/oauth/init, then /api/oauth/callback.
 
 Thin: `accounts.onboarding` does the work, shared with the add_account command
 and the admin. An existing name is re-authenticated (credentials replaced)

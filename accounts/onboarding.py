@@ -184,8 +184,8 @@ async def _pending(session_id: str | uuid.UUID) -> OAuthSession:
 
 
 async def _credentials_for(mode: str, grant: oauth.TokenGrant) -> Credentials:
-    # SPEC §4.1: console logins, and any login without a refresh token, become
-    # a permanent API key; the short-lived access token is then dropped.
+    # As ccflare (docs/compatibility.md): console logins, and any login without a refresh
+    # token, become a permanent API key; the short-lived access token is then dropped.
     if mode == "max" and grant.refresh_token:
         return Credentials(
             kind=Account.Kind.OAUTH,

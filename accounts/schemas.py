@@ -1,4 +1,4 @@
-"""Request bodies of the accounts API, and the JSON shape of one account (SPEC §6.3)."""
+"""Request bodies of the accounts API, and the JSON shape of one account (docs/api.md)."""
 
 import math
 from collections.abc import Callable
@@ -14,7 +14,7 @@ from accounts import forecast, usage_reply, validation
 from accounts import health as accounts_health
 from accounts.models import Account
 
-# SPEC §6.3 hard-codes 5 h; our session length is a setting, so use that.
+# ccflare's sessionInfo hard-coded 5 h; our session length is a setting, so use that.
 Tier = Literal[1, 5, 20]
 # The rules are accounts.validation's, shared with the admin and the commands;
 # the lengths are repeated for the OpenAPI schema.
@@ -145,7 +145,7 @@ def token_status(account: Account, *, now: datetime) -> str:
 
 
 def rate_limit_status(account: Account, *, now: datetime) -> str:
-    """SPEC §2.6: the stored status (with minutes to reset), else the hard block, else OK."""
+    """As ccflare (docs/api.md): the stored status (minutes to reset), else the block, else OK."""
     if account.rate_limit_status:
         if account.rate_limit_reset and account.rate_limit_reset > now:
             return f"{account.rate_limit_status} ({_minutes(account.rate_limit_reset, now)}m)"

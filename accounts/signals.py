@@ -1,6 +1,6 @@
 """What happens to accounts that someone may want to hear about, announced as Django signals.
 
-`accounts` imports no other app (DESIGN §1): it says what happened, and listeners
+`accounts` imports no other app (docs/architecture.md): it says what happened, and listeners
 elsewhere (notifications, in analytics) decide what to do about it. The signals are
 sent with `send_robust`, so a broken listener is logged and never fails a request.
 

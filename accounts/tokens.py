@@ -162,7 +162,7 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
     await _save(
         account,
         access_token=grant.access_token,
-        # Kept when the endpoint did not rotate it (SPEC §4.4).
+        # Kept when the endpoint did not rotate it (docs/routing.md, token refresh).
         refresh_token=grant.refresh_token or row.refresh_token,
         expires_at=grant.expires_at or timezone.now() + DEFAULT_LIFETIME,
         **health.new_credentials(),

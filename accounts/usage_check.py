@@ -1,4 +1,4 @@
-"""Asking Anthropic's OAuth usage endpoint how full an account's windows are (SPEC §2.7).
+"""Asking Anthropic's OAuth usage endpoint how full an account's windows are (docs/routing.md).
 
 The rate-limit headers only tell the windows of an account that serves; an idle one
 would show nothing until a request finds it full. So each Pro/Max OAuth account's usage

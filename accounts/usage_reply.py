@@ -1,4 +1,4 @@
-"""Reading the OAuth usage endpoint's reply (SPEC §2.7) into windows: both shapes, never raising.
+"""Reading the OAuth usage endpoint's reply (docs/routing.md) into windows: both shapes, no raise.
 
 Two shapes are in the wild: the older flat one (`five_hour`, `seven_day`, `seven_day_opus`,
 ... each null or `{utilization: 0-100, resets_at}`) and the 2026 `limits` array (`{kind:

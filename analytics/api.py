@@ -2,7 +2,7 @@
 
 Handlers are thin: they validate through `analytics.schemas`, call the query,
 report, runtime-settings or maintenance module, and return ccflare's JSON shapes
-(SPEC §6). Everything but /health needs a staff session or an API token (the
+(docs/api.md). Everything but /health needs a staff session or an API token (the
 API's default auth).
 """
 

@@ -19,7 +19,7 @@ _tasks: set[asyncio.Task] = set()
 
 
 def summary(request: Request) -> dict:
-    """A finished request in the shape of ccflare's request list item (SPEC §6.5)."""
+    """A finished request in the shape of ccflare's request list item (docs/api.md)."""
     return {
         "id": str(request.id),
         "timestamp": request.timestamp.isoformat(),

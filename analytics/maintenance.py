@@ -31,7 +31,7 @@ class CleanupResult:
 
 
 def cleanup(*, now: datetime | None = None) -> CleanupResult:
-    """Apply retention (SPEC §5.4).
+    """Apply retention (README, Logs and maintenance).
 
     1. Delete payloads of requests older than the payload window.
     2. Delete payloads of requests older than the request window, then those requests.
@@ -80,7 +80,7 @@ def clear_history() -> int:
 
 
 def reset_stats() -> int:
-    """Clear the history and zero the accounts' resettable counters (SPEC §6.2)."""
+    """Clear the history and zero the accounts' resettable counters (POST /api/stats/reset)."""
     with transaction.atomic():
         removed = clear_history()
         Account.objects.update(request_count=0, session_request_count=0)

@@ -130,7 +130,7 @@ class RuntimeSetting(models.Model):
     """A setting changed at run time through the API or admin (retention days, strategy).
 
     Precedence is environment, then this table, then the default in settings.py;
-    only values someone chose are stored, never defaults (DESIGN §2).
+    only values someone chose are stored, never defaults (docs/compatibility.md).
     """
 
     key = models.CharField(max_length=64, primary_key=True)

@@ -111,7 +111,7 @@ def _seed_rows(
     effective_from: str = _SINCE_EVER,
     prompt_tokens_over: int = 0,
 ) -> list[dict[str, Any]]:
-    """One seed row per model id; `rates` in PRICES.md's column order."""
+    """One seed row per model id; `rates` in docs/pricing.md's column order."""
     return [
         {
             "model": model,
@@ -124,7 +124,7 @@ def _seed_rows(
     ]
 
 
-# From /work/shared/PRICES.md (Anthropic's pricing pages, read 2026-11-24). Rates are
+# From Anthropic's pricing pages, read 2026-11-24 (docs/pricing.md, with the rules). Rates are
 # (input, 5m write, 1h write, cache read, output) in USD per million tokens. Dated ids
 # such as claude-opus-4-5-20251101 reach these rows through their alias. Models with
 # no published price (claude-fable-5-2, claude-mythos-5-2) are left out on purpose:

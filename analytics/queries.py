@@ -1,6 +1,6 @@
 """Read-side queries for the API and commands: stats, request lists, one request's detail.
 
-Plain dicts in ccflare's JSON shapes (SPEC §6.2, §6.5), built from `values()` and
+Plain dicts in ccflare's JSON shapes (docs/api.md), built from `values()` and
 aggregates so no query runs per row. The analytics report lives in `analytics.report`.
 """
 
@@ -17,7 +17,7 @@ NO_ACCOUNT = "no_account"
 
 
 def stats() -> dict:
-    """The dashboard's headline numbers over the whole history (SPEC §6.2)."""
+    """The headline numbers of /api/stats over the whole history (docs/api.md)."""
     totals = _totals(Request.objects.all())
     return {
         **_headline(totals),
@@ -29,7 +29,7 @@ def stats() -> dict:
 
 
 def cli_stats() -> dict:
-    """The `stats` command's JSON (SPEC §8.1): like /api/stats, with token details."""
+    """The `stats` command's JSON (ccflare's `--stats`): like /api/stats, with token details."""
     totals = _totals(Request.objects.all())
     accounts = Account.objects.order_by("-request_count", "name")[:10]
     return {
@@ -152,7 +152,7 @@ def recent_requests(*, limit: int) -> list[dict]:
 
 
 def recent_payloads(*, limit: int) -> list[dict]:
-    """The newest captured payloads (SPEC §6.5 detail list), with the account's name."""
+    """The newest captured payloads (/api/requests/detail, docs/api.md), with the account's name."""
     rows = list(
         RequestPayload.objects.select_related("request").order_by("-request__timestamp")[:limit]
     )

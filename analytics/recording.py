@@ -196,7 +196,7 @@ def log_requests(rows: list[Request]) -> None:
 
 
 def start_row(record: RequestRecord) -> dict:
-    """A request whose upstream headers arrived, as SPEC §6.6's `start` event."""
+    """A request whose upstream headers arrived, as the stream's `start` event (docs/api.md)."""
     return {
         "id": record.id,
         "timestamp": int(record.started_at * 1000),

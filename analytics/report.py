@@ -1,4 +1,4 @@
-"""The analytics report behind GET /api/analytics (SPEC §6.10), portable across databases.
+"""The analytics report behind GET /api/analytics (docs/api.md), portable across databases.
 
 Buckets come from TruncMinute/TruncHour/TruncDay, which exist on SQLite and
 PostgreSQL alike; 5-minute buckets merge minute groups in Python. Every group
@@ -68,7 +68,7 @@ def build(filters: Filters, *, now: datetime | None = None) -> dict:
 
 
 def filtered(filters: Filters, *, now: datetime) -> QuerySet:
-    """Requests in the window matching every filter (SPEC: timestamp > now - window)."""
+    """Requests in the window matching every filter (as ccflare: timestamp > now - window)."""
     window = RANGES[filters.range][0]
     rows = Request.objects.filter(timestamp__gt=now - window).order_by()
     if filters.accounts:

@@ -1,7 +1,8 @@
 """Settings that change at run time: retention days and the strategy, kept in the database.
 
-Precedence (DESIGN §2): a value set in the environment, then one changed through
-the API or admin (a RuntimeSetting row), then the default from settings.py.
+Precedence (docs/compatibility.md, configuration): a value set in the environment, then
+one changed through the API or admin (a RuntimeSetting row), then the default from
+settings.py.
 Defaults are never written back.
 """
 
@@ -21,7 +22,7 @@ class Bounds:
     maximum: int
 
 
-# SPEC §5.4's clamps.
+# ccflare's clamps (docs/compatibility.md).
 RETENTION = {
     "data_retention_days": Bounds("DATA_RETENTION_DAYS", 1, 365),
     "request_retention_days": Bounds("REQUEST_RETENTION_DAYS", 1, 3650),

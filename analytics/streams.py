@@ -1,4 +1,4 @@
-"""Server-sent event streams for API clients: live requests (SPEC §6.6) and live logs (§6.7).
+"""Server-sent event streams for API clients: live requests and live logs (docs/api.md).
 
 They read the same channel groups as the dashboard, so with a Redis channel layer
 a client connected to one process sees the requests and logs of all of them. A
@@ -82,7 +82,7 @@ async def _receive(layer: object, channel: str) -> AsyncIterator[dict | None]:
 
 
 async def _payload(row: dict) -> dict:
-    """The captured payload of a finished request, in SPEC §6.6's payload-event shape."""
+    """The captured payload of a finished request, as the stream's `payload` event (docs/api.md)."""
     stored = await RequestPayload.objects.filter(pk=row["id"]).afirst()
     data = stored.data if stored is not None and isinstance(stored.data, dict) else {}
     return {

@@ -2,8 +2,9 @@
 
 One run starts the fake upstream (tests/fake_upstream.py) and daphne serving the project against
 it, then measures the DIRECT path (client -> fake) and the PROXY path (client -> daphne -> fake)
-with the same lean HTTP/1.1 client, prints a table with the targets of DESIGN.md §3.1 and writes
-bench/results/latest.json. Run it with `make bench` or `.venv/bin/python bench/bench.py [--quick]`.
+with the same lean HTTP/1.1 client, prints a table with the targets (docs/architecture.md) and
+writes bench/results/latest.json. Run it with `make bench` or
+`.venv/bin/python bench/bench.py [--quick]`.
 """
 
 import argparse
@@ -486,7 +487,7 @@ def raise_open_files_limit() -> None:
 
 @dataclass(frozen=True)
 class Check:
-    """One target of DESIGN.md §3.1, judged on the metric named `key`."""
+    """One target (docs/architecture.md, the hot path), judged on the metric named `key`."""
 
     key: str
     name: str

@@ -211,7 +211,7 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files (dashboard, admin) straight from their source folders too, so a
-# bare `daphne ...` after `migrate` (DESIGN §2) works without collectstatic.
+# bare `daphne ...` after `migrate` (README, Configuration) works without collectstatic.
 WHITENOISE_USE_FINDERS = True
 
 # Channels: one daphne process shares events in memory; set REDIS_URL to
@@ -248,7 +248,7 @@ OAUTH_CREATE_API_KEY_URL = env_str(
 )
 CLIENT_ID = env_str("CLIENT_ID", "9d1c250a-e61b-44d9-88ed-5944d1962f5e")
 # What Claude Code's usage view reads: an OAuth account's 5-hour, 7-day and per-model
-# windows, spending no inference (SPEC §2.7). A setting so tests point it at the fake.
+# windows, spending no inference (docs/routing.md, usage polling). A setting for the tests' fake.
 OAUTH_USAGE_URL = env_str("OAUTH_USAGE_URL", "https://api.anthropic.com/api/oauth/usage")
 
 # Server

@@ -1,4 +1,4 @@
-"""The lean ASGI handler for /v1/ (DESIGN.md §3.1): the proxy's only entry point.
+"""The lean ASGI handler for /v1/ (docs/architecture.md): the proxy's only entry point.
 
 It runs ahead of Django's request cycle on purpose: the body is opaque, must pass
 through byte for byte, and Django's per-request machinery measured about 1.6 ms.

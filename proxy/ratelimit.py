@@ -53,7 +53,7 @@ def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
 
 
 def has_limit_headers(headers: Mapping[str, str]) -> bool:
-    """Whether an answer says anything about the account's limits (SPEC §2.7).
+    """Whether an answer says anything about the account's limits (docs/routing.md).
 
     A 429 without any rate-limit header is about that one request (its burst or
     size), not the account's windows.

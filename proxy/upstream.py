@@ -1,6 +1,6 @@
 """The upstream HTTP client: one aiohttp session per process, and the header rules for it.
 
-aiohttp rather than httpx on the hot path: DESIGN.md §3.1 measured httpx's own async
+aiohttp rather than httpx on the hot path: measurements (docs/architecture.md) put httpx's own async
 pool as the main cost under concurrency.
 """
 

@@ -182,7 +182,7 @@ class UsageTracker:
             != self.cache_creation_input_tokens
         ):
             # A total without its split (older responses, or a later message_delta that
-            # changed it) is all 5-minute writes, per PRICES.md.
+            # changed it) is all 5-minute writes (docs/pricing.md, cache writes).
             self.cache_creation_5m_tokens = self.cache_creation_input_tokens
             self.cache_creation_1h_tokens = 0
 

@@ -697,7 +697,7 @@ async def create_api_key(call: Call) -> web.StreamResponse:
 
 
 def usage_body(config: Config, *, now: float) -> dict[str, Any]:
-    """The usage endpoint's reply (SPEC §2.7) in the configured shape; resets from `now`."""
+    """The usage endpoint's reply (docs/routing.md) in the configured shape; resets from `now`."""
     percents = dict(config.usage_percent)
     resets = {"five_hour": now + 2 * 3600, "seven_day": now + 3 * 86400}
 

@@ -1,4 +1,4 @@
-"""Seed ModelPrice with the published prices of PRICES.md (analytics.pricing.SEED_PRICES)."""
+"""Seed ModelPrice with Anthropic's published prices (analytics.pricing.SEED_PRICES, docs/pricing.md)."""
 
 from django.db import migrations
 

@@ -1,4 +1,4 @@
-"""/api/accounts through the real URLconf: SPEC §6.3 shapes, 400s and 404s."""
+"""/api/accounts through the real URLconf: docs/api.md shapes, 400s and 404s."""
 
 import json
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The OAuth protocol (SPEC §4.2): PKCE, the authorize URL, and the endpoints, against the fake."""
+"""The OAuth protocol (docs/compatibility.md): PKCE, the authorize URL, endpoints, on the fake."""
 
 import base64
 import hashlib

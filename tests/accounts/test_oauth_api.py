@@ -1,4 +1,4 @@
-"""POST /api/oauth/init and /api/oauth/callback (SPEC §6.4) through the real URLconf."""
+"""POST /api/oauth/init and /api/oauth/callback (docs/api.md) through the real URLconf."""
 
 import json
 from urllib.parse import parse_qs, urlsplit

@@ -1,4 +1,4 @@
-"""The usage endpoint's two reply shapes (SPEC §2.7), and odd replies that must not break it."""
+"""The usage endpoint's two reply shapes (docs/routing.md), and odd replies that cannot break it."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any

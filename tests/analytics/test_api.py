@@ -1,4 +1,4 @@
-"""The analytics router through the real URLconf: shapes (SPEC §6), 400s, 404s."""
+"""The analytics router through the real URLconf: shapes (docs/api.md), 400s, 404s."""
 
 import json
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The maintenance and reporting commands (SPEC §8.1) through call_command."""
+"""The maintenance and reporting commands (docs/compatibility.md, the CLI) through call_command."""
 
 import json
 import logging

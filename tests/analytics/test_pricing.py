@@ -17,7 +17,7 @@ seed_migration = importlib.import_module("analytics.migrations.0002_seed_model_p
 TABLE = PriceTable(Price.from_seed(row) for row in pricing.SEED_PRICES)
 TODAY = datetime.date(2026, 11, 24)
 
-# Every model id of /work/shared/PRICES.md's table, dated ids reduced to their alias.
+# Every model id of docs/pricing.md's seed table, dated ids reduced to their alias.
 PRICES_MD_MODELS = {
     "claude-fable-5-1",
     "claude-mythos-5-1",

@@ -1,4 +1,4 @@
-"""GET /api/analytics against a known data set, every figure computed by hand (SPEC §6.10)."""
+"""GET /api/analytics on a known data set, every figure computed by hand (docs/api.md)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

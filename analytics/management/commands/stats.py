@@ -1,4 +1,4 @@
-"""The `stats` command: ccflare's `--stats` JSON (SPEC §8.1)."""
+"""The `stats` command: ccflare's `--stats` JSON (docs/compatibility.md, the CLI)."""
 
 import json
 from typing import Any
