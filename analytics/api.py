@@ -14,7 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from accounts import selection
 from accounts.models import Account
-from analytics import logs, maintenance, queries, report, runtime, streams
+from analytics.live import streams
+from analytics.operations import logs, maintenance, runtime
+from analytics.reporting import queries, report
 from analytics.schemas import (
     AnalyticsQuery,
     DetailQuery,

@@ -6,4 +6,6 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from analytics import notify, signals  # noqa: F401
+        # Connected on import: signal receivers (live feed, metrics) and the notifier.
+        from analytics import signals  # noqa: F401
+        from analytics.live import notify  # noqa: F401

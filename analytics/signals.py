@@ -7,13 +7,15 @@ from django.dispatch import receiver
 
 from accounts import signals as account_signals
 from accounts.models import Account
-from analytics import events, metrics, prices
+from analytics.live import events
 from analytics.models import ModelPrice
+from analytics.operations import metrics
+from analytics.recording import cost
 
 
 @receiver([post_save, post_delete], sender=ModelPrice)
 def price_changed(**kwargs: object) -> None:
-    prices.reprice_unpriced()
+    cost.reprice_unpriced()
 
 
 @receiver([post_save, post_delete], sender=Account)

@@ -1,6 +1,6 @@
 """Dashboard pages (staff only: anyone else goes to the admin login) and the fragments they swap.
 
-Views stay thin: `analytics.dashboard` assembles the data, templates render it, and
+Views stay thin: `analytics.reporting.dashboard` assembles the data, templates render it, and
 the page scripts under static/js/ keep it live over the websocket.
 """
 
@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from analytics import dashboard, queries
+from analytics.reporting import dashboard, queries
 
 
 @staff_member_required

@@ -15,7 +15,7 @@ from ninja.openapi.schema import OpenAPISchema
 from access.auth import api_auth, require_api_access
 from access.services import AccessError
 from accounts.services import AccountError, AccountNotFound
-from analytics.runtime import SetInEnvironment
+from analytics.operations.runtime import SetInEnvironment
 from ccflare_site import openapi
 from lib.api_errors import ApiError, error_response
 

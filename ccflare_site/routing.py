@@ -1,5 +1,5 @@
 """Websocket routes of every app, concatenated."""
 
-from analytics import routing as analytics_routing
+from analytics.live import routing as analytics_routing
 
 websocket_urlpatterns: list = [*analytics_routing.websocket_urlpatterns]

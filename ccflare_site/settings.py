@@ -352,12 +352,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact": {"()": "analytics.logs.RedactingFilter"},
-        "no_traceback": {"()": "analytics.logs.WithoutTraceback"},
+        "redact": {"()": "analytics.operations.logs.RedactingFilter"},
+        "no_traceback": {"()": "analytics.operations.logs.WithoutTraceback"},
     },
     "formatters": {
-        "pretty": {"()": "analytics.logs.PrettyFormatter"},
-        "json": {"()": "analytics.logs.JsonFormatter"},
+        "pretty": {"()": "analytics.operations.logs.PrettyFormatter"},
+        "json": {"()": "analytics.operations.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -376,7 +376,7 @@ LOGGING = {
             "filters": ["redact"],
         },
         # Feeds /api/logs/stream through the channel layer, without blocking.
-        "live": {"class": "analytics.logs.ChannelsHandler", "filters": ["redact"]},
+        "live": {"class": "analytics.operations.logs.ChannelsHandler", "filters": ["redact"]},
     },
     "root": {"handlers": ["console", "file", "live"], "level": LOG_LEVEL},
     "loggers": {

@@ -108,7 +108,7 @@ def redact_access_log() -> None:
         from daphne.access import AccessLogGenerator
     except ImportError:
         return
-    from analytics import logs
+    from analytics.operations import logs
 
     original = AccessLogGenerator.write_entry
     if getattr(original, "redacts", False):

@@ -12,8 +12,8 @@ import logging
 from django.conf import settings
 
 from accounts.pool import pool
-from analytics import maintenance
-from analytics.recording import recorder
+from analytics.operations import maintenance
+from analytics.recording.write_behind import recorder
 from proxy import upstream
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from access import clientkeys
 from analytics.models import Request
-from analytics.recording import RequestRecord, recorder
+from analytics.recording.write_behind import RequestRecord, recorder
 from proxy import background, capture, guard, replies, upstream
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser

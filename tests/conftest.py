@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from hypothesis import settings as hypothesis_settings
 
-from analytics import pricing
+from analytics import price_seed
 from analytics.models import ModelPrice
 from tests import servers
 from tests.webhook import WebhookReceiver
@@ -206,7 +206,7 @@ def webhook() -> Iterator[WebhookReceiver]:
 @pytest.fixture
 def prices(transactional_db: None) -> None:
     """The seeded price table (transactional tests flush it away between tests)."""
-    pricing.seed_prices(ModelPrice)
+    price_seed.seed_prices(ModelPrice)
 
 
 @pytest.fixture

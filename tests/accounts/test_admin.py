@@ -14,7 +14,7 @@ from django.urls import reverse
 from time_machine import TimeMachineFixture
 
 from accounts.models import Account, HealthState, OAuthSession
-from analytics import events
+from analytics.live import events
 from tests.accounts.conftest import oauth_calls, refreshes
 from tests.conftest import FakeUpstream
 from tests.factories import make_account, make_oauth_account

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account
-from analytics import dashboard
+from analytics.reporting import dashboard
 from tests.conftest import FakeUpstream
 from tests.factories import make_account, make_oauth_account
 

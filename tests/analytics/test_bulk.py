@@ -1,4 +1,4 @@
-"""analytics.bulk.insert stores exactly what the ORM would, field by field, on either database."""
+"""analytics.recording.bulk.insert stores exactly what the ORM would, on either database."""
 
 import uuid
 from datetime import UTC, datetime
@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account
-from analytics import bulk
 from analytics.models import Request, RequestPayload
+from analytics.recording import bulk
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db

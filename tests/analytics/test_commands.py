@@ -71,7 +71,7 @@ def test_logs_prints_the_last_lines(settings: object, tmp_path: Path) -> None:
 
 
 def test_log_file_gets_redacted_json_lines(tmp_path: Path) -> None:
-    from analytics.logs import JsonFormatter, RedactingFilter
+    from analytics.operations.logs import JsonFormatter, RedactingFilter
 
     handler = logging.FileHandler(tmp_path / "out.log")
     handler.setFormatter(JsonFormatter())

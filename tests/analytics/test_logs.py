@@ -6,7 +6,7 @@ import logging
 import pytest
 from channels.layers import get_channel_layer
 
-from analytics import logs
+from analytics.operations import logs
 
 
 @pytest.mark.parametrize(

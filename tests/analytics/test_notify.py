@@ -8,7 +8,7 @@ import pytest
 
 from accounts import signals
 from accounts.models import Account
-from analytics import notify
+from analytics.live import notify
 from tests.conftest import wait_for
 from tests.servers import free_port
 from tests.webhook import WebhookReceiver
@@ -97,7 +97,7 @@ def test_a_refused_notice_is_a_warning_without_the_url_secret(
 ) -> None:
     hooked.status = 500
 
-    with caplog.at_level(logging.WARNING, logger="analytics.notify"):
+    with caplog.at_level(logging.WARNING, logger="analytics.live.notify"):
         notify.post(hooked.url, reauth().payload())
 
     (record,) = caplog.records
@@ -112,7 +112,7 @@ def test_an_unreachable_webhook_is_a_warning_without_the_url_secret(
 ) -> None:
     url = f"http://user:password@127.0.0.1:{free_port()}/services/T0/B0/s3cr3t"
 
-    with caplog.at_level(logging.WARNING, logger="analytics.notify"):
+    with caplog.at_level(logging.WARNING, logger="analytics.live.notify"):
         notify.post(url, reauth().payload())
 
     (record,) = caplog.records

@@ -8,13 +8,27 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from analytics import prices, pricing
+from analytics import price_seed
 from analytics.models import ModelPrice
-from analytics.pricing import Price, PriceTable, cost_usd
+from analytics.recording import cost
+from analytics.recording.cost import Price, PriceTable, cost_usd
 from tests.factories import make_request
 
 seed_migration = importlib.import_module("analytics.migrations.0002_seed_model_prices")
-TABLE = PriceTable(Price.from_seed(row) for row in pricing.SEED_PRICES)
+
+
+def seeded(row: dict) -> Price:
+    """A seed row as the Price the stored table would give."""
+    rates = {field: Decimal(row[key]) for key, field in price_seed.SEED_RATE_FIELDS.items()}
+    return Price(
+        model=row["model"],
+        effective_from=datetime.date.fromisoformat(row["effective_from"]),
+        prompt_tokens_over=row["prompt_tokens_over"],
+        **rates,
+    )
+
+
+TABLE = PriceTable(seeded(row) for row in price_seed.SEED_PRICES)
 TODAY = datetime.date(2026, 11, 24)
 
 # Every model id of docs/pricing.md's seed table, dated ids reduced to their alias.
@@ -156,7 +170,7 @@ def test_exact_dated_row_wins_over_alias() -> None:
         0,
         *[Decimal("9")] * 5,
     )
-    table = PriceTable([*map(Price.from_seed, pricing.SEED_PRICES), dated])
+    table = PriceTable([*map(seeded, price_seed.SEED_PRICES), dated])
 
     assert table.lookup("claude-haiku-4-5-20251001", on=TODAY, prompt_tokens=1) == dated
 
@@ -187,7 +201,7 @@ def test_migration_seeds_every_priced_model() -> None:
     haiku_band_2 = ModelPrice.objects.get(model="claude-haiku-5-5", prompt_tokens_over=100_000)
 
     assert models == PRICES_MD_MODELS
-    assert ModelPrice.objects.count() == len(pricing.SEED_PRICES) == 22
+    assert ModelPrice.objects.count() == len(price_seed.SEED_PRICES) == 22
     assert [(row.effective_from, row.cache_read_usd) for row in sonnet_5_5] == [
         (datetime.date(2023, 1, 1), Decimal("0.20")),
         (datetime.date(2026, 10, 7), Decimal("0.10")),
@@ -203,10 +217,10 @@ def test_migration_seeds_every_priced_model() -> None:
 
 @pytest.mark.django_db
 def test_seed_prices_is_idempotent_and_keeps_admin_edits() -> None:
-    pricing.seed_prices(ModelPrice)
+    price_seed.seed_prices(ModelPrice)
     ModelPrice.objects.filter(model="claude-opus-4-8").update(output_usd=Decimal("24"))
 
-    created = pricing.seed_prices(ModelPrice)
+    created = price_seed.seed_prices(ModelPrice)
 
     assert created == 0
     assert ModelPrice.objects.count() == 22
@@ -215,9 +229,9 @@ def test_seed_prices_is_idempotent_and_keeps_admin_edits() -> None:
 
 @pytest.mark.django_db
 def test_seed_prices_restores_deleted_rows() -> None:
-    pricing.unseed_prices(ModelPrice)
+    price_seed.unseed_prices(ModelPrice)
 
-    created = pricing.seed_prices(ModelPrice)
+    created = price_seed.seed_prices(ModelPrice)
 
     assert created == 22
     assert ModelPrice.objects.count() == 22
@@ -225,8 +239,8 @@ def test_seed_prices_restores_deleted_rows() -> None:
 
 @pytest.mark.django_db
 def test_stored_prices_charge_each_cache_write_lifetime_at_its_own_rate() -> None:
-    pricing.seed_prices(ModelPrice)
-    prices.invalidate()
+    price_seed.seed_prices(ModelPrice)
+    cost.invalidate()
     million = 1_000_000
     five_minutes = make_request(
         model="claude-sonnet-4-5",
@@ -239,7 +253,7 @@ def test_stored_prices_charge_each_cache_write_lifetime_at_its_own_rate() -> Non
         cache_creation_1h_tokens=million,
     )
 
-    prices.apply_cost(five_minutes, prices.current_table())
-    prices.apply_cost(one_hour, prices.current_table())
+    cost.apply_cost(five_minutes, cost.current_table())
+    cost.apply_cost(one_hour, cost.current_table())
 
     assert (five_minutes.cost_usd, one_hour.cost_usd) == (Decimal("3.75"), Decimal("6"))

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from analytics import queries
+from analytics.reporting import queries
 from tests.factories import make_account, make_request
 
 pytestmark = pytest.mark.django_db

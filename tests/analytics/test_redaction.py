@@ -2,7 +2,7 @@
 
 import pytest
 
-from analytics.redaction import redact_headers
+from analytics.recording.redaction import redact_headers
 
 
 @pytest.mark.parametrize(

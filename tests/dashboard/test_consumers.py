@@ -7,7 +7,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from analytics import consumers, events, logs
+from analytics.live import consumers, events
+from analytics.operations import logs
 from ccflare_site.asgi import application
 from tests.factories import make_account
 

@@ -1,11 +1,11 @@
-"""analytics.conversation: captured bodies rebuilt as messages of typed blocks."""
+"""analytics.reporting.conversation: captured bodies rebuilt as messages of typed blocks."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from analytics import conversation
+from analytics.reporting import conversation
 
 SSE = Path(__file__).resolve().parents[1] / "fixtures" / "sse"
 

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from analytics import recording
 from analytics.models import Request
+from analytics.recording import write_behind as recording
 from proxy import background
 
 pytestmark = pytest.mark.django_db(transaction=True)

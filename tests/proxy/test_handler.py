@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from analytics.recording import RequestRecord
+from analytics.recording.write_behind import RequestRecord
 from proxy import background, handler
 
 

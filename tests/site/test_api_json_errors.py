@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from analytics import queries
+from analytics.reporting import queries
 
 pytestmark = pytest.mark.django_db
 

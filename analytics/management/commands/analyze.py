@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from analytics import diagnostics
+from analytics.operations import diagnostics
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from analytics import maintenance
+from analytics.operations import maintenance
 
 
 class Command(BaseCommand):

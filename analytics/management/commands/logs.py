@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from analytics import logs
+from analytics.operations import logs
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from analytics import queries
+from analytics.reporting import queries
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """Read-side queries for the API and commands: stats, request lists, one request's detail.
 
 Plain dicts in ccflare's JSON shapes (docs/api.md), built from `values()` and
-aggregates so no query runs per row. The analytics report lives in `analytics.report`.
+aggregates so no query runs per row. The analytics report lives in `analytics.reporting.report`.
 """
 
 import uuid
@@ -10,7 +10,7 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 
 from access.models import ClientKey
 from accounts.models import Account
-from analytics import events
+from analytics.live import events
 from analytics.models import Request, RequestPayload
 
 NO_ACCOUNT = "no_account"

@@ -14,8 +14,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from analytics import events, logs
+from analytics.live import events
 from analytics.models import RequestPayload
+from analytics.operations import logs
 
 HEARTBEAT = ": heartbeat\n\n"
 

@@ -1,7 +1,7 @@
 """The dashboard's websocket: pushes request, account and log events to logged-in staff.
 
 Thin by design: it joins channel groups and forwards what publishers send
-(`analytics.events`, `analytics.logs`); it computes nothing and reads no database.
+(`analytics.live.events`, `analytics.operations.logs`); it computes nothing and reads no database.
 A page picks its topics with `?topics=requests,accounts,logs` (default: requests
 and accounts), so only the Logs page pays for the log stream.
 """
@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from analytics import events, logs
+from analytics.live import events
+from analytics.operations import logs
 
 TOPICS = {
     "requests": events.REQUESTS_GROUP,

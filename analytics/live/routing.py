@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analytics import consumers
+from analytics.live import consumers
 
 websocket_urlpatterns = [
     path("ws/dashboard/", consumers.DashboardConsumer.as_asgi()),

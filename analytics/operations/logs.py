@@ -32,7 +32,7 @@ _SECRETS = [
 REDACTED = "[REDACTED]"
 # Our own publishing path and the channel layer must not feed the live stream
 # (a failure there would log, publish, fail and log again).
-_NOT_LIVE = ("analytics.logs", "channels", "asyncio")
+_NOT_LIVE = ("analytics.operations.logs", "channels", "asyncio")
 
 
 # The server's event loop, where records logged from other threads are published.

@@ -1,103 +1,22 @@
-"""Model prices per million tokens, as data, and the cost of one request's usage."""
+"""The price table's seed: Anthropic's published prices, written by the data migration.
+
+Read by analytics/migrations/0002_seed_model_prices.py (and the tests' `prices`
+fixture). After that, prices are data that admins edit (docs/pricing.md).
+"""
 
 import datetime
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-_PER_MILLION = Decimal(1_000_000)
-_COST_PLACES = Decimal("0.00000001")  # Request.cost_usd keeps 8 decimal places
-# "claude-opus-4-5-20251101" is a snapshot of the alias "claude-opus-4-5".
-_DATED_SUFFIX = re.compile(r"-\d{8}$")
 # SEED_PRICES row key -> Price / ModelPrice field.
-_SEED_RATE_FIELDS = {
+SEED_RATE_FIELDS = {
     "input": "input_usd",
     "cache_write_5m": "cache_write_5m_usd",
     "cache_write_1h": "cache_write_1h_usd",
     "cache_read": "cache_read_usd",
     "output": "output_usd",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """USD per million tokens of each kind for one model, date and prompt-length band."""
-
-    model: str
-    effective_from: datetime.date
-    prompt_tokens_over: int  # the band applies to prompts over this many tokens
-    input_usd: Decimal
-    cache_write_5m_usd: Decimal
-    cache_write_1h_usd: Decimal
-    cache_read_usd: Decimal
-    output_usd: Decimal
-
-    @classmethod
-    def from_seed(cls, row: Mapping[str, Any]) -> "Price":
-        """Build a Price from one SEED_PRICES row."""
-        return cls(
-            model=row["model"],
-            effective_from=datetime.date.fromisoformat(row["effective_from"]),
-            prompt_tokens_over=row["prompt_tokens_over"],
-            **{field: Decimal(row[key]) for key, field in _SEED_RATE_FIELDS.items()},
-        )
-
-
-class PriceTable:
-    """Every known price, answering which one applied to a request."""
-
-    def __init__(self, prices: Iterable[Price]) -> None:
-        # Newest date first, then highest band first, so lookups take the first match.
-        ordered = sorted(
-            prices, key=lambda p: (p.effective_from, p.prompt_tokens_over), reverse=True
-        )
-        self._by_model: dict[str, list[Price]] = {}
-        for price in ordered:
-            self._by_model.setdefault(price.model, []).append(price)
-
-    def lookup(self, model: str, *, on: datetime.date, prompt_tokens: int) -> Price | None:
-        """Return the price of `model` in force on `on` for a prompt of `prompt_tokens`.
-
-        1. Try the exact model id, then its alias without a `-YYYYMMDD` suffix.
-        2. Take that model's rows of the latest effective date not after `on`.
-        3. Among them, the band with the highest `prompt_tokens_over` below
-           `prompt_tokens`; the lowest band when none is (an empty prompt).
-        Returns None when no row of the model is in force on `on`.
-        """
-        price = self._lookup_model(model, on=on, prompt_tokens=prompt_tokens)
-        alias = _DATED_SUFFIX.sub("", model)
-        if price is None and alias != model:
-            price = self._lookup_model(alias, on=on, prompt_tokens=prompt_tokens)
-        return price
-
-    def _lookup_model(self, model: str, *, on: datetime.date, prompt_tokens: int) -> Price | None:
-        in_force = [p for p in self._by_model.get(model, ()) if p.effective_from <= on]
-        if not in_force:
-            return None
-        bands = [p for p in in_force if p.effective_from == in_force[0].effective_from]
-        return next((p for p in bands if p.prompt_tokens_over < prompt_tokens), bands[-1])
-
-
-def cost_usd(
-    price: Price,
-    *,
-    input_tokens: int,
-    cache_read_tokens: int,
-    cache_write_5m_tokens: int,
-    cache_write_1h_tokens: int,
-    output_tokens: int,
-) -> Decimal:
-    """Each token kind times its rate per million, summed, rounded half-up to 8 places."""
-    total = (
-        input_tokens * price.input_usd
-        + cache_read_tokens * price.cache_read_usd
-        + cache_write_5m_tokens * price.cache_write_5m_usd
-        + cache_write_1h_tokens * price.cache_write_1h_usd
-        + output_tokens * price.output_usd
-    )
-    return (total / _PER_MILLION).quantize(_COST_PLACES, rounding=ROUND_HALF_UP)
 
 
 _SINCE_EVER = "2023-01-01"
@@ -117,7 +36,7 @@ def _seed_rows(
             "model": model,
             "effective_from": effective_from,
             "prompt_tokens_over": prompt_tokens_over,
-            **dict(zip(_SEED_RATE_FIELDS, rates, strict=True)),
+            **dict(zip(SEED_RATE_FIELDS, rates, strict=True)),
             "note": note,
         }
         for model in models
@@ -198,7 +117,7 @@ def seed_prices(model_cls: Any, *, using: str = "default") -> int:
         _, was_created = model_cls.objects.using(using).get_or_create(
             **_seed_key(row),
             defaults={
-                **{field: Decimal(row[key]) for key, field in _SEED_RATE_FIELDS.items()},
+                **{field: Decimal(row[key]) for key, field in SEED_RATE_FIELDS.items()},
                 "note": row["note"],
             },
         )

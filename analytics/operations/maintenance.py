@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from analytics import logs, runtime
 from analytics.models import Request, RequestPayload
+from analytics.operations import logs, runtime
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from analytics.models import Request
-from analytics.queries import NO_ACCOUNT, account_name
+from analytics.reporting.queries import NO_ACCOUNT, account_name
 
 # range -> (window, bucket label, bucket length, database truncation)
 RANGES = {

@@ -30,8 +30,10 @@ from django.db.models import F
 
 from access import services as access_services
 from accounts.models import Account
-from analytics import bulk, events, metrics, prices, pricing, redaction
+from analytics.live import events
 from analytics.models import Request, RequestPayload
+from analytics.operations import metrics
+from analytics.recording import bulk, cost, redaction
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +162,7 @@ class Recorder:
 
 def write_batch(batch: list[RequestRecord]) -> list[dict]:
     """Insert requests and payloads and bump account counters, in one transaction."""
-    table = prices.current_table()
+    table = cost.current_table()
     rows = [to_request(record, table) for record in batch]
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
     with transaction.atomic():
@@ -218,7 +220,7 @@ def client_keys_used(batch: list[RequestRecord]) -> dict[int, datetime]:
     return used
 
 
-def to_request(record: RequestRecord, table: pricing.PriceTable) -> Request:
+def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
     started = datetime.fromtimestamp(record.started_at, tz=UTC)
     prompt = (
         record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens
@@ -251,7 +253,7 @@ def to_request(record: RequestRecord, table: pricing.PriceTable) -> Request:
         output_tokens_per_second=record.output_tokens_per_second,
         client_key_id=record.client_key_id,
     )
-    prices.apply_cost(request, table)
+    cost.apply_cost(request, table)
     return request
 
 

@@ -2,8 +2,8 @@
 
 Each page is rendered with the data it shows first embedded (no fetch before the
 first paint); the browser then follows the websocket and calls /api/ for changes.
-The numbers come from the same functions as the API (`analytics.queries`,
-`analytics.report`), so the page and /api/ never disagree.
+The numbers come from the same functions as the API (`analytics.reporting.queries`,
+`analytics.reporting.report`), so the page and /api/ never disagree.
 """
 
 from dataclasses import dataclass
@@ -14,8 +14,9 @@ from django.db.models import Count
 
 from accounts import forecast, health, selection, usage_reply
 from accounts.models import Account, Health, HealthState
-from analytics import conversation, queries, report, runtime
 from analytics.models import Request
+from analytics.operations import runtime
+from analytics.reporting import conversation, queries, report
 
 # How many requests the Requests page loads, and the Overview's live feed shows.
 REQUESTS_PAGE_SIZE = 200

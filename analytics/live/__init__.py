@@ -1,0 +1,1 @@
+"""The live feed: events published to the dashboard, the SSE streams and notifications."""

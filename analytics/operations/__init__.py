@@ -1,0 +1,1 @@
+"""Operations: retention and maintenance, run-time settings, logs, metrics, diagnostics."""

@@ -1,0 +1,1 @@
+"""Recording: what the proxy hands over becomes rows, written behind the response, priced."""

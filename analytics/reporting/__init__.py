@@ -1,0 +1,1 @@
+"""Reporting: the read side (stats, analytics, request detail, the dashboard's data)."""
