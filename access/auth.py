@@ -13,13 +13,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 
-from access import services
+from access import credentials
 from access.models import ApiToken
 
 
 class ApiTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        return services.authenticate_token(token)
+        return credentials.authenticate_token(token)
 
 
 class StaffSessionAuth(APIKeyCookie):
@@ -48,7 +48,7 @@ api_auth = [ApiTokenAuth(), StaffSessionAuth()]
 def is_allowed(request: HttpRequest) -> bool:
     """Staff session or valid API token (for plain Django views such as the docs)."""
     header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and services.authenticate_token(header[7:].strip()):
+    if header[:7].lower() == "bearer " and credentials.authenticate_token(header[7:].strip()):
         return True
     return request.user.is_authenticated and request.user.is_staff
 

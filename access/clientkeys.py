@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from access.models import ClientKey
-from ccflare_site.coalesce import SharedRun
+from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""HTTP routes for accounts (/api/accounts, docs/api.md); the rules live in accounts.services."""
+"""HTTP routes for accounts (/api/accounts, docs/api.md); the rules live in accounts.lifecycle."""
 
 from datetime import UTC, datetime
 
@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
 
-from accounts import services, usage_check
+from accounts import lifecycle, usage_check
 from accounts.models import Account
 from accounts.pool import pool
 from accounts.schemas import AccountIn, ConfirmIn, PriorityIn, RenameIn, TierIn, account_json
@@ -40,46 +40,48 @@ def add_account(request: HttpRequest, body: AccountIn) -> dict:
 @router.delete("/{ref}", operation_id="delete_account")
 def delete_account(request: HttpRequest, ref: str, body: ConfirmIn) -> dict:
     """`ref` is the account's id or its name (ccflare's dashboard sends the name)."""
-    account = services.find_account(ref=ref)
+    account = lifecycle.find_account(ref=ref)
     if body.confirm != account.name:
         raise ApiError(
             400,
             "Confirmation string does not match account name",
             {"confirmationRequired": True},
         )
-    services.remove_account(name=account.name)
+    lifecycle.remove_account(name=account.name)
     return _changed({"success": True, "message": f"Account '{account.name}' removed successfully"})
 
 
 @router.post("/{ref}/pause", operation_id="pause_account")
 def pause_account(request: HttpRequest, ref: str) -> dict:
-    account = services.pause_account(name=services.find_account(ref=ref).name)
+    account = lifecycle.pause_account(name=lifecycle.find_account(ref=ref).name)
     return _changed({"success": True, "message": f"Account '{account.name}' paused successfully"})
 
 
 @router.post("/{ref}/resume", operation_id="resume_account")
 def resume_account(request: HttpRequest, ref: str) -> dict:
-    account = services.resume_account(name=services.find_account(ref=ref).name)
+    account = lifecycle.resume_account(name=lifecycle.find_account(ref=ref).name)
     return _changed({"success": True, "message": f"Account '{account.name}' resumed successfully"})
 
 
 @router.post("/{ref}/tier", operation_id="set_account_tier")
 def set_tier(request: HttpRequest, ref: str, body: TierIn) -> dict:
-    account = services.set_tier(account=services.find_account(ref=ref), tier=body.tier)
+    account = lifecycle.set_tier(account=lifecycle.find_account(ref=ref), tier=body.tier)
     return _changed({"success": True, "tier": account.tier})
 
 
 @router.post("/{ref}/priority", operation_id="set_account_priority")
 def set_priority(request: HttpRequest, ref: str, body: PriorityIn) -> dict:
-    account = services.set_priority(account=services.find_account(ref=ref), priority=body.priority)
+    account = lifecycle.set_priority(
+        account=lifecycle.find_account(ref=ref), priority=body.priority
+    )
     return _changed({"success": True, "priority": account.priority})
 
 
 @router.post("/{ref}/rename", operation_id="rename_account")
 def rename_account(request: HttpRequest, ref: str, body: RenameIn) -> dict:
-    account = services.find_account(ref=ref)
+    account = lifecycle.find_account(ref=ref)
     old_name = account.name
-    services.rename_account(account=account, new_name=body.name)
+    lifecycle.rename_account(account=account, new_name=body.name)
     return _changed(
         {
             "success": True,
@@ -100,7 +102,7 @@ def check_usage(request: HttpRequest, ref: str) -> Status:
     Answers the account as /api/accounts lists it; 400 for an account with no usage
     endpoint, 502 when the endpoint could not be read (the account is left as it was).
     """
-    account = services.find_account(ref=ref)
+    account = lifecycle.find_account(ref=ref)
     if not usage_check.is_checkable(account):
         return Status(400, {"error": "Only Claude Pro/Max OAuth accounts have a usage endpoint"})
     try:
@@ -120,11 +122,11 @@ def _changed(reply: dict) -> dict:
 
 def _create(body: AccountIn) -> Account:
     if body.apiKey is not None:
-        return services.create_api_key_account(
+        return lifecycle.create_api_key_account(
             name=body.name, api_key=body.apiKey, tier=body.tier, priority=body.priority
         )
     expires = datetime.fromtimestamp(body.expiresAt / 1000, tz=UTC) if body.expiresAt else None
-    return services.create_token_account(
+    return lifecycle.create_token_account(
         name=body.name,
         access_token=body.accessToken,
         refresh_token=body.refreshToken,

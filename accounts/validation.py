@@ -1,7 +1,7 @@
 """What an account name and a credential may look like: the one set of rules for every input.
 
 The model's fields carry these validators, and the admin form, the API schemas,
-the commands (through `accounts.services` and `accounts.onboarding`) all call
+the commands (through `accounts.lifecycle` and `accounts.onboarding`) all call
 them, so each entry point refuses the same values with the same words. They
 raise Django's ValidationError; `pydantic_check` adapts one for a ninja schema.
 

@@ -13,8 +13,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from access.auth import api_auth, require_api_access
-from access.services import AccessError
-from accounts.services import AccountError, AccountNotFound
+from access.credentials import AccessError
+from accounts.lifecycle import AccountError, AccountNotFound
 from analytics.operations.runtime import SetInEnvironment
 from ccflare_site import openapi
 from lib.api_errors import ApiError, error_response

@@ -212,9 +212,9 @@ def prices(transactional_db: None) -> None:
 @pytest.fixture
 def api_token(db: None) -> str:
     """The secret of a fresh API token."""
-    from access import services
+    from access import credentials
 
-    return services.create_api_token(name="tests")[1]
+    return credentials.create_api_token(name="tests")[1]
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from access import services as access_services
+from access import credentials as access_services
 from accounts.models import Account
 from analytics.live import events
 from analytics.models import Request, RequestPayload

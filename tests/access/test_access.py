@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from access import clientkeys, services
+from access import clientkeys, credentials
 from access.models import ApiToken, ClientKey
 
 pytestmark = pytest.mark.django_db
@@ -17,53 +17,53 @@ BEARER = frozenset({"authorization"})
 
 
 def test_api_token_is_shown_once_and_stored_hashed() -> None:
-    token, secret = services.create_api_token(name="status-line")
+    token, secret = credentials.create_api_token(name="status-line")
     assert secret.startswith("cct_") and len(secret) > 40
     stored = ApiToken.objects.get(pk=token.pk)
     assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in str(ApiToken.objects.values().get(pk=token.pk))
-    assert services.authenticate_token(secret) == token
-    assert services.authenticate_token(secret + "x") is None
+    assert credentials.authenticate_token(secret) == token
+    assert credentials.authenticate_token(secret + "x") is None
 
 
 def test_revoked_token_stops_working_and_the_name_can_be_reused() -> None:
-    _, secret = services.create_api_token(name="ci")
-    services.revoke_api_token(name="ci")
-    assert services.authenticate_token(secret) is None
-    _, again = services.create_api_token(name="ci")
-    assert services.authenticate_token(again) is not None
+    _, secret = credentials.create_api_token(name="ci")
+    credentials.revoke_api_token(name="ci")
+    assert credentials.authenticate_token(secret) is None
+    _, again = credentials.create_api_token(name="ci")
+    assert credentials.authenticate_token(again) is not None
 
 
 def test_duplicate_live_names_and_unknown_revocations_are_refused() -> None:
-    services.create_client_key(name="laptop")
-    with pytest.raises(services.AccessError, match="already exists"):
-        services.create_client_key(name="laptop")
-    with pytest.raises(services.AccessError, match="No active client key"):
-        services.revoke_client_key(name="desktop")
+    credentials.create_client_key(name="laptop")
+    with pytest.raises(credentials.AccessError, match="already exists"):
+        credentials.create_client_key(name="laptop")
+    with pytest.raises(credentials.AccessError, match="No active client key"):
+        credentials.revoke_client_key(name="desktop")
 
 
 def test_last_use_is_written_at_most_once_a_minute() -> None:
-    token, secret = services.create_api_token(name="poller")
-    services.authenticate_token(secret)
+    token, secret = credentials.create_api_token(name="poller")
+    credentials.authenticate_token(secret)
     first = ApiToken.objects.get(pk=token.pk).last_used_at
-    services.authenticate_token(secret)
+    credentials.authenticate_token(secret)
     assert ApiToken.objects.get(pk=token.pk).last_used_at == first
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
-    services.authenticate_token(secret)
+    credentials.authenticate_token(secret)
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first - timedelta(seconds=1)
 
 
 def test_commands_print_the_secret_once_and_revoke(capsys: pytest.CaptureFixture) -> None:
     call_command("create_api_token", "scraper")
     secret = capsys.readouterr().out.strip()
-    assert services.authenticate_token(secret) is not None
+    assert credentials.authenticate_token(secret) is not None
     call_command("create_client_key", "alice")
     key = capsys.readouterr().out.strip()
     assert key.startswith("cck_")
     call_command("revoke_client_key", "alice")
     call_command("revoke_api_token", "scraper")
     assert ClientKey.objects.get(name="alice").revoked_at is not None
-    assert services.authenticate_token(secret) is None
+    assert credentials.authenticate_token(secret) is None
     with pytest.raises(CommandError, match="No active API token"):
         call_command("revoke_api_token", "scraper")
 
@@ -99,13 +99,13 @@ async def test_cache_is_open_without_keys_and_closed_with_one() -> None:
 async def _create_key(name: str) -> tuple:
     from asgiref.sync import sync_to_async
 
-    return await sync_to_async(services.create_client_key)(name=name)
+    return await sync_to_async(credentials.create_client_key)(name=name)
 
 
 def test_touch_client_keys_records_last_use() -> None:
-    key, _ = services.create_client_key(name="ci")
+    key, _ = credentials.create_client_key(name="ci")
     when = timezone.now()
-    services.touch_client_keys({key.pk: when})
+    credentials.touch_client_keys({key.pk: when})
     assert ClientKey.objects.get(pk=key.pk).last_used_at == when
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from time_machine import TimeMachineFixture
 
-from accounts import onboarding, services
+from accounts import lifecycle, onboarding
 from accounts.models import Account, Health, HealthState, cooldown_delay
 from tests.factories import make_account
 
@@ -119,7 +119,7 @@ def test_paused_exits_on_resume() -> None:
     make_account(name="a", paused=True)
     assert state_of("a") == HealthState.PAUSED
 
-    services.resume_account(name="a")
+    lifecycle.resume_account(name="a")
 
     assert state_of("a") == HealthState.OK
 

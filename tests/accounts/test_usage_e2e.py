@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from access import services as access_services
+from access import credentials as access_services
 from accounts.models import Account
 from tests import servers
 from tests.conftest import FakeUpstream, header, proxy_env, wait_for

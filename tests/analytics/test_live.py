@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from access import services
+from access import credentials
 from access.models import ClientKey
 from analytics.models import Request
 from tests.conftest import FakeUpstream, ProxyServer, header, header_values, wait_for
@@ -54,7 +54,7 @@ def data_events(stream: Iterator[str], count: int, *, within: float) -> list[dic
 
 def test_request_stream_delivers_start_summary_and_payload(proxy: ProxyServer) -> None:
     make_account(name="live", api_key=KEY)
-    token = services.create_api_token(name="sse")[1]
+    token = credentials.create_api_token(name="sse")[1]
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.stream("GET", f"{proxy.url}/api/requests/stream", headers=auth, timeout=10) as r:
         assert r.status_code == 200
@@ -76,7 +76,7 @@ def test_request_stream_delivers_start_summary_and_payload(proxy: ProxyServer) -
 
 
 def test_request_stream_sends_heartbeats(proxy: ProxyServer) -> None:
-    token = services.create_api_token(name="sse")[1]
+    token = credentials.create_api_token(name="sse")[1]
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.stream("GET", f"{proxy.url}/api/requests/stream", headers=auth, timeout=10) as r:
         stream = frames(r)
@@ -90,7 +90,7 @@ def test_streams_need_a_token(proxy: ProxyServer) -> None:
 
 
 def test_log_stream_delivers_server_log_events(proxy: ProxyServer) -> None:
-    token = services.create_api_token(name="sse")[1]
+    token = credentials.create_api_token(name="sse")[1]
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.stream("GET", f"{proxy.url}/api/logs/stream", headers=auth, timeout=10) as r:
         stream = frames(r)
@@ -110,7 +110,7 @@ def test_client_keys_gate_the_proxy_and_never_reach_upstream(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
     make_account(name="live", api_key=KEY)
-    key, secret = services.create_client_key(name="alice")
+    key, secret = credentials.create_client_key(name="alice")
 
     refused = post(proxy, **{"x-api-key": "sk-ant-client-own"})
     by_header = post(proxy, **{"x-api-key": secret})
@@ -127,17 +127,17 @@ def test_client_keys_gate_the_proxy_and_never_reach_upstream(
     assert sorted(str(r.client_key_id) for r in rows) == sorted([str(key.pk)] * 2 + ["None"])
     assert wait_for(lambda: ClientKey.objects.get(pk=key.pk).last_used_at)
 
-    services.create_client_key(name="carol")
-    services.revoke_client_key(name="alice")
+    credentials.create_client_key(name="carol")
+    credentials.revoke_client_key(name="alice")
     assert post(proxy, **{"x-api-key": secret}).status_code == 401
-    services.revoke_client_key(name="carol")
+    credentials.revoke_client_key(name="carol")
     assert post(proxy).status_code == 200  # no live key left: the proxy is open again
 
 
 def test_client_key_is_stripped_in_passthrough_mode(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
-    _, secret = services.create_client_key(name="bob")
+    _, secret = credentials.create_client_key(name="bob")
     post(proxy, Authorization=f"Bearer {secret}", **{"x-api-key": "sk-ant-client-own"})
     (entry,) = fake_upstream.log()
     assert header(entry, "x-api-key") == "sk-ant-client-own"

@@ -146,9 +146,9 @@ def test_an_account_paused_elsewhere_changes_state_on_the_open_page(
 
 
 def token_headers() -> dict[str, str]:
-    from access import services
+    from access import credentials
 
-    return {"Authorization": f"Bearer {services.create_api_token(name='browser-test')[1]}"}
+    return {"Authorization": f"Bearer {credentials.create_api_token(name='browser-test')[1]}"}
 
 
 def test_adding_an_account_with_the_two_step_oauth_login(page: object, proxy: ProxyServer) -> None:

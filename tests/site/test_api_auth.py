@@ -47,10 +47,10 @@ def test_401_with_a_wrong_token(method: str, path: str) -> None:
 
 
 def test_revoked_token_is_refused(api_client: Client) -> None:
-    from access import services
+    from access import credentials
 
     assert api_client.get("/api/stats").status_code == 200
-    services.revoke_api_token(name="tests")
+    credentials.revoke_api_token(name="tests")
     assert api_client.get("/api/stats").status_code == 401
 
 

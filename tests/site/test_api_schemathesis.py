@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, status_code_conformance
 
-from access import services
+from access import credentials
 from ccflare_site.api import api
 from tests.conftest import ProxyServer
 from tests.factories import make_account, make_request
@@ -31,7 +31,7 @@ CHECKS = [not_a_server_error, status_code_conformance, negative_data_rejection]
 def auth_header(proxy: ProxyServer) -> dict[str, str]:
     """A committed API token (the server is another process) and some data to query."""
     make_request(account=make_account(name="fuzz-account"), model="m", response_time_ms=10)
-    return {"Authorization": f"Bearer {services.create_api_token(name='schemathesis')[1]}"}
+    return {"Authorization": f"Bearer {credentials.create_api_token(name='schemathesis')[1]}"}
 
 
 # The schema the server serves at /api/openapi.json, built in-process so that

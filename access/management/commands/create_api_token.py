@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from access import services
+from access import credentials
 
 
 class Command(BaseCommand):
@@ -16,8 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            _, secret = services.create_api_token(name=options["name"])
-        except services.AccessError as error:
+            _, secret = credentials.create_api_token(name=options["name"])
+        except credentials.AccessError as error:
             raise CommandError(str(error)) from None
         self.stderr.write("Copy it now: only its hash is kept.")
         self.stdout.write(secret)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from access import services
+from access import credentials
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            services.revoke_client_key(name=options["name"])
-        except services.AccessError as error:
+            credentials.revoke_client_key(name=options["name"])
+        except credentials.AccessError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Client key '{options['name']}' revoked")

@@ -8,7 +8,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import crypto, oauth, onboarding, services
+from accounts import crypto, lifecycle, oauth, onboarding
 from accounts.models import TIERS, Account
 
 STDIN_MARKER = "-"
@@ -60,7 +60,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             finished = self._add(options)
-        except (services.AccountError, onboarding.OnboardingError, oauth.OAuthError) as error:
+        except (lifecycle.AccountError, onboarding.OnboardingError, oauth.OAuthError) as error:
             raise CommandError(str(error)) from None
         account = finished.account
         verb = "added" if finished.created else "re-authenticated"
@@ -79,7 +79,7 @@ class Command(BaseCommand):
                 tier=options["tier"],
                 priority=options["priority"],
             )
-        account = services.create_api_key_account(
+        account = lifecycle.create_api_key_account(
             name=options["name"],
             api_key=_read_secret(options["api_key"], prompt="API key: "),
             tier=1 if options["tier"] is None else options["tier"],

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts import forecast, services, usage_check
+from accounts import forecast, lifecycle, usage_check
 from accounts.models import Account
 from accounts.usage_reply import UsageReport, Window
 
@@ -35,8 +35,8 @@ class Command(BaseCommand):
         if name is None:
             return list(Account.objects.filter(kind=Account.Kind.OAUTH))
         try:
-            account = services.get_account(name=name)
-        except services.AccountError as error:
+            account = lifecycle.get_account(name=name)
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         if not usage_check.is_checkable(account):
             kind = account.get_kind_display()

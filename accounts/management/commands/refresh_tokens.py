@@ -6,7 +6,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services, tokens
+from accounts import lifecycle, tokens
 from accounts.models import Account
 
 
@@ -33,8 +33,8 @@ class Command(BaseCommand):
         if name is None:
             return [a for a in Account.objects.filter(kind=Account.Kind.OAUTH) if a.can_refresh]
         try:
-            account = services.get_account(name=name)
-        except services.AccountError as error:
+            account = lifecycle.get_account(name=name)
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         if not account.can_refresh:
             kind = account.get_kind_display()

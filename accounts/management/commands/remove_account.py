@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
+from accounts import lifecycle
 
 
 class Command(BaseCommand):
@@ -21,11 +21,11 @@ class Command(BaseCommand):
         name = options["name"]
         try:
             # Look the account up first so a typo fails before the prompt.
-            services.get_account(name=name)
+            lifecycle.get_account(name=name)
             if not options["force"] and not _confirmed(name):
                 raise CommandError("Confirmation did not match; nothing removed")
-            services.remove_account(name=name)
-        except services.AccountError as error:
+            lifecycle.remove_account(name=name)
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Account '{name}' removed")
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
+from accounts import lifecycle
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            account = services.get_account(name=options["old"])
-            services.rename_account(account=account, new_name=options["new"])
-        except services.AccountError as error:
+            account = lifecycle.get_account(name=options["old"])
+            lifecycle.rename_account(account=account, new_name=options["new"])
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Account '{options['old']}' renamed to '{account.name}'")

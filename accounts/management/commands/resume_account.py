@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
+from accounts import lifecycle
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            account = services.resume_account(name=options["name"])
-        except services.AccountError as error:
+            account = lifecycle.resume_account(name=options["name"])
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Account '{account.name}' resumed")

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
+from accounts import lifecycle
 
 
 class Command(BaseCommand):
@@ -20,8 +20,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            account = services.get_account(name=options["name"])
-            services.set_priority(account=account, priority=options["priority"])
-        except services.AccountError as error:
+            account = lifecycle.get_account(name=options["name"])
+            lifecycle.set_priority(account=account, priority=options["priority"])
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Account '{account.name}' now has priority {account.priority}")

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
+from accounts import lifecycle
 from accounts.models import TIERS
 
 
@@ -18,8 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            account = services.get_account(name=options["name"])
-            services.set_tier(account=account, tier=options["tier"])
-        except services.AccountError as error:
+            account = lifecycle.get_account(name=options["name"])
+            lifecycle.set_tier(account=account, tier=options["tier"])
+        except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Account '{account.name}' is now tier {account.tier}")
