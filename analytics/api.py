@@ -30,6 +30,9 @@ from lib.api_errors import ApiError
 
 router = Router(tags=["analytics"])
 
+# The only strategy (docs/compatibility.md): the three strategy endpoints keep ccflare's
+# shapes for its clients, but there is nothing to switch.
+STRATEGIES = ["session"]
 # ccflare's default agent model, kept in /api/config for tools that read it.
 DEFAULT_AGENT_MODEL = "claude-sonnet-4-20250514"
 
@@ -123,7 +126,7 @@ def get_analytics(request: HttpRequest, params: Query[AnalyticsQuery]) -> dict:
 def get_config(request: HttpRequest) -> dict:
     """The values in force now (ccflare reported a stale session length)."""
     return {
-        "lb_strategy": runtime.strategy(),
+        "lb_strategy": STRATEGIES[0],
         "port": settings.PORT,
         "sessionDurationMs": settings.SESSION_DURATION_MS,
         "default_agent_model": DEFAULT_AGENT_MODEL,
@@ -132,24 +135,22 @@ def get_config(request: HttpRequest) -> dict:
 
 @router.get("/api/config/strategy", tags=["config"])
 def get_strategy(request: HttpRequest) -> dict:
-    return {"strategy": runtime.strategy()}
+    return {"strategy": STRATEGIES[0]}
 
 
 @router.post("/api/config/strategy", tags=["config"])
 def set_strategy(request: HttpRequest, body: StrategyIn) -> dict:
-    if body.strategy not in runtime.STRATEGIES:
+    """Accepted for ccflare's clients; the session strategy is the only one, so nothing changes."""
+    if body.strategy not in STRATEGIES:
         raise ApiError(
-            400,
-            f"Strategy must be one of: {', '.join(runtime.STRATEGIES)}",
-            {"allowed": runtime.STRATEGIES},
+            400, f"Strategy must be one of: {', '.join(STRATEGIES)}", {"allowed": STRATEGIES}
         )
-    runtime.set_strategy(body.strategy)
     return {"success": True, "strategy": body.strategy}
 
 
 @router.get("/api/strategies", tags=["config"])
 def list_strategies(request: HttpRequest) -> list[str]:
-    return runtime.STRATEGIES
+    return STRATEGIES
 
 
 @router.get("/api/config/retention", tags=["config"])

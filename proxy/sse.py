@@ -28,11 +28,6 @@ class SSEParser:
         self._after_cr = False  # the last chunk ended in CR, so a leading LF is its pair
         self._drop_tail: bytes | None = None  # set while skipping an oversized event
 
-    @property
-    def buffered_bytes(self) -> int:
-        """Bytes received but not yet dispatched as an event."""
-        return len(self._buf)
-
     def feed(self, chunk: bytes) -> list[Event]:
         """Return the events that `chunk` completes, in stream order; keep the rest."""
         chunk = self._normalize_line_ends(chunk)

@@ -1,4 +1,4 @@
-"""Settings that change at run time: retention days and the strategy, kept in the database.
+"""Settings that change at run time: retention days, kept in the database.
 
 Precedence (docs/compatibility.md, configuration): a value set in the environment, then
 one changed through the API or admin (a RuntimeSetting row), then the default from
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from analytics.models import RuntimeSetting
-
-STRATEGIES = ["session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +52,3 @@ def set_retention_days(values: dict[str, int]) -> None:
         raise SetInEnvironment(", ".join(locked))
     for key, value in values.items():
         RuntimeSetting.objects.update_or_create(key=key, defaults={"value": value})
-
-
-def strategy() -> str:
-    stored = RuntimeSetting.objects.filter(key="lb_strategy").values_list("value", flat=True)
-    return stored.first() or STRATEGIES[0]
-
-
-def set_strategy(name: str) -> None:
-    RuntimeSetting.objects.update_or_create(key="lb_strategy", defaults={"value": name})

@@ -128,25 +128,22 @@ def test_a_cr_waits_for_its_lf_in_the_next_chunk_only() -> None:
     assert feed_all([b"data: 1\r", b"\n", b"\n"]) == [Event("message", "1")]
 
 
-def test_counts_buffered_bytes_until_event_ends() -> None:
+def test_holds_an_unfinished_event_until_it_ends() -> None:
     parser = SSEParser()
 
-    parser.feed(b"event: a\ndata: 1\n\nevent: b\ndata: 2")
-    held = parser.buffered_bytes
+    first = parser.feed(b"event: a\ndata: 1\n\nevent: b\ndata: 2")
     events = parser.feed(b"\n\n")
 
-    assert held == len(b"event: b\ndata: 2")
+    assert first == [Event("a", "1")]
     assert events == [Event("b", "2")]
-    assert parser.buffered_bytes == 0
+    assert parser.feed(b"\n\n") == []  # nothing was left behind
 
 
 def test_keeps_buffer_up_to_cap() -> None:
     parser = SSEParser()
     line = b"data: " + b"x" * (MAX_BUFFERED_BYTES - 6)
 
-    parser.feed(line)
-
-    assert parser.buffered_bytes == MAX_BUFFERED_BYTES
+    assert parser.feed(line) == []
     assert parser.feed(b"\n\n") == [Event("message", "x" * (MAX_BUFFERED_BYTES - 6))]
 
 
@@ -155,11 +152,9 @@ def test_drops_oversized_event_and_resumes_after_it(tail: bytes) -> None:
     parser = SSEParser()
 
     before = parser.feed(b"event: ping\ndata: {}\n\nevent: big\ndata: " + b"x" * MAX_BUFFERED_BYTES)
-    held = parser.buffered_bytes
     after = parser.feed(tail) + parser.feed(b"\nevent: next\ndata: 1\n\n")
 
     assert before == [Event("ping", "{}")]
-    assert held == 0
     assert after == [Event("next", "1")]
 
 
