@@ -1,5 +1,7 @@
 """Signal receivers: price edits reprice unpriced requests; account changes reach the dashboard."""
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -18,5 +20,9 @@ def price_changed(**kwargs: object) -> None:
 def account_changed(instance: Account, signal: object, **kwargs: object) -> None:
     # Values taken now (a deleted instance loses its pk), sent after the commit so
     # a listener that re-reads the account sees the change.
-    change = {"account_id": instance.pk, "name": instance.name, "deleted": signal is post_delete}
+    change: dict[str, Any] = {
+        "account_id": instance.pk,
+        "name": instance.name,
+        "deleted": signal is post_delete,
+    }
     transaction.on_commit(lambda: events.publish_account_changed(**change))
