@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test lint fmt bench migrate
+.PHONY: help install install-dev run test lint typecheck fmt bench migrate
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,10 +31,20 @@ run: migrate ## Set up everything and start the server on HOST:PORT (default 127
 	$(PY) manage.py ensure_admin
 	$(PY) -m ccflare_site.serve
 
-lint: install-dev ## ruff, formatting and the migrations check
+lint: install-dev ## ruff, formatting, the type checker and the migrations check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(TYPECHECK)
 	$(PY) manage.py makemigrations --check --dry-run
+
+# mypy's django plugin imports the settings, which read the environment and write to
+# DATA_DIR: run it on an empty environment and a throwaway DATA_DIR, so the caller's
+# variables (or .env) cannot change its result and ./data is not touched.
+TYPECHECK = tmp=$$(mktemp -d) && env -i PATH="$$PATH" DATA_DIR="$$tmp" CCFLARE_IGNORE_DOTENV=1 \
+	$(VENV)/bin/mypy; status=$$?; rm -rf "$$tmp"; exit $$status
+
+typecheck: install-dev ## mypy with django-stubs (configured in pyproject.toml)
+	@$(TYPECHECK)
 
 fmt: install-dev ## Format and fix what ruff can
 	$(VENV)/bin/ruff check --fix .

@@ -1,11 +1,19 @@
 """Admin for API tokens and client keys: create (the secret is shown once), list, revoke."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access.models import API_TOKEN_PREFIX, CLIENT_KEY_PREFIX, ApiToken, ClientKey, new_secret
+from access.models import (
+    API_TOKEN_PREFIX,
+    CLIENT_KEY_PREFIX,
+    ApiToken,
+    ClientKey,
+    Credential,
+    new_secret,
+)
 
 
 class CredentialAdmin(admin.ModelAdmin):
@@ -17,7 +25,9 @@ class CredentialAdmin(admin.ModelAdmin):
     actions = ("revoke",)
     prefix = ""
 
-    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:  # noqa: ANN001
+    def save_model(
+        self, request: HttpRequest, obj: Credential, form: forms.ModelForm, change: bool
+    ) -> None:
         if not change:
             # Only the hash is stored: this message is the one chance to copy the secret.
             secret = new_secret(self.prefix)

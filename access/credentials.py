@@ -6,6 +6,7 @@ point applies the same rules. The proxy's per-request check lives in
 """
 
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +20,8 @@ from access.models import (
     hash_secret,
     new_secret,
 )
+
+_C = TypeVar("_C", bound=Credential)
 
 # Last use is written at most this often per token: an API client polling every
 # second must not turn every read into a write.
@@ -61,7 +64,7 @@ def touch_client_keys(last_used: dict[int, datetime]) -> None:
         ClientKey.objects.filter(pk=key_id).update(last_used_at=when)
 
 
-def _create(model: type[Credential], *, name: str, prefix: str) -> tuple[Credential, str]:
+def _create(model: type[_C], *, name: str, prefix: str) -> tuple[_C, str]:
     name = name.strip()
     if not name or len(name) > 100:
         raise AccessError("Name must be 1-100 characters")
@@ -76,8 +79,9 @@ def _create(model: type[Credential], *, name: str, prefix: str) -> tuple[Credent
     return credential, secret
 
 
-def _revoke(model: type[Credential], *, name: str) -> Credential:
-    credential = model.objects.filter(name=name, revoked_at=None).first()
+def _revoke(model: type[_C], *, name: str) -> _C:
+    # _default_manager: the checker knows no `objects` on the abstract Credential.
+    credential = model._default_manager.filter(name=name, revoked_at=None).first()
     if credential is None:
         raise AccessError(f"No active {_label(model)} named '{name}'")
     credential.revoked_at = timezone.now()

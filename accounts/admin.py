@@ -84,16 +84,18 @@ class AccountForm(forms.ModelForm):
         model = Account
         fields = ["name", "kind", "tier", "priority", "paused"]
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "kind" in self.fields:
+        kind_field = self.fields.get("kind")
+        if isinstance(kind_field, forms.ChoiceField):
             # The two OAuth logins have their own page; here only pasted credentials.
-            self.fields["kind"].choices = [
+            kind_field.choices = [
                 (k, label) for k, label in Account.Kind.choices if k != Account.Kind.CONSOLE
             ]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind") or self.instance.kind
         # An OAuth account can start from a refresh token alone; others need the secret.
         has_credential = data.get("new_secret") or (

@@ -6,26 +6,33 @@ pasted code (`onboarding.finish`). Django's CSRF protection covers both forms.
 """
 
 import uuid
+from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import oauth, onboarding
-from accounts.models import TIERS, OAuthSession
+from accounts.models import TIERS, Account, OAuthSession
+
+if TYPE_CHECKING:
+    # The checker sees the ModelAdmin this mixin is used with; at run time a plain mixin.
+    _AccountAdminBase = admin.ModelAdmin[Account]
+else:
+    _AccountAdminBase = object
 
 
-class ClaudeLoginMixin:
+class ClaudeLoginMixin(_AccountAdminBase):
     """Adds the two login pages to a ModelAdmin of Account (needs its admin_site and model)."""
 
-    def get_urls(self) -> list:
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("add-claude/", view(self.login_start_view), name="accounts_account_add_claude"),

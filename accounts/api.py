@@ -125,6 +125,8 @@ def _create(body: AccountIn) -> Account:
         return lifecycle.create_api_key_account(
             name=body.name, api_key=body.apiKey, tier=body.tier, priority=body.priority
         )
+    # AccountIn.one_kind_of_credential: without an API key, both tokens are there.
+    assert body.accessToken is not None and body.refreshToken is not None
     expires = datetime.fromtimestamp(body.expiresAt / 1000, tz=UTC) if body.expiresAt else None
     return lifecycle.create_token_account(
         name=body.name,

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -40,12 +41,14 @@ def mask(secret: str | None) -> str:
 class EncryptedTextField(models.TextField):
     """A text column holding Fernet ciphertext; Python code only ever sees plain text."""
 
-    def from_db_value(self, value, expression, connection):  # noqa: ANN001
+    def from_db_value(
+        self, value: str | None, expression: object, connection: object
+    ) -> str | None:
         if value is None or value == "":
             return value
         return decrypt(value)
 
-    def get_prep_value(self, value):  # noqa: ANN001
+    def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

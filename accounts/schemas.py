@@ -25,23 +25,28 @@ Name = Annotated[
 ]
 
 
-def _secret(clean: Callable[[str], str], length: tuple[int, int]) -> Any:
-    """A credential field: checked by `clean`, its length bounds shown in the OpenAPI schema."""
+def _bounds(length: tuple[int, int]) -> Any:
+    """A credential's length bounds, for the OpenAPI schema (its rule checks them too)."""
     shortest, longest = length
-    return Annotated[
-        str,
-        Field(json_schema_extra={"minLength": shortest, "maxLength": longest}),
-        AfterValidator(validation.pydantic_check(clean)),
-    ]
+    return Field(json_schema_extra={"minLength": shortest, "maxLength": longest})
 
 
-ApiKey = _secret(validation.clean_api_key, validation.API_KEY_LENGTH)
-AccessToken = _secret(
-    partial(validation.clean_token, label="Access token"), validation.TOKEN_LENGTH
-)
-RefreshToken = _secret(
-    partial(validation.clean_token, label="Refresh token"), validation.TOKEN_LENGTH
-)
+def _rule(clean: Callable[[str], str]) -> AfterValidator:
+    return AfterValidator(validation.pydantic_check(clean))
+
+
+# Credential fields: checked by their rule, their length bounds shown in the OpenAPI schema.
+ApiKey = Annotated[str, _bounds(validation.API_KEY_LENGTH), _rule(validation.clean_api_key)]
+AccessToken = Annotated[
+    str,
+    _bounds(validation.TOKEN_LENGTH),
+    _rule(partial(validation.clean_token, label="Access token")),
+]
+RefreshToken = Annotated[
+    str,
+    _bounds(validation.TOKEN_LENGTH),
+    _rule(partial(validation.clean_token, label="Refresh token")),
+]
 
 Priority = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
 # Epoch milliseconds up to the year 9999, the last a datetime can hold.
@@ -150,7 +155,7 @@ def rate_limit_status(account: Account, *, now: datetime) -> str:
         if account.rate_limit_reset and account.rate_limit_reset > now:
             return f"{account.rate_limit_status} ({_minutes(account.rate_limit_reset, now)}m)"
         return account.rate_limit_status
-    if account.is_rate_limited(now):
+    if account.rate_limited_until is not None and account.is_rate_limited(now):
         return f"Rate limited ({_minutes(account.rate_limited_until, now)}m)"
     return "OK"
 

@@ -94,6 +94,6 @@ def skip_reason(account: Account, *, now: datetime, family: str | None = None) -
         return state.describe()
     until = health.family_blocked_until(account, family, now)
     if until is not None:
-        claim = account.model_limits[family]["claim"]  # type: ignore[index]
+        claim = account.model_limits[family]["claim"]
         return f"{family} limit ({claim}) until {until.isoformat()}"
     return None

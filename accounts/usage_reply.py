@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from accounts import health
 
@@ -136,7 +136,7 @@ def _window(percent: Any, resets_at: Any) -> Window | None:
     return Window(min(max(percent / 100, 0.0), 1.0), _moment(resets_at))
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     """A finite int or float (JSON's true and false are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False

@@ -7,7 +7,7 @@ API's default auth).
 """
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Status
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -95,7 +95,7 @@ def list_request_payloads(request: HttpRequest, params: Query[DetailQuery]) -> l
 
 
 @router.get("/api/requests/stream", tags=["requests"])
-async def stream_requests(request: HttpRequest) -> HttpResponse:
+async def stream_requests(request: HttpRequest) -> StreamingHttpResponse:
     """SSE: `start` when upstream headers arrive, `summary` and `payload` when a request ends."""
     return streams.response(streams.request_frames())
 
@@ -168,8 +168,8 @@ def get_retention(request: HttpRequest) -> dict:
     openapi_extra={"responses": {409: {"description": "Set in the environment, which wins"}}},
 )
 def set_retention(request: HttpRequest, body: RetentionIn) -> Status:
-    values = {"data_retention_days": body.payloadDays, "request_retention_days": body.requestDays}
-    values = {key: value for key, value in values.items() if value is not None}
+    given = {"data_retention_days": body.payloadDays, "request_retention_days": body.requestDays}
+    values = {key: value for key, value in given.items() if value is not None}
     if not values:
         raise ApiError(400, "No retention fields provided")
     runtime.set_retention_days(values)
@@ -198,5 +198,5 @@ def log_history(request: HttpRequest, params: Query[LogsQuery]) -> list[dict]:
 
 
 @router.get("/api/logs/stream", tags=["logs"])
-async def stream_logs(request: HttpRequest) -> HttpResponse:
+async def stream_logs(request: HttpRequest) -> StreamingHttpResponse:
     return streams.response(streams.log_frames())

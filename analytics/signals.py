@@ -1,6 +1,8 @@
 """Signal receivers: price edits reprice unpriced requests; account changes reach the dashboard
 and the metrics (accounts announces them, accounts/signals.py; it imports no other app)."""
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -22,7 +24,11 @@ def price_changed(**kwargs: object) -> None:
 def account_changed(instance: Account, signal: object, **kwargs: object) -> None:
     # Values taken now (a deleted instance loses its pk), sent after the commit so
     # a listener that re-reads the account sees the change.
-    change = {"account_id": instance.pk, "name": instance.name, "deleted": signal is post_delete}
+    change: dict[str, Any] = {
+        "account_id": instance.pk,
+        "name": instance.name,
+        "deleted": signal is post_delete,
+    }
     transaction.on_commit(lambda: events.publish_account_changed(**change))
 
 

@@ -1,6 +1,8 @@
 """ASGI entry point: /v1/ goes to the proxy's lean handler, the rest to Django and Channels."""
 
 import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccflare_site.settings")
 
@@ -16,8 +18,11 @@ from accounts import usage_check  # noqa: E402
 from ccflare_site import routing, tuning  # noqa: E402
 from proxy import handler  # noqa: E402
 
+# Django's handler sends any Mapping; the proxy's handler sends dicts.
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
-async def http_app(scope: dict, receive, send) -> None:  # noqa: ANN001
+
+async def http_app(scope: dict, receive: handler.Receive, send: Send) -> None:
     # Usage polling runs in this process's loop; started here too for servers
     # other than daphne (a no-op once it runs).
     usage_check.ensure_polling()

@@ -8,7 +8,11 @@ stream for many minutes, has none) and answers oversized requests with their
 own status. tuning.install_guarded_channel() puts it under daphne.
 """
 
-from twisted.internet.interfaces import IDelayedCall
+from typing import Any
+
+from twisted.internet.base import DelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 from twisted.web import http
 
 # After a rejection the client may still be sending; reading and dropping that
@@ -33,7 +37,7 @@ class GuardedChannel(http.HTTPChannel):
 
     header_timeout_seconds: float = 20.0
     body_timeout_seconds: float = 120.0
-    _deadline: IDelayedCall | None = None
+    _deadline: DelayedCall | None = None
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
         if self._deadline is None and not self._handlingRequest:
@@ -50,7 +54,7 @@ class GuardedChannel(http.HTTPChannel):
         self._cancel_deadline()
         super().allContentReceived()
 
-    def connectionLost(self, reason: object) -> None:  # noqa: N802
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         self._cancel_deadline()
         super().connectionLost(reason)
 
@@ -86,12 +90,14 @@ class GuardedChannel(http.HTTPChannel):
         that never closes is cut off after LINGER_SECONDS.
         """
         self._cancel_deadline()
-        self.dataReceived = self.lineReceived = _drop  # type: ignore[method-assign]
-        self.transport.write(
+        self.dataReceived = self.lineReceived = _drop  # type: ignore[method-assign,assignment]
+        # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
+        transport: Any = self.transport
+        transport.write(
             b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
         self._networkProducer.unregisterProducer()
-        self.transport.loseWriteConnection()
+        transport.loseWriteConnection()
         if self._abortingCall is None:
             self._abortingCall = self.callLater(LINGER_SECONDS, self.forceAbortClient)
 

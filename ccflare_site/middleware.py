@@ -8,6 +8,7 @@ with DEBUG's technical page). Listed before CsrfViewMiddleware so it sees those.
 """
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
@@ -31,8 +32,11 @@ def api_json_errors(get_response: Handler | AsyncHandler) -> Handler | AsyncHand
 
         return async_middleware
 
+    # Not a coroutine function, so a plain handler (which the checker cannot infer).
+    sync_response = cast(Handler, get_response)
+
     def middleware(request: HttpRequest) -> HttpResponseBase:
-        return as_json_if_needed(request, get_response(request))
+        return as_json_if_needed(request, sync_response(request))
 
     return middleware
 

@@ -6,13 +6,15 @@ with the errors mapped once in `ccflare_site.api`: 400 for input it refuses,
 lets clients (and schemathesis' status code check) know every answer to expect.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 ERROR = {
     "type": "object",
     "properties": {"error": {"type": "string"}, "details": {}},
     "required": ["error"],
 }
+_Schema = TypeVar("_Schema", bound=dict[str, Any])
+
 DESCRIPTIONS = {
     400: "Invalid input: `error` says what, `details` lists the fields",
     401: "No staff session and no valid API token",
@@ -21,7 +23,7 @@ DESCRIPTIONS = {
 }
 
 
-def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+def document_errors(schema: _Schema) -> _Schema:
     """`schema` with the Error component and each operation's error answers added."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR
     for path, methods in schema["paths"].items():

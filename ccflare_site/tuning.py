@@ -2,6 +2,8 @@
 
 import gc
 import sys
+from collections.abc import Callable
+from typing import Any, cast
 
 # The recorder's thread competes for the GIL; a shorter switch interval than
 # the default 5 ms bounds how long it can hold up the event loop.
@@ -49,7 +51,7 @@ def skip_twisted_form_parsing() -> None:
         original(self, *args, **kwargs)
 
     __init__.skips_form_parsing = True  # type: ignore[attr-defined]
-    WebRequest.__init__ = __init__  # type: ignore[method-assign]
+    WebRequest.__init__ = __init__
 
 
 # Connections a burst may open before daphne accepts them (Twisted's default is 50).
@@ -67,11 +69,14 @@ def deepen_listen_backlog() -> None:
     """
     from twisted.internet import endpoints
 
-    parse = endpoints._serverParsers["tcp"]
+    # Twisted's parser table is untyped (its values are just "function" to the checker).
+    parse = cast(Callable[..., Any], endpoints._serverParsers["tcp"])
     if getattr(parse, "deepened", False):
         return
 
-    def parse_tcp(factory: object, port: str, interface: str = "", backlog: int = LISTEN_BACKLOG):
+    def parse_tcp(
+        factory: object, port: str, interface: str = "", backlog: int = LISTEN_BACKLOG
+    ) -> Any:
         return parse(factory, port, interface=interface, backlog=backlog)
 
     parse_tcp.deepened = True  # type: ignore[attr-defined]
@@ -94,7 +99,7 @@ def install_guarded_channel() -> None:
 
     http_channel.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
     http_channel.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
-    HTTPFactory.protocol = http_channel.build_protocol  # type: ignore[assignment]
+    HTTPFactory.protocol = http_channel.build_protocol
 
 
 def redact_access_log() -> None:
@@ -120,4 +125,4 @@ def redact_access_log() -> None:
         original(self, host, date, logs.redact(request), **rest)
 
     write_entry.redacts = True  # type: ignore[attr-defined]
-    AccessLogGenerator.write_entry = write_entry  # type: ignore[method-assign]
+    AccessLogGenerator.write_entry = write_entry

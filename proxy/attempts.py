@@ -133,7 +133,7 @@ def _bench(
     moment = _dt(until)
     assert moment is not None
     capped = health.claim_family(info.claim)
-    if capped is not None:
+    if capped is not None and info.claim is not None:
         now = datetime.now(UTC)
         pool.update(
             account,

@@ -73,9 +73,10 @@ def _install_shutdown_drain() -> None:
     except ImportError:
         return
     if reactor.running:
+        # Without the zope plugin the checker reads the interface method's first argument as self.
         reactor.addSystemEventTrigger(
             "during",
-            "shutdown",
+            "shutdown",  # type: ignore[arg-type]
             lambda: defer.Deferred.fromFuture(asyncio.ensure_future(_final_drain())),
         )
 

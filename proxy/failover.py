@@ -181,7 +181,11 @@ def _exhausted(
         outcome.status = 503
         states = "; ".join(f"{a.name}: {h.describe()}" for a, h in healths)
         outcome.message = f"No usable account ({states})"
-        cooling = [h.until for _, h in healths if h.state == HealthState.COOLING_DOWN]
+        cooling = [
+            h.until
+            for _, h in healths
+            if h.state == HealthState.COOLING_DOWN and h.until is not None
+        ]
         outcome.retry_after = _seconds_until(min(cooling), now) if cooling else None
     if outcome.status != 502:  # 502: accounts were there and failed; this request's own trouble
         signals.announce_exhausted(status=outcome.status, message=outcome.message)

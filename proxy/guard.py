@@ -117,7 +117,7 @@ def _admit_browser(
 ) -> Admission | Refusal:
     """A request a browser made: allowed for listed origins and the proxy's own."""
     origin_text = origin.decode("latin-1") if origin is not None else None
-    if origin_text is not None and origin_text in settings.CORS_ALLOWED_ORIGINS:
+    if origin is not None and origin_text in settings.CORS_ALLOWED_ORIGINS:
         preflight = scope["method"] == "OPTIONS" and _has(scope, b"access-control-request-method")
         return Admission(path, cors_headers(origin, scope, preflight=preflight), preflight)
     if origin_text is not None and host is not None and _same_origin(origin_text, host):

@@ -67,7 +67,7 @@ class SSEParser:
 
     def _skip_dropped_event(self, chunk: bytes) -> bytes:
         """Discard input up to the blank line ending the dropped event; return what follows."""
-        probe = self._drop_tail + chunk
+        probe = (self._drop_tail or b"") + chunk
         end = probe.find(b"\n\n")
         if end == -1:
             self._drop_tail = b"\n" if probe.endswith(b"\n") else b""

@@ -5,6 +5,7 @@ pool as the main cost under concurrency.
 """
 
 import re
+from collections.abc import Sequence
 
 import aiohttp
 from django.conf import settings
@@ -121,7 +122,7 @@ def header_safe(value: str | None) -> bool:
     return bool(value) and _UNSAFE_VALUE.search(value) is None  # type: ignore[arg-type]
 
 
-def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[str]:
+def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[str]:
     """Header names listed in `Connection`: hop-by-hop by declaration (RFC 9110 §7.6.1)."""
     named = [
         token.strip().lower()

@@ -190,7 +190,8 @@ class UsageTracker:
         delta = data.get("delta")
         if not isinstance(delta, dict):
             return
-        field = _DELTA_TEXT_FIELDS.get(delta.get("type"))
+        kind = delta.get("type")
+        field = _DELTA_TEXT_FIELDS.get(kind) if isinstance(kind, str) else None
         text = delta.get(field) if field else None
         if isinstance(text, str):
             self.estimated_output_chars += len(text)

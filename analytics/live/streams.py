@@ -63,6 +63,7 @@ async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]
     """
     logs.attach_loop(asyncio.get_running_loop())
     layer = get_channel_layer()
+    assert layer is not None, "settings.CHANNEL_LAYERS always names one"
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
     try:

@@ -9,6 +9,7 @@ import logging
 import re
 from collections import deque
 from pathlib import Path
+from types import TracebackType
 
 LOGS_GROUP = "logs"
 
@@ -94,7 +95,11 @@ class PrettyFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("[{asctime}] {levelname}: [{name}] {message}", style="{")
 
-    def formatException(self, ei) -> str:  # noqa: ANN001, N802
+    def formatException(  # noqa: N802
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
         return redact(super().formatException(ei))
 
 

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import logging
 import threading
+import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -180,7 +181,9 @@ def log_requests(rows: list[Request]) -> None:
     if not settings.LOG_REQUESTS or not logger.isEnabledFor(logging.INFO):
         return
     ids = {row.account_id for row in rows if row.account_id is not None}
-    names = dict(Account.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    names: dict[uuid.UUID | None, str] = (
+        dict(Account.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    )
     for row in rows:
         cost = "unpriced" if row.cost_usd is None else f"${row.cost_usd:.6f}"
         logger.info(

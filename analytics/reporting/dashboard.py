@@ -134,7 +134,7 @@ def known_models() -> list[str]:
         .annotate(n=Count("id"))
         .order_by("-n", "model")
     )
-    return [row["model"] for row in rows[:50]]
+    return [row["model"] for row in rows[:50] if row["model"] is not None]
 
 
 def overview_data() -> dict:

@@ -137,7 +137,7 @@ def recent_errors(*, limit: int) -> list[str]:
     errors: list[str] = []
     rows = Request.objects.exclude(error_message=None).exclude(error_message="")
     for message in rows.order_by("-timestamp").values_list("error_message", flat=True)[:200]:
-        if message not in errors:
+        if message and message not in errors:
             errors.append(message)
         if len(errors) == limit:
             break

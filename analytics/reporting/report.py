@@ -9,6 +9,7 @@ exact. The p95 is nearest rank, read with one ORDER BY ... OFFSET per model.
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
@@ -122,7 +123,7 @@ def time_series(rows: QuerySet, filters: Filters) -> list[dict]:
 
 def _point(start: datetime, model: str | None, sums: dict, filters: Filters) -> dict:
     prompt = (sums["input"] or 0) + (sums["cache_read"] or 0) + (sums["cache_creation"] or 0)
-    point = {"ts": int(start.timestamp() * 1000)}
+    point: dict[str, Any] = {"ts": int(start.timestamp() * 1000)}
     if filters.model_breakdown:
         point["model"] = model
     point.update(
@@ -262,4 +263,4 @@ def _pct(part: float, whole: float) -> float:
 
 
 def _avg(total: float | None, count: int) -> float | None:
-    return float(total) / count if count else None
+    return float(total) / count if count and total is not None else None

@@ -65,7 +65,7 @@ def status_label(account: Account, *, now: datetime) -> str:
 def token_label(account: Account, *, now: datetime) -> str:
     """'valid (Nm)' or 'valid (Nh)' left, 'expired', 'long-lived', or '-' for API keys."""
     status = account.token_status(now)
-    if status != "valid":
+    if status != "valid" or account.expires_at is None:
         return status
     minutes = _minutes_left(account.expires_at, now=now)
     return f"valid ({minutes}m)" if minutes < 120 else f"valid ({minutes // 60}h)"
