@@ -313,14 +313,7 @@ class Exchange:
         record.response_time_ms = self._elapsed_ms()
         record.response_body = self.response_capture.value()
         record.truncated = record.truncated or self.response_capture.truncated
-        record.model = usage.model
-        record.input_tokens = usage.input_tokens
-        record.cache_read_input_tokens = usage.cache_read_input_tokens
-        record.cache_creation_input_tokens = usage.cache_creation_input_tokens
-        record.cache_creation_5m_tokens = usage.cache_creation_5m_tokens
-        record.cache_creation_1h_tokens = usage.cache_creation_1h_tokens
-        record.output_tokens = usage.final_output_tokens
-        record.output_tokens_per_second = usage.tokens_per_second
+        record.usage = usage.snapshot()
         if usage.first_token_at is not None:
             record.time_to_first_token_ms = int((usage.first_token_at - self.t0) * 1000)
         if record.is_stream and record.terminal_state == Request.Terminal.COMPLETE:

@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from analytics.recording.usage import Usage
 from proxy.sse import Event
 
 # Usage counts copied as given; `message_delta` repeats them cumulatively, so the
@@ -123,13 +124,18 @@ class UsageTracker:
         estimate = -(-self.estimated_output_chars // _CHARS_PER_TOKEN)
         return max(self.output_tokens, estimate)
 
-    @property
-    def prompt_tokens(self) -> int:
-        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.final_output_tokens
+    def snapshot(self) -> Usage:
+        """What was seen so far, as the immutable value the recorder stores."""
+        return Usage(
+            model=self.model,
+            input_tokens=self.input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens,
+            cache_creation_5m_tokens=self.cache_creation_5m_tokens,
+            cache_creation_1h_tokens=self.cache_creation_1h_tokens,
+            output_tokens=self.final_output_tokens,
+            output_tokens_per_second=self.tokens_per_second,
+        )
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -46,7 +46,7 @@ def observe(batch: Iterable) -> None:
         account = _names.get(str(record.account_id), "none") if record.account_id else "none"
         REQUESTS.labels(
             account=account,
-            model=record.model or "none",
+            model=record.usage.model or "none",
             status=str(record.status_code or 0),
             terminal_state=record.terminal_state,
         ).inc()

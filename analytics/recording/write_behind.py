@@ -21,12 +21,12 @@ import threading
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 
 from access import credentials as access_services
@@ -35,6 +35,7 @@ from analytics.live import events
 from analytics.models import Request, RequestPayload
 from analytics.operations import metrics
 from analytics.recording import bulk, cost, redaction
+from analytics.recording.usage import NO_USAGE, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +64,7 @@ class RequestRecord:
     time_to_first_token_ms: int | None = None
     failover_attempts: int = 0
     routing_trace: list = field(default_factory=list)
-    model: str | None = None
-    input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_creation_5m_tokens: int = 0
-    cache_creation_1h_tokens: int = 0
-    output_tokens: int = 0
-    output_tokens_per_second: float | None = None
+    usage: Usage = NO_USAGE
     # Captured payload: raw headers (redacted here, off the response path), capped bodies.
     request_headers: list[tuple[bytes, bytes]] | None = None
     request_body: bytes | None = None
@@ -145,13 +139,21 @@ class Recorder:
             await events.publish_request_started(start_row(record))
 
     def flush_sync(self) -> list[dict]:
-        """Write the queued batch; on failure keep it for the next attempt."""
+        """Write the queued batch; on failure keep it for the next attempt.
+
+        A batch the database refuses for its content (DataError, IntegrityError) is
+        written one record at a time instead, so one bad record cannot hold back every
+        record after it; the database being away keeps the whole batch for later.
+        """
         with self._lock:
             batch, self._queue = self._queue, []
         if not batch:
             return []
         try:
-            return write_batch(batch)
+            rows = write_batch(batch)
+        except (DataError, IntegrityError):
+            logger.exception("recording.batch_refused count=%d", len(batch))
+            rows = write_one_by_one(batch)
         except Exception:
             logger.exception("recording.flush_failed count=%d", len(batch))
             # This thread keeps its connection between flushes; drop a broken one.
@@ -159,9 +161,10 @@ class Recorder:
             with self._lock:
                 self._queue[:0] = batch
             return []
+        return after_write(batch, rows)
 
 
-def write_batch(batch: list[RequestRecord]) -> list[dict]:
+def write_batch(batch: list[RequestRecord]) -> list[Request]:
     """Insert requests and payloads and bump account counters, in one transaction."""
     table = cost.current_table()
     rows = [to_request(record, table) for record in batch]
@@ -171,8 +174,27 @@ def write_batch(batch: list[RequestRecord]) -> list[dict]:
         bulk.insert(payloads)
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
-    metrics.observe(batch)
-    log_requests(rows)
+    return rows
+
+
+def write_one_by_one(batch: list[RequestRecord]) -> list[Request]:
+    """Each record in its own transaction; one the database refuses is logged and dropped."""
+    rows: list[Request] = []
+    for record in batch:
+        try:
+            rows += write_batch([record])
+        except (DataError, IntegrityError):
+            logger.exception("recording.record_dropped id=%s", record.id)
+    return rows
+
+
+def after_write(batch: list[RequestRecord], rows: list[Request]) -> list[dict]:
+    """Metrics and log lines for what was written; a failure here never rewrites a row."""
+    try:
+        metrics.observe(batch)
+        log_requests(rows)
+    except Exception:
+        logger.exception("recording.after_write_failed")
     return [events.summary(row) for row in rows]
 
 
@@ -200,6 +222,11 @@ def log_requests(rows: list[Request]) -> None:
         )
 
 
+def _text(value: str) -> str:
+    """A client's or upstream's text as a column can hold it: PostgreSQL refuses NUL."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def start_row(record: RequestRecord) -> dict:
     """A request whose upstream headers arrived, as the stream's `start` event (docs/api.md)."""
     return {
@@ -225,36 +252,26 @@ def client_keys_used(batch: list[RequestRecord]) -> dict[int, datetime]:
 
 def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
     started = datetime.fromtimestamp(record.started_at, tz=UTC)
-    prompt = (
-        record.input_tokens + record.cache_read_input_tokens + record.cache_creation_input_tokens
-    )
+    usage = record.usage
+    if usage.model is not None:
+        usage = replace(usage, model=_text(usage.model)[:128])
     request = Request(
         id=record.id,
         timestamp=started,
-        method=record.method,
-        path=record.path[:512],
+        method=_text(record.method)[:10],
+        path=_text(record.path)[:512],
         account_id=record.account_id,
         status_code=record.status_code,
         success=record.success,
-        error_message=record.error_message,
+        error_message=record.error_message and _text(record.error_message),
         terminal_state=record.terminal_state,
         is_stream=record.is_stream,
         response_time_ms=record.response_time_ms,
         time_to_first_token_ms=record.time_to_first_token_ms,
         failover_attempts=record.failover_attempts,
         routing_trace=record.routing_trace,
-        model=record.model,
-        input_tokens=record.input_tokens,
-        cache_read_input_tokens=record.cache_read_input_tokens,
-        cache_creation_input_tokens=record.cache_creation_input_tokens,
-        cache_creation_5m_tokens=record.cache_creation_5m_tokens,
-        cache_creation_1h_tokens=record.cache_creation_1h_tokens,
-        output_tokens=record.output_tokens,
-        prompt_tokens=prompt,
-        completion_tokens=record.output_tokens,
-        total_tokens=prompt + record.output_tokens,
-        output_tokens_per_second=record.output_tokens_per_second,
         client_key_id=record.client_key_id,
+        **usage.columns(),
     )
     cost.apply_cost(request, table)
     return request

@@ -32,8 +32,8 @@ def summary(tracker: UsageTracker) -> dict[str, Any]:
         "output_tokens": tracker.output_tokens,
         "final_output_tokens": tracker.final_output_tokens,
         "estimated_output_chars": tracker.estimated_output_chars,
-        "prompt_tokens": tracker.prompt_tokens,
-        "total_tokens": tracker.total_tokens,
+        "prompt_tokens": tracker.snapshot().prompt_tokens,
+        "total_tokens": tracker.snapshot().total_tokens,
         "first_token_at": tracker.first_token_at,
         "last_token_at": tracker.last_token_at,
         "tokens_per_second": tracker.tokens_per_second,
@@ -306,7 +306,7 @@ def test_json_body_that_is_not_a_message_counts_nothing(
 
     tracker.on_json_body(body)
 
-    assert (tracker.error, tracker.finished, tracker.model, tracker.total_tokens) == (
+    assert (tracker.error, tracker.finished, tracker.model, tracker.snapshot().total_tokens) == (
         expected_error,
         False,
         None,
@@ -352,4 +352,8 @@ def test_ignores_events_without_usage(event: Event) -> None:
 
     tracker.on_event(event, 1.0)
 
-    assert (tracker.model, tracker.total_tokens, tracker.estimated_output_chars) == (None, 0, 0)
+    assert (tracker.model, tracker.snapshot().total_tokens, tracker.estimated_output_chars) == (
+        None,
+        0,
+        0,
+    )

@@ -1,0 +1,82 @@
+"""The recorder never lets one bad record hold back the others, and stores hostile text safely."""
+
+import time
+import uuid
+
+import pytest
+
+from analytics.models import Request
+from analytics.recording import write_behind
+from analytics.recording.usage import Usage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def record(**fields: object) -> write_behind.RequestRecord:
+    values: dict = {
+        "id": str(uuid.uuid4()),
+        "started_at": time.time(),
+        "method": "POST",
+        "path": "/v1/messages",
+        "status_code": 200,
+        **fields,
+    }
+    return write_behind.RequestRecord(**values)
+
+
+def test_a_record_the_database_refuses_is_dropped_and_the_rest_written() -> None:
+    recorder = write_behind.Recorder()
+    first = record()
+    recorder.enqueue(first)
+    recorder.flush_sync()
+    duplicate, fresh = record(id=first.id), record()
+    recorder.enqueue(duplicate)
+    recorder.enqueue(fresh)
+
+    recorder.flush_sync()
+
+    assert Request.objects.filter(pk=fresh.id).exists()
+    assert Request.objects.count() == 2
+    assert recorder.pending == 0  # not retried for ever
+
+
+def test_nul_and_over_long_text_is_stored_not_refused() -> None:
+    recorder = write_behind.Recorder()
+    hostile = record(
+        method="PROPFINDXYZW",
+        path="/v1/messages\x00",
+        error_message="bad\x00reply",
+        usage=Usage(model="claude\x00" + "x" * 300),
+    )
+    recorder.enqueue(hostile)
+
+    recorder.flush_sync()
+
+    row = Request.objects.get(pk=hostile.id)
+    assert row.path == "/v1/messages\ufffd"
+    assert row.error_message == "bad\ufffdreply"
+    assert row.model.startswith("claude\ufffd") and len(row.model) == 128
+    assert row.method == "PROPFINDXY"
+
+
+def test_a_usage_value_fills_every_token_column() -> None:
+    usage = Usage(
+        model="claude-sonnet-4-6",
+        input_tokens=10,
+        cache_read_input_tokens=20,
+        cache_creation_input_tokens=30,
+        cache_creation_5m_tokens=10,
+        cache_creation_1h_tokens=20,
+        output_tokens=5,
+        output_tokens_per_second=2.5,
+    )
+    recorder = write_behind.Recorder()
+    done = record(usage=usage)
+    recorder.enqueue(done)
+
+    recorder.flush_sync()
+
+    row = Request.objects.get(pk=done.id)
+    assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (60, 5, 65)
+    assert (row.cache_creation_5m_tokens, row.cache_creation_1h_tokens) == (10, 20)
+    assert row.output_tokens_per_second == 2.5
