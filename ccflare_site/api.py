@@ -15,6 +15,8 @@ from ninja.openapi.schema import OpenAPISchema
 from access.auth import api_auth, require_api_access
 from access.credentials import AccessError
 from accounts.lifecycle import AccountError, AccountNotFound
+from accounts.oauth import GrantRejected, OAuthError
+from accounts.onboarding import OnboardingError
 from analytics.operations.runtime import SetInEnvironment
 from ccflare_site import openapi
 from lib.api_errors import ApiError, error_response
@@ -51,6 +53,23 @@ def on_account_not_found(request: HttpRequest, exc: AccountNotFound) -> HttpResp
 @api.exception_handler(AccountError)
 def on_account_error(request: HttpRequest, exc: AccountError) -> HttpResponse:
     return error_response(400, str(exc))
+
+
+@api.exception_handler(OnboardingError)
+def on_onboarding_error(request: HttpRequest, exc: OnboardingError) -> HttpResponse:
+    return error_response(400, str(exc))
+
+
+@api.exception_handler(GrantRejected)
+def on_grant_rejected(request: HttpRequest, exc: GrantRejected) -> HttpResponse:
+    # A wrong, reused or expired code is the user's to fix: try again.
+    return error_response(400, str(exc))
+
+
+@api.exception_handler(OAuthError)
+def on_oauth_error(request: HttpRequest, exc: OAuthError) -> HttpResponse:
+    # The OAuth endpoint was unreachable or failed: Anthropic's side, not the input.
+    return error_response(502, str(exc))
 
 
 @api.exception_handler(AccessError)
