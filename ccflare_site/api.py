@@ -126,6 +126,14 @@ def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     return error_response(400, "Invalid input: the database cannot store or match this value")
 
 
-api.add_router("", "analytics.api.router")
+# Each concern's router at its prefix; /health and /metrics stay at the root.
+api.add_router("", "analytics.api.health.router")
+api.add_router("/api/stats", "analytics.api.stats.router")
+api.add_router("/api/requests", "analytics.api.requests.router")
+api.add_router("/api/analytics", "analytics.api.report.router")
+api.add_router("/api/config", "analytics.api.config.router")
+api.add_router("/api/strategies", "analytics.api.config.strategies_router")
+api.add_router("/api/maintenance", "analytics.api.maintenance.router")
+api.add_router("/api/logs", "analytics.api.logs.router")
 api.add_router("/api/accounts", "accounts.api.router")
 api.add_router("/api/oauth", "accounts.oauth_api.router")
