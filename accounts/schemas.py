@@ -1,4 +1,4 @@
-"""Request bodies of the accounts API, and the JSON shape of one account (docs/api.md)."""
+"""Bodies of the accounts and OAuth login API, and the JSON shape of one account (docs/api.md)."""
 
 import math
 from collections.abc import Callable
@@ -89,6 +89,38 @@ class RenameIn(Schema):
 
 class PriorityIn(Schema):
     priority: Priority
+
+
+# The OAuth login (accounts/oauth_api.py); the class names are the OpenAPI component names.
+class InitIn(Schema):
+    # Start a login for this name; an existing name is logged in again.
+    name: Name
+    mode: str = "max"
+    # None: 1 for a new account, unchanged for an existing one.
+    tier: int | None = None
+    priority: Priority | None = None
+
+
+class InitOut(Schema):
+    success: bool
+    authUrl: str
+    sessionId: str
+    step: str
+    # Extension: true when finishing will replace an existing account's credentials.
+    reauth: bool
+
+
+class CallbackIn(Schema):
+    # The pasted `code#state` of the login that init started.
+    sessionId: str
+    code: str
+
+
+class CallbackOut(Schema):
+    success: bool
+    message: str
+    mode: str
+    tier: int
 
 
 def account_json(account: Account, *, now: datetime) -> dict:

@@ -15,6 +15,8 @@ from ninja.openapi.schema import OpenAPISchema
 from access.auth import api_auth, require_api_access
 from access.credentials import AccessError
 from accounts.lifecycle import AccountError, AccountNotFound
+from accounts.oauth import GrantRejected, OAuthError
+from accounts.onboarding import OnboardingError
 from analytics.operations.runtime import SetInEnvironment
 from ccflare_site import openapi
 from lib.api_errors import ApiError, error_response
@@ -51,6 +53,23 @@ def on_account_not_found(request: HttpRequest, exc: AccountNotFound) -> HttpResp
 @api.exception_handler(AccountError)
 def on_account_error(request: HttpRequest, exc: AccountError) -> HttpResponse:
     return error_response(400, str(exc))
+
+
+@api.exception_handler(OnboardingError)
+def on_onboarding_error(request: HttpRequest, exc: OnboardingError) -> HttpResponse:
+    return error_response(400, str(exc))
+
+
+@api.exception_handler(GrantRejected)
+def on_grant_rejected(request: HttpRequest, exc: GrantRejected) -> HttpResponse:
+    # A wrong, reused or expired code is the user's to fix: try again.
+    return error_response(400, str(exc))
+
+
+@api.exception_handler(OAuthError)
+def on_oauth_error(request: HttpRequest, exc: OAuthError) -> HttpResponse:
+    # The OAuth endpoint was unreachable or failed: Anthropic's side, not the input.
+    return error_response(502, str(exc))
 
 
 @api.exception_handler(AccessError)
@@ -107,6 +126,14 @@ def on_data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
     return error_response(400, "Invalid input: the database cannot store or match this value")
 
 
-api.add_router("", "analytics.api.router")
+# Each concern's router at its prefix; /health and /metrics stay at the root.
+api.add_router("", "analytics.api.health.router")
+api.add_router("/api/stats", "analytics.api.stats.router")
+api.add_router("/api/requests", "analytics.api.requests.router")
+api.add_router("/api/analytics", "analytics.api.report.router")
+api.add_router("/api/config", "analytics.api.config.router")
+api.add_router("/api/strategies", "analytics.api.config.strategies_router")
+api.add_router("/api/maintenance", "analytics.api.maintenance.router")
+api.add_router("/api/logs", "analytics.api.logs.router")
 api.add_router("/api/accounts", "accounts.api.router")
 api.add_router("/api/oauth", "accounts.oauth_api.router")

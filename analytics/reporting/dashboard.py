@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count
 
 from accounts import forecast, health, selection, usage_reply
 from accounts.models import Account, Health, HealthState
 from analytics.models import Request
 from analytics.operations import runtime
-from analytics.reporting import conversation, queries, report
+from analytics.reporting import aggregates, conversation, queries, report
 
 # How many requests the Requests page loads, and the Overview's live feed shows.
 REQUESTS_PAGE_SIZE = 200
@@ -128,13 +127,7 @@ def account_names() -> dict[str, str]:
 
 def known_models() -> list[str]:
     """Every model seen in the history, most used first (the analytics filter's choices)."""
-    rows = (
-        Request.objects.exclude(model=None)
-        .values("model")
-        .annotate(n=Count("id"))
-        .order_by("-n", "model")
-    )
-    return [row["model"] for row in rows[:50] if row["model"] is not None]
+    return [model for model, _ in aggregates.model_counts(Request.objects.all(), limit=50)]
 
 
 def overview_data() -> dict:
@@ -160,7 +153,7 @@ def analytics_data() -> dict:
     return {
         "range": DEFAULT_RANGE,
         "report": report.build(report.Filters(range=DEFAULT_RANGE)),
-        "accountChoices": [*account_names().values(), queries.NO_ACCOUNT],
+        "accountChoices": [*account_names().values(), aggregates.NO_ACCOUNT],
         "modelChoices": known_models(),
     }
 

@@ -1,28 +1,28 @@
 """Read-side queries for the API and commands: stats, request lists, one request's detail.
 
 Plain dicts in ccflare's JSON shapes (docs/api.md), built from `values()` and
-aggregates so no query runs per row. The analytics report lives in `analytics.reporting.report`.
+aggregates so no query runs per row. The totals, per-model and per-account counts
+are `analytics.reporting.aggregates`' (shared with the report in
+`analytics.reporting.report`); this module rounds and shapes them for /api/stats.
 """
 
 import uuid
-
-from django.db.models import Avg, Count, Q, QuerySet, Sum
 
 from access.models import ClientKey
 from accounts.models import Account
 from analytics.live import events
 from analytics.models import Request, RequestPayload
-
-NO_ACCOUNT = "no_account"
+from analytics.reporting import aggregates
+from analytics.reporting.aggregates import account_name
 
 
 def stats() -> dict:
     """The headline numbers of /api/stats over the whole history (docs/api.md)."""
-    totals = _totals(Request.objects.all())
+    totals = aggregates.totals(Request.objects.all())
     return {
         **_headline(totals),
-        "topModels": top_models(limit=5, total=totals["requests"]),
-        "avgTokensPerSecond": totals["avg_tps"],
+        "topModels": top_models(limit=5, total=totals.requests),
+        "avgTokensPerSecond": totals.avg_tokens_per_second,
         "accounts": account_usage(limit=10),
         "recentErrors": recent_errors(limit=10),
     }
@@ -30,12 +30,17 @@ def stats() -> dict:
 
 def cli_stats() -> dict:
     """The `stats` command's JSON (ccflare's `--stats`): like /api/stats, with token details."""
-    totals = _totals(Request.objects.all())
+    totals = aggregates.totals(Request.objects.all())
     accounts = Account.objects.order_by("-request_count", "name")[:10]
     return {
         **_headline(totals),
-        "avgTokensPerSecond": totals["avg_tps"],
-        "tokenDetails": totals["token_details"],
+        "avgTokensPerSecond": totals.avg_tokens_per_second,
+        "tokenDetails": {
+            "input": totals.input_tokens,
+            "cacheRead": totals.cache_read_tokens,
+            "cacheCreation": totals.cache_creation_tokens,
+            "output": totals.output_tokens,
+        },
         "accounts": [
             {"name": a.name, "requestCount": a.request_count, "totalRequests": a.total_requests}
             for a in accounts
@@ -44,93 +49,40 @@ def cli_stats() -> dict:
     }
 
 
-def _headline(totals: dict) -> dict:
-    """The numbers /api/stats and the `stats` command share."""
+def _headline(totals: aggregates.Totals) -> dict:
+    """The numbers /api/stats and the `stats` command share, rounded as ccflare's stats."""
     return {
-        "totalRequests": totals["requests"],
-        "successRate": round(totals["success_rate"]),
+        "totalRequests": totals.requests,
+        "successRate": round(totals.success_rate),
         "activeAccounts": Account.objects.filter(request_count__gt=0).count(),
-        "avgResponseTime": round(totals["avg_response"] or 0),
-        "totalTokens": totals["tokens"],
-        "totalCostUsd": totals["cost"],
-    }
-
-
-def _totals(rows: QuerySet) -> dict:
-    agg = rows.aggregate(
-        requests=Count("id"),
-        successes=Count("id", filter=Q(success=True)),
-        avg_response=Avg("response_time_ms"),
-        tokens=Sum("total_tokens"),
-        cost=Sum("cost_usd"),
-        avg_tps=Avg("output_tokens_per_second"),
-        input=Sum("input_tokens"),
-        cache_read=Sum("cache_read_input_tokens"),
-        cache_creation=Sum("cache_creation_input_tokens"),
-        output=Sum("output_tokens"),
-    )
-    requests = agg["requests"]
-    return {
-        "requests": requests,
-        "success_rate": agg["successes"] * 100 / requests if requests else 0,
-        "avg_response": agg["avg_response"],
-        "tokens": agg["tokens"] or 0,
-        "cost": float(agg["cost"] or 0),
-        "avg_tps": agg["avg_tps"],
-        "token_details": {
-            "input": agg["input"] or 0,
-            "cacheRead": agg["cache_read"] or 0,
-            "cacheCreation": agg["cache_creation"] or 0,
-            "output": agg["output"] or 0,
-        },
+        "avgResponseTime": round(totals.avg_response_time_ms or 0),
+        "totalTokens": totals.tokens,
+        "totalCostUsd": totals.cost_usd,
     }
 
 
 def top_models(*, limit: int, total: int) -> list[dict]:
-    rows = (
-        Request.objects.exclude(model=None)
-        .values("model")
-        .annotate(count=Count("id"))
-        .order_by("-count", "model")[:limit]
-    )
     return [
         {
-            "model": r["model"],
-            "count": r["count"],
-            "percentage": round(r["count"] * 100 / total, 2) if total else 0,
+            "model": model,
+            "count": count,
+            "percentage": round(count * 100 / total, 2) if total else 0,
         }
-        for r in rows
+        for model, count in aggregates.model_counts(Request.objects.all(), limit=limit)
     ]
 
 
 def account_usage(*, limit: int) -> list[dict]:
     """Requests per account from the history; unauthenticated ones as `no_account`."""
-    rows = (
-        Request.objects.values("account_id")
-        .annotate(count=Count("id"), successes=Count("id", filter=Q(success=True)))
-        .order_by("-count")[:limit]
-    )
-    accounts = {a.pk: a for a in Account.objects.filter(pk__in=[r["account_id"] for r in rows])}
-    result = []
-    for row in rows:
-        account = accounts.get(row["account_id"])
-        result.append(
-            {
-                "name": account_name(row["account_id"], accounts),
-                "requestCount": row["count"],
-                "successRate": round(row["successes"] * 100 / row["count"]),
-                "totalRequests": account.total_requests if account else row["count"],
-            }
-        )
-    return result
-
-
-def account_name(account_id: uuid.UUID | None, accounts: dict) -> str:
-    """The account's name; `no_account` for none, the raw id for a deleted account."""
-    if account_id is None:
-        return NO_ACCOUNT
-    account = accounts.get(account_id)
-    return account.name if account else str(account_id)
+    return [
+        {
+            "name": c.name,
+            "requestCount": c.requests,
+            "successRate": round(c.success_rate),
+            "totalRequests": c.account.total_requests if c.account else c.requests,
+        }
+        for c in aggregates.account_counts(Request.objects.all())[:limit]
+    ]
 
 
 def recent_errors(*, limit: int) -> list[str]:

@@ -2,8 +2,10 @@
 
 Buckets come from TruncMinute/TruncHour/TruncDay, which exist on SQLite and
 PostgreSQL alike; 5-minute buckets merge minute groups in Python. Every group
-carries sums and counts rather than averages, so merging and running totals stay
-exact. The p95 is nearest rank, read with one ORDER BY ... OFFSET per model.
+carries sums and counts rather than averages (`aggregates.SUMS`), so merging and
+running totals stay exact. The totals and the per-model and per-account counts are
+`analytics.reporting.aggregates`', the same computation /api/stats uses. The p95 is
+nearest rank, read with one ORDER BY ... OFFSET per model.
 """
 
 import math
@@ -17,7 +19,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from analytics.models import Request
-from analytics.reporting.queries import NO_ACCOUNT, account_name
+from analytics.reporting import aggregates
+from analytics.reporting.aggregates import NO_ACCOUNT, SUMS
 
 # range -> (window, bucket label, bucket length, database truncation)
 RANGES = {
@@ -26,19 +29,6 @@ RANGES = {
     "24h": (timedelta(hours=24), "1h", timedelta(hours=1), TruncHour),
     "7d": (timedelta(days=7), "1h", timedelta(hours=1), TruncHour),
     "30d": (timedelta(days=30), "1d", timedelta(days=1), TruncDay),
-}
-SUMS = {
-    "requests": Count("id"),
-    "successes": Count("id", filter=Q(success=True)),
-    "tokens": Sum("total_tokens"),
-    "cost": Sum("cost_usd"),
-    "input": Sum("input_tokens"),
-    "cache_read": Sum("cache_read_input_tokens"),
-    "cache_creation": Sum("cache_creation_input_tokens"),
-    "rt_sum": Sum("response_time_ms"),
-    "rt_count": Count("response_time_ms"),
-    "tps_sum": Sum("output_tokens_per_second"),
-    "tps_count": Count("output_tokens_per_second"),
 }
 
 
@@ -56,11 +46,12 @@ def build(filters: Filters, *, now: datetime | None = None) -> dict:
     """The whole report for these filters, as of `now`."""
     rows = filtered(filters, now=now or timezone.now())
     window, bucket, _, _ = RANGES[filters.range]
+    overall = aggregates.totals(rows)
     return {
         "meta": {"range": filters.range, "bucket": bucket, "cumulative": filters.cumulative},
-        "totals": totals(rows),
+        "totals": totals(rows, overall),
         "timeSeries": time_series(rows, filters),
-        "tokenBreakdown": token_breakdown(rows),
+        "tokenBreakdown": token_breakdown(overall),
         "modelDistribution": model_distribution(rows),
         "accountPerformance": account_performance(rows),
         "costByModel": cost_by_model(rows),
@@ -85,17 +76,16 @@ def filtered(filters: Filters, *, now: datetime) -> QuerySet:
     return rows
 
 
-def totals(rows: QuerySet) -> dict:
-    agg = rows.aggregate(**SUMS)
-    accounts = rows.values("account_id").distinct().count()
+def totals(rows: QuerySet, overall: aggregates.Totals) -> dict:
+    """The report's totals: `overall` (of `rows`) unrounded, and the accounts that served them."""
     return {
-        "requests": agg["requests"],
-        "successRate": _pct(agg["successes"], agg["requests"]),
-        "activeAccounts": accounts,
-        "avgResponseTime": _avg(agg["rt_sum"], agg["rt_count"]) or 0,
-        "totalTokens": agg["tokens"] or 0,
-        "totalCostUsd": float(agg["cost"] or 0),
-        "avgTokensPerSecond": _avg(agg["tps_sum"], agg["tps_count"]),
+        "requests": overall.requests,
+        "successRate": overall.success_rate,
+        "activeAccounts": rows.values("account_id").distinct().count(),
+        "avgResponseTime": overall.avg_response_time_ms or 0,
+        "totalTokens": overall.tokens,
+        "totalCostUsd": overall.cost_usd,
+        "avgTokensPerSecond": overall.avg_tokens_per_second,
     }
 
 
@@ -130,11 +120,11 @@ def _point(start: datetime, model: str | None, sums: dict, filters: Filters) -> 
         requests=sums["requests"],
         tokens=sums["tokens"] or 0,
         costUsd=float(sums["cost"] or 0),
-        successRate=_pct(sums["successes"], sums["requests"]),
-        errorRate=_pct(sums["requests"] - sums["successes"], sums["requests"]),
-        cacheHitRate=_pct(sums["cache_read"] or 0, prompt),
-        avgResponseTime=_avg(sums["rt_sum"], sums["rt_count"]) or 0,
-        avgTokensPerSecond=_avg(sums["tps_sum"], sums["tps_count"]),
+        successRate=aggregates.pct(sums["successes"], sums["requests"]),
+        errorRate=aggregates.pct(sums["requests"] - sums["successes"], sums["requests"]),
+        cacheHitRate=aggregates.pct(sums["cache_read"] or 0, prompt),
+        avgResponseTime=aggregates.mean(sums["rt_sum"], sums["rt_count"]) or 0,
+        avgTokensPerSecond=aggregates.mean(sums["tps_sum"], sums["tps_count"]),
     )
     return point
 
@@ -149,44 +139,26 @@ def _accumulate(points: list[dict]) -> None:
             point[name] = total[name]
 
 
-def token_breakdown(rows: QuerySet) -> dict:
-    agg = rows.aggregate(
-        input=Sum("input_tokens"),
-        cache_read=Sum("cache_read_input_tokens"),
-        cache_creation=Sum("cache_creation_input_tokens"),
-        output=Sum("output_tokens"),
-    )
+def token_breakdown(overall: aggregates.Totals) -> dict:
     return {
-        "inputTokens": agg["input"] or 0,
-        "cacheReadInputTokens": agg["cache_read"] or 0,
-        "cacheCreationInputTokens": agg["cache_creation"] or 0,
-        "outputTokens": agg["output"] or 0,
+        "inputTokens": overall.input_tokens,
+        "cacheReadInputTokens": overall.cache_read_tokens,
+        "cacheCreationInputTokens": overall.cache_creation_tokens,
+        "outputTokens": overall.output_tokens,
     }
 
 
 def model_distribution(rows: QuerySet) -> list[dict]:
-    groups = rows.exclude(model=None).values("model").annotate(count=Count("id"))
     return [
-        {"model": g["model"], "count": g["count"]} for g in groups.order_by("-count", "model")[:10]
+        {"model": model, "count": count} for model, count in aggregates.model_counts(rows, limit=10)
     ]
 
 
 def account_performance(rows: QuerySet) -> list[dict]:
-    groups = list(
-        rows.values("account_id").annotate(
-            requests=Count("id"), successes=Count("id", filter=Q(success=True))
-        )
-    )
-    accounts = {a.pk: a for a in Account.objects.filter(pk__in=[g["account_id"] for g in groups])}
-    result = [
-        {
-            "name": account_name(g["account_id"], accounts),
-            "requests": g["requests"],
-            "successRate": _pct(g["successes"], g["requests"]),
-        }
-        for g in groups
+    return [
+        {"name": c.name, "requests": c.requests, "successRate": c.success_rate}
+        for c in aggregates.account_counts(rows)
     ]
-    return sorted(result, key=lambda r: (-r["requests"], r["name"]))
 
 
 def cost_by_model(rows: QuerySet) -> list[dict]:
@@ -224,14 +196,14 @@ def model_performance(rows: QuerySet) -> list[dict]:
 
 
 def _model_item(rows: QuerySet, group: dict) -> dict:
-    avg = _avg(group["rt_sum"], group["rt_count"]) or 0
+    avg = aggregates.mean(group["rt_sum"], group["rt_count"]) or 0
     p95 = p95_response_time(rows.filter(model=group["model"]), count=group["rt_count"])
     return {
         "model": group["model"],
         "avgResponseTime": avg,
         "p95ResponseTime": avg if p95 is None else p95,
-        "errorRate": _pct(group["requests"] - group["successes"], group["requests"]),
-        "avgTokensPerSecond": _avg(group["tps_sum"], group["tps_count"]),
+        "errorRate": aggregates.pct(group["requests"] - group["successes"], group["requests"]),
+        "avgTokensPerSecond": aggregates.mean(group["tps_sum"], group["tps_count"]),
         "minTokensPerSecond": group["tps_min"],
         "maxTokensPerSecond": group["tps_max"],
     }
@@ -256,11 +228,3 @@ def _floor(moment: datetime, length: timedelta) -> datetime:
 def _add(into: dict, group: dict) -> None:
     for name in SUMS:
         into[name] = (into[name] or 0) + (group[name] or 0)
-
-
-def _pct(part: float, whole: float) -> float:
-    return part * 100 / whole if whole else 0
-
-
-def _avg(total: float | None, count: int) -> float | None:
-    return float(total) / count if count and total is not None else None
