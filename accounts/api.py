@@ -104,11 +104,8 @@ def check_usage(request: HttpRequest, ref: str) -> Status:
     """
     account = lifecycle.find_account(ref=ref)
     if not usage_check.is_checkable(account):
-        return Status(400, {"error": "Only Claude Pro/Max OAuth accounts have a usage endpoint"})
-    try:
-        async_to_sync(usage_check.check)(account)
-    except usage_check.UsageCheckError as error:
-        return Status(502, {"error": f"Usage check failed: {error}"})
+        raise ApiError(400, "Only Claude Pro/Max OAuth accounts have a usage endpoint")
+    async_to_sync(usage_check.check)(account)  # UsageCheckError: 502 (ccflare_site.api)
     return Status(
         200, _changed({"success": True, "account": account_json(account, now=timezone.now())})
     )

@@ -17,6 +17,7 @@ from access.credentials import AccessError
 from accounts.lifecycle import AccountError, AccountNotFound
 from accounts.oauth import GrantRejected, OAuthError
 from accounts.onboarding import OnboardingError
+from accounts.usage_check import UsageCheckError
 from analytics.operations.runtime import SetInEnvironment
 from ccflare_site import openapi
 from lib.api_errors import ApiError, error_response
@@ -70,6 +71,12 @@ def on_grant_rejected(request: HttpRequest, exc: GrantRejected) -> HttpResponse:
 def on_oauth_error(request: HttpRequest, exc: OAuthError) -> HttpResponse:
     # The OAuth endpoint was unreachable or failed: Anthropic's side, not the input.
     return error_response(502, str(exc))
+
+
+@api.exception_handler(UsageCheckError)
+def on_usage_check_error(request: HttpRequest, exc: UsageCheckError) -> HttpResponse:
+    # Anthropic's usage endpoint could not be read; the account is left as it was.
+    return error_response(502, f"Usage check failed: {exc}")
 
 
 @api.exception_handler(AccessError)
