@@ -1,0 +1,88 @@
+"""ensure_admin: the first admin login that `make run` makes sure exists."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError
+
+from tests.accounts.commands import (
+    run,
+)
+
+pytestmark = pytest.mark.django_db
+
+SUPERUSER_ENV = ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_EMAIL")
+
+
+@pytest.fixture
+def superuser_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in SUPERUSER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_ensure_admin_creates_a_superuser_with_a_generated_password(
+    superuser_env: pytest.MonkeyPatch,
+) -> None:
+    superuser_env.setattr("secrets.token_urlsafe", lambda nbytes: "generated-pass")
+
+    output = run("ensure_admin")
+
+    message = "Admin login created: user admin / password generated-pass — change it in the admin"
+    assert output.splitlines()[1] == f"│ {message} │"
+    user = get_user_model().objects.get(is_superuser=True)
+    assert (user.username, user.email) == ("admin", "")
+    assert user.check_password("generated-pass")
+
+
+def test_ensure_admin_generates_a_fresh_password(superuser_env: pytest.MonkeyPatch) -> None:
+    output = run("ensure_admin")
+
+    password = re.search(r"password (\S+) —", output).group(1)
+    assert len(password) >= 16
+    assert get_user_model().objects.get(username="admin").check_password(password)
+
+
+def test_ensure_admin_uses_the_environment(superuser_env: pytest.MonkeyPatch) -> None:
+    superuser_env.setenv("DJANGO_SUPERUSER_USERNAME", "root")
+    superuser_env.setenv("DJANGO_SUPERUSER_PASSWORD", "env-password-123")
+    superuser_env.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.com")
+
+    output = run("ensure_admin")
+
+    assert output == "Admin login created: user root (password from environment)\n"
+    user = get_user_model().objects.get(is_superuser=True)
+    assert (user.username, user.email) == ("root", "root@example.com")
+    assert user.check_password("env-password-123")
+
+
+def test_ensure_admin_is_idempotent(superuser_env: pytest.MonkeyPatch) -> None:
+    run("ensure_admin")
+
+    second_output = run("ensure_admin")
+
+    assert second_output == ""
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+
+
+def test_ensure_admin_leaves_an_existing_superuser_alone(
+    superuser_env: pytest.MonkeyPatch,
+) -> None:
+    get_user_model().objects.create_superuser(username="owner", password="owner-password")
+
+    output = run("ensure_admin")
+
+    assert output == ""
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["owner"]
+
+
+def test_ensure_admin_refuses_to_reuse_a_regular_username(
+    superuser_env: pytest.MonkeyPatch,
+) -> None:
+    get_user_model().objects.create_user(username="admin", password="plain-user-password")
+
+    with pytest.raises(CommandError, match="User 'admin' exists but is not a superuser"):
+        run("ensure_admin")
+
+    assert not get_user_model().objects.filter(is_superuser=True).exists()
