@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import StrictInt
 
+from analytics.models import Request
+
 
 class RequestsQuery(Schema):
     limit: Annotated[int, Field(ge=1, le=1000)] = 50
@@ -50,3 +52,33 @@ class LogsQuery(Schema):
 def split_list(value: str | None) -> list[str]:
     """`a, b,,c` -> ["a", "b", "c"]."""
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def request_json(request: Request) -> dict:
+    """A finished request in the shape of ccflare's request list item (docs/api.md)."""
+    return {
+        "id": str(request.id),
+        "timestamp": request.timestamp.isoformat(),
+        "method": request.method,
+        "path": request.path,
+        "accountUsed": str(request.account_id) if request.account_id else None,
+        "statusCode": request.status_code,
+        "success": request.success,
+        "errorMessage": request.error_message,
+        "responseTimeMs": request.response_time_ms,
+        "timeToFirstTokenMs": request.time_to_first_token_ms,
+        "failoverAttempts": request.failover_attempts,
+        "model": request.model,
+        "promptTokens": request.prompt_tokens,
+        "completionTokens": request.completion_tokens,
+        "totalTokens": request.total_tokens,
+        "inputTokens": request.input_tokens,
+        "cacheReadInputTokens": request.cache_read_input_tokens,
+        "cacheCreationInputTokens": request.cache_creation_input_tokens,
+        "outputTokens": request.output_tokens,
+        "costUsd": float(request.cost_usd) if request.cost_usd is not None else None,
+        "unpriced": request.unpriced,
+        "tokensPerSecond": request.output_tokens_per_second,
+        "terminalState": request.terminal_state,
+        "agentUsed": request.agent_used,
+    }

@@ -31,8 +31,9 @@ class Api(NinjaAPI):
 api = Api(
     title="ccflare",
     version="0.1.0",
-    description="ccflare's HTTP API (SPEC §6 shapes). Authenticate with a staff session "
-    "or `Authorization: Bearer <token>` (`manage.py create_api_token NAME`).",
+    description="ccflare's HTTP API: ccflare's paths and JSON shapes (docs/api.md). "
+    "Authenticate with a staff session or `Authorization: Bearer <token>` "
+    "(`manage.py create_api_token NAME`).",
     urls_namespace="api",
     docs_url="/api/docs",
     openapi_url="/api/openapi.json",

@@ -6,8 +6,6 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from analytics.models import Request
-
 logger = logging.getLogger(__name__)
 
 REQUESTS_GROUP = "requests"
@@ -16,36 +14,6 @@ REQUESTS_GROUP = "requests"
 # (they reach the database in its background flush, just before `request.logged`).
 ACCOUNTS_GROUP = "accounts"
 _tasks: set[asyncio.Task] = set()
-
-
-def summary(request: Request) -> dict:
-    """A finished request in the shape of ccflare's request list item (docs/api.md)."""
-    return {
-        "id": str(request.id),
-        "timestamp": request.timestamp.isoformat(),
-        "method": request.method,
-        "path": request.path,
-        "accountUsed": str(request.account_id) if request.account_id else None,
-        "statusCode": request.status_code,
-        "success": request.success,
-        "errorMessage": request.error_message,
-        "responseTimeMs": request.response_time_ms,
-        "timeToFirstTokenMs": request.time_to_first_token_ms,
-        "failoverAttempts": request.failover_attempts,
-        "model": request.model,
-        "promptTokens": request.prompt_tokens,
-        "completionTokens": request.completion_tokens,
-        "totalTokens": request.total_tokens,
-        "inputTokens": request.input_tokens,
-        "cacheReadInputTokens": request.cache_read_input_tokens,
-        "cacheCreationInputTokens": request.cache_creation_input_tokens,
-        "outputTokens": request.output_tokens,
-        "costUsd": float(request.cost_usd) if request.cost_usd is not None else None,
-        "unpriced": request.unpriced,
-        "tokensPerSecond": request.output_tokens_per_second,
-        "terminalState": request.terminal_state,
-        "agentUsed": request.agent_used,
-    }
 
 
 async def publish_request_logged(row: dict) -> None:

@@ -36,6 +36,7 @@ from analytics.models import Request, RequestPayload
 from analytics.operations import metrics
 from analytics.recording import bulk, cost, redaction
 from analytics.recording.usage import NO_USAGE, Usage
+from analytics.schemas import request_json
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ def after_write(batch: list[RequestRecord], rows: list[Request]) -> list[dict]:
         log_requests(rows)
     except Exception:
         logger.exception("recording.after_write_failed")
-    return [events.summary(row) for row in rows]
+    return [request_json(row) for row in rows]
 
 
 def log_requests(rows: list[Request]) -> None:

@@ -10,10 +10,10 @@ import uuid
 
 from access.models import ClientKey
 from accounts.models import Account
-from analytics.live import events
 from analytics.models import Request, RequestPayload
 from analytics.reporting import aggregates
 from analytics.reporting.aggregates import account_name
+from analytics.schemas import request_json
 
 
 def stats() -> dict:
@@ -100,7 +100,7 @@ def recent_requests(*, limit: int) -> list[dict]:
     """The newest requests as ccflare's list items; `accountUsed` is the account's name."""
     rows = list(Request.objects.order_by("-timestamp")[:limit])
     names = _names(rows)
-    return [_with_names(events.summary(row), row, names) for row in rows]
+    return [_with_names(request_json(row), row, names) for row in rows]
 
 
 def recent_payloads(*, limit: int) -> list[dict]:
@@ -125,7 +125,7 @@ def request_detail(request_id: str) -> dict | None:
     if payload is not None:
         payload.request = row  # already loaded: spare the lazy query
     return {
-        **_with_names(events.summary(row), row, names),
+        **_with_names(request_json(row), row, names),
         "accountId": str(row.account_id) if row.account_id else None,
         "routingTrace": row.routing_trace,
         "payload": payload_item(payload, names) if payload else None,
