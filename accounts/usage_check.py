@@ -123,7 +123,8 @@ def start_with_server() -> None:
 
     Daphne honours no ASGI start-up hook, but it installs Twisted's asyncio reactor
     before it loads the app: a call scheduled on it runs inside the server's event
-    loop once that starts. Elsewhere (other servers, tests) the first request starts it.
+    loop once that starts. Elsewhere (other servers, tests) the first proxied request
+    starts it (proxy.background).
     """
     reactor = sys.modules.get("twisted.internet.reactor")
     if reactor is not None and hasattr(reactor, "_asyncioEventloop"):

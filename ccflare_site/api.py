@@ -4,6 +4,7 @@ Errors all look like ccflare's: `{"error": message, "details"?: ...}`. Domain
 exceptions are mapped here once, so handlers in the app routers never catch them.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DataError
@@ -47,42 +48,37 @@ def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return error_response(exc.status, exc.message, exc.details)
 
 
-@api.exception_handler(AccountNotFound)
-def on_account_not_found(request: HttpRequest, exc: AccountNotFound) -> HttpResponse:
-    return error_response(404, str(exc))
+# Domain errors whose message is the answer, by status: 4xx are the caller's to fix
+# (a wrong, reused or expired login code included); 502 is Anthropic's side (its OAuth
+# or usage endpoint failed). A subclass is found through its class's MRO (GrantRejected
+# is an OAuthError, AccountNotFound an AccountError).
+_PLAIN_ERRORS: dict[type[Exception], int] = {
+    AccountNotFound: 404,
+    AccountError: 400,
+    OnboardingError: 400,
+    GrantRejected: 400,
+    OAuthError: 502,
+    AccessError: 400,
+}
 
 
-@api.exception_handler(AccountError)
-def on_account_error(request: HttpRequest, exc: AccountError) -> HttpResponse:
-    return error_response(400, str(exc))
+def _answer_with(
+    status: int,
+) -> Callable[[HttpRequest, Exception | type[Exception]], HttpResponse]:
+    def handler(request: HttpRequest, exc: Exception | type[Exception]) -> HttpResponse:
+        return error_response(status, str(exc))
+
+    return handler
 
 
-@api.exception_handler(OnboardingError)
-def on_onboarding_error(request: HttpRequest, exc: OnboardingError) -> HttpResponse:
-    return error_response(400, str(exc))
-
-
-@api.exception_handler(GrantRejected)
-def on_grant_rejected(request: HttpRequest, exc: GrantRejected) -> HttpResponse:
-    # A wrong, reused or expired code is the user's to fix: try again.
-    return error_response(400, str(exc))
-
-
-@api.exception_handler(OAuthError)
-def on_oauth_error(request: HttpRequest, exc: OAuthError) -> HttpResponse:
-    # The OAuth endpoint was unreachable or failed: Anthropic's side, not the input.
-    return error_response(502, str(exc))
+for _error, _status in _PLAIN_ERRORS.items():
+    api.add_exception_handler(_error, _answer_with(_status))
 
 
 @api.exception_handler(UsageCheckError)
 def on_usage_check_error(request: HttpRequest, exc: UsageCheckError) -> HttpResponse:
     # Anthropic's usage endpoint could not be read; the account is left as it was.
     return error_response(502, f"Usage check failed: {exc}")
-
-
-@api.exception_handler(AccessError)
-def on_access_error(request: HttpRequest, exc: AccessError) -> HttpResponse:
-    return error_response(400, str(exc))
 
 
 @api.exception_handler(SetInEnvironment)

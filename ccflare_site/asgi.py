@@ -23,9 +23,6 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 async def http_app(scope: dict, receive: handler.Receive, send: Send) -> None:
-    # Usage polling runs in this process's loop; started here too for servers
-    # other than daphne (a no-op once it runs).
-    usage_check.ensure_polling()
     if scope["path"].startswith("/v1/"):
         return await handler.application(scope, receive, send)
     return await django_app(scope, receive, send)

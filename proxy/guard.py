@@ -10,11 +10,13 @@ The pool's credentials are attached to whatever leaves here, so the checks are s
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote
 
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+
+from proxy import upstream
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -41,6 +43,8 @@ class Admission:
     # CORS answer headers for an allowed browser origin; empty for SDKs and curl.
     cors: tuple[tuple[bytes, bytes], ...] = ()
     preflight: bool = False
+    # Headers the client's `Connection` header names: hop-by-hop, never forwarded.
+    hop_by_hop: frozenset[str] = frozenset()
 
 
 def admit(scope: dict) -> Admission | Refusal:
@@ -48,7 +52,7 @@ def admit(scope: dict) -> Admission | Refusal:
     path = forwardable_path(scope)
     if path is None:
         return Refusal(400, "invalid_request_error", "Invalid request path")
-    host = origin = fetch_site = None
+    host = origin = fetch_site = connection = None
     for name, value in scope["headers"]:
         if name == b"host":
             host = value
@@ -56,11 +60,17 @@ def admit(scope: dict) -> Admission | Refusal:
             origin = value
         elif name == b"sec-fetch-site":
             fetch_site = value
+        elif name == b"connection":
+            connection = value
     if host is not None and not host_allowed(host):
         return Refusal(400, "invalid_request_error", "Invalid Host header")
     if origin is None and fetch_site not in _CROSS_SITE:
-        return Admission(path)
-    return _admit_browser(scope, path, host, origin)
+        admitted: Admission | Refusal = Admission(path)
+    else:
+        admitted = _admit_browser(scope, path, host, origin)
+    if connection is None or isinstance(admitted, Refusal):
+        return admitted
+    return replace(admitted, hop_by_hop=upstream.header_names(connection))
 
 
 def forwardable_path(scope: dict) -> str | None:

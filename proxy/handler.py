@@ -62,7 +62,8 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if grant is None:
         await exchange.reply_error(send, 401, "authentication_error", _NEEDS_CLIENT_KEY)
         return exchange.finish()
-    exchange.record.client_key_id, exchange.strip = grant.key_id, grant.strip
+    exchange.record.client_key_id = grant.key_id
+    exchange.strip = grant.strip | admission.hop_by_hop if admission.hop_by_hop else grant.strip
     try:
         body = await read_body(scope, receive)
     except BodyTooLarge:

@@ -93,12 +93,12 @@ def build_headers(
     removed and the account's injected; with neither, the client's pass through
     (no-account passthrough). OAuth bearers also need the oauth beta flag, merged
     into whatever anthropic-beta flags the client sent. `strip` names extra headers
-    to remove (e.g. the proxy's own client key).
+    to remove (the proxy's own client key, the ones the client's `Connection` names:
+    proxy.guard reads those in its one pass over the headers).
     """
     own_credential = api_key is not None or bearer is not None
     out: list[tuple[str, str]] = []
     beta: str | None = None
-    strip = strip | connection_tokens(client_headers)
     for raw_name, raw_value in client_headers:
         name = raw_name.decode("latin-1")
         if name in _REQUEST_DROP or name in strip:
@@ -122,15 +122,19 @@ def header_safe(value: str | None) -> bool:
     return bool(value) and _UNSAFE_VALUE.search(value) is None  # type: ignore[arg-type]
 
 
+def header_names(connection: bytes) -> frozenset[str]:
+    """Header names listed in a `Connection` value: hop-by-hop by declaration (RFC 9110 §7.6.1)."""
+    names = (token.strip().lower() for token in connection.decode("latin-1").split(","))
+    return frozenset(name for name in names if name)
+
+
 def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[str]:
-    """Header names listed in `Connection`: hop-by-hop by declaration (RFC 9110 §7.6.1)."""
-    named = [
-        token.strip().lower()
-        for name, value in headers
-        if name.lower() == b"connection"
-        for token in value.decode("latin-1").split(",")
-    ]
-    return frozenset(t for t in named if t)
+    """Header names listed in any `Connection` header of `headers`."""
+    named: frozenset[str] = frozenset()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named |= header_names(value)
+    return named
 
 
 def merge_beta(client_beta: str | None) -> str:
