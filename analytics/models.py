@@ -56,7 +56,10 @@ class Request(models.Model):
     cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     unpriced = models.BooleanField(default=False)
     output_tokens_per_second = models.FloatField(null=True, blank=True)
+    # The Claude Code sub-agent detected in the prompt (agents app), and the model the
+    # client asked for when it was changed for that agent (`model` is what answered).
     agent_used = models.CharField(max_length=128, null=True, blank=True)
+    original_model = models.CharField(max_length=128, null=True, blank=True)
     # The client key that sent the request (None while client keys are off), so
     # usage can be split per machine or person. No FK constraint, as for accounts.
     client_key = models.ForeignKey(

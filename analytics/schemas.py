@@ -55,8 +55,12 @@ def split_list(value: str | None) -> list[str]:
 
 
 def request_json(request: Request) -> dict:
-    """A finished request in the shape of ccflare's request list item (docs/api.md)."""
-    return {
+    """A finished request in the shape of ccflare's request list item (docs/api.md).
+
+    A failed request that used no tokens has no token fields, as in ccflare (whose
+    clients print a stray 0 for a zero they are given).
+    """
+    item = {
         "id": str(request.id),
         "timestamp": request.timestamp.isoformat(),
         "method": request.method,
@@ -69,6 +73,22 @@ def request_json(request: Request) -> dict:
         "timeToFirstTokenMs": request.time_to_first_token_ms,
         "failoverAttempts": request.failover_attempts,
         "model": request.model,
+        **_token_fields(request),
+        "costUsd": float(request.cost_usd) if request.cost_usd is not None else None,
+        "unpriced": request.unpriced,
+        "tokensPerSecond": request.output_tokens_per_second,
+        "terminalState": request.terminal_state,
+        "agentUsed": request.agent_used,
+    }
+    if request.original_model:
+        item["originalModel"] = request.original_model
+    return item
+
+
+def _token_fields(request: Request) -> dict:
+    if not request.success and not request.total_tokens:
+        return {}
+    return {
         "promptTokens": request.prompt_tokens,
         "completionTokens": request.completion_tokens,
         "totalTokens": request.total_tokens,
@@ -76,9 +96,4 @@ def request_json(request: Request) -> dict:
         "cacheReadInputTokens": request.cache_read_input_tokens,
         "cacheCreationInputTokens": request.cache_creation_input_tokens,
         "outputTokens": request.output_tokens,
-        "costUsd": float(request.cost_usd) if request.cost_usd is not None else None,
-        "unpriced": request.unpriced,
-        "tokensPerSecond": request.output_tokens_per_second,
-        "terminalState": request.terminal_state,
-        "agentUsed": request.agent_used,
     }

@@ -19,6 +19,9 @@ from accounts.lifecycle import AccountError, AccountNotFound
 from accounts.oauth import GrantRejected, OAuthError
 from accounts.onboarding import OnboardingError
 from accounts.usage_check import UsageCheckError
+from agents.catalog import UnknownModel
+from agents.frontmatter import AgentFileError
+from agents.services import AgentEditError, AgentNotFound
 from analytics.operations.runtime import SetInEnvironment
 from ccflare_site import openapi
 from lib.api_errors import ApiError, error_response
@@ -59,6 +62,10 @@ _PLAIN_ERRORS: dict[type[Exception], int] = {
     GrantRejected: 400,
     OAuthError: 502,
     AccessError: 400,
+    AgentNotFound: 404,
+    UnknownModel: 400,
+    AgentEditError: 400,
+    AgentFileError: 400,
 }
 
 
@@ -135,9 +142,12 @@ api.add_router("", "analytics.api.health.router")
 api.add_router("/api/stats", "analytics.api.stats.router")
 api.add_router("/api/requests", "analytics.api.requests.router")
 api.add_router("/api/analytics", "analytics.api.report.router")
+api.add_router("/api/config/model", "agents.api.model_router")
 api.add_router("/api/config", "analytics.api.config.router")
 api.add_router("/api/strategies", "analytics.api.config.strategies_router")
 api.add_router("/api/maintenance", "analytics.api.maintenance.router")
 api.add_router("/api/logs", "analytics.api.logs.router")
 api.add_router("/api/accounts", "accounts.api.router")
 api.add_router("/api/oauth", "accounts.oauth_api.router")
+api.add_router("/api/agents", "agents.api.router")
+api.add_router("/api/workspaces", "agents.api.workspaces_router")

@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "access",
     "accounts",
     "analytics",
+    "agents",
     "proxy",
 ]
 
@@ -304,11 +305,22 @@ REQUEST_RETENTION_DAYS = env_int("REQUEST_RETENTION_DAYS", 365, minimum=1)
 # a value set in the environment wins over those, so remember which ones it set.
 RUNTIME_SETTINGS_FROM_ENV = frozenset(
     name
-    for name in ("DATA_RETENTION_DAYS", "REQUEST_RETENTION_DAYS")
+    for name in ("DATA_RETENTION_DAYS", "REQUEST_RETENTION_DAYS", "DEFAULT_AGENT_MODEL")
     if env.str(name, default="").strip()
 )
 # Retention cleanup runs this often while the server runs (and once soon after start).
 CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600, minimum=1)
+
+# Agents (README, "Agents"): Claude Code sub-agents whose requests get the model chosen for them
+# Global agent files (`*.md` with front matter); each workspace's `.claude/agents/` is read too.
+AGENTS_DIR = Path(env_str("AGENTS_DIR", "") or Path.home() / ".claude" / "agents").expanduser()
+# Agent files and preferences are re-read this often (seconds); a change made through the
+# API or admin applies at once in this process.
+AGENTS_CACHE_SECONDS = env_int("AGENTS_CACHE_SECONDS", 30, minimum=0)
+# The model of an agent whose file names none: `inherit` (leave the request's model alone),
+# a shorthand (fable, opus, sonnet, haiku) or a model id of the price table. Also settable
+# at run time (API, dashboard, `manage.py agents set-model`); set here, it wins.
+DEFAULT_AGENT_MODEL = env_str("DEFAULT_AGENT_MODEL", "inherit").strip() or "inherit"
 
 # HTTP API
 # Live streams (/api/requests/stream, /api/logs/stream) send a comment this often

@@ -15,6 +15,7 @@ import yarl
 from django.conf import settings
 
 from access import clientkeys
+from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
 from proxy import background, capture, guard, replies, upstream
@@ -78,6 +79,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
             send, 400, "invalid_request_error", "Request body must be a JSON object"
         )
         return exchange.finish()
+    body = await agent_override.apply(body, exchange.record)
     await exchange.run(body, receive, send)
 
 
@@ -160,7 +162,7 @@ class Exchange:
 
     async def relay(self, outcome: Outcome, send: Send) -> None:
         record = self.record
-        record.routing_trace = outcome.trace
+        record.routing_trace = [*record.routing_trace, *outcome.trace]  # after an agent's note
         record.failover_attempts = outcome.attempts
         if outcome.response is None:
             extra = []

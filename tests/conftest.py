@@ -164,6 +164,10 @@ def proxy_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
         "USAGE_POLL_SECONDS": "0",
         # The one browser origin allowed to call /v1/ (tests/proxy/test_guard_e2e.py).
         "CORS_ALLOWED_ORIGINS": "http://allowed.example",
+        # Agent files of this server only (tests/agents write there), never ~/.claude/agents;
+        # re-read on every request that has a system prompt, as tests change them.
+        "AGENTS_DIR": str(data_dir / "agents"),
+        "AGENTS_CACHE_SECONDS": "0",
     }
 
 

@@ -48,6 +48,8 @@ for _name in [name for name in os.environ if is_scrubbed(name)]:
 _DATA_DIR = tempfile.mkdtemp(prefix="ccflare-tests-")
 atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 os.environ["DATA_DIR"] = _DATA_DIR
+# Never the caller's own ~/.claude/agents: an empty folder of this run's.
+os.environ["AGENTS_DIR"] = os.path.join(_DATA_DIR, "agents")
 os.environ["CCFLARE_IGNORE_DOTENV"] = "1"
 
 from ccflare_site.settings import *  # noqa: E402, F403

@@ -17,7 +17,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "access": frozenset({"lib"}),
     "accounts": frozenset({"lib"}),
     "analytics": frozenset({"lib", "accounts", "access"}),
-    "proxy": frozenset({"lib", "accounts", "analytics", "access"}),
+    # The price table (model choices), the default agent model, the recorded requests.
+    "agents": frozenset({"lib", "analytics"}),
+    "proxy": frozenset({"lib", "accounts", "analytics", "access", "agents"}),
 }
 OWN = frozenset({*ALLOWED, PROJECT})
 

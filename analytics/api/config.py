@@ -18,8 +18,6 @@ strategies_router = Router(tags=["config"])
 # The only strategy (docs/compatibility.md): the three strategy endpoints keep ccflare's
 # shapes for its clients, but there is nothing to switch.
 STRATEGIES = ["session"]
-# ccflare's default agent model, kept in /api/config for tools that read it.
-DEFAULT_AGENT_MODEL = "claude-sonnet-4-20250514"
 
 
 @router.get("", operation_id="analytics_api_get_config")
@@ -29,7 +27,7 @@ def get_config(request: HttpRequest) -> dict:
         "lb_strategy": STRATEGIES[0],
         "port": settings.PORT,
         "sessionDurationMs": settings.SESSION_DURATION_MS,
-        "default_agent_model": DEFAULT_AGENT_MODEL,
+        "default_agent_model": runtime.default_agent_model(),
     }
 
 

@@ -93,7 +93,8 @@ async def _payload(row: dict) -> dict:
         "response": data.get("response"),
         **({"error": row["errorMessage"]} if row.get("errorMessage") else {}),
         "meta": {
-            "accountId": row["accountUsed"],
+            # As /api/requests/detail and ccflare say it for a request no account served.
+            "accountId": row["accountUsed"] or "no_account",
             "timestamp": (data.get("meta") or {}).get("timestamp"),
             "success": row["success"],
             "retry": 0,

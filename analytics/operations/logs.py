@@ -117,7 +117,11 @@ class ChannelsHandler(logging.Handler):
         loop = self._current_loop()
         if loop is None:
             return
-        entry = {"ts": int(record.created * 1000), "level": record.levelname, "msg": record.msg}
+        entry = {
+            "ts": int(record.created * 1000),
+            "level": client_level(record.levelname),
+            "msg": record.msg,
+        }
         try:
             loop.call_soon_threadsafe(_publish, entry)
         except RuntimeError:
@@ -163,4 +167,14 @@ def parse(line: str) -> dict | None:
         return None
     if not isinstance(entry, dict):
         return None
-    return {"ts": entry.get("ts"), "level": entry.get("level"), "msg": entry.get("msg")}
+    level = entry.get("level")
+    return {
+        "ts": entry.get("ts"),
+        "level": client_level(level) if isinstance(level, str) else level,
+        "msg": entry.get("msg"),
+    }
+
+
+def client_level(levelname: str) -> str:
+    """The level as ccflare's clients name it: WARN, not Python's WARNING (the file keeps it)."""
+    return "WARN" if levelname == "WARNING" else levelname

@@ -1,4 +1,4 @@
-"""Settings that change at run time: retention days, kept in the database.
+"""Settings that change at run time: retention days, the default agent model, kept in the database.
 
 Precedence (docs/compatibility.md, configuration): a value set in the environment, then
 one changed through the API or admin (a RuntimeSetting row), then the default from
@@ -52,3 +52,21 @@ def set_retention_days(values: dict[str, int]) -> None:
         raise SetInEnvironment(", ".join(locked))
     for key, value in values.items():
         RuntimeSetting.objects.update_or_create(key=key, defaults={"value": value})
+
+
+def default_agent_model() -> str:
+    """The model of agents that name none (the agents app validates what is stored)."""
+    value: str = settings.DEFAULT_AGENT_MODEL
+    if "DEFAULT_AGENT_MODEL" not in settings.RUNTIME_SETTINGS_FROM_ENV:
+        stored = RuntimeSetting.objects.filter(key="default_agent_model").values_list(
+            "value", flat=True
+        )
+        value = next((v for v in stored if isinstance(v, str) and v), value)
+    return value
+
+
+def set_default_agent_model(model: str) -> None:
+    """Store the run-time default agent model; raises SetInEnvironment when env-set."""
+    if "DEFAULT_AGENT_MODEL" in settings.RUNTIME_SETTINGS_FROM_ENV:
+        raise SetInEnvironment("DEFAULT_AGENT_MODEL")
+    RuntimeSetting.objects.update_or_create(key="default_agent_model", defaults={"value": model})

@@ -77,6 +77,10 @@ class RequestRecord:
     # Request arrival to upstream call, and upstream call to its response headers (metrics).
     overhead_ms: float | None = None
     upstream_ms: float | None = None
+    # The Claude Code sub-agent detected (agents.override), and the model the client
+    # asked for when its model was changed for the agent.
+    agent_used: str | None = None
+    original_model: str | None = None
 
 
 class Recorder:
@@ -237,7 +241,7 @@ def start_row(record: RequestRecord) -> dict:
         "path": record.path,
         "accountId": str(record.account_id) if record.account_id else None,
         "statusCode": record.status_code,
-        "agentUsed": None,
+        "agentUsed": record.agent_used,
     }
 
 
@@ -272,6 +276,8 @@ def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
         failover_attempts=record.failover_attempts,
         routing_trace=record.routing_trace,
         client_key_id=record.client_key_id,
+        agent_used=record.agent_used and _text(record.agent_used)[:128],
+        original_model=record.original_model and _text(record.original_model)[:128],
         **usage.columns(),
     )
     cost.apply_cost(request, table)

@@ -4,7 +4,7 @@
 (function () {
   const { api, el, fmt, banner, live } = window.ccflare;
   const MAX_LINES = 2000;
-  const LEVELS = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+  const LEVELS = { DEBUG: 10, INFO: 20, WARN: 30, WARNING: 30, ERROR: 40, CRITICAL: 50 };
   const $ = (selector) => document.querySelector(selector);
   let lines = [];
   let held = [];  // lines that arrived while paused

@@ -124,7 +124,7 @@ def test_config_and_strategy(api_client: Client, settings: object) -> None:
         "lb_strategy": "session",
         "port": 8080,
         "sessionDurationMs": 18_000_000,
-        "default_agent_model": "claude-sonnet-4-20250514",
+        "default_agent_model": "inherit",
     }
     assert api_client.get("/api/strategies").json() == ["session"]
     assert api_client.get("/api/config/strategy").json() == {"strategy": "session"}

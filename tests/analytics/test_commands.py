@@ -67,7 +67,7 @@ def test_logs_prints_the_last_lines(settings: object, tmp_path: Path) -> None:
     settings.LOG_FILE = tmp_path / "ccflare.log"
     entries = [{"ts": i, "level": "WARNING", "msg": f"line {i}"} for i in range(3)]
     settings.LOG_FILE.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    assert run("logs", "--lines", "2") == "[WARNING] line 1\n[WARNING] line 2\n"
+    assert run("logs", "--lines", "2") == "[WARN] line 1\n[WARN] line 2\n"
 
 
 def test_log_file_gets_redacted_json_lines(tmp_path: Path) -> None:

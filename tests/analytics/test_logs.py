@@ -36,7 +36,7 @@ async def test_records_from_threads_reach_the_logs_group() -> None:
     record = logging.LogRecord("proxy.x", logging.WARNING, __file__, 1, "hello", None, None)
     await asyncio.to_thread(handler.emit, record)  # as a sync view's thread would
     message = await asyncio.wait_for(layer.receive(channel), 1)
-    assert (message["level"], message["msg"]) == ("WARNING", "hello")
+    assert (message["level"], message["msg"]) == ("WARN", "hello")
 
 
 async def test_records_without_a_loop_are_dropped_not_kept_for_later() -> None:

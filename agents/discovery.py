@@ -1,0 +1,100 @@
+"""Finding the agents: global files, each workspace's files, and those defined in the admin.
+
+Reads files and the database: call it from a thread, never on the event loop.
+A file that cannot be used is skipped with a warning; it never fails a request.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from agents import frontmatter
+from agents.models import AgentDefinition, Workspace
+
+logger = logging.getLogger(__name__)
+
+# An agents folder holding more is not an agents folder (a mistyped AGENTS_DIR, say).
+MAX_FILES_PER_FOLDER = 500
+MAX_FILE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    name: str
+    description: str
+    color: str
+    model: str  # the agent's own choice: a model id, a shorthand, inherit, or "" for none
+    prompt: str
+    source: str  # "global", "workspace" or "admin"
+    workspace: str | None = None  # the workspace's name
+    workspace_path: str | None = None
+    tools: tuple[str, ...] | None = None
+    file_path: str | None = None
+
+
+def discover() -> list[Agent]:
+    """Every agent, global files first, then workspaces', then the admin's; first id wins."""
+    found: dict[str, Agent] = {}
+    candidates = read_folder(Path(settings.AGENTS_DIR), source="global")
+    for workspace in Workspace.objects.all():
+        folder = Path(workspace.path) / ".claude" / "agents"
+        candidates += read_folder(folder, source="workspace", workspace=workspace)
+    candidates += [from_definition(d) for d in AgentDefinition.objects.all()]
+    for agent in candidates:
+        found.setdefault(agent.id, agent)
+    return list(found.values())
+
+
+def read_folder(folder: Path, *, source: str, workspace: Workspace | None = None) -> list[Agent]:
+    try:
+        paths = sorted(folder.glob("*.md"))[:MAX_FILES_PER_FOLDER] if folder.is_dir() else []
+    except OSError as exc:
+        logger.warning("agents.folder_unreadable folder=%s error=%s", folder, exc)
+        return []
+    agents = []
+    for path in paths:
+        agent = read_file(path, source=source, workspace=workspace)
+        if agent is not None:
+            agents.append(agent)
+    return agents
+
+
+def read_file(path: Path, *, source: str, workspace: Workspace | None = None) -> Agent | None:
+    """The agent a file defines, or None (logged) when it cannot be read or parsed."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise frontmatter.AgentFileError(f"larger than {MAX_FILE_BYTES // 1024} KB")
+        parsed = frontmatter.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, frontmatter.AgentFileError) as exc:
+        logger.warning("agents.file_skipped path=%s reason=%s", path, exc)
+        return None
+    fields = parsed.fields
+    base = path.stem
+    return Agent(
+        id=f"{workspace.name}:{base}" if workspace is not None else base,
+        name=fields["name"],
+        description=fields.get("description", ""),
+        color=fields.get("color", "gray") if fields.get("color") in frontmatter.COLORS else "gray",
+        model=fields.get("model", "").strip(),
+        prompt=parsed.prompt,
+        source=source,
+        workspace=workspace.name if workspace is not None else None,
+        workspace_path=workspace.path if workspace is not None else None,
+        tools=parsed.tools,
+        file_path=str(path),
+    )
+
+
+def from_definition(definition: AgentDefinition) -> Agent:
+    return Agent(
+        id=f"admin:{definition.name}",
+        name=definition.name,
+        description=definition.description,
+        color="gray",
+        model=definition.model,
+        prompt=definition.prompt.strip(),
+        source="admin",
+    )

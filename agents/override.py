@@ -1,0 +1,163 @@
+"""The proxy's one call: detect a Claude Code sub-agent in a request and put it on its model.
+
+Cost (docs/architecture.md, the hot path): a body without a `"system"` key pays one
+substring search. Otherwise only the `system` value is decoded (not the whole body),
+the agent found for a given system text is remembered, and a rewrite replaces the bytes
+of the top-level `model` value, leaving every other byte as the client sent it.
+"""
+
+import json
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from agents import discovery
+from agents.registry import Snapshot, registry
+from analytics.recording.write_behind import RequestRecord
+
+logger = logging.getLogger(__name__)
+
+_SYSTEM_KEY = re.compile(rb'"system"\s*:\s*')
+_MODEL_VALUE = re.compile(rb'"model"\s*:\s*("(?:[^"\\]|\\.){0,200}")')
+# A JSON string or a bracket: enough to know the nesting depth at a position.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+# Workspace folders named in prompts (SPEC §11): `<path>/.claude/agents` and the
+# `Contents of <path>/CLAUDE.md` that Claude Code puts in the first user message.
+_AGENTS_FOLDER = re.compile(r"(/[^\s\"'\]\[]*?)/\.claude/agents(?=[\s\"'\]]|$)")
+_CLAUDE_MD = re.compile(rb"Contents of (/[^\n\"]{1,1000}?)/CLAUDE\.md")
+_decoder = json.JSONDecoder()
+_MATCH_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    agent: str  # the agent's id
+    original_model: str | None
+    model: str | None  # the model the request now asks for; None: left alone
+    body: bytes
+
+
+async def detect(body: bytes) -> Override | None:
+    """The agent a Messages request comes from, and the body to send; None when no agent.
+
+    Any surprise in the body leaves it alone: this must never fail a request.
+    """
+    if b'"system"' not in body:
+        return None
+    try:
+        system = _system_text(body)
+        if system is None:
+            return None
+        if await registry.register_workspaces(_workspace_folders(body, system)):
+            logger.info("agents.reloaded_for_new_workspace")
+        snapshot = await registry.current()
+        agent = _matches.match(snapshot, system)
+        return None if agent is None else _override(snapshot, agent, body)
+    except Exception:
+        logger.exception("agents.detection_failed")
+        return None
+
+
+def _system_text(body: bytes) -> str | None:
+    """The top-level `system` prompt as text (a string, or its text blocks joined)."""
+    found = _SYSTEM_KEY.findall(body)
+    if len(found) == 1:
+        start = _SYSTEM_KEY.search(body)
+        assert start is not None
+        value, _ = _decoder.raw_decode(body[start.end() :].decode("utf-8", "replace"))
+    else:  # a nested "system" key too: parse the whole body to find the top-level one
+        data = json.loads(body)
+        value = data.get("system") if isinstance(data, dict) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts = [b.get("text") for b in value if isinstance(b, dict) and b.get("type") == "text"]
+        return "\n".join(t for t in texts if isinstance(t, str))
+    return None
+
+
+def _workspace_folders(body: bytes, system: str) -> set[str]:
+    folders = set(_AGENTS_FOLDER.findall(system))
+    if b"CLAUDE.md" in body:
+        for raw in _CLAUDE_MD.findall(body):
+            folders.add(raw.decode("utf-8", "replace").replace("\\/", "/"))
+    return {f.rstrip("/") for f in folders if f.rstrip("/")}
+
+
+class _MatchCache:
+    """The agent found per system text, for the current snapshot only.
+
+    The same sub-agent sends the same system prompt on every turn, so each text is
+    searched for agents once. Keyed by the text's hash and length, not the text (tens
+    of KB each); a new snapshot empties it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._owner: Snapshot | None = None
+        self._found: OrderedDict[tuple[int, int], discovery.Agent | None] = OrderedDict()
+
+    def match(self, snapshot: Snapshot, system: str) -> discovery.Agent | None:
+        if snapshot is not self._owner:
+            self._owner, self._found = snapshot, OrderedDict()
+        key = (hash(system), len(system))
+        if key in self._found:
+            self._found.move_to_end(key)
+            return self._found[key]
+        agent = self._found[key] = snapshot.match(system)
+        if len(self._found) > self._size:
+            self._found.popitem(last=False)
+        return agent
+
+
+_matches = _MatchCache(_MATCH_CACHE_SIZE)
+
+
+def _override(snapshot: Snapshot, agent: discovery.Agent, body: bytes) -> Override:
+    span = _model_span(body)
+    original = json.loads(body[span[0] : span[1]]) if span is not None else None
+    target = snapshot.targets.get(agent.id)
+    if target is None or span is None or original == target:
+        return Override(agent=agent.id, original_model=original, model=None, body=body)
+    logger.info("agents.model_changed agent=%s from=%s to=%s", agent.id, original, target)
+    new_body = body[: span[0]] + json.dumps(target).encode() + body[span[1] :]
+    return Override(agent=agent.id, original_model=original, model=target, body=new_body)
+
+
+def _model_span(body: bytes) -> tuple[int, int] | None:
+    """Where the top-level `model` string value sits in the raw body (quotes included)."""
+    found = list(_MODEL_VALUE.finditer(body))
+    if len(found) == 1:
+        return found[0].span(1)
+    starts = {m.start(): m for m in found}
+    depth = 0
+    for token in _JSON_TOKEN.finditer(body):
+        char = token.group()[:1]
+        if char in b"{[":
+            depth += 1
+        elif char in b"}]":
+            depth -= 1
+        elif depth == 1 and token.start() in starts:
+            return starts[token.start()].span(1)
+    return None
+
+
+async def apply(body: bytes, record: RequestRecord) -> bytes:
+    """The body to send upstream for a request; notes a detected agent on its record."""
+    if record.method != "POST" or not record.path.startswith("/v1/messages"):
+        return body
+    found = await detect(body)
+    if found is None:
+        return body
+    record.agent_used = found.agent
+    if found.model is not None:
+        record.original_model = found.original_model
+        record.routing_trace.append(
+            {
+                "account": None,
+                "agent": found.agent,
+                "outcome": f"model {found.original_model} changed to {found.model} for this agent",
+            }
+        )
+    return found.body

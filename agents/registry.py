@@ -1,0 +1,143 @@
+"""The agents as the proxy sees them: a snapshot reloaded when older than AGENTS_CACHE_SECONDS.
+
+A snapshot holds each agent with the model id its requests go to (its preference, else
+its own file's or definition's model, else the default agent model), resolved once per
+load against the price table, so the hot path only compares strings. Changes made in
+this process (API, admin, dashboard) invalidate it at once.
+"""
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from agents import discovery
+from agents.catalog import INHERIT, Catalog, UnknownModel
+from agents.catalog import load as load_catalog
+from agents.models import AgentPreference, Workspace
+from analytics.operations import runtime
+from lib.shared_run import SharedRun
+
+logger = logging.getLogger(__name__)
+
+# One thread: loads and workspace registrations never race each other.
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agents")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    agents: tuple[discovery.Agent, ...] = ()
+    # agent id -> the model id its requests go to; absent: leave the request alone
+    targets: dict[str, str] = field(default_factory=dict)
+    # agent id -> the model chosen (preference, file, default) before resolution
+    chosen: dict[str, str] = field(default_factory=dict)
+    preferences: dict[str, str] = field(default_factory=dict)
+    default_model: str = INHERIT
+    catalog: Catalog = field(default_factory=lambda: Catalog(()))
+    workspaces: tuple[str, ...] = ()  # their paths
+
+    def match(self, text: str) -> discovery.Agent | None:
+        """The agent whose prompt is in `text`; the longest prompt wins (the most specific)."""
+        found = [a for a in self.agents if a.prompt and a.prompt in text]
+        return max(found, key=lambda a: len(a.prompt), default=None)
+
+
+def build() -> Snapshot:
+    """Read files, preferences, the default and the price table (from a thread)."""
+    table = load_catalog()
+    default = runtime.default_agent_model()
+    preferences = dict(AgentPreference.objects.values_list("agent_id", "model"))
+    agents = tuple(discovery.discover())
+    targets, chosen = {}, {}
+    for agent in agents:
+        choice = preferences.get(agent.id) or agent.model or default
+        chosen[agent.id] = choice
+        try:
+            target = table.resolve(choice)
+        except UnknownModel as exc:
+            logger.warning("agents.model_unknown agent=%s %s", agent.id, exc)
+            continue
+        if target is not None:
+            targets[agent.id] = target
+    return Snapshot(
+        agents=agents,
+        targets=targets,
+        chosen=chosen,
+        preferences=preferences,
+        default_model=default,
+        catalog=table,
+        workspaces=tuple(Workspace.objects.values_list("path", flat=True)),
+    )
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._snapshot = Snapshot()
+        self._loaded_at = float("-inf")
+        self._reload = SharedRun(self._do_reload)
+        # Workspace folders already looked at (registered or not on this machine),
+        # so a prompt naming them costs a set lookup, not a stat and a query.
+        self._seen_folders: set[str] = set()
+
+    async def current(self) -> Snapshot:
+        if time.monotonic() - self._loaded_at > settings.AGENTS_CACHE_SECONDS:
+            await self._reload.run()
+        return self._snapshot
+
+    def invalidate(self) -> None:
+        """Reload on next use (a preference, definition or default changed here)."""
+        self._loaded_at = float("-inf")
+
+    async def _do_reload(self) -> None:
+        try:
+            self._snapshot = await _in_thread(build)
+        except Exception:
+            # Serve the last snapshot while the database or the folder is away.
+            logger.exception("agents.reload_failed")
+        self._loaded_at = time.monotonic()
+
+    async def register_workspaces(self, folders: set[str]) -> bool:
+        """Register the folders not looked at before that exist here; True if one was new."""
+        new = folders - self._seen_folders
+        if not new:
+            return False
+        if len(self._seen_folders) > 10_000:  # a bound, against prompts naming endless paths
+            self._seen_folders.clear()
+        self._seen_folders |= new
+        # The folders are checked in the thread too: a stat can block (a network mount).
+        added = await _in_thread(save_workspaces, sorted(new))
+        if added:
+            self.invalidate()
+        return added > 0
+
+
+def save_workspaces(folders: list[str]) -> int:
+    """Create or touch each of the folders that exist here; return how many are new."""
+    added = 0
+    now = timezone.now()
+    for folder in (f for f in folders if Path(f).is_dir()):
+        name = Path(folder).name or folder
+        _, created = Workspace.objects.update_or_create(
+            path=folder, defaults={"name": name, "last_seen": now}
+        )
+        if created:
+            logger.info("agents.workspace_registered path=%s", folder)
+        added += created
+    return added
+
+
+async def _in_thread(function, *args):  # type: ignore[no-untyped-def]
+    def run():  # type: ignore[no-untyped-def]
+        close_old_connections()
+        return function(*args)
+
+    return await asyncio.get_running_loop().run_in_executor(_executor, run)
+
+
+registry = Registry()
