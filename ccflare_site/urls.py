@@ -13,6 +13,7 @@ from ccflare_site.api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:overview"), name="home"),
+    path("dashboard/agents/", include("agents.urls")),
     path("dashboard/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("", api.urls),

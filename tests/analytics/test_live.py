@@ -142,3 +142,19 @@ def test_client_key_is_stripped_in_passthrough_mode(
     (entry,) = fake_upstream.log()
     assert header(entry, "x-api-key") == "sk-ant-client-own"
     assert header_values(entry, "authorization") == []
+
+
+def test_a_rejected_request_streams_as_ccflare_shows_it(proxy: ProxyServer) -> None:
+    """No account and no usage: meta.accountId "no_account", no token fields (ccflare's shape)."""
+    token = credentials.create_api_token(name="sse")[1]
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.stream("GET", f"{proxy.url}/api/requests/stream", headers=auth, timeout=10) as r:
+        stream = frames(r)
+        assert next(stream) == "event: connected\ndata: ok"
+        refused = httpx.post(f"{proxy.url}/v1/messages", content=b"not json", timeout=10)
+        summary, payload = data_events(stream, 2, within=1.0)
+
+    assert refused.status_code == 400
+    assert summary["type"] == "summary" and summary["payload"]["success"] is False
+    assert "totalTokens" not in summary["payload"] and "inputTokens" not in summary["payload"]
+    assert payload["payload"]["meta"]["accountId"] == "no_account"

@@ -1,0 +1,112 @@
+"""Detection and the body rewrite, on raw bytes: what changes is the model value, nothing else."""
+
+import json
+
+import pytest
+
+from agents import override
+from agents.discovery import Agent
+from agents.registry import Snapshot
+
+PROMPT = "You are the release-notes writer. Summarise merged pull requests."
+
+
+def agent(agent_id: str, prompt: str) -> Agent:
+    return Agent(
+        id=agent_id, name=agent_id, description="", color="gray", model="", prompt=prompt,
+        source="global",
+    )  # fmt: skip
+
+
+def snapshot(*agents: Agent, targets: dict[str, str] | None = None) -> Snapshot:
+    return Snapshot(agents=agents, targets=targets or {})
+
+
+def test_only_the_model_value_bytes_change() -> None:
+    raw = (
+        b'{ "model" :  "claude-sonnet-4-6",\n "system": "x",'
+        b' "messages": [{"role":"user","content":"caf\\u00e9 \\"model\\": \\"y\\""}],'
+        b' "max_tokens": 5 }'
+    )
+    found = override._override(
+        snapshot(agent("notes", "x"), targets={"notes": "claude-haiku-5-5"}),
+        agent("notes", "x"),
+        raw,
+    )
+
+    assert found.body == raw.replace(b'"claude-sonnet-4-6"', b'"claude-haiku-5-5"')
+    assert (found.original_model, found.model) == ("claude-sonnet-4-6", "claude-haiku-5-5")
+
+
+def test_the_top_level_model_is_found_among_nested_ones() -> None:
+    body = {
+        "messages": [{"role": "user", "content": [{"type": "tool_result", "content": "ok"}]}],
+        "tools": [{"name": "t", "input_schema": {"model": "nested-first"}}],
+        "model": "claude-sonnet-4-6",
+        "metadata": {"model": "nested-after"},
+    }
+    raw = json.dumps(body).encode()
+    start, end = override._model_span(raw)
+
+    assert raw[start:end] == b'"claude-sonnet-4-6"'
+
+
+def test_a_body_without_a_top_level_model_is_left_alone() -> None:
+    raw = b'{"system": "x", "metadata": {"model": "a"}, "tools": [{"model": "b"}]}'
+    assert override._model_span(raw) is None
+    found = override._override(snapshot(targets={"n": "m"}), agent("n", "x"), raw)
+    assert found.body == raw and found.model is None
+
+
+@pytest.mark.parametrize(
+    ("system", "text"),
+    [
+        ("plain text", "plain text"),
+        ([{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}], "a\nb"),
+        (None, None),
+        (5, None),
+    ],
+)
+def test_the_system_text_from_a_string_or_text_blocks(system: object, text: str | None) -> None:
+    raw = json.dumps({"model": "m", "system": system, "messages": []}).encode()
+    assert override._system_text(raw) == text
+
+
+def test_a_nested_system_key_does_not_hide_the_top_level_one() -> None:
+    raw = json.dumps(
+        {"tools": [{"input_schema": {"system": "inner"}}], "system": "outer", "model": "m"}
+    ).encode()
+    assert override._system_text(raw) == "outer"
+
+
+def test_the_longest_matching_prompt_wins_and_empty_prompts_never_match() -> None:
+    short, long = agent("short", "release-notes writer"), agent("long", PROMPT)
+    found = snapshot(agent("empty", ""), short, long)
+
+    assert found.match(f"Preamble.\n{PROMPT}\nMore.") is long
+    assert found.match("the release-notes writer is here") is short
+    assert found.match("nothing") is None
+
+
+def test_workspace_folders_from_agents_paths_and_claude_md() -> None:
+    raw = (
+        b'{"system": "x", "messages": [{"role": "user", "content": '
+        b'"Contents of \\/home\\/me\\/repo\\/CLAUDE.md (project instructions)\\n'
+        b'Contents of /srv/other/CLAUDE.md"}]}'
+    )
+    system = "Agents live in /home/me/repo/.claude/agents and '/opt/x/.claude/agents'."
+
+    assert override._workspace_folders(raw, system) == {"/home/me/repo", "/opt/x", "/srv/other"}
+
+
+def test_match_cache_follows_the_snapshot() -> None:
+    cache = override._MatchCache(2)
+    first = snapshot(agent("a", "alpha prompt"))
+    second = snapshot(agent("b", "alpha prompt"))
+
+    assert cache.match(first, "the alpha prompt").id == "a"
+    assert cache.match(first, "the alpha prompt").id == "a"
+    assert cache.match(second, "the alpha prompt").id == "b"
+    for text in ("x", "y", "z"):
+        assert cache.match(second, text) is None
+    assert len(cache._found) == 2
