@@ -18,6 +18,7 @@ from analytics.recording.write_behind import RequestRecord
 
 logger = logging.getLogger(__name__)
 
+_SYSTEM = b'"system"'
 _SYSTEM_KEY = re.compile(rb'"system"\s*:\s*')
 _MODEL_VALUE = re.compile(rb'"model"\s*:\s*("(?:[^"\\]|\\.){0,200}")')
 # A JSON string or a bracket: enough to know the nesting depth at a position.
@@ -43,10 +44,11 @@ async def detect(body: bytes) -> Override | None:
 
     Any surprise in the body leaves it alone: this must never fail a request.
     """
-    if b'"system"' not in body:
+    first = body.find(_SYSTEM)
+    if first < 0:
         return None
     try:
-        system = _system_text(body)
+        system = _system_text(body, first)
         if system is None:
             return None
         if await registry.register_workspaces(_workspace_folders(body, system)):
@@ -59,14 +61,16 @@ async def detect(body: bytes) -> Override | None:
         return None
 
 
-def _system_text(body: bytes) -> str | None:
-    """The top-level `system` prompt as text (a string, or its text blocks joined)."""
-    found = _SYSTEM_KEY.findall(body)
-    if len(found) == 1:
-        start = _SYSTEM_KEY.search(body)
-        assert start is not None
-        value, _ = _decoder.raw_decode(body[start.end() :].decode("utf-8", "replace"))
-    else:  # a nested "system" key too: parse the whole body to find the top-level one
+def _system_text(body: bytes, first: int) -> str | None:
+    """The top-level `system` prompt as text (a string, or its text blocks joined).
+
+    `first` is where `"system"` first occurs. When it is the only occurrence and a key,
+    only its value is decoded; otherwise the whole body is parsed to find the top level.
+    """
+    key = _SYSTEM_KEY.match(body, first)
+    if key is not None and body.find(_SYSTEM, first + 1) < 0:
+        value, _ = _decoder.raw_decode(body[key.end() :].decode("utf-8", "replace"))
+    else:
         data = json.loads(body)
         value = data.get("system") if isinstance(data, dict) else None
     if isinstance(value, str):
@@ -78,7 +82,7 @@ def _system_text(body: bytes) -> str | None:
 
 
 def _workspace_folders(body: bytes, system: str) -> set[str]:
-    folders = set(_AGENTS_FOLDER.findall(system))
+    folders = set(_AGENTS_FOLDER.findall(system)) if "/.claude/agents" in system else set()
     if b"CLAUDE.md" in body:
         for raw in _CLAUDE_MD.findall(body):
             folders.add(raw.decode("utf-8", "replace").replace("\\/", "/"))
@@ -126,11 +130,20 @@ def _override(snapshot: Snapshot, agent: discovery.Agent, body: bytes) -> Overri
 
 
 def _model_span(body: bytes) -> tuple[int, int] | None:
-    """Where the top-level `model` string value sits in the raw body (quotes included)."""
-    found = list(_MODEL_VALUE.finditer(body))
-    if len(found) == 1:
-        return found[0].span(1)
-    starts = {m.start(): m for m in found}
+    """Where the top-level `model` string value sits in the raw body (quotes included).
+
+    SDKs and Claude Code send `model` as the first key: then nothing else is scanned.
+    Otherwise each `"model": "..."` found is checked for being at the top level.
+    """
+    first = body.find(b'"model"')
+    if first < 0:
+        return None
+    if body[:first].strip() == b"{":
+        found = _MODEL_VALUE.match(body, first)
+        return found.span(1) if found is not None else None
+    starts = {m.start(): m for m in _MODEL_VALUE.finditer(body, first)}
+    if len(starts) == 1 and body.count(b"{", 0, first) == 1:
+        return next(iter(starts.values())).span(1)
     depth = 0
     for token in _JSON_TOKEN.finditer(body):
         char = token.group()[:1]

@@ -69,14 +69,14 @@ def test_a_body_without_a_top_level_model_is_left_alone() -> None:
 )
 def test_the_system_text_from_a_string_or_text_blocks(system: object, text: str | None) -> None:
     raw = json.dumps({"model": "m", "system": system, "messages": []}).encode()
-    assert override._system_text(raw) == text
+    assert override._system_text(raw, raw.find(b'"system"')) == text
 
 
 def test_a_nested_system_key_does_not_hide_the_top_level_one() -> None:
     raw = json.dumps(
         {"tools": [{"input_schema": {"system": "inner"}}], "system": "outer", "model": "m"}
     ).encode()
-    assert override._system_text(raw) == "outer"
+    assert override._system_text(raw, raw.find(b'"system"')) == "outer"
 
 
 def test_the_longest_matching_prompt_wins_and_empty_prompts_never_match() -> None:
@@ -110,3 +110,17 @@ def test_match_cache_follows_the_snapshot() -> None:
     for text in ("x", "y", "z"):
         assert cache.match(second, text) is None
     assert len(cache._found) == 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "claude-sonnet-4-6", "tools": [{"input_schema": {"model": "x"}}]}',
+        b'{"max_tokens": 5, "model" : "claude-sonnet-4-6"}',
+        b'{"metadata": {"user_id": "{u}"}, "model": "claude-sonnet-4-6", "x": {"model": "y"}}',
+        b'{"tags": ["model"], "model": "claude-sonnet-4-6"}',
+    ],
+)
+def test_the_top_level_model_wherever_it_sits(raw: bytes) -> None:
+    start, end = override._model_span(raw)
+    assert raw[start:end] == b'"claude-sonnet-4-6"'
