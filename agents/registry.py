@@ -81,6 +81,8 @@ class Registry:
         self._snapshot = Snapshot()
         self._loaded_at = float("-inf")
         self._reload = SharedRun(self._do_reload)
+        # Bumped by invalidate: a load that began before a change does not count as fresh.
+        self._generation = 0
         # Workspace folders already looked at (registered or not on this machine),
         # so a prompt naming them costs a set lookup, not a stat and a query.
         self._seen_folders: set[str] = set()
@@ -92,15 +94,18 @@ class Registry:
 
     def invalidate(self) -> None:
         """Reload on next use (a preference, definition or default changed here)."""
+        self._generation += 1
         self._loaded_at = float("-inf")
 
     async def _do_reload(self) -> None:
+        generation = self._generation
         try:
             self._snapshot = await _in_thread(build)
         except Exception:
             # Serve the last snapshot while the database or the folder is away.
             logger.exception("agents.reload_failed")
-        self._loaded_at = time.monotonic()
+        if generation == self._generation:
+            self._loaded_at = time.monotonic()
 
     async def register_workspaces(self, folders: set[str]) -> bool:
         """Register the folders not looked at before that exist here; True if one was new."""
