@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agents.models import AgentPreference, Workspace
+from agents.models import AgentDefinition, AgentPreference, Workspace
 from analytics.models import Request
 from tests.conftest import FakeUpstream, ProxyServer, wait_for
 from tests.factories import make_account
@@ -160,3 +160,16 @@ def test_a_malformed_agent_file_breaks_no_request(
 
     assert [e["json"]["model"] for e in fake_upstream.log()] == [HAIKU, "claude-sonnet-4-6"]
     assert "agents.file_skipped" in proxy.server_log()
+
+
+def test_an_agent_defined_in_the_admin_is_detected_without_files(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, prices: None
+) -> None:
+    AgentDefinition.objects.create(
+        name="remote-reviewer", prompt="reviews diffs sent from the build machine", model="opus"
+    )
+
+    post(proxy, body("You are a bot that reviews diffs sent from the build machine nightly."))
+
+    assert fake_upstream.log()[0]["json"]["model"] == "claude-opus-5-5"
+    assert recorded(1)[0].agent_used == "admin:remote-reviewer"
