@@ -54,5 +54,5 @@ test: lint ## Install what the tests need, lint, and run the whole suite
 	bash .ci/ensure-chromium.sh
 	$(VENV)/bin/pytest
 
-bench: install-dev ## Benchmark the proxy against the direct path (fake upstream, real daphne)
-	$(PY) bench/bench.py
+bench: install-dev ## Benchmark the proxy against the direct path (BENCH_ARGS="--compare URL ...")
+	$(PY) bench/bench.py $(BENCH_ARGS)

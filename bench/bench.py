@@ -2,9 +2,14 @@
 
 One run starts the fake upstream (tests/fake_upstream.py) and daphne serving the project against
 it, then measures the DIRECT path (client -> fake) and the PROXY path (client -> daphne -> fake)
-with the same lean HTTP/1.1 client, prints a table with the targets (docs/architecture.md) and
+with the same lean HTTP/1.1 client, prints a table with the targets (docs/performance.md) and
 writes bench/results/latest.json. Run it with `make bench` or
 `.venv/bin/python bench/bench.py [--quick]`.
+
+To bench another proxy the same way (the original ccflare, say), start it with
+`http://127.0.0.1:PORT` as its upstream and run
+`bench/bench.py --upstream-port PORT --compare http://HOST:ITS_PORT [--compare-pid PID]`:
+its figures get their own columns, against the same direct path, in the same run.
 """
 
 import argparse
@@ -33,6 +38,7 @@ from tests import servers  # noqa: E402  (the project root is only importable af
 RESULTS_FILE = ROOT / "bench" / "results" / "latest.json"
 ACCOUNT_KEY = "sk-ant-api03-bench-key"
 CLIENT_KEY = "sk-ant-api03-bench-client"
+PACED_STREAM = "slow_stream;events=20;interval_ms=10"
 MESSAGE = {
     "model": "claude-sonnet-4-5-20250929",
     "max_tokens": 256,
@@ -52,6 +58,8 @@ class Plan:
     streams: int = 500
     stream_events: int = 40
     stream_interval_ms: int = 250
+    # Whole streams timed end to end, paced like a model writing (20 events 10 ms apart).
+    stream_total_requests: int = 40
     budget_seconds: float = 300.0  # per path: a server that stops answering must not hang us
 
 
@@ -63,6 +71,7 @@ QUICK = Plan(
     ttfb_requests=60,
     streams=100,
     stream_events=12,
+    stream_total_requests=10,
     budget_seconds=120.0,
 )
 
@@ -369,6 +378,10 @@ async def measure(target: Target, plan: Plan) -> dict[str, Any]:
     ttfb = await sequential(
         target, target.raw(stream=True), plan.ttfb_requests, lambda r: r.first_byte - r.started
     )
+    paced = target.raw(stream=True, scenario=PACED_STREAM)
+    stream_total = await sequential(
+        target, paced, plan.stream_total_requests, lambda r: r.finished - r.started
+    )
     rps, rps_errors = await throughput(
         target, concurrency=plan.concurrency, seconds=plan.throughput_seconds
     )
@@ -377,8 +390,13 @@ async def measure(target: Target, plan: Plan) -> dict[str, Any]:
         "latency_p99_ms": round(percentile(latency.values_ms, 99), 3),
         "ttfb_p50_ms": round(percentile(ttfb.values_ms, 50), 3),
         "ttfb_p99_ms": round(percentile(ttfb.values_ms, 99), 3),
+        "stream_total_ms": round(percentile(stream_total.values_ms, 50), 3),
         "rps": round(rps, 1),
-        "errors": latency.errors + ttfb.errors + rps_errors + (memory or {}).get("errors", 0),
+        "errors": latency.errors
+        + ttfb.errors
+        + stream_total.errors
+        + rps_errors
+        + (memory or {}).get("errors", 0),
         **({"memory": memory} if memory else {}),
     }
 
@@ -487,7 +505,7 @@ def raise_open_files_limit() -> None:
 
 @dataclass(frozen=True)
 class Check:
-    """One target (docs/architecture.md, the hot path), judged on the metric named `key`."""
+    """One target (docs/performance.md), judged on the metric named `key`."""
 
     key: str
     name: str
@@ -508,19 +526,26 @@ def checks(direct: dict[str, Any], proxy: dict[str, Any]) -> list[Check]:
         return proxy[key] - direct[key]
 
     found = [
-        Check("latency_p50_ms", "added latency p50", added("latency_p50_ms"), 2.0, "ms"),
-        Check("latency_p99_ms", "added latency p99", added("latency_p99_ms"), 10.0, "ms"),
-        Check("ttfb_p50_ms", "added stream TTFB p50", added("ttfb_p50_ms"), 2.0, "ms"),
-        Check("rps", "throughput proxy/direct", 100 * proxy["rps"] / direct["rps"], 10, "%", True),
+        Check("latency_p50_ms", "added latency p50", added("latency_p50_ms"), 0.9, "ms"),
+        Check("latency_p99_ms", "added latency p99", added("latency_p99_ms"), 4.0, "ms"),
+        Check("ttfb_p50_ms", "added stream TTFB p50", added("ttfb_p50_ms"), 1.5, "ms"),
+        Check(
+            "stream_total_ms",
+            "paced stream total over direct",
+            100 * added("stream_total_ms") / direct["stream_total_ms"],
+            2.0,
+            "%",
+        ),
+        Check("rps", "throughput proxy/direct", 100 * proxy["rps"] / direct["rps"], 18, "%", True),
         Check("errors", "failed requests via proxy", proxy["errors"], 0, "requests"),
     ]
     memory = proxy.get("memory")
     if memory:
         found.append(
-            Check("per_stream_kb", "memory per open stream", memory["per_stream_kb"], 100, "KB")
+            Check("per_stream_kb", "memory per open stream", memory["per_stream_kb"], 40, "KB")
         )
         found.append(
-            Check("peak_mb", "memory peak with streams open", memory["peak_mb"], 150, "MB")
+            Check("peak_mb", "memory peak with streams open", memory["peak_mb"], 120, "MB")
         )
     return found
 
@@ -530,6 +555,7 @@ ROWS = (
     ("latency p99, c=1 (ms)", "latency_p99_ms"),
     ("stream TTFB p50 (ms)", "ttfb_p50_ms"),
     ("stream TTFB p99 (ms)", "ttfb_p99_ms"),
+    ("paced stream total (ms)", "stream_total_ms"),
     ("throughput, c=32 (req/s)", "rps"),
     ("failed requests", "errors"),
 )
@@ -567,13 +593,24 @@ def table(results: dict[str, Any]) -> list[tuple[str, ...]]:
         {} if "error" in results[name] else results[name] for name in ("direct", "proxy")
     )
     judged = {check["key"]: check for check in results["checks"]}
-    rows = [("metric", "direct", "proxy", "added / ratio", "target", "result")]
+    other = results.get("compare")
+    header = ("metric", "direct", "proxy", "added / ratio")
+    if other is not None:
+        header += ("compared", "added / ratio")
+        other = {} if "error" in other else other
+    rows = [(*header, "target", "result")]
     for label, key in ROWS:
         d, p = direct.get(key), proxy.get(key)
-        rows.append((label, fmt(d), fmt(p), compare(key, d, p), *verdict(judged.get(key))))
+        row = (label, fmt(d), fmt(p), compare(key, d, p))
+        if other is not None:
+            row += (fmt(other.get(key)), compare(key, d, other.get(key)))
+        rows.append((*row, *verdict(judged.get(key))))
     memory = proxy.get("memory", {})
     for label, key in MEMORY_ROWS:
-        rows.append((label, "-", fmt(memory.get(key)), "", *verdict(judged.get(key))))
+        row = (label, "-", fmt(memory.get(key)), "")
+        if other is not None:
+            row += (fmt(other.get("memory", {}).get(key)), "")
+        rows.append((*row, *verdict(judged.get(key))))
     return rows
 
 
@@ -587,8 +624,8 @@ def render(results: dict[str, Any]) -> str:
     lines += [f"note: {note}" for note in results["notes"]]
     lines += [
         f"{name} not measured: {results[name]['error']}"
-        for name in ("direct", "proxy")
-        if "error" in results[name]
+        for name in ("direct", "proxy", "compare")
+        if "error" in results.get(name, {})
     ]
     return "\n".join(lines)
 
@@ -607,6 +644,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--proxy-pid", type=int, help="with --proxy-only-url: its pid, to measure memory"
     )
+    parser.add_argument(
+        "--upstream-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="run the fake upstream on this port (default: a free one), so another proxy "
+        "configured with http://127.0.0.1:PORT as its upstream can be measured with --compare",
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="URL",
+        help="also measure another running proxy (e.g. the original ccflare) the same way",
+    )
+    parser.add_argument("--compare-pid", type=int, help="with --compare: its pid, for memory")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
 
@@ -632,7 +683,7 @@ def proxy_target(
 def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
     """Start the servers (their cleanup goes on `stack`), measure both paths, return the results."""
     plan, notes = (QUICK if args.quick else FULL), []
-    fake, fake_port = servers.start_fake_upstream(log=False)
+    fake, fake_port = servers.start_fake_upstream(log=False, port=args.upstream_port)
     stack.callback(servers.stop, fake)
     targets = [Target("direct", "127.0.0.1", fake_port)]
     proxy_error = None
@@ -640,6 +691,11 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]
         targets.append(proxy_target(args, stack, fake_port, notes))
     except ProxyUnavailable as exc:
         proxy_error = str(exc)
+    if args.compare:
+        url = urlsplit(args.compare)
+        targets.append(
+            Target("compare", url.hostname or "127.0.0.1", url.port or 80, pid=args.compare_pid)
+        )
     names = ", ".join(target.name for target in targets)
     print(f"measuring {names} with the {'quick' if args.quick else 'full'} plan...", flush=True)
     results = asyncio.run(run_measurements(targets, plan))

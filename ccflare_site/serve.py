@@ -2,15 +2,14 @@
 
 import os
 import sys
-from pathlib import Path
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccflare_site.settings")
     from django.conf import settings
 
-    daphne = Path(sys.executable).with_name("daphne")
-    argv = [str(daphne), "-b", settings.HOST, "-p", str(settings.PORT)]
+    argv = [sys.executable, "-m", "ccflare_site.daphne_main", "-b", settings.HOST]
+    argv += ["-p", str(settings.PORT)]
     print(f"ccflare listening on http://{settings.HOST}:{settings.PORT}", flush=True)
     print(
         f"  point clients at it: export ANTHROPIC_BASE_URL=http://{settings.HOST}:{settings.PORT}"

@@ -339,6 +339,12 @@ if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("http://", "https:/
 # empty pool under steady traffic sends one message, not one per request.
 NOTIFY_REPEAT_SECONDS = env_int("NOTIFY_REPEAT_SECONDS", 3600, minimum=0)
 
+# The event loop daphne runs on (ccflare_site/daphne_main.py): `uvloop` (a C loop, faster;
+# docs/performance.md) or `asyncio` (the standard library's).
+EVENT_LOOP = env_str("EVENT_LOOP", "uvloop").lower()
+if EVENT_LOOP not in {"uvloop", "asyncio"}:
+    raise ImproperlyConfigured(f"EVENT_LOOP must be uvloop or asyncio, got {EVENT_LOOP!r}")
+
 # Logging
 # DEBUG works (ccflare's did not); WARN is accepted as ccflare spelled it.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

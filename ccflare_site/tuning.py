@@ -14,6 +14,7 @@ def tune() -> None:
     freeze_startup_heap()
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     skip_twisted_form_parsing()
+    skip_twisted_access_log()
     install_guarded_channel()
     redact_access_log()
     deepen_listen_backlog()
@@ -52,6 +53,26 @@ def skip_twisted_form_parsing() -> None:
 
     __init__.skips_form_parsing = True  # type: ignore[attr-defined]
     WebRequest.__init__ = __init__
+
+
+def skip_twisted_access_log() -> None:
+    """Stop Twisted formatting a second access-log line per request that nobody reads.
+
+    daphne writes its own access log (redacted below); Twisted's HTTPFactory also
+    formats a combined-log line for every request and hands it to Twisted's legacy
+    log, which daphne sends nowhere at its default verbosity (and which would only
+    repeat daphne's own line at higher ones): about 2% of the event loop's CPU under
+    load (docs/performance.md).
+    """
+    try:
+        from daphne.http_protocol import HTTPFactory
+    except ImportError:
+        return
+
+    def log(self: HTTPFactory, request: object) -> None:
+        return None
+
+    HTTPFactory.log = log
 
 
 # Connections a burst may open before daphne accepts them (Twisted's default is 50).

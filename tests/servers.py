@@ -22,6 +22,8 @@ from typing import IO
 import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# daphne's command line as the project starts it (serve.py): on the configured event loop.
+DAPHNE = [sys.executable, "-m", "ccflare_site.daphne_main"]
 _PR_SET_PDEATHSIG = 1
 
 
@@ -68,14 +70,14 @@ def _die_with_parent() -> None:
 
 
 def start_fake_upstream(
-    *, log: bool = True, host: str = "127.0.0.1", timeout: float = 15.0
+    *, log: bool = True, host: str = "127.0.0.1", port: int = 0, timeout: float = 15.0
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start tests/fake_upstream.py on a free port; returns the process and its port.
+    """Start tests/fake_upstream.py on `port` (0: a free one); returns the process and its port.
 
     `log=False` passes --no-log (benchmarks). Raises ServerDidNotStart if it does not print
     `READY <port>` within `timeout` seconds. stderr is inherited, so its errors show in test output.
     """
-    args = [sys.executable, "-m", "tests.fake_upstream", "--host", host, "--port", "0"]
+    args = [sys.executable, "-m", "tests.fake_upstream", "--host", host, "--port", str(port)]
     process = subprocess.Popen(
         [*args, *([] if log else ["--no-log"])],
         cwd=PROJECT_ROOT,
@@ -127,9 +129,8 @@ def start_proxy_server(
     stdout and stderr go to `output` (inherited when None). Raises ServerDidNotStart on failure.
     """
     port = free_port(host)
-    daphne = Path(sys.executable).with_name("daphne")
     process = subprocess.Popen(
-        [str(daphne), "-b", host, "-p", str(port), "ccflare_site.asgi:application"],
+        [*DAPHNE, "-b", host, "-p", str(port), "ccflare_site.asgi:application"],
         cwd=PROJECT_ROOT,
         env=server_env(env),
         stdin=subprocess.DEVNULL,

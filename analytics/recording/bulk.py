@@ -47,11 +47,17 @@ def _converter(field: models.Field) -> Callable[[Any, BaseDatabaseWrapper], Any]
     return field.get_db_prep_save
 
 
-def insert(objects: Sequence[models.Model]) -> None:
-    """INSERT the given unsaved instances of one model (pre_save hooks and signals skipped)."""
+def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> None:
+    """INSERT the given unsaved instances of one model (pre_save hooks and signals skipped).
+
+    With `model` given, `objects` may be any objects with its fields' attribute names
+    (e.g. the recorder's slotted rows): building a Model instance per row costs more
+    than the insert itself (Model.__init__ sends pre_init and post_init each time).
+    """
     if not objects:
         return
-    sql, converters = _plan(type(objects[0]))
+    table: type[models.Model] = model if model is not None else type(objects[0])
+    sql, converters = _plan(table)
     conn = connections["default"]  # resolved once: the proxy object costs per attribute
     rows = [
         [

@@ -176,7 +176,7 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
     with transaction.atomic():
         bulk.insert(rows)
-        bulk.insert(payloads)
+        bulk.insert(payloads, RequestPayload)
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
     return rows
@@ -284,7 +284,15 @@ def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
     return request
 
 
-def to_payload(record: RequestRecord) -> RequestPayload:
+@dataclass(slots=True)
+class PayloadRow:
+    """A RequestPayload row for bulk.insert, without a Model instance's cost."""
+
+    request_id: str
+    data: dict
+
+
+def to_payload(record: RequestRecord) -> PayloadRow:
     data = {
         "request": {
             "headers": redaction.redact_headers(record.request_headers),
@@ -304,7 +312,7 @@ def to_payload(record: RequestRecord) -> RequestPayload:
             "truncated": record.truncated,
         },
     }
-    return RequestPayload(request_id=record.id, data=data)
+    return PayloadRow(request_id=record.id, data=data)
 
 
 def bump_account_counters(batch: list[RequestRecord]) -> None:

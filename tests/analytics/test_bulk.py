@@ -10,6 +10,7 @@ from django.db import connection
 from accounts.models import Account
 from analytics.models import Request, RequestPayload
 from analytics.recording import bulk
+from analytics.recording.write_behind import PayloadRow
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +69,17 @@ def test_nulls_defaults_and_json_payloads_round_trip() -> None:
     row = Request.objects.get(pk=request.id)
     assert (row.account_id, row.cost_usd, row.model, row.routing_trace) == (None, None, None, [])
     assert RequestPayload.objects.get(pk=request.id).data == {"request": {"headers": {"a": "b"}}}
+
+
+def test_plain_rows_are_stored_as_instances_of_the_named_model() -> None:
+    # The recorder passes slotted rows, not Model instances (write_behind.PayloadRow).
+    request = full_request(None)
+    bulk.insert([request])
+    data = {"request": {"body": None}, "meta": {"accountId": "no_account"}}
+
+    bulk.insert([PayloadRow(request_id=str(request.id), data=data)], RequestPayload)
+
+    assert RequestPayload.objects.get(pk=request.id).data == data
 
 
 def test_a_field_that_changes_its_stored_value_is_converted() -> None:

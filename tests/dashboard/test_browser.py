@@ -7,7 +7,6 @@ log, and get refused without staff rights.
 """
 
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -297,10 +296,9 @@ def test_the_page_reconnects_by_itself_after_a_server_restart(
 
 def start_daphne(*, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """daphne on a chosen port (servers.start_proxy_server picks its own), ready to serve."""
-    daphne = Path(sys.executable).with_name("daphne")
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "ccflare_site.asgi:application"],
+            [*servers.DAPHNE, "-b", "127.0.0.1", "-p", str(port), "ccflare_site.asgi:application"],
             cwd=servers.PROJECT_ROOT,
             env=servers.server_env(env),
             stdin=subprocess.DEVNULL,
