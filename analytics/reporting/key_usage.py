@@ -1,0 +1,96 @@
+"""Client keys' recorded use over rolling windows: what the proxy's budgets count.
+
+Budgets count a key's requests that went through (a request the proxy refused itself,
+a budget's own 429 included, spends nothing and is not counted). These run in the
+proxy's budget refresh (proxy/budgets.py), about once a second, never per request.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Count, QuerySet, Sum
+
+from analytics.models import Request
+
+# The column each budget metric adds up (requests count rows).
+METRIC_COLUMN = {"tokens": "total_tokens", "cost": "cost_usd"}
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    requests: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+
+    def get(self, metric: str) -> float:
+        return float(getattr(self, metric))
+
+
+def counted(since: float) -> QuerySet:
+    """The rows budgets count, from `since` (epoch seconds) on."""
+    return Request.objects.filter(timestamp__gte=_moment(since)).exclude(
+        terminal_state=Request.Terminal.REJECTED
+    )
+
+
+def tallies(key_ids: list[int], *, since: float) -> dict[int, Tally]:
+    """Each key's requests, tokens and cost since `since`, in one query."""
+    rows = (
+        counted(since)
+        .filter(client_key_id__in=key_ids)
+        .values("client_key_id")
+        .annotate(requests=Count("id"), tokens=Sum("total_tokens"), cost=Sum("cost_usd"))
+    )
+    return {
+        row["client_key_id"]: Tally(row["requests"], row["tokens"] or 0, float(row["cost"] or 0))
+        for row in rows
+    }
+
+
+def pool_parts(*, since: float) -> dict[int | None, float]:
+    """Each key's part (0..1) of everything the pool served since `since`.
+
+    Weighed by cost, which follows what Anthropic's windows charge (an Opus token
+    weighs more than a Haiku one); by tokens when nothing in the window is priced.
+    Requests without a key (None) are part of the whole too.
+    """
+    rows = list(
+        counted(since)
+        .values("client_key_id")
+        .annotate(tokens=Sum("total_tokens"), cost=Sum("cost_usd"))
+    )
+    weight = "cost" if any(row["cost"] for row in rows) else "tokens"
+    total = sum(float(row[weight] or 0) for row in rows)
+    if not total:
+        return {}
+    return {row["client_key_id"]: float(row[weight] or 0) / total for row in rows}
+
+
+def written(ids: list[str]) -> set[str]:
+    """Which of these request ids are recorded already."""
+    return {str(pk) for pk in Request.objects.filter(id__in=ids).values_list("id", flat=True)}
+
+
+def free_at(
+    key_id: int, metric: str, *, since: float, excess: float, window: float
+) -> float | None:
+    """When enough of the key's counted rows leave the window to free `excess`.
+
+    Walks the window's rows oldest first; None when the recorded rows alone never
+    free that much (the rest is in requests not written yet).
+    """
+    rows = counted(since).filter(client_key_id=key_id).order_by("timestamp")
+    freed = 0.0
+    column = METRIC_COLUMN.get(metric)
+    values = (
+        rows.values_list("timestamp", column) if column else rows.values_list("timestamp", "pk")
+    )
+    for timestamp, value in values.iterator(chunk_size=500):
+        freed += float(value or 0) if column else 1.0
+        if freed >= excess:
+            return timestamp.timestamp() + window
+    return None
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)

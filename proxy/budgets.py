@@ -1,0 +1,239 @@
+"""Client keys' budgets, checked in memory: no database round trip per request.
+
+Each process keeps, per key with budgets, its use over each budget's window as last
+read from the recorded requests (`analytics.reporting.key_usage`), re-read when older
+than ACCOUNT_CACHE_SECONDS (one request at a time waits for it; concurrent ones share
+it). Requests this process let through that are not recorded yet ("pending": in flight,
+or queued for the write-behind) are counted on top, until a re-read finds their rows.
+
+Several processes on one database (WORKERS=N) see each other's requests once those
+are recorded and re-read: a key can overrun a requests budget by what the other
+processes let through in that time, about ACCOUNT_CACHE_SECONDS plus one
+RECORDER_FLUSH_MS, plus their requests still in flight. Tokens and cost are known
+when a request ends, so they count from its record on.
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from access.models import WINDOW_SECONDS, KeyBudget
+from access.policy import Budget, KeyPolicy
+from accounts.pool import pool
+from analytics.reporting import key_usage
+from analytics.reporting.key_usage import Tally
+from lib.shared_run import SharedRun
+
+logger = logging.getLogger(__name__)
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-budgets")
+POOL_SHARE = KeyBudget.Metric.POOL_SHARE
+# A pending request whose row never appears (dropped in an outage) stops counting after
+# this long; long enough for the longest streams to end and be written.
+PENDING_MAX_AGE = 30 * 60
+# When the pool's windows reset is unknown, a refused client tries again after this.
+POOL_RETRY_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why a key is refused: the budget it is over, its use, and when it frees up."""
+
+    budget: Budget
+    used: float
+    retry_after: int
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What one re-read found; replaced whole, never changed in place."""
+
+    tallies: dict[tuple[int, str], Tally] = field(default_factory=dict)
+    # A key's share of the pool's window, in percent, by (key, window).
+    shares: dict[tuple[int, str], float] = field(default_factory=dict)
+    # When an over-budget key frees up (epoch seconds), by (key, metric, window).
+    free_at: dict[tuple[int, str, str], float] = field(default_factory=dict)
+    pool_reset: dict[str, float] = field(default_factory=dict)
+
+
+class BudgetTracker:
+    def __init__(self) -> None:
+        self._snapshot = Snapshot()
+        self._loaded_at = float("-inf")
+        self._watched: dict[int, KeyPolicy] = {}
+        # Requests let through and not yet seen recorded: key -> {id: epoch admitted}.
+        self._pending: dict[int, dict[str, float]] = {}
+        self._refresh = SharedRun(self._do_refresh)
+
+    async def admit(self, policy: KeyPolicy, request_id: str) -> Verdict | None:
+        """None to let the request through (it is counted), or the budget it is over."""
+        if self._watched.get(policy.key_id) != policy:
+            self._watched[policy.key_id] = policy
+            self._loaded_at = float("-inf")  # a new or changed budget: read its use now
+        if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
+            await self._refresh.run()
+        now = time.time()
+        for budget in policy.budgets:
+            used = self.used(policy.key_id, budget)
+            if used >= budget.limit:
+                return Verdict(budget, used, self._retry_after(policy.key_id, budget, now))
+        self._pending.setdefault(policy.key_id, {})[request_id] = now
+        return None
+
+    def used(self, key_id: int, budget: Budget) -> float:
+        """The key's use against this budget as this process sees it now."""
+        if budget.metric == POOL_SHARE:
+            return self._snapshot.shares.get((key_id, budget.window), 0.0)
+        tally = self._snapshot.tallies.get((key_id, budget.window), Tally())
+        used = tally.get(budget.metric)
+        if budget.metric == KeyBudget.Metric.REQUESTS:
+            used += len(self._pending.get(key_id, ()))
+        return used
+
+    def _retry_after(self, key_id: int, budget: Budget, now: float) -> int:
+        snapshot = self._snapshot
+        if budget.metric == POOL_SHARE:
+            at = snapshot.pool_reset.get(budget.window, now + POOL_RETRY_SECONDS)
+        else:
+            at = snapshot.free_at.get((key_id, budget.metric, budget.window), now + budget.seconds)
+        return max(1, math.ceil(at - now))
+
+    async def _do_refresh(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        self._pending = {
+            key: {rid: at for rid, at in ids.items() if now - at < PENDING_MAX_AGE}
+            for key, ids in self._pending.items()
+        }
+        policies = list(self._watched.values())
+        pending = {key: dict(ids) for key, ids in self._pending.items()}
+        utilisation = await _pool_utilisation(now)
+        try:
+            snapshot, seen = await loop.run_in_executor(
+                _executor, _read, policies, pending, utilisation, now
+            )
+        except Exception:
+            # Keep the last numbers: a database hiccup must not stop the proxy.
+            logger.exception("proxy.budget_refresh_failed")
+        else:
+            self._snapshot = snapshot
+            for ids in self._pending.values():
+                for rid in seen.intersection(ids):
+                    del ids[rid]
+        self._loaded_at = time.monotonic()
+
+
+async def _pool_utilisation(now: float) -> dict[str, tuple[float, float | None]]:
+    """The pool's mean use of each window (0..1) and its earliest reset, from the accounts.
+
+    An account whose window has reset since its last reading counts as empty, as does
+    one never read: it has all its capacity.
+    """
+    accounts = await pool.accounts()
+    result: dict[str, tuple[float, float | None]] = {}
+    for window, used_field, reset_field in (
+        ("5h", "five_hour_utilization", "five_hour_reset"),
+        ("7d", "seven_day_utilization", "seven_day_reset"),
+    ):
+        readings, resets = [], []
+        for account in accounts:
+            reset = getattr(account, reset_field)
+            value = getattr(account, used_field) or 0.0
+            live = reset is None or reset.timestamp() > now
+            readings.append(min(max(value, 0.0), 1.0) if live else 0.0)
+            if live and reset is not None and value > 0:
+                resets.append(reset.timestamp())
+        mean = sum(readings) / len(readings) if readings else 0.0
+        result[window] = (mean, min(resets) if resets else None)
+    return result
+
+
+def _read(
+    policies: list[KeyPolicy],
+    pending: dict[int, dict[str, float]],
+    utilisation: dict[str, tuple[float, float | None]],
+    now: float,
+) -> tuple[Snapshot, set[str]]:
+    """Read the watched keys' use (in this thread's own connection)."""
+    try:
+        # Which pending rows are written is read first: a row written between the two
+        # reads is then counted twice until the next re-read (over, never under).
+        with transaction.atomic():
+            ids = [rid for key_ids in pending.values() for rid in key_ids]
+            seen = key_usage.written(ids) if ids else set()
+            return _snapshot(policies, pending, seen, utilisation, now), seen
+    except Exception:
+        with contextlib.suppress(Exception):
+            connection.close()
+        raise
+
+
+def _snapshot(
+    policies: list[KeyPolicy],
+    pending: dict[int, dict[str, float]],
+    seen: set[str],
+    utilisation: dict[str, tuple[float, float | None]],
+    now: float,
+) -> Snapshot:
+    snapshot = Snapshot()
+    windows = {b.window for p in policies for b in p.budgets if b.metric != POOL_SHARE}
+    keys = [p.key_id for p in policies]
+    for window in windows:
+        since = now - _seconds(window)
+        for key_id, tally in key_usage.tallies(keys, since=since).items():
+            snapshot.tallies[key_id, window] = tally
+    for window in {b.window for p in policies for b in p.budgets if b.metric == POOL_SHARE}:
+        mean, reset = utilisation.get(window, (0.0, None))
+        parts = key_usage.pool_parts(since=now - _seconds(window))
+        for key_id in keys:
+            snapshot.shares[key_id, window] = 100.0 * mean * parts.get(key_id, 0.0)
+        snapshot.pool_reset[window] = reset if reset is not None else now + POOL_RETRY_SECONDS
+    for policy in policies:
+        own = pending.get(policy.key_id, {})
+        unwritten = sorted(at for rid, at in own.items() if rid not in seen)
+        _note_free_at(snapshot, policy, unwritten, now)
+    return snapshot
+
+
+def _note_free_at(snapshot: Snapshot, policy: KeyPolicy, own: list[float], now: float) -> None:
+    """For each budget the key is at or over, when enough of its use leaves the window.
+
+    `own`: when the key's requests not recorded yet were let through, oldest first.
+    """
+    for budget in policy.budgets:
+        if budget.metric == POOL_SHARE:
+            continue
+        tally = snapshot.tallies.get((policy.key_id, budget.window), Tally())
+        requests = budget.metric == KeyBudget.Metric.REQUESTS
+        used = tally.get(budget.metric) + (len(own) if requests else 0)
+        if used < budget.limit:
+            continue
+        # Requests are whole: one under the limit lets the next through.
+        excess = used - budget.limit + (1 if requests else 1e-9)
+        at = key_usage.free_at(
+            policy.key_id,
+            budget.metric,
+            since=now - budget.seconds,
+            excess=excess,
+            window=budget.seconds,
+        )
+        if at is None and requests and own:
+            # The rest of the excess is in requests not recorded yet, newest last.
+            index = min(len(own) - 1, max(0, math.ceil(excess - tally.requests) - 1))
+            at = own[index] + budget.seconds
+        key = (policy.key_id, budget.metric, budget.window)
+        snapshot.free_at[key] = at if at is not None else now + budget.seconds
+
+
+def _seconds(window: str) -> int:
+    return WINDOW_SECONDS[window]
+
+
+tracker = BudgetTracker()
