@@ -28,7 +28,7 @@ from access.models import WINDOW_SECONDS, KeyBudget
 from access.policy import Budget, KeyPolicy
 from accounts.pool import pool
 from analytics.reporting import key_usage
-from analytics.reporting.key_usage import Tally
+from analytics.reporting.key_usage import Tally, Utilisation
 from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class BudgetTracker:
         }
         policies = list(self._watched.values())
         pending = {key: dict(ids) for key, ids in self._pending.items()}
-        utilisation = await _pool_utilisation(now)
+        utilisation = key_usage.pool_utilisation(await pool.accounts(), now=now)
         try:
             snapshot, seen = await loop.run_in_executor(
                 _executor, _read, policies, pending, utilisation, now
@@ -130,35 +130,10 @@ class BudgetTracker:
         self._loaded_at = time.monotonic()
 
 
-async def _pool_utilisation(now: float) -> dict[str, tuple[float, float | None]]:
-    """The pool's mean use of each window (0..1) and its earliest reset, from the accounts.
-
-    An account whose window has reset since its last reading counts as empty, as does
-    one never read: it has all its capacity.
-    """
-    accounts = await pool.accounts()
-    result: dict[str, tuple[float, float | None]] = {}
-    for window, used_field, reset_field in (
-        ("5h", "five_hour_utilization", "five_hour_reset"),
-        ("7d", "seven_day_utilization", "seven_day_reset"),
-    ):
-        readings, resets = [], []
-        for account in accounts:
-            reset = getattr(account, reset_field)
-            value = getattr(account, used_field) or 0.0
-            live = reset is None or reset.timestamp() > now
-            readings.append(min(max(value, 0.0), 1.0) if live else 0.0)
-            if live and reset is not None and value > 0:
-                resets.append(reset.timestamp())
-        mean = sum(readings) / len(readings) if readings else 0.0
-        result[window] = (mean, min(resets) if resets else None)
-    return result
-
-
 def _read(
     policies: list[KeyPolicy],
     pending: dict[int, dict[str, float]],
-    utilisation: dict[str, tuple[float, float | None]],
+    utilisation: dict[str, Utilisation],
     now: float,
 ) -> tuple[Snapshot, set[str]]:
     """Read the watched keys' use (in this thread's own connection)."""
@@ -179,7 +154,7 @@ def _snapshot(
     policies: list[KeyPolicy],
     pending: dict[int, dict[str, float]],
     seen: set[str],
-    utilisation: dict[str, tuple[float, float | None]],
+    utilisation: dict[str, Utilisation],
     now: float,
 ) -> Snapshot:
     snapshot = Snapshot()
@@ -190,10 +165,10 @@ def _snapshot(
         for key_id, tally in key_usage.tallies(keys, since=since).items():
             snapshot.tallies[key_id, window] = tally
     for window in {b.window for p in policies for b in p.budgets if b.metric == POOL_SHARE}:
-        mean, reset = utilisation.get(window, (0.0, None))
-        parts = key_usage.pool_parts(since=now - _seconds(window))
+        shares = key_usage.pool_shares(utilisation[window], since=now - _seconds(window))
         for key_id in keys:
-            snapshot.shares[key_id, window] = 100.0 * mean * parts.get(key_id, 0.0)
+            snapshot.shares[key_id, window] = shares.get(key_id, 0.0)
+        reset = utilisation[window].reset
         snapshot.pool_reset[window] = reset if reset is not None else now + POOL_RETRY_SECONDS
     for policy in policies:
         own = pending.get(policy.key_id, {})

@@ -135,7 +135,7 @@ def overview_data() -> dict:
     return {
         "range": DEFAULT_RANGE,
         "report": report.build(report.Filters(range=DEFAULT_RANGE)),
-        "recentErrors": queries.recent_errors(limit=5),
+        "recentErrors": queries.recent_errors(Request.objects.all(), limit=5),
         "activity": queries.recent_requests(limit=ACTIVITY_SIZE),
         "accounts": account_names(),
     }

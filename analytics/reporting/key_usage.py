@@ -10,10 +10,24 @@ from datetime import UTC, datetime
 
 from django.db.models import Count, QuerySet, Sum
 
+from accounts.models import Account
 from analytics.models import Request
 
 # The column each budget metric adds up (requests count rows).
 METRIC_COLUMN = {"tokens": "total_tokens", "cost": "cost_usd"}
+
+
+# The accounts' fields that measure each of Anthropic's windows: (utilisation, reset).
+POOL_FIELDS = {
+    "5h": ("five_hour_utilization", "five_hour_reset"),
+    "7d": ("seven_day_utilization", "seven_day_reset"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    mean: float  # 0..1 over every account
+    reset: float | None  # the earliest reset (epoch) of an account with use in the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,33 @@ def pool_parts(*, since: float) -> dict[int | None, float]:
     if not total:
         return {}
     return {row["client_key_id"]: float(row[weight] or 0) / total for row in rows}
+
+
+def pool_utilisation(accounts: list[Account], *, now: float) -> dict[str, Utilisation]:
+    """The pool's mean use of its 5h and 7d windows (0..1), from the accounts' last readings.
+
+    An account whose window has reset since its last reading counts as empty, as does
+    one never read: all its capacity is there.
+    """
+    result = {}
+    for window, (used_field, reset_field) in POOL_FIELDS.items():
+        readings, resets = [], []
+        for account in accounts:
+            reset = getattr(account, reset_field)
+            value = getattr(account, used_field) or 0.0
+            live = reset is None or reset.timestamp() > now
+            readings.append(min(max(value, 0.0), 1.0) if live else 0.0)
+            if live and reset is not None and value > 0:
+                resets.append(reset.timestamp())
+        mean = sum(readings) / len(readings) if readings else 0.0
+        result[window] = Utilisation(mean, min(resets) if resets else None)
+    return result
+
+
+def pool_shares(utilisation: Utilisation, *, since: float) -> dict[int | None, float]:
+    """Each key's share of the pool's window in percent: its part of the use times the use."""
+    parts = pool_parts(since=since)
+    return {key_id: 100.0 * utilisation.mean * part for key_id, part in parts.items()}
 
 
 def written(ids: list[str]) -> set[str]:
