@@ -8,6 +8,7 @@ import pytest
 from access import credentials, keyrules
 from access.models import ClientKey
 from analytics.models import Request
+from tests.analytics.test_metrics import sample
 from tests.conftest import FakeUpstream, ProxyServer, wait_for
 from tests.factories import make_account
 
@@ -20,6 +21,11 @@ def post(proxy: ProxyServer, secret: str, model: str = "claude-sonnet-4-6") -> h
     body = {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
     headers = {"x-api-key": secret, "anthropic-version": "2023-06-01"}
     return httpx.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=10)
+
+
+def scrape(proxy: ProxyServer, token: str) -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.get(f"{proxy.url}/metrics", headers=headers, timeout=10).text
 
 
 def key(name: str) -> tuple[ClientKey, str]:
@@ -149,3 +155,23 @@ def test_model_rules_refuse_a_family_with_a_403_and_let_the_rest_through(
     assert len(fake_upstream.log()) == 2  # the refused ones never left the proxy
     rows = recorded(4)
     assert sorted(r.status_code for r in rows) == [200, 200, 403, 403]
+
+
+def test_metrics_count_requests_per_client_key(proxy: ProxyServer, api_token: str) -> None:
+    make_account(name="pool", api_key=KEY)
+    alice, secret = key("metered-alice")
+    keyrules.set_budget(key=alice, metric="requests", window="1h", limit=1)
+    assert [post(proxy, secret).status_code for _ in range(2)] == [200, 429]
+    labels = {"account": "pool", "model": "claude-sonnet-4-6", "status": "200",
+              "terminal_state": "complete", "client_key": "metered-alice"}  # fmt: skip
+    refused = {**labels, "account": "none", "model": "none", "status": "429",
+               "terminal_state": "rejected"}  # fmt: skip
+
+    def scraped() -> str | None:
+        page = scrape(proxy, api_token)
+        found = sample(page, "ccflare_requests_total", **refused)
+        return page if found and sample(page, "ccflare_requests_total", **labels) else None
+
+    page = wait_for(scraped)
+    assert sample(page, "ccflare_requests_total", **labels) == 1
+    assert sample(page, "ccflare_requests_total", **refused) == 1
