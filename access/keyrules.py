@@ -15,10 +15,14 @@ _FAMILY = re.compile(r"^[a-z0-9][a-z0-9.\-]{0,39}$")
 MAX_LIMIT = Decimal("1e9")
 
 
+class KeyNotFound(AccessError):
+    pass
+
+
 def live_key(name: str) -> ClientKey:
     key = ClientKey.objects.filter(name=name, revoked_at=None).first()
     if key is None:
-        raise AccessError(f"No active client key named '{name}'")
+        raise KeyNotFound(f"No active client key named '{name}'")
     return key
 
 

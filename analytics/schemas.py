@@ -46,6 +46,17 @@ class StatsQuery(Schema):
     clientKey: KeyList | None = None
 
 
+class BudgetIn(Schema):
+    metric: str  # checked by access.keyrules, which names the choices
+    window: str
+    limit: float | str
+
+
+class ModelRulesIn(Schema):
+    allowed: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+    denied: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+
+
 class StrategyIn(Schema):
     strategy: str
 

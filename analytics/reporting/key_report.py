@@ -76,11 +76,11 @@ def _item(group: dict, names: dict, shares: dict) -> dict:
     }
 
 
-def keys_with_budgets(*, include_revoked: bool = False) -> list[dict]:
-    """Every client key with its model rules and budgets, each budget with its use now."""
-    keys = ClientKey.objects.prefetch_related("budgets").order_by("name", "-created_at")
-    if not include_revoked:
-        keys = keys.filter(revoked_at=None)
+def keys_with_budgets(*, name: str | None = None) -> list[dict]:
+    """Live client keys (or the one named) with model rules and budgets, each with its use."""
+    keys = ClientKey.objects.filter(revoked_at=None).prefetch_related("budgets").order_by("name")
+    if name is not None:
+        keys = keys.filter(name=name)
     keys_list = list(keys)
     now = time.time()
     shares = pool_shares_now()
