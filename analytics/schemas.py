@@ -102,4 +102,6 @@ def request_json(request: Request) -> dict:
         "tokensPerSecond": request.output_tokens_per_second,
         "terminalState": request.terminal_state,
         "agentUsed": request.agent_used,
+        # The client key's id (lists add its name as `clientKey`); live rows carry only this.
+        "clientKeyId": request.client_key_id,
     }
