@@ -1,16 +1,18 @@
 """Client keys' budgets, checked in memory: no database round trip per request.
 
 Each process keeps, per key with budgets, its use over each budget's window as last
-read from the recorded requests (`analytics.reporting.key_usage`), re-read when older
-than ACCOUNT_CACHE_SECONDS (one request at a time waits for it; concurrent ones share
-it). Requests this process let through that are not recorded yet ("pending": in flight,
-or queued for the write-behind) are counted on top, until a re-read finds their rows.
+read from the recorded requests (`analytics.reporting.key_usage`). Under traffic the
+numbers are re-read in the background once older than ACCOUNT_CACHE_SECONDS; only a
+request finding them older than twice that (the first one, one after a budget changed
+or an idle spell) waits for a read, and concurrent ones share it. Requests this process
+let through that are not recorded yet ("pending": in flight, or queued for the
+write-behind) are counted on top, until a re-read finds their rows.
 
 Several processes on one database (WORKERS=N) see each other's requests once those
 are recorded and re-read: a key can overrun a requests budget by what the other
-processes let through in that time, about ACCOUNT_CACHE_SECONDS plus one
-RECORDER_FLUSH_MS, plus their requests still in flight. Tokens and cost are known
-when a request ends, so they count from its record on.
+processes let through in that time, at most two ACCOUNT_CACHE_SECONDS plus one
+RECORDER_FLUSH_MS (about 2 s by default), plus their requests still in flight. Tokens
+and cost are known when a request ends, so they count from its record on.
 """
 
 import asyncio
@@ -28,7 +30,7 @@ from access.models import WINDOW_SECONDS, KeyBudget
 from access.policy import Budget, KeyPolicy
 from accounts.pool import pool
 from analytics.reporting import key_usage
-from analytics.reporting.key_usage import Tally, Utilisation
+from analytics.reporting.key_usage import Tallies, Tally, Utilisation
 from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ POOL_SHARE = KeyBudget.Metric.POOL_SHARE
 PENDING_MAX_AGE = 30 * 60
 # When the pool's windows reset is unknown, a refused client tries again after this.
 POOL_RETRY_SECONDS = 60
+# Windows longer than this are read in two parts (WindowReader).
+RECENT_SECONDS = 3600
+OLD_PART_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +76,21 @@ class BudgetTracker:
         # Requests let through and not yet seen recorded: key -> {id: epoch admitted}.
         self._pending: dict[int, dict[str, float]] = {}
         self._refresh = SharedRun(self._do_refresh)
+        self._background: asyncio.Task | None = None
 
     async def admit(self, policy: KeyPolicy, request_id: str) -> Verdict | None:
         """None to let the request through (it is counted), or the budget it is over."""
         if self._watched.get(policy.key_id) != policy:
             self._watched[policy.key_id] = policy
             self._loaded_at = float("-inf")  # a new or changed budget: read its use now
-        if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
+        age = time.monotonic() - self._loaded_at
+        interval = settings.ACCOUNT_CACHE_SECONDS
+        if age > 2 * interval:
+            # Never read, a new or changed budget, or an idle spell: wait for the numbers.
             await self._refresh.run()
+        elif age > interval:
+            # Busy: decide on numbers at most two intervals old, re-read meanwhile.
+            self._refresh_soon()
         now = time.time()
         for budget in policy.budgets:
             used = self.used(policy.key_id, budget)
@@ -86,6 +98,10 @@ class BudgetTracker:
                 return Verdict(budget, used, self._retry_after(policy.key_id, budget, now))
         self._pending.setdefault(policy.key_id, {})[request_id] = now
         return None
+
+    def _refresh_soon(self) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.get_running_loop().create_task(self._refresh.run())
 
     def used(self, key_id: int, budget: Budget) -> float:
         """The key's use against this budget as this process sees it now."""
@@ -160,12 +176,14 @@ def _snapshot(
     snapshot = Snapshot()
     windows = {b.window for p in policies for b in p.budgets if b.metric != POOL_SHARE}
     keys = [p.key_id for p in policies]
+    _reader.forget_old(now)
     for window in windows:
-        since = now - _seconds(window)
-        for key_id, tally in key_usage.tallies(keys, since=since).items():
-            snapshot.tallies[key_id, window] = tally
+        for key_id, tally in _reader.read(keys, _seconds(window), now).items():
+            if key_id is not None:
+                snapshot.tallies[key_id, window] = tally
     for window in {b.window for p in policies for b in p.budgets if b.metric == POOL_SHARE}:
-        shares = key_usage.pool_shares(utilisation[window], since=now - _seconds(window))
+        every_key = _reader.read(None, _seconds(window), now)
+        shares = key_usage.pool_shares(utilisation[window], every_key)
         for key_id in keys:
             snapshot.shares[key_id, window] = shares.get(key_id, 0.0)
         reset = utilisation[window].reset
@@ -207,8 +225,42 @@ def _note_free_at(snapshot: Snapshot, policy: KeyPolicy, own: list[float], now: 
         snapshot.free_at[key] = at if at is not None else now + budget.seconds
 
 
+class WindowReader:
+    """Tallies over a window, cheap enough to read every second (budget thread only).
+
+    A window longer than RECENT_SECONDS is read in two parts: what is older than that is
+    read once per OLD_PART_SECONDS and kept, the rest on every read. The sum covers from
+    the old part's read on, so rows leaving the window in between are still counted:
+    a budget frees up at most OLD_PART_SECONDS late, never early.
+    """
+
+    def __init__(self) -> None:
+        # (window, keys) -> (when the old part was read, its tallies)
+        self._old: dict[tuple[int, tuple[int, ...] | None], tuple[float, Tallies]] = {}
+
+    def read(self, keys: list[int] | None, window: int, now: float) -> Tallies:
+        """The tallies of `keys` (None: every key, and requests without one) over the window."""
+        if window <= RECENT_SECONDS:
+            return key_usage.tallies(keys, since=now - window)
+        ident = (window, None if keys is None else tuple(sorted(keys)))
+        cached = self._old.get(ident)
+        if cached is None:
+            old = key_usage.tallies(keys, since=now - window, until=now - RECENT_SECONDS)
+            self._old[ident] = cached = (now, old)
+        read_at, old = cached
+        return key_usage.merged(old, key_usage.tallies(keys, since=read_at - RECENT_SECONDS))
+
+    def forget_old(self, now: float) -> None:
+        self._old = {
+            ident: entry
+            for ident, entry in self._old.items()
+            if 0 <= now - entry[0] < OLD_PART_SECONDS
+        }
+
+
 def _seconds(window: str) -> int:
     return WINDOW_SECONDS[window]
 
 
+_reader = WindowReader()
 tracker = BudgetTracker()

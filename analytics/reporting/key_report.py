@@ -57,7 +57,8 @@ def pool_shares_now() -> dict[int | None, float]:
     """Each key's share (percent) of the pool's 5-hour window, as budgets measure it."""
     now = time.time()
     utilisation = key_usage.pool_utilisation(list(Account.objects.all()), now=now)
-    return key_usage.pool_shares(utilisation["5h"], since=now - FIVE_HOURS)
+    every_key = key_usage.tallies(None, since=now - FIVE_HOURS)
+    return key_usage.pool_shares(utilisation["5h"], every_key)
 
 
 def _item(group: dict, names: dict, shares: dict) -> dict:
@@ -118,6 +119,7 @@ def budget_use(budget: KeyBudget, now: float) -> float:
     if budget.metric == KeyBudget.Metric.POOL_SHARE:
         accounts = list(Account.objects.all())
         utilisation = key_usage.pool_utilisation(accounts, now=now)[budget.window]
-        return key_usage.pool_shares(utilisation, since=since).get(budget.client_key_id, 0)
+        every_key = key_usage.tallies(None, since=since)
+        return key_usage.pool_shares(utilisation, every_key).get(budget.client_key_id, 0)
     tally = key_usage.tallies([budget.client_key_id], since=since).get(budget.client_key_id)
     return tally.get(budget.metric) if tally else 0.0

@@ -39,45 +39,59 @@ class Tally:
     def get(self, metric: str) -> float:
         return float(getattr(self, metric))
 
-
-def counted(since: float) -> QuerySet:
-    """The rows budgets count, from `since` (epoch seconds) on."""
-    return Request.objects.filter(timestamp__gte=_moment(since)).exclude(
-        terminal_state=Request.Terminal.REJECTED
-    )
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(
+            self.requests + other.requests, self.tokens + other.tokens, self.cost + other.cost
+        )
 
 
-def tallies(key_ids: list[int], *, since: float) -> dict[int, Tally]:
-    """Each key's requests, tokens and cost since `since`, in one query."""
-    rows = (
-        counted(since)
-        .filter(client_key_id__in=key_ids)
-        .values("client_key_id")
-        .annotate(requests=Count("id"), tokens=Sum("total_tokens"), cost=Sum("cost_usd"))
+# Key -> its tally; None is the requests sent without a key.
+Tallies = dict[int | None, Tally]
+
+
+def counted(since: float, until: float | None = None) -> QuerySet:
+    """The rows budgets count, from `since` (epoch seconds) on, before `until` if given."""
+    rows = Request.objects.filter(timestamp__gte=_moment(since))
+    if until is not None:
+        rows = rows.filter(timestamp__lt=_moment(until))
+    return rows.exclude(terminal_state=Request.Terminal.REJECTED)
+
+
+def tallies(key_ids: list[int] | None, *, since: float, until: float | None = None) -> Tallies:
+    """Each key's requests, tokens and cost in [since, until), in one query; every key
+    (and None, no key) when `key_ids` is None."""
+    rows = counted(since, until)
+    if key_ids is not None:
+        rows = rows.filter(client_key_id__in=key_ids)
+    groups = rows.values("client_key_id").annotate(
+        requests=Count("id"), tokens=Sum("total_tokens"), cost=Sum("cost_usd")
     )
     return {
-        row["client_key_id"]: Tally(row["requests"], row["tokens"] or 0, float(row["cost"] or 0))
-        for row in rows
+        g["client_key_id"]: Tally(g["requests"], g["tokens"] or 0, float(g["cost"] or 0))
+        for g in groups
     }
 
 
-def pool_parts(*, since: float) -> dict[int | None, float]:
-    """Each key's part (0..1) of everything the pool served since `since`.
+def merged(*parts: Tallies) -> Tallies:
+    total: Tallies = {}
+    for part in parts:
+        for key_id, tally in part.items():
+            total[key_id] = total.get(key_id, Tally()) + tally
+    return total
+
+
+def pool_parts(every_key: Tallies) -> dict[int | None, float]:
+    """Each key's part (0..1) of everything the pool served (`every_key`: all keys' tallies).
 
     Weighed by cost, which follows what Anthropic's windows charge (an Opus token
     weighs more than a Haiku one); by tokens when nothing in the window is priced.
     Requests without a key (None) are part of the whole too.
     """
-    rows = list(
-        counted(since)
-        .values("client_key_id")
-        .annotate(tokens=Sum("total_tokens"), cost=Sum("cost_usd"))
-    )
-    weight = "cost" if any(row["cost"] for row in rows) else "tokens"
-    total = sum(float(row[weight] or 0) for row in rows)
+    weight = "cost" if any(t.cost for t in every_key.values()) else "tokens"
+    total = sum(t.get(weight) for t in every_key.values())
     if not total:
         return {}
-    return {row["client_key_id"]: float(row[weight] or 0) / total for row in rows}
+    return {key_id: t.get(weight) / total for key_id, t in every_key.items()}
 
 
 def pool_utilisation(accounts: list[Account], *, now: float) -> dict[str, Utilisation]:
@@ -101,9 +115,9 @@ def pool_utilisation(accounts: list[Account], *, now: float) -> dict[str, Utilis
     return result
 
 
-def pool_shares(utilisation: Utilisation, *, since: float) -> dict[int | None, float]:
+def pool_shares(utilisation: Utilisation, every_key: Tallies) -> dict[int | None, float]:
     """Each key's share of the pool's window in percent: its part of the use times the use."""
-    parts = pool_parts(since=since)
+    parts = pool_parts(every_key)
     return {key_id: 100.0 * utilisation.mean * part for key_id, part in parts.items()}
 
 
