@@ -9,6 +9,7 @@ manage.py client_keys models ci --deny opus         # or --allow haiku,sonnet; n
 
 import json
 from argparse import ArgumentParser
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -78,7 +79,7 @@ def _describe(key: dict) -> str:
     lines = [
         f"{key['name']} ({key['display']}): {usage['requests']} requests, "
         f"{usage['tokens']} tokens, ${usage['costUsd']:.4f}, "
-        f"last used {usage['lastUsed'] or 'never'}, {key['poolShare5h']}% of the pool's 5h window"
+        f"last used {_when(usage['lastUsed'])}, {key['poolShare5h']}% of the pool's 5h window"
     ]
     for budget in key["budgets"]:
         lines.append(f"  budget: {budget['description']} (used {budget['used']:g})")
@@ -87,3 +88,9 @@ def _describe(key: dict) -> str:
     if key["deniedModels"]:
         lines.append(f"  may not use: {', '.join(key['deniedModels'])}")
     return "\n".join(lines)
+
+
+def _when(iso: str | None) -> str:
+    if iso is None:
+        return "never"
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
