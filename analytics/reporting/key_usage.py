@@ -122,8 +122,13 @@ def pool_shares(utilisation: Utilisation, every_key: Tallies) -> dict[int | None
 
 
 def written(ids: list[str]) -> set[str]:
-    """Which of these request ids are recorded already."""
-    return {str(pk) for pk in Request.objects.filter(id__in=ids).values_list("id", flat=True)}
+    """Which of these request ids are recorded already (a query per 500: under load a
+    second's worth of requests can outnumber what one query may bind)."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = Request.objects.filter(id__in=ids[start : start + 500])
+        found.update(str(pk) for pk in chunk.values_list("id", flat=True))
+    return found
 
 
 def free_at(
