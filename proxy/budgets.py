@@ -72,7 +72,10 @@ class BudgetTracker:
     def __init__(self) -> None:
         self._snapshot = Snapshot()
         self._loaded_at = float("-inf")
+        # Keys with budgets and when each last sent a request (a key whose budgets are
+        # removed sends none here again: it is dropped after PENDING_MAX_AGE).
         self._watched: dict[int, KeyPolicy] = {}
+        self._seen_at: dict[int, float] = {}
         # Requests let through and not yet seen recorded: key -> {id: epoch admitted}.
         self._pending: dict[int, dict[str, float]] = {}
         self._refresh = SharedRun(self._do_refresh)
@@ -92,6 +95,7 @@ class BudgetTracker:
             # Busy: decide on numbers at most two intervals old, re-read meanwhile.
             self._refresh_soon()
         now = time.time()
+        self._seen_at[policy.key_id] = now
         for budget in policy.budgets:
             used = self.used(policy.key_id, budget)
             if used >= budget.limit:
@@ -115,11 +119,21 @@ class BudgetTracker:
 
     def _retry_after(self, key_id: int, budget: Budget, now: float) -> int:
         snapshot = self._snapshot
+        at: float | None
         if budget.metric == POOL_SHARE:
             at = snapshot.pool_reset.get(budget.window, now + POOL_RETRY_SECONDS)
         else:
-            at = snapshot.free_at.get((key_id, budget.metric, budget.window), now + budget.seconds)
+            at = snapshot.free_at.get((key_id, budget.metric, budget.window))
+            if at is None:
+                # Over since the last read (its own requests took it there): the oldest
+                # request counted is the first to leave the window.
+                at = self._oldest(key_id, budget.window, now) + budget.seconds
         return max(1, math.ceil(at - now))
+
+    def _oldest(self, key_id: int, window: str, now: float) -> float:
+        recorded = self._snapshot.tallies.get((key_id, window), Tally()).first
+        pending = self._pending.get(key_id, {}).values()
+        return min([t for t in (recorded, *pending) if t is not None], default=now)
 
     async def _do_refresh(self) -> None:
         loop = asyncio.get_running_loop()
@@ -128,6 +142,10 @@ class BudgetTracker:
             key: {rid: at for rid, at in ids.items() if now - at < PENDING_MAX_AGE}
             for key, ids in self._pending.items()
         }
+        for key_id, seen_at in list(self._seen_at.items()):
+            if now - seen_at > PENDING_MAX_AGE and not self._pending.get(key_id):
+                del self._seen_at[key_id]
+                self._watched.pop(key_id, None)
         policies = list(self._watched.values())
         pending = {key: dict(ids) for key, ids in self._pending.items()}
         utilisation = key_usage.pool_utilisation(await pool.accounts(), now=now)

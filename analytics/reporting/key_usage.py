@@ -8,7 +8,7 @@ proxy's budget refresh (proxy/budgets.py), about once a second, never per reques
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Min, QuerySet, Sum
 
 from accounts.models import Account
 from analytics.models import Request
@@ -35,13 +35,18 @@ class Tally:
     requests: int = 0
     tokens: int = 0
     cost: float = 0.0
+    first: float | None = None  # the oldest counted request's start (epoch seconds)
 
     def get(self, metric: str) -> float:
         return float(getattr(self, metric))
 
     def __add__(self, other: "Tally") -> "Tally":
+        firsts = [t for t in (self.first, other.first) if t is not None]
         return Tally(
-            self.requests + other.requests, self.tokens + other.tokens, self.cost + other.cost
+            self.requests + other.requests,
+            self.tokens + other.tokens,
+            self.cost + other.cost,
+            min(firsts) if firsts else None,
         )
 
 
@@ -64,10 +69,15 @@ def tallies(key_ids: list[int] | None, *, since: float, until: float | None = No
     if key_ids is not None:
         rows = rows.filter(client_key_id__in=key_ids)
     groups = rows.values("client_key_id").annotate(
-        requests=Count("id"), tokens=Sum("total_tokens"), cost=Sum("cost_usd")
+        requests=Count("id"),
+        tokens=Sum("total_tokens"),
+        cost=Sum("cost_usd"),
+        first=Min("timestamp"),
     )
     return {
-        g["client_key_id"]: Tally(g["requests"], g["tokens"] or 0, float(g["cost"] or 0))
+        g["client_key_id"]: Tally(
+            g["requests"], g["tokens"] or 0, float(g["cost"] or 0), g["first"].timestamp()
+        )
         for g in groups
     }
 

@@ -117,3 +117,17 @@ def test_long_windows_reread_their_old_part_once_a_minute_and_never_free_early(
     much_later = now + budgets.OLD_PART_SECONDS + 1
     reader.forget_old(much_later)
     assert reader.read([alice.key_id], day, much_later)[alice.key_id].requests == 1
+
+
+async def test_over_since_the_last_read_retry_after_counts_from_the_oldest_request(
+    settings: object, alice: KeyPolicy
+) -> None:
+    settings.ACCOUNT_CACHE_SECONDS = 1000  # type: ignore[attr-defined]  # one read only
+    await sync_to_async(row)(alice, at=time.time() - 40 * 60)
+    tracker = budgets.BudgetTracker()
+    assert await tracker.admit(alice, new_id()) is None  # read: 1 recorded, under 2
+
+    refused = await tracker.admit(alice, new_id())  # 1 recorded + 1 pending
+
+    assert refused is not None and refused.used == 2
+    assert 20 * 60 - 5 <= refused.retry_after <= 20 * 60 + 1
