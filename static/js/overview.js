@@ -141,7 +141,7 @@
     $("[data-model-legend]").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "No requests in this range" })]));
   }
 
-  /* One row per client key (and one for requests sent without a key). */
+  /* One row per client key that sent requests in the range (and one for those without). */
   function renderKeys() {
     const rows = state.report.keyUsage || [];
     const items = rows.map((r) => el("tr", { dataset: { key: r.clientKey } },
@@ -152,8 +152,9 @@
       el("td", { class: "num", text: costText(r.costUsd) }),
       el("td", { text: r.lastUsed ? fmt.datetime(r.lastUsed) : "–" }),
       el("td", { class: "num", text: fmt.pct(r.poolShare5h, 1) })));
-    const empty = el("tr", {}, el("td", { class: "empty", colspan: "7", text: "No requests in this range" }));
-    $("[data-key-table]").replaceChildren(...(items.length ? items : [empty]));
+    $("[data-key-table]").replaceChildren(...items);
+    // Without client keys there is nothing to split: the card stays out of the way.
+    $("[data-keys-card]").hidden = !rows.some((r) => r.keyId != null);
   }
 
   let chartHandles = [];

@@ -99,3 +99,15 @@ def test_the_requests_page_filters_by_client_key(page: object, proxy: ProxyServe
     page.select_option('[name="key"]', "no_key")
     page.wait_for_selector("[data-empty]:not([hidden])")
     assert page.errors == []
+
+
+def test_without_client_keys_the_overview_has_no_key_table(
+    page: object, proxy: ProxyServer
+) -> None:
+    make_account(name="pool", api_key="sk-ant-api03-keys-browser-0002")
+    send(proxy, "client-own-key")
+    wait_for(lambda: Request.objects.count() == 1)
+    page.goto(f"{proxy.url}/dashboard/")
+    page.wait_for_selector('[data-kpi="requests"] .value:text("1")')
+    assert page.is_hidden("[data-keys-card]")
+    assert page.errors == []
