@@ -1,17 +1,22 @@
 """Admin for API tokens and client keys: create (the secret is shown once), list, revoke."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from access import keyrules
+from access.credentials import AccessError
 from access.models import (
     API_TOKEN_PREFIX,
     CLIENT_KEY_PREFIX,
     ApiToken,
     ClientKey,
     Credential,
+    KeyBudget,
     new_secret,
 )
 
@@ -46,6 +51,68 @@ class ApiTokenAdmin(CredentialAdmin):
     prefix = API_TOKEN_PREFIX
 
 
+class KeyBudgetForm(forms.ModelForm):
+    class Meta:
+        model = KeyBudget
+        fields = ("metric", "window", "limit")
+
+    def clean(self) -> dict:
+        # The same rules as the API and the command (access.keyrules).
+        data = super().clean() or {}
+        if {"metric", "window", "limit"} <= data.keys():
+            try:
+                keyrules.validate_budget(
+                    metric=data["metric"], window=data["window"], limit=data["limit"]
+                )
+            except AccessError as error:
+                raise forms.ValidationError(str(error)) from None
+        return data
+
+
+class KeyBudgetInline(admin.TabularInline):
+    model = KeyBudget
+    form = KeyBudgetForm
+    extra = 0
+
+
+class ClientKeyForm(forms.ModelForm):
+    """Model rules typed as comma-separated families ("opus, haiku")."""
+
+    allowed_models = forms.CharField(
+        required=False, help_text="Only these model families (e.g. 'haiku, sonnet'); empty: any."
+    )
+    denied_models = forms.CharField(
+        required=False, help_text="Never these model families (e.g. 'opus')."
+    )
+
+    class Meta:
+        model = ClientKey
+        fields = ("name", "allowed_models", "denied_models")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("allowed_models", "denied_models"):
+            self.initial[name] = ", ".join(getattr(self.instance, name) or [])
+
+    def clean_allowed_models(self) -> list[str]:
+        return _families(self.cleaned_data["allowed_models"])
+
+    def clean_denied_models(self) -> list[str]:
+        return _families(self.cleaned_data["denied_models"])
+
+
+def _families(text: str) -> list[str]:
+    try:
+        return keyrules.validate_families(text.split(","))
+    except AccessError as error:
+        raise forms.ValidationError(str(error)) from None
+
+
 @admin.register(ClientKey)
 class ClientKeyAdmin(CredentialAdmin):
     prefix = CLIENT_KEY_PREFIX
+    form = ClientKeyForm
+    inlines = (KeyBudgetInline,)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return (*CredentialAdmin.fields, "allowed_models", "denied_models")

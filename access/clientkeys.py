@@ -12,12 +12,13 @@ import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import connection
 
 from access.models import ClientKey
+from access.policy import KeyPolicy, load_policies
 from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class Grant:
 
     key_id: int | None = None
     strip: frozenset[str] = frozenset()
+    # The key's budgets and model rules, when it has any (checked by proxy.keypolicy).
+    policy: KeyPolicy | None = None
 
 
 OPEN = Grant()
@@ -39,6 +42,7 @@ OPEN = Grant()
 class ClientKeyCache:
     def __init__(self) -> None:
         self._keys: dict[str, int] = {}
+        self._policies: dict[int, KeyPolicy] = {}
         self._loaded_at = float("-inf")
         # Concurrent requests that find the set stale share one reload.
         self._reload = SharedRun(self._do_reload)
@@ -49,7 +53,10 @@ class ClientKeyCache:
             await self._reload.run()
         if not self._keys:
             return OPEN
-        return match(headers, self._keys)
+        grant = match(headers, self._keys)
+        if grant is not None and grant.key_id in self._policies:
+            return replace(grant, policy=self._policies[grant.key_id])
+        return grant
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
@@ -57,7 +64,7 @@ class ClientKeyCache:
     async def _do_reload(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self._keys = await loop.run_in_executor(_executor, _load)
+            self._keys, self._policies = await loop.run_in_executor(_executor, _load)
         except Exception:
             # Keep the last set: failing open would let anyone in during an outage.
             logger.exception("access.client_keys_reload_failed")
@@ -80,10 +87,11 @@ def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | N
     return None
 
 
-def _load() -> dict[str, int]:
+def _load() -> tuple[dict[str, int], dict[int, KeyPolicy]]:
     # This thread keeps its connection between loads; a failure drops it.
     try:
-        return dict(ClientKey.objects.filter(revoked_at=None).values_list("secret_hash", "pk"))
+        keys = dict(ClientKey.objects.filter(revoked_at=None).values_list("secret_hash", "pk"))
+        return keys, (load_policies() if keys else {})
     except Exception:
         with contextlib.suppress(Exception):
             connection.close()

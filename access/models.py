@@ -7,6 +7,7 @@ here because the secrets are 256 random bits, not passwords a dictionary could g
 
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
@@ -63,7 +64,14 @@ class ApiToken(Credential):
 
 
 class ClientKey(Credential):
-    """A key a client sends to /v1/ (x-api-key or Bearer); each request records which one."""
+    """A key a client sends to /v1/ (x-api-key or Bearer); each request records which one.
+
+    Optional model rules: families (opus, sonnet, haiku, ...) this key may use, or may not;
+    empty means no rule. A request for a refused family gets a 403 from the proxy.
+    """
+
+    allowed_models = models.JSONField(default=list, blank=True)
+    denied_models = models.JSONField(default=list, blank=True)
 
     class Meta(Credential.Meta):
         constraints = [
@@ -71,3 +79,62 @@ class ClientKey(Credential):
                 fields=["name"], condition=models.Q(revoked_at=None), name="one_live_key_per_name"
             )
         ]
+
+
+class KeyBudget(models.Model):
+    """A limit on one client key's use over a rolling window; past it the proxy answers 429.
+
+    `requests`, `tokens` and `cost` (USD) count the key's recorded requests in the window.
+    `pool_share` is a percentage of the pool's 5-hour or 7-day capacity: the key's part of
+    the pool's recent use (by cost, or tokens when nothing is priced) times the accounts'
+    mean utilisation from Anthropic's rate-limit headers.
+    """
+
+    class Metric(models.TextChoices):
+        REQUESTS = "requests"
+        TOKENS = "tokens"
+        COST = "cost", "cost (USD)"
+        POOL_SHARE = "pool_share", "share of the pool (%)"
+
+    class Window(models.TextChoices):
+        HOUR = "1h", "hour"
+        FIVE_HOURS = "5h", "5 hours"
+        DAY = "1d", "day"
+        WEEK = "7d", "week"
+        MONTH = "30d", "month (30 days)"
+
+    client_key = models.ForeignKey(ClientKey, on_delete=models.CASCADE, related_name="budgets")
+    metric = models.CharField(max_length=16, choices=Metric.choices)
+    window = models.CharField(max_length=4, choices=Window.choices)
+    limit = models.DecimalField(max_digits=14, decimal_places=4)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["client_key", "metric", "window"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_key", "metric", "window"], name="one_budget_per_metric_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_key}: {describe_budget(self.metric, self.window, self.limit)}"
+
+
+WINDOW_SECONDS = {"1h": 3600, "5h": 5 * 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+# The pool's capacity is measured by Anthropic's windows, which are 5 hours and 7 days.
+POOL_WINDOWS = ("5h", "7d")
+
+
+def describe_budget(metric: str, window: str, limit: Decimal | float) -> str:
+    """'3 requests per hour', '40% of the pool's 5-hour window': for messages and lists."""
+    amount = f"{Decimal(str(limit)):f}"
+    if "." in amount:
+        amount = amount.rstrip("0").rstrip(".")
+    if metric == KeyBudget.Metric.POOL_SHARE:
+        span = "5-hour" if window == "5h" else "7-day"
+        return f"{amount}% of the pool's {span} window"
+    per = KeyBudget.Window(window).label
+    if metric == KeyBudget.Metric.COST:
+        return f"${amount} per {per}"
+    return f"{amount} {metric} per {per}"

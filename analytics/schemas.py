@@ -12,10 +12,6 @@ from pydantic import StrictInt
 from analytics.models import Request
 
 
-class RequestsQuery(Schema):
-    limit: Annotated[int, Field(ge=1, le=1000)] = 50
-
-
 class DetailQuery(Schema):
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
 
@@ -25,6 +21,15 @@ class DetailQuery(Schema):
 # 16 KiB request line that daphne (Twisted) reads: past it the server drops the
 # connection without an answer, before any of our code could refuse it.
 NameList = Annotated[str, Field(max_length=2000, pattern=r"^[ -~]*$")]
+# Comma-separated client key names (`no_key` for requests sent without one). Key names
+# are any text without control characters; at 4 bytes each, percent-encoded, 1,000
+# stay within that request line too.
+KeyList = Annotated[str, Field(max_length=1000, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class RequestsQuery(Schema):
+    limit: Annotated[int, Field(ge=1, le=1000)] = 50
+    clientKey: KeyList | None = None
 
 
 class AnalyticsQuery(Schema):
@@ -34,6 +39,22 @@ class AnalyticsQuery(Schema):
     status: Literal["all", "success", "error"] = "all"
     mode: Literal["normal", "cumulative"] = "normal"
     modelBreakdown: bool = False
+    clientKey: KeyList | None = None
+
+
+class StatsQuery(Schema):
+    clientKey: KeyList | None = None
+
+
+class BudgetIn(Schema):
+    metric: str  # checked by access.keyrules, which names the choices
+    window: str
+    limit: float | str
+
+
+class ModelRulesIn(Schema):
+    allowed: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
+    denied: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = []
 
 
 class StrategyIn(Schema):
@@ -79,6 +100,8 @@ def request_json(request: Request) -> dict:
         "tokensPerSecond": request.output_tokens_per_second,
         "terminalState": request.terminal_state,
         "agentUsed": request.agent_used,
+        # The client key's id (lists add its name as `clientKey`); live rows carry only this.
+        "clientKeyId": request.client_key_id,
     }
     if request.original_model:
         item["originalModel"] = request.original_model

@@ -202,6 +202,7 @@ class Target:
     port: int
     pid: int | None = None  # the server process whose memory we watch (proxy only)
     process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
+    client_key: str = CLIENT_KEY
 
     def raw(self, *, stream: bool = False, scenario: str | None = None) -> bytes:
         body = json.dumps({**MESSAGE, "stream": stream}).encode()
@@ -210,7 +211,7 @@ class Target:
             f"Host: {self.host}:{self.port}",
             "Content-Type: application/json",
             "Anthropic-Version: 2023-06-01",
-            f"X-Api-Key: {CLIENT_KEY}",
+            f"X-Api-Key: {self.client_key}",
             f"Content-Length: {len(body)}",
             *([f"X-Fake-Scenario: {scenario}"] if scenario else []),
         ]
@@ -463,7 +464,9 @@ def prepare_database(env: dict[str, str], notes: list[str]) -> None:
         notes.append(f"add_account failed, requests may pass through: {tail(added.stderr, 3)}")
 
 
-def start_proxy(*, fake_port: int, work_dir: Path, notes: list[str]) -> Target:
+def start_proxy(
+    *, fake_port: int, work_dir: Path, notes: list[str], key_budgets: bool = False
+) -> Target:
     """Prepare a fresh DATA_DIR and start daphne on it; raises ProxyUnavailable with the reason.
 
     The caller stops the process (Target.pid) when done.
@@ -482,6 +485,7 @@ def start_proxy(*, fake_port: int, work_dir: Path, notes: list[str]) -> Target:
         "LOG_LEVEL": "WARNING",
     }
     prepare_database(env, notes)
+    client_key = budgeted_client_key(env, notes) if key_budgets else CLIENT_KEY
     log_path = work_dir / "daphne.log"
     try:
         with open(log_path, "wb") as log:
@@ -489,7 +493,21 @@ def start_proxy(*, fake_port: int, work_dir: Path, notes: list[str]) -> Target:
     except servers.ServerDidNotStart as exc:
         output = tail(log_path.read_text(errors="replace"))
         raise ProxyUnavailable(f"daphne did not start ({exc}):\n{output}") from None
-    return Target("proxy", "127.0.0.1", port, pid=process.pid, process=process)
+    return Target(
+        "proxy", "127.0.0.1", port, pid=process.pid, process=process, client_key=client_key
+    )
+
+
+def budgeted_client_key(env: dict[str, str], notes: list[str]) -> str:
+    """A client key with a requests, a tokens and a pool-share budget, none ever reached."""
+    created = manage(["create_client_key", "bench"], env)
+    if created.returncode != 0:
+        raise ProxyUnavailable(f"create_client_key failed:\n{tail(created.stderr)}")
+    for budget in (["requests", "1h", "1000000000"], ["tokens", "1d", "1000000000"],
+                   ["pool_share", "5h", "100"]):  # fmt: skip
+        manage(["client_keys", "budget", "bench", *budget], env)
+    notes.append("proxy requests carry a client key with three budgets (--key-budgets)")
+    return created.stdout.strip()
 
 
 def raise_open_files_limit() -> None:
@@ -659,6 +677,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--compare-pid", type=int, help="with --compare: its pid, for memory")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--key-budgets",
+        action="store_true",
+        help="send a client key with budgets (none ever reached), to measure their check",
+    )
     return parser.parse_args(argv)
 
 
@@ -674,7 +697,9 @@ def proxy_target(
         url = urlsplit(args.proxy_only_url)
         return Target("proxy", url.hostname or "127.0.0.1", url.port or 80, pid=args.proxy_pid)
     work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ccflare-bench-")))
-    target = start_proxy(fake_port=fake_port, work_dir=work_dir, notes=notes)
+    target = start_proxy(
+        fake_port=fake_port, work_dir=work_dir, notes=notes, key_budgets=args.key_budgets
+    )
     assert target.process is not None
     stack.callback(servers.stop, target.process)
     return target

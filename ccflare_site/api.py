@@ -15,6 +15,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from access.auth import api_auth, require_api_access
 from access.credentials import AccessError
+from access.keyrules import KeyNotFound
 from accounts.lifecycle import AccountError, AccountNotFound
 from accounts.oauth import GrantRejected, OAuthError
 from accounts.onboarding import OnboardingError
@@ -66,6 +67,7 @@ _PLAIN_ERRORS: dict[type[Exception], int] = {
     UnknownModel: 400,
     AgentEditError: 400,
     AgentFileError: 400,
+    KeyNotFound: 404,
 }
 
 
@@ -143,6 +145,7 @@ api.add_router("/api/stats", "analytics.api.stats.router")
 api.add_router("/api/requests", "analytics.api.requests.router")
 api.add_router("/api/analytics", "analytics.api.report.router")
 api.add_router("/api/config/model", "agents.api.model_router")
+api.add_router("/api/keys", "analytics.api.keys.router")
 api.add_router("/api/config", "analytics.api.config.router")
 api.add_router("/api/strategies", "analytics.api.config.strategies_router")
 api.add_router("/api/maintenance", "analytics.api.maintenance.router")

@@ -18,7 +18,7 @@ from access import clientkeys
 from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
-from proxy import background, capture, guard, replies, upstream
+from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
@@ -43,7 +43,8 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
 
     1. Check path, Host and Origin (guard): 400/403 before anything is sent.
     2. Check the client key when client keys are on: 401 without a valid one.
-    3. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded.
+    3. Read the (bounded) body: 413 past MAX_BODY_MB, nothing forwarded; then the
+       key's model rules (403) and budgets (429), when it has any (keypolicy).
     4. Get an upstream response through the account pool (failover.forward).
     5. Relay status and headers, then each body chunk as it arrives, feeding
        the SSE parser and the capture on the side.
@@ -79,7 +80,15 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
             send, 400, "invalid_request_error", "Request body must be a JSON object"
         )
         return exchange.finish()
+    # The agent's model first: a key's model rules judge the model that would be used.
     body = await agent_override.apply(body, exchange.record)
+    if grant.policy is not None:
+        refusal = await keypolicy.check(grant.policy, exchange.record.id, body)
+        if refusal is not None:
+            await exchange.reply_error(
+                send, refusal.status, refusal.error_type, refusal.message, refusal.headers
+            )
+            return exchange.finish()
     await exchange.run(body, receive, send)
 
 

@@ -18,5 +18,6 @@ def get_analytics(request: HttpRequest, params: Query[AnalyticsQuery]) -> dict:
         status=params.status,
         cumulative=params.mode == "cumulative",
         model_breakdown=params.modelBreakdown,
+        client_keys=split_list(params.clientKey),
     )
     return report.build(filters)

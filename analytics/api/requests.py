@@ -5,7 +5,7 @@ from ninja import Query, Router
 
 from analytics.live import streams
 from analytics.reporting import queries
-from analytics.schemas import DetailQuery, RequestsQuery
+from analytics.schemas import DetailQuery, RequestsQuery, split_list
 from lib.api_errors import ApiError
 
 router = Router(tags=["requests"])
@@ -13,7 +13,7 @@ router = Router(tags=["requests"])
 
 @router.get("", operation_id="analytics_api_list_requests")
 def list_requests(request: HttpRequest, params: Query[RequestsQuery]) -> list[dict]:
-    return queries.recent_requests(limit=params.limit)
+    return queries.recent_requests(limit=params.limit, client_keys=split_list(params.clientKey))
 
 
 # /detail and /stream come before /{request_id}, which would take them as ids.

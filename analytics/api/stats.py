@@ -1,17 +1,18 @@
 """/api/stats: the headline numbers over the whole history, and resetting them."""
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Query, Router
 
 from analytics.operations import maintenance
 from analytics.reporting import queries
+from analytics.schemas import StatsQuery, split_list
 
 router = Router(tags=["stats"])
 
 
 @router.get("", operation_id="analytics_api_get_stats")
-def get_stats(request: HttpRequest) -> dict:
-    return queries.stats()
+def get_stats(request: HttpRequest, params: Query[StatsQuery]) -> dict:
+    return queries.stats(client_keys=split_list(params.clientKey))
 
 
 @router.post("/reset", operation_id="analytics_api_reset_stats")

@@ -13,12 +13,14 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from access.models import ClientKey
 from accounts.models import Account
 
 REQUESTS = Counter(
     "ccflare_requests",
-    "Client requests through the proxy, by account, model, status and terminal state.",
-    ["account", "model", "status", "terminal_state"],
+    "Client requests through the proxy, by account, model, status, terminal state and "
+    "client key ('none' while client keys are off).",
+    ["account", "model", "status", "terminal_state", "client_key"],
 )
 FAILOVERS = Counter(
     "ccflare_failovers", "Times a request moved on to another account before being answered."
@@ -36,19 +38,23 @@ UPSTREAM_LATENCY = Histogram(
 )
 
 _names: dict[str, str] = {}
+_key_names: dict[int, str] = {}
 
 
 def observe(batch: Iterable) -> None:
     """Count a flushed batch of RequestRecords (called from the recorder's thread)."""
     batch = list(batch)
     _learn_names({str(r.account_id) for r in batch if r.account_id is not None})
+    _learn_key_names({r.client_key_id for r in batch if r.client_key_id is not None})
     for record in batch:
         account = _names.get(str(record.account_id), "none") if record.account_id else "none"
+        key = record.client_key_id
         REQUESTS.labels(
             account=account,
             model=record.usage.model or "none",
             status=str(record.status_code or 0),
             terminal_state=record.terminal_state,
+            client_key="none" if key is None else _key_names.get(key, str(key)),
         ).inc()
         if record.failover_attempts:
             FAILOVERS.inc(record.failover_attempts)
@@ -64,6 +70,13 @@ def _learn_names(ids: set[str]) -> None:
     if missing:
         for pk, name in Account.objects.filter(pk__in=missing).values_list("pk", "name"):
             _names[str(pk)] = name
+
+
+def _learn_key_names(ids: set[int]) -> None:
+    # A key's name never changes (a new key is made instead), so it is learnt once.
+    missing = ids - _key_names.keys()
+    if missing:
+        _key_names.update(ClientKey.objects.filter(pk__in=missing).values_list("pk", "name"))
 
 
 class AccountsCollector(Collector):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from access.models import ClientKey
 from accounts import forecast, health, selection, usage_reply
 from accounts.models import Account, Health, HealthState
 from analytics.models import Request
@@ -135,7 +136,7 @@ def overview_data() -> dict:
     return {
         "range": DEFAULT_RANGE,
         "report": report.build(report.Filters(range=DEFAULT_RANGE)),
-        "recentErrors": queries.recent_errors(limit=5),
+        "recentErrors": queries.recent_errors(Request.objects.all(), limit=5),
         "activity": queries.recent_requests(limit=ACTIVITY_SIZE),
         "accounts": account_names(),
     }
@@ -158,10 +159,16 @@ def analytics_data() -> dict:
     }
 
 
+def key_names() -> dict[str, str]:
+    """Client key id -> name (revoked keys too: their requests stay in the history)."""
+    return {str(pk): name for pk, name in ClientKey.objects.values_list("pk", "name")}
+
+
 def requests_data() -> dict:
     return {
         "requests": queries.recent_requests(limit=REQUESTS_PAGE_SIZE),
         "accounts": account_names(),
+        "keys": key_names(),
         "limit": REQUESTS_PAGE_SIZE,
     }
 

@@ -7,24 +7,38 @@ are `analytics.reporting.aggregates`' (shared with the report in
 """
 
 import uuid
+from collections.abc import Sequence
+
+from django.db.models import QuerySet
 
 from access.models import ClientKey
 from accounts.models import Account
 from analytics.models import Request, RequestPayload
-from analytics.reporting import aggregates
+from analytics.reporting import aggregates, key_report
 from analytics.reporting.aggregates import account_name
 from analytics.schemas import request_json
 
 
-def stats() -> dict:
-    """The headline numbers of /api/stats over the whole history (docs/api.md)."""
-    totals = aggregates.totals(Request.objects.all())
+def stats(*, client_keys: Sequence[str] = ()) -> dict:
+    """The headline numbers of /api/stats over the whole history (docs/api.md).
+
+    `client_keys` narrows every number to the requests those keys sent (names; `no_key`
+    for none); `clientKeys` is the per-key table of the same requests.
+    """
+    rows = key_report.key_filter(Request.objects.all(), list(client_keys))
+    totals = aggregates.totals(rows)
+    headline = _headline(totals)
+    if client_keys:
+        headline["activeAccounts"] = (
+            rows.exclude(account_id=None).values("account_id").distinct().count()
+        )
     return {
-        **_headline(totals),
-        "topModels": top_models(limit=5, total=totals.requests),
+        **headline,
+        "topModels": top_models(rows, limit=5, total=totals.requests),
         "avgTokensPerSecond": totals.avg_tokens_per_second,
-        "accounts": account_usage(limit=10),
-        "recentErrors": recent_errors(limit=10),
+        "accounts": account_usage(rows, limit=10),
+        "recentErrors": recent_errors(rows, limit=10),
+        "clientKeys": key_report.breakdown(rows),
     }
 
 
@@ -45,7 +59,7 @@ def cli_stats() -> dict:
             {"name": a.name, "requestCount": a.request_count, "totalRequests": a.total_requests}
             for a in accounts
         ],
-        "recentErrors": recent_errors(limit=10),
+        "recentErrors": recent_errors(Request.objects.all(), limit=10),
     }
 
 
@@ -61,18 +75,18 @@ def _headline(totals: aggregates.Totals) -> dict:
     }
 
 
-def top_models(*, limit: int, total: int) -> list[dict]:
+def top_models(rows: QuerySet, *, limit: int, total: int) -> list[dict]:
     return [
         {
             "model": model,
             "count": count,
             "percentage": round(count * 100 / total, 2) if total else 0,
         }
-        for model, count in aggregates.model_counts(Request.objects.all(), limit=limit)
+        for model, count in aggregates.model_counts(rows, limit=limit)
     ]
 
 
-def account_usage(*, limit: int) -> list[dict]:
+def account_usage(rows: QuerySet, *, limit: int) -> list[dict]:
     """Requests per account from the history; unauthenticated ones as `no_account`."""
     return [
         {
@@ -81,13 +95,13 @@ def account_usage(*, limit: int) -> list[dict]:
             "successRate": round(c.success_rate),
             "totalRequests": c.account.total_requests if c.account else c.requests,
         }
-        for c in aggregates.account_counts(Request.objects.all())[:limit]
+        for c in aggregates.account_counts(rows)[:limit]
     ]
 
 
-def recent_errors(*, limit: int) -> list[str]:
+def recent_errors(rows: QuerySet, *, limit: int) -> list[str]:
     errors: list[str] = []
-    rows = Request.objects.exclude(error_message=None).exclude(error_message="")
+    rows = rows.exclude(error_message=None).exclude(error_message="")
     for message in rows.order_by("-timestamp").values_list("error_message", flat=True)[:200]:
         if message and message not in errors:
             errors.append(message)
@@ -96,9 +110,13 @@ def recent_errors(*, limit: int) -> list[str]:
     return errors
 
 
-def recent_requests(*, limit: int) -> list[dict]:
-    """The newest requests as ccflare's list items; `accountUsed` is the account's name."""
-    rows = list(Request.objects.order_by("-timestamp")[:limit])
+def recent_requests(*, limit: int, client_keys: Sequence[str] = ()) -> list[dict]:
+    """The newest requests as ccflare's list items; `accountUsed` is the account's name.
+
+    `client_keys` keeps those sent with these keys (names; `no_key` for none).
+    """
+    matching = key_report.key_filter(Request.objects.all(), list(client_keys))
+    rows = list(matching.order_by("-timestamp")[:limit])
     names = _names(rows)
     return [_with_names(request_json(row), row, names) for row in rows]
 

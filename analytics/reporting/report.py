@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from analytics.models import Request
-from analytics.reporting import aggregates
+from analytics.reporting import aggregates, key_report
 from analytics.reporting.aggregates import NO_ACCOUNT, SUMS
 
 # range -> (window, bucket label, bucket length, database truncation)
@@ -40,6 +40,8 @@ class Filters:
     status: str = "all"
     cumulative: bool = False
     model_breakdown: bool = False
+    # Client key names; `no_key` for requests sent without one.
+    client_keys: list[str] = field(default_factory=list)
 
 
 def build(filters: Filters, *, now: datetime | None = None) -> dict:
@@ -56,6 +58,7 @@ def build(filters: Filters, *, now: datetime | None = None) -> dict:
         "accountPerformance": account_performance(rows),
         "costByModel": cost_by_model(rows),
         "modelPerformance": model_performance(rows),
+        "keyUsage": key_report.breakdown(rows),
     }
 
 
@@ -73,7 +76,7 @@ def filtered(filters: Filters, *, now: datetime) -> QuerySet:
         rows = rows.filter(model__in=filters.models)
     if filters.status != "all":
         rows = rows.filter(success=filters.status == "success")
-    return rows
+    return key_report.key_filter(rows, filters.client_keys)
 
 
 def totals(rows: QuerySet, overall: aggregates.Totals) -> dict:

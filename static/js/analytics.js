@@ -100,7 +100,7 @@
     const t = charts.theme();
     const metric = METRICS[state.metric];
     const { bucket } = state.report.meta;
-    const lineOptions = { tension: 0.3, pointRadius: 0, borderWidth: 2, spanGaps: true };
+    const lineOptions = { tension: 0.3, pointRadius: charts.lonePointRadius, borderWidth: 2, spanGaps: true };
     let labels;
     let datasets;
     if (state.perModel && state.byModel) {
@@ -128,7 +128,7 @@
           legend: { display: datasets.length > 1, position: "bottom" },
           tooltip: { callbacks: { label: (c) => ` ${c.dataset.label}: ${metric.format(c.parsed.y)}` } },
         },
-        scales: { x: { grid: { display: false }, ticks: { maxTicksLimit: 10 } }, y: { beginAtZero: true } },
+        scales: { x: { offset: labels.length < 2, grid: { display: false }, ticks: { maxTicksLimit: 10 } }, y: { beginAtZero: true } },
       },
     };
   }
@@ -146,7 +146,7 @@
     const { timeSeries, meta } = state.report;
     const cumulative = state.mode === "cumulative";
     const pick = (key) => charts.fillBuckets(timeSeries, meta.bucket, (p) => p[key]);
-    const base = { tension: 0.3, pointRadius: 0, borderWidth: 2, spanGaps: true };
+    const base = { tension: 0.3, pointRadius: charts.lonePointRadius, borderWidth: 2, spanGaps: true };
     const datasets = cumulative
       ? [
         { label: "Tokens (running)", data: pick("tokens").values, borderColor: t.info, backgroundColor: t.info, yAxisID: "y", ...base },
@@ -163,7 +163,7 @@
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { position: "bottom" } },
         scales: {
-          x: { grid: { display: false }, ticks: { maxTicksLimit: 8 } },
+          x: { offset: timeSeries.length < 2, grid: { display: false }, ticks: { maxTicksLimit: 8 } },
           y: cumulative ? { beginAtZero: true } : { min: 0, max: 100, ticks: { callback: (v) => `${v}%` } },
           y1: { display: cumulative, position: "right", beginAtZero: true, grid: { display: false } },
         },

@@ -110,11 +110,24 @@
     return { labels, values };
   }
 
+  /* Line charts draw no dots, only the line; a value with nothing to join it to (all data
+   * in one bucket: a new user's first hour at 24h) would then be invisible. Scriptable
+   * `pointRadius`: a dot for such a value only. With spanGaps any other value joins it;
+   * without, only a neighbour does. */
+  function lonePointRadius(context) {
+    const data = context.dataset.data || [];
+    const i = context.dataIndex;
+    if (data[i] == null) return 0;
+    const present = (j) => j >= 0 && j < data.length && data[j] != null;
+    if (context.dataset.spanGaps) return data.filter((v) => v != null).length > 1 ? 0 : 4;
+    return present(i - 1) || present(i + 1) ? 0 : 4;
+  }
+
   applyDefaults();
   onTheme(() => {
     applyDefaults();
     mounted.forEach((handle) => handle.refresh());
   });
 
-  window.ccflare.charts = { PALETTE, theme, mount, areaFill, hexAlpha, bucketLabel, fillBuckets };
+  window.ccflare.charts = { PALETTE, theme, mount, areaFill, hexAlpha, bucketLabel, fillBuckets, lonePointRadius };
 })();

@@ -59,13 +59,13 @@
         labels: series.labels,
         datasets: [{
           label: "Requests", data: series.values.map((v) => v || 0), borderColor: t.accent,
-          backgroundColor: charts.areaFill(t.accent), fill: true, tension: 0.3, pointRadius: 0, borderWidth: 2,
+          backgroundColor: charts.areaFill(t.accent), fill: true, tension: 0.3, pointRadius: charts.lonePointRadius, borderWidth: 2,
         }],
       },
       options: {
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { display: false } },
-        scales: { x: { grid: { display: false }, ticks: { maxTicksLimit: 8 } }, y: { beginAtZero: true, ticks: { precision: 0 } } },
+        scales: { x: { offset: series.labels.length < 2, grid: { display: false }, ticks: { maxTicksLimit: 8 } }, y: { beginAtZero: true, ticks: { precision: 0 } } },
       },
     };
   }
@@ -81,14 +81,14 @@
         labels: series.labels,
         datasets: [{
           label: "Success rate", data: series.values, borderColor: t.ok, backgroundColor: t.ok, spanGaps: true,
-          tension: 0.3, pointRadius: 0, borderWidth: 2,
+          tension: 0.3, pointRadius: charts.lonePointRadius, borderWidth: 2,
         }],
       },
       options: {
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => ` ${fmt.pct(c.parsed.y, 1)}` } } },
         scales: {
-          x: { grid: { display: false }, ticks: { maxTicksLimit: 8 } },
+          x: { offset: series.labels.length < 2, grid: { display: false }, ticks: { maxTicksLimit: 8 } },
           y: { min: Math.max(0, Math.floor(lowest / 10) * 10), max: 100, ticks: { callback: (v) => `${v}%` } },
         },
       },
@@ -141,10 +141,27 @@
     $("[data-model-legend]").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "No requests in this range" })]));
   }
 
+  /* One row per client key that sent requests in the range (and one for those without). */
+  function renderKeys() {
+    const rows = state.report.keyUsage || [];
+    const items = rows.map((r) => el("tr", { dataset: { key: r.clientKey } },
+      el("td", { class: r.keyId == null ? "muted" : "mono", text: r.keyId == null ? "no key" : r.clientKey }),
+      el("td", { class: "num", text: fmt.int(r.requests) }),
+      el("td", { class: "num", text: fmt.pct(r.successRate, 1) }),
+      el("td", { class: "num", text: fmt.compact(r.tokens) }),
+      el("td", { class: "num", text: costText(r.costUsd) }),
+      el("td", { text: r.lastUsed ? fmt.datetime(r.lastUsed) : "–" }),
+      el("td", { class: "num", text: fmt.pct(r.poolShare5h, 1) })));
+    $("[data-key-table]").replaceChildren(...items);
+    // Without client keys there is nothing to split: the card stays out of the way.
+    $("[data-keys-card]").hidden = !rows.some((r) => r.keyId != null);
+  }
+
   let chartHandles = [];
   function renderReport() {
     renderKPIs();
     renderLegend();
+    renderKeys();
     if (!chartHandles.length) {
       chartHandles = [
         charts.mount(document.getElementById("chart-volume"), volumeConfig),

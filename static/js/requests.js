@@ -6,6 +6,7 @@
   const data = pageData();
   const LIMIT = data.limit || 200;
   const accounts = accountNames(data.accounts, () => { refreshChoices(); render(); });
+  const keyNames = data.keys || {};
   const $ = (selector) => document.querySelector(selector);
   // Newest first; a pending row has `pending: true` until its request.logged arrives.
   let rows = data.requests.map((row) => ({ ...row }));
@@ -17,7 +18,14 @@
     const form = $("[data-filters]");
     const value = (name) => form.querySelector(`[name="${name}"]`).value;
     return { q: value("q").trim().toLowerCase(), status: value("status"), account: value("account"),
-      model: value("model"), since: Number(value("since")) || 0 };
+      model: value("model"), key: value("key"), since: Number(value("since")) || 0 };
+  }
+
+  /* The client key's name; live rows carry only its id. `no_key`: sent without one. */
+  function keyOf(row) {
+    if (row.clientKey) return row.clientKey;
+    if (row.clientKeyId == null) return "no_key";
+    return keyNames[row.clientKeyId] || `key ${row.clientKeyId}`;
   }
 
   function accountOf(row) {
@@ -30,12 +38,13 @@
     if (/^\d$/.test(f.status) && String(row.statusCode || "")[0] !== f.status) return false;
     if (f.account && accountOf(row) !== f.account) return false;
     if (f.model && row.model !== f.model) return false;
+    if (f.key && keyOf(row) !== f.key) return false;
     if (f.since) {
       const when = toDate(row.timestamp);
       if (when && Date.now() - when.getTime() > f.since * 1000) return false;
     }
     if (f.q) {
-      const haystack = [row.id, row.path, row.model, accountOf(row), row.errorMessage, row.statusCode].join(" ").toLowerCase();
+      const haystack = [row.id, row.path, row.model, accountOf(row), keyOf(row), row.errorMessage, row.statusCode].join(" ").toLowerCase();
       if (!haystack.includes(f.q)) return false;
     }
     return true;
@@ -44,6 +53,22 @@
   function refreshChoices() {
     fillSelect('[name="account"]', rows.map(accountOf));
     fillSelect('[name="model"]', rows.map((row) => row.model).filter(Boolean));
+    fillSelect('[name="key"]', [...rows.map(keyOf), ...Object.values(keyNames), "no_key"]);
+  }
+
+  /* A key's own latest requests, which may be older than the page's newest LIMIT. */
+  async function loadKey() {
+    const key = filters().key;
+    if (!key) return render();
+    try {
+      const latest = await api(`/api/requests?limit=${LIMIT}&clientKey=${encodeURIComponent(key)}`);
+      const known = new Set(rows.map((r) => r.id));
+      rows = [...rows, ...latest.filter((r) => !known.has(r.id))];
+      rows.sort((a, b) => (b.pending === true) - (a.pending === true) || time(b) - time(a));
+      render();
+    } catch (error) {
+      banner(`Could not load the key's requests: ${error.message}`, "error");
+    }
   }
 
   function fillSelect(selector, values) {
@@ -74,6 +99,7 @@
         row.errorMessage ? el("span", { class: "err", text: row.errorMessage, title: row.errorMessage }) : null),
       el("td", {}, row.model ? el("span", { class: "badge", text: shortModel(row.model), title: row.model }) : el("span", { class: "muted", text: "–" })),
       el("td", { text: accountOf(row) }),
+      el("td", { class: keyOf(row) === "no_key" ? "muted" : "", text: keyOf(row) === "no_key" ? "–" : keyOf(row) }),
       el("td", { class: "num", text: row.pending ? "…" : fmt.compact(row.totalTokens || 0) }),
       el("td", { class: "num", text: row.costUsd ? fmt.usd(row.costUsd) : "–" }),
       el("td", { class: "num", text: row.pending ? "…" : fmt.ms(row.responseTimeMs) }),
@@ -187,7 +213,10 @@
   document.addEventListener("DOMContentLoaded", () => {
     refreshChoices();
     render();
-    $("[data-filters]").addEventListener("input", render);
+    $("[data-filters]").addEventListener("input", (event) => {
+      if (event.target.name === "key") loadKey();
+      else render();
+    });
     $("[data-clear-filters]").addEventListener("click", () => {
       $("[data-filters]").querySelectorAll("input, select").forEach((node) => { node.value = ""; });
       render();

@@ -109,9 +109,15 @@ def test_touch_client_keys_records_last_use() -> None:
     assert ClientKey.objects.get(pk=key.pk).last_used_at == when
 
 
+# The budgets inline's management form: the admin's key pages carry one.
+NO_BUDGETS = {"budgets-TOTAL_FORMS": "0", "budgets-INITIAL_FORMS": "0"}
+
+
 def test_admin_add_shows_the_secret_once_and_revokes(client: Client) -> None:
     client.force_login(User.objects.create_superuser("root", password="pw"))
-    response = client.post("/admin/access/clientkey/add/", {"name": "server-2"}, follow=True)
+    response = client.post(
+        "/admin/access/clientkey/add/", {"name": "server-2", **NO_BUDGETS}, follow=True
+    )
     text = response.content.decode()
     secret = text.split("it is not shown again: ")[1].split("<")[0].strip()
     key = ClientKey.objects.get(name="server-2")
@@ -122,3 +128,28 @@ def test_admin_add_shows_the_secret_once_and_revokes(client: Client) -> None:
         {"action": "revoke", "_selected_action": [key.pk]},
     )
     assert ClientKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+def test_admin_sets_budgets_and_model_rules_with_the_apis_checks(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    key, _ = credentials.create_client_key(name="ci")
+    url = f"/admin/access/clientkey/{key.pk}/change/"
+    form = {
+        "name": "ci",
+        "allowed_models": "",
+        "denied_models": "Opus, haiku",
+        "budgets-TOTAL_FORMS": "1",
+        "budgets-INITIAL_FORMS": "0",
+        "budgets-0-metric": "pool_share",
+        "budgets-0-window": "1d",
+        "budgets-0-limit": "20",
+    }
+    refused = client.post(url, form)
+    assert "A share of the pool is measured over 5h or 7d" in refused.content.decode()
+    assert not key.budgets.exists()
+
+    client.post(url, {**form, "budgets-0-window": "5h"})
+    key.refresh_from_db()
+    assert key.denied_models == ["haiku", "opus"]
+    assert [str(b) for b in key.budgets.all()] == ["ci: 20% of the pool's 5-hour window"]
+    assert "haiku, opus" in client.get(url).content.decode()

@@ -38,6 +38,8 @@ def test_stats_shape_and_values(api_client: Client) -> None:
                  error_message="boom")  # fmt: skip
     make_request(model="m2", response_time_ms=200, error_message="boom")
     body = api_client.get("/api/stats").json()
+    (no_key,) = body.pop("clientKeys")  # client keys: tests/analytics/test_key_usage.py
+    assert (no_key["clientKey"], no_key["requests"]) == ("no_key", 3)
     assert body == {
         "totalRequests": 3,
         "successRate": 67,

@@ -49,6 +49,7 @@ def test_a_failover_and_a_token_refresh_show_in_the_servers_metrics(
         "model": "claude-sonnet-4-6",
         "status": "200",
         "terminal_state": "complete",
+        "client_key": "none",
     }
 
     response = httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers={"x-api-key": "c"})
