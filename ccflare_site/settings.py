@@ -129,6 +129,8 @@ INSTALLED_APPS = [
     "accounts",
     "analytics",
     "proxy",
+    # Only so that `manage.py tui` exists: no models, talks to the server over HTTP.
+    "tui",
 ]
 
 MIDDLEWARE = [

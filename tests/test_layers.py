@@ -18,6 +18,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "accounts": frozenset({"lib"}),
     "analytics": frozenset({"lib", "accounts", "access"}),
     "proxy": frozenset({"lib", "accounts", "analytics", "access"}),
+    # The TUI talks to the server over HTTP; `access` only for its local API token.
+    "tui": frozenset({"lib", "access"}),
 }
 OWN = frozenset({*ALLOWED, PROJECT})
 

@@ -1,0 +1,177 @@
+"""The TUI application: five screens as tabs, the live streams and the connection line.
+
+The app owns what every screen shares: the API client, the accounts (read on start, after
+every change, on every finished request and every ACCOUNTS_REFRESH_SECONDS, as the API
+has no accounts stream), the two SSE streams (requests, logs) with their reconnects, and
+the one line at the top that says whether all of that works.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.client import ApiClient, ApiProblem
+from tui.views.accounts import AccountsView
+from tui.views.analytics import AnalyticsView
+from tui.views.logs import LogsView
+from tui.views.overview import OverviewView
+from tui.views.requests import RequestsView
+
+ACCOUNTS_REFRESH_SECONDS = 5.0
+# Reconnects wait this long, doubling after each failure up to the cap.
+RECONNECT_FIRST_SECONDS, RECONNECT_MAX_SECONDS = 1.0, 30.0
+
+TABS = [
+    ("overview", "Overview", OverviewView),
+    ("accounts", "Accounts", AccountsView),
+    ("requests", "Requests", RequestsView),
+    ("analytics", "Analytics", AnalyticsView),
+    ("logs", "Logs", LogsView),
+]
+
+
+class CcflareApp(App):
+    TITLE = "ccflare"
+    CSS = """
+    #connection { height: 1; padding: 0 1; background: $boost; }
+    #connection.problem { background: $error 40%; color: $text; }
+    TabbedContent, ContentSwitcher, TabPane { height: 1fr; }
+    TabPane { padding: 0; }
+    DataTable { height: 1fr; }
+    .bar { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        *(
+            Binding(str(number), f"show('{tab}')", label, key_display=str(number))
+            for number, (tab, label, _) in enumerate(TABS, start=1)
+        ),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__()
+        self.client = client
+        self.accounts: list[dict] = []
+        self.problems: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"connecting to {self.client.base_url} …", id="connection")
+        with TabbedContent(initial="overview"):
+            for tab, label, view in TABS:
+                with TabPane(label, id=tab):
+                    yield view(id=f"{tab}-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_worker(self.refresh_accounts(), group="accounts")
+        self.set_interval(ACCOUNTS_REFRESH_SECONDS, self.schedule_accounts_refresh)
+        self.run_worker(self.follow("/api/requests/stream", "requests stream", self.on_request))
+        self.run_worker(self.follow("/api/logs/stream", "logs stream", self.on_log))
+
+    async def on_unmount(self) -> None:
+        await self.client.close()
+
+    def action_show(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # Keys go to the screen shown: its table (and so its bindings in the footer).
+        pane = event.pane
+        for widget in pane.query("DataTable, RichLog"):
+            if widget.focusable:
+                widget.focus()
+                return
+
+    # Accounts ----------------------------------------------------------------------------
+
+    def schedule_accounts_refresh(self) -> None:
+        # exclusive: a slow server never piles up refreshes.
+        self.run_worker(self.refresh_accounts(), group="accounts", exclusive=True)
+
+    async def refresh_accounts(self) -> None:
+        try:
+            accounts = await self.client.get("/api/accounts")
+        except ApiProblem as problem:
+            self.report("api", str(problem))
+            return
+        self.report("api", None)
+        self.accounts = accounts if isinstance(accounts, list) else []
+        self.query_one(OverviewView).show_accounts(self.accounts)
+        self.query_one(AccountsView).show_accounts(self.accounts)
+
+    def account_name(self, account_id: str | None) -> str:
+        """The live stream names accounts by id; the lists by name."""
+        for account in self.accounts:
+            if account.get("id") == account_id:
+                return str(account.get("name"))
+        return account_id or "—"
+
+    async def act(self, call: Callable[[], Awaitable[object]], done: str) -> bool:
+        """Run a change against the API; notify its outcome and refresh the accounts."""
+        try:
+            await call()
+        except ApiProblem as problem:
+            self.notify(str(problem), severity="error", timeout=8)
+            return False
+        self.notify(done)
+        await self.refresh_accounts()
+        return True
+
+    # Streams -----------------------------------------------------------------------------
+
+    async def follow(self, path: str, source: str, handle: Callable[[dict], None]) -> None:
+        """Read an SSE stream for as long as the app runs, reconnecting when it drops."""
+        delay = RECONNECT_FIRST_SECONDS
+        while True:
+            try:
+                async for frame in self.client.stream(path):
+                    self.report(source, None)
+                    delay = RECONNECT_FIRST_SECONDS
+                    self.show_frame(handle, frame)
+                problem = f"the server closed the {source}"
+            except ApiProblem as error:
+                problem = str(error)
+            self.report(source, f"{problem} (reconnecting in {delay:.0f} s)")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+    def show_frame(self, handle: Callable[[dict], None], frame: dict) -> None:
+        # A frame this version cannot show (a newer server's, say) must not end the UI
+        # with a traceback: it is skipped, and the line at the top says so.
+        try:
+            handle(frame)
+        except Exception as error:
+            self.report("frames", f"An event could not be shown: {error!r}")
+
+    def on_request(self, frame: dict) -> None:
+        if frame.get("event") == "connected":
+            self.query_one(RequestsView).reload()
+            return
+        self.query_one(RequestsView).on_frame(frame)
+        if frame.get("type") == "summary":
+            self.query_one(OverviewView).mark_stale()
+            self.query_one(AnalyticsView).mark_stale()
+            self.schedule_accounts_refresh()
+
+    def on_log(self, frame: dict) -> None:
+        if "msg" in frame:
+            self.query_one(LogsView).add_line(frame)
+
+    # The connection line -----------------------------------------------------------------
+
+    def report(self, source: str, problem: str | None) -> None:
+        """Record (or clear) what is wrong with one source and show the first problem."""
+        if problem is None:
+            self.problems.pop(source, None)
+        else:
+            self.problems[source] = problem
+        line = self.query_one("#connection", Static)
+        if self.problems:
+            line.update(f"✖ {next(iter(self.problems.values()))}")
+            line.add_class("problem")
+        else:
+            line.update(f"● live: {self.client.base_url}")
+            line.remove_class("problem")

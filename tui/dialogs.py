@@ -1,0 +1,156 @@
+"""The modal questions the Accounts screen asks: a value, a typed confirmation, a new account."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from tui.client import ApiProblem
+
+DIALOG_CSS = """
+ModalScreen { align: center middle; }
+ModalScreen > Vertical {
+    width: 76; max-width: 100%; height: auto; max-height: 100%;
+    border: thick $accent; background: $surface; padding: 0 1;
+}
+ModalScreen Input, ModalScreen Select { margin-bottom: 0; }
+ModalScreen .title { text-style: bold; }
+ModalScreen .error { color: $error; }
+ModalScreen .link { color: $text; background: $boost; padding: 0 1; }
+"""
+
+
+class Prompt(ModalScreen[str | None]):
+    """Ask for one value; Enter answers it, Escape cancels (None).
+
+    With `must_equal`, only that exact text is accepted: removing an account asks for
+    its name typed out, as the dashboard and the API do.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = DIALOG_CSS
+
+    def __init__(
+        self, title: str, *, value: str = "", placeholder: str = "", must_equal: str | None = None
+    ) -> None:
+        super().__init__()
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+        self.must_equal = must_equal
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield Static("", id="problem", classes="error")
+            yield Static("Enter: OK   Escape: cancel", classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        answer = event.value.strip()
+        if self.must_equal is not None and answer != self.must_equal:
+            self.query_one("#problem", Static).update(f"Type '{self.must_equal}' to confirm")
+            return
+        self.dismiss(answer or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    name: str
+    method: str  # "api_key", "max" or "console" (the OAuth login's modes)
+    tier: int
+    api_key: str = ""
+
+
+METHODS = [
+    ("API key (pasted)", "api_key"),
+    ("Claude Pro/Max login (OAuth)", "max"),
+    ("Console login (OAuth, makes an API key)", "console"),
+]
+TIERS = [("Tier 1", 1), ("Tier 5", 5), ("Tier 20", 20)]
+
+
+class AddAccount(ModalScreen[NewAccount | None]):
+    """Name, how it logs in, its tier; the API key when one is pasted."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = DIALOG_CSS
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Add an account", classes="title")
+            yield Input(placeholder="name", id="name")
+            yield Select(METHODS, value="api_key", allow_blank=False, id="method")
+            yield Input(placeholder="sk-ant-api03-… (API key only)", password=True, id="api-key")
+            yield Select(TIERS, value=1, allow_blank=False, id="tier")
+            yield Static("", id="problem", classes="error")
+            yield Button("Add", variant="primary", id="add")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "method":
+            self.query_one("#api-key", Input).display = event.value == "api_key"
+
+    def on_input_submitted(self) -> None:
+        self.submit()
+
+    def on_button_pressed(self) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        name = self.query_one("#name", Input).value.strip()
+        method = str(self.query_one("#method", Select).value)
+        api_key = self.query_one("#api-key", Input).value.strip()
+        problem = self.query_one("#problem", Static)
+        if not name:
+            problem.update("A name is needed")
+        elif method == "api_key" and not api_key:
+            problem.update("Paste the API key")
+        else:
+            tier = self.query_one("#tier", Select).value
+            self.dismiss(NewAccount(name, method, int(str(tier)), api_key))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class OAuthCode(ModalScreen[str | None]):
+    """Show the login link, take the pasted code and finish the login with `finish`.
+
+    A refused code stays on this screen with the server's reason, so it can be pasted
+    again; the screen answers `finish`'s message once the account is added.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = DIALOG_CSS
+
+    def __init__(self, name: str, auth_url: str, finish: Callable[[str], Awaitable[str]]) -> None:
+        super().__init__()
+        self.account_name, self.auth_url, self.finish = name, auth_url, finish
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Log in '{self.account_name}'", classes="title")
+            yield Static("Open this link in a browser (on any machine) and log in:")
+            yield Static(self.auth_url, classes="link", id="auth-url")
+            yield Static("Then paste the code it shows (code#state) here:")
+            yield Input(placeholder="code#state", id="code")
+            yield Static("", id="problem", classes="error")
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        code = event.value.strip()
+        if not code:
+            return
+        try:
+            message = await self.finish(code)
+        except ApiProblem as problem:
+            self.query_one("#problem", Static).update(str(problem))
+            return
+        self.dismiss(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

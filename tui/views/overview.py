@@ -1,0 +1,89 @@
+"""Overview: the range's totals, and each account's health, windows and session."""
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from tui import format
+from tui.client import ApiProblem
+from tui.views.ranges import next_range
+from tui.views.shared import shared
+
+OVERVIEW_BAR = 8
+
+
+class OverviewView(Vertical):
+    BINDINGS = [Binding("r", "next_range", "Range")]
+
+    range = "24h"
+    stale = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="totals", classes="bar")
+        table: DataTable = DataTable(id="overview-accounts", cursor_type="row", zebra_stripes=True)
+        table.add_columns("Account", "Health", "5-hour window", "7-day window", "Session")
+        yield table
+
+    def on_mount(self) -> None:
+        # Totals follow the requests stream: a finished request marks them stale, and
+        # they are read again at most once a second.
+        self.set_interval(1.0, self.refresh_if_stale)
+
+    def mark_stale(self) -> None:
+        self.stale = True
+
+    def action_next_range(self) -> None:
+        self.range = next_range(self.range)
+        self.stale = True
+        self.refresh_if_stale()
+
+    def refresh_if_stale(self) -> None:
+        if self.stale:
+            self.stale = False
+            self.run_worker(self.load_totals(), group="totals", exclusive=True)
+
+    async def load_totals(self) -> None:
+        try:
+            report = await shared(self).client.get("/api/analytics", range=self.range)
+        except ApiProblem as problem:
+            self.query_one("#totals", Static).update(Text(str(problem), style="red"))
+            return
+        self.query_one("#totals", Static).update(totals_line(self.range, report.get("totals", {})))
+
+    def show_accounts(self, accounts: list[dict]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for account in accounts:
+            table.add_row(
+                str(account.get("name")),
+                format.health(account),
+                format.window_bar(
+                    account.get("fiveHourUtilization"),
+                    account.get("fiveHourReset"),
+                    width=OVERVIEW_BAR,
+                ),
+                format.window_bar(
+                    account.get("sevenDayUtilization"),
+                    account.get("sevenDayReset"),
+                    width=OVERVIEW_BAR,
+                ),
+                Text("● holds it", style="cyan") if account.get("holdsSession") else "",
+                key=str(account.get("id")),
+            )
+
+
+def totals_line(range_: str, totals: dict) -> Text:
+    line = Text(f"[{range_}] ", style="bold")
+    parts = [
+        ("requests", format.count(totals.get("requests"))),
+        ("success", format.percent(totals.get("successRate"))),
+        ("tokens", format.count(totals.get("totalTokens"))),
+        ("cost", format.cost(totals.get("totalCostUsd"))),
+        ("speed", format.speed(totals.get("avgTokensPerSecond"))),
+    ]
+    for label, value in parts:
+        line.append(f"{label} ", style="dim")
+        line.append(f"{value}  ")
+    return line
