@@ -44,8 +44,9 @@ class CcflareApp(App):
     .bar { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS = [
+        # The tabs' labels carry their numbers; the footer keeps its room for the screen's keys.
         *(
-            Binding(str(number), f"show('{tab}')", label, key_display=str(number))
+            Binding(str(number), f"show('{tab}')", label, show=False)
             for number, (tab, label, _) in enumerate(TABS, start=1)
         ),
         Binding("q", "quit", "Quit"),
@@ -60,8 +61,8 @@ class CcflareApp(App):
     def compose(self) -> ComposeResult:
         yield Static(f"connecting to {self.client.base_url} …", id="connection")
         with TabbedContent(initial="overview"):
-            for tab, label, view in TABS:
-                with TabPane(label, id=tab):
+            for number, (tab, label, view) in enumerate(TABS, start=1):
+                with TabPane(f"{number} {label}", id=tab):
                     yield view(id=f"{tab}-view")
         yield Footer()
 

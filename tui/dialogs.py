@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,28 +12,36 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.client import ApiProblem
 
-DIALOG_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > Vertical {
-    width: 76; max-width: 100%; height: auto; max-height: 100%;
-    border: thick $accent; background: $surface; padding: 0 1;
-}
-ModalScreen Input, ModalScreen Select { margin-bottom: 0; }
-ModalScreen .title { text-style: bold; }
-ModalScreen .error { color: $error; }
-ModalScreen .link { color: $text; background: $boost; padding: 0 1; }
-"""
+T = TypeVar("T")
 
 
-class Prompt(ModalScreen[str | None]):
+class Dialog(ModalScreen[T]):
+    """A box in the middle of the screen; Escape closes it with no answer."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > Vertical {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    Dialog Input, Dialog Select, Dialog Button { margin-top: 1; }
+    Dialog .title { text-style: bold; }
+    Dialog .error { color: $error; }
+    Dialog .hint { color: $text-muted; }
+    Dialog .link { background: $boost; }
+    """
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Prompt(Dialog[str | None]):
     """Ask for one value; Enter answers it, Escape cancels (None).
 
     With `must_equal`, only that exact text is accepted: removing an account asks for
     its name typed out, as the dashboard and the API do.
     """
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = DIALOG_CSS
 
     def __init__(
         self, title: str, *, value: str = "", placeholder: str = "", must_equal: str | None = None
@@ -44,7 +53,7 @@ class Prompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="title")
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield Input(value=self.value, placeholder=self.placeholder, id="answer", compact=True)
             yield Static("", id="problem", classes="error")
             yield Static("Enter: OK   Escape: cancel", classes="hint")
 
@@ -54,9 +63,6 @@ class Prompt(ModalScreen[str | None]):
             self.query_one("#problem", Static).update(f"Type '{self.must_equal}' to confirm")
             return
         self.dismiss(answer or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 @dataclass(frozen=True)
@@ -75,21 +81,24 @@ METHODS = [
 TIERS = [("Tier 1", 1), ("Tier 5", 5), ("Tier 20", 20)]
 
 
-class AddAccount(ModalScreen[NewAccount | None]):
+class AddAccount(Dialog[NewAccount | None]):
     """Name, how it logs in, its tier; the API key when one is pasted."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = DIALOG_CSS
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Add an account", classes="title")
-            yield Input(placeholder="name", id="name")
-            yield Select(METHODS, value="api_key", allow_blank=False, id="method")
-            yield Input(placeholder="sk-ant-api03-… (API key only)", password=True, id="api-key")
-            yield Select(TIERS, value=1, allow_blank=False, id="tier")
+            yield Input(placeholder="name", id="name", compact=True)
+            yield Select(METHODS, value="api_key", allow_blank=False, id="method", compact=True)
+            yield Input(
+                placeholder="sk-ant-api03-… (the API key)",
+                password=True,
+                id="api-key",
+                compact=True,
+            )
+            yield Select(TIERS, value=1, allow_blank=False, id="tier", compact=True)
             yield Static("", id="problem", classes="error")
-            yield Button("Add", variant="primary", id="add")
+            yield Button("Add", variant="primary", id="add", compact=True)
+            yield Static("Enter in a field or the button: add   Escape: cancel", classes="hint")
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "method":
@@ -114,19 +123,15 @@ class AddAccount(ModalScreen[NewAccount | None]):
             tier = self.query_one("#tier", Select).value
             self.dismiss(NewAccount(name, method, int(str(tier)), api_key))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class OAuthCode(ModalScreen[str | None]):
+class OAuthCode(Dialog[str | None]):
     """Show the login link, take the pasted code and finish the login with `finish`.
 
     A refused code stays on this screen with the server's reason, so it can be pasted
     again; the screen answers `finish`'s message once the account is added.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("ctrl+y", "copy_link", "Copy link")]
 
     def __init__(self, name: str, auth_url: str, finish: Callable[[str], Awaitable[str]]) -> None:
         super().__init__()
@@ -138,8 +143,9 @@ class OAuthCode(ModalScreen[str | None]):
             yield Static("Open this link in a browser (on any machine) and log in:")
             yield Static(self.auth_url, classes="link", id="auth-url")
             yield Static("Then paste the code it shows (code#state) here:")
-            yield Input(placeholder="code#state", id="code")
+            yield Input(placeholder="code#state", id="code", compact=True)
             yield Static("", id="problem", classes="error")
+            yield Static("Ctrl+Y: copy the link   Escape: cancel", classes="hint")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         code = event.value.strip()
@@ -152,5 +158,8 @@ class OAuthCode(ModalScreen[str | None]):
             return
         self.dismiss(message)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def action_copy_link(self) -> None:
+        # OSC 52: most terminals put it on the clipboard of the machine in front of
+        # you, over SSH too; where one does not, the link is on screen to select.
+        self.app.copy_to_clipboard(self.auth_url)
+        self.notify("Link copied (if your terminal allows it)")

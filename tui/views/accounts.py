@@ -11,7 +11,7 @@ from tui.client import ApiProblem
 from tui.dialogs import AddAccount, NewAccount, OAuthCode, Prompt
 from tui.views.shared import shared
 
-HINT = "a add · p pause/resume · c clear limit · n rename · t tier · o priority · d remove"
+HINT = "a add  p pause/resume  c clear limit  n rename  t tier  o priority  d remove"
 
 
 class AccountsView(Vertical):
