@@ -36,7 +36,7 @@ TABS = [
 class CcflareApp(App):
     TITLE = "ccflare"
     CSS = """
-    #connection { height: 1; padding: 0 1; background: $boost; }
+    #connection { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     #connection.problem { background: $error 40%; color: $text; }
     TabbedContent, ContentSwitcher, TabPane { height: 1fr; }
     TabPane { padding: 0; }

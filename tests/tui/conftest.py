@@ -49,9 +49,11 @@ def served(proxy: ProxyServer, prices: None) -> Served:
     return Served(proxy, credentials.create_api_token(name="tui-tests")[1])
 
 
-async def until(pilot: Pilot, predicate: Callable[[], Any], what: str) -> Any:
+async def until(
+    pilot: Pilot, predicate: Callable[[], Any], what: str, *, patience: float = PATIENCE_SECONDS
+) -> Any:
     """Let the app run until `predicate()` is truthy; fails naming `what` if it never is."""
-    deadline = time.monotonic() + PATIENCE_SECONDS
+    deadline = time.monotonic() + patience
     while not (value := predicate()):
         assert time.monotonic() < deadline, f"never happened: {what}"
         await pilot.pause(0.05)

@@ -2,10 +2,12 @@
 
 import httpx
 import pytest
+from textual.widgets import RichLog
 
 from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, shot, until
 from tui.app import CcflareApp
+from tui.views.logs import LogsView
 from tui.views.requests import RequestsView
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,3 +42,44 @@ async def test_a_proxied_request_appears_on_the_requests_screen_by_itself(served
         text = screen_text(app)
         assert "sonnet-4-6" in text and "200" in text and "alpha" in text
         shot(app, "requests")
+
+
+async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> None:
+    app = served.app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        headers = {"x-api-key": "client-secret-never-shown", "anthropic-version": "2023-06-01"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            reply = await http.post(
+                f"{served.proxy.url}/v1/messages", json=MESSAGE, headers=headers
+            )
+        assert reply.status_code == 200
+        view = app.query_one(RequestsView)
+        await until(pilot, lambda: any(not i["inFlight"] for i in view.items.values()), "the row")
+
+        await pilot.press("enter")
+        text = await until(
+            pilot, lambda: "Conversation" in screen_text(app) and screen_text(app), "detail"
+        )
+        assert "alpha" in text and "claude-sonnet-4-6" in text and "hi" in text
+        shot(app, "request-detail")
+        await pilot.press("end")
+        text = screen_text(app)
+        assert "client-secret-never-shown" not in text and "sk-ant-api03-alpha" not in text
+        await pilot.press("escape")
+
+        await pilot.press("4")
+        await until(pilot, lambda: "sonnet-4-6" in screen_text(app), "the model breakdown")
+        assert "Requests 1 total" in screen_text(app)
+        shot(app, "analytics")
+
+        await pilot.press("5")
+        logs = app.query_one(LogsView)
+        await until(pilot, lambda: logs.query_one(RichLog).lines, "log lines")
+        shot(app, "logs")
+        await pilot.press("space")
+        assert "PAUSED" in screen_text(app)
+        await pilot.press("space")
+        await pilot.press("l", "l")
+        assert "ERROR+" in screen_text(app)
