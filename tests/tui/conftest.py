@@ -4,6 +4,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,18 @@ class Served:
 
 @pytest.fixture
 def served(proxy: ProxyServer, prices: None) -> Served:
-    make_account(name="alpha", api_key="sk-ant-api03-alpha-secret-key-0001", priority=0)
-    make_account(name="beta", api_key="sk-ant-api03-beta-secret-key-0002", priority=1)
+    now = datetime.now(UTC)
+    # Windows as a usage check leaves them, so the bars have something to show.
+    make_account(
+        name="alpha",
+        api_key="sk-ant-api03-alpha-secret-key-0001",
+        priority=0,
+        five_hour_utilization=0.42,
+        five_hour_reset=now + timedelta(hours=2, minutes=13),
+        seven_day_utilization=0.78,
+        seven_day_reset=now + timedelta(days=3, hours=4),
+    )
+    make_account(name="beta", api_key="sk-ant-api03-beta-secret-key-0002", priority=1, tier=5)
     return Served(proxy, credentials.create_api_token(name="tui-tests")[1])
 
 

@@ -17,14 +17,29 @@ def live(app: CcflareApp) -> bool:
     return not app.problems and "live" in screen_text(app)
 
 
-async def test_the_overview_names_each_account_with_its_health(served: Served) -> None:
+async def test_the_overview_shows_totals_windows_and_the_session(served: Served) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        reply = await http.post(f"{served.proxy.url}/v1/messages", json=MESSAGE)
+    assert reply.status_code == 200
     app = served.app()
     async with app.run_test(size=(80, 24)) as pilot:
         text = await until(
-            pilot, lambda: "beta" in screen_text(app) and screen_text(app), "accounts"
+            pilot,
+            lambda: (
+                "requests 1" in screen_text(app)
+                and "holds it" in screen_text(app)
+                and screen_text(app)
+            ),
+            "the totals and the session holder",
         )
-        assert "alpha" in text and "ok" in text
+        assert "alpha" in text and "beta" in text and "ok" in text
+        # The fake upstream's rate-limit headers replaced the windows the fixture set.
+        (alpha,) = [line for line in text.splitlines() if "alpha" in line]
+        assert alpha.count("%") == 2 and alpha.count("↻") == 2
         shot(app, "overview")
+
+        await pilot.press("r")
+        await until(pilot, lambda: "[7d]" in screen_text(app), "the next range")
 
 
 async def test_a_proxied_request_appears_on_the_requests_screen_by_itself(served: Served) -> None:

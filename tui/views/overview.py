@@ -22,7 +22,7 @@ class OverviewView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="totals", classes="bar")
-        table: DataTable = DataTable(id="overview-accounts", cursor_type="row", zebra_stripes=True)
+        table: DataTable = DataTable(id="overview-accounts", cursor_type="none", zebra_stripes=True)
         table.add_columns("Account", "Health", "5-hour window", "7-day window", "Session")
         yield table
 
