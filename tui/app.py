@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker
 
 from tui.client import ApiClient, ApiProblem
 from tui.views.accounts import AccountsView
@@ -19,6 +20,7 @@ from tui.views.analytics import AnalyticsView
 from tui.views.logs import LogsView
 from tui.views.overview import OverviewView
 from tui.views.requests import RequestsView
+from tui.views.shared import report_failed_worker
 
 ACCOUNTS_REFRESH_SECONDS = 5.0
 # Reconnects wait this long, doubling after each failure up to the cap.
@@ -56,7 +58,10 @@ class CcflareApp(App):
         super().__init__()
         self.client = client
         self.accounts: list[dict] = []
+        self.accounts_stale = False
         self.problems: dict[str, str] = {}
+        self.retrying: set[str] = set()
+        self.connection_line = ""
 
     def compose(self) -> ComposeResult:
         yield Static(f"connecting to {self.client.base_url} …", id="connection")
@@ -67,10 +72,19 @@ class CcflareApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.run_worker(self.refresh_accounts(), group="accounts")
+        self.run_worker(self.refresh_accounts(), group="accounts", exit_on_error=False)
         self.set_interval(ACCOUNTS_REFRESH_SECONDS, self.schedule_accounts_refresh)
-        self.run_worker(self.follow("/api/requests/stream", "requests stream", self.on_request))
-        self.run_worker(self.follow("/api/logs/stream", "logs stream", self.on_log))
+        # Finished requests change the accounts' counters and windows: read them again, at
+        # most once a second however busy the proxy is.
+        self.set_interval(1.0, self.refresh_accounts_if_stale)
+        for path, source, handle in (
+            ("/api/requests/stream", "requests stream", self.on_request),
+            ("/api/logs/stream", "logs stream", self.on_log),
+        ):
+            self.run_worker(self.follow(path, source, handle), exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failed_worker(self.screen, event)
 
     async def on_unmount(self) -> None:
         await self.client.close()
@@ -90,7 +104,14 @@ class CcflareApp(App):
 
     def schedule_accounts_refresh(self) -> None:
         # exclusive: a slow server never piles up refreshes.
-        self.run_worker(self.refresh_accounts(), group="accounts", exclusive=True)
+        self.accounts_stale = False
+        self.run_worker(
+            self.refresh_accounts(), group="accounts", exclusive=True, exit_on_error=False
+        )
+
+    def refresh_accounts_if_stale(self) -> None:
+        if self.accounts_stale:
+            self.schedule_accounts_refresh()
 
     async def refresh_accounts(self) -> None:
         try:
@@ -135,7 +156,7 @@ class CcflareApp(App):
                 problem = f"the server closed the {source}"
             except ApiProblem as error:
                 problem = str(error)
-            self.report(source, f"{problem} (reconnecting in {delay:.0f} s)")
+            self.report(source, problem, retrying=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
@@ -155,7 +176,7 @@ class CcflareApp(App):
         if frame.get("type") == "summary":
             self.query_one(OverviewView).mark_stale()
             self.query_one(AnalyticsView).mark_stale()
-            self.schedule_accounts_refresh()
+            self.accounts_stale = True
 
     def on_log(self, frame: dict) -> None:
         if "msg" in frame:
@@ -163,16 +184,20 @@ class CcflareApp(App):
 
     # The connection line -----------------------------------------------------------------
 
-    def report(self, source: str, problem: str | None) -> None:
-        """Record (or clear) what is wrong with one source and show the first problem."""
+    def report(self, source: str, problem: str | None, *, retrying: bool = False) -> None:
+        """Record (or clear) what is wrong with one source; the line shows each problem once."""
         if problem is None:
             self.problems.pop(source, None)
+            self.retrying.discard(source)
         else:
             self.problems[source] = problem
-        line = self.query_one("#connection", Static)
-        if self.problems:
-            line.update(f"✖ {next(iter(self.problems.values()))}")
-            line.add_class("problem")
-        else:
-            line.update(f"● live: {self.client.base_url}")
-            line.remove_class("problem")
+            (self.retrying.add if retrying else self.retrying.discard)(source)
+        lines = [f"✖ {problem}" for problem in dict.fromkeys(self.problems.values())]
+        if self.retrying:
+            lines[-1] += " (reconnecting…)"
+        text = "\n".join(lines) or f"● live: {self.client.base_url}"
+        if text != self.connection_line:  # called for every frame: redraw only on change
+            self.connection_line = text
+            line = self.query_one("#connection", Static)
+            line.update(text)
+            line.set_class(bool(self.problems), "problem")

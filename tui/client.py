@@ -116,7 +116,9 @@ def refusal(reply: httpx.Response) -> str:
         detail = reply.json().get("error")
     except (ValueError, AttributeError):
         detail = None
-    return f"{detail or reply.reason_phrase} (HTTP {reply.status_code})"
+    if isinstance(detail, dict):  # Anthropic's shape: not a ccflare server, or /v1/
+        detail = detail.get("message")
+    return f"{str(detail or reply.reason_phrase)[:200]} (HTTP {reply.status_code})"
 
 
 def unreachable(base_url: str, error: httpx.HTTPError) -> str:

@@ -1,12 +1,13 @@
 """Connection problems are shown in place, and the TUI reconnects by itself."""
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp import web
 
 from tests import servers
-from tests.conftest import ProxyServer
+from tests.conftest import FakeUpstream, ProxyServer
 from tests.tui.conftest import Served, screen_text, shot, until
 from tui.app import CcflareApp
 from tui.client import ApiClient
@@ -64,3 +65,48 @@ async def test_it_reconnects_when_the_server_comes_back(served: Served, restarta
             "reconnected",
             patience=40,
         )
+
+
+async def test_a_server_that_is_not_ccflare_is_said_in_place(fake_upstream: FakeUpstream) -> None:
+    """The fake Anthropic upstream answers no /api/ route: each screen says so, none crashes."""
+    app = CcflareApp(ApiClient(fake_upstream.url, "cct_whatever"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "HTTP 404" in screen_text(app), "the problem")
+        for tab in "2345":
+            await pilot.press(tab)
+        await pilot.pause(0.5)
+        assert app.is_running and "Traceback" not in screen_text(app)
+
+
+@pytest.fixture
+async def odd_server() -> AsyncIterator[str]:
+    """A real HTTP server whose /api/ answers are JSON of shapes no ccflare version sends."""
+
+    async def accounts(_: web.Request) -> web.Response:
+        return web.json_response({"not": "a list"})
+
+    async def requests(_: web.Request) -> web.Response:
+        return web.json_response([{"no": "id"}])
+
+    async def stream(_: web.Request) -> web.Response:
+        # `connected` makes the Requests screen read the list.
+        return web.Response(text="event: connected\ndata: ok\n\n", content_type="text/event-stream")
+
+    odd = web.Application()
+    odd.router.add_get("/api/accounts", accounts)
+    odd.router.add_get("/api/requests", requests)
+    odd.router.add_get("/api/requests/stream", stream)
+    runner = web.AppRunner(odd)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_an_answer_it_cannot_read_is_said_in_place(odd_server: str) -> None:
+    app = CcflareApp(ApiClient(odd_server, "cct_whatever"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "Something went wrong" in screen_text(app), "the problem")
+        assert app.is_running

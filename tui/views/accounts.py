@@ -9,12 +9,12 @@ from textual.widgets import DataTable, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.dialogs import AddAccount, NewAccount, OAuthCode, Prompt
-from tui.views.shared import shared
+from tui.views.shared import ReportsFailures, shared
 
 HINT = "a add  p pause/resume  c clear limit  n rename  t tier  o priority  d remove"
 
 
-class AccountsView(Vertical):
+class AccountsView(ReportsFailures, Vertical):
     BINDINGS = [
         Binding("a", "add", "Add"),
         Binding("p", "pause", "Pause/resume"),
@@ -61,7 +61,7 @@ class AccountsView(Vertical):
 
     # Actions -----------------------------------------------------------------------------
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_pause(self) -> None:
         if (account := self.selected()) is None:
             return
@@ -72,7 +72,7 @@ class AccountsView(Vertical):
             f"{account['name']}: {action}d",
         )
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_clear(self) -> None:
         if (account := self.selected()) is None:
             return
@@ -82,7 +82,7 @@ class AccountsView(Vertical):
             f"{account['name']}: rate limit and cooldown cleared",
         )
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_rename(self) -> None:
         if (account := self.selected()) is None:
             return
@@ -96,11 +96,11 @@ class AccountsView(Vertical):
                 f"Renamed '{account['name']}' to '{name}'",
             )
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_tier(self) -> None:
         await self.change_number("tier", "Tier (1, 5 or 20)")
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_priority(self) -> None:
         await self.change_number("priority", "Priority (lower is tried first)")
 
@@ -123,7 +123,7 @@ class AccountsView(Vertical):
             f"{account['name']}: {field} {value}",
         )
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_remove(self) -> None:
         if (account := self.selected()) is None:
             return
@@ -137,7 +137,7 @@ class AccountsView(Vertical):
                 lambda: client.delete(self.path(account), {"confirm": name}), f"Removed '{name}'"
             )
 
-    @work(exclusive=True, group="account-action")
+    @work(exclusive=True, group="account-action", exit_on_error=False)
     async def action_add(self) -> None:
         new = await self.app.push_screen_wait(AddAccount())
         if new is None:

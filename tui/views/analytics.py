@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.views.ranges import next_range
-from tui.views.shared import shared
+from tui.views.shared import ReportsFailures, shared
 
 # (timeSeries field, label, how its latest value reads)
 SERIES = [
@@ -20,7 +20,7 @@ SERIES = [
 ]
 
 
-class AnalyticsView(VerticalScroll):
+class AnalyticsView(ReportsFailures, VerticalScroll):
     BINDINGS = [Binding("r", "next_range", "Range")]
     DEFAULT_CSS = """
     AnalyticsView .series { height: 2; }
@@ -60,7 +60,7 @@ class AnalyticsView(VerticalScroll):
         # Only while shown: a hidden tab need not query the server on every request.
         if self.stale and self.is_on_screen:
             self.stale = False
-            self.run_worker(self.load(), group="analytics", exclusive=True)
+            self.run_worker(self.load(), group="analytics", exclusive=True, exit_on_error=False)
 
     async def load(self) -> None:
         heading = self.query_one("#analytics-range", Static)

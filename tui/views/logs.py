@@ -11,14 +11,14 @@ from textual.widgets import RichLog, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.dialogs import Prompt
-from tui.views.shared import shared
+from tui.views.shared import ReportsFailures, shared
 
 KEEP = 2000
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
 
 
-class LogsView(Vertical):
+class LogsView(ReportsFailures, Vertical):
     BINDINGS = [
         Binding("l", "level", "Level"),
         Binding("space", "pause", "Pause"),
@@ -39,7 +39,7 @@ class LogsView(Vertical):
 
     def on_mount(self) -> None:
         self.show_state()
-        self.run_worker(self.load_history(), group="logs-history")
+        self.run_worker(self.load_history(), group="logs-history", exit_on_error=False)
 
     async def load_history(self) -> None:
         try:

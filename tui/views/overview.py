@@ -9,12 +9,12 @@ from textual.widgets import DataTable, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.views.ranges import next_range
-from tui.views.shared import shared
+from tui.views.shared import ReportsFailures, shared
 
 OVERVIEW_BAR = 8
 
 
-class OverviewView(Vertical):
+class OverviewView(ReportsFailures, Vertical):
     BINDINGS = [Binding("r", "next_range", "Range")]
 
     range = "24h"
@@ -42,7 +42,7 @@ class OverviewView(Vertical):
     def refresh_if_stale(self) -> None:
         if self.stale:
             self.stale = False
-            self.run_worker(self.load_totals(), group="totals", exclusive=True)
+            self.run_worker(self.load_totals(), group="totals", exclusive=True, exit_on_error=False)
 
     async def load_totals(self) -> None:
         try:

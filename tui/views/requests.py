@@ -13,20 +13,21 @@ from tui import format
 from tui.client import ApiProblem
 from tui.detail import RequestDetail
 from tui.dialogs import Prompt
-from tui.views.shared import shared
+from tui.views.shared import ReportsFailures, shared
 
 # Rows kept and shown; the API's list answers at most 1000.
 KEEP = 200
 FILTER_HELP = "account:NAME  model:TEXT  status:ok|error  (empty: no filter)"
 
 
-class RequestsView(Vertical):
+class RequestsView(ReportsFailures, Vertical):
     BINDINGS = [Binding("f", "filter", "Filter"), Binding("enter", "open", "Detail", show=True)]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: dict[str, dict] = {}
         self.filters: dict[str, str] = {}
+        self.dirty = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="requests-filter", classes="bar")
@@ -36,12 +37,18 @@ class RequestsView(Vertical):
 
     def on_mount(self) -> None:
         self.show_filters()
+        # Redrawn at most this often: a busy proxy sends many events a second.
+        self.set_interval(0.25, self.render_if_dirty)
+
+    def render_if_dirty(self) -> None:
+        if self.dirty:
+            self.render_rows()
 
     # Data --------------------------------------------------------------------------------
 
     def reload(self) -> None:
         """Read the newest requests (at start and after each reconnect, to fill the gap)."""
-        self.run_worker(self.load(), group="requests-list", exclusive=True)
+        self.run_worker(self.load(), group="requests-list", exclusive=True, exit_on_error=False)
 
     async def load(self) -> None:
         try:
@@ -69,11 +76,12 @@ class RequestsView(Vertical):
             item.get("accountUsed") or item.get("accountId")
         )
         self.items[str(item["id"])] = {**self.items.get(str(item["id"]), {}), **item}
-        self.render_rows()
+        self.dirty = True
 
     # Showing -----------------------------------------------------------------------------
 
     def render_rows(self) -> None:
+        self.dirty = False
         table = self.query_one(DataTable)
         selected = (
             table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
