@@ -1,9 +1,12 @@
 """The TUI against a real daphne and the fake upstream, driven headless with Textual's pilot."""
 
+import asyncio
+
 import httpx
 import pytest
 from textual.widgets import RichLog
 
+from tests.conftest import FakeUpstream
 from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, shot, until
 from tui.app import CcflareApp
@@ -53,9 +56,9 @@ async def test_a_proxied_request_appears_on_the_requests_screen_by_itself(served
             reply = await http.post(f"{served.proxy.url}/v1/messages", json=MESSAGE)
         assert reply.status_code == 200
 
-        await until(pilot, lambda: any(not i["inFlight"] for i in view.items.values()), "the row")
-        text = screen_text(app)
-        assert "sonnet-4-6" in text and "200" in text and "alpha" in text
+        text = await until(pilot, lambda: " 200 " in screen_text(app) and screen_text(app), "row")
+        assert "sonnet-4-6" in text and "alpha" in text
+        assert [i["inFlight"] for i in view.items.values()] == [False]
         shot(app, "requests")
 
 
@@ -70,8 +73,7 @@ async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> Non
                 f"{served.proxy.url}/v1/messages", json=MESSAGE, headers=headers
             )
         assert reply.status_code == 200
-        view = app.query_one(RequestsView)
-        await until(pilot, lambda: any(not i["inFlight"] for i in view.items.values()), "the row")
+        await until(pilot, lambda: " 200 " in screen_text(app), "the row")
 
         await pilot.press("enter")
         text = await until(
@@ -98,3 +100,30 @@ async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> Non
         await pilot.press("space")
         await pilot.press("l", "l")
         assert "ERROR+" in screen_text(app)
+
+
+async def test_a_running_request_is_marked_until_it_ends(
+    served: Served, fake_upstream: FakeUpstream
+) -> None:
+    headers = {"x-fake-scenario": "gated_stream;gate=tui;events=2"}
+    app = served.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        async with httpx.AsyncClient(timeout=30) as http:
+            running = asyncio.create_task(
+                http.post(
+                    f"{served.proxy.url}/v1/messages",
+                    json={**MESSAGE, "stream": True},
+                    headers=headers,
+                )
+            )
+            await until(pilot, lambda: "…" in screen_text(app), "the in-flight row")
+            assert " 200 " not in screen_text(app)
+
+            for _ in range(2):
+                await http.post(f"{fake_upstream.url}/_fake/gates/tui")
+            assert (await running).status_code == 200
+
+        await until(pilot, lambda: " 200 " in screen_text(app), "the row completed")
+        assert "…" not in screen_text(app)
