@@ -1,14 +1,16 @@
 """The TUI application: five screens as tabs, the live streams and the connection line.
 
 The app owns what every screen shares: the API client, the accounts (read on start, after
-every change, on every finished request and every ACCOUNTS_REFRESH_SECONDS, as the API
-has no accounts stream), the two SSE streams (requests, logs) with their reconnects, and
-the one line at the top that says whether all of that works.
+every change, at most once a second while requests finish, and every
+ACCOUNTS_REFRESH_SECONDS, as the API has no accounts stream), the two SSE streams
+(requests, logs) with their reconnects, and the one line at the top that says whether all
+of that works.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Static, TabbedContent, TabPane
@@ -64,7 +66,7 @@ class CcflareApp(App):
         self.connection_line = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(f"connecting to {self.client.base_url} …", id="connection")
+        yield Static(Text(f"connecting to {self.client.base_url} …"), id="connection")
         with TabbedContent(initial="overview"):
             for number, (tab, label, view) in enumerate(TABS, start=1):
                 with TabPane(f"{number} {label}", id=tab):
@@ -167,6 +169,9 @@ class CcflareApp(App):
             handle(frame)
         except Exception as error:
             self.report("frames", f"An event could not be shown: {error!r}")
+        else:
+            if "frames" in self.problems:
+                self.report("frames", None)
 
     def on_request(self, frame: dict) -> None:
         if frame.get("event") == "connected":
@@ -199,5 +204,5 @@ class CcflareApp(App):
         if text != self.connection_line:  # called for every frame: redraw only on change
             self.connection_line = text
             line = self.query_one("#connection", Static)
-            line.update(text)
+            line.update(Text(text))  # server messages are not markup
             line.set_class(bool(self.problems), "problem")

@@ -32,7 +32,7 @@ class RequestDetail(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(f"Request {self.request_id} …", id="detail-body")
+            yield Static(Text(f"Request {self.request_id} …"), id="detail-body")
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -52,7 +53,7 @@ class Prompt(Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, classes="title")
+            yield Label(Text(self.title_text), classes="title")
             yield Input(value=self.value, placeholder=self.placeholder, id="answer", compact=True)
             yield Static("", id="problem", classes="error")
             yield Static("Enter: OK   Escape: cancel", classes="hint")
@@ -60,7 +61,7 @@ class Prompt(Dialog[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         answer = event.value.strip()
         if self.must_equal is not None and answer != self.must_equal:
-            self.query_one("#problem", Static).update(f"Type '{self.must_equal}' to confirm")
+            self.query_one("#problem", Static).update(Text(f"Type '{self.must_equal}' to confirm"))
             return
         self.dismiss(answer or None)
 
@@ -139,9 +140,9 @@ class OAuthCode(Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Log in '{self.account_name}'", classes="title")
+            yield Label(Text(f"Log in '{self.account_name}'"), classes="title")
             yield Static("Open this link in a browser (on any machine) and log in:")
-            yield Static(self.auth_url, classes="link", id="auth-url")
+            yield Static(Text(self.auth_url), classes="link", id="auth-url")
             yield Static("Then paste the code it shows (code#state) here:")
             yield Input(placeholder="code#state", id="code", compact=True)
             yield Static("", id="problem", classes="error")
@@ -154,7 +155,7 @@ class OAuthCode(Dialog[str | None]):
         try:
             message = await self.finish(code)
         except ApiProblem as problem:
-            self.query_one("#problem", Static).update(str(problem))
+            self.query_one("#problem", Static).update(Text(str(problem)))
             return
         self.dismiss(message)
 
