@@ -1,10 +1,12 @@
 """The Accounts screen changes the pool through the API: what it does shows in /api/accounts."""
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from textual.widgets import DataTable, Input, Select
 
+from accounts.models import Account
 from tests.conftest import FakeUpstream
 from tests.tui.conftest import Served, screen_text, shot, until
 from tui.dialogs import AddAccount, OAuthCode, Prompt
@@ -33,6 +35,27 @@ async def test_pausing_an_account_shows_in_the_api(served: Served) -> None:
 
         await pilot.press("p")
         await until(pilot, lambda: not served.accounts()["alpha"]["paused"], "alpha resumed")
+
+
+@pytest.fixture
+def alpha_limited(served: Served) -> Served:
+    Account.objects.filter(name="alpha").update(
+        rate_limited_until=datetime.now(UTC) + timedelta(hours=1)
+    )
+    return served
+
+
+async def test_clearing_a_rate_limit_lets_the_account_serve_again(alpha_limited: Served) -> None:
+    served = alpha_limited
+    app = served.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_accounts(pilot, app)
+        await until(pilot, lambda: "rate limited" in screen_text(app), "the limit shown")
+
+        await pilot.press("c")
+
+        await until(pilot, lambda: served.accounts()["alpha"]["health"]["state"] == "ok", "ok")
+        await until(pilot, lambda: "rate limited" not in screen_text(app), "the limit gone")
 
 
 async def test_rename_tier_and_remove_with_the_name_typed(served: Served) -> None:

@@ -41,6 +41,12 @@ async def test_the_overview_shows_totals_windows_and_the_session(served: Served)
         assert alpha.count("%") == 2 and alpha.count("↻") == 2
         shot(app, "overview")
 
+        await pilot.resize_terminal(160, 40)
+        await until(
+            pilot, lambda: "█" * 9 in screen_text(app) or "░" * 9 in screen_text(app), "wide bars"
+        )
+        shot(app, "overview-wide")
+
         await pilot.press("r")
         await until(pilot, lambda: "[7d]" in screen_text(app), "the next range")
 
@@ -100,6 +106,14 @@ async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> Non
         await pilot.press("space")
         await pilot.press("l", "l")
         assert "ERROR+" in screen_text(app)
+        await pilot.press("l", "l")  # DEBUG, then INFO again
+        shown = len(logs.query_one(RichLog).lines)
+
+        await pilot.press("slash")
+        await pilot.press(*"no such words", "enter")
+
+        assert "search 'no such words'" in screen_text(app)
+        assert len(logs.query_one(RichLog).lines) < shown
 
 
 async def test_a_running_request_is_marked_until_it_ends(

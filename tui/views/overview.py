@@ -11,7 +11,8 @@ from tui.client import ApiProblem
 from tui.views.ranges import next_range
 from tui.views.shared import ReportsFailures, shared
 
-OVERVIEW_BAR = 8
+# Window bars' width in cells: at 80 columns, and at most.
+OVERVIEW_BAR, WIDEST_BAR = 8, 40
 
 
 class OverviewView(ReportsFailures, Vertical):
@@ -23,13 +24,15 @@ class OverviewView(ReportsFailures, Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="totals", classes="bar")
         table: DataTable = DataTable(id="overview-accounts", cursor_type="none", zebra_stripes=True)
-        table.add_columns("Account", "Health", "5-hour window", "7-day window", "Session")
         yield table
 
     def on_mount(self) -> None:
         # Totals follow the requests stream: a finished request marks them stale, and
         # they are read again at most once a second.
         self.set_interval(1.0, self.refresh_if_stale)
+
+    def on_resize(self) -> None:
+        self.show_accounts(shared(self).accounts)
 
     def mark_stale(self) -> None:
         self.stale = True
@@ -54,7 +57,16 @@ class OverviewView(ReportsFailures, Vertical):
 
     def show_accounts(self, accounts: list[dict]) -> None:
         table = self.query_one(DataTable)
-        table.clear()
+        # Columns too: their widths follow the bars' width, which follows the terminal's.
+        # The bars take what a wide terminal has to spare beyond the other columns.
+        bar = min(max((self.size.width - 64) // 2, OVERVIEW_BAR), WIDEST_BAR)
+        table.clear(columns=True)
+        table.add_column("Account")
+        table.add_column("Health")
+        # " 100% ↻23h59m" after the bar.
+        table.add_column("5-hour window", width=bar + 13)
+        table.add_column("7-day window", width=bar + 13)
+        table.add_column("Session", width=10)
         for account in accounts:
             table.add_row(
                 str(account.get("name")),
@@ -62,12 +74,12 @@ class OverviewView(ReportsFailures, Vertical):
                 format.window_bar(
                     account.get("fiveHourUtilization"),
                     account.get("fiveHourReset"),
-                    width=OVERVIEW_BAR,
+                    width=bar,
                 ),
                 format.window_bar(
                     account.get("sevenDayUtilization"),
                     account.get("sevenDayReset"),
-                    width=OVERVIEW_BAR,
+                    width=bar,
                 ),
                 Text("● holds it", style="cyan") if account.get("holdsSession") else "",
                 key=str(account.get("id")),
