@@ -22,7 +22,7 @@ from tui.client import ApiClient
 # Where the tests save the screens as SVG (gitignored; CI keeps test-artifacts/).
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tui"
 # A safety net for waits on the live server, never a measure of speed.
-PATIENCE_SECONDS = 15.0
+PATIENCE_SECONDS = 30.0
 
 
 @dataclass

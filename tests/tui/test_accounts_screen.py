@@ -81,11 +81,11 @@ async def test_rename_tier_and_remove_with_the_name_typed(served: Served) -> Non
 
 async def test_a_refused_change_is_shown_not_raised(served: Served) -> None:
     app = served.app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await open_accounts(pilot, app)
         await pilot.press("t")
         await answer(pilot, app, "7")
-        await until(pilot, lambda: "tier" in screen_text(app).lower(), "the error")
+        await until(pilot, lambda: "(HTTP 400)" in screen_text(app), "the refusal")
         assert served.accounts()["alpha"]["tier"] == 1
 
 
