@@ -138,9 +138,9 @@ class CcflareApp(App):
         try:
             await call()
         except ApiProblem as problem:
-            self.notify(str(problem), severity="error", timeout=8)
+            self.notify(str(problem), severity="error", timeout=8, markup=False)
             return False
-        self.notify(done)
+        self.notify(done, markup=False)
         await self.refresh_accounts()
         return True
 

@@ -141,3 +141,16 @@ async def test_a_running_request_is_marked_until_it_ends(
 
         await until(pilot, lambda: " 200 " in screen_text(app), "the row completed")
         assert "…" not in screen_text(app)
+
+
+async def test_text_from_clients_is_shown_as_it_is_never_read_as_markup(served: Served) -> None:
+    odd = "[/]odd[bold]-model"
+    app = served.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        async with httpx.AsyncClient(timeout=10) as http:
+            await http.post(f"{served.proxy.url}/v1/messages", json={**MESSAGE, "model": odd})
+
+        await until(pilot, lambda: odd in screen_text(app), "the model as sent")
+        assert app.is_running and not app.problems

@@ -1,5 +1,6 @@
 """Accounts: the list with kind, tier, priority and health, and every change the API offers."""
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -37,8 +38,8 @@ class AccountsView(ReportsFailures, Vertical):
         table.clear()
         for account in accounts:
             table.add_row(
-                str(account.get("name")),
-                str(account.get("kind") or "—"),
+                Text(str(account.get("name"))),
+                Text(str(account.get("kind") or "—")),
                 str(account.get("tier") or "—"),
                 str(account.get("priority", "—")),
                 format.count(account.get("requestCount")),
@@ -158,7 +159,7 @@ class AccountsView(ReportsFailures, Vertical):
         try:
             login = await app.client.post("/api/oauth/init", body)
         except ApiProblem as problem:
-            self.notify(str(problem), severity="error", timeout=8)
+            self.notify(str(problem), severity="error", timeout=8, markup=False)
             return
 
         async def finish(code: str) -> str:
@@ -171,5 +172,5 @@ class AccountsView(ReportsFailures, Vertical):
             OAuthCode(new.name, str(login["authUrl"]), finish)
         )
         if message is not None:
-            self.notify(message)
+            self.notify(message, markup=False)
             await app.refresh_accounts()

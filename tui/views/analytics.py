@@ -101,7 +101,7 @@ class AnalyticsView(ReportsFailures, VerticalScroll):
         for model in report.get("modelPerformance") or []:
             name = model.get("model")
             table.add_row(
-                str(name or "—"),
+                Text(str(name or "—")),
                 format.count(counts.get(name)),
                 format.cost(costs.get(name)),
                 format.millis(model.get("p95ResponseTime")),
@@ -114,7 +114,7 @@ class AnalyticsView(ReportsFailures, VerticalScroll):
         table.clear()
         for account in accounts:
             table.add_row(
-                str(account.get("name") or "—"),
+                Text(str(account.get("name") or "—")),
                 format.count(account.get("requests")),
                 format.percent(account.get("successRate")),
             )

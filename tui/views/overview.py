@@ -69,7 +69,7 @@ class OverviewView(ReportsFailures, Vertical):
         table.add_column("Session", width=10)
         for account in accounts:
             table.add_row(
-                str(account.get("name")),
+                Text(str(account.get("name"))),
                 format.health(account),
                 format.window_bar(
                     account.get("fiveHourUtilization"),

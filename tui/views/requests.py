@@ -54,7 +54,7 @@ class RequestsView(ReportsFailures, Vertical):
         try:
             rows = await shared(self).client.get("/api/requests", limit=KEEP)
         except ApiProblem as problem:
-            self.notify(str(problem), severity="error")
+            self.notify(str(problem), severity="error", markup=False)
             return
         in_flight = {k: v for k, v in self.items.items() if v.get("inFlight")}
         self.items = {str(row["id"]): row for row in rows}
@@ -164,8 +164,8 @@ def cells(item: dict) -> tuple:
     in_flight = bool(item.get("inFlight"))
     return (
         format.clock(item.get("timestamp")),
-        str(item.get("accountUsed") or "—"),
-        short_model(item.get("model")),
+        Text(str(item.get("accountUsed") or "—")),
+        Text(short_model(item.get("model"))),
         format.status(item.get("statusCode"), in_flight=in_flight),
         "" if in_flight else format.count(item.get("totalTokens")),
         "" if in_flight else format.cost(item.get("costUsd")),
