@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test lint typecheck fmt bench migrate
+.PHONY: help install install-dev run tui test lint typecheck fmt bench migrate
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ run: migrate ## Set up everything and start the server on HOST:PORT (default 127
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py ensure_admin
 	$(PY) -m ccflare_site.serve
+
+# ARGS passes options on: make tui ARGS="--url http://10.0.0.5:8080 --token cct_..."
+tui: install ## Open the terminal UI against the running server (the local one by default)
+	$(PY) manage.py tui $(ARGS)
 
 lint: install-dev ## ruff, formatting, the type checker and the migrations check
 	$(VENV)/bin/ruff check .

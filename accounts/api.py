@@ -63,6 +63,13 @@ def resume_account(request: HttpRequest, ref: str) -> dict:
     return _changed({"success": True, "message": f"Account '{account.name}' resumed successfully"})
 
 
+@router.post("/{ref}/clear-rate-limit", operation_id="clear_account_rate_limit")
+def clear_rate_limit(request: HttpRequest, ref: str) -> dict:
+    """Lift the account's rate limit, per-model caps and cooldown (the admin's action)."""
+    account = lifecycle.clear_rate_limit(name=lifecycle.find_account(ref=ref).name)
+    return _changed({"success": True, "message": f"Account '{account.name}' rate limit cleared"})
+
+
 @router.post("/{ref}/tier", operation_id="set_account_tier")
 def set_tier(request: HttpRequest, ref: str, body: TierIn) -> dict:
     account = lifecycle.set_tier(account=lifecycle.find_account(ref=ref), tier=body.tier)

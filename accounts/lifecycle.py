@@ -13,7 +13,7 @@ from functools import partial
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts import validation
+from accounts import health, validation
 from accounts.models import TIERS, Account
 
 
@@ -67,6 +67,16 @@ def resume_account(*, name: str) -> Account:
         raise AccountError(f"Account '{name}' is not paused")
     account.paused = False
     account.save(update_fields=["paused"])
+    return account
+
+
+def clear_rate_limit(*, name: str) -> Account:
+    """Lift every rate limit and cooldown, as the admin's action does; raises if unknown."""
+    account = get_account(name=name)
+    fields = health.cleared()
+    for field, value in fields.items():
+        setattr(account, field, value)
+    account.save(update_fields=list(fields))
     return account
 
 

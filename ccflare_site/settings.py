@@ -130,6 +130,8 @@ INSTALLED_APPS = [
     "analytics",
     "agents",
     "proxy",
+    # Only so that `manage.py tui` exists: no models, talks to the server over HTTP.
+    "tui",
 ]
 
 MIDDLEWARE = [

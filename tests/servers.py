@@ -121,14 +121,16 @@ def start_proxy_server(
     host: str = "127.0.0.1",
     output: IO[bytes] | None = None,
     timeout: float = 30.0,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start daphne serving the project's ASGI app; returns once /health answers 200.
 
     `env` completes the explicit environment of server_env (DATA_DIR, UPSTREAM_BASE_URL, ...); the
     caller's own environment and `.env` do not reach the server. The server's
-    stdout and stderr go to `output` (inherited when None). Raises ServerDidNotStart on failure.
+    stdout and stderr go to `output` (inherited when None). `port`: a given one (a server
+    started again where clients expect it), else a free one. Raises ServerDidNotStart on failure.
     """
-    port = free_port(host)
+    port = port or free_port(host)
     process = subprocess.Popen(
         [*DAPHNE, "-b", host, "-p", str(port), "ccflare_site.asgi:application"],
         cwd=PROJECT_ROOT,

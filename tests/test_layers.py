@@ -20,6 +20,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # The price table (model choices), the default agent model, the recorded requests.
     "agents": frozenset({"lib", "analytics"}),
     "proxy": frozenset({"lib", "accounts", "analytics", "access", "agents"}),
+    # The TUI talks to the server over HTTP; `access` only for its local API token.
+    "tui": frozenset({"lib", "access"}),
 }
 OWN = frozenset({*ALLOWED, PROJECT})
 

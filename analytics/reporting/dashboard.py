@@ -16,7 +16,8 @@ from accounts import forecast, health, selection, usage_reply
 from accounts.models import Account, Health, HealthState
 from analytics.models import Request
 from analytics.operations import runtime
-from analytics.reporting import aggregates, conversation, queries, report
+from analytics.reporting import aggregates, queries, report
+from lib import conversation
 
 # How many requests the Requests page loads, and the Overview's live feed shows.
 REQUESTS_PAGE_SIZE = 200

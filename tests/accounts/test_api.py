@@ -132,6 +132,28 @@ def test_pause_and_resume(api_client: Client) -> None:
     assert post(api_client, "/api/accounts/00000000-0000-0000-0000-000000000000/pause")[0] == 404
 
 
+def test_clear_rate_limit_lifts_limits_and_cooldown(api_client: Client) -> None:
+    later = timezone.now() + timedelta(minutes=30)
+    account = make_account(
+        name="work",
+        rate_limited_until=later,
+        cooldown_until=later,
+        cooldown_reason="529 overloaded",
+        failure_streak=3,
+        model_limits={"opus": {"until": later.isoformat(), "claim": "seven_day_opus"}},
+    )
+
+    assert post(api_client, f"/api/accounts/{account.pk}/clear-rate-limit") == (
+        200,
+        {"success": True, "message": "Account 'work' rate limit cleared"},
+    )
+
+    account.refresh_from_db()
+    assert account.rate_limited_until is None and account.cooldown_until is None
+    assert (account.model_limits, account.failure_streak) == ({}, 0)
+    assert post(api_client, "/api/accounts/ghost/clear-rate-limit")[0] == 404
+
+
 def test_tier_priority_and_rename(api_client: Client) -> None:
     account = make_account(name="work")
     make_account(name="other")

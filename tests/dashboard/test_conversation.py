@@ -1,11 +1,11 @@
-"""analytics.reporting.conversation: captured bodies rebuilt as messages of typed blocks."""
+"""lib.conversation: captured bodies rebuilt as messages of typed blocks."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from analytics.reporting import conversation
+from lib import conversation
 
 SSE = Path(__file__).resolve().parents[1] / "fixtures" / "sse"
 

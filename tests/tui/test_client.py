@@ -1,0 +1,53 @@
+"""tui.client: SSE frames as the server writes them, and failures as sentences."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+
+from tui import client
+from tui.views.requests import matches, parse_filters, short_model
+
+
+async def lines(*items: str) -> AsyncIterator[str]:
+    for item in items:
+        yield item
+
+
+async def frames(*items: str) -> list[dict]:
+    return [frame async for frame in client.sse_frames(lines(*items))]
+
+
+async def test_frames_named_unnamed_heartbeats_and_garbage() -> None:
+    got = await frames(
+        "event: connected", "data: ok", "",
+        ": heartbeat", "",
+        'data: {"type": "start",', 'data: "id": "r1"}', "",
+        "data: not json", "",
+        'data: {"msg": "x"}', "",
+    )  # fmt: skip
+
+    assert got == [
+        {"event": "connected", "data": "ok"},
+        {"type": "start", "id": "r1"},
+        {"msg": "x"},
+    ]
+
+
+def test_refusals_read_as_sentences() -> None:
+    unauthorized = httpx.Response(401, json={"error": "Unauthorized"})
+    bad = httpx.Response(400, json={"error": "Invalid tier"})
+
+    assert "refused the API token" in client.refusal(unauthorized)
+    assert client.refusal(bad) == "Invalid tier (HTTP 400)"
+    down = client.unreachable("http://h:1", httpx.ConnectError("refused"))
+    assert down == "Cannot reach the server at http://h:1: is it running?"
+
+
+def test_request_filters() -> None:
+    filters = parse_filters("account:alpha model:opus status:error bogus:1 plain")
+    assert filters == {"account": "alpha", "model": "opus", "status": "error"}
+    failed = {"accountUsed": "Alpha", "model": "claude-opus-4-1", "success": False}
+    assert matches(failed, filters)
+    assert not matches({**failed, "success": True}, filters)
+    assert matches({**failed, "success": None, "inFlight": True}, filters)
+    assert short_model("claude-sonnet-4-5-20250929") == "sonnet-4-5"

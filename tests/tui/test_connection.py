@@ -1,0 +1,112 @@
+"""Connection problems are shown in place, and the TUI reconnects by itself."""
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp import web
+
+from tests import servers
+from tests.conftest import FakeUpstream, ProxyServer
+from tests.tui.conftest import Served, screen_text, shot, until
+from tui.app import CcflareApp
+from tui.client import ApiClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_refused_token_is_said_in_place(served: Served) -> None:
+    app = CcflareApp(ApiClient(served.proxy.url, "cct_not-a-real-token"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = await until(
+            pilot, lambda: "refused the API token" in screen_text(app) and screen_text(app), "it"
+        )
+        assert "401" in text and "CCFLARE_API_TOKEN" in text
+        assert "alpha" not in text
+        shot(app, "refused-token")
+
+
+async def test_no_server_is_said_in_place() -> None:
+    url = f"http://127.0.0.1:{servers.free_port()}"
+    app = CcflareApp(ApiClient(url, "cct_whatever"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "Cannot reach the server" in screen_text(app), "the problem")
+        assert url in screen_text(app)
+
+
+@pytest.fixture
+def restartable(proxy: ProxyServer, tmp_path) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+    """A second daphne on the test database that a test can stop and start on its port."""
+    env = {**proxy.env, "DATA_DIR": str(tmp_path)}
+    process, port = servers.start_proxy_server(env=env, output=subprocess.DEVNULL)  # type: ignore[arg-type]
+    state = {"process": process, "port": port, "env": env}
+    yield state
+    servers.stop(state["process"])
+
+
+async def test_it_reconnects_when_the_server_comes_back(served: Served, restartable: dict) -> None:
+    url = f"http://127.0.0.1:{restartable['port']}"
+    app = CcflareApp(ApiClient(url, served.token))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "live" in screen_text(app) and not app.problems, "connected")
+
+        servers.stop(restartable["process"])
+        await until(pilot, lambda: "reconnecting" in screen_text(app), "the drop shown")
+        shot(app, "reconnecting")
+
+        restartable["process"], _ = servers.start_proxy_server(
+            env=restartable["env"],
+            port=restartable["port"],
+            output=subprocess.DEVNULL,  # type: ignore[arg-type]
+        )
+        await until(
+            pilot,
+            lambda: not app.problems and "live" in screen_text(app),
+            "reconnected",
+            patience=40,
+        )
+
+
+async def test_a_server_that_is_not_ccflare_is_said_in_place(fake_upstream: FakeUpstream) -> None:
+    """The fake Anthropic upstream answers no /api/ route: each screen says so, none crashes."""
+    app = CcflareApp(ApiClient(fake_upstream.url, "cct_whatever"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "HTTP 404" in screen_text(app), "the problem")
+        for tab in "2345":
+            await pilot.press(tab)
+        await pilot.pause(0.5)
+        assert app.is_running and "Traceback" not in screen_text(app)
+
+
+@pytest.fixture
+async def odd_server() -> AsyncIterator[str]:
+    """A real HTTP server whose /api/ answers are JSON of shapes no ccflare version sends."""
+
+    async def accounts(_: web.Request) -> web.Response:
+        return web.json_response({"not": "a list"})
+
+    async def requests(_: web.Request) -> web.Response:
+        return web.json_response([{"no": "id"}])
+
+    async def stream(_: web.Request) -> web.Response:
+        # `connected` makes the Requests screen read the list.
+        return web.Response(text="event: connected\ndata: ok\n\n", content_type="text/event-stream")
+
+    odd = web.Application()
+    odd.router.add_get("/api/accounts", accounts)
+    odd.router.add_get("/api/requests", requests)
+    odd.router.add_get("/api/requests/stream", stream)
+    runner = web.AppRunner(odd)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_an_answer_it_cannot_read_is_said_in_place(odd_server: str) -> None:
+    app = CcflareApp(ApiClient(odd_server, "cct_whatever"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "Something went wrong" in screen_text(app), "the problem")
+        assert app.is_running

@@ -1,0 +1,156 @@
+"""The TUI against a real daphne and the fake upstream, driven headless with Textual's pilot."""
+
+import asyncio
+
+import httpx
+import pytest
+from textual.widgets import RichLog
+
+from tests.conftest import FakeUpstream
+from tests.proxy.test_proxy_e2e import MESSAGE
+from tests.tui.conftest import Served, screen_text, shot, until
+from tui.app import CcflareApp
+from tui.views.logs import LogsView
+from tui.views.requests import RequestsView
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def live(app: CcflareApp) -> bool:
+    return not app.problems and "live" in screen_text(app)
+
+
+async def test_the_overview_shows_totals_windows_and_the_session(served: Served) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        reply = await http.post(f"{served.proxy.url}/v1/messages", json=MESSAGE)
+    assert reply.status_code == 200
+    app = served.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        text = await until(
+            pilot,
+            lambda: (
+                "requests 1" in screen_text(app)
+                and "holds it" in screen_text(app)
+                and screen_text(app)
+            ),
+            "the totals and the session holder",
+        )
+        assert "alpha" in text and "beta" in text and "ok" in text
+        # The fake upstream's rate-limit headers replaced the windows the fixture set.
+        (alpha,) = [line for line in text.splitlines() if "alpha" in line]
+        assert alpha.count("%") == 2 and alpha.count("↻") == 2
+        shot(app, "overview")
+
+        await pilot.resize_terminal(160, 40)
+        await until(
+            pilot, lambda: "█" * 9 in screen_text(app) or "░" * 9 in screen_text(app), "wide bars"
+        )
+        shot(app, "overview-wide")
+
+        await pilot.press("r")
+        await until(pilot, lambda: "[7d]" in screen_text(app), "the next range")
+
+
+async def test_a_proxied_request_appears_on_the_requests_screen_by_itself(served: Served) -> None:
+    app = served.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        view = app.query_one(RequestsView)
+
+        async with httpx.AsyncClient(timeout=10) as http:
+            reply = await http.post(f"{served.proxy.url}/v1/messages", json=MESSAGE)
+        assert reply.status_code == 200
+
+        text = await until(pilot, lambda: " 200 " in screen_text(app) and screen_text(app), "row")
+        assert "sonnet-4-6" in text and "alpha" in text
+        assert [i["inFlight"] for i in view.items.values()] == [False]
+        shot(app, "requests")
+
+
+async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> None:
+    app = served.app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        headers = {"x-api-key": "client-secret-never-shown", "anthropic-version": "2023-06-01"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            reply = await http.post(
+                f"{served.proxy.url}/v1/messages", json=MESSAGE, headers=headers
+            )
+        assert reply.status_code == 200
+        await until(pilot, lambda: " 200 " in screen_text(app), "the row")
+
+        await pilot.press("enter")
+        text = await until(
+            pilot, lambda: "Conversation" in screen_text(app) and screen_text(app), "detail"
+        )
+        assert "alpha" in text and "claude-sonnet-4-6" in text and "hi" in text
+        shot(app, "request-detail")
+        await pilot.press("end")
+        text = screen_text(app)
+        assert "client-secret-never-shown" not in text and "sk-ant-api03-alpha" not in text
+        await pilot.press("escape")
+
+        await pilot.press("4")
+        await until(pilot, lambda: "sonnet-4-6" in screen_text(app), "the model breakdown")
+        assert "Requests 1 total" in screen_text(app)
+        shot(app, "analytics")
+
+        await pilot.press("5")
+        logs = app.query_one(LogsView)
+        await until(pilot, lambda: logs.query_one(RichLog).lines, "log lines")
+        shot(app, "logs")
+        await pilot.press("space")
+        assert "PAUSED" in screen_text(app)
+        await pilot.press("space")
+        await pilot.press("l", "l")
+        assert "ERROR+" in screen_text(app)
+        await pilot.press("l", "l")  # DEBUG, then INFO again
+        shown = len(logs.query_one(RichLog).lines)
+
+        await pilot.press("slash")
+        await pilot.press(*"no such words", "enter")
+
+        assert "search 'no such words'" in screen_text(app)
+        assert len(logs.query_one(RichLog).lines) < shown
+
+
+async def test_a_running_request_is_marked_until_it_ends(
+    served: Served, fake_upstream: FakeUpstream
+) -> None:
+    headers = {"x-fake-scenario": "gated_stream;gate=tui;events=2"}
+    app = served.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        async with httpx.AsyncClient(timeout=30) as http:
+            running = asyncio.create_task(
+                http.post(
+                    f"{served.proxy.url}/v1/messages",
+                    json={**MESSAGE, "stream": True},
+                    headers=headers,
+                )
+            )
+            await until(pilot, lambda: "…" in screen_text(app), "the in-flight row")
+            assert " 200 " not in screen_text(app)
+
+            for _ in range(2):
+                await http.post(f"{fake_upstream.url}/_fake/gates/tui")
+            assert (await running).status_code == 200
+
+        await until(pilot, lambda: " 200 " in screen_text(app), "the row completed")
+        assert "…" not in screen_text(app)
+
+
+async def test_text_from_clients_is_shown_as_it_is_never_read_as_markup(served: Served) -> None:
+    odd = "[/]odd[bold]-model"
+    app = served.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        async with httpx.AsyncClient(timeout=10) as http:
+            await http.post(f"{served.proxy.url}/v1/messages", json={**MESSAGE, "model": odd})
+
+        await until(pilot, lambda: odd in screen_text(app), "the model as sent")
+        assert app.is_running and not app.problems

@@ -1,0 +1,129 @@
+"""The HTTP side of the TUI: JSON calls and SSE streams, every failure as one readable error.
+
+Nothing here raises anything but `ApiProblem` for a call that did not work, so the
+screens can show `str(problem)` in place and never a traceback.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+# Generous for a call over SSH to a loaded server; the streams have no read timeout
+# (the server sends a heartbeat comment while nothing happens).
+CALL_TIMEOUT = httpx.Timeout(15.0)
+STREAM_TIMEOUT = httpx.Timeout(15.0, read=None)
+
+
+class ApiProblem(Exception):
+    """A call that did not work; the message is user-facing. `refused`: the token is bad."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        return self.status in (401, 403)
+
+
+class ApiClient:
+    """One server's API, authenticated with an API token (`Authorization: Bearer`)."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self._call("GET", path, params=params or None)
+
+    async def post(self, path: str, body: dict | None = None) -> Any:
+        return await self._call("POST", path, json=body if body is not None else {})
+
+    async def delete(self, path: str, body: dict) -> Any:
+        return await self._call("DELETE", path, json=body)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            reply = await self._http.request(method, path, timeout=CALL_TIMEOUT, **kwargs)
+        except httpx.HTTPError as error:
+            raise ApiProblem(unreachable(self.base_url, error)) from None
+        if reply.status_code >= 400:
+            raise ApiProblem(refusal(reply), status=reply.status_code)
+        if not reply.content:
+            return None
+        try:
+            return reply.json()
+        except ValueError:
+            raise ApiProblem(f"{path} answered something that is not JSON") from None
+
+    async def stream(self, path: str) -> AsyncIterator[dict]:
+        """The JSON `data:` frames of an SSE stream, as they come; ApiProblem when it fails.
+
+        Ends (without error) when the server closes the stream.
+        """
+        try:
+            async with self._http.stream("GET", path, timeout=STREAM_TIMEOUT) as reply:
+                if reply.status_code >= 400:
+                    await reply.aread()
+                    raise ApiProblem(refusal(reply), status=reply.status_code)
+                async for frame in sse_frames(reply.aiter_lines()):
+                    yield frame
+        except httpx.HTTPError as error:
+            raise ApiProblem(unreachable(self.base_url, error)) from None
+
+
+async def sse_frames(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
+    """One dict per event: an unnamed event's JSON data, or `{"event": name, "data": text}`.
+
+    Comments (the heartbeats) and data that is not a JSON object are skipped.
+    """
+    name = ""
+    data: list[str] = []
+    async for line in lines:
+        if line == "":
+            text = "\n".join(data)
+            if name:
+                yield {"event": name, "data": text}
+            elif data and isinstance(parsed := _json_or_none(text), dict):
+                yield parsed
+            name, data = "", []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def refusal(reply: httpx.Response) -> str:
+    """What an error answer means for the person at the terminal."""
+    if reply.status_code == 401:
+        return "The server refused the API token (401): check --token or CCFLARE_API_TOKEN"
+    if reply.status_code == 403:
+        return "The server refused access (403): the token is not allowed"
+    try:
+        detail = reply.json().get("error")
+    except (ValueError, AttributeError):
+        detail = None
+    if isinstance(detail, dict):  # Anthropic's shape: not a ccflare server, or /v1/
+        detail = detail.get("message")
+    return f"{str(detail or reply.reason_phrase)[:200]} (HTTP {reply.status_code})"
+
+
+def unreachable(base_url: str, error: httpx.HTTPError) -> str:
+    if isinstance(error, httpx.ConnectError):
+        return f"Cannot reach the server at {base_url}: is it running?"
+    if isinstance(error, httpx.TimeoutException):
+        return f"The server at {base_url} did not answer in time"
+    return f"Lost the connection to {base_url} ({type(error).__name__})"

@@ -1,0 +1,138 @@
+"""One request in full: timing, tokens, cost, routing trace, conversation, raw bodies."""
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from lib import conversation
+from tui import format
+from tui.client import ApiProblem
+from tui.views.shared import shared
+
+# Headers that carry credentials; the server redacts them already when it records,
+# and they are masked here again so no path shows one.
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
+)
+REDACTED = "[REDACTED]"
+ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green"}
+
+
+class RequestDetail(Screen):
+    BINDINGS = [Binding("escape", "close", "Back"), Binding("b", "close", "Back")]
+    CSS = "RequestDetail Static.section { margin-top: 1; text-style: bold; color: $accent; }"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(Text(f"Request {self.request_id} …"), id="detail-body")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        try:
+            detail = await shared(self).client.get(f"/api/requests/{self.request_id}")
+        except ApiProblem as problem:
+            self.query_one("#detail-body", Static).update(Text(str(problem), style="red"))
+            return
+        self.query_one("#detail-body", Static).update(render(detail))
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+
+def render(detail: dict) -> RenderableType:
+    payload = detail.get("payload") or {}
+    sent, answered = payload.get("request") or {}, payload.get("response") or {}
+    request_body = conversation.decode_body(sent.get("body"))
+    response_body = conversation.decode_body(answered.get("body"))
+    return Group(
+        *summary(detail),
+        heading("Routing"),
+        *routing(detail.get("routingTrace") or []),
+        heading("Conversation"),
+        *messages(conversation.build(request_body, response_body)),
+        heading("Request"),
+        Text(headers_text(sent.get("headers"))),
+        Text(conversation.pretty(request_body) or "(not captured)"),
+        heading(f"Response {answered.get('status') or ''}"),
+        Text(headers_text(answered.get("headers"))),
+        Text(conversation.pretty(response_body) or "(not captured)"),
+    )
+
+
+def heading(title: str) -> Text:
+    return Text(f"\n── {title} ", style="bold")
+
+
+def summary(detail: dict) -> list[Text]:
+    fields = [
+        ("when", format.clock(detail.get("timestamp"))),
+        ("request", f"{detail.get('method')} {detail.get('path')}"),
+        ("status", f"{detail.get('statusCode')} ({detail.get('terminalState') or '—'})"),
+        ("account", str(detail.get("accountUsed") or "—")),
+        ("model", str(detail.get("model") or "—")),
+        ("took", format.millis(detail.get("responseTimeMs"))),
+        ("first token", format.millis(detail.get("timeToFirstTokenMs"))),
+        ("speed", format.speed(detail.get("tokensPerSecond"))),
+        (
+            "tokens",
+            f"in {detail.get('inputTokens') or 0} · out {detail.get('outputTokens') or 0} · "
+            f"cache read {detail.get('cacheReadInputTokens') or 0} · "
+            f"cache write {detail.get('cacheCreationInputTokens') or 0}",
+        ),
+        ("cost", "unpriced" if detail.get("unpriced") else format.cost(detail.get("costUsd"))),
+        ("failovers", str(detail.get("failoverAttempts") or 0)),
+    ]
+    lines = [Text.assemble((f"{label:>12} ", "dim"), value) for label, value in fields]
+    if detail.get("errorMessage"):
+        lines.append(Text.assemble(("       error ", "dim"), (detail["errorMessage"], "red")))
+    return lines
+
+
+def routing(trace: list) -> list[Text]:
+    if not trace:
+        return [Text("(served by the first account tried)", style="dim")]
+    return [
+        Text.assemble(
+            (f"{n:>3}. ", "dim"),
+            (str(step.get("account") or "—"), "bold"),
+            f"  {step.get('outcome')}",
+        )
+        for n, step in enumerate(trace, start=1)
+        if isinstance(step, dict)
+    ]
+
+
+def messages(built: list[conversation.Message]) -> list[Text]:
+    if not built:
+        return [Text("(no conversation captured)", style="dim")]
+    lines = []
+    for message in built:
+        lines.append(Text(message.role, style=f"bold {ROLE_STYLES.get(message.role, '')}"))
+        for block in message.blocks:
+            label = {"tool_use": f"tool call {block.name}", "tool_result": "tool result"}
+            prefix = label.get(block.kind, "" if block.kind == "text" else block.kind)
+            text = Text("  ")
+            if prefix:
+                text.append(f"[{prefix}] ", style="red" if block.is_error else "yellow")
+            text.append(block.text)
+            lines.append(text)
+    return lines
+
+
+def headers_text(headers: object) -> str:
+    if not isinstance(headers, dict):
+        return ""
+    return "\n".join(f"{k}: {redacted(k, v)}" for k, v in headers.items())
+
+
+def redacted(name: str, value: object) -> str:
+    return REDACTED if name.lower() in SECRET_HEADERS else str(value)

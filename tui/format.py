@@ -1,0 +1,114 @@
+"""How numbers, times and windows read in the TUI: pure functions, no widgets."""
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+BAR_WIDTH = 12
+# Over these a window bar turns yellow, then red.
+WARN_AT, FULL_AT = 0.7, 0.9
+
+
+def count(value: float | None) -> str:
+    """1234 -> 1.2k, 2_500_000 -> 2.5M; None -> an em dash."""
+    if value is None:
+        return "—"
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cost(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def millis(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
+def speed(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} tok/s"
+
+
+def parse_time(value: str | float | None) -> datetime | None:
+    """An ISO time, or epoch milliseconds (the live stream's `start` events), as a datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def until(value: str | float | None, *, now: datetime | None = None) -> str:
+    """How long until an ISO time, as `2h13m` or `4d3h`; empty when unknown or past."""
+    when = parse_time(value)
+    if when is None:
+        return ""
+    seconds = int((when - (now or datetime.now(UTC))).total_seconds())
+    if seconds <= 0:
+        return ""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d{hours}h"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def clock(value: str | float | None) -> str:
+    """An ISO time as the local HH:MM:SS (the day too when it is not today)."""
+    when = parse_time(value)
+    if when is None:
+        return "—"
+    local = when.astimezone()
+    today = datetime.now().astimezone().date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%m-%d %H:%M")
+
+
+def window_bar(utilization: float | None, reset: str | None, *, width: int = BAR_WIDTH) -> Text:
+    """A usage window (0..1) as a coloured bar, its percentage and the time to its reset."""
+    if utilization is None:
+        return Text("no data", style="dim")
+    share = min(max(utilization, 0.0), 1.0)
+    filled = round(share * width)
+    style = "red" if share >= FULL_AT else "yellow" if share >= WARN_AT else "green"
+    bar = Text("█" * filled, style=style) + Text("░" * (width - filled), style="dim")
+    bar.append(f" {share * 100:3.0f}%")
+    left = until(reset)
+    if left:
+        bar.append(f" ↻{left}", style="dim")
+    return bar
+
+
+HEALTH_STYLES = {"ok": "green", "paused": "dim", "rate_limited": "yellow", "cooling_down": "yellow"}
+
+
+def health(account: dict) -> Text:
+    """The account's health state, coloured, with its reason when it cannot serve."""
+    state = (account.get("health") or {}).get("state") or "unknown"
+    reason = (account.get("health") or {}).get("reason") or ""
+    text = Text(state.replace("_", " "), style=HEALTH_STYLES.get(state, "red"))
+    if reason and state != "ok":
+        text.append(f" ({reason})", style="dim")
+    return text
+
+
+def status(code: int | None, *, in_flight: bool = False) -> Text:
+    if in_flight:
+        return Text("…", style="cyan")
+    if code is None:
+        return Text("—", style="dim")
+    return Text(str(code), style="green" if code < 400 else "red")

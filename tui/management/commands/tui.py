@@ -1,0 +1,46 @@
+"""The `tui` command: open the terminal UI against a running ccflare server (tui/)."""
+
+import os
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from tui.app import CcflareApp
+from tui.client import ApiClient
+from tui.local_token import LocalTokenError, local_token
+
+TOKEN_VARIABLE = "CCFLARE_API_TOKEN"
+
+
+class Command(BaseCommand):
+    help = (
+        "Watch and steer a ccflare server from the terminal. By default the local one "
+        "(HOST:PORT); --url for another. Token: --token, else $CCFLARE_API_TOKEN, else (local "
+        "server only) a token tui@<hostname> made once and kept in DATA_DIR/tui-token."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--url", help="The server, e.g. http://10.0.0.5:8080")
+        parser.add_argument("--token", help=f"An API token (cct_...); default ${TOKEN_VARIABLE}")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        url = options["url"] or local_url()
+        token = options["token"] or os.environ.get(TOKEN_VARIABLE, "").strip() or None
+        if token is None and not options["url"]:
+            try:
+                token = local_token()
+            except LocalTokenError as error:
+                raise CommandError(str(error)) from None
+        CcflareApp(ApiClient(url, token)).run()
+
+
+def local_url() -> str:
+    # A server listening on every interface is reached on the loopback one.
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(
+        settings.HOST, settings.HOST
+    )
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.PORT}"

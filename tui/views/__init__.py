@@ -1,0 +1,1 @@
+"""One module per TUI screen; each is a widget the app puts in a tab."""

@@ -1,0 +1,120 @@
+"""Analytics: /api/analytics for a range as sparklines, and the model and account breakdowns."""
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from tui import format
+from tui.client import ApiProblem
+from tui.views.ranges import next_range
+from tui.views.shared import ReportsFailures, shared
+
+# (timeSeries field, label, how its latest value reads)
+SERIES = [
+    ("requests", "Requests", format.count),
+    ("tokens", "Tokens", format.count),
+    ("costUsd", "Cost", format.cost),
+    ("avgResponseTime", "Latency", format.millis),
+]
+
+
+class AnalyticsView(ReportsFailures, VerticalScroll):
+    BINDINGS = [Binding("r", "next_range", "Range")]
+    DEFAULT_CSS = """
+    AnalyticsView .series { height: 2; }
+    AnalyticsView .series Label { width: 22; }
+    AnalyticsView Sparkline { width: 1fr; height: 2; }
+    AnalyticsView DataTable { height: auto; max-height: 12; margin-top: 1; }
+    """
+
+    range = "24h"
+    stale = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="analytics-range", classes="bar")
+        for field, _, _ in SERIES:
+            with Horizontal(classes="series"):
+                yield Label("", id=f"label-{field}")
+                yield Sparkline([], id=f"spark-{field}")
+        models: DataTable = DataTable(id="analytics-models", zebra_stripes=True)
+        models.add_columns("Model", "Requests", "Cost", "p95", "Errors", "Speed")
+        yield models
+        accounts: DataTable = DataTable(id="analytics-accounts", zebra_stripes=True)
+        accounts.add_columns("Account", "Requests", "Success")
+        yield accounts
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self.refresh_if_stale)
+
+    def mark_stale(self) -> None:
+        self.stale = True
+
+    def action_next_range(self) -> None:
+        self.range = next_range(self.range)
+        self.stale = True
+        self.refresh_if_stale()
+
+    def refresh_if_stale(self) -> None:
+        # Only while shown: a hidden tab need not query the server on every request.
+        if self.stale and self.is_on_screen:
+            self.stale = False
+            self.run_worker(self.load(), group="analytics", exclusive=True, exit_on_error=False)
+
+    async def load(self) -> None:
+        heading = self.query_one("#analytics-range", Static)
+        try:
+            report = await shared(self).client.get("/api/analytics", range=self.range)
+        except ApiProblem as problem:
+            heading.update(Text(str(problem), style="red"))
+            return
+        totals = report.get("totals") or {}
+        meta = report.get("meta") or {}
+        heading.update(
+            Text.assemble(
+                (f"[{self.range}] ", "bold"),
+                (f"per {meta.get('bucket', '?')} · ", "dim"),
+                f"{format.count(totals.get('requests'))} requests · "
+                f"{format.percent(totals.get('successRate'))} ok · "
+                f"{format.cost(totals.get('totalCostUsd'))}",
+                ("   r range", "dim"),
+            )
+        )
+        self.show_series(report.get("timeSeries") or [])
+        self.show_models(report)
+        self.show_accounts(report.get("accountPerformance") or [])
+
+    def show_series(self, points: list[dict]) -> None:
+        for field, label, reads in SERIES:
+            values = [float(p.get(field) or 0) for p in points]
+            self.query_one(f"#spark-{field}", Sparkline).data = values or [0.0]
+            latest = reads(sum(values)) if field != "avgResponseTime" else reads(max(values or [0]))
+            suffix = "max" if field == "avgResponseTime" else "total"
+            self.query_one(f"#label-{field}", Label).update(f"{label} {latest} {suffix}")
+
+    def show_models(self, report: dict) -> None:
+        costs = {c.get("model"): c.get("costUsd") for c in report.get("costByModel") or []}
+        table = self.query_one("#analytics-models", DataTable)
+        table.clear()
+        counts = {m.get("model"): m.get("count") for m in report.get("modelDistribution") or []}
+        for model in report.get("modelPerformance") or []:
+            name = model.get("model")
+            table.add_row(
+                Text(str(name or "—")),
+                format.count(counts.get(name)),
+                format.cost(costs.get(name)),
+                format.millis(model.get("p95ResponseTime")),
+                format.percent(model.get("errorRate")),
+                format.speed(model.get("avgTokensPerSecond")),
+            )
+
+    def show_accounts(self, accounts: list[dict]) -> None:
+        table = self.query_one("#analytics-accounts", DataTable)
+        table.clear()
+        for account in accounts:
+            table.add_row(
+                Text(str(account.get("name") or "—")),
+                format.count(account.get("requests")),
+                format.percent(account.get("successRate")),
+            )

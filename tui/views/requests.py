@@ -1,0 +1,173 @@
+"""Requests: newest first as they happen (in-flight ones marked), filters, Enter for the detail."""
+
+import shlex
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from tui import format
+from tui.client import ApiProblem
+from tui.detail import RequestDetail
+from tui.dialogs import Prompt
+from tui.views.shared import ReportsFailures, shared
+
+# Rows kept and shown; the API's list answers at most 1000.
+KEEP = 200
+FILTER_HELP = "account:NAME  model:TEXT  status:ok|error  (empty: no filter)"
+
+
+class RequestsView(ReportsFailures, Vertical):
+    BINDINGS = [Binding("f", "filter", "Filter"), Binding("enter", "open", "Detail", show=True)]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.items: dict[str, dict] = {}
+        self.filters: dict[str, str] = {}
+        self.dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="requests-filter", classes="bar")
+        table: DataTable = DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("Time", "Account", "Model", "Status", "Tokens", "Cost", "Took")
+        yield table
+
+    def on_mount(self) -> None:
+        self.show_filters()
+        # Redrawn at most this often: a busy proxy sends many events a second.
+        self.set_interval(0.25, self.render_if_dirty)
+
+    def render_if_dirty(self) -> None:
+        if self.dirty:
+            self.render_rows()
+
+    # Data --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the newest requests (at start and after each reconnect, to fill the gap)."""
+        self.run_worker(self.load(), group="requests-list", exclusive=True, exit_on_error=False)
+
+    async def load(self) -> None:
+        try:
+            rows = await shared(self).client.get("/api/requests", limit=KEEP)
+        except ApiProblem as problem:
+            self.notify(str(problem), severity="error", markup=False)
+            return
+        in_flight = {k: v for k, v in self.items.items() if v.get("inFlight")}
+        self.items = {str(row["id"]): row for row in rows}
+        for key, item in in_flight.items():
+            self.items.setdefault(key, item)
+        self.render_rows()
+
+    def on_frame(self, frame: dict) -> None:
+        """A live event: `start` adds an in-flight row, `summary` completes it."""
+        kind = frame.get("type")
+        if kind == "start":
+            item = {**frame, "inFlight": True}
+        elif kind == "summary" and isinstance(frame.get("payload"), dict):
+            item = {**frame["payload"], "inFlight": False}
+        else:
+            return
+        # The stream names the account by id, the list by name.
+        item["accountUsed"] = shared(self).account_name(
+            item.get("accountUsed") or item.get("accountId")
+        )
+        self.items[str(item["id"])] = {**self.items.get(str(item["id"]), {}), **item}
+        self.dirty = True
+
+    # Showing -----------------------------------------------------------------------------
+
+    def render_rows(self) -> None:
+        self.dirty = False
+        table = self.query_one(DataTable)
+        selected = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if table.row_count
+            else None
+        )
+        newest = sorted(self.items.values(), key=started, reverse=True)
+        self.items = {str(i["id"]): i for i in newest[:KEEP]}
+        table.clear()
+        for item in newest[:KEEP]:
+            if matches(item, self.filters):
+                table.add_row(*cells(item), key=str(item["id"]))
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+
+    def show_filters(self) -> None:
+        described = "  ".join(f"{k}:{v}" for k, v in self.filters.items()) or "none"
+        self.query_one("#requests-filter", Static).update(
+            Text.assemble(("filter ", "dim"), described, ("   f change · Enter detail", "dim"))
+        )
+
+    # Actions -----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        current = " ".join(f"{k}:{v}" for k, v in self.filters.items())
+        self.app.push_screen(Prompt(f"Filter: {FILTER_HELP}", value=current), self.set_filters)
+
+    def set_filters(self, answer: str | None) -> None:
+        if answer is None and self.filters == {}:
+            return
+        self.filters = parse_filters(answer or "")
+        self.show_filters()
+        self.render_rows()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.app.push_screen(RequestDetail(str(key)))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(RequestDetail(str(event.row_key.value)))
+
+
+def started(item: dict) -> datetime:
+    return format.parse_time(item.get("timestamp")) or datetime.min.replace(tzinfo=UTC)
+
+
+def parse_filters(text: str) -> dict[str, str]:
+    """`account:work model:opus status:error` as a dict; unknown keys are ignored."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()
+    pairs = (word.split(":", 1) for word in words if ":" in word)
+    return {k: v for k, v in pairs if k in ("account", "model", "status") and v}
+
+
+def matches(item: dict, filters: dict[str, str]) -> bool:
+    if "account" in filters and filters["account"].lower() != str(item.get("accountUsed")).lower():
+        return False
+    if "model" in filters and filters["model"].lower() not in str(item.get("model") or "").lower():
+        return False
+    wanted = filters.get("status")
+    if wanted and not item.get("inFlight"):
+        return (wanted == "ok") == bool(item.get("success"))
+    return True
+
+
+def short_model(model: str | None) -> str:
+    """claude-sonnet-4-5-20250929 -> sonnet-4-5: the columns are narrow at 80x24."""
+    if not model:
+        return "—"
+    name = model.removeprefix("claude-")
+    head, _, tail = name.rpartition("-")
+    return head if tail.isdigit() and len(tail) == 8 else name
+
+
+def cells(item: dict) -> tuple:
+    in_flight = bool(item.get("inFlight"))
+    return (
+        format.clock(item.get("timestamp")),
+        Text(str(item.get("accountUsed") or "—")),
+        Text(short_model(item.get("model"))),
+        format.status(item.get("statusCode"), in_flight=in_flight),
+        "" if in_flight else format.count(item.get("totalTokens")),
+        "" if in_flight else format.cost(item.get("costUsd")),
+        "" if in_flight else format.millis(item.get("responseTimeMs")),
+    )
