@@ -103,7 +103,9 @@ class HubChannelLayer(InMemoryChannelLayer):
     async def group_send(self, group: str, message: dict) -> None:
         await super().group_send(group, message)
         link = await self._link()
-        if link is not None:
+        # Not awaited (no drain): a publisher never waits for the hub; past the cap the
+        # other workers miss this event rather than this one's memory growing.
+        if link is not None and link.writer.transport.get_write_buffer_size() < MAX_BUFFERED_BYTES:
             try:
                 link.writer.write(encode(group, message))
             except (ConnectionError, RuntimeError):
@@ -143,6 +145,13 @@ class HubChannelLayer(InMemoryChannelLayer):
         finally:
             # The hub went away: the next publish connects again.
             writer.close()
+
+    async def close(self) -> None:
+        """Leave the hub (tests; a worker simply exits)."""
+        for link in list(self._links.values()):
+            self._drop(link)
+            with contextlib.suppress(asyncio.CancelledError):
+                await link.reader_task
 
     def _drop(self, link: _Link) -> None:
         link.writer.close()
