@@ -94,6 +94,9 @@ class Supervisor:
             [str(daphne), "--fd", str(fd), "ccflare_site.asgi:application"],
             env=self.env,
             pass_fds=(fd,),
+            # Their own process group: a Ctrl-C in the terminal reaches the parent alone,
+            # which passes it on once (daphne takes a second SIGINT as "stop now").
+            process_group=0,
             preexec_fn=_die_with_parent,
         )
         self.children[process.pid] = (process, time.monotonic())
