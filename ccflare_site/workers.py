@@ -35,6 +35,8 @@ from lib import live_hub
 # so a worker that cannot start (a bad setting) does not spin the CPU.
 RESTART_DELAY_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
+# Set in each worker's environment: the pid of the parent it must not outlive.
+SUPERVISOR_PID = "CCFLARE_SUPERVISOR_PID"
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -73,10 +75,20 @@ def start_hub(path: str) -> None:
     listening.wait()
 
 
-def _die_with_parent() -> None:
-    # A supervisor killed outright (SIGKILL) must not leave its workers serving.
+def follow_supervisor() -> None:
+    """In a worker (called as the app loads): get SIGTERM when the supervisor dies.
+
+    A supervisor killed outright (SIGKILL) must not leave its workers serving. Set here
+    rather than by a preexec_fn in spawn(): forking with a callback is unsafe while the
+    hub's thread runs. A supervisor that died before this ran is noticed by the pid check.
+    """
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if not supervisor:
+        return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(supervisor):
+        raise SystemExit("ccflare: the supervisor is gone; not serving")
 
 
 class Supervisor:
@@ -92,12 +104,11 @@ class Supervisor:
         fd = self.sock.fileno()
         process = subprocess.Popen(
             [str(daphne), "--fd", str(fd), "ccflare_site.asgi:application"],
-            env=self.env,
+            env={**self.env, SUPERVISOR_PID: str(os.getpid())},
             pass_fds=(fd,),
             # Their own process group: a Ctrl-C in the terminal reaches the parent alone,
             # which passes it on once (daphne takes a second SIGINT as "stop now").
             process_group=0,
-            preexec_fn=_die_with_parent,
         )
         self.children[process.pid] = (process, time.monotonic())
 

@@ -240,3 +240,27 @@ def refused(port: int) -> bool:
     except ConnectionRefusedError:
         return True
     return False
+
+
+def test_workers_stop_when_the_supervisor_is_killed_outright(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "WORKERS": "2"}
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_served(env=env, output=output)
+        workers = wait_for(lambda: len(worker_pids(process.pid)) == 2 and worker_pids(process.pid))
+
+        process.kill()
+        process.wait()
+
+    assert wait_for(lambda: not any(alive(pid) for pid in workers), timeout=30)
+    assert refused(port)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie left for init to reap counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
