@@ -26,7 +26,7 @@ from accounts.models import Account
 from analytics.models import Request
 from tests import servers
 from tests.accounts.conftest import oauth_calls
-from tests.conftest import QUIESCE_SECONDS, FakeUpstream, proxy_env, wait_for
+from tests.conftest import QUIESCE_SECONDS, FakeUpstream, header, proxy_env, wait_for
 from tests.deploy.connections import (
     WebSocket,
     connections_on_every_worker,
@@ -39,6 +39,7 @@ from tests.factories import make_account, make_oauth_account
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices")]
 
 KEY = "sk-ant-api03-workers-backup-key-0001"
+KEY_ALPHA = "sk-ant-api03-workers-alpha-key-00001"
 MESSAGE = {"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": []}
 CLIENT_HEADERS = {"x-api-key": "client-own-key", "anthropic-version": "2023-06-01"}
 ORIGINAL_REFRESH = "sk-ant-ort01-max-refresh-secret"
@@ -264,3 +265,38 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_client_key_and_a_rate_limit_seen_by_one_worker_hold_on_the_other(
+    served: Served, fake_upstream: FakeUpstream
+) -> None:
+    from access import credentials
+
+    make_account(name="alpha", api_key=KEY_ALPHA, priority=0)
+    make_account(name="beta", api_key=KEY, priority=1)
+    _key, secret = credentials.create_client_key(name="team")
+    with_key = {**CLIENT_HEADERS, "x-api-key": secret}
+
+    def send(sock: socket.socket, headers: dict[str, str]) -> int:
+        return http_request(sock, "POST", "/v1/messages", body=MESSAGE, headers=headers)[0]
+
+    keyless = [send(s, CLIENT_HEADERS) for s, _ in connections_on_every_worker(*served_at(served))]
+    (first, _), (second, _) = connections_on_every_worker(*served_at(served))
+    fake_upstream.add_rule(credential=KEY_ALPHA, scenario="rate_limited", times=1)
+    failed_over = send(first, with_key)
+    assert wait_for(lambda: Account.objects.get(name="alpha").rate_limited_until)
+    fake_upstream.reset()
+    skipped = send(second, with_key)
+
+    assert keyless == [401, 401]
+    assert (failed_over, skipped) == (200, 200)
+    # The other worker went straight to beta: alpha's limit reached it through the database.
+    assert upstream_keys(fake_upstream) == [KEY]
+
+
+def served_at(served: Served) -> tuple[int, set[int]]:
+    return served.port, served.workers
+
+
+def upstream_keys(fake_upstream: FakeUpstream) -> list[str | None]:
+    return [header(e, "x-api-key") for e in fake_upstream.log() if e["path"] == "/v1/messages"]
