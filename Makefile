@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run tui test lint typecheck fmt bench migrate
+.PHONY: help install install-dev run tui test lint typecheck fmt bench migrate image-test stack-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -60,3 +60,12 @@ test: lint ## Install what the tests need, lint, and run the whole suite
 
 bench: install-dev ## Benchmark the proxy against the direct path (BENCH_ARGS="--compare URL ...")
 	$(PY) bench/bench.py $(BENCH_ARGS)
+
+# Both need root and podman (installed from Debian packages when missing); docs/deployment.md.
+image-test: install-dev ## Build the container image with podman and check it running
+	bash .ci/ensure-podman.sh
+	$(PY) -m tests.deploy.image_check
+
+stack-test: install-dev ## Bring the compose stack up with podman and check both replicas
+	bash .ci/ensure-podman.sh
+	$(PY) -m tests.deploy.stack_check

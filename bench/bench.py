@@ -465,11 +465,12 @@ def prepare_database(env: dict[str, str], notes: list[str]) -> None:
 
 
 def start_proxy(
-    *, fake_port: int, work_dir: Path, notes: list[str], key_budgets: bool = False
+    *, fake_port: int, work_dir: Path, notes: list[str], key_budgets: bool = False, workers: int = 1
 ) -> Target:
     """Prepare a fresh DATA_DIR and start daphne on it; raises ProxyUnavailable with the reason.
 
-    The caller stops the process (Target.pid) when done.
+    With `workers` > 1 it starts `python -m ccflare_site.serve` with WORKERS instead (its
+    memory figures are then the parent's alone). The caller stops the process when done.
     """
     upstream = f"http://127.0.0.1:{fake_port}"
     env = {
@@ -489,7 +490,11 @@ def start_proxy(
     log_path = work_dir / "daphne.log"
     try:
         with open(log_path, "wb") as log:
-            process, port = servers.start_proxy_server(env=env, output=log, timeout=60.0)
+            if workers > 1:
+                env["WORKERS"] = str(workers)
+                process, port = servers.start_served(env=env, output=log, timeout=60.0)
+            else:
+                process, port = servers.start_proxy_server(env=env, output=log, timeout=60.0)
     except servers.ServerDidNotStart as exc:
         output = tail(log_path.read_text(errors="replace"))
         raise ProxyUnavailable(f"daphne did not start ({exc}):\n{output}") from None
@@ -676,6 +681,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure another running proxy (e.g. the original ccflare) the same way",
     )
     parser.add_argument("--compare-pid", type=int, help="with --compare: its pid, for memory")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="serve the proxy with WORKERS daphne processes"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--key-budgets",
@@ -698,7 +706,11 @@ def proxy_target(
         return Target("proxy", url.hostname or "127.0.0.1", url.port or 80, pid=args.proxy_pid)
     work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ccflare-bench-")))
     target = start_proxy(
-        fake_port=fake_port, work_dir=work_dir, notes=notes, key_budgets=args.key_budgets
+        fake_port=fake_port,
+        work_dir=work_dir,
+        notes=notes,
+        key_budgets=args.key_budgets,
+        workers=args.workers,
     )
     assert target.process is not None
     stack.callback(servers.stop, target.process)

@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from accounts import usage_check  # noqa: E402
-from ccflare_site import routing, tuning  # noqa: E402
+from ccflare_site import routing, tuning, workers  # noqa: E402
 from proxy import handler  # noqa: E402
 
 # Django's handler sends any Mapping; the proxy's handler sends dicts.
@@ -37,5 +37,6 @@ application = ProtocolTypeRouter(
     }
 )
 
+workers.follow_supervisor()
 tuning.tune()
 usage_check.start_with_server()

@@ -1,4 +1,8 @@
-"""`python -m ccflare_site.serve`: start daphne on the configured HOST and PORT."""
+"""`python -m ccflare_site.serve`: start daphne on the configured HOST and PORT.
+
+With WORKERS=1 (the default) this process becomes daphne; with more, it stays as
+the parent of WORKERS daphne processes sharing one socket (ccflare_site/workers.py).
+"""
 
 import os
 import sys
@@ -8,14 +12,25 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccflare_site.settings")
     from django.conf import settings
 
+    address = f"http://{settings.HOST}:{settings.PORT}"
+    workers = f" ({settings.WORKERS} workers)" if settings.WORKERS > 1 else ""
+    print(f"ccflare listening on {address}{workers}", flush=True)
+    print(f"  point clients at it: export ANTHROPIC_BASE_URL={address}")
+    print(f"  dashboard: {address}/dashboard/")
+    print(f"  admin: {address}/admin/", flush=True)
+    if settings.WORKERS > 1:
+        from ccflare_site import workers as supervisor
+
+        sys.exit(
+            supervisor.serve(
+                count=settings.WORKERS,
+                host=settings.HOST,
+                port=settings.PORT,
+                data_dir=settings.DATA_DIR,
+            )
+        )
     argv = [sys.executable, "-m", "ccflare_site.daphne_main", "-b", settings.HOST]
     argv += ["-p", str(settings.PORT)]
-    print(f"ccflare listening on http://{settings.HOST}:{settings.PORT}", flush=True)
-    print(
-        f"  point clients at it: export ANTHROPIC_BASE_URL=http://{settings.HOST}:{settings.PORT}"
-    )
-    print(f"  dashboard: http://{settings.HOST}:{settings.PORT}/dashboard/")
-    print(f"  admin: http://{settings.HOST}:{settings.PORT}/admin/", flush=True)
     os.execv(argv[0], [*argv, "ccflare_site.asgi:application"])
 
 

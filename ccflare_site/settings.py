@@ -109,6 +109,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CORS_ALLOWED_ORIGINS = [o.rstrip("/") for o in env.list("CORS_ALLOWED_ORIGINS", default=[])]
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8080, minimum=1)
+# Daphne processes serving HOST:PORT together (ccflare_site/workers.py); about one per core.
+WORKERS = env_int("WORKERS", 1, minimum=1)
+# On SIGTERM a server stops accepting connections and lets the requests in flight finish
+# for up to this long before it cancels the rest and exits (docs/deployment.md, upgrades).
+SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 30.0, above=0)
 
 # Apps
 INSTALLED_APPS = [
@@ -217,15 +222,21 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # bare `daphne ...` after `migrate` (README, Configuration) works without collectstatic.
 WHITENOISE_USE_FINDERS = True
 
-# Channels: one daphne process shares events in memory; set REDIS_URL to
-# share them between several processes.
+# Channels: one daphne process shares events in memory; the WORKERS of one server
+# share them through their parent's hub (lib/live_hub.py, which sets CCFLARE_LIVE_HUB
+# for them); set REDIS_URL to share them between servers on several hosts.
 REDIS_URL = env_str("REDIS_URL", "")
+LIVE_HUB = env_str("CCFLARE_LIVE_HUB", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
+    }
+elif LIVE_HUB:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "lib.live_hub.HubChannelLayer", "CONFIG": {"hub_path": LIVE_HUB}}
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

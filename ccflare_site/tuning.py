@@ -1,7 +1,9 @@
 """Process-wide tuning applied once when the ASGI app loads, each measured with `make bench`."""
 
+import asyncio
 import gc
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -18,6 +20,7 @@ def tune() -> None:
     install_guarded_channel()
     redact_access_log()
     deepen_listen_backlog()
+    drain_before_shutdown()
 
 
 def freeze_startup_heap() -> None:
@@ -147,3 +150,67 @@ def redact_access_log() -> None:
 
     write_entry.redacts = True  # type: ignore[attr-defined]
     AccessLogGenerator.write_entry = write_entry
+
+
+# How often a draining server looks whether its requests in flight are done.
+DRAIN_POLL_SECONDS = 0.1
+
+
+def drain_before_shutdown() -> None:
+    """On SIGTERM, stop accepting and let the HTTP requests in flight finish first.
+
+    Daphne's own shutdown cancels every request at once, so a restart (an upgrade,
+    `systemctl restart`, a container stop) would cut the answers being streamed.
+    Its shutdown step is wrapped: close the listening ports, wait until no HTTP
+    request is running or SHUTDOWN_DRAIN_SECONDS pass, then daphne's step cancels
+    what is left (websockets and event streams, which never finish by themselves).
+    """
+    try:
+        from daphne.server import Server
+    except ImportError:
+        return
+    original = Server.kill_all_applications
+    if getattr(original, "drains", False):
+        return
+    from django.conf import settings
+    from twisted.internet import defer
+
+    def kill_all_applications(self: Server) -> Any:
+        drained = defer.Deferred.fromFuture(
+            asyncio.ensure_future(_drain(self, within=settings.SHUTDOWN_DRAIN_SECONDS))
+        )
+        drained.addBoth(lambda _: original(self))
+        return drained
+
+    kill_all_applications.drains = True  # type: ignore[attr-defined]
+    Server.kill_all_applications = kill_all_applications
+
+
+async def _drain(server: Any, *, within: float) -> None:
+    from twisted.internet import reactor, tcp
+
+    for reader in reactor.getReaders():  # type: ignore[misc]
+        if isinstance(reader, tcp.Port):
+            reader.stopListening()
+    deadline = time.monotonic() + within
+    # Polled: daphne tells no one when a request finishes.
+    while _requests_in_flight(server) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(DRAIN_POLL_SECONDS)
+
+
+def _requests_in_flight(server: Any) -> int:
+    from daphne.ws_protocol import WebSocketProtocol
+
+    running = 0
+    for protocol, details in list(server.connections.items()):
+        instance = details.get("application_instance")
+        if instance is None or instance.done() or isinstance(protocol, WebSocketProtocol):
+            continue
+        running += not _is_event_stream(protocol)
+    return running
+
+
+def _is_event_stream(protocol: Any) -> bool:
+    # The API's live streams (/api/requests/stream, /api/logs/stream) last until the client leaves.
+    path = getattr(protocol, "path", None) or b""
+    return path.split(b"?", 1)[0].rstrip(b"/").endswith(b"/stream")

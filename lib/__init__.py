@@ -2,5 +2,6 @@
 
 Only what several apps share and that belongs to none of them lives here (see
 docs/architecture.md): `shared_run` (one in-flight run of a coroutine many callers
-need) and `api_errors` (the HTTP API's one error type and shape).
+need), `api_errors` (the HTTP API's one error type and shape) and `live_hub` (the
+channel layer the WORKERS of one server share live events through).
 """

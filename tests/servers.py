@@ -131,8 +131,17 @@ def start_proxy_server(
     started again where clients expect it), else a free one. Raises ServerDidNotStart on failure.
     """
     port = port or free_port(host)
+    argv = [*DAPHNE, "-b", host, "-p", str(port), "ccflare_site.asgi:application"]
+    return _start_server(
+        argv, env=env, url=f"http://{host}:{port}", output=output, timeout=timeout
+    ), port
+
+
+def _start_server(
+    argv: list[str], *, env: dict[str, str], url: str, output: IO[bytes] | None, timeout: float
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [*DAPHNE, "-b", host, "-p", str(port), "ccflare_site.asgi:application"],
+        argv,
         cwd=PROJECT_ROOT,
         env=server_env(env),
         stdin=subprocess.DEVNULL,
@@ -141,11 +150,31 @@ def start_proxy_server(
         preexec_fn=_die_with_parent,
     )
     try:
-        wait_until_ok(f"http://{host}:{port}/health", process=process, timeout=timeout)
+        wait_until_ok(f"{url}/health", process=process, timeout=timeout)
     except BaseException:
         stop(process)
         raise
-    return process, port
+    return process
+
+
+def start_served(
+    *,
+    env: dict[str, str],
+    host: str = "127.0.0.1",
+    output: IO[bytes] | None = None,
+    timeout: float = 30.0,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the real entry point, `python -m ccflare_site.serve`, on HOST/PORT from here.
+
+    Like start_proxy_server (same environment, same readiness check), but through
+    serve.py, so settings such as WORKERS take effect as under `make run`.
+    """
+    port = free_port(host)
+    argv = [sys.executable, "-m", "ccflare_site.serve"]
+    env = {**env, "HOST": host, "PORT": str(port)}
+    return _start_server(
+        argv, env=env, url=f"http://{host}:{port}", output=output, timeout=timeout
+    ), port
 
 
 def wait_until_ok(url: str, *, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -3,10 +3,11 @@
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Status
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from accounts import selection
 from accounts.models import Account
+from analytics.operations import metrics
 
 router = Router()
 
@@ -49,5 +50,8 @@ async def health(request: HttpRequest) -> Status:
 
 @router.get("/metrics", tags=["metrics"], operation_id="analytics_api_prometheus_metrics")
 def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format (this process's counters; account gauges from the database)."""
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format (counters summed over the server's workers; account gauges from
+    the database)."""
+    return HttpResponse(
+        generate_latest(metrics.scrape_registry()), content_type=CONTENT_TYPE_LATEST
+    )

@@ -3,13 +3,16 @@
 Nothing here runs per response chunk or on the response path: `observe` is called
 with each flushed batch, off the event loop. Other modules count their own events
 through the module-level metrics, e.g. `metrics.TOKEN_REFRESHES.labels(outcome="ok").inc()`.
-Values are per process; with several server processes, scrape each one.
+Values are per process; the WORKERS of one server write them to files in
+PROMETHEUS_MULTIPROC_DIR (set by ccflare_site/workers.py) and a scrape of any worker
+sums them all. Separate servers (replicas) are scraped each.
 """
 
+import os
 from collections.abc import Iterable, Iterator
 
 from django.utils import timezone
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -108,3 +111,14 @@ class AccountsCollector(Collector):
 
 
 REGISTRY.register(AccountsCollector())
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics reports: this process's metrics, or with workers, the sum of all of theirs."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    # Gauges read from the database once, not once per worker file.
+    registry.register(AccountsCollector())
+    return registry

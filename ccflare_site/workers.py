@@ -1,0 +1,158 @@
+"""`WORKERS=N`: N daphne processes serving one listening socket, and what they share.
+
+This parent binds HOST:PORT once and starts N daphne children with `--fd`, so they
+accept connections from one queue (docs/deployment.md, "Several workers"). It also:
+
+- runs the live-event hub (lib/live_hub.py) the children publish through, so a
+  dashboard on one worker sees every worker's requests without Redis;
+- gives them one fresh PROMETHEUS_MULTIPROC_DIR, so /metrics sums over workers;
+- forwards SIGTERM/SIGINT (each child drains its requests, then exits) and starts
+  a child again when it dies on its own.
+
+Everything else they share lives in the database: the accounts' state and sticky
+session (each worker's pool snapshot reloads every ACCOUNT_CACHE_SECONDS), the
+token-refresh lease, the client keys.
+"""
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ccflare_site.tuning import LISTEN_BACKLOG
+from lib import live_hub
+
+# A child that died this soon after starting waits this long before the next try,
+# so a worker that cannot start (a bad setting) does not spin the CPU.
+RESTART_DELAY_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
+# Set in each worker's environment: the pid of the parent it must not outlive.
+SUPERVISOR_PID = "CCFLARE_SUPERVISOR_PID"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # A restart must not wait for the previous run's connections in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def fresh_metrics_dir(data_dir: Path) -> Path:
+    """DATA_DIR/prometheus, emptied: counters start at zero with each server run."""
+    path = data_dir / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return path
+
+
+def start_hub(path: str) -> None:
+    """Serve the live-event hub on a daemon thread for as long as this process lives.
+
+    Returns once it listens, so the first worker to publish finds it.
+    """
+    listening = threading.Event()
+
+    async def serve() -> None:
+        server = await live_hub.serve_hub(path)
+        listening.set()
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=asyncio.run, args=(serve(),), name="live-hub", daemon=True).start()
+    listening.wait()
+
+
+def follow_supervisor() -> None:
+    """In a worker (called as the app loads): get SIGTERM when the supervisor dies.
+
+    A supervisor killed outright (SIGKILL) must not leave its workers serving. Set here
+    rather than by a preexec_fn in spawn(): forking with a callback is unsafe while the
+    hub's thread runs. A supervisor that died before this ran is noticed by the pid check.
+    """
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if not supervisor:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(supervisor):
+        raise SystemExit("ccflare: the supervisor is gone; not serving")
+
+
+class Supervisor:
+    def __init__(self, *, count: int, sock: socket.socket, env: dict[str, str]) -> None:
+        self.count = count
+        self.sock = sock
+        self.env = env
+        self.children: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+        self.stopping = False
+
+    def spawn(self) -> None:
+        fd = self.sock.fileno()
+        daphne = [sys.executable, "-m", "ccflare_site.daphne_main"]
+        process = subprocess.Popen(
+            [*daphne, "--fd", str(fd), "ccflare_site.asgi:application"],
+            env={**self.env, SUPERVISOR_PID: str(os.getpid())},
+            pass_fds=(fd,),
+            # Their own process group: a Ctrl-C in the terminal reaches the parent alone,
+            # which passes it on once (daphne takes a second SIGINT as "stop now").
+            process_group=0,
+        )
+        self.children[process.pid] = (process, time.monotonic())
+
+    def stop(self, signum: int, _frame: object) -> None:
+        """Pass the signal on; stop accepting here so only the children's copies remain."""
+        self.stopping = True
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        for process, _started in self.children.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signum)
+
+    def run(self) -> int:
+        for _ in range(self.count):
+            self.spawn()
+        while self.children:
+            pid, status = os.wait()
+            entry = self.children.pop(pid, None)
+            if entry is None or self.stopping:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            print(f"ccflare: worker {pid} exited ({code}); starting another", flush=True)
+            if time.monotonic() - entry[1] < RESTART_DELAY_SECONDS * 5:
+                time.sleep(RESTART_DELAY_SECONDS)
+            if not self.stopping:
+                self.spawn()
+        return 0
+
+
+def serve(*, count: int, host: str, port: int, data_dir: Path) -> int:
+    """Serve with `count` daphne workers until SIGTERM/SIGINT; returns the exit code."""
+    sock = listening_socket(host, port)
+    runtime = Path(tempfile.mkdtemp(prefix="ccflare-"))
+    hub_path = str(runtime / "live-hub.sock")
+    try:
+        start_hub(hub_path)
+        env = {
+            **os.environ,
+            "CCFLARE_LIVE_HUB": hub_path,
+            "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(data_dir)),
+        }
+        supervisor = Supervisor(count=count, sock=sock, env=env)
+        signal.signal(signal.SIGTERM, supervisor.stop)
+        signal.signal(signal.SIGINT, supervisor.stop)
+        return supervisor.run()
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
