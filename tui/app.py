@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker
@@ -86,7 +86,11 @@ class CcflareApp(App):
             self.run_worker(self.follow(path, source, handle), exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        report_failed_worker(self.screen, event)
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # the app is closing: workers still report, with no screen left to tell
+        report_failed_worker(screen, event)
 
     async def on_unmount(self) -> None:
         await self.client.close()

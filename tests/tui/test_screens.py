@@ -5,6 +5,7 @@ import asyncio
 import httpx
 import pytest
 from textual.widgets import RichLog
+from textual.worker import Worker, WorkerState
 
 from tests.conftest import FakeUpstream
 from tests.proxy.test_proxy_e2e import MESSAGE
@@ -154,3 +155,14 @@ async def test_text_from_clients_is_shown_as_it_is_never_read_as_markup(served: 
 
         await until(pilot, lambda: odd in screen_text(app), "the model as sent")
         assert app.is_running and not app.problems
+
+
+async def test_a_task_that_changes_state_while_the_app_closes_is_not_an_error(
+    served: Served,
+) -> None:
+    # Workers still report (started, cancelled) while the app closes, when no screen is left.
+    app = served.app()
+    async with app.run_test(size=(100, 30)):
+        worker = app.run_worker(asyncio.sleep(0), exit_on_error=False)
+    for state in (WorkerState.RUNNING, WorkerState.CANCELLED, WorkerState.ERROR):
+        app.on_worker_state_changed(Worker.StateChanged(worker, state))
