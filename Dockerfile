@@ -16,7 +16,7 @@ COPY requirements.txt .
 RUN python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt
 COPY . .
 # Compiled once here, so the read-only app directory needs no writes at run time.
-RUN .venv/bin/python -m compileall -q accounts access analytics ccflare_site lib proxy
+RUN .venv/bin/python -m compileall -q accounts access agents analytics ccflare_site lib proxy tui
 
 FROM ${BASE_IMAGE}
 RUN groupadd --system ccflare \
