@@ -295,11 +295,24 @@ async def throughput(target: Target, *, concurrency: int, seconds: float) -> tup
 
 
 def rss_mb(pid: int) -> float:
+    """The resident memory of `pid` and its children (the workers, with --workers)."""
+    return sum(_own_rss_mb(each) for each in (pid, *_children(pid)))
+
+
+def _own_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
 
 
 async def stream_memory(target: Target, plan: Plan) -> dict[str, Any]:
@@ -470,7 +483,7 @@ def start_proxy(
     """Prepare a fresh DATA_DIR and start daphne on it; raises ProxyUnavailable with the reason.
 
     With `workers` > 1 it starts `python -m ccflare_site.serve` with WORKERS instead (its
-    memory figures are then the parent's alone). The caller stops the process when done.
+    memory figures add up the parent and its workers). The caller stops the process when done.
     """
     upstream = f"http://127.0.0.1:{fake_port}"
     env = {

@@ -1,7 +1,10 @@
-"""`WORKERS=N`: N daphne processes serving one listening socket, and what they share.
+"""`WORKERS=N`: N daphne processes serving one port, and what they share.
 
-This parent binds HOST:PORT once and starts N daphne children with `--fd`, so they
-accept connections from one queue (docs/deployment.md, "Several workers"). It also:
+This parent binds HOST:PORT once per worker with SO_REUSEPORT and starts N daphne
+children with `--fd`, one socket each, so the kernel spreads new connections evenly
+over them (docs/deployment.md, "Several workers"). One socket shared by all let
+whichever worker woke first accept a whole burst: measured, one worker took all 32
+keep-alive connections of the benchmark and the other sat idle. It also:
 
 - runs the live-event hub (lib/live_hub.py) the children publish through, so a
   dashboard on one worker sees every worker's requests without Redis;
@@ -39,11 +42,29 @@ _PR_SET_PDEATHSIG = 1
 SUPERVISOR_PID = "CCFLARE_SUPERVISOR_PID"
 
 
+def claim_port(host: str, port: int) -> None:
+    """Fail at once if HOST:PORT is taken, before the workers' sockets join it.
+
+    SO_REUSEPORT would let a second server of the same user join a port silently and take
+    half its connections; a plain bind cannot, so it is tried first (and let go).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise SystemExit(f"ccflare: cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
+    """One worker's socket on HOST:PORT; every worker's is bound the same way."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     # A restart must not wait for the previous run's connections in TIME_WAIT.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Several sockets on one port, the kernel balancing connections over them.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host.strip("[]"), port))
     sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
@@ -92,15 +113,16 @@ def follow_supervisor() -> None:
 
 
 class Supervisor:
-    def __init__(self, *, count: int, sock: socket.socket, env: dict[str, str]) -> None:
-        self.count = count
-        self.sock = sock
+    def __init__(self, *, socks: list[socket.socket], env: dict[str, str]) -> None:
+        # One socket per worker slot, kept here: a replacement worker takes over its
+        # slot's socket, and the connections queued on it meanwhile.
+        self.socks = socks
         self.env = env
-        self.children: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+        self.children: dict[int, tuple[subprocess.Popen[bytes], float, int]] = {}
         self.stopping = False
 
-    def spawn(self) -> None:
-        fd = self.sock.fileno()
+    def spawn(self, slot: int) -> None:
+        fd = self.socks[slot].fileno()
         daphne = [sys.executable, "-m", "ccflare_site.daphne_main"]
         process = subprocess.Popen(
             [*daphne, "--fd", str(fd), "ccflare_site.asgi:application"],
@@ -110,20 +132,21 @@ class Supervisor:
             # which passes it on once (daphne takes a second SIGINT as "stop now").
             process_group=0,
         )
-        self.children[process.pid] = (process, time.monotonic())
+        self.children[process.pid] = (process, time.monotonic(), slot)
 
     def stop(self, signum: int, _frame: object) -> None:
         """Pass the signal on; stop accepting here so only the children's copies remain."""
         self.stopping = True
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        for process, _started in self.children.values():
+        for sock in self.socks:
+            with contextlib.suppress(OSError):
+                sock.close()
+        for process, _started, _slot in self.children.values():
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signum)
 
     def run(self) -> int:
-        for _ in range(self.count):
-            self.spawn()
+        for slot in range(len(self.socks)):
+            self.spawn(slot)
         while self.children:
             pid, status = os.wait()
             entry = self.children.pop(pid, None)
@@ -134,13 +157,14 @@ class Supervisor:
             if time.monotonic() - entry[1] < RESTART_DELAY_SECONDS * 5:
                 time.sleep(RESTART_DELAY_SECONDS)
             if not self.stopping:
-                self.spawn()
+                self.spawn(entry[2])
         return 0
 
 
 def serve(*, count: int, host: str, port: int, data_dir: Path) -> int:
     """Serve with `count` daphne workers until SIGTERM/SIGINT; returns the exit code."""
-    sock = listening_socket(host, port)
+    claim_port(host, port)
+    socks = [listening_socket(host, port) for _ in range(count)]
     runtime = Path(tempfile.mkdtemp(prefix="ccflare-"))
     hub_path = str(runtime / "live-hub.sock")
     try:
@@ -150,7 +174,7 @@ def serve(*, count: int, host: str, port: int, data_dir: Path) -> int:
             "CCFLARE_LIVE_HUB": hub_path,
             "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(data_dir)),
         }
-        supervisor = Supervisor(count=count, sock=sock, env=env)
+        supervisor = Supervisor(socks=socks, env=env)
         signal.signal(signal.SIGTERM, supervisor.stop)
         signal.signal(signal.SIGINT, supervisor.stop)
         return supervisor.run()

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -171,6 +172,43 @@ def requests_counted(page: str) -> float:
         for sample in family.samples
         if sample.name == "ccflare_requests_total"
     )
+
+
+def test_a_burst_of_connections_is_spread_over_the_workers(served: Served) -> None:
+    # One socket per worker (SO_REUSEPORT): with a single shared socket, the worker that
+    # woke first accepted the whole burst and the other stayed idle.
+    pids = worker_pids(served.process.pid)
+    socks = [socket.create_connection(("127.0.0.1", served.port), timeout=30) for _ in range(32)]
+    try:
+        owners = [owner(sock, served.port, pids) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+    # Each of 32 connections lands on either socket by its hash: fewer than 4 on one
+    # worker happens about once in a million bursts.
+    assert all(owners.count(pid) >= 4 for pid in pids), owners
+
+
+def test_a_second_server_on_the_port_fails_instead_of_joining(
+    served: Served, tmp_path: Path, fake_upstream: FakeUpstream
+) -> None:
+    env = {
+        **proxy_env(data_dir=tmp_path, upstream=fake_upstream),
+        "WORKERS": "2",
+        "HOST": "127.0.0.1",
+        "PORT": str(served.port),
+    }
+    second = subprocess.run(
+        [sys.executable, "-m", "ccflare_site.serve"],
+        cwd=servers.PROJECT_ROOT,
+        env=servers.server_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{served.port}" in second.stderr
 
 
 def test_both_workers_keep_one_session_and_refresh_an_expired_token_once(
