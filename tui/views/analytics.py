@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 
 from tui import format
 from tui.client import ApiProblem
-from tui.views.ranges import next_range
+from tui.views.ranges import RangedView
 from tui.views.shared import ReportsFailures, shared
 
 # (timeSeries field, label, how its latest value reads)
@@ -20,7 +20,7 @@ SERIES = [
 ]
 
 
-class AnalyticsView(ReportsFailures, VerticalScroll):
+class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
     BINDINGS = [Binding("r", "next_range", "Range")]
     DEFAULT_CSS = """
     AnalyticsView .series { height: 2; }
@@ -28,9 +28,6 @@ class AnalyticsView(ReportsFailures, VerticalScroll):
     AnalyticsView Sparkline { width: 1fr; height: 2; }
     AnalyticsView DataTable { height: auto; max-height: 12; margin-top: 1; }
     """
-
-    range = "24h"
-    stale = True
 
     def compose(self) -> ComposeResult:
         yield Static("", id="analytics-range", classes="bar")
@@ -47,14 +44,6 @@ class AnalyticsView(ReportsFailures, VerticalScroll):
 
     def on_mount(self) -> None:
         self.set_interval(2.0, self.refresh_if_stale)
-
-    def mark_stale(self) -> None:
-        self.stale = True
-
-    def action_next_range(self) -> None:
-        self.range = next_range(self.range)
-        self.stale = True
-        self.refresh_if_stale()
 
     def refresh_if_stale(self) -> None:
         # Only while shown: a hidden tab need not query the server on every request.

@@ -8,18 +8,15 @@ from textual.widgets import DataTable, Static
 
 from tui import format
 from tui.client import ApiProblem
-from tui.views.ranges import next_range
+from tui.views.ranges import RangedView
 from tui.views.shared import ReportsFailures, shared
 
 # Window bars' width in cells: at 80 columns, and at most.
 OVERVIEW_BAR, WIDEST_BAR = 8, 40
 
 
-class OverviewView(ReportsFailures, Vertical):
+class OverviewView(RangedView, ReportsFailures, Vertical):
     BINDINGS = [Binding("r", "next_range", "Range")]
-
-    range = "24h"
-    stale = True
 
     def compose(self) -> ComposeResult:
         yield Static("", id="totals", classes="bar")
@@ -33,14 +30,6 @@ class OverviewView(ReportsFailures, Vertical):
 
     def on_resize(self) -> None:
         self.show_accounts(shared(self).accounts)
-
-    def mark_stale(self) -> None:
-        self.stale = True
-
-    def action_next_range(self) -> None:
-        self.range = next_range(self.range)
-        self.stale = True
-        self.refresh_if_stale()
 
     def refresh_if_stale(self) -> None:
         if self.stale:
