@@ -154,7 +154,12 @@ def test_model_rules_refuse_a_family_with_a_403_and_let_the_rest_through(
     assert (allowed.status_code, listed.status_code) == (200, 200)
     assert len(fake_upstream.log()) == 2  # the refused ones never left the proxy
     rows = recorded(4)
-    assert sorted(r.status_code for r in rows) == [200, 200, 403, 403]
+    assert sorted((r.status_code, r.model) for r in rows) == [
+        (200, "claude-haiku-4-5"),
+        (200, "claude-sonnet-4-6"),
+        (403, "claude-opus-4-1"),  # the model asked for, though no answer named it
+        (403, "claude-sonnet-4-6"),
+    ]
 
 
 def test_metrics_count_requests_per_client_key(proxy: ProxyServer, api_token: str) -> None:
@@ -164,7 +169,7 @@ def test_metrics_count_requests_per_client_key(proxy: ProxyServer, api_token: st
     assert [post(proxy, secret).status_code for _ in range(2)] == [200, 429]
     labels = {"account": "pool", "model": "claude-sonnet-4-6", "status": "200",
               "terminal_state": "complete", "client_key": "metered-alice"}  # fmt: skip
-    refused = {**labels, "account": "none", "model": "none", "status": "429",
+    refused = {**labels, "account": "none", "status": "429",
                "terminal_state": "rejected"}  # fmt: skip
 
     def scraped() -> str | None:
