@@ -18,7 +18,7 @@ from access import clientkeys
 from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
-from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
+from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
@@ -85,9 +85,8 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     if grant.policy is not None:
         refusal = await keypolicy.check(grant.policy, exchange.record.id, body)
         if refusal is not None:
-            # No answer will name the model: record the one asked for, which the key's
-            # usage views and /metrics then show against the refusal.
-            exchange.usage.model = sniff.request_model(body)
+            # The per-key views and /metrics show the refusal against the model asked for.
+            exchange.usage.model = refusal.model
             await exchange.reply_error(
                 send, refusal.status, refusal.error_type, refusal.message, refusal.headers
             )

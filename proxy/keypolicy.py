@@ -5,7 +5,7 @@ and pay nothing). A refusal names the key's own rule, never an account's limit, 
 recorded like any request the proxy answers itself.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from access.policy import KeyPolicy
 from proxy import sniff
@@ -18,18 +18,23 @@ class Refusal:
     error_type: str
     message: str
     headers: list[tuple[bytes, bytes]]
+    # The model the request asked for: no answer will name it, so it is recorded from here.
+    model: str | None = None
 
 
 async def check(policy: KeyPolicy, request_id: str, body: bytes) -> Refusal | None:
     """None when the key may send this request (it then counts against its budgets)."""
     if policy.allowed_models or policy.denied_models:
-        refusal = model_refusal(policy, sniff.request_model(body))
+        model = sniff.request_model(body)
+        refusal = model_refusal(policy, model)
         if refusal is not None:
-            return refusal
+            return replace(refusal, model=model)
     if not policy.budgets:
         return None
     verdict = await tracker.admit(policy, request_id)
-    return None if verdict is None else budget_refusal(policy, verdict)
+    if verdict is None:
+        return None
+    return replace(budget_refusal(policy, verdict), model=sniff.request_model(body))
 
 
 def model_refusal(policy: KeyPolicy, model: str | None) -> Refusal | None:

@@ -6,6 +6,7 @@ stored table (ModelPrice rows, cached) and prices recorded requests. The seed ro
 data migration writes live in analytics/price_seed.py.
 """
 
+import dataclasses
 import datetime
 import re
 import time
@@ -110,19 +111,9 @@ def invalidate() -> None:
 
 
 def _load() -> list[Price]:
-    return [
-        Price(
-            model=row.model,
-            effective_from=row.effective_from,
-            prompt_tokens_over=row.prompt_tokens_over,
-            input_usd=row.input_usd,
-            cache_write_5m_usd=row.cache_write_5m_usd,
-            cache_write_1h_usd=row.cache_write_1h_usd,
-            cache_read_usd=row.cache_read_usd,
-            output_usd=row.output_usd,
-        )
-        for row in ModelPrice.objects.all()
-    ]
+    # Price's fields are ModelPrice's columns of the same names.
+    columns = [field.name for field in dataclasses.fields(Price)]
+    return [Price(**row) for row in ModelPrice.objects.values(*columns)]
 
 
 def apply_cost(request: Request, table: PriceTable) -> None:
