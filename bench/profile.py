@@ -85,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's raw samples here")
     args = parser.parse_args()
     bench.raise_open_files_limit()
     fake, fake_port = servers.start_fake_upstream(log=False)
@@ -94,6 +95,8 @@ def main() -> None:
         try:
             rps = profile(target, concurrency=args.concurrency, seconds=args.seconds, out=out)
             table = shares(out)
+            if args.raw is not None:
+                shutil.copyfile(out, args.raw)
         finally:
             assert target.process is not None
             servers.stop(target.process)

@@ -8,6 +8,7 @@ stream for many minutes, has none) and answers oversized requests with their
 own status. tuning.install_guarded_channel() puts it under daphne.
 """
 
+import time
 from typing import Any
 
 from twisted.internet.base import DelayedCall
@@ -33,30 +34,60 @@ class GuardedChannel(http.HTTPChannel):
     complete; the body deadline then runs until the body is complete. Either
     one missed answers 408 and closes. Both are class attributes, set once from
     settings by tuning.install_guarded_channel().
+
+    Those deadlines and Twisted's idle timeout are times kept on the channel and
+    checked by one sweep for every connection (DeadlineSweep), instead of three
+    timers made and cancelled per request: under load those were most of the
+    reactor's timer work and thousands of cancelled timers waiting to be purged
+    (docs/performance.md).
     """
 
     header_timeout_seconds: float = 20.0
     body_timeout_seconds: float = 120.0
-    _deadline: DelayedCall | None = None
+    _deadline_at: float | None = None  # the request's current deadline (monotonic)
+    _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
-        if self._deadline is None and not self._handlingRequest:
-            self._deadline = self.callLater(self.header_timeout_seconds, self._deadline_missed)
+    def connectionMade(self) -> None:  # noqa: N802 (Twisted's name)
+        sweep.watch(self)
+        super().connectionMade()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        if self._deadline_at is None and not self._handlingRequest:
+            self._deadline_at = time.monotonic() + self.header_timeout_seconds
         super().dataReceived(data)
 
     def allHeadersReceived(self) -> None:  # noqa: N802
-        self._cancel_deadline()
         # Set before the parent runs: with no body, it completes the request at once.
-        self._deadline = self.callLater(self.body_timeout_seconds, self._deadline_missed)
+        self._deadline_at = time.monotonic() + self.body_timeout_seconds
         super().allHeadersReceived()
 
     def allContentReceived(self) -> None:  # noqa: N802
-        self._cancel_deadline()
+        self._deadline_at = None
         super().allContentReceived()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
-        self._cancel_deadline()
+        self._deadline_at = None
+        sweep.forget(self)
         super().connectionLost(reason)
+
+    # Twisted's TimeoutMixin, on the sweep: the same meaning, no timer of its own.
+    def setTimeout(self, period: int | None) -> int | None:  # noqa: N802
+        previous, self.timeOut = self.timeOut, period
+        self._idle_at = None if period is None else time.monotonic() + period
+        return previous
+
+    def resetTimeout(self) -> None:  # noqa: N802
+        if self._idle_at is not None and self.timeOut is not None:
+            self._idle_at = time.monotonic() + self.timeOut
+
+    def check_deadlines(self, now: float) -> None:
+        """Called by the sweep: act on a deadline or idle timeout that has passed."""
+        if self._deadline_at is not None and now >= self._deadline_at:
+            self._deadline_at = None
+            self._reject(TIMED_OUT)
+        elif self._idle_at is not None and now >= self._idle_at:
+            self._idle_at = None
+            self.timeoutConnection()
 
     def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802
         # Only the request line and header lines are read as lines; nothing has
@@ -72,16 +103,6 @@ class GuardedChannel(http.HTTPChannel):
         )
         self._reject(HEADERS_TOO_LARGE if too_large else BAD_REQUEST)
 
-    def _deadline_missed(self) -> None:
-        self._deadline = None
-        self._reject(TIMED_OUT)
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            if self._deadline.active():
-                self._deadline.cancel()
-            self._deadline = None
-
     def _reject(self, status: bytes) -> None:
         """Answer `status`, stop parsing, and close once the client has read it.
 
@@ -89,7 +110,7 @@ class GuardedChannel(http.HTTPChannel):
         still sends is dropped, so the answer is not lost to a reset; a client
         that never closes is cut off after LINGER_SECONDS.
         """
-        self._cancel_deadline()
+        self._deadline_at = None
         self.dataReceived = self.lineReceived = _drop  # type: ignore[method-assign,assignment]
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport
@@ -104,6 +125,42 @@ class GuardedChannel(http.HTTPChannel):
 
 def _drop(*_args: object) -> None:
     pass
+
+
+class DeadlineSweep:
+    """One reactor timer that checks every open connection's deadlines.
+
+    It runs every `interval` seconds while connections are open, so a deadline
+    fires up to that late (tuning sets it to a quarter of the shortest deadline,
+    at most a second).
+    """
+
+    interval: float = 1.0
+
+    def __init__(self) -> None:
+        self.channels: set[GuardedChannel] = set()
+        self._call: DelayedCall | None = None
+        self._call_later: Any = None
+
+    def watch(self, channel: GuardedChannel) -> None:
+        self.channels.add(channel)
+        if self._call is None:
+            self._call_later = channel.callLater  # the reactor's (a test's Clock)
+            self._call = self._call_later(self.interval, self._sweep)
+
+    def forget(self, channel: GuardedChannel) -> None:
+        self.channels.discard(channel)
+
+    def _sweep(self) -> None:
+        self._call = None
+        now = time.monotonic()
+        for channel in list(self.channels):
+            channel.check_deadlines(now)
+        if self.channels:
+            self._call = self._call_later(self.interval, self._sweep)
+
+
+sweep = DeadlineSweep()
 
 
 def build_protocol(factory: http.HTTPFactory) -> http._GenericHTTPChannelProtocol:

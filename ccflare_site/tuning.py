@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from ccflare_site import reaping
+
 # The recorder's thread competes for the GIL; a shorter switch interval than
 # the default 5 ms bounds how long it can hold up the event loop.
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -21,6 +23,7 @@ def tune() -> None:
     redact_access_log()
     deepen_listen_backlog()
     drain_before_shutdown()
+    reaping.reap_finished_requests()
 
 
 def freeze_startup_heap() -> None:
@@ -123,6 +126,8 @@ def install_guarded_channel() -> None:
 
     http_channel.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
     http_channel.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
+    shortest = min(settings.HEADER_TIMEOUT_SECONDS, settings.BODY_TIMEOUT_SECONDS)
+    http_channel.sweep.interval = min(1.0, shortest / 4)
     HTTPFactory.protocol = http_channel.build_protocol
 
 
