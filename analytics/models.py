@@ -1,9 +1,9 @@
 """Recorded traffic (Request, RequestPayload) and the price table that turns usage into cost."""
 
-import uuid
-
 from django.db import models
 from django.utils import timezone
+
+from lib import ids
 
 
 class Request(models.Model):
@@ -16,7 +16,8 @@ class Request(models.Model):
         TRUNCATED = "truncated"  # a stream that ended without its final event
         REJECTED = "rejected"  # answered by the proxy itself (no account, bad input)
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered: rows are inserted at the request rate (lib/ids.py).
+    id = models.UUIDField(primary_key=True, default=ids.uuid7, editable=False)
     timestamp = models.DateTimeField(default=timezone.now)  # when the request started
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=512)

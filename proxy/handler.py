@@ -7,7 +7,6 @@ through byte for byte, and Django's per-request machinery measured about 1.6 ms.
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -18,6 +17,7 @@ from access import clientkeys
 from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
+from lib import ids
 from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser
@@ -101,7 +101,7 @@ class Exchange:
         self.scope = scope
         self.t0 = time.perf_counter()
         self.record = RequestRecord(
-            id=str(uuid.uuid4()),
+            id=str(ids.uuid7()),
             started_at=time.time(),
             method=scope["method"],
             path=scope["path"],

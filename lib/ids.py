@@ -1,0 +1,26 @@
+"""Time-ordered ids for the rows written at the request rate (UUID version 7, RFC 9562).
+
+A random (version 4) primary key sends every insert to a random page of the key's
+index, so each batch the recorder writes dirties a page per row, and once the table
+outgrows SQLite's page cache each insert reads a page from disk too. Version 7 ids
+start with the time in milliseconds: new keys land at the end of the index, the way
+an autoincrement would, and stay UUIDs for the API and the links that show them.
+Measured on the recorder's batch writer with 100,000 rows in the table: 75 -> 55 µs
+of CPU per recorded request (docs/performance.md).
+"""
+
+import os
+import time
+import uuid
+
+_VERSION = 0x7 << 76
+_VARIANT = 0b10 << 62
+_RAND_B = (1 << 62) - 1
+
+
+def uuid7() -> uuid.UUID:
+    """48 bits of Unix time in ms, version 7, then 74 random bits (12 + 62, around the variant)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits; the top 6 are not used
+    rand_a = (rand >> 62) & 0xFFF
+    return uuid.UUID(int=(ms << 80) | _VERSION | (rand_a << 64) | _VARIANT | (rand & _RAND_B))
