@@ -46,8 +46,19 @@ def limit_malloc_arenas() -> None:
     libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
+def skip_websocket_accelerator() -> None:
+    """Leave autobahn's optional C helpers for WebSocket frames unloaded (AUTOBAHN_USE_NVX=0).
+
+    They are compiled by cffi at import, which pulls in pycparser: 1.2 MB resident
+    for the dashboard's one socket, whose frames from the browser are a few bytes
+    of ping. AUTOBAHN_USE_NVX=1 in the environment turns them back on.
+    """
+    os.environ.setdefault("AUTOBAHN_USE_NVX", "0")
+
+
 def main() -> None:
     limit_malloc_arenas()
+    skip_websocket_accelerator()
     use_event_loop()
     from daphne.cli import CommandLineInterface
 

@@ -66,3 +66,18 @@ def test_an_unknown_event_loop_is_refused_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "EVENT_LOOP must be uvloop or asyncio, got 'trio'" in result.stderr
+
+
+def test_the_server_entry_leaves_the_websocket_accelerator_unloaded(tmp_path: Path) -> None:
+    # A clean interpreter, as the server starts: what daphne's import pulls in is the point.
+    check = (
+        "import sys; from ccflare_site import daphne_main; "
+        "daphne_main.skip_websocket_accelerator(); import daphne.server; "
+        "print(sorted({'pycparser', 'autobahn.nvx'} & set(sys.modules)))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "CCFLARE_IGNORE_DOTENV": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert out.stdout.strip() == "[]"
