@@ -51,11 +51,14 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def request_started(self, event: dict) -> None:
-        await self.send_json({"type": "request.started", "row": event["row"]})
+    # The browser gets one message per request, as before the layer batched them.
+    async def requests_started(self, event: dict) -> None:
+        for row in event["rows"]:
+            await self.send_json({"type": "request.started", "row": row})
 
-    async def request_logged(self, event: dict) -> None:
-        await self.send_json({"type": "request.logged", "row": event["row"]})
+    async def requests_logged(self, event: dict) -> None:
+        for row in event["rows"]:
+            await self.send_json({"type": "request.logged", "row": row})
 
     async def account_changed(self, event: dict) -> None:
         await self.send_json({k: event.get(k) for k in ("type", "id", "name", "deleted")})

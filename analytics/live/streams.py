@@ -36,11 +36,13 @@ async def request_frames() -> AsyncIterator[str]:
         async for message in messages:
             if message is None:
                 yield HEARTBEAT
-            elif message["type"] == "request.started":
-                yield _data({"type": "start", **message["row"]})
-            elif message["type"] == "request.logged":
-                yield _data({"type": "summary", "payload": message["row"]})
-                yield _data({"type": "payload", "payload": await _payload(message["row"])})
+            elif message["type"] == "requests.started":
+                for row in message["rows"]:
+                    yield _data({"type": "start", **row})
+            elif message["type"] == "requests.logged":
+                for row in message["rows"]:
+                    yield _data({"type": "summary", "payload": row})
+                    yield _data({"type": "payload", "payload": await _payload(row)})
 
 
 async def log_frames() -> AsyncIterator[str]:

@@ -135,13 +135,11 @@ class Recorder:
             return
         loop = asyncio.get_running_loop()
         rows = await loop.run_in_executor(_executor, self.flush_sync)
-        for row in rows:
-            await events.publish_request_logged(row)
+        await events.publish_requests_logged(rows)
 
     async def _publish_started(self) -> None:
         started, self._started = self._started, []
-        for record in started:
-            await events.publish_request_started(start_row(record))
+        await events.publish_requests_started([start_row(record) for record in started])
 
     def flush_sync(self) -> list[dict]:
         """Write the queued batch; on failure keep it for the next attempt.
