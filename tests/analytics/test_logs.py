@@ -5,6 +5,8 @@ import logging
 
 import pytest
 from channels.layers import get_channel_layer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analytics.operations import logs
 
@@ -25,6 +27,51 @@ from analytics.operations import logs
 )
 def test_redact(text: str, expected: str) -> None:
     assert logs.redact(text) == expected
+
+
+# Pieces the patterns care about, in odd cases and spellings, among ordinary text.
+_PIECES = st.sampled_from(
+    [
+        "sk-ant-",
+        "cct_",
+        "cck_",
+        "Bearer ",
+        "BEARER\t",
+        "api_key",
+        "Api-Key",
+        "apikey",
+        "access_token",
+        "PASSWORD",
+        "secret",
+        "Authorization",
+        "?",
+        "&",
+        "=",
+        ":",
+        '"',
+        "'",
+        "key",
+        "toKen",
+        "sig",
+        "auth",
+        "K",
+        "ſ",
+        "abcdefgh",
+        "12345678",
+        " ",
+        "/x",
+        "#",
+    ]
+)
+
+
+@given(st.lists(_PIECES | st.text(max_size=4), max_size=12).map("".join))
+def test_the_word_guards_never_skip_a_pattern_that_matches(text: str) -> None:
+    unguarded = text
+    for _, pattern in logs._SECRETS:
+        unguarded = pattern.sub(rf"\g<1>{logs.REDACTED}", unguarded)
+
+    assert logs.redact(text) == unguarded
 
 
 async def test_records_from_threads_reach_the_logs_group() -> None:
