@@ -1,5 +1,8 @@
 """The recorder never lets one bad record hold back the others, and stores hostile text safely."""
 
+import os
+import sys
+import threading
 import time
 import uuid
 
@@ -8,6 +11,7 @@ import pytest
 from analytics.models import Request
 from analytics.recording import write_behind
 from analytics.recording.usage import Usage
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,3 +84,35 @@ def test_a_usage_value_fills_every_token_column() -> None:
     assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (60, 5, 65)
     assert (row.cache_creation_5m_tokens, row.cache_creation_1h_tokens) == (10, 20)
     assert row.output_tokens_per_second == 2.5
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="nice is per thread on Linux only")
+def test_the_recorders_thread_runs_at_a_lower_os_priority_than_the_server() -> None:
+    def own_nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    recorder_nice = write_behind._executor.submit(own_nice).result(timeout=10)
+
+    assert recorder_nice == min(19, process_nice + write_behind.RECORDER_NICE)
+    assert own_nice() == process_nice  # this thread, like the event loop's, is untouched
+
+
+def test_account_counters_grow_by_the_requests_each_account_served() -> None:
+    recorder = write_behind.Recorder()
+    busy, quiet = make_account(name="busy"), make_account(name="quiet")
+    started = time.time()
+    for offset in range(3):
+        recorder.enqueue(record(account_id=busy.pk, started_at=started + offset))
+    recorder.enqueue(record(account_id=quiet.pk, started_at=started))
+    recorder.enqueue(record())  # rejected before any account: counts for none
+
+    recorder.flush_sync()
+    recorder.enqueue(record(account_id=busy.pk, started_at=started + 10))
+    recorder.flush_sync()
+
+    busy.refresh_from_db()
+    quiet.refresh_from_db()
+    assert (busy.request_count, busy.total_requests, busy.session_request_count) == (4, 4, 4)
+    assert (quiet.request_count, quiet.total_requests, quiet.session_request_count) == (1, 1, 1)
+    assert busy.last_used is not None and busy.last_used.timestamp() == pytest.approx(started + 10)
