@@ -17,8 +17,6 @@ last 55-110 ms; when the loop waited a full tick after each flush, 340-546 over 
 import asyncio
 import base64
 import logging
-import os
-import sys
 import threading
 import uuid
 from collections import defaultdict
@@ -51,27 +49,8 @@ MAX_QUEUED = 50_000
 # GIL): 100 at a time put the 99th percentile of a quick request at +4-5 ms, 32 at
 # about +3 ms, for about 5 µs more CPU per request (docs/performance.md).
 FLUSH_BATCH = 32
-# How much lower the recorder thread's OS priority is than the server's (Linux nice
-# steps): a request's next step (the event loop, the client, the upstream) gets a
-# core before the write-behind does. Holding the GIL is no inversion risk: when the
-# loop waits for the GIL it is not runnable, so the recorder gets a core and lets go.
-RECORDER_NICE = 10
 
-
-def _lower_priority() -> None:
-    """Run in the recorder's thread: nice it by RECORDER_NICE (on Linux, nice is per thread)."""
-    if sys.platform != "linux":
-        return
-    tid = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + RECORDER_NICE)
-    except OSError:  # a sandbox that forbids it: the recorder works the same, only sooner
-        logger.warning("recording.nice_refused")
-
-
-_executor = ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="recorder", initializer=_lower_priority
-)
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
 
 
 @dataclass(slots=True)

@@ -1,8 +1,5 @@
 """The recorder never lets one bad record hold back the others, and stores hostile text safely."""
 
-import os
-import sys
-import threading
 import time
 import uuid
 
@@ -84,18 +81,6 @@ def test_a_usage_value_fills_every_token_column() -> None:
     assert (row.prompt_tokens, row.completion_tokens, row.total_tokens) == (60, 5, 65)
     assert (row.cache_creation_5m_tokens, row.cache_creation_1h_tokens) == (10, 20)
     assert row.output_tokens_per_second == 2.5
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="nice is per thread on Linux only")
-def test_the_recorders_thread_runs_at_a_lower_os_priority_than_the_server() -> None:
-    def own_nice() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
-    recorder_nice = write_behind._executor.submit(own_nice).result(timeout=10)
-
-    assert recorder_nice == min(19, process_nice + write_behind.RECORDER_NICE)
-    assert own_nice() == process_nice  # this thread, like the event loop's, is untouched
 
 
 def test_account_counters_grow_by_the_requests_each_account_served() -> None:
