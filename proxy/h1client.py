@@ -1,0 +1,307 @@
+"""A lean HTTP/1.1 client for the proxy's hot path: a keep-alive pool and its responses.
+
+The proxy relays bytes, so the client does little: one write per request (head and body),
+one parse of the answer's head, the body de-framed as it arrives (proxy/h1protocol.py).
+aiohttp's client measured a quarter of the server's CPU for the same job (docs/performance.md).
+
+    pool = Pool(connect_timeout=10, read_timeout=600)
+    response = await pool.request("POST", "https://host/v1/messages", headers, body)
+    body = await response.read()          # or: async for chunk in response.iter_chunks()
+    response.release()                    # back to the pool if read to the end, else closed
+"""
+
+import asyncio
+import collections
+import socket
+import ssl
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeVar, overload
+
+from proxy.h1protocol import (
+    ConnectFailed,
+    Connection,
+    ConnectionLost,
+    ConnectionRefused,
+    ConnectTimeout,
+    Head,
+    HeadersTooLarge,
+    MalformedResponse,
+    ReadTimeout,
+    UpstreamError,
+)
+
+__all__ = [
+    "ConnectFailed",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "ConnectionRefused",
+    "HeadersTooLarge",
+    "MalformedResponse",
+    "Pool",
+    "ReadTimeout",
+    "Response",
+    "UpstreamError",
+]
+
+# An idle connection this old is closed rather than reused (aiohttp's keepalive_timeout):
+# servers drop idle ones after a while, and a request on one they just dropped is lost.
+KEEPALIVE_SECONDS = 30.0
+_T = TypeVar("_T")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(scheme, netloc, target) of an absolute URL; the target stays exactly as given."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DEFAULT_PORTS:
+        raise ValueError("only absolute http:// and https:// URLs are supported")
+    cut = len(rest)
+    for mark in "/?":
+        found = rest.find(mark)
+        if 0 <= found < cut:
+            cut = found
+    target = rest[cut:]
+    if target.startswith("?"):
+        target = "/" + target
+    return scheme, rest[:cut], target or "/"
+
+
+def parse_origin(scheme: str, netloc: str) -> Origin:
+    if "@" in netloc or not netloc:
+        raise ValueError("a URL with credentials or without a host is not supported")
+    host, port = netloc, _DEFAULT_PORTS[scheme]
+    if netloc.startswith("["):  # an IPv6 literal
+        close = netloc.find("]")
+        host, after = netloc[1:close], netloc[close + 1 :]
+        if after.startswith(":"):
+            port = int(after[1:])
+    elif ":" in netloc:
+        host, _, digits = netloc.rpartition(":")
+        port = int(digits)
+    return Origin(scheme, host, port, netloc)
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive view of a response's headers: the first value of each name."""
+
+    __slots__ = ("_first",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        # Reversed, so that the first of repeated names wins.
+        self._first = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in reversed(raw)}
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str) -> str: ...
+    @overload
+    def get(self, name: str, /, default: _T) -> str | _T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        # Mapping.get would go through __getitem__ and a KeyError: this runs per response.
+        return self._first.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return self._first[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+
+class Response:
+    """One upstream answer: status and headers at once, the body as it is read."""
+
+    __slots__ = ("status", "raw_headers", "_headers", "_conn", "_pool", "_released")
+
+    def __init__(self, head: Head, conn: Connection, pool: "Pool") -> None:
+        self.status = head.status
+        self.raw_headers = head.raw_headers
+        self._headers: Headers | None = None
+        self._conn = conn
+        self._pool = pool
+        self._released = False
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(self.raw_headers)
+        return self._headers
+
+    async def read(self) -> bytes:
+        parts = []
+        while chunk := await self._conn.next_chunk():
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The payload as it arrives: everything buffered at each step, in one piece."""
+        while chunk := await self._conn.next_chunk():
+            yield chunk
+
+    def release(self) -> None:
+        """Hand the connection back if the body was read to its end; close it otherwise."""
+        if self._released:
+            return
+        self._released = True
+        self._pool.give_back(self._conn)
+
+
+class Pool:
+    """Keep-alive connections per origin, newest idle first; no cap on how many."""
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        tls: ssl.SSLContext | None = None,  # the system's trust store when None
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.loop = asyncio.get_running_loop()
+        self._origins: dict[tuple[str, str], Origin] = {}
+        self._idle: dict[Hashable, collections.deque[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._tls = tls
+        self.closed = False
+
+    async def request(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> Response:
+        """Send one request; returns once the answer's head is in (the body is read later)."""
+        scheme, netloc, target = split_url(url)
+        origin = self._origins.get((scheme, netloc))
+        if origin is None:
+            origin = self._origins[(scheme, netloc)] = parse_origin(scheme, netloc)
+        message = _serialize(method, target, origin.host_header, headers, body)
+        head_request = method == "HEAD"
+        conn = self._take_idle(origin)
+        if conn is not None:
+            try:
+                return await self._exchange(conn, message, head_request)
+            except ConnectionLost:
+                # The keep-alive race: the server closed the idle connection as we sent.
+                # It never saw the request, so it may go once more on a fresh connection.
+                if conn.received:
+                    raise
+        conn = await self._connect(origin)
+        return await self._exchange(conn, message, head_request)
+
+    async def _exchange(self, conn: Connection, message: bytes, head_request: bool) -> Response:
+        try:
+            conn.start(message, head_request=head_request)
+            head = await conn.wait_head()
+        except BaseException:
+            conn.close()  # an error, or the caller cancelled: its answer would be lost
+            raise
+        return Response(head, conn, self)
+
+    def give_back(self, conn: Connection) -> None:
+        if self.closed or not conn.finished_cleanly():
+            conn.close()
+            return
+        conn.park()
+        origin = conn.origin
+        idle = self._idle.get(origin)
+        if idle is None:
+            idle = self._idle[origin] = collections.deque()
+        idle.append(conn)
+        # The oldest idle connections sit at the left: close the expired ones as we pass.
+        while idle and conn.idle_since - idle[0].idle_since > KEEPALIVE_SECONDS:
+            idle.popleft().close()
+
+    def _take_idle(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        oldest_allowed = self.loop.time() - KEEPALIVE_SECONDS
+        while idle:
+            conn = idle.pop()
+            if conn.idle_since >= oldest_allowed and not conn.closed:
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, origin: Origin) -> Connection:
+        if self.closed:
+            raise RuntimeError("the pool is closed")
+        tls = self._tls_context() if origin.scheme == "https" else None
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await self.loop.create_connection(
+                    lambda: Connection(self.loop, self.read_timeout),
+                    origin.host,
+                    origin.port,
+                    ssl=tls,
+                    server_hostname=origin.host if tls is not None else None,
+                )
+        except TimeoutError:
+            raise ConnectTimeout(f"no connection to {origin.host_header} in time") from None
+        except ConnectionRefusedError:
+            raise ConnectionRefused(f"{origin.host_header} refused the connection") from None
+        except OSError as exc:  # DNS, unreachable, TLS (ssl.SSLError is an OSError)
+            raise ConnectFailed(f"{origin.host_header}: {type(exc).__name__}") from None
+        _no_delay(conn)
+        conn.origin = origin
+        conn.on_lost = self._forget
+        self._open.add(conn)
+        return conn
+
+    def _forget(self, conn: Connection) -> None:
+        self._open.discard(conn)
+        idle = self._idle.get(conn.origin)
+        if idle is not None and not conn.active and conn in idle:
+            idle.remove(conn)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+            self._tls.set_alpn_protocols(["http/1.1"])
+        return self._tls
+
+    def close(self) -> None:
+        """Close every connection, idle or in use; later requests fail."""
+        self.closed = True
+        for conn in list(self._open):
+            conn.close()
+        self._open.clear()
+        self._idle.clear()
+
+
+def _serialize(
+    method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers)
+    if body or method in _BODY_METHODS:
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    lines.append("\r\n")
+    text = "".join(lines)
+    # A line break inside a name or value would smuggle a header (or a request) in.
+    breaks = len(lines) + 1  # the request line and Host share the first piece
+    if text.count("\n") != breaks or text.count("\r") != breaks:
+        raise ValueError("line break in the request target or a header")
+    try:
+        encoded = text.encode("latin-1")  # header values came from latin-1: same bytes out
+    except UnicodeEncodeError:
+        encoded = text.encode("utf-8")
+    return encoded + body if body else encoded
+
+
+def _no_delay(conn: Connection) -> None:
+    # A request is one write and the answer is awaited: Nagle would only add delay.
+    sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
