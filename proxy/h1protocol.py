@@ -169,7 +169,7 @@ class Connection(asyncio.Protocol):
         data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self.buffered = 0
-        if self._paused and self.transport is not None:
+        if self._paused and self.transport is not None and not self.closed:
             self._paused = False
             self.transport.resume_reading()
         return data
@@ -243,6 +243,8 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     def eof_received(self) -> bool:
+        # Closed from here on: the pool must not pick it in the moment before connection_lost.
+        self.closed = True
         self._end_of_stream(None)
         return False  # let the transport close
 
