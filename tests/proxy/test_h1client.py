@@ -194,7 +194,7 @@ async def test_a_chunked_body_split_at_every_boundary_is_decoded(serve, pool, pi
         payload = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + CHUNKED
         for start in range(0, len(payload), piece):
             await answer(payload[start : start + piece], writer)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.001)  # each piece reaches the client on its own
 
     server = await serve(respond)
     response = await pool.request("GET", server.url(), [])
