@@ -12,12 +12,11 @@ aiohttp's client measured a quarter of the server's CPU for the same job (docs/p
 
 import asyncio
 import collections
-import socket
 import ssl
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TypeVar, overload
 
+from proxy.h1connect import Connector, Origin, parse_origin, split_url
 from proxy.h1protocol import (
     ConnectFailed,
     Connection,
@@ -49,46 +48,6 @@ __all__ = [
 KEEPALIVE_SECONDS = 30.0
 _T = TypeVar("_T")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    scheme: str
-    host: str
-    port: int
-    host_header: str
-
-
-def split_url(url: str) -> tuple[str, str, str]:
-    """(scheme, netloc, target) of an absolute URL; the target stays exactly as given."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in _DEFAULT_PORTS:
-        raise ValueError("only absolute http:// and https:// URLs are supported")
-    cut = len(rest)
-    for mark in "/?":
-        found = rest.find(mark)
-        if 0 <= found < cut:
-            cut = found
-    target = rest[cut:]
-    if target.startswith("?"):
-        target = "/" + target
-    return scheme, rest[:cut], target or "/"
-
-
-def parse_origin(scheme: str, netloc: str) -> Origin:
-    if "@" in netloc or not netloc:
-        raise ValueError("a URL with credentials or without a host is not supported")
-    host, port = netloc, _DEFAULT_PORTS[scheme]
-    if netloc.startswith("["):  # an IPv6 literal
-        close = netloc.find("]")
-        host, after = netloc[1:close], netloc[close + 1 :]
-        if after.startswith(":"):
-            port = int(after[1:])
-    elif ":" in netloc:
-        host, _, digits = netloc.rpartition(":")
-        port = int(digits)
-    return Origin(scheme, host, port, netloc)
 
 
 class Headers(Mapping[str, str]):
@@ -168,13 +127,12 @@ class Pool:
         read_timeout: float | None,
         tls: ssl.SSLContext | None = None,  # the system's trust store when None
     ) -> None:
-        self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.loop = asyncio.get_running_loop()
         self._origins: dict[tuple[str, str], Origin] = {}
         self._idle: dict[Hashable, collections.deque[Connection]] = {}
         self._open: set[Connection] = set()
-        self._tls = tls
+        self._connector = Connector(self.loop, timeout=connect_timeout, tls=tls)
         self.closed = False
 
     async def request(
@@ -237,39 +195,20 @@ class Pool:
     async def _connect(self, origin: Origin) -> Connection:
         if self.closed:
             raise RuntimeError("the pool is closed")
-        tls = self._tls_context() if origin.scheme == "https" else None
-        try:
-            async with asyncio.timeout(self.connect_timeout):
-                _, conn = await self.loop.create_connection(
-                    lambda: Connection(self.loop, self.read_timeout),
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host if tls is not None else None,
-                )
-        except TimeoutError:
-            raise ConnectTimeout(f"no connection to {origin.host_header} in time") from None
-        except ConnectionRefusedError:
-            raise ConnectionRefused(f"{origin.host_header} refused the connection") from None
-        except OSError as exc:  # DNS, unreachable, TLS (ssl.SSLError is an OSError)
-            raise ConnectFailed(f"{origin.host_header}: {type(exc).__name__}") from None
-        _no_delay(conn)
+        conn = await self._connector.open(origin, self._new_connection)
         conn.origin = origin
         conn.on_lost = self._forget
         self._open.add(conn)
         return conn
+
+    def _new_connection(self) -> Connection:
+        return Connection(self.loop, self.read_timeout)
 
     def _forget(self, conn: Connection) -> None:
         self._open.discard(conn)
         idle = self._idle.get(conn.origin)
         if idle is not None and not conn.active and conn in idle:
             idle.remove(conn)
-
-    def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = ssl.create_default_context()
-            self._tls.set_alpn_protocols(["http/1.1"])
-        return self._tls
 
     def close(self) -> None:
         """Close every connection, idle or in use; later requests fail."""
@@ -298,10 +237,3 @@ def _serialize(
     except UnicodeEncodeError:
         encoded = text.encode("utf-8")
     return encoded + body if body else encoded
-
-
-def _no_delay(conn: Connection) -> None:
-    # A request is one write and the answer is awaited: Nagle would only add delay.
-    sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -428,6 +428,56 @@ async def test_close_closes_idle_and_busy_connections(serve) -> None:
         await pool.request("GET", server.url(), [])
 
 
+# --- resolving and connecting ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def lookups(monkeypatch) -> list[str]:
+    """Names the running loop resolves; ANSWERS (host -> addresses) stand in for DNS."""
+    names: list[str] = []
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host, port, **kwargs):
+        names.append(host)
+        if host in ANSWERS:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in ANSWERS[host]]
+        return await real(host, port, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return names
+
+
+# 127.0.0.2 is on the loopback too, but nothing listens there: a refusal, then the next.
+ANSWERS = {"upstream.test": ["127.0.0.2", "127.0.0.1"]}
+
+
+async def test_a_name_is_resolved_once_for_many_connections(serve, pool, lookups) -> None:
+    server = await serve(by_connection)
+    url = f"http://localhost:{server.port}/v1/messages"
+    responses = [await pool.request("GET", url, []) for _ in range(3)]  # three connections
+    for response in responses:
+        await response.read()
+        response.release()
+    assert (server.connections, lookups) == (3, ["localhost"])
+
+
+async def test_each_address_is_tried_in_turn_and_the_host_header_keeps_the_name(
+    serve, pool, lookups
+) -> None:
+    server = await serve(by_connection)
+    assert await get(pool, f"http://upstream.test:{server.port}/") == b"0"
+    assert server.requests[0].header_lines[0] == f"Host: upstream.test:{server.port}".encode()
+
+
+async def test_a_name_whose_addresses_all_fail_is_resolved_again(pool, lookups) -> None:
+    url = f"http://localhost:{servers.free_port()}/"
+    for _ in range(2):
+        with pytest.raises(ConnectionRefused):
+            await pool.request("GET", url, [])
+    assert lookups == ["localhost", "localhost"]
+
+
 # --- failures and timeouts -----------------------------------------------------------------
 
 
