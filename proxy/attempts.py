@@ -25,7 +25,7 @@ from accounts import health, tokens
 from accounts.models import Account
 from accounts.pool import pool
 from proxy import ratelimit, upstream
-from proxy.h1client import Response, UpstreamError
+from proxy.h1 import Response, UpstreamError
 
 logger = logging.getLogger(__name__)
 

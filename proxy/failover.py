@@ -16,7 +16,7 @@ from accounts.models import Account, HealthState
 from accounts.pool import pool
 from proxy import sniff, upstream
 from proxy.attempts import Call, Outcome, Turn, attempt, send_with_retries, trace
-from proxy.h1client import Response
+from proxy.h1 import Response
 
 __all__ = ["Call", "Outcome", "forward"]
 

@@ -18,7 +18,7 @@ from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
 from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
-from proxy.h1client import Response, UpstreamError
+from proxy.h1 import Response, UpstreamError
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
 

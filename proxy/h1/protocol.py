@@ -4,109 +4,31 @@ Everything is parsed as it arrives, in `data_received`: the status line and head
 once the blank line is in, then the body de-framed (Content-Length, chunked, or up to EOF) into
 a queue of payload chunks the reader takes from. The reader's side waits on one future at a
 time; the read timeout is one timer per connection, re-armed only when it fires while a wait
-is under way (no timer per chunk). The pool around it is proxy/h1client.py.
+is under way (no timer per chunk). The pool around it is proxy/h1/pool.py.
 """
 
 import asyncio
 import collections
 from collections.abc import Callable, Hashable
 
-MAX_HEAD_BYTES = 64 * 1024
+from proxy.h1.errors import (
+    ConnectionLost,
+    HeadersTooLarge,
+    MalformedResponse,
+    ReadTimeout,
+    UpstreamError,
+)
+from proxy.h1.head import MAX_HEAD_BYTES, Head, parse_head
+
 MAX_CHUNK_LINE = 4096  # a chunk-size line with extensions; real ones are a few bytes
-# Reading pauses past HIGH unread payload bytes and resumes below LOW: the client's pace
-# bounds what one response can hold in memory.
+# Reading pauses past this many unread payload bytes and resumes once the reader took them:
+# the client's pace bounds what one response holds in memory.
 HIGH_WATER = 256 * 1024
-LOW_WATER = 64 * 1024
 # uvloop rounds timers to the millisecond: one firing this early still counts as due.
 _TIMER_SLACK = 0.002
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
-
-
-class UpstreamError(Exception):
-    """Any failure to get a complete answer from the upstream (network, framing, timeout)."""
-
-
-class ConnectFailed(UpstreamError):
-    """The TCP (or TLS) connection could not be opened."""
-
-
-class ConnectionRefused(ConnectFailed):
-    pass
-
-
-class ConnectTimeout(ConnectFailed, TimeoutError):
-    pass
-
-
-class ConnectionLost(UpstreamError):
-    """The connection closed or reset before the response (or its body) was complete."""
-
-
-class MalformedResponse(UpstreamError):
-    pass
-
-
-class HeadersTooLarge(MalformedResponse):
-    pass
-
-
-class ReadTimeout(UpstreamError, TimeoutError):
-    """The upstream stayed silent longer than the read timeout while an answer was awaited."""
-
-
-class Head:
-    """What the status line and headers say, and how the body is framed."""
-
-    __slots__ = ("status", "raw_headers", "length", "chunked", "keep_alive")
-
-    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
-        self.status = status
-        self.raw_headers = raw_headers
-        self.length: int | None = None  # Content-Length, when that frames the body
-        self.chunked = False
-        self.keep_alive = True
-
-
-def parse_head(block: bytes) -> Head:
-    """The status line and header fields of one response head (without its blank line)."""
-    lines = block.split(b"\r\n")
-    status_line = lines[0]
-    if not status_line.startswith(b"HTTP/1.") or len(status_line) < 12:
-        raise MalformedResponse("not an HTTP/1.x status line")
-    code = status_line[9:12]
-    if not code.isdigit() or status_line[12:13] not in (b"", b" "):
-        raise MalformedResponse("bad status code")
-    head = Head(int(code), [])
-    head.keep_alive = status_line[7:8] == b"1"  # HTTP/1.0 is never reused
-    lengths: set[bytes] = set()
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
-            raise MalformedResponse("bad header line")
-        value = value.strip(b" \t")
-        head.raw_headers.append((name, value))
-        lower = name.lower()
-        if lower == b"content-length":
-            lengths.add(value)
-        elif lower == b"transfer-encoding":
-            head.chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-            head.keep_alive = head.keep_alive and head.chunked
-        elif lower == b"connection" and b"close" in value.lower():
-            head.keep_alive = False
-    if lengths and not head.chunked:
-        head.length = _content_length(lengths)
-    return head
-
-
-def _content_length(values: set[bytes]) -> int:
-    if len(values) != 1:
-        raise MalformedResponse("conflicting Content-Length")
-    (value,) = values
-    if not value.isdigit():
-        raise MalformedResponse("bad Content-Length")
-    return int(value)
 
 
 class Connection(asyncio.Protocol):

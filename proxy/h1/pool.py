@@ -1,14 +1,4 @@
-"""A lean HTTP/1.1 client for the proxy's hot path: a keep-alive pool and its responses.
-
-The proxy relays bytes, so the client does little: one write per request (head and body),
-one parse of the answer's head, the body de-framed as it arrives (proxy/h1protocol.py).
-aiohttp's client measured a quarter of the server's CPU for the same job (docs/performance.md).
-
-    pool = Pool(connect_timeout=10, read_timeout=600)
-    response = await pool.request("POST", "https://host/v1/messages", headers, body)
-    body = await response.read()          # or: async for chunk in response.iter_chunks()
-    response.release()                    # back to the pool if read to the end, else closed
-"""
+"""The keep-alive pool and its responses: what the rest of the proxy calls (see __init__)."""
 
 import asyncio
 import collections
@@ -16,32 +6,10 @@ import ssl
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from typing import TypeVar, overload
 
-from proxy.h1connect import Connector, Origin, parse_origin, split_url
-from proxy.h1protocol import (
-    ConnectFailed,
-    Connection,
-    ConnectionLost,
-    ConnectionRefused,
-    ConnectTimeout,
-    Head,
-    HeadersTooLarge,
-    MalformedResponse,
-    ReadTimeout,
-    UpstreamError,
-)
-
-__all__ = [
-    "ConnectFailed",
-    "ConnectTimeout",
-    "ConnectionLost",
-    "ConnectionRefused",
-    "HeadersTooLarge",
-    "MalformedResponse",
-    "Pool",
-    "ReadTimeout",
-    "Response",
-    "UpstreamError",
-]
+from proxy.h1.connect import Connector, Origin, parse_origin, split_url
+from proxy.h1.errors import ConnectionLost
+from proxy.h1.head import Head
+from proxy.h1.protocol import Connection
 
 # An idle connection this old is closed rather than reused (aiohttp's keepalive_timeout):
 # servers drop idle ones after a while, and a request on one they just dropped is lost.

@@ -1,4 +1,4 @@
-"""proxy.h1client against real local sockets: a scripted asyncio server answers each request.
+"""proxy.h1, the upstream client, against real local sockets: a scripted server answers.
 
 Each test's server gets a `respond(request, writer)` coroutine: what it writes back (and
 whether it closes) is the test's scenario. The server notes every connection and request,
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy import h1client, h1protocol
-from proxy.h1client import (
+import proxy.h1.pool
+import proxy.h1.protocol
+from proxy.h1 import (
     ConnectFailed,
     ConnectionLost,
     ConnectionRefused,
@@ -364,7 +365,7 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(serve, pool) -
 async def test_an_idle_connection_past_the_keepalive_time_is_not_reused(
     serve, pool, monkeypatch
 ) -> None:
-    monkeypatch.setattr(h1client, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(proxy.h1.pool, "KEEPALIVE_SECONDS", 0.05)
     server = await serve(by_connection)
     assert await get(pool, server.url()) == b"0"
     assert await get(pool, server.url()) == b"0"
@@ -613,12 +614,12 @@ async def test_reading_pauses_while_much_is_unread_and_resumes_as_it_drains(serv
     await until(lambda: conn._paused)
     await asyncio.sleep(0.1)  # were reading not paused, all 16 MB would be in by now
 
-    assert conn.buffered < 2 * h1protocol.HIGH_WATER
+    assert conn.buffered < 2 * proxy.h1.protocol.HIGH_WATER
     assert not sent_all.is_set()  # the server is held back by the kernel's buffers
     received = 0
     async for chunk in response.iter_chunks():
         received += len(chunk)
-        assert conn.buffered < 2 * h1protocol.HIGH_WATER
+        assert conn.buffered < 2 * proxy.h1.protocol.HIGH_WATER
     response.release()
     assert received == size
     assert sent_all.is_set()

@@ -1,7 +1,7 @@
 """Opening the upstream client's connections: URL origins, a DNS cache, TCP and TLS, timeouts.
 
-Only a new connection comes here; proxy/h1client.py reuses them. A name is resolved once per
-DNS_TTL_SECONDS (aiohttp's `ttl_dns_cache`, which the proxy used before): a burst of new
+Only a new connection comes here; the pool (pool.py) reuses them. A name is resolved once
+per DNS_TTL_SECONDS (aiohttp's `ttl_dns_cache`, which the proxy used before): a burst of new
 connections then costs no resolver round trip each, and the addresses are tried in order.
 """
 
@@ -11,7 +11,8 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.h1protocol import ConnectFailed, Connection, ConnectionRefused, ConnectTimeout
+from proxy.h1.errors import ConnectFailed, ConnectionRefused, ConnectTimeout
+from proxy.h1.protocol import Connection
 
 DNS_TTL_SECONDS = 300.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
