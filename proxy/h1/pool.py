@@ -111,28 +111,27 @@ class Pool:
         origin = self._origins.get((scheme, netloc))
         if origin is None:
             origin = self._origins[(scheme, netloc)] = parse_origin(scheme, netloc)
-        message = _serialize(method, target, origin.host_header, headers, body)
-        head_request = method == "HEAD"
+        head = _serialize(method, target, origin.host_header, headers, body)
         conn = self._take_idle(origin)
         if conn is not None:
             try:
-                return await self._exchange(conn, message, head_request)
+                return await self._exchange(conn, method, head, body)
             except ConnectionLost:
                 # The keep-alive race: the server closed the idle connection as we sent.
                 # It never saw the request, so it may go once more on a fresh connection.
                 if conn.received:
                     raise
         conn = await self._connect(origin)
-        return await self._exchange(conn, message, head_request)
+        return await self._exchange(conn, method, head, body)
 
-    async def _exchange(self, conn: Connection, message: bytes, head_request: bool) -> Response:
+    async def _exchange(self, conn: Connection, method: str, head: bytes, body: bytes) -> Response:
         try:
-            conn.start(message, head_request=head_request)
-            head = await conn.wait_head()
+            conn.start(head, body, head_request=method == "HEAD")
+            answer = await conn.wait_head()
         except BaseException:
             conn.close()  # an error, or the caller cancelled: its answer would be lost
             raise
-        return Response(head, conn, self)
+        return Response(answer, conn, self)
 
     def give_back(self, conn: Connection) -> None:
         if self.closed or not conn.finished_cleanly():
@@ -164,6 +163,9 @@ class Pool:
         if self.closed:
             raise RuntimeError("the pool is closed")
         conn = await self._connector.open(origin, self._new_connection)
+        if self.closed:  # closed while this one was opening
+            conn.close()
+            raise RuntimeError("the pool is closed")
         conn.origin = origin
         conn.on_lost = self._forget
         self._open.add(conn)
@@ -190,6 +192,7 @@ class Pool:
 def _serialize(
     method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
 ) -> bytes:
+    """The request's head: its line, Host, the headers as given, Content-Length."""
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
     lines.extend(f"{name}: {value}\r\n" for name, value in headers)
     if body or method in _BODY_METHODS:
@@ -201,7 +204,6 @@ def _serialize(
     if text.count("\n") != breaks or text.count("\r") != breaks:
         raise ValueError("line break in the request target or a header")
     try:
-        encoded = text.encode("latin-1")  # header values came from latin-1: same bytes out
+        return text.encode("latin-1")  # header values came from latin-1: same bytes out
     except UnicodeEncodeError:
-        encoded = text.encode("utf-8")
-    return encoded + body if body else encoded
+        return text.encode("utf-8")

@@ -16,19 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import proxy.h1.pool
-import proxy.h1.protocol
-from proxy.h1 import (
-    ConnectFailed,
-    ConnectionLost,
-    ConnectionRefused,
-    ConnectTimeout,
-    HeadersTooLarge,
-    MalformedResponse,
-    Pool,
-    ReadTimeout,
-    UpstreamError,
-)
+from proxy import h1
 from tests import servers
 
 
@@ -97,8 +85,8 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
 
 
 @pytest.fixture
-async def pool() -> AsyncIterator[Pool]:
-    pool = Pool(connect_timeout=2, read_timeout=2)
+async def pool() -> AsyncIterator[h1.Pool]:
+    pool = h1.Pool(connect_timeout=2, read_timeout=2)
     yield pool
     pool.close()
 
@@ -120,7 +108,7 @@ def fixed(payload: bytes) -> Respond:
     return respond
 
 
-async def get(pool: Pool, url: str, method: str = "GET", body: bytes = b"") -> bytes:
+async def get(pool: h1.Pool, url: str, method: str = "GET", body: bytes = b"") -> bytes:
     response = await pool.request(method, url, [("x-test", "1")], body)
     try:
         return await response.read()
@@ -157,6 +145,15 @@ async def test_the_request_goes_out_as_given_in_one_piece(serve, pool) -> None:
         b"Content-Length: 8",
     ]
     assert request.body == b'{"a": 1}'
+
+
+async def test_a_large_body_goes_out_whole_after_its_head(serve, pool) -> None:
+    server = await serve(fixed(reply()))
+    body = bytes(range(256)) * 8192  # 2 MB, past the size sent joined to the head
+    await get(pool, server.url(), "POST", body)
+    (request,) = server.requests
+    assert request.header_lines[-1] == f"Content-Length: {len(body)}".encode()
+    assert request.body == body
 
 
 async def test_a_post_without_body_says_length_zero_and_a_get_says_nothing(serve, pool) -> None:
@@ -220,7 +217,7 @@ async def test_a_bad_chunk_size_is_a_malformed_response(serve, pool, size) -> No
     payload = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabc\r\n"
     server = await serve(fixed(payload))
     response = await pool.request("GET", server.url(), [])
-    with pytest.raises(MalformedResponse):
+    with pytest.raises(h1.MalformedResponse):
         await response.read()
     response.release()
 
@@ -277,7 +274,7 @@ async def test_eof_in_the_middle_of_a_body_is_connection_lost(serve, pool) -> No
 
     server = await serve(respond)
     response = await pool.request("GET", server.url(), [])
-    with pytest.raises(ConnectionLost):
+    with pytest.raises(h1.ConnectionLost):
         await response.read()
     response.release()
     response.release()  # twice, after an error: harmless
@@ -308,14 +305,14 @@ async def test_headers_are_case_insensitive_first_value_and_raw_as_received(serv
 )
 async def test_a_malformed_head_is_refused(serve, pool, payload) -> None:
     server = await serve(fixed(payload))
-    with pytest.raises(MalformedResponse):
+    with pytest.raises(h1.MalformedResponse):
         await pool.request("GET", server.url(), [])
 
 
 async def test_a_header_block_past_the_cap_is_refused(serve, pool) -> None:
     huge = b"x-filler: " + b"a" * 70_000 + b"\r\n"
     server = await serve(fixed(reply(extra=huge)))
-    with pytest.raises(HeadersTooLarge):
+    with pytest.raises(h1.HeadersTooLarge):
         await pool.request("GET", server.url(), [])
 
 
@@ -365,7 +362,7 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(serve, pool) -
 async def test_an_idle_connection_past_the_keepalive_time_is_not_reused(
     serve, pool, monkeypatch
 ) -> None:
-    monkeypatch.setattr(proxy.h1.pool, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(h1.pool, "KEEPALIVE_SECONDS", 0.05)
     server = await serve(by_connection)
     assert await get(pool, server.url()) == b"0"
     assert await get(pool, server.url()) == b"0"
@@ -392,7 +389,7 @@ async def test_a_fresh_connection_closed_before_the_answer_is_not_retried(serve,
         writer.close()
 
     server = await serve(respond)
-    with pytest.raises(ConnectionLost, match="before the response"):
+    with pytest.raises(h1.ConnectionLost, match="before the response"):
         await pool.request("POST", server.url(), [], b"{}")
     assert len(server.requests) == 1
 
@@ -407,14 +404,14 @@ async def test_a_reused_connection_that_answered_in_part_is_not_retried(serve, p
 
     server = await serve(respond)
     await get(pool, server.url())
-    with pytest.raises(ConnectionLost):
+    with pytest.raises(h1.ConnectionLost):
         await pool.request("GET", server.url(), [])
     assert len(server.requests) == 2
 
 
 async def test_close_closes_idle_and_busy_connections(serve) -> None:
     server = await serve(by_connection)
-    pool = Pool(connect_timeout=2, read_timeout=2)
+    pool = h1.Pool(connect_timeout=2, read_timeout=2)
     await get(pool, server.url())
     busy = await pool.request("GET", server.url(), [])
     await get(pool, server.url())  # the first connection again: now both exist
@@ -474,7 +471,7 @@ async def test_each_address_is_tried_in_turn_and_the_host_header_keeps_the_name(
 async def test_a_name_whose_addresses_all_fail_is_resolved_again(pool, lookups) -> None:
     url = f"http://localhost:{servers.free_port()}/"
     for _ in range(2):
-        with pytest.raises(ConnectionRefused):
+        with pytest.raises(h1.ConnectionRefused):
             await pool.request("GET", url, [])
     assert lookups == ["localhost", "localhost"]
 
@@ -483,9 +480,9 @@ async def test_a_name_whose_addresses_all_fail_is_resolved_again(pool, lookups) 
 
 
 async def test_a_refused_connection_is_connection_refused(pool) -> None:
-    with pytest.raises(ConnectionRefused) as caught:
+    with pytest.raises(h1.ConnectionRefused) as caught:
         await pool.request("GET", f"http://127.0.0.1:{servers.free_port()}/v1/messages", [])
-    assert isinstance(caught.value, UpstreamError)
+    assert isinstance(caught.value, h1.UpstreamError)
 
 
 async def test_a_connect_that_hangs_is_a_connect_timeout() -> None:
@@ -502,9 +499,9 @@ async def test_a_connect_that_hangs_is_a_connect_timeout() -> None:
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
     await asyncio.sleep(0.05)
-    pool = Pool(connect_timeout=0.2, read_timeout=2)
+    pool = h1.Pool(connect_timeout=0.2, read_timeout=2)
     try:
-        with pytest.raises(ConnectTimeout) as caught:
+        with pytest.raises(h1.ConnectTimeout) as caught:
             await pool.request("GET", f"http://127.0.0.1:{port}/", [])
         assert isinstance(caught.value, TimeoutError)
     finally:
@@ -518,9 +515,9 @@ async def test_silence_before_the_head_is_a_read_timeout(serve) -> None:
         await asyncio.sleep(5)
 
     server = await serve(respond)
-    pool = Pool(connect_timeout=2, read_timeout=0.1)
+    pool = h1.Pool(connect_timeout=2, read_timeout=0.1)
     try:
-        with pytest.raises(ReadTimeout) as caught:
+        with pytest.raises(h1.ReadTimeout) as caught:
             await pool.request("GET", server.url(), [])
         assert isinstance(caught.value, TimeoutError)
     finally:
@@ -538,13 +535,13 @@ async def test_the_read_timeout_is_the_longest_silence_not_the_whole_body(serve)
         await answer(b"0\r\n\r\n", writer)
 
     server = await serve(respond)
-    pool = Pool(connect_timeout=2, read_timeout=0.2)
+    pool = h1.Pool(connect_timeout=2, read_timeout=0.2)
     try:
         response = await pool.request("GET", server.url(), [])
         assert await response.read() == b"......"  # 0.36 s in all, never 0.2 s silent
         response.release()
         response = await pool.request("GET", server.url(), [("x-then", "stall")])
-        with pytest.raises(ReadTimeout):
+        with pytest.raises(h1.ReadTimeout):
             await response.read()
         response.release()
     finally:
@@ -553,9 +550,9 @@ async def test_the_read_timeout_is_the_longest_silence_not_the_whole_body(serve)
 
 async def test_a_server_that_does_not_speak_tls_fails_the_connect(serve) -> None:
     server = await serve(by_connection)
-    pool = Pool(connect_timeout=2, read_timeout=2)
+    pool = h1.Pool(connect_timeout=2, read_timeout=2)
     try:
-        with pytest.raises(ConnectFailed):
+        with pytest.raises(h1.ConnectFailed):
             await pool.request("GET", f"https://127.0.0.1:{server.port}/", [])
     finally:
         pool.close()
@@ -585,10 +582,11 @@ async def test_https_verifies_the_certificate_and_names_the_host(serve, certific
     server = await serve(by_connection, tls=server_tls)
     url = f"https://127.0.0.1:{server.port}/v1/messages"
 
-    untrusting = Pool(connect_timeout=2, read_timeout=2)  # the system's trust store
-    trusting = Pool(connect_timeout=2, read_timeout=2, tls=ssl.create_default_context(cafile=cert))
+    untrusting = h1.Pool(connect_timeout=2, read_timeout=2)  # the system's trust store
+    trusted = ssl.create_default_context(cafile=cert)
+    trusting = h1.Pool(connect_timeout=2, read_timeout=2, tls=trusted)
     try:
-        with pytest.raises(ConnectFailed, match="SSLCertVerificationError"):
+        with pytest.raises(h1.ConnectFailed, match="SSLCertVerificationError"):
             await untrusting.request("GET", url, [])
         assert await get(trusting, url) == b"0"
         assert await get(trusting, url) == b"0"  # reused over TLS too
@@ -614,12 +612,12 @@ async def test_reading_pauses_while_much_is_unread_and_resumes_as_it_drains(serv
     await until(lambda: conn._paused)
     await asyncio.sleep(0.1)  # were reading not paused, all 16 MB would be in by now
 
-    assert conn.buffered < 2 * proxy.h1.protocol.HIGH_WATER
+    assert conn.buffered < 2 * h1.protocol.HIGH_WATER
     assert not sent_all.is_set()  # the server is held back by the kernel's buffers
     received = 0
     async for chunk in response.iter_chunks():
         received += len(chunk)
-        assert conn.buffered < 2 * proxy.h1.protocol.HIGH_WATER
+        assert conn.buffered < 2 * h1.protocol.HIGH_WATER
     response.release()
     assert received == size
     assert sent_all.is_set()
