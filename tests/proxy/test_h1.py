@@ -347,6 +347,23 @@ async def test_release_before_the_body_is_read_closes_the_connection(serve, pool
     assert await get(pool, server.url()) == b"1"
 
 
+async def test_a_request_cancelled_while_waiting_closes_its_connection(serve, pool) -> None:
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
+        if len(server.requests) == 1:
+            await asyncio.sleep(0.2)  # answers late, to a client that is gone
+        await answer(numbered(request), writer)
+
+    server = await serve(respond)
+    waiting = asyncio.ensure_future(pool.request("GET", server.url(), []))
+    await until(lambda: len(server.requests) == 1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    # The late answer must never be read as the next request's.
+    assert await get(pool, server.url()) == b"1"
+    await until(lambda: server.ended == 1)
+
+
 async def test_an_idle_connection_the_server_closed_is_not_reused(serve, pool) -> None:
     async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
         await answer(numbered(request), writer)
