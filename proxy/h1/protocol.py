@@ -71,6 +71,12 @@ class Connection(asyncio.Protocol):
         self._reset()
         self.active = True
         self._head_request = head_request
+        self._send(head, body)
+
+    def _send(self, head: bytes, body: bytes) -> None:
+        # Its own function so that a profile tells the kernel's send (uvloop writes at once,
+        # holding the GIL) from the client's Python: bench/profile.py counts it apart.
+        assert self.transport is not None
         if len(body) > _JOIN_LIMIT:
             # Claude Code's bodies run to megabytes: a vectored write spares copying them.
             self.transport.writelines((head, body))
