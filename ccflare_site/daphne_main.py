@@ -2,8 +2,8 @@
 
 daphne creates its event loop when `daphne.server` is imported (before our ASGI app
 loads), so the loop implementation has to be chosen here, before that import; the
-ASGI app cannot switch it later. uvloop runs Twisted's asyncio reactor and aiohttp's
-upstream connections with a C event loop: measured in docs/performance.md.
+ASGI app cannot switch it later. uvloop runs Twisted's asyncio reactor and the upstream
+client's connections (proxy/h1) with a C event loop: measured in docs/performance.md.
 `EVENT_LOOP=asyncio` keeps the standard library's loop.
 """
 

@@ -19,14 +19,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiohttp
-import yarl
 from django.conf import settings
 
 from accounts import health, tokens
 from accounts.models import Account
 from accounts.pool import pool
 from proxy import ratelimit, upstream
+from proxy.h1 import Response, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ MAX_RETRY_WAIT_SECONDS = 10.0
 class Outcome:
     """The response to relay, or why there is none (then `status`/`error_type`/`message`)."""
 
-    response: aiohttp.ClientResponse | None = None
+    response: Response | None = None
     account: Account | None = None
     trace: list[dict] = field(default_factory=list)
     attempts: int = 0
@@ -52,7 +51,7 @@ class Outcome:
 @dataclass(slots=True)
 class Call:
     method: str
-    url: yarl.URL | str
+    url: str  # absolute; its path and query go out exactly as given
     headers: list[tuple[bytes, bytes]]
     body: bytes
     path: str = "/v1/messages"  # decoded: decides whether a 401 condemns the credential
@@ -81,7 +80,7 @@ def proves_credential(path: str) -> bool:
     return path in _PROVING_PATHS or path.startswith("/v1/models/")
 
 
-async def attempt(turn: Turn, account: Account, *, is_last: bool) -> aiohttp.ClientResponse | None:
+async def attempt(turn: Turn, account: Account, *, is_last: bool) -> Response | None:
     """One account's turn. Returns the response to relay, or None to move on."""
     headers = await _account_headers(turn, account)
     if headers is None:
@@ -99,8 +98,8 @@ async def attempt(turn: Turn, account: Account, *, is_last: bool) -> aiohttp.Cli
 
 
 def _read_limits(
-    turn: Turn, account: Account, response: aiohttp.ClientResponse, *, is_last: bool
-) -> aiohttp.ClientResponse | None:
+    turn: Turn, account: Account, response: Response, *, is_last: bool
+) -> Response | None:
     """Keep the account's window state; bench it if the answer says a limit holds it."""
     now = time.time()
     info = ratelimit.parse(response.headers, now=now)
@@ -185,8 +184,8 @@ def _headers(turn: Turn, account: Account, credential: str | None) -> list[tuple
 
 
 async def _after_401(
-    turn: Turn, account: Account, response: aiohttp.ClientResponse, *, is_last: bool
-) -> aiohttp.ClientResponse | None:
+    turn: Turn, account: Account, response: Response, *, is_last: bool
+) -> Response | None:
     """The upstream refused the account's credential.
 
     Off the endpoints that prove a credential, the 401 is relayed and proves nothing.
@@ -221,9 +220,7 @@ async def _after_401(
     return retry
 
 
-def _relay_if_last(
-    response: aiohttp.ClientResponse, *, is_last: bool
-) -> aiohttp.ClientResponse | None:
+def _relay_if_last(response: Response, *, is_last: bool) -> Response | None:
     if is_last:
         return response
     response.release()
@@ -232,7 +229,7 @@ def _relay_if_last(
 
 async def send_with_retries(
     turn: Turn, headers: list[tuple[str, str]], account: Account | None
-) -> aiohttp.ClientResponse | None:
+) -> Response | None:
     """Send, retrying 529/5xx in place with backoff; their last answer is relayed as is.
 
     A network error ends this account's turn (None); after a second one in the
@@ -243,10 +240,8 @@ async def send_with_retries(
     retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
     for retry in range(retries + 1):
         try:
-            response = await session.request(
-                call.method, call.url, headers=headers, data=call.body, allow_redirects=False
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            response = await session.request(call.method, call.url, headers, call.body)
+        except (UpstreamError, TimeoutError) as exc:
             _network_failed(turn, account, exc)
             return None
         if response.status < 500:
@@ -272,7 +267,7 @@ def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> 
     turn.outcome.trace.append(trace(account, f"failed: network error ({name}); next account"))
 
 
-def _retry_wait(response: aiohttp.ClientResponse, retry: int) -> float | None:
+def _retry_wait(response: Response, retry: int) -> float | None:
     """Seconds to wait before the next try, or None when the upstream asks for longer."""
     asked = ratelimit.parse(response.headers, now=time.time()).retry_after
     if asked is not None and asked > MAX_RETRY_WAIT_SECONDS:

@@ -9,7 +9,6 @@ failure is, and what it does to the account, is `accounts.health`.
 import logging
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 from django.conf import settings
 
 from accounts import health, selection, signals
@@ -17,6 +16,7 @@ from accounts.models import Account, HealthState
 from accounts.pool import pool
 from proxy import sniff, upstream
 from proxy.attempts import Call, Outcome, Turn, attempt, send_with_retries, trace
+from proxy.h1 import Response
 
 __all__ = ["Call", "Outcome", "forward"]
 
@@ -51,7 +51,7 @@ async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome
     return turn.outcome
 
 
-Served = tuple[Account, aiohttp.ClientResponse]
+Served = tuple[Account, Response]
 
 
 async def _walk(turn: Turn, candidates: list[Account]) -> Served | None:
@@ -80,14 +80,12 @@ async def _walk(turn: Turn, candidates: list[Account]) -> Served | None:
     return held
 
 
-def _worth_a_probe(response: aiohttp.ClientResponse) -> bool:
+def _worth_a_probe(response: Response) -> bool:
     # 529 is Anthropic-wide or model-wide overload: asking another account only adds load.
     return response.status >= 500 and response.status != 529
 
 
-def _after_probe(
-    turn: Turn, held: Served, account: Account, response: aiohttp.ClientResponse | None
-) -> Served:
+def _after_probe(turn: Turn, held: Served, account: Account, response: Response | None) -> Served:
     first, error = held
     if response is not None and response.status < 500:
         error.release()

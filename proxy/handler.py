@@ -9,8 +9,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import aiohttp
-import yarl
 from django.conf import settings
 
 from access import clientkeys
@@ -20,6 +18,7 @@ from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
 from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
+from proxy.h1 import Response, UpstreamError
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
 
@@ -166,10 +165,9 @@ class Exchange:
         url = settings.UPSTREAM_BASE_URL + self.forward_path
         if query:
             url += "?" + query.decode("latin-1")
-        # encoded=True: the path goes out exactly as the guard validated it (yarl would
-        # otherwise resolve dot segments and re-quote).
-        target = yarl.URL(url, encoded=True)
-        return Call(self.scope["method"], target, self.scope["headers"], body, self.scope["path"])
+        # The client sends the path exactly as the guard validated it: no re-quoting, no
+        # dot-segment resolution.
+        return Call(self.scope["method"], url, self.scope["headers"], body, self.scope["path"])
 
     async def relay(self, outcome: Outcome, send: Send) -> None:
         record = self.record
@@ -210,7 +208,7 @@ class Exchange:
         self.started = True
 
     async def _relay_body(
-        self, response: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]], send: Send
+        self, response: Response, headers: list[tuple[bytes, bytes]], send: Send
     ) -> None:
         """A non-streaming reply is read whole before its status line goes out.
 
@@ -221,7 +219,7 @@ class Exchange:
         """
         try:
             body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             self._upstream_failed(exc)
             message = "Upstream connection lost before the reply was complete"
             await self._send_error(send, 502, "api_error", message)
@@ -233,12 +231,12 @@ class Exchange:
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 
-    async def _relay_stream(self, response: aiohttp.ClientResponse, send: Send) -> None:
+    async def _relay_stream(self, response: Response, send: Send) -> None:
         parser = SSEParser()
         usage = self.usage
         first = True
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in response.iter_chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if first:
                     first = False
@@ -253,7 +251,7 @@ class Exchange:
                 now = time.perf_counter()
                 for event in parser.feed(chunk):
                     usage.on_event(event, now)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamError, TimeoutError) as exc:
             self._upstream_failed(exc)
             # The status line is gone already: an SSE error event is how a
             # stream tells the client it failed, and SDKs raise on it.

@@ -35,7 +35,7 @@ class RateLimitInfo:
 
 
 def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
-    """Read the unified headers (names are case-insensitive in aiohttp's mapping)."""
+    """Read the unified headers (names are case-insensitive in the response's mapping)."""
     u = _PREFIX
     return RateLimitInfo(
         status=headers.get(u + "status"),

@@ -1,18 +1,21 @@
-"""The upstream HTTP client: one aiohttp session per process, and the header rules for it.
+"""The upstream HTTP client: one connection pool per process, and the header rules for it.
 
-aiohttp rather than httpx on the hot path: measurements (docs/architecture.md) put httpx's own async
-pool as the main cost under concurrency.
+Our own lean HTTP/1.1 client (proxy/h1) rather than httpx or aiohttp on the hot path:
+measurements (docs/architecture.md, docs/performance.md) put httpx's async pool, then aiohttp's
+request and response machinery, as the main client cost under concurrency.
 """
 
+import asyncio
 import re
 from collections.abc import Sequence
 
-import aiohttp
 from django.conf import settings
+
+from proxy.h1 import Pool, Response
 
 OAUTH_BETA = "oauth-2025-04-20"
 
-# Never forwarded upstream: hop-by-hop headers, what aiohttp sets itself,
+# Never forwarded upstream: hop-by-hop headers, what the client sets itself (Host, framing),
 # accept-encoding (we relay bytes as they come and parse SSE, so no compression), and
 # the client's cookies (a browser's session with this server is nobody else's business).
 _REQUEST_DROP = frozenset(
@@ -49,26 +52,20 @@ _RESPONSE_DROP = frozenset(
 )
 _UNSAFE_VALUE = re.compile(r"[\x00-\x1f\x7f]")
 
-_session: aiohttp.ClientSession | None = None
+_session: Pool | None = None
 
 
-def get_session() -> aiohttp.ClientSession:
-    """The process-wide session, created on first use inside the running event loop."""
+def get_session() -> Pool:
+    """The process-wide pool, created on first use inside the running event loop.
+
+    A pool belongs to its loop (its connections do): a new loop (tests run one per test)
+    gets a new pool, and the old one's connections go with their loop.
+    """
     global _session
-    if _session is None or _session.closed:
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=settings.UPSTREAM_CONNECT_TIMEOUT_SECONDS,
-            sock_read=settings.UPSTREAM_READ_TIMEOUT_SECONDS,
-        )
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        _session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            # The body is relayed byte for byte, so it must stay as the upstream sent it.
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-            cookie_jar=aiohttp.DummyCookieJar(),
+    if _session is None or _session.closed or _session.loop is not asyncio.get_running_loop():
+        _session = Pool(
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=settings.UPSTREAM_READ_TIMEOUT_SECONDS,
         )
     return _session
 
@@ -76,7 +73,7 @@ def get_session() -> aiohttp.ClientSession:
 async def close_session() -> None:
     global _session
     if _session is not None:
-        await _session.close()
+        _session.close()
         _session = None
 
 
@@ -144,7 +141,7 @@ def merge_beta(client_beta: str | None) -> str:
     return ",".join(flags)
 
 
-def response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
     drop = _RESPONSE_DROP | connection_tokens(upstream.raw_headers)
     return [
         (name.lower(), value)

@@ -278,7 +278,23 @@ async def test_an_unreachable_upstream_in_passthrough_gives_502(fake: FakeUpstre
     assert outcome.message == "Failed to forward unauthenticated request"
     (passthrough, failed) = outcomes(outcome)
     assert passthrough == (None, "no accounts: client credentials")
-    assert failed == (None, "failed: network error (ClientConnectorError); not retried")
+    assert failed == (None, "failed: network error (ConnectionRefused); not retried")
+
+
+async def test_an_upstream_silent_past_the_read_timeout_is_a_network_error(
+    fake: FakeUpstream, settings: Any
+) -> None:
+    settings.UPSTREAM_READ_TIMEOUT_SECONDS = 0.2
+    await upstream.close_session()  # the next pool reads the setting
+    headers = [(b"x-api-key", b"client-own-key"), (b"x-fake-delay-ms", b"2000")]
+    call = failover.Call("POST", f"{fake.url}/v1/messages", headers, BODY)
+
+    started = asyncio.get_running_loop().time()
+    outcome = await failover.forward(call)
+
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert (outcome.response, outcome.status) == (None, 502)
+    assert outcomes(outcome)[1] == (None, "failed: network error (ReadTimeout); not retried")
 
 
 async def test_network_errors_every_account_gets_stop_after_one_move_and_cool_nobody(
@@ -293,8 +309,8 @@ async def test_network_errors_every_account_gets_stop_after_one_move_and_cool_no
     assert (outcome.response, outcome.status) == (None, 502)
     assert outcome.message == "All accounts failed to proxy the request (2 attempted)"
     assert outcomes(outcome) == [
-        ("a", "failed: network error (ClientConnectorError); next account"),
-        ("b", "failed: network error (ClientConnectorError); not retried"),
+        ("a", "failed: network error (ConnectionRefused); next account"),
+        ("b", "failed: network error (ConnectionRefused); not retried"),
     ]
     for account in (a, b):
         saved = await stored(account)

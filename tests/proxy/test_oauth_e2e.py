@@ -195,7 +195,7 @@ def test_every_account_unusable_gives_503_naming_why_with_retry_after(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
     until = datetime.now(UTC) + timedelta(seconds=40)
-    make_account(name="hot", cooldown_until=until, cooldown_reason="network error (ClientOSError)")
+    make_account(name="hot", cooldown_until=until, cooldown_reason="network error (ConnectionLost)")
     make_account(name="dead", reauth_reason="credential rejected by the upstream (HTTP 401)")
 
     response = post(proxy)
