@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
+
+from lib import h1
 
 SCOPES = {
     "max": (
@@ -122,38 +123,37 @@ async def refresh_grant(*, refresh_token: str) -> TokenGrant:
 
 async def create_api_key(*, access_token: str) -> str:
     """Create a permanent Console API key with a (console-mode) access token."""
-    headers = {
-        "Authorization": f"Bearer {access_token}",
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Accept": "application/json, text/plain, */*",
-    }
-    response = await _post(settings.OAUTH_CREATE_API_KEY_URL, headers=headers)
+    headers = [
+        ("Authorization", f"Bearer {access_token}"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "application/json, text/plain, */*"),
+    ]
+    response = await _post(settings.OAUTH_CREATE_API_KEY_URL, headers)
     key = _json(response).get("raw_key")
-    if response.status_code != 200 or not isinstance(key, str) or not key:
+    if response.status != 200 or not isinstance(key, str) or not key:
         raise OAuthError(f"Creating the API key failed: {_error_message(response)}")
     return key
 
 
 async def _post_token(body: dict[str, str]) -> dict[str, Any]:
-    response = await _post(settings.OAUTH_TOKEN_URL, json=body)
+    content_type, payload = h1.json_body(body)
+    response = await _post(settings.OAUTH_TOKEN_URL, [content_type], payload)
     data = _json(response)
-    if response.status_code == 200:
+    if response.status == 200:
         return data
     message = _error_message(response)
     # invalid_grant: the code or refresh token is used, revoked or expired;
     # retrying the same one can never succeed.
-    if response.status_code in (401, 403) or data.get("error") == "invalid_grant":
+    if response.status in (401, 403) or data.get("error") == "invalid_grant":
         raise GrantRejected(message)
     raise OAuthError(message)
 
 
-async def _post(url: str, **kwargs: Any) -> httpx.Response:
+async def _post(url: str, headers: list[tuple[str, str]], body: bytes = b"") -> h1.Reply:
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
-            return await client.post(url, **kwargs)
-    except httpx.HTTPError as exc:
-        # The exception text can carry the URL, never a credential: bodies and
-        # headers are not part of httpx's messages.
+        return await h1.fetch("POST", url, headers=headers, body=body, within=TIMEOUT_SECONDS)
+    except (h1.UpstreamError, TimeoutError) as exc:
+        # Only the error's class name: the message may carry the URL, never a credential.
         raise OAuthError(f"OAuth endpoint unreachable ({type(exc).__name__})") from None
 
 
@@ -169,22 +169,22 @@ def _grant(data: dict[str, Any]) -> TokenGrant:
     return TokenGrant(access, refresh if isinstance(refresh, str) and refresh else None, expires_at)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: h1.Reply) -> dict[str, Any]:
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to decode
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: h1.Reply) -> str:
     """As ccflare (docs/compatibility.md): error_description, else error, else the status text."""
     data = _json(response)
     error = data.get("error")
     if isinstance(error, dict):  # Anthropic's API error shape
         error = error.get("message")
-    detail = data.get("error_description") or error or response.reason_phrase
-    return f"{detail} (HTTP {response.status_code})"
+    detail = data.get("error_description") or error or response.reason
+    return f"{detail} (HTTP {response.status})"
 
 
 def _b64url(raw: bytes) -> str:

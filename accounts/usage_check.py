@@ -20,7 +20,6 @@ import sys
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -28,6 +27,7 @@ from django.utils import timezone
 from accounts import forecast, tokens, usage_reply
 from accounts.models import Account
 from accounts.pool import pool
+from lib import h1
 
 logger = logging.getLogger(__name__)
 
@@ -144,22 +144,21 @@ async def _poll_forever() -> None:
 
 async def _fetch(token: str, *, account_name: str) -> Any:
     """The endpoint's decoded JSON reply; raises UsageCheckError for anything but a 200."""
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "anthropic-beta": "oauth-2025-04-20",
-        "Accept": "application/json",
-    }
+    headers = [
+        ("Authorization", f"Bearer {token}"),
+        ("anthropic-beta", "oauth-2025-04-20"),
+        ("Accept", "application/json"),
+    ]
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
-            response = await client.get(settings.OAUTH_USAGE_URL, headers=headers)
-    except httpx.HTTPError as exc:
-        raise UsageCheckError(f"usage endpoint unreachable ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        # Logged, not acted on: a 401 here does not mean inference would fail.
-        logger.warning(
-            "accounts.usage_refused account=%s status=%d", account_name, response.status_code
+        response = await h1.fetch(
+            "GET", settings.OAUTH_USAGE_URL, headers=headers, within=TIMEOUT_SECONDS
         )
-        raise UsageCheckError(f"usage endpoint answered HTTP {response.status_code}")
+    except (h1.UpstreamError, TimeoutError) as exc:
+        raise UsageCheckError(f"usage endpoint unreachable ({type(exc).__name__})") from None
+    if response.status != 200:
+        # Logged, not acted on: a 401 here does not mean inference would fail.
+        logger.warning("accounts.usage_refused account=%s status=%d", account_name, response.status)
+        raise UsageCheckError(f"usage endpoint answered HTTP {response.status}")
     try:
         return response.json()
     except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to decode

@@ -3,7 +3,7 @@
 Starts the fake upstream and daphne as `make bench` does, drives `/v1/messages` at the
 given concurrency, samples the server with py-spy (`--gil`: only the thread holding the
 GIL, i.e. the Python CPU that competes for the one core a process can use) and prints the
-share of samples per layer: the recorder's thread, the upstream client (proxy/h1/), Twisted
+share of samples per layer: the recorder's thread, the upstream client (lib/h1/), Twisted
 (HTTP parsing and writing), daphne's ASGI glue, the asyncio loop, our own code. The table in
 docs/performance.md comes from it. Run: `.venv/bin/python bench/profile.py [--concurrency 32]`.
 """
@@ -25,8 +25,8 @@ from tests import servers  # bench put the project root on the path
 LAYERS = (
     # uvloop sends at once, in the caller's frame: on loopback that syscall also delivers
     # to the fake upstream, so it is counted apart from the client's own Python.
-    ("upstream client: the request's send syscall", ("Connection._send (proxy/h1/",)),
-    ("upstream client (proxy/h1/)", ("(proxy/h1/",)),
+    ("upstream client: the request's send syscall", ("Connection._send (lib/h1/",)),
+    ("upstream client (lib/h1/)", ("(lib/h1/",)),
     # Nothing on the server's hot path uses them any more: a share here is a regression.
     ("aiohttp, yarl, multidict", ("(aiohttp/", "(yarl/", "(multidict/")),
     ("proxy code", ("(proxy/", "(agents/")),

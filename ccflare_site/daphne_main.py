@@ -3,7 +3,7 @@
 daphne creates its event loop when `daphne.server` is imported (before our ASGI app
 loads), so the loop implementation has to be chosen here, before that import; the
 ASGI app cannot switch it later. uvloop runs Twisted's asyncio reactor and the upstream
-client's connections (proxy/h1) with a C event loop: measured in docs/performance.md.
+client's connections (lib/h1) with a C event loop: measured in docs/performance.md.
 `EVENT_LOOP=asyncio` keeps the standard library's loop.
 """
 

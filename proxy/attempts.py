@@ -24,8 +24,8 @@ from django.conf import settings
 from accounts import health, tokens
 from accounts.models import Account
 from accounts.pool import pool
+from lib.h1 import Response, UpstreamError
 from proxy import ratelimit, upstream
-from proxy.h1 import Response, UpstreamError
 
 logger = logging.getLogger(__name__)
 

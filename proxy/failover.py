@@ -14,9 +14,9 @@ from django.conf import settings
 from accounts import health, selection, signals
 from accounts.models import Account, HealthState
 from accounts.pool import pool
+from lib.h1 import Response
 from proxy import sniff, upstream
 from proxy.attempts import Call, Outcome, Turn, attempt, send_with_retries, trace
-from proxy.h1 import Response
 
 __all__ = ["Call", "Outcome", "forward"]
 

@@ -16,9 +16,9 @@ from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
+from lib.h1 import Response, UpstreamError
 from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
-from proxy.h1 import Response, UpstreamError
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
 

@@ -1,6 +1,6 @@
 """The upstream HTTP client: one connection pool per process, and the header rules for it.
 
-Our own lean HTTP/1.1 client (proxy/h1) rather than httpx or aiohttp on the hot path:
+Our own lean HTTP/1.1 client (lib/h1) rather than httpx or aiohttp on the hot path:
 measurements (docs/architecture.md, docs/performance.md) put httpx's async pool, then aiohttp's
 request and response machinery, as the main client cost under concurrency.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from proxy.h1 import Pool, Response
+from lib.h1 import Pool, Response
 
 OAUTH_BETA = "oauth-2025-04-20"
 

@@ -10,6 +10,7 @@ The body has `event`, `account` (null for the pool), `message`, `text` (one line
 people: Slack-style incoming webhooks show it) and `timestamp` (ISO 8601, UTC).
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts import signals
+from lib import h1
 
 logger = logging.getLogger(__name__)
 
@@ -94,19 +95,25 @@ def send(notice: Notice) -> bool:
 
 
 def post(url: str, payload: dict[str, Any]) -> None:
-    """POST one notice; a failure is logged at WARNING, never raised (nobody waits for it)."""
+    """POST one notice; a failure is logged at WARNING, never raised (nobody waits for it).
+
+    Runs in a thread of its own (see `send`), so the request gets an event loop of its own.
+    """
+    content_type, body = h1.json_body(payload)
     try:
-        response = httpx.post(url, json=payload, timeout=TIMEOUT_SECONDS)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        logger.warning(
-            "notify.failed event=%s url=%s error=%s",
-            payload["event"],
-            redact_url(url),
-            _describe(exc, url),
+        response = asyncio.run(
+            h1.fetch("POST", url, headers=[content_type], body=body, within=TIMEOUT_SECONDS)
         )
-        return
-    logger.info("notify.sent event=%s account=%s", payload["event"], payload["account"])
+    except (h1.UpstreamError, TimeoutError, ValueError, OSError) as exc:
+        failure = f"{type(exc).__name__}: {exc}".replace(url, redact_url(url))
+    else:
+        if response.status < 400:
+            logger.info("notify.sent event=%s account=%s", payload["event"], payload["account"])
+            return
+        failure = f"HTTP {response.status}"
+    logger.warning(
+        "notify.failed event=%s url=%s error=%s", payload["event"], redact_url(url), failure
+    )
 
 
 def redact_url(url: str) -> str:
@@ -114,12 +121,6 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]  # user:password@ is a secret too
     return f"{parts.scheme}://{host}/…"
-
-
-def _describe(exc: httpx.HTTPError, url: str) -> str:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"HTTP {exc.response.status_code}"
-    return f"{type(exc).__name__}: {exc}".replace(url, redact_url(url))
 
 
 @receiver(signals.account_needs_reauth)

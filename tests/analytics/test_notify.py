@@ -117,7 +117,7 @@ def test_an_unreachable_webhook_is_a_warning_without_the_url_secret(
 
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
-    assert "ConnectError" in record.getMessage()
+    assert "ConnectionRefused" in record.getMessage()
     assert "s3cr3t" not in record.getMessage()
     assert "password" not in record.getMessage()
 

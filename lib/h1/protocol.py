@@ -4,21 +4,21 @@ Everything is parsed as it arrives, in `data_received`: the status line and head
 once the blank line is in, then the body de-framed (Content-Length, chunked, or up to EOF) into
 a queue of payload chunks the reader takes from. The reader's side waits on one future at a
 time; the read timeout is one timer per connection, re-armed only when it fires while a wait
-is under way (no timer per chunk). The pool around it is proxy/h1/pool.py.
+is under way (no timer per chunk). The pool around it is lib/h1/pool.py.
 """
 
 import asyncio
 import collections
 from collections.abc import Callable, Hashable
 
-from proxy.h1.errors import (
+from lib.h1.errors import (
     ConnectionLost,
     HeadersTooLarge,
     MalformedResponse,
     ReadTimeout,
     UpstreamError,
 )
-from proxy.h1.head import MAX_HEAD_BYTES, Head, parse_head
+from lib.h1.head import MAX_HEAD_BYTES, Head, parse_head
 
 MAX_CHUNK_LINE = 4096  # a chunk-size line with extensions; real ones are a few bytes
 # Reading pauses past this many unread payload bytes and resumes once the reader took them:

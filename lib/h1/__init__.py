@@ -12,10 +12,11 @@ a quarter of the server's CPU for the same job (docs/performance.md).
 - pool.py: the pool (per origin, newest idle first, 30 s idle limit), Response, Headers;
 - protocol.py: one connection as an asyncio.Protocol, body framing, read timeout, flow control;
 - head.py: parsing a response head; connect.py: DNS cache, TCP/TLS, connect timeout;
-- errors.py: everything it raises derives from UpstreamError.
+- errors.py: everything it raises derives from UpstreamError;
+- oneshot.py: `fetch`, one request read whole, for the rare calls (OAuth, usage polls, webhooks).
 """
 
-from proxy.h1.errors import (
+from lib.h1.errors import (
     ConnectFailed,
     ConnectionLost,
     ConnectionRefused,
@@ -25,7 +26,8 @@ from proxy.h1.errors import (
     ReadTimeout,
     UpstreamError,
 )
-from proxy.h1.pool import Headers, Pool, Response
+from lib.h1.oneshot import Reply, fetch, json_body
+from lib.h1.pool import Headers, Pool, Response
 
 __all__ = [
     "ConnectFailed",
@@ -37,6 +39,9 @@ __all__ = [
     "MalformedResponse",
     "Pool",
     "ReadTimeout",
+    "Reply",
     "Response",
     "UpstreamError",
+    "fetch",
+    "json_body",
 ]

@@ -6,10 +6,10 @@ import ssl
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from typing import TypeVar, overload
 
-from proxy.h1.connect import Connector, Origin, parse_origin, split_url
-from proxy.h1.errors import ConnectionLost
-from proxy.h1.head import Head
-from proxy.h1.protocol import Connection
+from lib.h1.connect import Connector, Origin, parse_origin, split_url
+from lib.h1.errors import ConnectionLost
+from lib.h1.head import Head
+from lib.h1.protocol import Connection
 
 # An idle connection this old is closed rather than reused (aiohttp's keepalive_timeout):
 # servers drop idle ones after a while, and a request on one they just dropped is lost.

@@ -6,13 +6,14 @@ connections then costs no resolver round trip each, and the addresses are tried 
 """
 
 import asyncio
+import functools
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.h1.errors import ConnectFailed, ConnectionRefused, ConnectTimeout
-from proxy.h1.protocol import Connection
+from lib.h1.errors import ConnectFailed, ConnectionRefused, ConnectTimeout
+from lib.h1.protocol import Connection
 
 DNS_TTL_SECONDS = 300.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -118,9 +119,16 @@ class Connector:
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
-            self._tls = ssl.create_default_context()
-            self._tls.set_alpn_protocols(["http/1.1"])
+            self._tls = default_tls()
         return self._tls
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """The system's trust store, loaded once for every pool (loading it costs tens of ms)."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def _no_delay(conn: Connection) -> None:

@@ -1,87 +1,18 @@
-"""proxy.h1, the upstream client, against real local sockets: a scripted server answers.
-
-Each test's server gets a `respond(request, writer)` coroutine: what it writes back (and
-whether it closes) is the test's scenario. The server notes every connection and request,
-so reuse is seen from the server's side too.
-"""
+"""lib.h1, the upstream client, against real local sockets: a scripted server answers
+(tests/lib/h1/scripted.py; the `serve` fixture starts one)."""
 
 import asyncio
-import contextlib
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from proxy import h1
+from lib import h1
 from tests import servers
-
-
-@dataclass
-class Request:
-    connection: int  # which server-side connection it came on (0, 1, ...)
-    head: bytes
-    body: bytes
-
-    @property
-    def line(self) -> bytes:
-        return self.head.split(b"\r\n", 1)[0]
-
-    @property
-    def header_lines(self) -> list[bytes]:
-        return self.head.split(b"\r\n")[1:]
-
-
-Respond = Callable[[Request, asyncio.StreamWriter], Awaitable[None]]
-
-
-@dataclass
-class Server:
-    respond: Respond
-    requests: list[Request] = field(default_factory=list)
-    connections: int = 0
-    port: int = 0
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-    ended: int = 0  # connections the client closed (or that failed)
-
-    def url(self, path: str = "/v1/messages") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        number, self.connections = self.connections, self.connections + 1
-        self.writers.append(writer)
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            while not writer.is_closing():
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                request = Request(number, head[:-4], await reader.readexactly(length))
-                self.requests.append(request)
-                await self.respond(request, writer)
-        self.ended += 1
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
-    started: list[tuple[asyncio.Server, Server]] = []
-
-    async def start(respond: Respond, tls: ssl.SSLContext | None = None) -> Server:
-        server = Server(respond)
-        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
-        server.port = listener.sockets[0].getsockname()[1]
-        started.append((listener, server))
-        return server
-
-    yield start
-    for listener, server in started:
-        listener.close()
-        for writer in server.writers:
-            writer.close()
+from tests.lib.h1.scripted import Request, Respond
 
 
 @pytest.fixture

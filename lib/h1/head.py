@@ -1,6 +1,6 @@
 """Parsing one response head: the status line and header fields, and how the body is framed."""
 
-from proxy.h1.errors import MalformedResponse
+from lib.h1.errors import MalformedResponse
 
 MAX_HEAD_BYTES = 64 * 1024
 
