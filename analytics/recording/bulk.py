@@ -5,6 +5,12 @@ statement and the list of fields that need converting are worked out once per mo
 each row is then a tuple of attribute reads plus a few conversions (UUIDs, datetimes,
 JSON, decimals) through the fields' own `get_db_prep_save`, so the stored values are
 exactly what the ORM would store, on SQLite and PostgreSQL alike.
+
+Rows go in as multi-row INSERTs (as many as the backend takes parameters for), not
+`executemany`: sqlite3 lets go of the GIL for every row it steps, and under load the
+recorder's thread then waited for the event loop to give it back after each one, so it
+fell behind by thousands of records (docs/performance.md). One statement per chunk is one
+wait.
 """
 
 from collections.abc import Callable, Sequence
@@ -14,6 +20,9 @@ from typing import Any
 from django.db import connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+# Rows per statement at most: PostgreSQL's backend sets no limit of its own, but a
+# statement takes at most 65,535 parameters (a backlog after an outage can be 50,000 rows).
+MAX_ROWS = 500
 # Fields whose Python value is already what the database driver takes.
 _PLAIN = (
     models.IntegerField,
@@ -25,15 +34,21 @@ _PLAIN = (
 
 
 @cache
-def _plan(model: type[models.Model]) -> tuple[str, list[tuple[str, Callable | None]]]:
-    """The INSERT statement and, per column, the attribute and its converter (None: as is)."""
-    fields = [f for f in model._meta.concrete_fields]
+def _plan(model: type[models.Model]) -> list[tuple[str, Callable | None]]:
+    """Per column, the attribute and its converter (None: stored as it is)."""
+    return [
+        (f.attname, None if _is_plain(f) else _converter(f)) for f in model._meta.concrete_fields
+    ]
+
+
+@cache
+def _statement(model: type[models.Model], rows: int) -> str:
+    """The INSERT of `rows` rows of `model` (a few sizes recur: the chunk, the remainder)."""
+    fields = model._meta.concrete_fields
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-    converters = [(f.attname, None if _is_plain(f) else _converter(f)) for f in fields]
-    return sql, converters
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * rows)
 
 
 def _is_plain(field: models.Field) -> bool:
@@ -57,14 +72,18 @@ def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> N
     if not objects:
         return
     table: type[models.Model] = model if model is not None else type(objects[0])
-    sql, converters = _plan(table)
+    converters = _plan(table)
     conn = connections["default"]  # resolved once: the proxy object costs per attribute
-    rows = [
-        [
-            getattr(obj, name) if conv is None else conv(getattr(obj, name), conn)
-            for name, conv in converters
-        ]
+    params = [
+        getattr(obj, name) if conv is None else conv(getattr(obj, name), conn)
         for obj in objects
+        for name, conv in converters
     ]
+    fields = table._meta.concrete_fields
+    per_statement = max(1, min(MAX_ROWS, conn.ops.bulk_batch_size(fields, objects)))
+    width = len(converters)
     with conn.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        for first in range(0, len(objects), per_statement):
+            rows = min(per_statement, len(objects) - first)
+            chunk = params[first * width : (first + rows) * width]
+            cursor.execute(_statement(table, rows), chunk)

@@ -106,3 +106,20 @@ def test_many_rows_in_one_call() -> None:
     bulk.insert([full_request(account) for _ in range(250)])
 
     assert Request.objects.filter(account=account).count() == 250
+
+
+def test_more_rows_than_one_statement_takes_are_all_stored_in_a_few_statements(
+    django_assert_max_num_queries: object,
+) -> None:
+    account = make_account(name="many")
+    rows = [full_request(account, response_time_ms=n) for n in range(bulk.MAX_ROWS + 7)]
+    per_statement = min(
+        bulk.MAX_ROWS, connection.ops.bulk_batch_size(Request._meta.concrete_fields, rows)
+    )
+    statements = -(-len(rows) // per_statement)  # rounded up
+
+    with django_assert_max_num_queries(statements):  # type: ignore[operator]
+        bulk.insert(rows)
+
+    stored = sorted(Request.objects.values_list("response_time_ms", flat=True))
+    assert stored == list(range(bulk.MAX_ROWS + 7))
