@@ -13,8 +13,9 @@ fell behind by thousands of records (docs/performance.md). One statement per chu
 wait.
 """
 
+import sqlite3
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.db import connection, connections, models
@@ -42,13 +43,27 @@ def _plan(model: type[models.Model]) -> list[tuple[str, Callable | None]]:
 
 
 @cache
-def _statement(model: type[models.Model], rows: int) -> str:
+def _statement(model: type[models.Model], rows: int, placeholder: str) -> str:
     """The INSERT of `rows` rows of `model` (a few sizes recur: the chunk, the remainder)."""
     fields = model._meta.concrete_fields
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    row = "(" + ", ".join([placeholder] * len(fields)) + ")"
     return f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * rows)
+
+
+def _execute(conn: BaseDatabaseWrapper, cursor: Any) -> tuple[Callable[[str, list], Any], str]:
+    """How to run a statement on this backend, and its placeholder.
+
+    Django's SQLite cursor rewrites each statement's `%s` into `?` with a regex, every
+    time: for a statement of a thousand placeholders that was 2% of the server's CPU
+    under load. The statement is written with `?` once instead and run on sqlite3's own
+    cursor (the caller keeps Django's error translation around it).
+    """
+    if conn.vendor == "sqlite":
+        raw = cursor.cursor  # Django's SQLiteCursorWrapper, a sqlite3.Cursor
+        return partial(sqlite3.Cursor.execute, raw), "?"
+    return cursor.execute, "%s"
 
 
 def _is_plain(field: models.Field) -> bool:
@@ -82,8 +97,9 @@ def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> N
     fields = table._meta.concrete_fields
     per_statement = max(1, min(MAX_ROWS, conn.ops.bulk_batch_size(fields, objects)))
     width = len(converters)
-    with conn.cursor() as cursor:
+    with conn.cursor() as cursor, conn.wrap_database_errors:
+        execute, placeholder = _execute(conn, cursor)
         for first in range(0, len(objects), per_statement):
             rows = min(per_statement, len(objects) - first)
             chunk = params[first * width : (first + rows) * width]
-            cursor.execute(_statement(table, rows), chunk)
+            execute(_statement(table, rows, placeholder), chunk)
