@@ -46,6 +46,14 @@ class GuardedChannel(http.HTTPChannel):
     body_timeout_seconds: float = 120.0
     _deadline_at: float | None = None  # the request's current deadline (monotonic)
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
+    _host: Any = None  # this end's address, once asked
+
+    def getHost(self) -> Any:  # noqa: N802 (Twisted's name)
+        # Every request asks (Twisted's Request, daphne's scope), and the transport asks
+        # the kernel each time; an accepted socket's own address never changes.
+        if self._host is None:
+            self._host = super().getHost()
+        return self._host
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's name)
         sweep.watch(self)

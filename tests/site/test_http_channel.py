@@ -1,4 +1,5 @@
-"""The connection deadlines' one shared sweep (http_channel.DeadlineSweep), on Twisted's Clock.
+"""ccflare_site.http_channel's GuardedChannel on Twisted's Clock: the deadlines' one shared
+sweep (DeadlineSweep), and the channel's own address asked once.
 
 The 408 answers themselves are checked end to end on a real daphne in
 test_server_hardening.py; these check the timing rules the sweep keeps: Twisted's
@@ -82,3 +83,15 @@ def test_one_timer_serves_every_connection_and_stops_when_none_is_open(clock: Cl
         channel.connectionLost(http_channel.connectionDone)
     clock.advance(SWEEP_SECONDS)
     assert clock.getDelayedCalls() == []
+
+
+def test_a_connections_own_address_is_asked_of_the_transport_once(clock: Clock) -> None:
+    channel, transport = open_channel(clock)
+    asked = []
+    real = transport.getHost
+    transport.getHost = lambda: asked.append(1) or real()  # type: ignore[method-assign]
+
+    first, second = channel.getHost(), channel.getHost()
+
+    assert first is second and first == real()
+    assert len(asked) == 1
