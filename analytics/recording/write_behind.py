@@ -9,9 +9,10 @@ live channel group.
 
 What a crash can lose: requests still in flight, and those queued or being written:
 about RECORDER_FLUSH_MS of finished requests at light load, about two flushes under full
-load. Measured with bench/crash_window.py (SIGKILL under concurrency 32, 1,100-1,600 req/s
-on the 2-core development machine, medians of 3 runs): 73-101 finished requests over the
-last 55-110 ms; when the loop waited a full tick after each flush, 340-546 over 204-393 ms.
+load. Measured with bench/crash_window.py (SIGKILL under concurrency 32, about 2,900 req/s
+on the 2-core development machine, 3 runs): 52-94 finished requests over the last 14-27 ms;
+with flushes of 100 and executemany, 73-101 over 55-110 ms at half that rate; when the loop
+waited a full tick after each flush, 340-546 over 204-393 ms.
 """
 
 import asyncio
