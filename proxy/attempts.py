@@ -102,12 +102,13 @@ def _read_limits(
 ) -> Response | None:
     """Keep the account's window state; bench it if the answer says a limit holds it."""
     now = time.time()
-    info = ratelimit.parse(response.headers, now=now)
+    limits = ratelimit.limit_headers(response.raw_headers)
+    info = ratelimit.parse(limits, now=now)
     if info.present:
         _note_windows(account, info)
     if not ratelimit.is_blocking(response.status, info):
         return response
-    if response.status == 429 and not ratelimit.has_limit_headers(response.headers):
+    if response.status == 429 and not ratelimit.has_limit_headers(limits):
         turn.outcome.trace.append(
             trace(account, "429 without rate-limit headers: about this request, not benched")
         )
@@ -269,7 +270,8 @@ def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> 
 
 def _retry_wait(response: Response, retry: int) -> float | None:
     """Seconds to wait before the next try, or None when the upstream asks for longer."""
-    asked = ratelimit.parse(response.headers, now=time.time()).retry_after
+    limits = ratelimit.limit_headers(response.raw_headers)
+    asked = ratelimit.parse(limits, now=time.time()).retry_after
     if asked is not None and asked > MAX_RETRY_WAIT_SECONDS:
         return None
     return max(backoff_seconds(retry), asked or 0.0)

@@ -192,8 +192,10 @@ class Exchange:
         if self.cors:
             headers = [h for h in headers if not h[0].startswith(b"access-control-")]
             headers.extend(self.cors)
-        content_type = response.headers.get("content-type", "")
-        record.is_stream = "text/event-stream" in content_type
+        # From the relayed list (lower-case names): the answer's full header mapping is
+        # never built on the hot path.
+        content_type = next((value for name, value in headers if name == b"content-type"), b"")
+        record.is_stream = b"text/event-stream" in content_type
         try:
             if record.is_stream:
                 await self._start(send, response.status, headers)

@@ -2,7 +2,7 @@
 
 import email.utils
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 # `rejected` is what Anthropic sends today on a refusal; the rest are ccflare's set.
@@ -34,8 +34,22 @@ class RateLimitInfo:
         return self.status is not None or self.five_hour_utilization is not None
 
 
+def limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """An answer's rate-limit headers and retry-after, by lower-case name (the first of each).
+
+    Only these are decoded: every answer is read for them, and the rest of its headers
+    are relayed as the bytes they came in.
+    """
+    found: dict[str, str] = {}
+    for name, value in raw:
+        lower = name.lower()
+        if lower.startswith(_RAW_LIMIT_PREFIXES) or lower == b"retry-after":
+            found.setdefault(lower.decode("latin-1"), value.decode("latin-1"))
+    return found
+
+
 def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
-    """Read the unified headers (names are case-insensitive in the response's mapping)."""
+    """Read the unified headers from limit_headers() (or any mapping with lower-case names)."""
     u = _PREFIX
     return RateLimitInfo(
         status=headers.get(u + "status"),
@@ -62,6 +76,7 @@ def has_limit_headers(headers: Mapping[str, str]) -> bool:
 
 
 _LIMIT_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
+_RAW_LIMIT_PREFIXES = tuple(prefix.encode() for prefix in _LIMIT_PREFIXES)
 
 
 def is_blocking(status_code: int, info: RateLimitInfo) -> bool:

@@ -124,3 +124,25 @@ def test_garbage_values_are_ignored() -> None:
     info = parse(**{"anthropic-ratelimit-unified-reset": "soon", "retry-after": "later"})
     assert info.reset is None
     assert info.retry_after is None
+
+
+def test_limit_headers_decodes_only_the_limit_headers_whatever_their_case() -> None:
+    raw = [
+        (b"Content-Type", b"application/json"),
+        (b"Anthropic-RateLimit-Unified-Status", b"rejected"),
+        (b"anthropic-ratelimit-unified-status", b"allowed"),  # a repeat: the first wins
+        (b"Retry-After", b"30"),
+        (b"X-RateLimit-Reset", b"1790000000"),
+        (b"request-id", b"req_1"),
+    ]
+
+    found = ratelimit.limit_headers(raw)
+
+    assert found == {
+        "anthropic-ratelimit-unified-status": "rejected",
+        "retry-after": "30",
+        "x-ratelimit-reset": "1790000000",
+    }
+    assert ratelimit.parse(found, now=0.0).status == "rejected"
+    assert ratelimit.has_limit_headers(found)
+    assert not ratelimit.has_limit_headers(ratelimit.limit_headers([(b"Retry-After", b"5")]))
