@@ -290,7 +290,9 @@ def drain_while_streaming(
 def refused(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # A reset: the attempt was queued on a worker's listening socket just as the
+        # worker closed it; either way the port no longer takes connections.
         return True
     return False
 
