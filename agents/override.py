@@ -3,7 +3,11 @@
 Cost (docs/architecture.md, the hot path): a body without a `"system"` key pays one
 substring search. Otherwise only the `system` value is decoded (not the whole body),
 the agent found for a given system text is remembered, and a rewrite replaces the bytes
-of the top-level `model` value, leaving every other byte as the client sent it.
+of the top-level `model` value, leaving every other byte as the client sent it. The
+body is searched for workspace folders only with a system text not seen before: Claude
+Code's system prompt names its working directory, so a new workspace comes with a new
+text, and the search (80 µs on a 276 KB body, bench/agents_detect.py) is not repeated
+on every turn of a conversation.
 """
 
 import json
@@ -51,9 +55,11 @@ async def detect(body: bytes) -> Override | None:
         system = _system_text(body, first)
         if system is None:
             return None
-        if await registry.register_workspaces(_workspace_folders(body, system)):
-            logger.info("agents.reloaded_for_new_workspace")
         snapshot = await registry.current()
+        new_text = not _matches.knows(snapshot, system)
+        if new_text and await registry.register_workspaces(_workspace_folders(body, system)):
+            logger.info("agents.reloaded_for_new_workspace")
+            snapshot = await registry.current()
         agent = _matches.match(snapshot, system)
         return None if agent is None else _override(snapshot, agent, body)
     except Exception:
@@ -101,6 +107,10 @@ class _MatchCache:
         self._size = size
         self._owner: Snapshot | None = None
         self._found: OrderedDict[tuple[int, int], discovery.Agent | None] = OrderedDict()
+
+    def knows(self, snapshot: Snapshot, system: str) -> bool:
+        """Whether this text was matched against this snapshot already."""
+        return snapshot is self._owner and (hash(system), len(system)) in self._found
 
     def match(self, snapshot: Snapshot, system: str) -> discovery.Agent | None:
         if snapshot is not self._owner:

@@ -7,7 +7,6 @@ request and response machinery, as the main client cost under concurrency.
 
 import asyncio
 import re
-from collections.abc import Sequence
 
 from django.conf import settings
 
@@ -50,6 +49,8 @@ _RESPONSE_DROP = frozenset(
         "proxy-authenticate",
     }
 )
+# Compared with the raw names, each lowered once, instead of decoding every name.
+_RESPONSE_DROP_RAW = frozenset(name.encode() for name in _RESPONSE_DROP)
 _UNSAFE_VALUE = re.compile(r"[\x00-\x1f\x7f]")
 
 _session: Pool | None = None
@@ -125,15 +126,6 @@ def header_names(connection: bytes) -> frozenset[str]:
     return frozenset(name for name in names if name)
 
 
-def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[str]:
-    """Header names listed in any `Connection` header of `headers`."""
-    named: frozenset[str] = frozenset()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            named |= header_names(value)
-    return named
-
-
 def merge_beta(client_beta: str | None) -> str:
     flags = [f.strip() for f in (client_beta or "").split(",") if f.strip()]
     if OAUTH_BETA not in flags:
@@ -142,9 +134,10 @@ def merge_beta(client_beta: str | None) -> str:
 
 
 def response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
-    drop = _RESPONSE_DROP | connection_tokens(upstream.raw_headers)
-    return [
-        (name.lower(), value)
-        for name, value in upstream.raw_headers
-        if name.lower().decode("latin-1") not in drop
-    ]
+    """The answer's headers to relay, names in lower case (as ASGI wants them)."""
+    lowered = [(name.lower(), value) for name, value in upstream.raw_headers]
+    drop = _RESPONSE_DROP_RAW
+    for name, value in lowered:
+        if name == b"connection":  # and the headers it names (RFC 9110 §7.6.1)
+            drop = drop | {token.encode("latin-1") for token in header_names(value)}
+    return [(name, value) for name, value in lowered if name not in drop]

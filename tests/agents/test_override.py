@@ -110,6 +110,8 @@ def test_match_cache_follows_the_snapshot() -> None:
     for text in ("x", "y", "z"):
         assert cache.match(second, text) is None
     assert len(cache._found) == 2
+    assert cache.knows(second, "z") and not cache.knows(second, "x")
+    assert not cache.knows(first, "z")  # another snapshot's matches are not its own
 
 
 @pytest.mark.parametrize(
@@ -124,3 +126,33 @@ def test_match_cache_follows_the_snapshot() -> None:
 def test_the_top_level_model_wherever_it_sits(raw: bytes) -> None:
     start, end = override._model_span(raw)
     assert raw[start:end] == b'"claude-sonnet-4-6"'
+
+
+async def test_the_body_is_searched_for_workspaces_once_per_new_system_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    current = snapshot(agent("writer", PROMPT))
+    registered: list[set[str]] = []
+
+    async def register_workspaces(folders: set[str]) -> bool:
+        registered.append(folders)
+        return False
+
+    async def snapshot_now() -> Snapshot:
+        return current
+
+    monkeypatch.setattr(override.registry, "register_workspaces", register_workspaces)
+    monkeypatch.setattr(override.registry, "current", snapshot_now)
+    monkeypatch.setattr(override, "_matches", override._MatchCache(8))
+
+    def turn(system: str) -> bytes:
+        first = "Contents of /home/me/repo/CLAUDE.md (project instructions)"
+        messages = [{"role": "user", "content": first}]
+        return json.dumps({"model": "m", "system": system, "messages": messages}).encode()
+
+    for _ in range(3):  # three turns of one conversation
+        found = await override.detect(turn(f"Hi. {PROMPT}"))
+        assert found is not None and found.agent == "writer"
+    await override.detect(turn("Another session's prompt."))
+
+    assert registered == [{"/home/me/repo"}, {"/home/me/repo"}]

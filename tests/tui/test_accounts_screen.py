@@ -92,11 +92,7 @@ async def test_a_refused_change_is_shown_not_raised(served: Served) -> None:
 async def test_adding_an_account_with_a_pasted_api_key(served: Served) -> None:
     app = served.app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_accounts(pilot, app)
-        await pilot.press("a")
-        dialog = await until(
-            pilot, lambda: isinstance(app.screen, AddAccount) and app.screen, "form"
-        )
+        dialog = await open_add_form(pilot, app)
         dialog.query_one("#name", Input).value = "keyed"
         dialog.query_one("#api-key", Input).value = "sk-ant-api03-keyed-secret-0003"
         await submit(pilot, dialog)
@@ -108,16 +104,7 @@ async def test_adding_an_account_with_a_pasted_api_key(served: Served) -> None:
 async def test_the_oauth_login_with_a_pasted_code(served: Served) -> None:
     app = served.app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_accounts(pilot, app)
-        await pilot.press("a")
-        dialog = await until(
-            pilot, lambda: isinstance(app.screen, AddAccount) and app.screen, "form"
-        )
-        dialog.query_one("#name", Input).value = "maxed"
-        dialog.query_one("#method", Select).value = "max"
-        await submit(pilot, dialog)
-
-        login = await until(pilot, lambda: isinstance(app.screen, OAuthCode) and app.screen, "link")
+        login = await start_max_login(pilot, app, "maxed")
         assert login.auth_url.startswith("https://")
         shot(app, "oauth-login")
         state = parse_qs(urlsplit(login.auth_url).query)["state"][0]
@@ -141,15 +128,7 @@ async def test_a_refused_oauth_code_stays_to_be_pasted_again(
     )
     app = served.app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_accounts(pilot, app)
-        await pilot.press("a")
-        dialog = await until(
-            pilot, lambda: isinstance(app.screen, AddAccount) and app.screen, "form"
-        )
-        dialog.query_one("#name", Input).value = "maxed"
-        dialog.query_one("#method", Select).value = "max"
-        await submit(pilot, dialog)
-        login = await until(pilot, lambda: isinstance(app.screen, OAuthCode) and app.screen, "link")
+        login = await start_max_login(pilot, app, "maxed")
 
         await type_into(pilot, login.query_one("#code", Input), "c1")
 
@@ -159,6 +138,21 @@ async def test_a_refused_oauth_code_stays_to_be_pasted_again(
 
         await type_into(pilot, login.query_one("#code", Input), "c2")
         await until(pilot, lambda: "maxed" in served.accounts(), "added on the second paste")
+
+
+async def open_add_form(pilot, app) -> AddAccount:  # type: ignore[no-untyped-def]
+    await open_accounts(pilot, app)
+    await pilot.press("a")
+    return await until(pilot, lambda: isinstance(app.screen, AddAccount) and app.screen, "form")
+
+
+async def start_max_login(pilot, app, name: str) -> OAuthCode:  # type: ignore[no-untyped-def]
+    """Ask for a Claude Max login from the add form; returns the screen the code is pasted in."""
+    dialog = await open_add_form(pilot, app)
+    dialog.query_one("#name", Input).value = name
+    dialog.query_one("#method", Select).value = "max"
+    await submit(pilot, dialog)
+    return await until(pilot, lambda: isinstance(app.screen, OAuthCode) and app.screen, "link")
 
 
 async def answer(pilot, app, text: str) -> None:  # type: ignore[no-untyped-def]
