@@ -1,7 +1,7 @@
 """analytics.recording.bulk.insert stores exactly what the ORM would, on either database."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -135,3 +135,39 @@ def test_more_rows_than_one_statement_takes_are_all_stored_in_a_few_statements(
     assert len(statements) == -(-len(rows) // per_statement)  # rounded up
     stored = sorted(Request.objects.values_list("response_time_ms", flat=True))
     assert stored == list(range(bulk.MAX_ROWS + 7))
+
+
+SAMPLES = {
+    "UUIDField": [uuid.uuid4(), str(uuid.uuid4()), uuid.uuid4().hex, None],
+    "DateTimeField": [
+        datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC),
+        datetime(2026, 11, 26, 9, 30, tzinfo=UTC),  # no microseconds: str() leaves them out
+        datetime(2026, 11, 26, 9, 30, 15, tzinfo=timezone(timedelta(hours=-5))),
+        None,
+    ],
+    "JSONField": [[], [{"account": "a", "outcome": "served"}], {"a": [1, "ü", None]}, "x", None],
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (Request, "id"),
+        (Request, "timestamp"),
+        (Request, "account"),
+        (Request, "routing_trace"),
+        (RequestPayload, "request"),
+        (RequestPayload, "data"),
+    ],
+)
+def test_short_cut_converters_give_what_the_field_gives(model: type, name: str) -> None:
+    field = model._meta.get_field(name)
+    kind = (field.target_field if field.is_relation else field).get_internal_type()
+    convert = bulk.converter(field, connection)
+    for value in SAMPLES[kind]:
+        assert _comparable(convert(value)) == _comparable(field.get_db_prep_save(value, connection))
+
+
+def _comparable(value: object) -> object:
+    # PostgreSQL's JSON adapter wraps the value (psycopg's Jsonb): compare what it wraps.
+    return getattr(value, "obj", value)
