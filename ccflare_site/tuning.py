@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from ccflare_site import reaping
+from ccflare_site import reaping, web_request
 
 # The recorder's thread competes for the GIL; a shorter switch interval than
 # the default 5 ms bounds how long it can hold up the event loop.
@@ -19,6 +19,7 @@ def tune() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     skip_twisted_form_parsing()
     skip_twisted_access_log()
+    web_request.install()
     install_guarded_channel()
     redact_access_log()
     deepen_listen_backlog()

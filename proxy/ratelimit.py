@@ -35,16 +35,16 @@ class RateLimitInfo:
 
 
 def limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """An answer's rate-limit headers and retry-after, by lower-case name (the first of each).
+    """An answer's rate-limit headers and retry-after, by name (the first of each).
 
-    Only these are decoded: every answer is read for them, and the rest of its headers
-    are relayed as the bytes they came in.
+    `raw` has lower-case names, as lib.h1 gives them. Only these are decoded: every
+    answer is read for them, and the rest of its headers are relayed as the bytes
+    they came in.
     """
     found: dict[str, str] = {}
     for name, value in raw:
-        lower = name.lower()
-        if lower.startswith(_RAW_LIMIT_PREFIXES) or lower == b"retry-after":
-            found.setdefault(lower.decode("latin-1"), value.decode("latin-1"))
+        if name.startswith(_RAW_LIMIT_PREFIXES) or name == b"retry-after":
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
     return found
 
 

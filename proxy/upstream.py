@@ -134,10 +134,9 @@ def merge_beta(client_beta: str | None) -> str:
 
 
 def response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
-    """The answer's headers to relay, names in lower case (as ASGI wants them)."""
-    lowered = [(name.lower(), value) for name, value in upstream.raw_headers]
+    """The answer's headers to relay, names in lower case (as ASGI wants them; lib.h1's are)."""
     drop = _RESPONSE_DROP_RAW
-    for name, value in lowered:
+    for name, value in upstream.raw_headers:
         if name == b"connection":  # and the headers it names (RFC 9110 §7.6.1)
             drop = drop | {token.encode("latin-1") for token in header_names(value)}
-    return [(name, value) for name, value in lowered if name not in drop]
+    return [(name, value) for name, value in upstream.raw_headers if name not in drop]

@@ -6,7 +6,12 @@ MAX_HEAD_BYTES = 64 * 1024
 
 
 class Head:
-    """What the status line and headers say, and how the body is framed."""
+    """What the status line and headers say, and how the body is framed.
+
+    `raw_headers` are the fields in the order they came, values as sent and names in
+    lower case (HTTP names are case-insensitive; the proxy relays them lower-cased as
+    ASGI wants, and lowering them once here spares every reader doing it again).
+    """
 
     __slots__ = ("status", "raw_headers", "length", "chunked", "keep_alive")
 
@@ -35,8 +40,8 @@ def parse_head(block: bytes) -> Head:
         if not colon or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
             raise MalformedResponse("bad header line")
         value = value.strip(b" \t")
-        head.raw_headers.append((name, value))
         lower = name.lower()
+        head.raw_headers.append((lower, value))
         if lower == b"content-length":
             lengths.add(value)
         elif lower == b"transfer-encoding":

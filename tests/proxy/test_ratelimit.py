@@ -2,6 +2,7 @@
 
 import pytest
 
+from lib.h1.head import parse_head
 from proxy import ratelimit
 
 NOW = 1_800_000_000.0
@@ -127,16 +128,18 @@ def test_garbage_values_are_ignored() -> None:
 
 
 def test_limit_headers_decodes_only_the_limit_headers_whatever_their_case() -> None:
-    raw = [
-        (b"Content-Type", b"application/json"),
-        (b"Anthropic-RateLimit-Unified-Status", b"rejected"),
-        (b"anthropic-ratelimit-unified-status", b"allowed"),  # a repeat: the first wins
-        (b"Retry-After", b"30"),
-        (b"X-RateLimit-Reset", b"1790000000"),
-        (b"request-id", b"req_1"),
-    ]
+    # As the upstream client parses them (it lowers the names once, for every reader).
+    head = parse_head(
+        b"HTTP/1.1 200 OK\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Anthropic-RateLimit-Unified-Status: rejected\r\n"
+        b"anthropic-ratelimit-unified-status: allowed\r\n"  # a repeat: the first wins
+        b"Retry-After: 30\r\n"
+        b"X-RateLimit-Reset: 1790000000\r\n"
+        b"request-id: req_1"
+    )
 
-    found = ratelimit.limit_headers(raw)
+    found = ratelimit.limit_headers(head.raw_headers)
 
     assert found == {
         "anthropic-ratelimit-unified-status": "rejected",
@@ -145,4 +148,4 @@ def test_limit_headers_decodes_only_the_limit_headers_whatever_their_case() -> N
     }
     assert ratelimit.parse(found, now=0.0).status == "rejected"
     assert ratelimit.has_limit_headers(found)
-    assert not ratelimit.has_limit_headers(ratelimit.limit_headers([(b"Retry-After", b"5")]))
+    assert not ratelimit.has_limit_headers(ratelimit.limit_headers([(b"retry-after", b"5")]))

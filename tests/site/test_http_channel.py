@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.web import http
+from twisted.web.http_headers import Headers
 
 from ccflare_site import http_channel
 
@@ -95,3 +97,24 @@ def test_a_connections_own_address_is_asked_of_the_transport_once(clock: Clock) 
 
     assert first is second and first == real()
     assert len(asked) == 1
+
+
+def test_the_response_head_is_written_as_twisteds_own_method_writes_it() -> None:
+    headers = Headers()
+    headers.addRawHeader(b"content-type", b"application/json")
+    headers.addRawHeader(b"x-thing", b"first")
+    headers.addRawHeader(b"X-Thing", b"second\r\nInjected: yes")  # sanitised when added
+    ours, twisteds = Transport(), Transport()
+    channel = http_channel.GuardedChannel()
+    channel.makeConnection(ours)
+    plain = http.HTTPChannel()
+    plain.makeConnection(twisteds)
+
+    channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", headers)
+    http.HTTPChannel.writeHeaders(plain, b"HTTP/1.1", b"200", b"OK", headers)
+
+    assert ours.value() == twisteds.value()
+    assert ours.value().startswith(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+    assert b"\r\nInjected" not in ours.value()
+    plain.connectionLost(None)  # type: ignore[arg-type]
+    channel.connectionLost(None)  # type: ignore[arg-type]

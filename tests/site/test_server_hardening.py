@@ -257,6 +257,33 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
     assert b"\r\nConnection: close\r\n" in response
 
 
+def test_a_header_value_daphne_refuses_is_still_refused(server: Server) -> None:
+    # ccflare_site.web_request takes daphne's first step for plain HTTP, with its checks
+    # and answers. Twisted's parser lets a vertical tab through in a value; daphne's check
+    # refuses it. (Twisted itself refuses names that are not tokens, NUL, CR and LF in
+    # values, and a path or query string that is not ASCII.)
+    response = request(
+        server,
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Tab: a\x0bb\r\n\r\n",
+    )
+
+    assert status_line(response) == b"HTTP/1.1 400 Bad Request"
+    assert b"Invalid header value" in response
+
+
+def test_an_upgrade_request_still_takes_daphnes_own_path(server: Server) -> None:
+    # A websocket handshake without a login: daphne hands it to the websocket
+    # protocol, whose origin check refuses it (as plain HTTP, Django would answer 404).
+    response = request(
+        server,
+        b"GET /ws/requests/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n",
+    )
+
+    assert status_line(response) == b"HTTP/1.1 403 Access denied"  # autobahn's refusal
+
+
 def test_the_access_log_redacts_credentials_in_query_strings(server: Server) -> None:
     secrets = ["sk-ant-api03-querysecret1", "plainkeysecret2", "plaintokensecret3", "sigsecret4"]
     query = f"api_key={secrets[0]}&key={secrets[1]}&token={secrets[2]}&x-sig={secrets[3]}&q=ok"
