@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from ccflare_site import reaping, web_request
+from ccflare_site import prompt_writes, reaping, web_request
 
 # The recorder's thread competes for the GIL; a shorter switch interval than
 # the default 5 ms bounds how long it can hold up the event loop.
@@ -20,6 +20,7 @@ def tune() -> None:
     skip_twisted_form_parsing()
     skip_twisted_access_log()
     web_request.install()
+    prompt_writes.install()
     install_guarded_channel()
     redact_access_log()
     deepen_listen_backlog()

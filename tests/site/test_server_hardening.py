@@ -5,6 +5,7 @@ redaction, the one-line DisallowedHost log and the owner-only files of a fresh s
 """
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -282,6 +283,32 @@ def test_an_upgrade_request_still_takes_daphnes_own_path(server: Server) -> None
     )
 
     assert status_line(response) == b"HTTP/1.1 403 Access denied"  # autobahn's refusal
+
+
+def test_an_answer_larger_than_the_socket_takes_reaches_a_slow_reader_whole(
+    server: Server,
+) -> None:
+    # ccflare_site.prompt_writes sends at the end of the loop's turn; what the socket does
+    # not take must still wait for writability and follow (1.4 MB into a 4 KB window).
+    expected = (
+        Path(importlib.util.find_spec("ninja").origin or "").parent  # type: ignore[union-attr]
+        / "static/ninja/swagger-ui-bundle.js"
+    ).read_bytes()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    with sock:
+        sock.connect((server.host, server.port))
+        sock.sendall(
+            b"GET /static/ninja/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        time.sleep(0.5)  # the server fills the buffers and has to wait
+        response = read_until_closed(sock)
+
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert status_line(head) == b"HTTP/1.1 200 OK"
+    assert body == expected
 
 
 def test_the_access_log_redacts_credentials_in_query_strings(server: Server) -> None:
