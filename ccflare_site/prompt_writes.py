@@ -23,7 +23,7 @@ class PromptServer(tcp.Server):
         if self._flush_pending:
             return
         loop = getattr(self.reactor, "_asyncioEventloop", None)
-        if loop is None or self in self.reactor._writers:  # type: ignore[attr-defined]
+        if loop is None or self in self.reactor._writers:
             # Not on the asyncio reactor, or already waiting for writability.
             super().startWriting()
             return
