@@ -1,11 +1,19 @@
-"""daphne's first step of a plain HTTP request, without Twisted's Deferred machinery.
+"""daphne's and Twisted's per-request steps, the same but leaner (docs/performance.md).
 
-daphne's `WebRequest.process` is an `inlineCallbacks` generator whose one `yield` is a
-`maybeDeferred` around `Server.create_application`, a plain function: per request that
-builds a generator, two Deferreds and their callback chains for nothing, about 3% of
-the server's CPU under load (docs/performance.md). `process` below takes the same steps
-in the same order, with the same answers to a bad request, and calls the function
-directly. Upgrade requests (websockets) keep daphne's own method.
+- daphne's `WebRequest.process` is an `inlineCallbacks` generator whose one `yield` is a
+  `maybeDeferred` around `Server.create_application`, a plain function: per request that
+  builds a generator, two Deferreds and their callback chains for nothing, about 3% of
+  the server's CPU under load. `process` below takes the same steps in the same order,
+  with the same answers to a bad request, and calls the function directly. Upgrade
+  requests (websockets) keep daphne's own method.
+- daphne reaches Twisted's HTTP classes through `twisted.web.http`, which Twisted wraps
+  in a deprecation proxy whose every attribute read runs Python code (2% of the CPU);
+  daphne's modules are given the module itself.
+- daphne hashes its requests (keys of `Server.connections`, read about 16 times per
+  request) with a Python `__hash__` of the object's id; object's own hash is the same
+  rule in C.
+- Twisted's `Headers.addRawHeader` replaces line breaks in every value it stores, with a
+  split and a join even when there are none: it now does so only when there are.
 """
 
 import logging
@@ -15,8 +23,11 @@ import traceback
 from typing import Any
 from urllib.parse import unquote
 
+import daphne.http_protocol
+import daphne.server
 from daphne.http_protocol import WebRequest
 from daphne.utils import HEADER_NAME_RE, INVALID_HEADER_VALUE_BYTES, parse_x_forwarded_for
+from twisted.web import http_headers
 
 # daphne's own logger: its messages keep their name.
 logger = logging.getLogger("daphne.http_protocol")
@@ -31,6 +42,10 @@ _invalid_value = re.compile(
 def install() -> None:
     if getattr(WebRequest.process, "lean", False):
         return
+    for module in (daphne.http_protocol, daphne.server):
+        module.http = _unproxied(module.http)
+    WebRequest.__hash__ = object.__hash__
+    http_headers.Headers.addRawHeader = add_raw_header  # type: ignore[method-assign]
     daphne_process = WebRequest.process
 
     def process(self: WebRequest) -> Any:
@@ -40,6 +55,27 @@ def install() -> None:
 
     process.lean = True  # type: ignore[attr-defined]
     WebRequest.process = process
+
+
+def _unproxied(module: Any) -> Any:
+    """The module inside Twisted's deprecation proxy (the module itself if it has none)."""
+    try:
+        return object.__getattribute__(module, "_module")
+    except AttributeError:
+        return module
+
+
+def add_raw_header(self: http_headers.Headers, name: str | bytes, value: str | bytes) -> None:
+    """Twisted's Headers.addRawHeader, sanitising a value only when it has a line break.
+
+    `_sanitizeLinearWhitespace` joins the value's lines with spaces; bytes split into
+    lines only at CR and LF, so a value without either is already what it returns.
+    """
+    if isinstance(value, str):
+        value = value.encode("utf8")
+    if b"\r" in value or b"\n" in value:
+        value = http_headers._sanitizeLinearWhitespace(value)
+    self._rawHeaders.setdefault(http_headers._nameEncoder.encode(name), []).append(value)
 
 
 def process_http(request: Any) -> None:

@@ -100,7 +100,7 @@ class Exchange:
         self.scope = scope
         self.t0 = time.perf_counter()
         self.record = RequestRecord(
-            id=str(ids.uuid7()),
+            id=ids.uuid7_text(),
             started_at=time.time(),
             method=scope["method"],
             path=scope["path"],

@@ -2,8 +2,9 @@
 
 import email.utils
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # `rejected` is what Anthropic sends today on a refusal; the rest are ccflare's set.
 HARD_STATUSES = frozenset(
@@ -49,21 +50,18 @@ def limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
-    """Read the unified headers from limit_headers() (or any mapping with lower-case names)."""
-    u = _PREFIX
-    return RateLimitInfo(
-        status=headers.get(u + "status"),
-        reset=_epoch(headers.get(u + "reset"), now),
-        remaining=_int(headers.get(u + "remaining")),
-        claim=headers.get(u + "representative-claim"),
-        five_hour_utilization=_number(headers.get(u + "5h-utilization")),
-        five_hour_reset=_epoch(headers.get(u + "5h-reset"), now),
-        seven_day_utilization=_number(headers.get(u + "7d-utilization")),
-        seven_day_reset=_epoch(headers.get(u + "7d-reset"), now),
-        overage_status=headers.get(u + "overage-status"),
-        retry_after=_retry_after(headers.get("retry-after"), now=now),
-        fallback_reset=_epoch(headers.get("x-ratelimit-reset"), now),
-    )
+    """Read the unified headers from limit_headers() (or any mapping with lower-case names).
+
+    Driven by the headers present (an answer has a handful), each through its field's
+    reader; a header missing or unreadable leaves its field None.
+    """
+    fields = {}
+    for name, raw in headers.items():
+        known = _FIELDS.get(name)
+        if known is not None:
+            field, read = known
+            fields[field] = read(raw, now)
+    return RateLimitInfo(**fields)
 
 
 def has_limit_headers(headers: Mapping[str, str]) -> bool:
@@ -142,6 +140,10 @@ def _int(raw: str | None) -> int | None:
     return int(value)
 
 
+def _text(raw: str, now: float) -> str:
+    return raw
+
+
 def _retry_after(raw: str | None, *, now: float) -> float | None:
     """retry-after is seconds or an HTTP date."""
     if raw is None:
@@ -153,3 +155,19 @@ def _retry_after(raw: str | None, *, now: float) -> float | None:
         except (TypeError, ValueError, OverflowError):
             return None
     return min(max(seconds, 0.0), MAX_WAIT_SECONDS)
+
+
+# Header name -> (RateLimitInfo field, reader of its value at `now`).
+_FIELDS: dict[str, tuple[str, Callable[[str, float], Any]]] = {
+    _PREFIX + "status": ("status", _text),
+    _PREFIX + "reset": ("reset", _epoch),
+    _PREFIX + "remaining": ("remaining", lambda raw, now: _int(raw)),
+    _PREFIX + "representative-claim": ("claim", _text),
+    _PREFIX + "5h-utilization": ("five_hour_utilization", lambda raw, now: _number(raw)),
+    _PREFIX + "5h-reset": ("five_hour_reset", _epoch),
+    _PREFIX + "7d-utilization": ("seven_day_utilization", lambda raw, now: _number(raw)),
+    _PREFIX + "7d-reset": ("seven_day_reset", _epoch),
+    _PREFIX + "overage-status": ("overage_status", _text),
+    "retry-after": ("retry_after", lambda raw, now: _retry_after(raw, now=now)),
+    "x-ratelimit-reset": ("fallback_reset", _epoch),
+}

@@ -34,3 +34,13 @@ def test_ids_made_a_millisecond_apart_sort_in_that_order_as_text() -> None:
 
 def test_ids_made_in_the_same_millisecond_differ() -> None:
     assert len({ids.uuid7() for _ in range(10_000)}) == 10_000
+
+
+def test_the_text_form_is_a_version_7_uuid_written_as_uuid_writes_it() -> None:
+    before = time.time_ns() // 1_000_000
+    text = ids.uuid7_text()
+    value = uuid.UUID(text)
+
+    assert str(value) == text
+    assert (value.version, value.variant) == (7, uuid.RFC_4122)
+    assert before <= value.int >> 80 <= time.time_ns() // 1_000_000
