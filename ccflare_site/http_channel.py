@@ -67,8 +67,10 @@ class GuardedChannel(http.HTTPChannel):
             super().writeHeaders(version, code, reason, headers)
             return
         lines = [version + b" " + code + b" " + reason]
+        append = lines.append
         for name, values in headers.getAllRawHeaders():
-            lines.extend(name + b": " + value for value in values)
+            for value in values:
+                append(name + b": " + value)
         lines.append(b"\r\n")
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport

@@ -75,7 +75,12 @@ def add_raw_header(self: http_headers.Headers, name: str | bytes, value: str | b
         value = value.encode("utf8")
     if b"\r" in value or b"\n" in value:
         value = http_headers._sanitizeLinearWhitespace(value)
-    self._rawHeaders.setdefault(http_headers._nameEncoder.encode(name), []).append(value)
+    # The encoder's own cache first: a name seen before costs one lookup, not a method call.
+    canonical = _canonical_names.get(name) or http_headers._nameEncoder.encode(name)
+    self._rawHeaders.setdefault(canonical, []).append(value)
+
+
+_canonical_names = http_headers._nameEncoder._canonicalHeaderCache
 
 
 def process_http(request: Any) -> None:

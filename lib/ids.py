@@ -10,6 +10,7 @@ of CPU per recorded request (docs/performance.md).
 """
 
 import os
+import threading
 import time
 import uuid
 
@@ -31,6 +32,33 @@ def uuid7_text() -> str:
 
 def _uuid7_int() -> int:
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits; the top 6 are not used
+    rand = int.from_bytes(_random_bytes(), "big")  # 80 bits; the top 6 are not used
     rand_a = (rand >> 62) & 0xFFF
     return (ms << 80) | _VERSION | (rand_a << 64) | _VARIANT | (rand & _RAND_B)
+
+
+# The kernel's random bytes fetched for many ids at once: one getrandom call per request
+# was a system call on the hot path. Still the OS's CSPRNG, as RFC 9562 asks.
+_POOL_IDS = 256
+_pool = b""
+_used = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """A forked child must not hand out its parent's bytes again (the same ids)."""
+    global _pool, _used
+    _pool, _used = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _random_bytes() -> bytes:
+    global _pool, _used
+    with _pool_lock:
+        if _used >= len(_pool):
+            _pool, _used = os.urandom(10 * _POOL_IDS), 0
+        start = _used
+        _used += 10
+    return _pool[start : start + 10]

@@ -102,13 +102,12 @@ def _read_limits(
 ) -> Response | None:
     """Keep the account's window state; bench it if the answer says a limit holds it."""
     now = time.time()
-    limits = ratelimit.limit_headers(response.raw_headers)
-    info = ratelimit.parse(limits, now=now)
+    info = ratelimit.read(response.raw_headers, now=now)
     if info.present:
         _note_windows(account, info)
     if not ratelimit.is_blocking(response.status, info):
         return response
-    if response.status == 429 and not ratelimit.has_limit_headers(limits):
+    if response.status == 429 and not ratelimit.has_limit_headers(response.raw_headers):
         turn.outcome.trace.append(
             trace(account, "429 without rate-limit headers: about this request, not benched")
         )
@@ -270,8 +269,7 @@ def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> 
 
 def _retry_wait(response: Response, retry: int) -> float | None:
     """Seconds to wait before the next try, or None when the upstream asks for longer."""
-    limits = ratelimit.limit_headers(response.raw_headers)
-    asked = ratelimit.parse(limits, now=time.time()).retry_after
+    asked = ratelimit.read(response.raw_headers, now=time.time()).retry_after
     if asked is not None and asked > MAX_RETRY_WAIT_SECONDS:
         return None
     return max(backoff_seconds(retry), asked or 0.0)

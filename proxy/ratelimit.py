@@ -2,7 +2,7 @@
 
 import email.utils
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,42 +35,29 @@ class RateLimitInfo:
         return self.status is not None or self.five_hour_utilization is not None
 
 
-def limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """An answer's rate-limit headers and retry-after, by name (the first of each).
+def read(raw: Iterable[tuple[bytes, bytes]], *, now: float) -> RateLimitInfo:
+    """An answer's rate-limit state, from its headers with lower-case names (as lib.h1 gives them).
 
-    `raw` has lower-case names, as lib.h1 gives them. Only these are decoded: every
-    answer is read for them, and the rest of its headers are relayed as the bytes
-    they came in.
+    One pass: each header is looked up once among the few that say something, and only
+    those are decoded; the first of a name counts. A header missing or unreadable leaves
+    its field None.
     """
-    found: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     for name, value in raw:
-        if name.startswith(_RAW_LIMIT_PREFIXES) or name == b"retry-after":
-            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-    return found
-
-
-def parse(headers: Mapping[str, str], *, now: float) -> RateLimitInfo:
-    """Read the unified headers from limit_headers() (or any mapping with lower-case names).
-
-    Driven by the headers present (an answer has a handful), each through its field's
-    reader; a header missing or unreadable leaves its field None.
-    """
-    fields = {}
-    for name, raw in headers.items():
-        known = _FIELDS.get(name)
-        if known is not None:
-            field, read = known
-            fields[field] = read(raw, now)
+        known = _RAW_FIELDS.get(name)
+        if known is not None and known[0] not in fields:
+            field, read_value = known
+            fields[field] = read_value(value.decode("latin-1"), now)
     return RateLimitInfo(**fields)
 
 
-def has_limit_headers(headers: Mapping[str, str]) -> bool:
+def has_limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> bool:
     """Whether an answer says anything about the account's limits (docs/routing.md).
 
     A 429 without any rate-limit header is about that one request (its burst or
-    size), not the account's windows.
+    size), not the account's windows. Names in lower case, as lib.h1 gives them.
     """
-    return any(name.lower().startswith(_LIMIT_PREFIXES) for name in headers)
+    return any(name.startswith(_RAW_LIMIT_PREFIXES) for name, _ in raw)
 
 
 _LIMIT_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
@@ -171,3 +158,4 @@ _FIELDS: dict[str, tuple[str, Callable[[str, float], Any]]] = {
     "retry-after": ("retry_after", lambda raw, now: _retry_after(raw, now=now)),
     "x-ratelimit-reset": ("fallback_reset", _epoch),
 }
+_RAW_FIELDS = {name.encode("latin-1"): known for name, known in _FIELDS.items()}

@@ -1,5 +1,6 @@
 """Request ids: UUID version 7, in time order (lib/ids.py)."""
 
+import os
 import time
 import uuid
 
@@ -44,3 +45,18 @@ def test_the_text_form_is_a_version_7_uuid_written_as_uuid_writes_it() -> None:
     assert str(value) == text
     assert (value.version, value.variant) == (7, uuid.RFC_4122)
     assert before <= value.int >> 80 <= time.time_ns() // 1_000_000
+
+
+def test_a_forked_child_makes_ids_of_its_own() -> None:
+    ids.uuid7_text()  # the pool of random bytes is filled
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out
+        os.write(write_end, ids.uuid7_text().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+
+    assert child[19:] != ids.uuid7_text()[19:]  # the random part after the time

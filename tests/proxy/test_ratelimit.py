@@ -8,12 +8,21 @@ from proxy import ratelimit
 NOW = 1_800_000_000.0
 
 
+def read(headers: dict[str, str]) -> ratelimit.RateLimitInfo:
+    """ratelimit.read of these headers, as the upstream client hands them over."""
+    return ratelimit.read(raw(headers), now=NOW)
+
+
+def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in headers.items()]
+
+
 def parse(**headers: str) -> ratelimit.RateLimitInfo:
-    return ratelimit.parse({k.replace("_", "-"): v for k, v in headers.items()}, now=NOW)
+    return read({k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def test_reads_unified_and_window_headers() -> None:
-    info = ratelimit.parse(
+    info = read(
         {
             "anthropic-ratelimit-unified-status": "allowed_warning",
             "anthropic-ratelimit-unified-reset": "1800003600",
@@ -24,8 +33,7 @@ def test_reads_unified_and_window_headers() -> None:
             "anthropic-ratelimit-unified-7d-utilization": "0.4",
             "anthropic-ratelimit-unified-7d-reset": "1800500000",
             "anthropic-ratelimit-unified-overage-status": "rejected",
-        },
-        now=NOW,
+        }
     )
     assert info.status == "allowed_warning"
     assert info.reset == 1800003600
@@ -50,30 +58,28 @@ def test_reads_unified_and_window_headers() -> None:
 )
 def test_blocking_statuses(status_code: int, unified: str | None, blocking: bool) -> None:
     headers = {} if unified is None else {"anthropic-ratelimit-unified-status": unified}
-    info = ratelimit.parse(headers, now=NOW)
+    info = read(headers)
     assert ratelimit.is_blocking(status_code, info) is blocking
 
 
 def test_full_window_blocks_until_that_windows_reset() -> None:
-    info = ratelimit.parse(
+    info = read(
         {
             "anthropic-ratelimit-unified-7d-utilization": "1.0",
             "anthropic-ratelimit-unified-7d-reset": str(NOW + 86400),
-        },
-        now=NOW,
+        }
     )
     assert ratelimit.is_blocking(200, info) is True
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 86400
 
 
 def test_full_window_blocks_until_its_reset_whatever_the_status() -> None:
-    info = ratelimit.parse(
+    info = read(
         {
             "anthropic-ratelimit-unified-status": "allowed_warning",
             "anthropic-ratelimit-unified-5h-utilization": "1.0",
             "anthropic-ratelimit-unified-5h-reset": str(NOW + 3600),
-        },
-        now=NOW,
+        }
     )
     assert ratelimit.is_blocking(200, info) is True
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 3600
@@ -117,7 +123,7 @@ def test_full_window_blocks_until_its_reset_whatever_the_status() -> None:
     ],
 )
 def test_blocked_until_prefers_the_most_specific_reset(headers: dict, until: float) -> None:
-    info = ratelimit.parse(headers, now=NOW)
+    info = read(headers)
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == until
 
 
@@ -127,7 +133,7 @@ def test_garbage_values_are_ignored() -> None:
     assert info.retry_after is None
 
 
-def test_limit_headers_decodes_only_the_limit_headers_whatever_their_case() -> None:
+def test_the_limit_headers_are_read_whatever_their_case() -> None:
     # As the upstream client parses them (it lowers the names once, for every reader).
     head = parse_head(
         b"HTTP/1.1 200 OK\r\n"
@@ -139,13 +145,9 @@ def test_limit_headers_decodes_only_the_limit_headers_whatever_their_case() -> N
         b"request-id: req_1"
     )
 
-    found = ratelimit.limit_headers(head.raw_headers)
+    info = ratelimit.read(head.raw_headers, now=NOW)
 
-    assert found == {
-        "anthropic-ratelimit-unified-status": "rejected",
-        "retry-after": "30",
-        "x-ratelimit-reset": "1790000000",
-    }
-    assert ratelimit.parse(found, now=0.0).status == "rejected"
-    assert ratelimit.has_limit_headers(found)
-    assert not ratelimit.has_limit_headers(ratelimit.limit_headers([(b"retry-after", b"5")]))
+    assert (info.status, info.retry_after, info.fallback_reset) == ("rejected", 30.0, 1790000000)
+    assert ratelimit.has_limit_headers(head.raw_headers)
+    assert ratelimit.has_limit_headers(raw({"anthropic-ratelimit-requests-limit": "50"}))
+    assert not ratelimit.has_limit_headers(raw({"retry-after": "5", "request-id": "req_1"}))
