@@ -1,6 +1,7 @@
 """Process-wide tuning applied once when the ASGI app loads, each measured with `make bench`."""
 
 import asyncio
+import datetime
 import gc
 import sys
 import time
@@ -138,7 +139,9 @@ def redact_access_log() -> None:
 
     daphne writes that log (on stdout by default) straight to a stream, past the
     logging module and its RedactingFilter, and a query string such as
-    `?api_key=...` is part of each line.
+    `?api_key=...` is part of each line. The line of a finished HTTP request, one per
+    request, is written here in one step in daphne's format (its date formatted once
+    a second); websocket lines keep daphne's own path.
     """
     try:
         from daphne.access import AccessLogGenerator
@@ -146,17 +149,42 @@ def redact_access_log() -> None:
         return
     from analytics.operations import logs
 
-    original = AccessLogGenerator.write_entry
-    if getattr(original, "redacts", False):
+    original_call, original_write = AccessLogGenerator.__call__, AccessLogGenerator.write_entry
+    if getattr(original_write, "redacts", False):
         return
 
     def write_entry(
         self: AccessLogGenerator, host: str, date: object, request: str, **rest: object
     ) -> None:
-        original(self, host, date, logs.redact(request), **rest)
+        original_write(self, host, date, logs.redact(request), **rest)
+
+    def log(self: AccessLogGenerator, protocol: str, action: str, details: dict) -> None:
+        if protocol != "http" or action != "complete":
+            original_call(self, protocol, action, details)
+            return
+        request = logs.redact(f"{details['method']} {details['path']}")
+        self.stream.write(
+            f'{details["client"]} - - [{_access_log_date()}] "{request}" '
+            f"{details['status'] or '-'} {details['size'] or '-'}\n"
+        )
 
     write_entry.redacts = True  # type: ignore[attr-defined]
     AccessLogGenerator.write_entry = write_entry
+    AccessLogGenerator.__call__ = log
+
+
+_date_second, _date_text = 0, ""
+
+
+def _access_log_date() -> str:
+    """daphne's date for the access log (local time, to the second), made once a second."""
+    global _date_second, _date_text
+    second = int(time.time())
+    if second != _date_second:
+        local = datetime.datetime.fromtimestamp(second, tz=datetime.UTC).astimezone()
+        stamp = local.strftime("%d/%b/%Y:%H:%M:%S")
+        _date_second, _date_text = second, stamp
+    return _date_text
 
 
 # How often a draining server looks whether its requests in flight are done.

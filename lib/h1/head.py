@@ -3,6 +3,9 @@
 from lib.h1.errors import MalformedResponse
 
 MAX_HEAD_BYTES = 64 * 1024
+_BLANKS = (b" ", b"\t")
+# The fields that decide how the body is framed and whether the connection is kept.
+_FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 
 
 class Head:
@@ -35,13 +38,16 @@ def parse_head(block: bytes) -> Head:
     head = Head(int(code), [])
     head.keep_alive = status_line[7:8] == b"1"  # HTTP/1.0 is never reused
     lengths: set[bytes] = set()
+    append = head.raw_headers.append
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        if not colon or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
+        if not colon or not name or name[-1:] in _BLANKS or line[:1] in _BLANKS:
             raise MalformedResponse("bad header line")
         value = value.strip(b" \t")
         lower = name.lower()
-        head.raw_headers.append((lower, value))
+        append((lower, value))
+        if lower not in _FRAMING:
+            continue
         if lower == b"content-length":
             lengths.add(value)
         elif lower == b"transfer-encoding":

@@ -5,8 +5,12 @@ from datetime import timedelta
 import httpx
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from analytics.operations import metrics
+from analytics.recording.usage import Usage
+from analytics.recording.write_behind import RequestRecord
 from tests.conftest import FakeUpstream, ProxyServer, wait_for
 from tests.factories import make_account, make_oauth_account
 
@@ -67,3 +71,25 @@ def test_a_failover_and_a_token_refresh_show_in_the_servers_metrics(
     assert growth(before, counted, "ccflare_token_refreshes_total", outcome="ok") == 1
     assert growth(before, counted, "ccflare_upstream_latency_seconds_count") >= 1
     assert scrape(proxy, api_token).headers["content-type"].startswith("text/plain")
+
+
+def test_a_batch_counts_each_request_under_its_own_labels() -> None:
+    def record(model: str, status: int) -> RequestRecord:
+        return RequestRecord(
+            id="r", started_at=0.0, method="POST", path="/v1/messages",
+            status_code=status, usage=Usage(model=model),
+        )  # fmt: skip
+
+    def count(model: str, status: str) -> float:
+        labels = {"account": "none", "model": model, "status": status}
+        labels |= {"terminal_state": "complete", "client_key": "none"}
+        return REGISTRY.get_sample_value("ccflare_requests_total", labels) or 0.0
+
+    before = [count("metrics-a", "200"), count("metrics-a", "429"), count("metrics-b", "200")]
+
+    metrics.observe(
+        [record("metrics-a", 200)] * 3 + [record("metrics-a", 429), record("metrics-b", 200)]
+    )
+
+    after = [count("metrics-a", "200"), count("metrics-a", "429"), count("metrics-b", "200")]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 1, 1]
