@@ -5,6 +5,7 @@ through byte for byte, and Django's per-request machinery measured about 1.6 ms.
 """
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
+from lib.asgi import CLIENT_GONE
 from lib.h1 import Response, UpstreamError
 from proxy import background, capture, guard, keypolicy, replies, upstream
 from proxy.failover import Call, Outcome, forward
@@ -123,8 +125,9 @@ class Exchange:
     async def run(self, body: bytes, receive: Receive, send: Send) -> None:
         """Forward, relay, record; a client disconnect cancels the work and is recorded."""
         task = asyncio.current_task()
-        watcher = asyncio.ensure_future(receive())
-        watcher.add_done_callback(lambda w: self._on_client_message(w, task))
+        gone = _client_gone(self.scope, receive)
+        on_gone = functools.partial(self._on_client_gone, task)
+        gone.add_done_callback(on_gone)
         try:
             sent_at = time.perf_counter()
             outcome = await forward(self._call(body), strip=self.strip)
@@ -144,7 +147,7 @@ class Exchange:
         except asyncio.CancelledError:
             if self.completed:
                 raise
-            if not watcher.done():
+            if not gone.done():
                 # Cancelled by the server itself (shutdown), not by the client leaving.
                 self.record.terminal_state = Request.Terminal.ERROR
                 self.record.error_message = "Server shut down mid-request"
@@ -152,12 +155,13 @@ class Exchange:
             self.record.terminal_state = Request.Terminal.CLIENT_CANCELLED
             self.record.error_message = "Client disconnected"
         finally:
-            watcher.cancel()
+            gone.remove_done_callback(on_gone)
+            if isinstance(gone, asyncio.Task):
+                gone.cancel()  # the watcher of receive(), under another server
             self.finish()
 
-    def _on_client_message(self, watcher: asyncio.Future, task: asyncio.Task | None) -> None:
-        # The only message after the body is http.disconnect: stop relaying.
-        if not watcher.cancelled() and not self.completed and task is not None:
+    def _on_client_gone(self, task: asyncio.Task | None, gone: asyncio.Future) -> None:
+        if not gone.cancelled() and not self.completed and task is not None:
             task.cancel()
 
     def _call(self, body: bytes) -> Call:
@@ -345,6 +349,17 @@ class Exchange:
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.t0) * 1000)
+
+
+def _client_gone(scope: Scope, receive: Receive) -> asyncio.Future:
+    """A future that completes when the client leaves before the answer is finished.
+
+    daphne serving us (ccflare_site.web_request) hands one over in the scope; under
+    another server, a task waits on `receive()`, whose only message after the body is
+    `http.disconnect` (or its end with the response, which `completed` tells apart).
+    """
+    gone = scope.get("extensions", {}).get(CLIENT_GONE)
+    return gone if gone is not None else asyncio.ensure_future(receive())
 
 
 async def read_body(scope: Scope, receive: Receive) -> bytes:
