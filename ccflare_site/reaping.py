@@ -31,7 +31,7 @@ def reap_finished_requests() -> None:
         queue = create_application(self, protocol, scope)
         task = self.connections.get(protocol, {}).get("application_instance")
         if task is not None:
-            task.add_done_callback(lambda _: reap(self, protocol))
+            watch(self, protocol, task)
         return queue
 
     def disconnected_and_reaped(self: Server, protocol: Any) -> None:
@@ -42,6 +42,11 @@ def reap_finished_requests() -> None:
     create_and_watch.reaps = True  # type: ignore[attr-defined]
     Server.create_application = create_and_watch
     Server.protocol_disconnected = disconnected_and_reaped
+
+
+def watch(server: Any, protocol: Any, task: asyncio.Future) -> None:
+    """Reap `protocol` when its application's task is done (and again when it disconnects)."""
+    task.add_done_callback(lambda _: reap(server, protocol))
 
 
 def reap(server: Any, protocol: Any) -> None:

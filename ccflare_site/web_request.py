@@ -10,6 +10,9 @@
   answer is finished (`CLIENT_GONE` in `scope["extensions"]`): the proxy's handler
   watches it instead of running a second task per request that waits on `receive()`
   for daphne's `http.disconnect`.
+- daphne gives every request an `asyncio.Queue` (three deques and an Event: about 3 KB
+  per open stream, and time to make) for the one or two messages it ever holds, the
+  body and `http.disconnect`; a plain HTTP request gets an Inbox instead.
 - daphne reaches Twisted's HTTP classes through `twisted.web.http`, which Twisted wraps
   in a deprecation proxy whose every attribute read runs Python code (2% of the CPU);
   daphne's modules are given the module itself.
@@ -25,6 +28,7 @@ import logging
 import re
 import time
 import traceback
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,6 +38,7 @@ from daphne.http_protocol import WebRequest
 from daphne.utils import HEADER_NAME_RE, INVALID_HEADER_VALUE_BYTES, parse_x_forwarded_for
 from twisted.web import http_headers
 
+from ccflare_site import reaping
 from lib.asgi import CLIENT_GONE
 
 # daphne's own logger: its messages keep their name.
@@ -125,7 +130,7 @@ def process_http(request: Any) -> None:
         logger.debug("HTTP %s request for %s", request.method, request.client_addr)
         request.content.seek(0, 0)
         request.client_gone = asyncio.get_running_loop().create_future()
-        request.application_queue = request.server.create_application(request, _scope(request))
+        request.application_queue = create_application(request.server, request, _scope(request))
         if request.application_queue is None or request.content.closed:
             return  # the client closed before its request was taken
         _hand_over_body(request)
@@ -207,3 +212,63 @@ def _hand_over_body(request: Any) -> None:
         )
         if not more_body:
             break
+
+
+def create_application(server: Any, request: Any, scope: dict) -> "Inbox | None":
+    """daphne's Server.create_application for a plain HTTP request, with an Inbox as its queue.
+
+    None when the client left meanwhile, as in daphne.
+    """
+    assert "application_instance" not in server.connections[request]
+    inbox = Inbox()
+    scope.setdefault("asgi", {"version": "3.0"})
+    instance = server.application(
+        scope=scope, receive=inbox.get, send=partial(server.handle_reply, request)
+    )
+    if request not in server.connections:
+        instance.close()  # never run: no "was never awaited" warning
+        return None
+    task = asyncio.ensure_future(instance)
+    server.connections[request]["application_instance"] = task
+    reaping.watch(server, request, task)
+    return inbox
+
+
+class Inbox:
+    """The messages waiting for one request's application: asyncio.Queue's put_nowait and get.
+
+    Always true, like the Queue it stands in for (daphne tests `if request.application_queue`).
+    """
+
+    __slots__ = ("_messages", "_getters")
+
+    def __init__(self) -> None:
+        self._messages: list[dict] = []
+        self._getters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, message: dict) -> None:
+        self._messages.append(message)
+        self._wake_next()
+
+    async def get(self) -> dict:
+        while not self._messages:
+            getter = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                # As asyncio.Queue.get: a getter woken and then cancelled passes its turn on.
+                getter.cancel()
+                if getter in self._getters:
+                    self._getters.remove(getter)
+                if self._messages and not getter.cancelled():
+                    self._wake_next()
+                raise
+        return self._messages.pop(0)
+
+    def _wake_next(self) -> None:
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                return

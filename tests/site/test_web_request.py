@@ -4,6 +4,7 @@ daphne's checks and answers on a real server are in test_server_hardening.py; he
 pieces that can be compared with the code they stand in for.
 """
 
+import asyncio
 import types
 
 import daphne.http_protocol
@@ -40,3 +41,31 @@ def test_daphnes_modules_reach_twisteds_http_module_without_the_proxy() -> None:
     for module in (daphne.http_protocol, daphne.server):
         assert type(module.http) is types.ModuleType
         assert module.http.Request.__module__ == "twisted.web.http"
+
+
+async def test_an_inbox_hands_over_messages_in_order_and_wakes_a_waiting_get() -> None:
+    inbox = web_request.Inbox()
+    inbox.put_nowait({"n": 1})
+    assert await inbox.get() == {"n": 1}
+
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    inbox.put_nowait({"n": 2})
+    inbox.put_nowait({"n": 3})
+
+    assert await waiting == {"n": 2}
+    assert await inbox.get() == {"n": 3}
+    assert inbox  # daphne tests the queue's truth before putting http.disconnect
+
+
+async def test_a_get_cancelled_after_its_wake_up_passes_the_message_on() -> None:
+    inbox = web_request.Inbox()
+    first, second = asyncio.ensure_future(inbox.get()), asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+
+    inbox.put_nowait({"type": "http.disconnect"})
+    first.cancel()  # woken, but cancelled before it ran
+
+    assert await asyncio.wait_for(second, timeout=5) == {"type": "http.disconnect"}
+    assert first.cancelled()
