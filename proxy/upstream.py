@@ -139,4 +139,5 @@ def response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
     for name, value in upstream.raw_headers:
         if name == b"connection":  # and the headers it names (RFC 9110 §7.6.1)
             drop = drop | {token.encode("latin-1") for token in header_names(value)}
-    return [(name, value) for name, value in upstream.raw_headers if name not in drop]
+    # The client's own pairs, not copies: an open stream keeps this list (payload capture).
+    return [pair for pair in upstream.raw_headers if pair[0] not in drop]
