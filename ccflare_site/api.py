@@ -4,13 +4,16 @@ Errors all look like ccflare's: `{"error": message, "details"?: ...}`. Domain
 exceptions are mapped here once, so handlers in the app routers never catch them.
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.openapi.schema import OpenAPISchema
 
 from access.auth import api_auth, require_api_access
@@ -33,6 +36,24 @@ class Api(NinjaAPI):
         return openapi.document_errors(super().get_openapi_schema(**kwargs))
 
 
+class LocalSwagger(Swagger):
+    """Swagger UI from this server's own copy of its files, never a CDN.
+
+    ninja renders its local page only when "ninja" is an installed app, which would load
+    it at start-up in every process; its template and files are found through
+    settings.NINJA_DIR instead, and the page is rendered as ninja renders it there.
+    """
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": _csrf_needed(api),
+        }
+        return render(request, self.template, context)
+
+
 api = Api(
     title="ccflare",
     version="0.1.0",
@@ -40,6 +61,7 @@ api = Api(
     "Authenticate with a staff session or `Authorization: Bearer <token>` "
     "(`manage.py create_api_token NAME`).",
     urls_namespace="api",
+    docs=LocalSwagger(),
     docs_url="/api/docs",
     openapi_url="/api/openapi.json",
     docs_decorator=require_api_access,

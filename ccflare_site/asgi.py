@@ -1,4 +1,5 @@
-"""ASGI entry point: /v1/ goes to the proxy's lean handler, the rest to Django and Channels."""
+"""ASGI entry point: /v1/ goes to the proxy's lean handler, /health to its own, the rest to
+Django and Channels."""
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,7 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from accounts import usage_check  # noqa: E402
-from ccflare_site import routing, tuning, workers  # noqa: E402
+from ccflare_site import health, routing, tuning, workers  # noqa: E402
 from proxy import handler  # noqa: E402
 
 # Django's handler sends any Mapping; the proxy's handler sends dicts.
@@ -23,8 +24,11 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 async def http_app(scope: dict, receive: handler.Receive, send: Send) -> None:
-    if scope["path"].startswith("/v1/"):
+    path = scope["path"]
+    if path.startswith("/v1/"):
         return await handler.application(scope, receive, send)
+    if path == health.PATH:
+        return await health.app(scope, receive, send)
     return await django_app(scope, receive, send)
 
 

@@ -1,6 +1,7 @@
 """All configuration, read from the environment (and a `.env` file); see `.env.example`."""
 
 import contextlib
+import importlib.util
 import os
 import secrets
 import stat
@@ -128,8 +129,6 @@ INSTALLED_APPS = [
     "channels",
     # Locks out repeated wrong passwords on the admin (and dashboard) login.
     "axes",
-    # Serves Swagger UI's files locally, so /api/docs loads nothing from a CDN.
-    "ninja",
     "access",
     "accounts",
     "analytics",
@@ -138,6 +137,13 @@ INSTALLED_APPS = [
     # Only so that `manage.py tui` exists: no models, talks to the server over HTTP.
     "tui",
 ]
+
+# django-ninja's Swagger UI page and files, served from here so /api/docs loads nothing
+# from a CDN (ccflare_site.openapi.LocalSwagger). Found without importing ninja, and
+# ninja is not an installed app: a process that only proxies never loads it (12 MB).
+_ninja_spec = importlib.util.find_spec("ninja")
+assert _ninja_spec is not None and _ninja_spec.submodule_search_locations
+NINJA_DIR = Path(_ninja_spec.submodule_search_locations[0])
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -160,7 +166,7 @@ ASGI_APPLICATION = "ccflare_site.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -217,7 +223,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 # Serve static files (dashboard, admin) straight from their source folders too, so a
 # bare `daphne ...` after `migrate` (README, Configuration) works without collectstatic.
 WHITENOISE_USE_FINDERS = True

@@ -1,12 +1,10 @@
 """GET /health (open: is the pool able to serve) and GET /metrics (Prometheus), at the root."""
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Router, Status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from accounts import selection
-from accounts.models import Account
+from analytics.operations import health as health_report
 from analytics.operations import metrics
 
 router = Router()
@@ -23,29 +21,12 @@ async def health(request: HttpRequest) -> Status:
     """Open: liveness plus pool state (how many accounts are usable, and why the others are not).
 
     503 when accounts exist and none can serve, so a monitor can alert; 200 when one
-    can, and with no accounts at all (requests then pass through).
+    can, and with no accounts at all (requests then pass through). The server answers
+    it ahead of Django (ccflare_site/health.py); this route documents it and serves
+    Django's own test client.
     """
-    now = timezone.now()
-    accounts = [a async for a in Account.objects.all()]
-    unusable = [
-        {"name": a.name, "reason": reason}
-        for a in selection.routing_order(accounts)
-        if (reason := selection.skip_reason(a, now=now)) is not None
-    ]
-    serving = not accounts or len(unusable) < len(accounts)
-    body = {
-        "status": "ok" if serving else "unavailable",
-        "accounts": len(accounts),
-        "usableAccounts": len(accounts) - len(unusable),
-        "unusableAccounts": unusable,
-        "timestamp": now.isoformat(),
-        "strategy": "session",
-    }
-    if not serving:
-        body["reason"] = "No account can serve: " + "; ".join(
-            f"{u['name']} {u['reason']}" for u in unusable
-        )
-    return Status(200 if serving else 503, body)
+    status, body = await health_report.report()
+    return Status(status, body)
 
 
 @router.get("/metrics", tags=["metrics"], operation_id="analytics_api_prometheus_metrics")

@@ -37,7 +37,7 @@ from analytics.models import Request, RequestPayload
 from analytics.operations import metrics
 from analytics.recording import bulk, cost, redaction
 from analytics.recording.usage import NO_USAGE, Usage
-from analytics.schemas import request_json
+from analytics.shapes import request_json
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from accounts.models import Account
 from analytics.models import Request, RequestPayload
 from analytics.reporting import aggregates, key_report
 from analytics.reporting.aggregates import account_name
-from analytics.schemas import request_json
+from analytics.shapes import request_json
 
 
 def stats(*, client_keys: Sequence[str] = ()) -> dict:

@@ -1,0 +1,36 @@
+"""The pool's health as GET /health reports it: can it serve, and why not (docs/api.md).
+
+Kept apart from the API module so that the server can answer /health without loading
+the API (ccflare_site/health.py).
+"""
+
+from django.utils import timezone
+
+from accounts import selection
+from accounts.models import Account
+
+
+async def report() -> tuple[int, dict]:
+    """Status and body: 503 when accounts exist and none can serve, so a monitor can alert;
+    200 when one can, and with no accounts at all (requests then pass through)."""
+    now = timezone.now()
+    accounts = [a async for a in Account.objects.all()]
+    unusable = [
+        {"name": a.name, "reason": reason}
+        for a in selection.routing_order(accounts)
+        if (reason := selection.skip_reason(a, now=now)) is not None
+    ]
+    serving = not accounts or len(unusable) < len(accounts)
+    body = {
+        "status": "ok" if serving else "unavailable",
+        "accounts": len(accounts),
+        "usableAccounts": len(accounts) - len(unusable),
+        "unusableAccounts": unusable,
+        "timestamp": now.isoformat(),
+        "strategy": "session",
+    }
+    if not serving:
+        body["reason"] = "No account can serve: " + "; ".join(
+            f"{u['name']} {u['reason']}" for u in unusable
+        )
+    return (200 if serving else 503), body

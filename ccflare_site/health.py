@@ -1,0 +1,45 @@
+"""GET /health answered ahead of Django's request cycle, like /v1/.
+
+Monitors poll it every few seconds, and answered here a process that only proxies never
+loads Django's URLs and with them the API (django-ninja and pydantic, about 12 MB:
+docs/performance.md). The answer is the API route's (analytics.operations.health), and
+the Host header obeys ALLOWED_HOSTS as on every route.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from analytics.operations import health
+from proxy import guard
+
+Send = Callable[[dict], Awaitable[None]]
+
+PATH = "/health"
+# Django's own logger for a refused Host, as the rest of the site logs it.
+security_log = logging.getLogger("django.security.DisallowedHost")
+
+
+async def app(scope: dict, receive: object, send: Send) -> None:
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    if host is not None and not guard.host_allowed(host):
+        security_log.warning("Invalid HTTP_HOST header: %r.", host.decode("latin-1"))
+        await _answer(send, 400, {"error": "Invalid Host header"})
+    elif scope["method"] != "GET":
+        await _answer(send, 405, {"error": "Method not allowed"}, ((b"allow", b"GET"),))
+    else:
+        await _answer(send, *await health.report())
+
+
+async def _answer(
+    send: Send, status: int, body: dict, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
