@@ -63,8 +63,13 @@ async def test_a_proxied_request_appears_on_the_requests_screen_by_itself(served
             reply = await http.post(f"{served.proxy.url}/v1/messages", json=MESSAGE)
         assert reply.status_code == 200
 
-        text = await until(pilot, lambda: " 200 " in screen_text(app) and screen_text(app), "row")
-        assert "sonnet-4-6" in text and "alpha" in text
+        # The row shows up in flight first (the upstream's answer started), then finished.
+        text = await until(
+            pilot,
+            lambda: " 200 " in (t := screen_text(app)) and "sonnet-4-6" in t and t,
+            "the finished row",
+        )
+        assert "alpha" in text
         assert [i["inFlight"] for i in view.items.values()] == [False]
         shot(app, "requests")
 
@@ -80,7 +85,7 @@ async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> Non
                 f"{served.proxy.url}/v1/messages", json=MESSAGE, headers=headers
             )
         assert reply.status_code == 200
-        await until(pilot, lambda: " 200 " in screen_text(app), "the row")
+        await until(pilot, lambda: "sonnet-4-6" in screen_text(app), "the finished row")
 
         await pilot.press("enter")
         text = await until(
