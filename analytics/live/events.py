@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +14,18 @@ REQUESTS_GROUP = "requests"
 # (they reach the database in its background flush, just before `request.logged`).
 ACCOUNTS_GROUP = "accounts"
 _tasks: set[asyncio.Task] = set()
+
+
+def has_listeners(group: str = REQUESTS_GROUP) -> bool:
+    """Whether anyone may be listening to `group`, so that its rows are worth building.
+
+    Only the one-process layer knows its group is empty; with Redis or the workers' hub
+    a listener may be in another process, so they always say yes.
+    """
+    layer = get_channel_layer()
+    if type(layer) is InMemoryChannelLayer:
+        return bool(layer.groups.get(group))
+    return layer is not None
 
 
 async def publish_requests_logged(rows: list[dict]) -> None:

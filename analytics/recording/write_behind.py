@@ -144,7 +144,8 @@ class Recorder:
 
     async def _publish_started(self) -> None:
         started, self._started = self._started, []
-        await events.publish_requests_started([start_row(record) for record in started])
+        if events.has_listeners():
+            await events.publish_requests_started([start_row(record) for record in started])
 
     def flush_sync(self) -> list[dict]:
         """Write the queued batch; on failure keep it for the next attempt.
@@ -197,13 +198,14 @@ def write_one_by_one(batch: list[RequestRecord]) -> list[Request]:
 
 
 def after_write(batch: list[RequestRecord], rows: list[Request]) -> list[dict]:
-    """Metrics and log lines for what was written; a failure here never rewrites a row."""
+    """Metrics and log lines for what was written, and the rows for live listeners (none
+    are built when nobody listens). A failure here never rewrites a row."""
     try:
         metrics.observe(batch)
         log_requests(rows)
     except Exception:
         logger.exception("recording.after_write_failed")
-    return [request_json(row) for row in rows]
+    return [request_json(row) for row in rows] if events.has_listeners() else []
 
 
 def log_requests(rows: list[Request]) -> None:

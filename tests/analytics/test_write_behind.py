@@ -4,7 +4,10 @@ import time
 import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
+from analytics.live import events
 from analytics.models import Request
 from analytics.recording import write_behind
 from analytics.recording.usage import Usage
@@ -101,3 +104,22 @@ def test_account_counters_grow_by_the_requests_each_account_served() -> None:
     assert (busy.request_count, busy.total_requests, busy.session_request_count) == (4, 4, 4)
     assert (quiet.request_count, quiet.total_requests, quiet.session_request_count) == (1, 1, 1)
     assert busy.last_used is not None and busy.last_used.timestamp() == pytest.approx(started + 10)
+
+
+async def test_live_rows_are_built_only_while_someone_listens() -> None:
+    # The one-process channel layer knows its group is empty: nothing to build for nobody.
+    layer = get_channel_layer()
+    recorder = write_behind.Recorder()
+    recorder.enqueue(record())
+
+    unheard = await sync_to_async(recorder.flush_sync)()
+    await layer.group_add(events.REQUESTS_GROUP, "listener")
+    try:
+        recorder.enqueue(first := record())
+        heard = await sync_to_async(recorder.flush_sync)()
+    finally:
+        await layer.group_discard(events.REQUESTS_GROUP, "listener")
+
+    assert unheard == []
+    assert [row["id"] for row in heard] == [first.id]
+    assert await sync_to_async(Request.objects.count)() == 2  # both written all the same
