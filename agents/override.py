@@ -110,12 +110,12 @@ class _MatchCache:
 
     def knows(self, snapshot: Snapshot, system: str) -> bool:
         """Whether this text was matched against this snapshot already."""
-        return snapshot is self._owner and (hash(system), len(system)) in self._found
+        return snapshot is self._owner and _text_key(system) in self._found
 
     def match(self, snapshot: Snapshot, system: str) -> discovery.Agent | None:
         if snapshot is not self._owner:
             self._owner, self._found = snapshot, OrderedDict()
-        key = (hash(system), len(system))
+        key = _text_key(system)
         if key in self._found:
             self._found.move_to_end(key)
             return self._found[key]
@@ -123,6 +123,10 @@ class _MatchCache:
         if len(self._found) > self._size:
             self._found.popitem(last=False)
         return agent
+
+
+def _text_key(system: str) -> tuple[int, int]:
+    return hash(system), len(system)
 
 
 _matches = _MatchCache(_MATCH_CACHE_SIZE)

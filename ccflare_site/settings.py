@@ -139,7 +139,7 @@ INSTALLED_APPS = [
 ]
 
 # django-ninja's Swagger UI page and files, served from here so /api/docs loads nothing
-# from a CDN (ccflare_site.openapi.LocalSwagger). Found without importing ninja, and
+# from a CDN (ccflare_site.api.LocalSwagger). Found without importing ninja, and
 # ninja is not an installed app: a process that only proxies never loads it (12 MB).
 _ninja_spec = importlib.util.find_spec("ninja")
 assert _ninja_spec is not None and _ninja_spec.submodule_search_locations

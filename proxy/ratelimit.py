@@ -57,11 +57,10 @@ def has_limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> bool:
     A 429 without any rate-limit header is about that one request (its burst or
     size), not the account's windows. Names in lower case, as lib.h1 gives them.
     """
-    return any(name.startswith(_RAW_LIMIT_PREFIXES) for name, _ in raw)
+    return any(name.startswith(_LIMIT_PREFIXES) for name, _ in raw)
 
 
-_LIMIT_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
-_RAW_LIMIT_PREFIXES = tuple(prefix.encode() for prefix in _LIMIT_PREFIXES)
+_LIMIT_PREFIXES = (b"anthropic-ratelimit-", b"x-ratelimit-")
 
 
 def is_blocking(status_code: int, info: RateLimitInfo) -> bool:
