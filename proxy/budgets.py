@@ -172,9 +172,14 @@ def _read(
 ) -> tuple[Snapshot, set[str]]:
     """Read the watched keys' use (in this thread's own connection)."""
     try:
-        # Which pending rows are written is read first: a row written between the two
-        # reads is then counted twice until the next re-read (over, never under).
+        # Which pending rows are written, and the tallies, from one snapshot: a row written
+        # between the two reads would count twice (as written and as pending) and refuse a
+        # request within its budget. SQLite's read transaction is one snapshot; PostgreSQL's
+        # default (READ COMMITTED) gives each statement its own, hence REPEATABLE READ.
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             ids = [rid for key_ids in pending.values() for rid in key_ids]
             seen = key_usage.written(ids) if ids else set()
             return _snapshot(policies, pending, seen, utilisation, now), seen

@@ -3,16 +3,19 @@
 Real database rows, real threads; `now` is passed in where the window's edge matters.
 """
 
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from access import credentials
 from access.policy import Budget, KeyPolicy
 from analytics.models import Request
+from analytics.reporting import key_usage
 from proxy import budgets
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,3 +134,38 @@ async def test_over_since_the_last_read_retry_after_counts_from_the_oldest_reque
 
     assert refused is not None and refused.used == 2
     assert 20 * 60 - 5 <= refused.retry_after <= 20 * 60 + 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's read transaction is IMMEDIATE: no writer gets in between its reads",
+)
+async def test_a_row_written_during_a_read_is_not_counted_twice(
+    settings: object, alice: KeyPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pending request's row lands between the read of which rows are written and the
+    # read of the tallies: both must come from one snapshot, or it counts as two.
+    settings.ACCOUNT_CACHE_SECONDS = 0  # type: ignore[attr-defined]
+    tracker = budgets.BudgetTracker()
+    request_id = new_id()
+    assert await tracker.admit(alice, request_id) is None
+    real_written = key_usage.written
+
+    def written_then_recorded(ids: list[str]) -> set[str]:
+        seen = real_written(ids)
+        recorder = threading.Thread(target=recorded_elsewhere, args=(alice, request_id))
+        recorder.start()
+        recorder.join()
+        return seen
+
+    monkeypatch.setattr(key_usage, "written", written_then_recorded)
+
+    assert await tracker.admit(alice, new_id()) is None  # 1 (pending) + this one: within 2
+
+
+def recorded_elsewhere(policy: KeyPolicy, request_id: str) -> None:
+    """The recorder's write, committed on a connection of its own (another thread)."""
+    try:
+        row(policy, request_id=request_id)
+    finally:
+        connection.close()
