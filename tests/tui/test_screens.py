@@ -1,6 +1,7 @@
 """The TUI against a real daphne and the fake upstream, driven headless with Textual's pilot."""
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -11,8 +12,9 @@ from tests.conftest import FakeUpstream
 from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, shot, until
 from tui.app import CcflareApp
+from tui.client import ApiClient
 from tui.views.logs import LogsView
-from tui.views.requests import RequestsView
+from tui.views.requests import RequestsView, merged
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,6 +74,58 @@ async def test_a_proxied_request_appears_on_the_requests_screen_by_itself(served
         assert "alpha" in text
         assert [i["inFlight"] for i in view.items.values()] == [False]
         shot(app, "requests")
+
+
+class HeldList(ApiClient):
+    """Reads the requests list at once but answers it only when told: the slow list read
+    a reconnect (or a loaded server) makes, racing the live stream."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token)
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def get(self, path: str, **params: Any) -> Any:
+        answer = await super().get(path, **params)
+        if path == "/api/requests":
+            self.held.set()
+            await self.release.wait()
+        return answer
+
+
+async def test_a_row_the_stream_brings_while_the_list_is_read_stays(served: Served) -> None:
+    client = HeldList(served.proxy.url, served.token)
+    app = CcflareApp(client)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app) and client.held.is_set(), "the list read, held")
+        async with httpx.AsyncClient(timeout=10) as http:
+            reply = await http.post(f"{served.proxy.url}/v1/messages", json=MESSAGE)
+        assert reply.status_code == 200
+        await until(pilot, lambda: " 200 " in screen_text(app), "the row from the stream")
+
+        # The list was read before the request was written; its answer must not drop the row.
+        view = app.query_one(RequestsView)
+        client.release.set()
+        await until(pilot, lambda: view.arrived is None, "the list answered")
+        await pilot.pause(0.3)  # a redraw
+        assert " 200 " in screen_text(app) and "sonnet-4-6" in screen_text(app)
+
+
+def test_merging_the_list_keeps_what_it_cannot_know_yet() -> None:
+    listed = [{"id": "a", "inFlight": False, "statusCode": 200}]
+    shown = {
+        "a": {"id": "a", "inFlight": True},  # finished meanwhile: the list wins
+        "b": {"id": "b", "inFlight": True},  # still running: kept
+        "old": {"id": "old", "inFlight": False},  # finished before: the list decides
+    }
+    arrived = {
+        "c": {"id": "c", "inFlight": False},  # written after the list's query ran
+        "a": {"id": "a", "inFlight": True},  # a late start never undoes a finish
+    }
+    items = merged(listed, shown, arrived)
+    assert set(items) == {"a", "b", "c"}
+    assert items["a"] == listed[0]
 
 
 async def test_the_detail_analytics_and_logs_of_a_request(served: Served) -> None:

@@ -28,6 +28,8 @@ class RequestsView(ReportsFailures, Vertical):
         self.items: dict[str, dict] = {}
         self.filters: dict[str, str] = {}
         self.dirty = False
+        # What the stream brings while the list is being read (None when no read is on).
+        self.arrived: dict[str, dict] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="requests-filter", classes="bar")
@@ -51,15 +53,18 @@ class RequestsView(ReportsFailures, Vertical):
         self.run_worker(self.load(), group="requests-list", exclusive=True, exit_on_error=False)
 
     async def load(self) -> None:
+        arrived: dict[str, dict] = {}
+        self.arrived = arrived
         try:
             rows = await shared(self).client.get("/api/requests", limit=KEEP)
         except ApiProblem as problem:
             self.notify(str(problem), severity="error", markup=False)
             return
-        in_flight = {k: v for k, v in self.items.items() if v.get("inFlight")}
-        self.items = {str(row["id"]): row for row in rows}
-        for key, item in in_flight.items():
-            self.items.setdefault(key, item)
+        finally:
+            # A newer read (a reconnect) may have replaced this one's collection.
+            if self.arrived is arrived:
+                self.arrived = None
+        self.items = merged(rows, self.items, arrived)
         self.render_rows()
 
     def on_frame(self, frame: dict) -> None:
@@ -75,7 +80,10 @@ class RequestsView(ReportsFailures, Vertical):
         item["accountUsed"] = shared(self).account_name(
             item.get("accountUsed") or item.get("accountId")
         )
-        self.items[str(item["id"])] = {**self.items.get(str(item["id"]), {}), **item}
+        key = str(item["id"])
+        self.items[key] = {**self.items.get(key, {}), **item}
+        if self.arrived is not None:
+            self.arrived[key] = self.items[key]
         self.dirty = True
 
     # Showing -----------------------------------------------------------------------------
@@ -124,6 +132,22 @@ class RequestsView(ReportsFailures, Vertical):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(RequestDetail(str(event.row_key.value)))
+
+
+def merged(rows: list[dict], shown: dict[str, dict], arrived: dict[str, dict]) -> dict[str, dict]:
+    """The list as read, plus what it cannot know yet: rows still in flight, and what the
+    stream brought while the list was read (its query may have run before they were written).
+
+    A row the list already has finished is never put back in flight.
+    """
+    items = {str(row["id"]): row for row in rows}
+    for key, item in shown.items():
+        if item.get("inFlight"):
+            items.setdefault(key, item)
+    for key, item in arrived.items():
+        if not (item.get("inFlight") and key in items and not items[key].get("inFlight")):
+            items[key] = item
+    return items
 
 
 def started(item: dict) -> datetime:
