@@ -6,6 +6,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from lib.live_hub import HubChannelLayer
+
 logger = logging.getLogger(__name__)
 
 REQUESTS_GROUP = "requests"
@@ -19,12 +21,15 @@ _tasks: set[asyncio.Task] = set()
 def has_listeners(group: str = REQUESTS_GROUP) -> bool:
     """Whether anyone may be listening to `group`, so that its rows are worth building.
 
-    Only the one-process layer knows its group is empty; with Redis or the workers' hub
-    a listener may be in another process, so they always say yes.
+    The one-process layer knows its groups; the workers' hub layer knows which groups the
+    other workers listen to (lib/live_hub.py). With Redis a listener may be anywhere, so
+    the answer is yes.
     """
     layer = get_channel_layer()
     if type(layer) is InMemoryChannelLayer:
         return bool(layer.groups.get(group))
+    if isinstance(layer, HubChannelLayer):
+        return layer.has_listeners(group)
     return layer is not None
 
 

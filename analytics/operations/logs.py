@@ -11,6 +11,8 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
+from analytics.live import events
+
 LOGS_GROUP = "logs"
 
 # Credentials that must never reach a log line, whoever wrote the message. The
@@ -127,7 +129,8 @@ class ChannelsHandler(logging.Handler):
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(_NOT_LIVE):
+        # Nobody watching the live logs: nothing to build or hand over (every request logs).
+        if record.name.startswith(_NOT_LIVE) or not events.has_listeners(LOGS_GROUP):
             return
         loop = self._current_loop()
         if loop is None:

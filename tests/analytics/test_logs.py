@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 from channels.layers import get_channel_layer
@@ -74,6 +75,13 @@ def test_the_word_guards_never_skip_a_pattern_that_matches(text: str) -> None:
     assert logs.redact(text) == unguarded
 
 
+@pytest.fixture(autouse=True)
+async def empty_layer() -> AsyncIterator[None]:
+    """The process's channel layer outlives a test: no listener is left for the next."""
+    yield
+    await get_channel_layer().flush()
+
+
 async def test_records_from_threads_reach_the_logs_group() -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
@@ -101,3 +109,24 @@ async def test_records_without_a_loop_are_dropped_not_kept_for_later() -> None:
     message = await asyncio.wait_for(layer.receive(channel), 5)
 
     assert message["msg"] == "kept"
+
+
+async def test_records_are_not_handed_over_while_nobody_watches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed: list[object] = []
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "call_soon_threadsafe", lambda *args: handed.append(args))
+    logs.attach_loop(loop)
+    handler = logs.ChannelsHandler()
+    record = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, "unwatched", None, None)
+
+    handler.emit(record)
+    assert handed == []
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(logs.LOGS_GROUP, channel)
+    handler.emit(record)
+    await layer.group_discard(logs.LOGS_GROUP, channel)
+    assert len(handed) == 1
