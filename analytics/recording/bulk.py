@@ -2,7 +2,7 @@
 
 Most of that is per-field SQL compilation that never changes between rows. Here the
 statement and the list of fields that need converting are worked out once per model;
-each row is then a tuple of attribute reads plus a few conversions (UUIDs, datetimes,
+each row is then one attrgetter call for all its columns plus a few conversions (UUIDs, datetimes,
 JSON, decimals), so the stored values are exactly what the ORM would store, on SQLite and
 PostgreSQL alike. The common kinds (UUIDs, UTC datetimes, JSON, foreign keys to them)
 take a short cut to the backend's own adapter, skipping the field's layers of checks that
@@ -16,11 +16,13 @@ fell behind by thousands of records (docs/performance.md). One statement per chu
 wait.
 """
 
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache, partial
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, connections, models
@@ -45,15 +47,18 @@ Converter = Callable[[Any], Any]
 @cache
 def _plan(
     model: type[models.Model], conn: BaseDatabaseWrapper
-) -> list[tuple[str, Converter | None]]:
-    """Per column, the attribute and its converter (None: stored as it is).
+) -> tuple[Callable[[Any], tuple], list[tuple[int, Converter]]]:
+    """How to read a row's column values (one C call for all of them), and the converter
+    of each column whose value is not stored as it is, by position.
 
     Per connection: each thread has its own, and a converter may use its backend's adapter.
     """
-    return [
-        (f.attname, None if _is_plain(f) else converter(f, conn))
-        for f in model._meta.concrete_fields
-    ]
+    fields = model._meta.concrete_fields
+    get = attrgetter(*(f.attname for f in fields))
+    # attrgetter of one name returns the value itself, not a tuple of one.
+    read = get if len(fields) > 1 else lambda obj: (get(obj),)
+    converters = [(i, converter(f, conn)) for i, f in enumerate(fields) if not _is_plain(f)]
+    return read, converters
 
 
 @cache
@@ -107,11 +112,18 @@ def _uuid_converter(field: models.Field, *, native: bool) -> Converter:
     def to_db(value: Any) -> Any:
         if value is None:
             return None
+        if not native and type(value) is str and _CANONICAL_UUID.fullmatch(value):
+            # The proxy's own ids (lib/ids.py): what UUID(value).hex gives, unparsed.
+            return value.replace("-", "")
         if type(value) is not uuid.UUID:
             value = field.to_python(value)  # a string id: validated as the field does
         return value if native else value.hex
 
     return to_db
+
+
+# A UUID in its canonical text form, lower case, as lib/ids.py writes them.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _sqlite_utc_datetime(value: Any, *, slow: Converter) -> Any:
@@ -132,15 +144,16 @@ def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> N
         return
     table: type[models.Model] = model if model is not None else type(objects[0])
     conn = connections["default"]  # resolved once: the proxy object costs per attribute
-    converters = _plan(table, conn)
-    params = [
-        getattr(obj, name) if conv is None else conv(getattr(obj, name))
-        for obj in objects
-        for name, conv in converters
-    ]
+    read, converters = _plan(table, conn)
+    params: list[Any] = []
+    for obj in objects:
+        values = list(read(obj))
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        params += values
     fields = table._meta.concrete_fields
     per_statement = max(1, min(MAX_ROWS, conn.ops.bulk_batch_size(fields, objects)))
-    width = len(converters)
+    width = len(fields)
     with conn.cursor() as cursor, conn.wrap_database_errors:
         execute, placeholder = _execute(conn, cursor)
         for first in range(0, len(objects), per_statement):

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, make_dataclass, replace
+from dataclasses import dataclass, field, make_dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -280,9 +280,9 @@ else:
 
 def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
     started = datetime.fromtimestamp(record.started_at, tz=UTC)
-    usage = record.usage
-    if usage.model is not None:
-        usage = replace(usage, model=_text(usage.model)[:128])
+    columns = record.usage.columns()
+    if columns["model"] is not None:
+        columns["model"] = _text(columns["model"])[:128]
     request = RequestRow(
         id=record.id,
         timestamp=started,
@@ -303,7 +303,7 @@ def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
         original_model=record.original_model and _text(record.original_model)[:128],
         cost_usd=None,
         unpriced=False,
-        **usage.columns(),
+        **columns,
     )
     cost.apply_cost(request, table)
     return request

@@ -11,6 +11,7 @@ from accounts.models import Account
 from analytics.models import Request, RequestPayload
 from analytics.recording import bulk
 from analytics.recording.write_behind import PayloadRow
+from lib import ids
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +139,14 @@ def test_more_rows_than_one_statement_takes_are_all_stored_in_a_few_statements(
 
 
 SAMPLES = {
-    "UUIDField": [uuid.uuid4(), str(uuid.uuid4()), uuid.uuid4().hex, None],
+    "UUIDField": [
+        uuid.uuid4(),
+        str(uuid.uuid4()),
+        uuid.uuid4().hex,
+        ids.uuid7_text(),  # the proxy's own ids: a short cut on SQLite
+        str(uuid.uuid4()).upper(),
+        None,
+    ],
     "DateTimeField": [
         datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC),
         datetime(2026, 11, 26, 9, 30, tzinfo=UTC),  # no microseconds: str() leaves them out
