@@ -39,10 +39,15 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self.joined = [TOPICS[name] for name in requested_topics(self.scope)]
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        self.staying = asyncio.create_task(
+            events.stay_joined(self.channel_layer, self.joined, self.channel_name)
+        )
         await self.accept()
         await self.send_json({"type": "hello", "topics": requested_topics(self.scope)})
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "staying"):
+            self.staying.cancel()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -15,7 +16,19 @@ REQUESTS_GROUP = "requests"
 # the dashboard; the proxy's own rate-limit and health marks are not sent here
 # (they reach the database in its background flush, just before `request.logged`).
 ACCOUNTS_GROUP = "accounts"
+# Channel layers drop a group membership a day old (their group_expiry, 86,400 s by
+# default), meant for listeners that died without leaving: a dashboard left open for a
+# day went quiet. A listener that stays joins again this often, well inside that.
+REJOIN_SECONDS = 3600.0
 _tasks: set[asyncio.Task] = set()
+
+
+async def stay_joined(layer: Any, groups: list[str], channel: str) -> None:
+    """Join `groups` again every REJOIN_SECONDS until cancelled (when the listener leaves)."""
+    while True:
+        await asyncio.sleep(REJOIN_SECONDS)
+        for group in groups:
+            await layer.group_add(group, channel)
 
 
 def has_listeners(group: str = REQUESTS_GROUP) -> bool:

@@ -68,9 +68,11 @@ async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]
     assert layer is not None, "settings.CHANNEL_LAYERS always names one"
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
+    staying = asyncio.create_task(events.stay_joined(layer, [group], channel))
     try:
         yield _receive(layer, channel)
     finally:
+        staying.cancel()
         await layer.group_discard(group, channel)
 
 

@@ -1,5 +1,10 @@
 """The dashboard websocket: who may connect, and what it forwards from the channel groups."""
 
+import asyncio
+import time
+from types import SimpleNamespace
+
+import channels.layers
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -128,3 +133,22 @@ async def test_ping_is_answered() -> None:
 )
 def test_requested_topics(query: bytes, expected: list[str]) -> None:
     assert consumers.requested_topics({"query_string": query}) == expected
+
+
+async def test_a_dashboard_open_for_days_still_hears_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events, "REJOIN_SECONDS", 0.05)
+    communicator = await connect(await make_user(staff=True))
+    await communicator.connect()
+    await communicator.receive_json_from()  # hello
+
+    # A day and a minute on, for the layer: what it joined at the start has expired.
+    later = time.time() + 86_400 + 60
+    monkeypatch.setattr(channels.layers, "time", SimpleNamespace(time=lambda: later))
+    await asyncio.sleep(0.3)  # meanwhile the consumer joins again
+    await events.publish_requests_logged([{"id": "r1"}])
+
+    message = await communicator.receive_json_from(timeout=2)
+    await communicator.disconnect()
+    assert message == {"type": "request.logged", "row": {"id": "r1"}}
