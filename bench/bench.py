@@ -18,6 +18,7 @@ import contextlib
 import gc
 import json
 import math
+import os
 import resource
 import signal
 import subprocess
@@ -315,6 +316,66 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+class CpuMeter:
+    """CPU used during a measurement, in % of one core: the server (with its workers), the
+    fake upstream, this client, and how idle the whole machine was (Linux /proc).
+
+    It shows what limits a throughput figure: a server near 100% per process is bound by
+    its own CPU, a machine with no idle left by everything on it together.
+    """
+
+    def __init__(self, server_pid: int | None, fake_pid: int | None) -> None:
+        pids = {"server": server_pid, "fake upstream": fake_pid}
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.shares: dict[str, float] | None = None
+
+    def __enter__(self) -> "CpuMeter":
+        self.start = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._read()
+        if self.start is None or end is None:
+            return  # not Linux, or a process is gone: no figure rather than a wrong one
+        elapsed = end["wall"] - self.start["wall"]
+        shares = {
+            name: round(100 * (end[name] - self.start[name]) / elapsed, 1)
+            for name in (*self.pids, "client")
+        }
+        ticks = end["ticks"] - self.start["ticks"]
+        idle = end["idle"] - self.start["idle"]
+        cores = os.cpu_count() or 1
+        shares["machine idle"] = round(100 * cores * idle / ticks, 1) if ticks else 0.0
+        shares["machine cores"] = cores
+        self.shares = shares
+
+    def _read(self) -> dict[str, float] | None:
+        try:
+            read = {
+                name: sum(_cpu_seconds(each) for each in (pid, *_children(pid)))
+                for name, pid in self.pids.items()
+            }
+            with open("/proc/stat") as stat:
+                fields = [int(value) for value in stat.readline().split()[1:]]
+        except (OSError, ValueError, IndexError):
+            return None
+        # idle + iowait over every kind of time the kernel counts.
+        return {
+            **read,
+            "client": time.process_time(),
+            "wall": time.perf_counter(),
+            "idle": fields[3] + fields[4],
+            "ticks": sum(fields[:8]),
+        }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def stream_memory(target: Target, plan: Plan) -> dict[str, Any]:
     """Hold `plan.streams` slow streams open at once and watch the server's RSS.
 
@@ -377,7 +438,7 @@ async def check(target: Target) -> str | None:
     return None
 
 
-async def measure(target: Target, plan: Plan) -> dict[str, Any]:
+async def measure(target: Target, plan: Plan, fake_pid: int | None = None) -> dict[str, Any]:
     """Every metric for one path, after a warm-up that also fills the upstream pool.
 
     Memory comes first, right after the warm-up: the throughput run would grow the heap and
@@ -396,9 +457,10 @@ async def measure(target: Target, plan: Plan) -> dict[str, Any]:
     stream_total = await sequential(
         target, paced, plan.stream_total_requests, lambda r: r.finished - r.started
     )
-    rps, rps_errors = await throughput(
-        target, concurrency=plan.concurrency, seconds=plan.throughput_seconds
-    )
+    with CpuMeter(target.pid, fake_pid) as cpu:
+        rps, rps_errors = await throughput(
+            target, concurrency=plan.concurrency, seconds=plan.throughput_seconds
+        )
     return {
         "latency_p50_ms": round(percentile(latency.values_ms, 50), 3),
         "latency_p99_ms": round(percentile(latency.values_ms, 99), 3),
@@ -412,21 +474,26 @@ async def measure(target: Target, plan: Plan) -> dict[str, Any]:
         + rps_errors
         + (memory or {}).get("errors", 0),
         **({"memory": memory} if memory else {}),
+        **({"cpu": cpu.shares} if cpu.shares else {}),
     }
 
 
-async def run_measurements(targets: list[Target], plan: Plan) -> dict[str, Any]:
+async def run_measurements(
+    targets: list[Target], plan: Plan, *, fake_pid: int | None = None
+) -> dict[str, Any]:
     # The client's own garbage collector would add its pauses to both paths' tails.
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
-        return {target.name: await measure_or_explain(target, plan) for target in targets}
+        return {target.name: await measure_or_explain(target, plan, fake_pid) for target in targets}
     finally:
         gc.enable()
 
 
-async def measure_or_explain(target: Target, plan: Plan) -> dict[str, Any]:
+async def measure_or_explain(
+    target: Target, plan: Plan, fake_pid: int | None = None
+) -> dict[str, Any]:
     """The metrics of one path, or {"error": why} when it cannot be measured."""
     try:
         async with asyncio.timeout(15):
@@ -434,7 +501,7 @@ async def measure_or_explain(target: Target, plan: Plan) -> dict[str, Any]:
         if problem:
             return {"error": problem}
         async with asyncio.timeout(plan.budget_seconds):
-            return await measure(target, plan)
+            return await measure(target, plan, fake_pid)
     except TimeoutError:
         return {"error": f"{target.name} stopped answering (time budget exhausted)"}
     except (OSError, RuntimeError) as exc:
@@ -650,6 +717,25 @@ def table(results: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def cpu_lines(results: dict[str, Any]) -> list[str]:
+    """Where the CPU went during each path's throughput run (CpuMeter), one line per path."""
+    lines = []
+    for name in ("direct", "proxy", "compare"):
+        shares = results.get(name, {}).get("cpu")
+        if shares:
+            used = ", ".join(
+                f"{part} {value:.0f}%"
+                for part, value in shares.items()
+                if not part.startswith("machine")
+            )
+            lines.append(
+                f"CPU during {name} throughput, % of one core: {used}; the machine "
+                f"({shares['machine cores']} cores) was {shares['machine idle']:.0f}% idle"
+                f" of {100 * shares['machine cores']}%"
+            )
+    return ["", *lines] if lines else []
+
+
 def render(results: dict[str, Any]) -> str:
     rows = table(results)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -657,6 +743,7 @@ def render(results: dict[str, Any]) -> str:
     lines.insert(1, "-" * len(lines[0]))
     passed = sum(check["passed"] for check in results["checks"])
     lines.append(f"\ntargets met: {passed}/{len(results['checks'])}")
+    lines += cpu_lines(results)
     lines += [f"note: {note}" for note in results["notes"]]
     lines += [
         f"{name} not measured: {results[name]['error']}"
@@ -748,7 +835,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]
         )
     names = ", ".join(target.name for target in targets)
     print(f"measuring {names} with the {'quick' if args.quick else 'full'} plan...", flush=True)
-    results = asyncio.run(run_measurements(targets, plan))
+    results = asyncio.run(run_measurements(targets, plan, fake_pid=fake.pid))
     results.setdefault("proxy", {"error": proxy_error})
     results.update(plan=asdict(plan), notes=notes, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return results

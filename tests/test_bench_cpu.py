@@ -1,0 +1,49 @@
+"""bench/bench.py's CpuMeter, on real processes: what it says the CPU went to."""
+
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_script", Path(__file__).resolve().parents[1] / "bench" / "bench.py"
+)
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux /proc")
+
+
+def test_a_busy_server_with_workers_and_an_idle_upstream_are_told_apart() -> None:
+    # A "server" whose child spins, and an "upstream" that sleeps.
+    spin = "import subprocess,sys; subprocess.run([sys.executable,'-c','while 1: pass'])"
+    server = subprocess.Popen([sys.executable, "-c", spin])
+    upstream = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.5)  # the spinning child has started
+        with bench.CpuMeter(server.pid, upstream.pid) as meter:
+            time.sleep(1.0)
+    finally:
+        for child in bench._children(server.pid):
+            subprocess.run(["kill", str(child)], check=False)
+        server.kill()
+        upstream.kill()
+
+    shares = meter.shares
+    assert shares is not None
+    # Whatever else the machine does, a spinning process gets a good part of a core; the
+    # sleeper and this waiting client get next to nothing.
+    assert shares["server"] > 10
+    assert shares["fake upstream"] < 5 and shares["client"] < 20
+    assert 0 <= shares["machine idle"] <= 100 * shares["machine cores"]
+
+
+def test_a_process_gone_mid_measurement_gives_no_figure() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    with bench.CpuMeter(gone.pid, None) as meter:
+        gone.wait()
+    assert meter.shares is None
