@@ -16,10 +16,12 @@ fell behind by thousands of records (docs/performance.md). One statement per chu
 wait.
 """
 
+import json
 import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
 from operator import attrgetter
@@ -27,6 +29,7 @@ from typing import Any
 
 from django.db import connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 # Rows per statement at most: PostgreSQL's backend sets no limit of its own, but a
 # statement takes at most 65,535 parameters (a backlog after an outage can be 50,000 rows).
@@ -101,11 +104,40 @@ def converter(field: models.Field, conn: BaseDatabaseWrapper) -> Converter:
     if kind is models.UUIDField:
         return _uuid_converter(field, native=conn.features.has_native_uuid_field)
     if kind is models.JSONField:
-        adapt_json, encoder = conn.ops.adapt_json_value, field.encoder  # type: ignore[attr-defined]
-        return lambda value: None if value is None else adapt_json(value, encoder)
+        return _json_converter(field, conn)
     if kind is models.DateTimeField and conn.vendor == "sqlite" and conn.timezone_name == "UTC":
         return partial(_sqlite_utc_datetime, slow=partial(field.get_db_prep_save, connection=conn))
     return partial(field.get_db_prep_save, connection=conn)
+
+
+@dataclass(frozen=True, slots=True)
+class RawJSON:
+    """JSON text already written, for a JSONField: stored as it is, not encoded again.
+
+    The recorder writes its payloads so (write_behind.to_payload): json.dumps escapes a
+    string at about 2 ns a character, 0.6 ms for the base64 of a 256 KB capture.
+    """
+
+    text: str
+
+
+def _json_converter(field: models.Field, conn: BaseDatabaseWrapper) -> Converter:
+    adapt_json, encoder = conn.ops.adapt_json_value, field.encoder  # type: ignore[attr-defined]
+    # The base adapter stores the JSON text itself (SQLite); others wrap it (psycopg's Jsonb).
+    stores_text = type(conn.ops).adapt_json_value is BaseDatabaseOperations.adapt_json_value
+
+    class Raw(encoder or json.JSONEncoder):  # type: ignore[misc]
+        def encode(self, o: Any) -> str:
+            return o.text if type(o) is RawJSON else super().encode(o)
+
+    def to_db(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is RawJSON:
+            return value.text if stores_text else adapt_json(value, Raw)
+        return adapt_json(value, encoder)
+
+    return to_db
 
 
 def _uuid_converter(field: models.Field, *, native: bool) -> Converter:

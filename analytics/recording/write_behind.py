@@ -17,6 +17,7 @@ waited a full tick after each flush, 340-546 over 204-393 ms.
 
 import asyncio
 import base64
+import json
 import logging
 import threading
 import uuid
@@ -314,30 +315,56 @@ class PayloadRow:
     """A RequestPayload row for bulk.insert, without a Model instance's cost."""
 
     request_id: str
-    data: dict
+    data: bulk.RawJSON
 
 
 def to_payload(record: RequestRecord) -> PayloadRow:
-    data = {
-        "request": {
-            "headers": redaction.redact_headers(record.request_headers),
-            "body": _b64(record.request_body),
-        },
-        "response": {
-            "status": record.status_code,
-            "headers": redaction.redact_headers(record.response_headers),
-            "body": _b64(record.response_body),
-        },
-        "meta": {
-            "accountId": str(record.account_id) if record.account_id else "no_account",
-            "timestamp": int(record.started_at * 1000),
-            "success": record.success,
-            "isStream": record.is_stream,
-            "retry": 0,
-            "truncated": record.truncated,
-        },
-    }
-    return PayloadRow(request_id=record.id, data=data)
+    """The payload in ccflare's shape (docs/api.md), written as JSON text around the bodies.
+
+    The bodies' base64 is JSON as it is (letters, digits, + / =): put in place, it skips
+    json.dumps escaping every character of it, 0.4 ms of the GIL for a 256 KB capture.
+    Only the headers (any text) go through json.dumps; tests check the text against the
+    shape for any headers and bodies.
+    """
+    account = str(record.account_id) if record.account_id else "no_account"
+    text = "".join(
+        (
+            '{"request":{"headers":',
+            json.dumps(redaction.redact_headers(record.request_headers)),
+            *_body(record.request_body),
+            '},"response":{"status":',
+            "null" if record.status_code is None else str(int(record.status_code)),
+            ',"headers":',
+            json.dumps(redaction.redact_headers(record.response_headers)),
+            *_body(record.response_body),
+            # An account id is a UUID (or the word): nothing in it to escape.
+            '},"meta":{"accountId":"',
+            account,
+            '","timestamp":',
+            str(int(record.started_at * 1000)),
+            ',"success":',
+            _JSON_BOOLEAN[bool(record.success)],
+            ',"isStream":',
+            _JSON_BOOLEAN[bool(record.is_stream)],
+            ',"retry":0,"truncated":',
+            _JSON_BOOLEAN[bool(record.truncated)],
+            "}}",
+        )
+    )
+    return PayloadRow(request_id=record.id, data=bulk.RawJSON(text))
+
+
+_JSON_BOOLEAN = {True: "true", False: "false"}
+
+
+def _body(body: bytes | None) -> tuple[str, ...]:
+    """A captured body's member: its base64 in quotes, or null when there is none.
+
+    In pieces for the caller's join: a 256 KB body's text is copied once, not twice.
+    """
+    if not body:
+        return (',"body":null',)
+    return (',"body":"', base64.b64encode(body).decode(), '"')
 
 
 def bump_account_counters(batch: list[RequestRecord]) -> None:
@@ -376,10 +403,6 @@ def _bump_sql() -> str:
         f"UPDATE {quote(meta.db_table)} SET {increments}, {last_used} = %s "
         f"WHERE {quote(meta.pk.column)} = %s"
     )
-
-
-def _b64(body: bytes | None) -> str | None:
-    return base64.b64encode(body).decode() if body else None
 
 
 recorder = Recorder()

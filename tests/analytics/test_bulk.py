@@ -83,6 +83,19 @@ def test_plain_rows_are_stored_as_instances_of_the_named_model() -> None:
     assert RequestPayload.objects.get(pk=request.id).data == data
 
 
+def test_json_text_already_written_is_stored_as_that_json_not_as_a_string() -> None:
+    request = full_request(None)
+    bulk.insert([request])
+    text = '{"request": {"body": "aGk=", "headers": {"a": "\\u00e9"}}, "meta": null}'
+
+    bulk.insert([PayloadRow(request_id=str(request.id), data=bulk.RawJSON(text))], RequestPayload)
+
+    stored = RequestPayload.objects.get(pk=request.id).data
+    assert stored == {"request": {"body": "aGk=", "headers": {"a": "é"}}, "meta": None}
+    # A query inside the JSON sees it as an object, not as one long string.
+    assert RequestPayload.objects.filter(data__request__body="aGk=").count() == 1
+
+
 def test_a_field_that_changes_its_stored_value_is_converted() -> None:
     # EncryptedTextField is a TextField subclass that encrypts: never written as is.
     account = Account(name="bulk-secret", api_key="sk-ant-api03-bulk-secret-key-0001")

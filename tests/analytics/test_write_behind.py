@@ -1,15 +1,20 @@
 """The recorder never lets one bad record hold back the others, and stores hostile text safely."""
 
+import base64
+import json
 import time
 import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analytics.live import events
 from analytics.models import Request
 from analytics.recording import write_behind
+from analytics.recording.redaction import redact_headers
 from analytics.recording.usage import Usage
 from tests.factories import make_account
 
@@ -123,3 +128,64 @@ async def test_live_rows_are_built_only_while_someone_listens() -> None:
     assert unheard == []
     assert [row["id"] for row in heard] == [first.id]
     assert await sync_to_async(Request.objects.count)() == 2  # both written all the same
+
+
+HEADERS = st.lists(st.tuples(st.binary(min_size=1, max_size=20), st.binary(max_size=40)))
+
+
+@given(
+    request_headers=HEADERS,
+    response_headers=HEADERS,
+    request_body=st.binary(max_size=300),
+    response_body=st.binary(max_size=300),
+    status=st.one_of(st.none(), st.integers(100, 599)),
+    account=st.one_of(st.none(), st.uuids()),
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+)
+def test_the_payload_text_is_ccflares_shape_whatever_the_headers_and_bodies(
+    request_headers: list[tuple[bytes, bytes]],
+    response_headers: list[tuple[bytes, bytes]],
+    request_body: bytes,
+    response_body: bytes,
+    status: int | None,
+    account: uuid.UUID | None,
+    flags: tuple[bool, bool, bool],
+) -> None:
+    success, is_stream, truncated = flags
+    record = write_behind.RequestRecord(
+        id=str(uuid.uuid4()),
+        started_at=1764150000.25,
+        method="POST",
+        path="/v1/messages",
+        account_id=account,
+        status_code=status,
+        success=success,
+        is_stream=is_stream,
+        request_headers=request_headers,
+        request_body=request_body,
+        response_headers=response_headers,
+        response_body=response_body,
+        truncated=truncated,
+    )
+
+    data = json.loads(write_behind.to_payload(record).data.text)
+
+    def b64(body: bytes) -> str | None:
+        return base64.b64encode(body).decode() if body else None
+
+    assert data == {
+        "request": {"headers": redact_headers(request_headers), "body": b64(request_body)},
+        "response": {
+            "status": status,
+            "headers": redact_headers(response_headers),
+            "body": b64(response_body),
+        },
+        "meta": {
+            "accountId": str(account) if account else "no_account",
+            "timestamp": 1764150000250,
+            "success": success,
+            "isStream": is_stream,
+            "retry": 0,
+            "truncated": truncated,
+        },
+    }
