@@ -2,9 +2,9 @@
 
 Most of that is per-field SQL compilation that never changes between rows. Here the
 statement and the list of fields that need converting are worked out once per model;
-each row is then one attrgetter call for all its columns plus a few conversions (UUIDs, datetimes,
-JSON, decimals), so the stored values are exactly what the ORM would store, on SQLite and
-PostgreSQL alike. The common kinds (UUIDs, UTC datetimes, JSON, foreign keys to them)
+each row is then one attrgetter call for all its columns plus a few conversions (UUIDs,
+datetimes, JSON, decimals), so the stored values are exactly what the ORM would store, on
+SQLite and PostgreSQL alike. The common kinds (UUIDs, UTC datetimes, JSON, foreign keys to them)
 take a short cut to the backend's own adapter, skipping the field's layers of checks that
 cost a third of the recorder's CPU; every other field goes through its `get_db_prep_save`,
 and tests/analytics/test_bulk.py compares the two on each backend.
