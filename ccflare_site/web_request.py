@@ -21,6 +21,12 @@
   rule in C.
 - Twisted's `Headers.addRawHeader` replaces line breaks in every value it stores, with a
   split and a join even when there are none: it now does so only when there are.
+- Twisted writes a request body of 100 KB or more (most of Claude Code's) to a temporary
+  file on disk, however large it grows, and daphne read it back in 8 KB messages. A body
+  is now kept in memory up to one byte past MAX_BODY_MB (the proxy answers 413 past the
+  limit, and the record is kept); what a client sends beyond that is counted and dropped,
+  so an endless upload fills neither memory nor the disk. It reaches the app in one
+  message.
 """
 
 import asyncio
@@ -29,6 +35,7 @@ import re
 import time
 import traceback
 from functools import partial
+from io import BytesIO
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,6 +43,7 @@ import daphne.http_protocol
 import daphne.server
 from daphne.http_protocol import WebRequest
 from daphne.utils import HEADER_NAME_RE, INVALID_HEADER_VALUE_BYTES, parse_x_forwarded_for
+from django.conf import settings
 from twisted.web import http_headers
 
 from ccflare_site import reaping
@@ -58,6 +66,7 @@ def install() -> None:
         module.http = _unproxied(module.http)
     WebRequest.__hash__ = object.__hash__
     http_headers.Headers.addRawHeader = add_raw_header  # type: ignore[method-assign]
+    WebRequest.gotLength = got_length
     daphne_process = WebRequest.process
 
     def process(self: WebRequest) -> Any:
@@ -85,6 +94,34 @@ def _unproxied(module: Any) -> Any:
         return object.__getattribute__(module, "_module")
     except AttributeError:
         return module
+
+
+class RequestBody(BytesIO):
+    """A request body in memory, kept up to `limit` bytes; the rest is dropped."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        room = self.limit - self.tell()
+        if room > 0:
+            super().write(data if len(data) <= room else data[:room])
+        return len(data)
+
+
+def got_length(self: WebRequest, length: int | None) -> None:
+    """Twisted's Request.gotLength: where the body goes (in memory, capped: see above).
+
+    A declared length within the limit is all Twisted will write: a plain BytesIO then.
+    """
+    limit = body_limit()
+    self.content = BytesIO() if length is not None and length <= limit else RequestBody(limit)
+
+
+def body_limit() -> int:
+    # One byte past the limit: enough for the proxy to see the body is too large.
+    return settings.MAX_BODY_MB * 1024 * 1024 + 1
 
 
 def add_raw_header(self: http_headers.Headers, name: str | bytes, value: str | bytes) -> None:
@@ -203,6 +240,13 @@ def _scope(request: Any) -> dict:
 
 
 def _hand_over_body(request: Any) -> None:
+    if isinstance(request.content, BytesIO):
+        # All in memory already: one message, not one per 8 KB.
+        body = request.content.getvalue()
+        request.application_queue.put_nowait(
+            {"type": "http.request", "body": body, "more_body": False}
+        )
+        return
     buffer_size = request.server.request_buffer_size
     while True:
         chunk = request.content.read(buffer_size)

@@ -349,6 +349,26 @@ def test_oversized_body_gets_413(proxy: ProxyServer, fake_upstream: FakeUpstream
     assert row.status_code == 413
 
 
+def test_an_oversized_upload_without_a_length_gets_413_and_a_record(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+
+    def chunks() -> Iterator[bytes]:  # chunked, 3 MB against the tests' 1 MB limit
+        yield b'{"model": "m", "messages": "'
+        for _ in range(48):
+            yield b"x" * 65536
+
+    response = httpx.post(
+        f"{proxy.url}/v1/messages", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert fake_upstream.log() == []
+    (row,) = recorded(1)
+    assert row.status_code == 413
+
+
 def test_invalid_json_inside_object_is_answered_by_upstream_as_400(proxy: ProxyServer) -> None:
     make_account(name="only", api_key=KEY_A)
     response = httpx.post(

@@ -9,11 +9,13 @@ import types
 
 import daphne.http_protocol
 import daphne.server
+from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
+from twisted.internet.testing import StringTransport
 from twisted.web import http_headers
 
-from ccflare_site import web_request
+from ccflare_site import http_channel, web_request
 
 
 @given(value=st.one_of(st.binary(max_size=40), st.text(max_size=40)))
@@ -69,3 +71,66 @@ async def test_a_get_cancelled_after_its_wake_up_passes_the_message_on() -> None
 
     assert await asyncio.wait_for(second, timeout=5) == {"type": "http.disconnect"}
     assert first.cancelled()
+
+
+def test_a_body_is_kept_in_memory_up_to_its_limit_and_the_rest_dropped() -> None:
+    body = web_request.RequestBody(10)
+
+    assert body.write(b"0123456") == 7
+    assert body.write(b"789abc") == 6  # Twisted is told all was taken
+    assert body.write(b"more") == 4
+
+    assert body.getvalue() == b"0123456789"
+
+
+@override_settings(MAX_BODY_MB=1)
+async def test_a_large_body_reaches_the_app_whole_in_one_message_from_memory() -> None:
+    channel = daphne_channel()
+    body = b"x" * 300_000  # Twisted put 100 KB or more in a file on disk
+
+    channel.dataReceived(
+        b"POST /v1/messages HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+
+    (request,) = channel.requests
+    assert request.content.getvalue() == body  # in memory, not a file
+    request.application_queue = web_request.Inbox()
+    web_request._hand_over_body(request)
+    assert await request.application_queue.get() == {
+        "type": "http.request",
+        "body": body,
+        "more_body": False,
+    }
+    assert request.application_queue._messages == []  # nothing after it
+
+
+@override_settings(MAX_BODY_MB=1)
+def test_an_endless_upload_is_kept_only_to_one_byte_past_the_limit() -> None:
+    channel = daphne_channel()
+    channel.dataReceived(
+        b"POST /v1/messages HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"y" * 65536
+    for _ in range(40):  # 2.5 MB against a 1 MB limit
+        channel.dataReceived(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+
+    (request,) = channel.requests
+    assert len(request.content.getvalue()) == 1024 * 1024 + 1
+
+
+def daphne_channel() -> http_channel.GuardedChannel:
+    """A connection as daphne serves it, whose requests stop short of the app."""
+    web_request.install()
+    channel = http_channel.GuardedChannel()
+    channel.requestFactory = Recorded
+    server = types.SimpleNamespace(protocol_connected=lambda request: None)
+    channel.factory = types.SimpleNamespace(server=server)
+    channel.makeConnection(StringTransport())
+    return channel
+
+
+class Recorded(daphne.http_protocol.WebRequest):
+    """daphne's request, stopping short of the app: what the channel gave it is kept."""
+
+    def process(self) -> None:
+        pass
