@@ -24,9 +24,8 @@
 - Twisted writes a request body of 100 KB or more (most of Claude Code's) to a temporary
   file on disk, however large it grows, and daphne read it back in 8 KB messages. A body
   is now kept in memory up to one byte past MAX_BODY_MB (the proxy answers 413 past the
-  limit, and the record is kept); what a client sends beyond that is counted and dropped,
-  so an endless upload fills neither memory nor the disk. It reaches the app in one
-  message.
+  limit, and the record is kept); what a client sends beyond that is dropped, so an
+  endless upload fills neither memory nor the disk. It reaches the app in one message.
 """
 
 import asyncio
