@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from rich.text import Text
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -207,6 +208,9 @@ class CcflareApp(App):
         text = "\n".join(lines) or f"● live: {self.client.base_url}"
         if text != self.connection_line:  # called for every frame: redraw only on change
             self.connection_line = text
-            line = self.query_one("#connection", Static)
+            try:
+                line = self.query_one("#connection", Static)
+            except NoMatches:
+                return  # the app is closing: a task failed as its widgets went away
             line.update(Text(text))  # server messages are not markup
             line.set_class(bool(self.problems), "problem")

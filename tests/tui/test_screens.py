@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
-from textual.widgets import RichLog
+from textual.widgets import DataTable, RichLog
 from textual.worker import Worker, WorkerState
 
 from tests.conftest import FakeUpstream
@@ -14,7 +14,7 @@ from tests.tui.conftest import Served, screen_text, shot, until
 from tui.app import CcflareApp
 from tui.client import ApiClient
 from tui.views.logs import LogsView
-from tui.views.requests import RequestsView, merged
+from tui.views.requests import COLUMNS, RequestsView, merged
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -214,6 +214,31 @@ async def test_text_from_clients_is_shown_as_it_is_never_read_as_markup(served: 
 
         await until(pilot, lambda: odd in screen_text(app), "the model as sent")
         assert app.is_running and not app.problems
+
+
+async def test_the_columns_are_as_wide_as_what_they_show_at_once(served: Served) -> None:
+    app = served.app()
+    async with app.run_test(size=(100, 30)):
+        view = app.query_one(RequestsView)
+        row = {"id": "r1", "timestamp": "2026-11-26T09:30:00+00:00", "statusCode": 200}
+        view.on_frame({"type": "summary", "payload": {**row, "model": "claude-sonnet-4-6"}})
+        view.render_rows()  # no idle moment after it: DataTable's own sizing has not run
+
+        table = view.query_one(DataTable)
+        shown = dict(zip(COLUMNS, table.ordered_columns, strict=True))
+        assert shown["Model"].get_render_width(table) >= len("sonnet-4-6") + 2
+        assert shown["Time"].get_render_width(table) >= len("09:30:00") + 2
+
+
+async def test_a_task_failing_as_the_apps_widgets_go_away_is_not_an_error(
+    served: Served,
+) -> None:
+    # Closing under load: a worker fails (its view is gone) after the top line went too.
+    app = served.app()
+    async with app.run_test(size=(100, 30)):
+        await app.query_one("#connection").remove()
+        app.report("internal", "Something went wrong: NoMatches(...)")
+    assert app.return_code in (None, 0)
 
 
 async def test_a_task_that_changes_state_while_the_app_closes_is_not_an_error(

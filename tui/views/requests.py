@@ -17,6 +17,7 @@ from tui.views.shared import ReportsFailures, shared
 
 # Rows kept and shown; the API's list answers at most 1000.
 KEEP = 200
+COLUMNS = ("Time", "Account", "Model", "Status", "Tokens", "Cost", "Took")
 FILTER_HELP = "account:NAME  model:TEXT  status:ok|error  (empty: no filter)"
 
 
@@ -30,11 +31,12 @@ class RequestsView(ReportsFailures, Vertical):
         self.dirty = False
         # What the stream brings while the list is being read (None when no read is on).
         self.arrived: dict[str, dict] | None = None
+        self.widths: tuple[int, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="requests-filter", classes="bar")
         table: DataTable = DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Time", "Account", "Model", "Status", "Tokens", "Cost", "Took")
+        table.add_columns(*COLUMNS)
         yield table
 
     def on_mount(self) -> None:
@@ -98,10 +100,20 @@ class RequestsView(ReportsFailures, Vertical):
         )
         newest = sorted(self.items.values(), key=started, reverse=True)
         self.items = {str(i["id"]): i for i in newest[:KEEP]}
-        table.clear()
-        for item in newest[:KEEP]:
-            if matches(item, self.filters):
-                table.add_row(*cells(item), key=str(item["id"]))
+        rows = [(str(i["id"]), cells(i)) for i in newest[:KEEP] if matches(i, self.filters)]
+        # The widths are set here, from what is shown: DataTable's own sizing runs when it
+        # is next idle, and under load a busy app showed a row in columns as narrow as
+        # their titles ("11:5", "sonn") until something else happened.
+        widths = column_widths(rows)
+        if widths != self.widths:
+            self.widths = widths
+            table.clear(columns=True)
+            for label, width in zip(COLUMNS, widths, strict=True):
+                table.add_column(label, width=width)
+        else:
+            table.clear()
+        for key, row in rows:
+            table.add_row(*row, key=key)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
@@ -182,6 +194,17 @@ def short_model(model: str | None) -> str:
     name = model.removeprefix("claude-")
     head, _, tail = name.rpartition("-")
     return head if tail.isdigit() and len(tail) == 8 else name
+
+
+def column_widths(rows: list[tuple[str, tuple]]) -> tuple[int, ...]:
+    """Each column's width: its title's or its widest cell's."""
+    widest = [len(label) for label in COLUMNS]
+    for _key, row in rows:
+        for index, cell in enumerate(row):
+            widest[index] = max(
+                widest[index], Text(cell).cell_len if isinstance(cell, str) else cell.cell_len
+            )
+    return tuple(widest)
 
 
 def cells(item: dict) -> tuple:
