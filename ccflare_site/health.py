@@ -8,19 +8,16 @@ the Host header obeys ALLOWED_HOSTS as on every route.
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 
 from analytics.operations import health
-from proxy import guard
-
-Send = Callable[[dict], Awaitable[None]]
+from proxy import guard, replies
 
 PATH = "/health"
 # Django's own logger for a refused Host, as the rest of the site logs it.
 security_log = logging.getLogger("django.security.DisallowedHost")
 
 
-async def app(scope: dict, receive: object, send: Send) -> None:
+async def app(scope: dict, receive: object, send: replies.Send) -> None:
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     if host is not None and not guard.host_allowed(host):
         security_log.warning("Invalid HTTP_HOST header: %r.", host.decode("latin-1"))
@@ -32,14 +29,13 @@ async def app(scope: dict, receive: object, send: Send) -> None:
 
 
 async def _answer(
-    send: Send, status: int, body: dict, extra: tuple[tuple[bytes, bytes], ...] = ()
+    send: replies.Send, status: int, body: dict, extra: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
-    payload = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json; charset=utf-8"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"x-content-type-options", b"nosniff"),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    # As Django's JsonResponse and its security middleware answered it.
+    await replies.send_json(
+        send,
+        status=status,
+        body=json.dumps(body).encode(),
+        headers=((b"x-content-type-options", b"nosniff"), *extra),
+        content_type=b"application/json; charset=utf-8",
+    )

@@ -164,7 +164,6 @@ def process_http(request: Any) -> None:
                 return
         _clean_headers(request)
         logger.debug("HTTP %s request for %s", request.method, request.client_addr)
-        request.content.seek(0, 0)
         request.client_gone = asyncio.get_running_loop().create_future()
         request.application_queue = create_application(request.server, request, _scope(request))
         if request.application_queue is None or request.content.closed:
@@ -239,22 +238,10 @@ def _scope(request: Any) -> dict:
 
 
 def _hand_over_body(request: Any) -> None:
-    if isinstance(request.content, BytesIO):
-        # All in memory already: one message, not one per 8 KB.
-        body = request.content.getvalue()
-        request.application_queue.put_nowait(
-            {"type": "http.request", "body": body, "more_body": False}
-        )
-        return
-    buffer_size = request.server.request_buffer_size
-    while True:
-        chunk = request.content.read(buffer_size)
-        more_body = not (len(chunk) < buffer_size)
-        request.application_queue.put_nowait(
-            {"type": "http.request", "body": chunk, "more_body": more_body}
-        )
-        if not more_body:
-            break
+    # The whole body is in memory (got_length): one message, not daphne's one per 8 KB.
+    request.application_queue.put_nowait(
+        {"type": "http.request", "body": request.content.getvalue(), "more_body": False}
+    )
 
 
 def create_application(server: Any, request: Any, scope: dict) -> "Inbox | None":

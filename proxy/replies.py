@@ -1,7 +1,7 @@
 """Answers the proxy gives itself, in Anthropic's error shape, so SDKs raise the right error."""
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -20,19 +20,31 @@ async def send_error(
 ) -> bytes:
     """Send a complete JSON error response; returns the body sent (for the capture)."""
     body = error_body(error_type, message)
+    await send_json(send, status=status, body=body, headers=headers)
+    return body
+
+
+async def send_json(
+    send: Send,
+    *,
+    status: int,
+    body: bytes,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    content_type: bytes = b"application/json",
+) -> None:
+    """Send a complete response whose body is JSON, already encoded."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
-    return body
 
 
 def sse_error_event(message: str) -> bytes:

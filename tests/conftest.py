@@ -6,6 +6,7 @@ from a stale `.hypothesis` folder; "dev" explores new examples each run and reme
 failing ones in `.hypothesis/`. `--hypothesis-profile NAME` picks one explicitly.
 """
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -235,6 +236,14 @@ def staff_client(db: None) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
     return client
+
+
+async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    """Let the event loop run until `condition()` is true; fails if it is not in time."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 5.0) -> Any:

@@ -152,11 +152,8 @@ def test_the_payload_text_is_ccflares_shape_whatever_the_headers_and_bodies(
     flags: tuple[bool, bool, bool],
 ) -> None:
     success, is_stream, truncated = flags
-    record = write_behind.RequestRecord(
-        id=str(uuid.uuid4()),
+    made = record(
         started_at=1764150000.25,
-        method="POST",
-        path="/v1/messages",
         account_id=account,
         status_code=status,
         success=success,
@@ -168,7 +165,7 @@ def test_the_payload_text_is_ccflares_shape_whatever_the_headers_and_bodies(
         truncated=truncated,
     )
 
-    data = json.loads(write_behind.to_payload(record).data.text)
+    data = json.loads(write_behind.to_payload(made).data.text)
 
     def b64(body: bytes) -> str | None:
         return base64.b64encode(body).decode() if body else None

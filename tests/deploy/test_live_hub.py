@@ -2,12 +2,13 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from lib import live_hub
+from tests.conftest import until
 
 LOGGED = {"type": "request.logged", "row": {"id": 7}}
 STARTED = {"type": "request.started", "row": {"id": 8}}
@@ -87,14 +88,6 @@ async def peer(path: str) -> Peer:
     return Peer(*await asyncio.open_unix_connection(path))
 
 
-async def eventually(predicate: Callable[[], bool]) -> None:
-    for _ in range(200):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("never happened")
-
-
 async def test_a_message_reaches_only_the_workers_that_listen_to_its_group(hub: str) -> None:
     listener, other = await peer(hub), await peer(hub)
     assert await listener.next() == {"heard": []}
@@ -119,17 +112,17 @@ async def test_a_worker_knows_when_no_other_worker_listens(
     # Before the hub has said anything, a worker must assume someone listens.
     assert worker_a.has_listeners("requests")
     await worker_a.group_send("requests", STARTED)  # connects; nobody listens anywhere
-    await eventually(lambda: not worker_a.has_listeners("requests"))
+    await until(lambda: not worker_a.has_listeners("requests"))
 
     on_b = await worker_b.new_channel()
     await worker_b.group_add("requests", on_b)
-    await eventually(lambda: worker_a.has_listeners("requests"))
+    await until(lambda: worker_a.has_listeners("requests"))
     assert not worker_a.has_listeners("logs")
     await worker_a.group_send("requests", LOGGED)
     assert await asyncio.wait_for(worker_b.receive(on_b), 5) == LOGGED
 
     await worker_b.group_discard("requests", on_b)
-    await eventually(lambda: not worker_a.has_listeners("requests"))
+    await until(lambda: not worker_a.has_listeners("requests"))
     # A worker's own listeners count without the hub.
     on_a = await worker_a.new_channel()
     await worker_a.group_add("requests", on_a)

@@ -3,6 +3,7 @@
 import shlex
 from datetime import UTC, datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -201,9 +202,8 @@ def column_widths(rows: list[tuple[str, tuple]]) -> tuple[int, ...]:
     widest = [len(label) for label in COLUMNS]
     for _key, row in rows:
         for index, cell in enumerate(row):
-            widest[index] = max(
-                widest[index], Text(cell).cell_len if isinstance(cell, str) else cell.cell_len
-            )
+            width = cell_len(cell) if isinstance(cell, str) else cell.cell_len
+            widest[index] = max(widest[index], width)
     return tuple(widest)
 
 

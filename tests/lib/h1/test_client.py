@@ -5,13 +5,14 @@ import asyncio
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from lib import h1
 from tests import servers
+from tests.conftest import until
 from tests.lib.h1.scripted import Request, Respond
 
 
@@ -45,13 +46,6 @@ async def get(pool: h1.Pool, url: str, method: str = "GET", body: bytes = b"") -
         return await response.read()
     finally:
         response.release()
-
-
-async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 # --- the request ---------------------------------------------------------------------------
