@@ -22,12 +22,15 @@ class Request(models.Model):
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=512)
     # No FK constraint: history keeps the id of an account that was deleted since.
+    # No index of its own: request_account_ts begins with it, and every index is one
+    # more B-tree the recorder writes per row.
     account = models.ForeignKey(
         "accounts.Account",
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="requests",
     )
     status_code = models.IntegerField(null=True)  # what the client got

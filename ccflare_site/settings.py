@@ -183,9 +183,13 @@ DATABASE_URL = env_str("DATABASE_URL", "") or f"sqlite:///{DATA_DIR / 'ccflare.d
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while the recorder writes; the busy timeout
-    # rides out the short write locks of the batched recorder.
+    # rides out the short write locks of the batched recorder. Temporary storage in
+    # memory: the recorder's multi-row INSERTs keep a statement journal, otherwise a
+    # file created, written and deleted on disk per flush.
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+        ),
         "timeout": 5,
         "transaction_mode": "IMMEDIATE",
     }
