@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.cells import cell_len
 from textual.widgets import DataTable, RichLog
 from textual.worker import Worker, WorkerState
 
@@ -13,7 +14,10 @@ from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, shot, until
 from tui.app import CcflareApp
 from tui.client import ApiClient
+from tui.views.accounts import AccountsView
+from tui.views.analytics import AnalyticsView
 from tui.views.logs import LogsView
+from tui.views.overview import OverviewView
 from tui.views.requests import COLUMNS, RequestsView, merged
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -228,6 +232,28 @@ async def test_the_columns_are_as_wide_as_what_they_show_at_once(served: Served)
         shown = dict(zip(COLUMNS, table.ordered_columns, strict=True))
         assert shown["Model"].get_render_width(table) >= len("sonnet-4-6") + 2
         assert shown["Time"].get_render_width(table) >= len("09:30:00") + 2
+
+
+async def test_every_table_is_as_wide_as_what_it_shows_at_once(served: Served) -> None:
+    app = served.app()
+    async with app.run_test(size=(160, 40)):
+        name = "an-account-with-a-rather-long-name"
+        health = {"state": "rate_limited", "reason": "five_hour until 11:00"}
+        account = {"id": "a1", "name": name, "kind": "oauth", "tier": 20, "health": health}
+        app.query_one(AccountsView).show_accounts([account])
+        app.query_one(OverviewView).show_accounts([account])
+        analytics = app.query_one(AnalyticsView)
+        analytics.show_models({"modelPerformance": [{"model": "claude-some-long-model-name"}]})
+        analytics.show_accounts([{"name": name, "requests": 12345678}])
+        # No idle moment since: DataTable's own sizing of auto-width columns has not run.
+
+        for table in app.query(DataTable):
+            for index in range(table.row_count):
+                for column, cell in zip(
+                    table.ordered_columns, table.get_row_at(index), strict=True
+                ):
+                    shown = cell_len(cell) if isinstance(cell, str) else cell.cell_len
+                    assert column.width >= shown, (table.id, str(column.label), str(cell))
 
 
 async def test_a_task_failing_as_the_apps_widgets_go_away_is_not_an_error(

@@ -10,8 +10,9 @@ from textual.widgets import DataTable, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.dialogs import AddAccount, NewAccount, OAuthCode, Prompt
-from tui.views.shared import ReportsFailures, shared
+from tui.views.shared import ReportsFailures, fill, shared
 
+COLUMNS = ("Account", "Kind", "Tier", "Prio", "Reqs", "Health")
 HINT = "a add  p pause/resume  c clear limit  n rename  t tier  o priority  d remove"
 
 
@@ -29,23 +30,14 @@ class AccountsView(ReportsFailures, Vertical):
     def compose(self) -> ComposeResult:
         yield Static(HINT, classes="bar")
         table: DataTable = DataTable(id="accounts-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Account", "Kind", "Tier", "Prio", "Reqs", "Health")
+        table.add_columns(*COLUMNS)
         yield table
 
     def show_accounts(self, accounts: list[dict]) -> None:
         table = self.query_one(DataTable)
         selected = self.selected()
-        table.clear()
-        for account in accounts:
-            table.add_row(
-                Text(str(account.get("name"))),
-                Text(str(account.get("kind") or "—")),
-                str(account.get("tier") or "—"),
-                str(account.get("priority", "—")),
-                format.count(account.get("requestCount")),
-                format.health(account),
-                key=str(account.get("id")),
-            )
+        rows = [(str(account.get("id")), cells(account)) for account in accounts]
+        fill(table, COLUMNS, rows)
         if selected is not None and str(selected["id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected["id"])))
 
@@ -174,3 +166,14 @@ class AccountsView(ReportsFailures, Vertical):
         if message is not None:
             self.notify(message, markup=False)
             await app.refresh_accounts()
+
+
+def cells(account: dict) -> tuple[str | Text, ...]:
+    return (
+        Text(str(account.get("name"))),
+        Text(str(account.get("kind") or "—")),
+        str(account.get("tier") or "—"),
+        str(account.get("priority", "—")),
+        format.count(account.get("requestCount")),
+        format.health(account),
+    )

@@ -9,8 +9,10 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.views.ranges import RangedView
-from tui.views.shared import ReportsFailures, shared
+from tui.views.shared import ReportsFailures, fill, shared
 
+MODEL_COLUMNS = ("Model", "Requests", "Cost", "p95", "Errors", "Speed")
+ACCOUNT_COLUMNS = ("Account", "Requests", "Success")
 # (timeSeries field, label, how its latest value reads)
 SERIES = [
     ("requests", "Requests", format.count),
@@ -36,10 +38,10 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
                 yield Label("", id=f"label-{field}")
                 yield Sparkline([], id=f"spark-{field}")
         models: DataTable = DataTable(id="analytics-models", zebra_stripes=True)
-        models.add_columns("Model", "Requests", "Cost", "p95", "Errors", "Speed")
+        models.add_columns(*MODEL_COLUMNS)
         yield models
         accounts: DataTable = DataTable(id="analytics-accounts", zebra_stripes=True)
-        accounts.add_columns("Account", "Requests", "Success")
+        accounts.add_columns(*ACCOUNT_COLUMNS)
         yield accounts
 
     def on_mount(self) -> None:
@@ -84,26 +86,33 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
 
     def show_models(self, report: dict) -> None:
         costs = {c.get("model"): c.get("costUsd") for c in report.get("costByModel") or []}
-        table = self.query_one("#analytics-models", DataTable)
-        table.clear()
         counts = {m.get("model"): m.get("count") for m in report.get("modelDistribution") or []}
-        for model in report.get("modelPerformance") or []:
-            name = model.get("model")
-            table.add_row(
-                Text(str(name or "—")),
-                format.count(counts.get(name)),
-                format.cost(costs.get(name)),
-                format.millis(model.get("p95ResponseTime")),
-                format.percent(model.get("errorRate")),
-                format.speed(model.get("avgTokensPerSecond")),
+        rows = [
+            (
+                None,
+                (
+                    Text(str(model.get("model") or "—")),
+                    format.count(counts.get(model.get("model"))),
+                    format.cost(costs.get(model.get("model"))),
+                    format.millis(model.get("p95ResponseTime")),
+                    format.percent(model.get("errorRate")),
+                    format.speed(model.get("avgTokensPerSecond")),
+                ),
             )
+            for model in report.get("modelPerformance") or []
+        ]
+        fill(self.query_one("#analytics-models", DataTable), MODEL_COLUMNS, rows)
 
     def show_accounts(self, accounts: list[dict]) -> None:
-        table = self.query_one("#analytics-accounts", DataTable)
-        table.clear()
-        for account in accounts:
-            table.add_row(
-                Text(str(account.get("name") or "—")),
-                format.count(account.get("requests")),
-                format.percent(account.get("successRate")),
+        rows = [
+            (
+                None,
+                (
+                    Text(str(account.get("name") or "—")),
+                    format.count(account.get("requests")),
+                    format.percent(account.get("successRate")),
+                ),
             )
+            for account in accounts
+        ]
+        fill(self.query_one("#analytics-accounts", DataTable), ACCOUNT_COLUMNS, rows)

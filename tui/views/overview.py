@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 from tui import format
 from tui.client import ApiProblem
 from tui.views.ranges import RangedView
-from tui.views.shared import ReportsFailures, shared
+from tui.views.shared import ReportsFailures, column_widths, shared
 
 # Window bars' width in cells: at 80 columns, and at most.
 OVERVIEW_BAR, WIDEST_BAR = 8, 40
@@ -49,17 +49,20 @@ class OverviewView(RangedView, ReportsFailures, Vertical):
         # Columns too: their widths follow the bars' width, which follows the terminal's.
         # The bars take what a wide terminal has to spare beyond the other columns.
         bar = min(max((self.size.width - 64) // 2, OVERVIEW_BAR), WIDEST_BAR)
+        names = [(Text(str(a.get("name"))), format.health(a)) for a in accounts]
+        # Set, not left to DataTable: it sizes auto-width columns only when next idle.
+        name_width, health_width = column_widths(("Account", "Health"), [(None, n) for n in names])
         table.clear(columns=True)
-        table.add_column("Account")
-        table.add_column("Health")
+        table.add_column("Account", width=name_width)
+        table.add_column("Health", width=health_width)
         # " 100% ↻23h59m" after the bar.
         table.add_column("5-hour window", width=bar + 13)
         table.add_column("7-day window", width=bar + 13)
         table.add_column("Session", width=10)
-        for account in accounts:
+        for account, (name, health) in zip(accounts, names, strict=True):
             table.add_row(
-                Text(str(account.get("name"))),
-                format.health(account),
+                name,
+                health,
                 format.window_bar(
                     account.get("fiveHourUtilization"),
                     account.get("fiveHourReset"),

@@ -3,7 +3,6 @@
 import shlex
 from datetime import UTC, datetime
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +13,7 @@ from tui import format
 from tui.client import ApiProblem
 from tui.detail import RequestDetail
 from tui.dialogs import Prompt
-from tui.views.shared import ReportsFailures, shared
+from tui.views.shared import ReportsFailures, fill, shared
 
 # Rows kept and shown; the API's list answers at most 1000.
 KEEP = 200
@@ -32,7 +31,6 @@ class RequestsView(ReportsFailures, Vertical):
         self.dirty = False
         # What the stream brings while the list is being read (None when no read is on).
         self.arrived: dict[str, dict] | None = None
-        self.widths: tuple[int, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="requests-filter", classes="bar")
@@ -102,19 +100,7 @@ class RequestsView(ReportsFailures, Vertical):
         newest = sorted(self.items.values(), key=started, reverse=True)
         self.items = {str(i["id"]): i for i in newest[:KEEP]}
         rows = [(str(i["id"]), cells(i)) for i in newest[:KEEP] if matches(i, self.filters)]
-        # The widths are set here, from what is shown: DataTable's own sizing runs when it
-        # is next idle, and under load a busy app showed a row in columns as narrow as
-        # their titles ("11:5", "sonn") until something else happened.
-        widths = column_widths(rows)
-        if widths != self.widths:
-            self.widths = widths
-            table.clear(columns=True)
-            for label, width in zip(COLUMNS, widths, strict=True):
-                table.add_column(label, width=width)
-        else:
-            table.clear()
-        for key, row in rows:
-            table.add_row(*row, key=key)
+        fill(table, COLUMNS, rows)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
@@ -195,16 +181,6 @@ def short_model(model: str | None) -> str:
     name = model.removeprefix("claude-")
     head, _, tail = name.rpartition("-")
     return head if tail.isdigit() and len(tail) == 8 else name
-
-
-def column_widths(rows: list[tuple[str, tuple]]) -> tuple[int, ...]:
-    """Each column's width: its title's or its widest cell's."""
-    widest = [len(label) for label in COLUMNS]
-    for _key, row in rows:
-        for index, cell in enumerate(row):
-            width = cell_len(cell) if isinstance(cell, str) else cell.cell_len
-            widest[index] = max(widest[index], width)
-    return tuple(widest)
 
 
 def cells(item: dict) -> tuple:

@@ -1,9 +1,12 @@
 """What the screens use of the app (tui/app.py), typed without importing it (no cycle)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, cast
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.widget import Widget
+from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
 from tui.client import ApiClient
@@ -38,3 +41,35 @@ class ReportsFailures(Widget):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failed_worker(self, event)
+
+
+# A table's rows: each one's key (None for a table nobody selects in) and its cells.
+Rows = Sequence[tuple[str | None, tuple[str | Text, ...]]]
+
+
+def fill(table: DataTable, columns: Sequence[str], rows: Rows) -> None:
+    """Replace the table's rows, its columns as wide as their widest title or cell.
+
+    The widths are set here, from what is shown: DataTable sizes auto-width columns
+    when it is next idle, and under load a busy app showed rows in columns as narrow
+    as their titles ("11:5", "sonn") until something else happened.
+    """
+    widths = column_widths(columns, rows)
+    if widths != tuple(column.width for column in table.ordered_columns):
+        table.clear(columns=True)
+        for label, width in zip(columns, widths, strict=True):
+            table.add_column(label, width=width)
+    else:
+        table.clear()
+    for key, row in rows:
+        table.add_row(*row, key=key)
+
+
+def column_widths(columns: Sequence[str], rows: Rows) -> tuple[int, ...]:
+    """Each column's width: its title's or its widest cell's."""
+    widest = [cell_len(label) for label in columns]
+    for _key, row in rows:
+        for index, cell in enumerate(row):
+            width = cell_len(cell) if isinstance(cell, str) else cell.cell_len
+            widest[index] = max(widest[index], width)
+    return tuple(widest)
