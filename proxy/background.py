@@ -96,3 +96,6 @@ def _drain_sync() -> None:
         recorder.flush_sync()
     except Exception:
         logger.exception("proxy.shutdown_drain_failed")
+    if recorder.pending:
+        # The database stayed away to the end: say what is lost rather than lose it quietly.
+        logger.error("recording.lost_at_shutdown count=%d", recorder.pending)

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from access.models import ClientKey
 from accounts.models import Account
+from analytics.recording import storable
 
 REQUESTS = Counter(
     "ccflare_requests",
@@ -42,6 +43,10 @@ UPSTREAM_LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
 
+# Distinct model labels kept; names beyond them count as "other". Far more than the
+# models Anthropic serves at once.
+MAX_MODEL_LABELS = 200
+_model_labels: dict[str, str] = {}
 # Account names by id (the UUID itself: its text form cost a format per record).
 _names: dict[Any, str] = {}
 _key_names: dict[int, str] = {}
@@ -70,11 +75,29 @@ def _request_labels(record: Any) -> tuple[str, str, str, str, str]:
     key = record.client_key_id
     return (
         _names.get(record.account_id, "none") if record.account_id else "none",
-        record.usage.model or "none",
+        _model_label(record.usage.model),
         str(record.status_code or 0),
         record.terminal_state,
         "none" if key is None else _key_names.get(key, str(key)),
     )
+
+
+def _model_label(model: str | None) -> str:
+    """The model as a label: one /metrics can write, and not a new series per invented name.
+
+    The name comes from the client or the upstream: a lone surrogate in it once made every
+    later scrape fail (UTF-8 cannot encode one), and each distinct name is a series kept
+    for the life of the process.
+    """
+    if not model:
+        return "none"
+    label = _model_labels.get(model)
+    if label is not None:
+        return label
+    if len(_model_labels) >= MAX_MODEL_LABELS:
+        return "other"
+    label = _model_labels[model] = storable.text(model)[:128]
+    return label
 
 
 def _learn_names(ids: set[Any]) -> None:

@@ -29,14 +29,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, models, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 
 from access import credentials as access_services
 from accounts.models import Account
 from analytics.live import events
 from analytics.models import Request, RequestPayload
 from analytics.operations import metrics
-from analytics.recording import bulk, cost, redaction
+from analytics.recording import bulk, cost, redaction, storable
 from analytics.recording.usage import NO_USAGE, Usage
 from analytics.shapes import request_json
 
@@ -51,6 +51,10 @@ MAX_QUEUED = 50_000
 # GIL): 100 at a time put the 99th percentile of a quick request at +4-5 ms, 32 at
 # about +3 ms, for about 5 µs more CPU per request (docs/performance.md).
 FLUSH_BATCH = 32
+
+# The database being away (locked past the busy timeout, the connection lost): a batch
+# that fails so waits for the next flush. Any other failure is about what a record holds.
+DATABASE_AWAY = (OperationalError, InterfaceError)
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
 
@@ -149,11 +153,11 @@ class Recorder:
             await events.publish_requests_started([start_row(record) for record in started])
 
     def flush_sync(self) -> list[dict]:
-        """Write the queued batch; on failure keep it for the next attempt.
+        """Write the queued batch; while the database is away, keep it for the next attempt.
 
-        A batch the database refuses for its content (DataError, IntegrityError) is
-        written one record at a time instead, so one bad record cannot hold back every
-        record after it; the database being away keeps the whole batch for later.
+        A batch that fails for anything else (the database refusing a value, text no
+        encoding can write) is written one record at a time instead, so one bad record
+        cannot hold back every record after it, for ever.
         """
         with self._lock:
             batch, self._queue = self._queue, []
@@ -161,17 +165,22 @@ class Recorder:
             return []
         try:
             rows = write_batch(batch)
-        except (DataError, IntegrityError):
-            logger.exception("recording.batch_refused count=%d", len(batch))
-            rows = write_one_by_one(batch)
-        except Exception:
-            logger.exception("recording.flush_failed count=%d", len(batch))
-            # This thread keeps its connection between flushes; drop a broken one.
-            connection.close()
-            with self._lock:
-                self._queue[:0] = batch
+        except DATABASE_AWAY:
+            self._keep(batch)
             return []
+        except Exception:
+            logger.exception("recording.batch_refused count=%d", len(batch))
+            batch, rows, unwritten = write_one_by_one(batch)
+            if unwritten:
+                self._keep(unwritten)
         return after_write(batch, rows)
+
+    def _keep(self, unwritten: list[RequestRecord]) -> None:
+        logger.exception("recording.flush_failed count=%d", len(unwritten))
+        # This thread keeps its connection between flushes; drop a broken one.
+        connection.close()
+        with self._lock:
+            self._queue[:0] = unwritten
 
 
 def write_batch(batch: list[RequestRecord]) -> list[Request]:
@@ -187,15 +196,40 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
     return rows
 
 
-def write_one_by_one(batch: list[RequestRecord]) -> list[Request]:
-    """Each record in its own transaction; one the database refuses is logged and dropped."""
+def write_one_by_one(
+    batch: list[RequestRecord],
+) -> tuple[list[RequestRecord], list[Request], list[RequestRecord]]:
+    """Each record in its own transaction: (the records written, their rows, the unwritten).
+
+    A record that fails is tried once more with its text made storable; one that fails
+    again is logged and dropped (a duplicate id, a number no column holds). If the
+    database goes away meanwhile, the records from there on are the unwritten.
+    """
+    written: list[RequestRecord] = []
     rows: list[Request] = []
-    for record in batch:
+    for index, record in enumerate(batch):
         try:
-            rows += write_batch([record])
-        except (DataError, IntegrityError):
+            rows += _write_storable(record)
+        except DATABASE_AWAY:
+            return written, rows, batch[index:]
+        except Exception:
             logger.exception("recording.record_dropped id=%s", record.id)
-    return rows
+            continue
+        written.append(record)
+    return written, rows, []
+
+
+def _write_storable(record: RequestRecord) -> list[Request]:
+    try:
+        return write_batch([record])
+    except DATABASE_AWAY:
+        raise
+    except Exception:
+        cleaned = storable.record(record)
+        if cleaned is record:
+            raise
+        logger.warning("recording.record_cleaned id=%s", record.id)
+        return write_batch([cleaned])
 
 
 def after_write(batch: list[RequestRecord], rows: list[Request]) -> list[dict]:
@@ -231,11 +265,6 @@ def log_requests(rows: list[Request]) -> None:
             cost,
             row.response_time_ms,
         )
-
-
-def _text(value: str) -> str:
-    """A client's or upstream's text as a column can hold it: PostgreSQL refuses NUL."""
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def start_row(record: RequestRecord) -> dict:
@@ -283,16 +312,16 @@ def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
     started = datetime.fromtimestamp(record.started_at, tz=UTC)
     columns = record.usage.columns()
     if columns["model"] is not None:
-        columns["model"] = _text(columns["model"])[:128]
+        columns["model"] = storable.text(columns["model"])[:128]
     request = RequestRow(
         id=record.id,
         timestamp=started,
-        method=_text(record.method)[:10],
-        path=_text(record.path)[:512],
+        method=storable.text(record.method)[:10],
+        path=storable.text(record.path)[:512],
         account_id=record.account_id,
         status_code=record.status_code,
         success=record.success,
-        error_message=record.error_message and _text(record.error_message),
+        error_message=record.error_message and storable.text(record.error_message),
         terminal_state=record.terminal_state,
         is_stream=record.is_stream,
         response_time_ms=record.response_time_ms,
@@ -300,8 +329,8 @@ def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
         failover_attempts=record.failover_attempts,
         routing_trace=record.routing_trace,
         client_key_id=record.client_key_id,
-        agent_used=record.agent_used and _text(record.agent_used)[:128],
-        original_model=record.original_model and _text(record.original_model)[:128],
+        agent_used=record.agent_used and storable.text(record.agent_used)[:128],
+        original_model=record.original_model and storable.text(record.original_model)[:128],
         cost_usd=None,
         unpriced=False,
         **columns,

@@ -5,7 +5,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from django.utils import timezone
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from analytics.operations import metrics
@@ -93,3 +93,26 @@ def test_a_batch_counts_each_request_under_its_own_labels() -> None:
 
     after = [count("metrics-a", "200"), count("metrics-a", "429"), count("metrics-b", "200")]
     assert [a - b for a, b in zip(after, before, strict=True)] == [3, 1, 1]
+
+
+def test_a_model_name_from_outside_never_breaks_the_page_nor_grows_it_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics, "_model_labels", {}, raising=False)
+    monkeypatch.setattr(metrics, "MAX_MODEL_LABELS", 3, raising=False)
+    names = ["claude-\udc80", "x" * 500, "claude-a", "claude-b", "claude-c"]
+
+    metrics.observe(
+        RequestRecord(id="r", started_at=0.0, method="POST", path="/v1/", usage=Usage(model=name))
+        for name in names
+    )
+
+    page = generate_latest(REGISTRY).decode()  # a lone surrogate made this raise
+    models = {
+        sample.labels["model"]
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if family.name == "ccflare_requests"
+    }
+    assert {"claude-\ufffd", "x" * 128, "claude-a", "other"} <= models
+    assert "claude-b" not in models and "claude-c" not in models

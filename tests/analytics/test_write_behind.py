@@ -8,6 +8,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import OperationalError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -66,6 +67,83 @@ def test_nul_and_over_long_text_is_stored_not_refused() -> None:
     assert row.error_message == "bad\ufffdreply"
     assert row.model.startswith("claude\ufffd") and len(row.model) == 128
     assert row.method == "PROPFINDXY"
+
+
+def test_text_no_encoding_can_write_is_stored_and_holds_back_nothing() -> None:
+    # A lone surrogate: what Python's JSON decoder makes of "\\udc80" in a reply. It once
+    # failed every flush from then on, for ever, with every later record queued behind it.
+    recorder = write_behind.Recorder()
+    before, after = record(), record()
+    lone = record(
+        usage=Usage(model="claude-\udc80"),
+        error_message="bad \ud800 reply",
+        routing_trace=[{"account": "alpha", "outcome": "upstream said \udc80"}],
+    )
+    for each in (before, lone, after):
+        recorder.enqueue(each)
+
+    recorder.flush_sync()
+
+    assert recorder.pending == 0
+    assert Request.objects.count() == 3
+    row = Request.objects.get(pk=lone.id)
+    assert (row.model, row.error_message) == ("claude-\ufffd", "bad \ufffd reply")
+    # SQLite keeps it as the JSON escape it came as; PostgreSQL refuses that, so the
+    # record's second try stores the replacement character.
+    assert row.routing_trace[0]["outcome"] in ("upstream said \udc80", "upstream said \ufffd")
+
+
+def test_a_record_no_column_can_hold_is_dropped_the_rest_written() -> None:
+    recorder = write_behind.Recorder()
+    good, huge = record(), record(response_time_ms=10**30)  # no integer column holds it
+    recorder.enqueue(huge)
+    recorder.enqueue(good)
+
+    recorder.flush_sync()
+
+    assert list(Request.objects.values_list("pk", flat=True)) == [uuid.UUID(good.id)]
+    assert recorder.pending == 0
+
+
+def test_while_the_database_is_away_the_batch_waits_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = write_behind.Recorder()
+    batch = [record(), record()]
+    for each in batch:
+        recorder.enqueue(each)
+
+    def away(records: list) -> list:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(write_behind, "write_batch", away)
+    recorder.flush_sync()
+    assert recorder.pending == 2 and Request.objects.count() == 0
+    monkeypatch.undo()
+
+    recorder.flush_sync()
+    assert Request.objects.count() == 2 and recorder.pending == 0
+
+
+def test_the_records_after_the_database_went_away_wait_the_ones_before_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = write_behind.Recorder()
+    first, refused, later = record(), record(), record()
+    for each in (first, refused, later):
+        recorder.enqueue(each)
+    real = write_behind.write_batch
+
+    def flaky(records: list) -> list:
+        if len(records) > 1 or records[0] is refused:
+            raise ValueError("a value the database refuses")  # the batch goes one by one
+        if records[0] is later:
+            raise OperationalError("the database went away")
+        return real(records)
+
+    monkeypatch.setattr(write_behind, "write_batch", flaky)
+    recorder.flush_sync()
+
+    assert list(Request.objects.values_list("pk", flat=True)) == [uuid.UUID(first.id)]
+    assert recorder.pending == 1  # `later`, for the next flush; `refused` dropped, once
 
 
 def test_a_usage_value_fills_every_token_column() -> None:

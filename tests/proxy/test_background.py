@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from django.db import OperationalError
 
 from analytics.models import Request
 from analytics.recording import write_behind as recording
@@ -68,3 +69,20 @@ async def test_a_full_batch_wakes_a_waiting_flusher(fresh_recorder: recording.Re
         fresh_recorder.enqueue(finished_request())
     await asyncio.wait_for(waiting, timeout=20)
     assert fresh_recorder.pending == recording.FLUSH_BATCH
+
+
+def test_records_the_database_never_took_are_counted_in_the_log_at_exit(
+    fresh_recorder: recording.Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def away(records: list) -> list:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(recording, "write_batch", away)
+    fresh_recorder.enqueue(finished_request())
+    fresh_recorder.enqueue(finished_request())
+
+    background._drain_sync()
+
+    assert "recording.lost_at_shutdown count=2" in caplog.text

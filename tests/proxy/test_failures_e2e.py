@@ -51,6 +51,22 @@ def test_a_hostile_deeply_nested_reply_is_relayed_and_recorded(
     assert (row.status_code, row.terminal_state) == (200, "complete")
 
 
+def test_a_reply_naming_a_model_no_database_can_store_is_recorded_and_so_is_the_next(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    # Written by hand: the escape of a lone surrogate, which Python's JSON reads as one.
+    reply = '{"type":"message","model":"claude-\\udc80","usage":{"input_tokens":3}}'
+    rule = '{"credential":"*","status":200,"times":1,"body":' + reply + "}"
+    httpx.post(f"{fake_upstream.url}/_fake/rules", content=rule).raise_for_status()
+
+    odd, plain = post(proxy), post(proxy)
+
+    assert (odd.status_code, plain.status_code) == (200, 200)
+    rows = recorded(2)  # once this failed every flush, for ever, holding back the rest
+    assert sorted(row.model for row in rows) == sorted(["claude-\ufffd", MESSAGE["model"]])
+
+
 def test_hop_by_hop_headers_and_cookies_never_cross_the_proxy(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
