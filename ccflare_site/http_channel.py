@@ -17,6 +17,8 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
+from ccflare_site import web_request
+
 # After a rejection the client may still be sending; reading and dropping that
 # for a moment lets it see the answer instead of a connection reset.
 LINGER_SECONDS = 5.0
@@ -88,7 +90,24 @@ class GuardedChannel(http.HTTPChannel):
     def allHeadersReceived(self) -> None:  # noqa: N802
         # Set before the parent runs: with no body, it completes the request at once.
         self._deadline_at = time.monotonic() + self.body_timeout_seconds
+        request = self.requests[-1]
+        too_large = self.length is not None and self.length > web_request.body_limit()
+        if too_large:
+            request.requestHeaders.removeHeader(b"expect")  # no "100 Continue" for it
         super().allHeadersReceived()
+        if too_large:
+            self._answer_before_the_body(request)
+
+    def _answer_before_the_body(self, request: Any) -> None:
+        """A body declared larger than the limit is refused before it is read, not after.
+
+        The app gets the request now, with no body: its Content-Length check answers 413
+        and records it. The connection then closes, so the body's bytes, which the client
+        may still send, are never read, let alone as a next request.
+        """
+        self.length = 0  # the parent completes a request of length 0 at once
+        self.persistent = False
+        request.responseHeaders.setRawHeaders(b"connection", [b"close"])
 
     def allContentReceived(self) -> None:  # noqa: N802
         self._deadline_at = None

@@ -1,6 +1,8 @@
 """The proxy end to end: a real daphne running ccflare, the fake upstream in its own process."""
 
 import asyncio
+import json
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -364,6 +366,32 @@ def test_an_oversized_upload_without_a_length_gets_413_and_a_record(
     )
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"
+    assert fake_upstream.log() == []
+    (row,) = recorded(1)
+    assert row.status_code == 413
+
+
+@pytest.mark.parametrize("expect", [b"", b"Expect: 100-continue\r\n"])
+def test_a_body_declared_too_large_is_refused_before_it_is_sent(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, expect: bytes
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    port = int(proxy.url.rsplit(":", 1)[1])
+    head = (
+        b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 41943040\r\n" + expect + b"\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)  # and not one byte of the 40 MB: the answer must not wait for them
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes; a timeout fails the test
+            answer += chunk
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    head_text, _, body = rest.partition(b"\r\n\r\n")
+    assert status_line.startswith(b"HTTP/1.1 413 ")  # no "100 Continue" before it
+    assert b"connection: close" in head_text.lower()
+    assert json.loads(body)["error"]["type"] == "request_too_large"
     assert fake_upstream.log() == []
     (row,) = recorded(1)
     assert row.status_code == 413
