@@ -130,6 +130,11 @@ def set_tier(*, account: Account, tier: int) -> Account:
 
 
 def set_priority(*, account: Account, priority: int) -> Account:
+    """Raises AccountError for a priority out of range (accounts.validation)."""
+    try:
+        validation.validate_priority(priority)
+    except ValidationError as error:
+        raise AccountError(validation.message(error)) from None
     account.priority = priority
     account.save(update_fields=["priority"])
     return account

@@ -43,7 +43,7 @@ class Account(models.Model):
 
     tier = models.PositiveSmallIntegerField(default=1, choices=[(t, str(t)) for t in TIERS])
     # Lower is preferred when a new session picks an account.
-    priority = models.IntegerField(default=0)
+    priority = models.IntegerField(default=0, validators=[validation.validate_priority])
     paused = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -68,7 +68,7 @@ async def start(
     Raises OnboardingError for an invalid name, mode or tier.
     """
     name = _clean(validation.clean_name, name)
-    _check(mode=mode, tier=tier)
+    _check(mode=mode, tier=tier, priority=priority)
     await asweep_expired()
     pkce, state = oauth.new_pkce(), oauth.new_state()
     session = await OAuthSession.objects.acreate(
@@ -118,7 +118,7 @@ def add_setup_token(
     """Store a long-lived token from `claude setup-token`: no refresh token, used until rejected."""
     name = _clean(validation.clean_name, name)
     token = _clean(validation.clean_token, token)
-    _check(mode="max", tier=tier)
+    _check(mode="max", tier=tier, priority=priority)
     credentials = Credentials(kind=Account.Kind.SETUP_TOKEN, access_token=token)
     account, created = save_credentials(
         name=name, credentials=credentials, tier=tier, priority=priority
@@ -205,8 +205,13 @@ def _clean(clean: Callable[[str], str], value: str) -> str:
         raise OnboardingError(validation.message(error)) from None
 
 
-def _check(*, mode: str, tier: int | None) -> None:
+def _check(*, mode: str, tier: int | None, priority: int | None) -> None:
     if mode not in MODE_LABELS:
         raise OnboardingError("Mode must be 'max' or 'console'")
     if tier is not None and tier not in TIERS:
         raise OnboardingError(f"Tier must be one of {', '.join(map(str, TIERS))}")
+    if priority is not None:
+        try:
+            validation.validate_priority(priority)
+        except ValidationError as error:
+            raise OnboardingError(validation.message(error)) from None

@@ -48,7 +48,7 @@ RefreshToken = Annotated[
     _rule(partial(validation.clean_token, label="Refresh token")),
 ]
 
-Priority = Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)]
+Priority = Annotated[StrictInt, Field(ge=-validation.MAX_PRIORITY, le=validation.MAX_PRIORITY)]
 # Epoch milliseconds up to the year 9999, the last a datetime can hold.
 EpochMs = Annotated[StrictInt, Field(ge=0, le=253_402_300_799_999)]
 

@@ -1,4 +1,4 @@
-"""What an account name and a credential may look like: the one set of rules for every input.
+"""What an account name, a credential and a priority may be: the one set of rules for every input.
 
 The model's fields carry these validators, and the admin form, the API schemas,
 the commands (through `accounts.lifecycle` and `accounts.onboarding`) all call
@@ -21,6 +21,9 @@ NAME_MAX_LENGTH = 100
 API_KEY_LENGTH = (20, 512)
 # OAuth access/refresh tokens and long-lived `claude setup-token` tokens.
 TOKEN_LENGTH = (20, 4096)
+# Routing priorities run from -MAX_PRIORITY to MAX_PRIORITY: room for any ordering, and a
+# number every database's integer column holds.
+MAX_PRIORITY = 1_000_000
 
 _NAME = re.compile(r"[a-zA-Z0-9 \-_@.+]+")
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -48,6 +51,11 @@ def validate_api_key(value: str) -> None:
 
 def validate_token(value: str, *, label: str = "Token") -> None:
     _check_secret(value, label=label, length=TOKEN_LENGTH)
+
+
+def validate_priority(value: int) -> None:
+    if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+        raise ValidationError(f"Priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
 
 
 def clean_name(value: str) -> str:

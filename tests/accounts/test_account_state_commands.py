@@ -207,6 +207,25 @@ def test_set_priority() -> None:
     assert Account.objects.get(name="work").priority == -2
 
 
+@pytest.mark.parametrize("priority", ["1000001", "-1000001", "99999999999999999999999"])
+def test_set_priority_refuses_what_the_api_refuses(priority: str) -> None:
+    make_account(name="work", priority=3)
+
+    # The last once ended in a traceback (an int too large for SQLite's INTEGER).
+    with pytest.raises(CommandError, match="Priority must be between -1000000 and 1000000"):
+        run("set_priority", "work", priority)
+
+    assert Account.objects.get(name="work").priority == 3
+
+
+def test_add_account_refuses_a_priority_out_of_range() -> None:
+    key = "sk-ant-api03-" + "k" * 40
+    with pytest.raises(CommandError, match="Priority must be between"):
+        run("add_account", "work", "--api-key", key, "--priority", "2000000")
+
+    assert not Account.objects.exists()
+
+
 def test_rename_account_keeps_everything_else() -> None:
     old = make_account(name="work", request_count=7)
 
