@@ -9,16 +9,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from lib import conversation
+from lib.secret_headers import REDACTED, is_secret
 from tui import format
 from tui.client import ApiProblem
 from tui.views.shared import shared
 
-# Headers that carry credentials; the server redacts them already when it records,
-# and they are masked here again so no path shows one.
-SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
-)
-REDACTED = "[REDACTED]"
 ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green"}
 
 
@@ -135,4 +130,6 @@ def headers_text(headers: object) -> str:
 
 
 def redacted(name: str, value: object) -> str:
-    return REDACTED if name.lower() in SECRET_HEADERS else str(value)
+    # The server redacts credentials already when it records; masked here again so that
+    # no path shows one.
+    return REDACTED if is_secret(name.lower()) else str(value)

@@ -1,9 +1,7 @@
 """What of the captured headers may be stored: credentials never are, whoever sent them."""
 
-REDACTED = "[REDACTED]"
-SECRET_HEADERS = frozenset(
-    {"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"}
-)
+from lib.secret_headers import NAMES, REDACTED, SUFFIXES
+
 # Framing headers describe the wire, not the request; ccflare left them out too.
 _NOT_STORED = frozenset(
     {"accept-encoding", "content-encoding", "content-length", "transfer-encoding"}
@@ -16,5 +14,7 @@ def redact_headers(headers: list[tuple[bytes, bytes]] | None) -> dict[str, str]:
         name = raw_name.decode("latin-1").lower()
         if name in _NOT_STORED:
             continue
-        out[name] = REDACTED if name in SECRET_HEADERS else raw_value.decode("latin-1")
+        # lib.secret_headers.is_secret, inline: this runs for every header of every request.
+        secret = name in NAMES or name.endswith(SUFFIXES)
+        out[name] = REDACTED if secret else raw_value.decode("latin-1")
     return out

@@ -14,6 +14,18 @@ def test_each_credential_header_is_redacted(name: str) -> None:
     assert redact_headers(headers) == {name: "[REDACTED]", "content-type": "application/json"}
 
 
+@pytest.mark.parametrize(
+    "name", ["x-goog-api-key", "api-key", "x-auth-token", "x-amz-security-token", "x-app-secret"]
+)
+def test_other_services_credential_headers_are_redacted_too(name: str) -> None:
+    headers = [(name.encode(), b"secret-value"), (b"anthropic-ratelimit-tokens-limit", b"9")]
+
+    assert redact_headers(headers) == {
+        name: "[REDACTED]",
+        "anthropic-ratelimit-tokens-limit": "9",  # about tokens, not one
+    }
+
+
 def test_names_are_matched_whatever_their_case() -> None:
     headers = [(b"Set-Cookie", b"session=secret"), (b"Proxy-Authorization", b"Basic c2VjcmV0")]
 

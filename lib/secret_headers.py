@@ -1,0 +1,15 @@
+"""Which headers carry credentials: never stored, logged or shown, whoever sent them.
+
+By name (this API's and the web's), and by how other services name theirs (Google's
+`x-goog-api-key`, `x-auth-token`, `x-amz-security-token`, ...), since a client may send
+any of them through the proxy. Names are compared in lower case.
+"""
+
+REDACTED = "[REDACTED]"
+NAMES = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
+SUFFIXES = ("api-key", "apikey", "-token", "-secret", "-password")
+
+
+def is_secret(name: str) -> bool:
+    """Whether a header called `name` (in lower case) carries a credential."""
+    return name in NAMES or name.endswith(SUFFIXES)
