@@ -91,6 +91,11 @@ class GuardedChannel(http.HTTPChannel):
         # Set before the parent runs: with no body, it completes the request at once.
         self._deadline_at = time.monotonic() + self.body_timeout_seconds
         request = self.requests[-1]
+        if self._version == b"HTTP/1.1" and not request.requestHeaders.hasHeader(b"host"):
+            # RFC 9112 section 3.2: a server MUST answer 400.
+            self._respondToBadRequestAndDisconnect()
+            self.length = None  # as Twisted's own refusals: its caller then reads no body
+            return
         too_large = self.length is not None and self.length > web_request.body_limit()
         if too_large:
             request.requestHeaders.removeHeader(b"expect")  # no "100 Continue" for it
@@ -108,6 +113,16 @@ class GuardedChannel(http.HTTPChannel):
         self.length = 0  # the parent completes a request of length 0 at once
         self.persistent = False
         request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+
+    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:  # noqa: N802
+        # A second Transfer-Encoding line, whatever it says, is refused. Twisted skipped
+        # an "identity" one, so "chunked" then "identity" was read as chunked, where a
+        # proxy in front may read the same request otherwise (request smuggling).
+        if header == b"Transfer-Encoding" and self.requests[-1].requestHeaders.hasHeader(
+            b"transfer-encoding"
+        ):
+            return self._failChooseTransferDecoder()
+        return super()._maybeChooseTransferDecoder(header, data)
 
     def allContentReceived(self) -> None:  # noqa: N802
         self._deadline_at = None

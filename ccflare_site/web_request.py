@@ -34,6 +34,7 @@ import re
 import time
 import traceback
 from functools import partial
+from http import HTTPStatus
 from io import BytesIO
 from typing import Any
 from urllib.parse import unquote
@@ -43,6 +44,7 @@ import daphne.server
 from daphne.http_protocol import WebRequest
 from daphne.utils import HEADER_NAME_RE, INVALID_HEADER_VALUE_BYTES, parse_x_forwarded_for
 from django.conf import settings
+from twisted.web import http as twisted_http
 from twisted.web import http_headers
 
 from ccflare_site import reaping
@@ -61,6 +63,7 @@ _invalid_value = re.compile(
 def install() -> None:
     if getattr(WebRequest.process, "lean", False):
         return
+    _name_every_status()
     for module in (daphne.http_protocol, daphne.server):
         module.http = _unproxied(module.http)
     WebRequest.__hash__ = object.__hash__
@@ -85,6 +88,16 @@ def install() -> None:
         daphne_connection_lost(self, reason)
 
     WebRequest.connectionLost = connection_lost
+
+
+def _name_every_status() -> None:
+    """Reason phrases for the statuses Twisted lacks: it wrote '429 Unknown Status'.
+
+    529 is Anthropic's own "overloaded", which the proxy relays.
+    """
+    for status in HTTPStatus:
+        twisted_http.RESPONSES.setdefault(status.value, status.phrase.encode())
+    twisted_http.RESPONSES.setdefault(529, b"Overloaded")
 
 
 def _unproxied(module: Any) -> Any:

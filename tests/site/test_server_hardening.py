@@ -258,6 +258,27 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
     assert b"\r\nConnection: close\r\n" in response
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GET /health HTTP/1.1\r\n\r\n", id="http-1.1-without-host"),
+        pytest.param(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Transfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+            id="transfer-encoding-twice",  # one line "chunked, identity" was refused already
+        ),
+    ],
+)
+def test_a_request_a_front_proxy_might_read_otherwise_is_refused(
+    server: Server, raw: bytes
+) -> None:
+    response = request(server, raw)
+
+    assert status_line(response) == b"HTTP/1.1 400 Bad Request"
+    assert b"\r\nConnection: close\r\n" in response
+    assert b"HTTP/1.1 200" not in response
+
+
 def test_a_header_value_daphne_refuses_is_still_refused(server: Server) -> None:
     # ccflare_site.web_request takes daphne's first step for plain HTTP, with its checks
     # and answers. Twisted's parser lets a vertical tab through in a value; daphne's check

@@ -13,7 +13,7 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.testing import StringTransport
-from twisted.web import http_headers
+from twisted.web import http, http_headers
 
 from ccflare_site import http_channel, web_request
 
@@ -134,3 +134,14 @@ class Recorded(daphne.http_protocol.WebRequest):
 
     def process(self) -> None:
         pass
+
+
+def test_the_statuses_the_proxy_relays_have_their_reason_phrase() -> None:
+    web_request.install()
+
+    # Twisted wrote "429 Unknown Status" and "529 Unknown Status" on the status line.
+    assert [http.RESPONSES[code] for code in (429, 431, 529)] == [
+        b"Too Many Requests",
+        b"Request Header Fields Too Large",
+        b"Overloaded",
+    ]
