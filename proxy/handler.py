@@ -19,7 +19,7 @@ from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
 from lib.asgi import CLIENT_GONE
 from lib.h1 import Response, UpstreamError
-from proxy import background, capture, guard, keypolicy, replies, upstream
+from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
@@ -133,6 +133,10 @@ class Exchange:
             outcome = await forward(self._call(body), strip=self.strip)
             self.record.overhead_ms = (sent_at - self.t0) * 1000
             self.record.upstream_ms = (time.perf_counter() - sent_at) * 1000
+            if outcome.response is None and self.usage.model is None:
+                # No answer to read it from (every account failed or sat out): the record
+                # still says which model was asked for.
+                self.usage.model = sniff.request_model(body)
             await self.relay(outcome, send)
         except Exception:
             # A bug of ours must still give the client an answer in the API's shape

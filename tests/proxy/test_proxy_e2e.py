@@ -209,6 +209,7 @@ def test_all_accounts_rate_limited_gives_429_with_retry_after(
     assert response.json()["error"]["type"] == "rate_limit_error"
     (row,) = recorded(1)
     assert (row.status_code, row.terminal_state, row.account_id) == (429, "rejected", None)
+    assert row.model == MESSAGE["model"]  # no answer named it: the one asked for
     assert len(row.routing_trace) == 2
     again = post(proxy)
     assert again.status_code == 429
