@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from analytics.models import Request, RequestPayload
@@ -68,6 +69,12 @@ def test_logs_prints_the_last_lines(settings: object, tmp_path: Path) -> None:
     entries = [{"ts": i, "level": "WARNING", "msg": f"line {i}"} for i in range(3)]
     settings.LOG_FILE.write_text("".join(json.dumps(e) + "\n" for e in entries))
     assert run("logs", "--lines", "2") == "[WARN] line 1\n[WARN] line 2\n"
+
+
+@pytest.mark.parametrize("lines", ["0", "-5", "many"])
+def test_logs_refuses_a_count_that_is_not_one_or_more(lines: str) -> None:
+    with pytest.raises(CommandError, match="must be a whole number of at least 1"):
+        run("logs", "--lines", lines)
 
 
 def test_log_file_gets_redacted_json_lines(tmp_path: Path) -> None:

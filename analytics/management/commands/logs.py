@@ -5,7 +5,7 @@ process logs, not only its own events.
 """
 
 import time
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,14 @@ class Command(BaseCommand):
     help = "Print the last log lines as [LEVEL] message; --follow keeps printing new ones."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--lines", type=int, default=100, help="How many lines (default 100).")
+        parser.add_argument(
+            "--lines", type=_positive, default=100, help="How many lines (default 100)."
+        )
         parser.add_argument("--follow", action="store_true", help="Keep printing new lines.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(settings.LOG_FILE)
-        for entry in logs.history(path, lines=max(options["lines"], 1)):
+        for entry in logs.history(path, lines=options["lines"]):
             self._print(entry)
         if options["follow"]:
             self.stdout.write("--- Live logs ---")
@@ -55,3 +57,14 @@ class Command(BaseCommand):
     def _print(self, entry: dict) -> None:
         self.stdout.write(f"[{entry['level']}] {entry['msg']}")
         self.stdout.flush()
+
+
+def _positive(text: str) -> int:
+    """A count of lines: `--lines -5` or `0` is refused, not read as one line."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
