@@ -43,7 +43,8 @@ def api_json_errors(get_response: Handler | AsyncHandler) -> Handler | AsyncHand
 
 def as_json_if_needed(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
     """`response`, or for a non-JSON error under /api/ the same status as an API error."""
-    if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+    under_api = request.path.startswith(API_PREFIX) or request.path == API_PREFIX[:-1]
+    if not under_api or response.status_code < 400:
         return response
     if response.get("Content-Type", "").startswith("application/json"):
         return response

@@ -20,6 +20,12 @@ def test_unknown_post_path_with_a_token_is_a_json_404(token_client: Client) -> N
     assert response.json() == {"error": "Unknown API path: /api/no-such-thing"}
 
 
+def test_the_api_root_without_its_slash_is_a_json_404_too(token_client: Client) -> None:
+    response = token_client.get("/api")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Unknown API path: /api"}
+
+
 def test_unknown_post_path_of_a_session_without_csrf_token_is_a_json_404(
     staff_client: Client,
 ) -> None:
