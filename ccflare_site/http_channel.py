@@ -91,8 +91,7 @@ class GuardedChannel(http.HTTPChannel):
         # Set before the parent runs: with no body, it completes the request at once.
         self._deadline_at = time.monotonic() + self.body_timeout_seconds
         request = self.requests[-1]
-        if self._version == b"HTTP/1.1" and not request.requestHeaders.hasHeader(b"host"):
-            # RFC 9112 section 3.2: a server MUST answer 400.
+        if _ambiguous(self._version, request.requestHeaders):
             self._respondToBadRequestAndDisconnect()
             self.length = None  # as Twisted's own refusals: its caller then reads no body
             return
@@ -113,16 +112,6 @@ class GuardedChannel(http.HTTPChannel):
         self.length = 0  # the parent completes a request of length 0 at once
         self.persistent = False
         request.responseHeaders.setRawHeaders(b"connection", [b"close"])
-
-    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:  # noqa: N802
-        # A second Transfer-Encoding line, whatever it says, is refused. Twisted skipped
-        # an "identity" one, so "chunked" then "identity" was read as chunked, where a
-        # proxy in front may read the same request otherwise (request smuggling).
-        if header == b"Transfer-Encoding" and self.requests[-1].requestHeaders.hasHeader(
-            b"transfer-encoding"
-        ):
-            return self._failChooseTransferDecoder()
-        return super()._maybeChooseTransferDecoder(header, data)
 
     def allContentReceived(self) -> None:  # noqa: N802
         self._deadline_at = None
@@ -174,7 +163,9 @@ class GuardedChannel(http.HTTPChannel):
         that never closes is cut off after LINGER_SECONDS.
         """
         self._deadline_at = None
-        self.dataReceived = self.lineReceived = _drop  # type: ignore[method-assign,assignment]
+        # All three: a rejection from allHeadersReceived returns into a parse loop that
+        # would otherwise go on to feed the body (raw data) to the request.
+        self.dataReceived = self.lineReceived = self.rawDataReceived = _drop  # type: ignore[method-assign,assignment]
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport
         transport.write(
@@ -184,6 +175,20 @@ class GuardedChannel(http.HTTPChannel):
         transport.loseWriteConnection()
         if self._abortingCall is None:
             self._abortingCall = self.callLater(LINGER_SECONDS, self.forceAbortClient)
+
+
+def _ambiguous(version: bytes, headers: Headers) -> bool:
+    """A request head a proxy in front of this one might read otherwise: refused with 400.
+
+    An HTTP/1.1 request without Host (RFC 9112 section 3.2: a server MUST answer 400),
+    and a second Transfer-Encoding line, whatever it says: Twisted skips an "identity"
+    one, so "chunked" then "identity" was read as chunked (request smuggling). Checked
+    once per request, not per header line.
+    """
+    if version == b"HTTP/1.1" and not headers.hasHeader(b"host"):
+        return True
+    encodings = headers.getRawHeaders(b"transfer-encoding")
+    return encodings is not None and len(encodings) > 1
 
 
 def _drop(*_args: object) -> None:

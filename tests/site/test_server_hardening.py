@@ -263,6 +263,10 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
     [
         pytest.param(b"GET /health HTTP/1.1\r\n\r\n", id="http-1.1-without-host"),
         pytest.param(
+            b"POST /v1/messages HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+            id="without-host-with-a-body",
+        ),
+        pytest.param(
             b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
             b"Transfer-Encoding: identity\r\n\r\n0\r\n\r\n",
             id="transfer-encoding-twice",  # one line "chunked, identity" was refused already
