@@ -17,8 +17,6 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
-from ccflare_site import web_request
-
 # After a rejection the client may still be sending; reading and dropping that
 # for a moment lets it see the answer instead of a connection reset.
 LINGER_SECONDS = 5.0
@@ -47,6 +45,8 @@ class GuardedChannel(http.HTTPChannel):
 
     header_timeout_seconds: float = 20.0
     body_timeout_seconds: float = 120.0
+    # A declared body longer than this is refused before it is read (web_request.body_limit).
+    body_limit: int = 32 * 1024 * 1024 + 1
     _deadline_at: float | None = None  # the request's current deadline (monotonic)
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
     _host: Any = None  # this end's address, once asked
@@ -95,7 +95,7 @@ class GuardedChannel(http.HTTPChannel):
             self._respondToBadRequestAndDisconnect()
             self.length = None  # as Twisted's own refusals: its caller then reads no body
             return
-        too_large = self.length is not None and self.length > web_request.body_limit()
+        too_large = self.length is not None and self.length > self.body_limit
         if too_large:
             request.requestHeaders.removeHeader(b"expect")  # no "100 Continue" for it
         super().allHeadersReceived()
@@ -185,9 +185,11 @@ def _ambiguous(version: bytes, headers: Headers) -> bool:
     one, so "chunked" then "identity" was read as chunked (request smuggling). Checked
     once per request, not per header line.
     """
-    if version == b"HTTP/1.1" and not headers.hasHeader(b"host"):
+    # Twisted's own dict, under its canonical names: hasHeader encodes the name each time.
+    raw = headers._rawHeaders
+    if version == b"HTTP/1.1" and b"Host" not in raw:
         return True
-    encodings = headers.getRawHeaders(b"transfer-encoding")
+    encodings = raw.get(b"Transfer-Encoding")
     return encodings is not None and len(encodings) > 1
 
 

@@ -125,10 +125,11 @@ def install_guarded_channel() -> None:
         return
     from django.conf import settings
 
-    from ccflare_site import http_channel
+    from ccflare_site import http_channel, web_request
 
     http_channel.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
     http_channel.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
+    http_channel.GuardedChannel.body_limit = web_request.body_limit()
     shortest = min(settings.HEADER_TIMEOUT_SECONDS, settings.BODY_TIMEOUT_SECONDS)
     http_channel.sweep.interval = min(1.0, shortest / 4)
     HTTPFactory.protocol = http_channel.build_protocol
