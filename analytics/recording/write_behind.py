@@ -166,17 +166,18 @@ class Recorder:
         try:
             rows = write_batch(batch)
         except DATABASE_AWAY:
+            logger.exception("recording.flush_failed count=%d", len(batch))
             self._keep(batch)
             return []
         except Exception:
             logger.exception("recording.batch_refused count=%d", len(batch))
             batch, rows, unwritten = write_one_by_one(batch)
             if unwritten:
+                logger.error("recording.flush_failed count=%d database away", len(unwritten))
                 self._keep(unwritten)
         return after_write(batch, rows)
 
     def _keep(self, unwritten: list[RequestRecord]) -> None:
-        logger.exception("recording.flush_failed count=%d", len(unwritten))
         # This thread keeps its connection between flushes; drop a broken one.
         connection.close()
         with self._lock:
