@@ -8,6 +8,7 @@ stream for many minutes, has none) and answers oversized requests with their
 own status. tuning.install_guarded_channel() puts it under daphne.
 """
 
+import json
 import time
 from typing import Any
 
@@ -17,6 +18,8 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
+from proxy import replies
+
 # After a rejection the client may still be sending; reading and dropping that
 # for a moment lets it see the answer instead of a connection reset.
 LINGER_SECONDS = 5.0
@@ -25,6 +28,13 @@ TIMED_OUT = b"408 Request Timeout"
 URI_TOO_LONG = b"414 URI Too Long"
 HEADERS_TOO_LARGE = b"431 Request Header Fields Too Large"
 BAD_REQUEST = b"400 Bad Request"
+# What each refusal says in its body.
+REASONS = {
+    TIMED_OUT: "The request did not arrive in time",
+    URI_TOO_LONG: "The request line is too long",
+    HEADERS_TOO_LARGE: "The request's headers are too large or too many",
+    BAD_REQUEST: "The request is malformed",
+}
 
 
 class GuardedChannel(http.HTTPChannel):
@@ -168,13 +178,26 @@ class GuardedChannel(http.HTTPChannel):
         self.dataReceived = self.lineReceived = self.rawDataReceived = _drop  # type: ignore[method-assign,assignment]
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport
+        body = _refusal_body(getattr(self, "_path", b""), REASONS[status])
         transport.write(
-            b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
         )
         self._networkProducer.unregisterProducer()
         transport.loseWriteConnection()
         if self._abortingCall is None:
             self._abortingCall = self.callLater(LINGER_SECONDS, self.forceAbortClient)
+
+
+def _refusal_body(path: bytes, message: str) -> bytes:
+    """The error in the shape its client reads: the API's under /api/, else Anthropic's.
+
+    The path is known once the request line was read (not for a request line too long);
+    the clients that send most requests, on /v1/, read Anthropic's.
+    """
+    if path == b"/api" or path.startswith(b"/api/"):
+        return json.dumps({"error": message}).encode()
+    return replies.error_body("invalid_request_error", message)
 
 
 def _ambiguous(version: bytes, headers: Headers) -> bool:

@@ -143,6 +143,10 @@ def request(server: Server, raw: bytes) -> bytes:
         return read_until_closed(sock)
 
 
+def anthropic_error(message: str) -> dict:
+    return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+
+
 def status_line(response: bytes) -> bytes:
     return response.split(b"\r\n", 1)[0]
 
@@ -281,6 +285,36 @@ def test_a_request_a_front_proxy_might_read_otherwise_is_refused(
     assert status_line(response) == b"HTTP/1.1 400 Bad Request"
     assert b"\r\nConnection: close\r\n" in response
     assert b"HTTP/1.1 200" not in response
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n",
+            anthropic_error("The request's headers are too large or too many"),
+            id="anthropics-shape-on-v1",
+        ),
+        pytest.param(
+            b"GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n",
+            {"error": "The request's headers are too large or too many"},
+            id="the-apis-shape-on-api",
+        ),
+        pytest.param(
+            b"GET /v1/models?q=" + b"a" * 20_000 + b" HTTP/1.1\r\n",
+            anthropic_error("The request line is too long"),
+            id="no-path-read-yet",
+        ),
+    ],
+)
+def test_a_refused_request_head_is_told_why_in_its_clients_error_shape(
+    server: Server, raw: bytes, expected: dict
+) -> None:
+    response = request(server, raw)
+
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"\r\nContent-Type: application/json\r\n" in head
+    assert json.loads(body) == expected
 
 
 def test_a_header_value_daphne_refuses_is_still_refused(server: Server) -> None:
