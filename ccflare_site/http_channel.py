@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
-from proxy import replies
+from proxy import handler, replies
 
 # After a rejection the client may still be sending; reading and dropping that
 # for a moment lets it see the answer instead of a connection reset.
@@ -178,7 +178,9 @@ class GuardedChannel(http.HTTPChannel):
         self.dataReceived = self.lineReceived = self.rawDataReceived = _drop  # type: ignore[method-assign,assignment]
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport
-        body = _refusal_body(getattr(self, "_path", b""), REASONS[status])
+        # Known once the request line was read (a line too long has none).
+        path = getattr(self, "_path", b"")
+        body = _refusal_body(path, REASONS[status])
         transport.write(
             b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
@@ -187,6 +189,10 @@ class GuardedChannel(http.HTTPChannel):
         transport.loseWriteConnection()
         if self._abortingCall is None:
             self._abortingCall = self.callLater(LINGER_SECONDS, self.forceAbortClient)
+        if path.startswith(b"/v1/"):
+            method = getattr(self, "_command", b"").decode("latin-1")
+            target = path.split(b"?", 1)[0].decode("latin-1")
+            handler.record_refusal(method, target, int(status[:3]), REASONS[status])
 
 
 def _refusal_body(path: bytes, message: str) -> bytes:

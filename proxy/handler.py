@@ -95,6 +95,24 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     await exchange.run(body, receive, send)
 
 
+def record_refusal(method: str, path: str, status: int, message: str) -> None:
+    """A /v1/ request the server refused before it reached the proxy (a head too large or
+    malformed, too slow to arrive: ccflare_site.http_channel), recorded as `rejected` like
+    the proxy's own refusals, so that it shows on the dashboard and in the stats too."""
+    background.ensure_started()
+    recorder.enqueue(
+        RequestRecord(
+            id=ids.uuid7_text(),
+            started_at=time.time(),
+            method=method,
+            path=path,
+            status_code=status,
+            error_message=message,
+            terminal_state=Request.Terminal.REJECTED,
+        )
+    )
+
+
 class Exchange:
     """One client request's state from start to record."""
 

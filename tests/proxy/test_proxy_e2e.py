@@ -398,6 +398,22 @@ def test_a_body_declared_too_large_is_refused_before_it_is_sent(
     assert row.status_code == 413
 
 
+def test_a_v1_request_the_server_refuses_before_the_proxy_is_recorded_too(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    port = int(proxy.url.rsplit(":", 1)[1])
+    head = b"POST /v1/messages?beta=true HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + b"\r\n\r\n")
+        answer = sock.recv(65536)
+
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    (row,) = recorded(1)
+    assert (row.method, row.path, row.status_code) == ("POST", "/v1/messages", 431)
+    assert (row.terminal_state, row.success) == ("rejected", False)
+    assert fake_upstream.log() == []
+
+
 def test_invalid_json_inside_object_is_answered_by_upstream_as_400(proxy: ProxyServer) -> None:
     make_account(name="only", api_key=KEY_A)
     response = httpx.post(
