@@ -59,6 +59,10 @@ async def test_a_burst_is_written_without_waiting_for_the_tick(
             await rows_written(BURST)
     finally:
         flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+        # The recorder's one thread runs jobs in order: once this one ran, no flush is
+        # left running to log after the test (and pytest) closed its streams.
+        await asyncio.get_running_loop().run_in_executor(recording._executor, lambda: None)
     assert await Request.objects.acount() == BURST
 
 
