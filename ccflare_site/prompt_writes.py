@@ -11,13 +11,21 @@ hold back), and only what the socket does not take waits for writability, as it 
 did. Measured: docs/performance.md.
 """
 
+import asyncio
 from typing import Any
 
 from twisted.internet import tcp
 
+# An answer's sender waits (PromptServer.drained) while more than HIGH_WATER bytes are
+# unsent, until at most LOW_WATER are: a client that reads slowly, or not at all, holds
+# its own sender back instead of growing the server's memory without bound.
+HIGH_WATER = 1024 * 1024
+LOW_WATER = 256 * 1024
+
 
 class PromptServer(tcp.Server):
     _flush_pending = False
+    _drain_waiters: list[asyncio.Future[None]] | None = None
 
     def startWriting(self) -> None:  # noqa: N802 (Twisted's name)
         if self._flush_pending:
@@ -43,6 +51,33 @@ class PromptServer(tcp.Server):
 
     def _buffered(self) -> int:
         return len(self.dataBuffer) - self.offset + self._tempDataLen
+
+    def over_high_water(self) -> bool:
+        return bool(self.connected) and self._buffered() > HIGH_WATER
+
+    def drained(self) -> asyncio.Future[None]:
+        """Done once at most LOW_WATER bytes are unsent, or the connection is gone."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._drain_waiters is None:
+            self._drain_waiters = []
+        self._drain_waiters.append(waiter)
+        return waiter
+
+    def doWrite(self) -> Any:  # noqa: N802 (Twisted's name)
+        result = super().doWrite()
+        if self._drain_waiters and self._buffered() <= LOW_WATER:
+            self._wake_drain_waiters()
+        return result
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802 (Twisted's name)
+        self._wake_drain_waiters()
+        super().connectionLost(reason)
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def install() -> None:

@@ -266,7 +266,7 @@ def create_application(server: Any, request: Any, scope: dict) -> "Inbox | None"
     inbox = Inbox()
     scope.setdefault("asgi", {"version": "3.0"})
     instance = server.application(
-        scope=scope, receive=inbox.get, send=partial(server.handle_reply, request)
+        scope=scope, receive=inbox.get, send=partial(_send_paced, server, request)
     )
     if request not in server.connections:
         instance.close()  # never run: no "was never awaited" warning
@@ -275,6 +275,27 @@ def create_application(server: Any, request: Any, scope: dict) -> "Inbox | None"
     server.connections[request]["application_instance"] = task
     reaping.watch(server, request, task)
     return inbox
+
+
+async def _send_paced(server: Any, request: Any, message: dict) -> None:
+    """daphne's send, which then waits while the client has too much unread.
+
+    Twisted takes every write at once and buffers what the socket does not: a client
+    that stops reading an SSE stream, or a proxied stream it asked for, made the server
+    hold everything sent to it since (1.5 GB in an audit). Waiting here holds back the
+    sender instead: the proxy's relay stops reading the upstream, a live stream stops
+    taking events (its channel queue is bounded).
+    """
+    await server.handle_reply(request, message)
+    if message["type"] != "http.response.body":
+        return  # a head is small: only bodies add up
+    transport = request.transport
+    if transport is not None and getattr(transport, "over_high_water", _never)():
+        await transport.drained()
+
+
+def _never() -> bool:
+    return False
 
 
 class Inbox:

@@ -414,6 +414,31 @@ def test_a_v1_request_the_server_refuses_before_the_proxy_is_recorded_too(
     assert fake_upstream.log() == []
 
 
+def test_a_client_that_stops_reading_holds_the_stream_back_not_the_servers_memory(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.configure(reply_text="x" * 4096)  # one 4 KB word per delta: 20 MB in all
+    body = json.dumps({**MESSAGE, "stream": True}).encode()
+    head = (
+        b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"x-api-key: c\r\nx-fake-scenario: slow_stream;events=5000;interval_ms=0\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    port = int(proxy.url.rsplit(":", 1)[1])
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(head + body)
+        time.sleep(3)  # reading nothing
+
+        # The proxy stopped reading the upstream: the stream is still running, so no record
+        # yet. It used to take all 20 MB into its own buffers at once and finish "complete".
+        assert Request.objects.count() == 0
+    (row,) = recorded(1)
+    assert row.terminal_state == "client_cancelled"
+
+
 def test_invalid_json_inside_object_is_answered_by_upstream_as_400(proxy: ProxyServer) -> None:
     make_account(name="only", api_key=KEY_A)
     response = httpx.post(
