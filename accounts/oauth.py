@@ -7,6 +7,7 @@ Every URL is a setting (OAUTH_*), so tests point them at the fake upstream.
 
 import base64
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,12 @@ SCOPES = {
 # The token endpoint answers in well under a second; a hung one must not hold
 # a client request (and the refresh lease) for long.
 TIMEOUT_SECONDS = 15.0
+# What a token's lifetime is taken to be: unknown (not a number), and its bounds. The
+# lower one stays clear of the refresh margin (5 minutes by default), so that even a
+# token said to be expired already is refreshed at most every few minutes.
+DEFAULT_LIFETIME_SECONDS = 3600.0
+MIN_LIFETIME_SECONDS = 600.0
+MAX_LIFETIME_SECONDS = 366 * 24 * 3600.0
 
 
 class OAuthError(Exception):
@@ -161,12 +168,23 @@ def _grant(data: dict[str, Any]) -> TokenGrant:
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthError("The token endpoint answered without an access token")
-    expires_in = data.get("expires_in")
-    expires_at = None
-    if isinstance(expires_in, int | float):
-        expires_at = timezone.now() + timedelta(seconds=expires_in)
+    expires_at = timezone.now() + timedelta(seconds=_lifetime(data.get("expires_in")))
     refresh = data.get("refresh_token")
     return TokenGrant(access, refresh if isinstance(refresh, str) and refresh else None, expires_at)
+
+
+def _lifetime(expires_in: Any) -> float:
+    """The token's lifetime in seconds, within bounds whatever the endpoint said.
+
+    1e20 overflowed timedelta after the endpoint had issued (and rotated) the tokens, so
+    they were lost; a negative one asked for a refresh on every request; a string left
+    the expiry unknown. Anthropic's access tokens last 8 hours.
+    """
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return DEFAULT_LIFETIME_SECONDS
+    if not math.isfinite(expires_in):
+        return DEFAULT_LIFETIME_SECONDS
+    return min(max(float(expires_in), MIN_LIFETIME_SECONDS), MAX_LIFETIME_SECONDS)
 
 
 def _json(response: h1.Reply) -> dict[str, Any]:

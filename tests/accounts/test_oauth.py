@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.utils import timezone
 
 from accounts import oauth
 from tests.accounts.conftest import oauth_calls
@@ -145,6 +146,32 @@ async def test_refresh_without_rotation_keeps_no_refresh_token(
     grant = await oauth.refresh_grant(refresh_token="rt")
 
     assert (grant.access_token, grant.refresh_token) == ("sk-ant-oat01-not-rotated", None)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        (28800, 28800),  # Anthropic's 8 hours, as given
+        (1e20, oauth.MAX_LIFETIME_SECONDS),  # overflowed timedelta: the new tokens were lost
+        (-5, oauth.MIN_LIFETIME_SECONDS),  # asked for a refresh on every request
+        ("3600", oauth.DEFAULT_LIFETIME_SECONDS),  # left the expiry unknown
+        (True, oauth.DEFAULT_LIFETIME_SECONDS),
+        (None, oauth.DEFAULT_LIFETIME_SECONDS),
+    ],
+)
+async def test_a_token_lifetime_is_kept_within_bounds_whatever_the_endpoint_says(
+    oauth_upstream: FakeUpstream, expires_in: object, lifetime: float
+) -> None:
+    body = {"access_token": "sk-ant-oat01-new", "refresh_token": "rt-new", "expires_in": expires_in}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", body=body, times=1)
+    before = timezone.now()
+
+    grant = await oauth.refresh_grant(refresh_token="rt")
+
+    assert grant.refresh_token == "rt-new"
+    assert grant.expires_at is not None
+    seconds = (grant.expires_at - before).total_seconds()
+    assert lifetime <= seconds <= lifetime + 5
 
 
 async def test_create_api_key_sends_the_access_token(oauth_upstream: FakeUpstream) -> None:
