@@ -140,7 +140,10 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     """A finite int or float (JSON's true and false are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400): a 500 on the usage check
+        return False
 
 
 def _moment(raw: Any) -> datetime | None:

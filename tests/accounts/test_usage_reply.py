@@ -122,6 +122,7 @@ def test_unknown_display_name_becomes_a_short_slug() -> None:
         {"five_hour": {"utilization": True}},
         {"five_hour": {"utilization": float("nan")}, "seven_day": {"utilization": float("inf")}},
         {"five_hour": [42, RESET], 7: {"utilization": 1}},
+        {"five_hour": {"utilization": 10**400}},  # raised OverflowError: a 500 on the check
     ],
 )
 def test_replies_without_a_readable_window_give_an_empty_report(body: Any) -> None:
