@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts import signals
 from accounts.models import Account
+from lib import db_away
 from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class AccountPool:
         self._reload = SharedRun(self._do_reload)
         # Guards _pending between the event loop and the flushing thread.
         self._lock = threading.Lock()
+        self._flush_failures = 0  # in a row (lib.db_away)
 
     async def accounts(self) -> list[Account]:
         """The current snapshot, reloaded first if it is stale."""
@@ -85,9 +87,9 @@ class AccountPool:
         self._flush_sync()
         try:
             return list(Account.objects.all())
-        except Exception:
+        except Exception as error:
             # This thread keeps its connection between loads; drop a broken one.
-            connection.close()
+            db_away.after_failure(error)
             raise
 
     def _flush_sync(self) -> None:
@@ -99,11 +101,13 @@ class AccountPool:
             with transaction.atomic():
                 for account_id, fields in pending.items():
                     Account.objects.filter(pk=account_id).update(**fields)
-        except Exception:
+            self._flush_failures = 0
+        except Exception as error:
             # Keep the updates for the next flush rather than lose them; newer
             # values that arrived meanwhile win.
             logger.exception("accounts.flush_failed")
-            connection.close()
+            self._flush_failures += 1
+            db_away.after_failure(error, self._flush_failures)
             with self._lock:
                 for account_id, fields in pending.items():
                     self._pending[account_id] = {**fields, **self._pending.get(account_id, {})}

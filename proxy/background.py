@@ -19,6 +19,9 @@ from proxy import upstream
 
 logger = logging.getLogger(__name__)
 
+# The longest wait between flushes while the database is away.
+MAX_BACKOFF_SECONDS = 5.0
+
 _task: asyncio.Task | None = None
 _drain_installed = False
 
@@ -57,7 +60,16 @@ async def _flush_forever() -> None:
         await flush_once()
         # Retention, hourly while the server runs: started in a thread, never awaited here.
         maintenance.periodic.schedule()
+        if recorder.failures:
+            # The database is away: try again later and later, not every tick.
+            await asyncio.sleep(backoff_seconds(recorder.failures, interval))
+            continue
         await recorder.wait_for_batch(at_most=max(0.0, started + interval - loop.time()))
+
+
+def backoff_seconds(failures: int, interval: float) -> float:
+    """The wait after `failures` failed flushes in a row: doubling, at most MAX_BACKOFF."""
+    return min(interval * 2 ** min(failures, 16), MAX_BACKOFF_SECONDS)
 
 
 def _install_shutdown_drain() -> None:

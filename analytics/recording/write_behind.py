@@ -39,6 +39,7 @@ from analytics.operations import metrics
 from analytics.recording import bulk, cost, redaction, storable
 from analytics.recording.usage import NO_USAGE, Usage
 from analytics.shapes import request_json
+from lib import db_away
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class RequestRecord:
 class Recorder:
     def __init__(self) -> None:
         self._queue: list[RequestRecord] = []
+        # Flushes failed in a row because the database was away (0: the last one worked).
+        self.failures = 0
         self._lock = threading.Lock()
         # Requests whose upstream headers arrived, announced at the next flush;
         # only touched on the event loop, so no lock.
@@ -165,21 +168,34 @@ class Recorder:
             return []
         try:
             rows = write_batch(batch)
-        except DATABASE_AWAY:
-            logger.exception("recording.flush_failed count=%d", len(batch))
-            self._keep(batch)
+        except DATABASE_AWAY as away:
+            self._keep(batch, away)
             return []
         except Exception:
             logger.exception("recording.batch_refused count=%d", len(batch))
-            batch, rows, unwritten = write_one_by_one(batch)
-            if unwritten:
-                logger.error("recording.flush_failed count=%d database away", len(unwritten))
-                self._keep(unwritten)
+            batch, rows, unwritten, stopped_by = write_one_by_one(batch)
+            if stopped_by is not None:
+                self._keep(unwritten, stopped_by)
+                return after_write(batch, rows)
+        if self.failures:
+            logger.warning("recording.flush_recovered after_failures=%d", self.failures)
+            self.failures = 0
         return after_write(batch, rows)
 
-    def _keep(self, unwritten: list[RequestRecord]) -> None:
-        # This thread keeps its connection between flushes; drop a broken one.
-        connection.close()
+    def _keep(self, unwritten: list[RequestRecord], error: BaseException) -> None:
+        """The database is away: keep the records for the next flush, which waits longer
+        (proxy.background backs off) and logs one line, not a traceback, each time."""
+        self.failures += 1
+        if self.failures == 1:
+            logger.error("recording.flush_failed count=%d", len(unwritten), exc_info=error)
+        else:
+            logger.error(
+                "recording.flush_failed count=%d failures=%d error=%s",
+                self.pending + len(unwritten),
+                self.failures,
+                type(error).__name__,
+            )
+        db_away.after_failure(error, self.failures)
         with self._lock:
             self._queue[:0] = unwritten
 
@@ -199,8 +215,9 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
 
 def write_one_by_one(
     batch: list[RequestRecord],
-) -> tuple[list[RequestRecord], list[Request], list[RequestRecord]]:
-    """Each record in its own transaction: (the records written, their rows, the unwritten).
+) -> tuple[list[RequestRecord], list[Request], list[RequestRecord], BaseException | None]:
+    """Each record in its own transaction: the records written, their rows, and the
+    unwritten with the error that left them so.
 
     A record that fails is tried once more with its text made storable; one that fails
     again is logged and dropped (a duplicate id, a number no column holds). If the
@@ -211,13 +228,13 @@ def write_one_by_one(
     for index, record in enumerate(batch):
         try:
             rows += _write_storable(record)
-        except DATABASE_AWAY:
-            return written, rows, batch[index:]
+        except DATABASE_AWAY as error:
+            return written, rows, batch[index:], error
         except Exception:
             logger.exception("recording.record_dropped id=%s", record.id)
             continue
         written.append(record)
-    return written, rows, []
+    return written, rows, [], None
 
 
 def _write_storable(record: RequestRecord) -> list[Request]:

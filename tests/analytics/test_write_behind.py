@@ -264,3 +264,24 @@ def test_the_payload_text_is_ccflares_shape_whatever_the_headers_and_bodies(
             "truncated": truncated,
         },
     }
+
+
+def test_while_the_database_stays_away_one_traceback_then_one_line_per_try(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = write_behind.Recorder()
+    recorder.enqueue(record())
+
+    def away(records: list) -> list:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(write_behind, "write_batch", away)
+    for _ in range(3):
+        recorder.flush_sync()
+
+    failed = [r for r in caplog.records if r.getMessage().startswith("recording.flush_failed")]
+    assert [bool(r.exc_info) for r in failed] == [True, False, False]  # 40 tracebacks a second
+    assert recorder.failures == 3 and recorder.pending == 1
+    monkeypatch.undo()
+    recorder.flush_sync()
+    assert recorder.failures == 0 and Request.objects.count() == 1

@@ -90,3 +90,9 @@ def test_records_the_database_never_took_are_counted_in_the_log_at_exit(
     background._drain_sync()
 
     assert "recording.lost_at_shutdown count=2" in caplog.text
+
+
+def test_flushes_back_off_while_the_database_is_away() -> None:
+    waits = [background.backoff_seconds(failures, 0.1) for failures in (1, 2, 3, 10, 100)]
+
+    assert waits == [0.2, 0.4, 0.8, background.MAX_BACKOFF_SECONDS, background.MAX_BACKOFF_SECONDS]

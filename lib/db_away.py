@@ -1,0 +1,27 @@
+"""What a thread that keeps its database connection does after the database failed it.
+
+Closing it each time, as after any error, leaked a file per try on SQLite: SQLite keeps
+a closed connection's file open while another connection of the process holds a lock on
+the database, and in WAL mode every open connection does. A failed write leaves a SQLite
+connection usable, except one opened read-only (SQLite falls back to that when it cannot
+open the file for writing): that one would stay read-only after the cause is fixed.
+"""
+
+from django.db import connection
+
+# A read-only SQLite connection is dropped on the first failure and then on every
+# REOPEN_EVERY-th: often enough to write again soon after the cause is fixed (about 30 s
+# at the recorder's longest backoff), rarely enough not to pile up files meanwhile.
+REOPEN_EVERY = 6
+
+
+def after_failure(error: BaseException, failures: int = 1) -> None:
+    """Keep the thread's connection if it can serve the next try, else drop it.
+
+    `failures`: the failed tries in a row, this one included.
+    """
+    if connection.vendor != "sqlite":
+        connection.close()  # PostgreSQL: the connection itself may be what broke
+    elif "readonly" in str(error) and failures % REOPEN_EVERY == 1:
+        connection.close()
+    # Else kept as it is (not even Django's age check: CONN_MAX_AGE=0 would close it).
