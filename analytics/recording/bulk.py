@@ -20,7 +20,7 @@ import json
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -165,6 +165,26 @@ def _sqlite_utc_datetime(value: Any, *, slow: Converter) -> Any:
     return slow(value)
 
 
+def statement_sizes(count: int, most: int) -> Iterator[int]:
+    """The rows of each INSERT for `count` rows: `most` at a time, then powers of two.
+
+    Each distinct statement stays prepared in the connection's cache (sqlite3 keeps up
+    to 128), and SQLite keeps a prepared statement's last bound values until it runs
+    again: with a statement for every row count from 1 to 32, the payloads of Claude
+    Code's requests (up to half a MB each) grew the server by gigabytes. Powers of two
+    keep that to a handful of statements.
+    """
+    while count >= most:
+        yield most
+        count -= most
+    size = 1 << (most.bit_length() - 1)
+    while count:
+        if size <= count:
+            yield size
+            count -= size
+        size >>= 1
+
+
 def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> None:
     """INSERT the given unsaved instances of one model (pre_save hooks and signals skipped).
 
@@ -188,7 +208,8 @@ def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> N
     width = len(fields)
     with conn.cursor() as cursor, conn.wrap_database_errors:
         execute, placeholder = _execute(conn, cursor)
-        for first in range(0, len(objects), per_statement):
-            rows = min(per_statement, len(objects) - first)
+        first = 0
+        for rows in statement_sizes(len(objects), per_statement):
             chunk = params[first * width : (first + rows) * width]
             execute(_statement(table, rows, placeholder), chunk)
+            first += rows

@@ -146,7 +146,10 @@ def test_more_rows_than_one_statement_takes_are_all_stored_in_a_few_statements(
 
     bulk.insert(rows)
 
-    assert len(statements) == -(-len(rows) // per_statement)  # rounded up
+    width = len(Request._meta.concrete_fields)
+    sizes = list(bulk.statement_sizes(len(rows), per_statement))
+    assert statements == [size * width for size in sizes]
+    assert len(statements) <= -(-len(rows) // per_statement) + 5  # a few more than full ones
     stored = sorted(Request.objects.values_list("response_time_ms", flat=True))
     assert stored == list(range(bulk.MAX_ROWS + 7))
 
@@ -192,3 +195,22 @@ def test_short_cut_converters_give_what_the_field_gives(model: type, name: str) 
 def _comparable(value: object) -> object:
     # PostgreSQL's JSON adapter wraps the value (psycopg's Jsonb): compare what it wraps.
     return getattr(value, "obj", value)
+
+
+@pytest.mark.parametrize(
+    ("count", "most", "sizes"),
+    [(32, 500, [32]), (27, 500, [16, 8, 2, 1]), (1, 500, [1]), (0, 500, []),
+     (1100, 500, [500, 500, 64, 32, 4]), (7, 3, [3, 3, 1])],
+)  # fmt: skip
+def test_rows_go_in_a_handful_of_statement_sizes(count: int, most: int, sizes: list[int]) -> None:
+    # SQLite keeps each prepared statement's last bound values (a batch of payloads): one
+    # statement per row count from 1 to 32 grew the server by gigabytes.
+    assert list(bulk.statement_sizes(count, most)) == sizes
+
+
+def test_every_row_of_an_odd_batch_is_written() -> None:
+    rows = [full_request(None, id=uuid.uuid4()) for _ in range(27)]
+
+    bulk.insert(rows)
+
+    assert Request.objects.count() == 27
