@@ -23,6 +23,9 @@ MAX_CHUNK_LINE = 4096  # a chunk-size line with extensions; real ones are a few 
 # Reading pauses past this many unread payload bytes and resumes once the reader took them:
 # the client's pace bounds what one response holds in memory.
 HIGH_WATER = 256 * 1024
+# Interim (1xx) answers taken before the real one: an upstream sending them for ever
+# would otherwise hold the request, each one restarting the read timeout.
+MAX_INTERIM = 16
 # uvloop rounds timers to the millisecond: one firing this early still counts as due.
 _TIMER_SLACK = 0.002
 
@@ -60,6 +63,7 @@ class Connection(asyncio.Protocol):
         self.chunks: list[bytes] = []
         self.buffered = 0
         self._raw = bytearray()  # head bytes so far, or chunked framing not yet decoded
+        self._interim = 0  # 1xx answers so far
         self._left = 0  # body bytes still due (Content-Length), or of the current chunk
         self._feed: Callable[[bytes], None] = self._feed_head
         self._head_request = False
@@ -211,21 +215,27 @@ class Connection(asyncio.Protocol):
 
     def _feed_head(self, data: bytes) -> None:
         raw = self._raw
-        start = max(0, len(raw) - 3)
-        raw += data
-        end = raw.find(b"\r\n\r\n", start)
-        if end < 0:
-            if len(raw) > MAX_HEAD_BYTES:
+        while True:
+            start = max(0, len(raw) - 3)
+            raw += data
+            end = raw.find(b"\r\n\r\n", start)
+            if end < 0:
+                if len(raw) > MAX_HEAD_BYTES:
+                    raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
+                return
+            if end > MAX_HEAD_BYTES:
                 raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
-            return
-        if end > MAX_HEAD_BYTES:
-            raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
-        head = parse_head(bytes(raw[:end]))
-        rest = bytes(raw[end + 4 :])
-        del raw[:]
-        if 100 <= head.status < 200:
-            self._feed_head(rest)  # an interim answer (103 Early Hints): the real one follows
-            return
+            head = parse_head(bytes(raw[:end]))
+            rest = bytes(raw[end + 4 :])
+            del raw[:]
+            if not 100 <= head.status < 200:
+                break
+            # An interim answer (103 Early Hints): the real one follows. In a loop, not by
+            # recursion (thousands in one packet hit the recursion limit), and not for ever.
+            self._interim += 1
+            if self._interim > MAX_INTERIM:
+                raise MalformedResponse(f"more than {MAX_INTERIM} interim (1xx) answers")
+            data = rest
         self.head = head
         self.reusable = head.keep_alive
         self._choose_framing(head)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lib import h1
+from lib.h1 import protocol
 from tests import servers
 from tests.conftest import until
 from tests.lib.h1.scripted import Request, Respond
@@ -174,6 +175,19 @@ async def test_answers_without_a_body_end_at_their_head(serve, pool, method, sta
 async def test_an_interim_1xx_answer_is_skipped(serve, pool) -> None:
     server = await serve(fixed(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + reply(b"real")))
     response = await pool.request("GET", server.url(), [])
+    assert (response.status, await response.read()) == (200, b"real")
+    response.release()
+
+
+async def test_interim_answers_without_end_are_an_error_not_a_recursion(serve, pool) -> None:
+    # 5,000 in one packet overflowed the stack (a recursion per answer); sent for ever,
+    # each restarted the read timeout.
+    early = b"HTTP/1.1 103 Early Hints\r\n\r\n"
+    server = await serve(fixed(early * (protocol.MAX_INTERIM + 1) + reply(b"real")))
+    with pytest.raises(h1.MalformedResponse, match="interim"):
+        await pool.request("GET", server.url(), [])
+    ok = await serve(fixed(early * protocol.MAX_INTERIM + reply(b"real")))
+    response = await pool.request("GET", ok.url(), [])
     assert (response.status, await response.read()) == (200, b"real")
     response.release()
 
