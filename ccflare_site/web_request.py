@@ -286,9 +286,19 @@ async def _send_paced(server: Any, request: Any, message: dict) -> None:
     sender instead: the proxy's relay stops reading the upstream, a live stream stops
     taking events (its channel queue is bounded).
     """
-    await server.handle_reply(request, message)
+    # daphne's Server.handle_reply, inline: one coroutine less per message.
+    connection = server.connections.get(request)
+    if connection is None or connection.get("disconnected"):
+        return
     if message["type"] != "http.response.body":
+        try:
+            server.check_headers_type(message)
+        except ValueError:
+            request.basic_error(500, b"Server Error", "Server Error")  # SOME reply, as daphne
+            raise
+        request.handle_reply(message)
         return  # a head is small: only bodies add up
+    request.handle_reply(message)
     transport = request.transport
     if transport is not None and getattr(transport, "over_high_water", _never)():
         await transport.drained()
