@@ -15,7 +15,12 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from lib.h1.pool import Headers, Pool
+from lib.h1.errors import MalformedResponse
+from lib.h1.pool import Headers, Pool, Response
+
+# The answers fetched here (tokens, usage, a webhook's reply) are a few KB: a larger one
+# is refused rather than held whole (a 200 MB usage reply took 600 MB and the loop).
+MAX_REPLY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +61,21 @@ async def fetch(
     try:
         async with asyncio.timeout(within):
             response = await pool.request(method, url, [*authorization, *headers], body)
-            data = await response.read()
+            data = await _read_at_most(response, MAX_REPLY_BYTES)
     finally:
         pool.close()
     return Reply(response.status, response.headers, data)
+
+
+async def _read_at_most(response: Response, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.iter_chunks():
+        size += len(chunk)
+        if size > limit:
+            raise MalformedResponse(f"answer over {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _split_credentials(url: str) -> tuple[str, list[tuple[str, str]]]:

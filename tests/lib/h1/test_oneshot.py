@@ -6,6 +6,7 @@ import json
 import pytest
 
 from lib import h1
+from lib.h1 import oneshot
 from tests.lib.h1.scripted import Request
 
 
@@ -75,3 +76,16 @@ async def test_credentials_in_the_url_go_out_as_basic_authorization(serve) -> No
     assert b"Authorization: Basic dXNAZXI6cDpzcw==" in request.header_lines  # us@er:p:ss
     assert request.line == b"POST /hook HTTP/1.1"
     assert b"Host: 127.0.0.1:%d" % server.port in request.header_lines
+
+
+async def test_an_answer_over_the_limit_is_refused_not_held_whole(serve) -> None:
+    size = oneshot.MAX_REPLY_BYTES + 1
+
+    async def huge(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size)
+
+    server = await serve(huge)
+
+    # A 200 MB usage reply took 600 MB and held the event loop.
+    with pytest.raises(h1.MalformedResponse, match="answer over"):
+        await h1.fetch("GET", server.url(), within=5)
