@@ -107,10 +107,14 @@ def post(url: str, payload: dict[str, Any]) -> None:
     except (h1.UpstreamError, TimeoutError, ValueError, OSError) as exc:
         failure = f"{type(exc).__name__}: {exc}".replace(url, redact_url(url))
     else:
-        if response.status < 400:
+        # 2xx only: a redirect is not followed (it would resend the notice elsewhere), so
+        # the notice was not delivered; it was logged as sent.
+        if 200 <= response.status < 300:
             logger.info("notify.sent event=%s account=%s", payload["event"], payload["account"])
             return
         failure = f"HTTP {response.status}"
+        if 300 <= response.status < 400:
+            failure += " (a redirect: not followed, set the webhook's final URL)"
     logger.warning(
         "notify.failed event=%s url=%s error=%s", payload["event"], redact_url(url), failure
     )

@@ -92,10 +92,14 @@ def test_sending_does_not_wait_for_the_webhook_to_answer(hooked: WebhookReceiver
     assert wait_for(lambda: hooked.answered) == [True]
 
 
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(500, "HTTP 500"), (302, "HTTP 302 (a redirect: not followed, set the webhook's final URL)")],
+)
 def test_a_refused_notice_is_a_warning_without_the_url_secret(
-    hooked: WebhookReceiver, caplog: pytest.LogCaptureFixture
+    hooked: WebhookReceiver, caplog: pytest.LogCaptureFixture, status: int, error: str
 ) -> None:
-    hooked.status = 500
+    hooked.status = status  # a 302 was logged as sent
 
     with caplog.at_level(logging.WARNING, logger="analytics.live.notify"):
         notify.post(hooked.url, reauth().payload())
@@ -103,7 +107,7 @@ def test_a_refused_notice_is_a_warning_without_the_url_secret(
     (record,) = caplog.records
     assert record.getMessage() == (
         "notify.failed event=account_needs_reauth "
-        f"url=http://127.0.0.1:{hooked.port}/… error=HTTP 500"
+        f"url=http://127.0.0.1:{hooked.port}/… error={error}"
     )
 
 
