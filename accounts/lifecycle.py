@@ -9,12 +9,15 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts import health, validation
 from accounts.models import TIERS, Account
+
+_V = TypeVar("_V")  # what a validation.clean_* function takes and gives back
 
 
 class AccountError(ValueError):
@@ -131,11 +134,7 @@ def set_tier(*, account: Account, tier: int) -> Account:
 
 def set_priority(*, account: Account, priority: int) -> Account:
     """Raises AccountError for a priority out of range (accounts.validation)."""
-    try:
-        validation.validate_priority(priority)
-    except ValidationError as error:
-        raise AccountError(validation.message(error)) from None
-    account.priority = priority
+    account.priority = _clean(validation.clean_priority, priority)
     account.save(update_fields=["priority"])
     return account
 
@@ -158,7 +157,7 @@ def rename_account(*, account: Account, new_name: str) -> Account:
     return account
 
 
-def _clean(clean: Callable[[str], str], value: str) -> str:
+def _clean(clean: Callable[[_V], _V], value: _V) -> _V:
     """`clean(value)`, its ValidationError as an AccountError."""
     try:
         return clean(value)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
@@ -20,6 +21,8 @@ from django.utils import timezone
 from accounts import health, oauth, validation
 from accounts.models import TIERS, Account, OAuthSession
 from accounts.pool import pool
+
+_V = TypeVar("_V")  # what a validation.clean_* function takes and gives back
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +200,7 @@ async def _credentials_for(mode: str, grant: oauth.TokenGrant) -> Credentials:
     return Credentials(kind=Account.Kind.CONSOLE, api_key=api_key)
 
 
-def _clean(clean: Callable[[str], str], value: str) -> str:
+def _clean(clean: Callable[[_V], _V], value: _V) -> _V:
     """`clean(value)`, its ValidationError as an OnboardingError."""
     try:
         return clean(value)
@@ -211,7 +214,4 @@ def _check(*, mode: str, tier: int | None, priority: int | None) -> None:
     if tier is not None and tier not in TIERS:
         raise OnboardingError(f"Tier must be one of {', '.join(map(str, TIERS))}")
     if priority is not None:
-        try:
-            validation.validate_priority(priority)
-        except ValidationError as error:
-            raise OnboardingError(validation.message(error)) from None
+        _clean(validation.clean_priority, priority)

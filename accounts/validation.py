@@ -58,6 +58,11 @@ def validate_priority(value: int) -> None:
         raise ValidationError(f"Priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
 
 
+def clean_priority(value: int) -> int:
+    validate_priority(value)
+    return value
+
+
 def clean_name(value: str) -> str:
     """`value` trimmed; raises ValidationError unless it is then a valid name."""
     value = value.strip()

@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
+from ccflare_site import middleware
 from proxy import handler, replies
 
 # After a rejection the client may still be sending; reading and dropping that
@@ -55,7 +56,8 @@ class GuardedChannel(http.HTTPChannel):
 
     header_timeout_seconds: float = 20.0
     body_timeout_seconds: float = 120.0
-    # A declared body longer than this is refused before it is read (web_request.body_limit).
+    # A body is kept to this many bytes, and one declared longer is refused before it is
+    # read: web_request.body_limit(), from MAX_BODY_MB (its default here).
     body_limit: int = 32 * 1024 * 1024 + 1
     _deadline_at: float | None = None  # the request's current deadline (monotonic)
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
@@ -201,7 +203,7 @@ def _refusal_body(path: bytes, message: str) -> bytes:
     The path is known once the request line was read (not for a request line too long);
     the clients that send most requests, on /v1/, read Anthropic's.
     """
-    if path == b"/api" or path.startswith(b"/api/"):
+    if middleware.is_api_path(path.decode("latin-1")):
         return json.dumps({"error": message}).encode()
     return replies.error_body("invalid_request_error", message)
 

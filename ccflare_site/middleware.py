@@ -41,10 +41,14 @@ def api_json_errors(get_response: Handler | AsyncHandler) -> Handler | AsyncHand
     return middleware
 
 
+def is_api_path(path: str) -> bool:
+    """Whether `path` is the API's: its errors are `{"error": ...}` (also http_channel's)."""
+    return path.startswith(API_PREFIX) or path == API_PREFIX[:-1]
+
+
 def as_json_if_needed(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
     """`response`, or for a non-JSON error under /api/ the same status as an API error."""
-    under_api = request.path.startswith(API_PREFIX) or request.path == API_PREFIX[:-1]
-    if not under_api or response.status_code < 400:
+    if not is_api_path(request.path) or response.status_code < 400:
         return response
     if response.get("Content-Type", "").startswith("application/json"):
         return response

@@ -126,8 +126,9 @@ def got_length(self: WebRequest, length: int | None) -> None:
     """Twisted's Request.gotLength: where the body goes (in memory, capped: see above).
 
     A declared length within the limit is all Twisted will write: a plain BytesIO then.
+    The limit is the channel's, read from the settings once at start (tuning).
     """
-    limit = body_limit()
+    limit = self.channel.body_limit
     self.content = BytesIO() if length is not None and length <= limit else RequestBody(limit)
 
 
@@ -299,13 +300,10 @@ async def _send_paced(server: Any, request: Any, message: dict) -> None:
         request.handle_reply(message)
         return  # a head is small: only bodies add up
     request.handle_reply(message)
-    transport = request.transport
-    if transport is not None and getattr(transport, "over_high_water", _never)():
-        await transport.drained()
-
-
-def _never() -> bool:
-    return False
+    # PromptServer's (ccflare_site.prompt_writes), the transport of every TCP connection.
+    over_high_water = getattr(request.transport, "over_high_water", None)
+    if over_high_water is not None and over_high_water():
+        await request.transport.drained()
 
 
 class Inbox:

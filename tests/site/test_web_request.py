@@ -122,6 +122,7 @@ def daphne_channel() -> http_channel.GuardedChannel:
     """A connection as daphne serves it, whose requests stop short of the app."""
     web_request.install()
     channel = http_channel.GuardedChannel()
+    channel.body_limit = web_request.body_limit()  # as tuning sets it from the settings
     channel.requestFactory = Recorded
     server = types.SimpleNamespace(protocol_connected=lambda request: None)
     channel.factory = types.SimpleNamespace(server=server)
