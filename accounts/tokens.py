@@ -15,6 +15,14 @@ token, and the account stuck. Two locks prevent it:
 New tokens are written to the database before anyone uses them, then to the
 in-memory account (the proxy's pool snapshot), so a crash can never lose a
 rotated refresh token that was already spent.
+
+The database failing a refresh (read-only, locked, gone) must not stop the proxy:
+a token that has not expired is used as it is, an expired one moves the request on
+to another account, and no refresh tries the database again for
+DATABASE_RETRY_SECONDS (a locked one makes each try wait its busy timeout). The
+connection that failed is dropped when it cannot serve again (lib.db_away): one
+SQLite opened read-only during an outage stayed so, and every refresh failed until
+a restart.
 """
 
 import asyncio
@@ -25,12 +33,16 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import health, oauth, signals
 from accounts.models import Account
+from accounts.pool import pool
+from lib import db_away
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +56,8 @@ DEFAULT_LIFETIME = timedelta(hours=1)
 # Copied from the database row when another refresh already did the work.
 _TOKEN_FIELDS = ("kind", "access_token", "refresh_token", "expires_at", "api_key")
 _STATE_FIELDS = ("reauth_reason", "failure_streak", "cooldown_until", "cooldown_reason")
+# After the database failed a refresh, refreshes leave it alone this long.
+DATABASE_RETRY_SECONDS = 5
 
 _locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[uuid.UUID, asyncio.Lock]]" = (
     weakref.WeakKeyDictionary()
@@ -52,6 +66,10 @@ _locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[uuid.UUID, as
 
 class RefreshError(Exception):
     """No usable token for this account right now; the message is user-facing."""
+
+
+class DatabaseAway(RefreshError):
+    """The database failed the refresh; nothing about the account is known to be wrong."""
 
 
 class NeedsReauth(RefreshError):
@@ -83,7 +101,11 @@ async def ensure_fresh(account: Account) -> str:
     async with _lock_for(account.pk):
         # Whoever held the lock before us may have refreshed this very object.
         if needs_refresh(account, timezone.now()):
-            await _refresh_locked(account, reason="expiring", seen=seen, force=False)
+            try:
+                await _refresh_locked(account, reason="expiring", seen=seen, force=False)
+            except DatabaseAway:
+                if _expired(account):
+                    raise
     return account.access_token or ""
 
 
@@ -109,9 +131,20 @@ async def _refresh_locked(account: Account, *, reason: str, seen: str | None, fo
     3. Re-read the row: if another process saved a newer token, adopt it.
     4. Otherwise call the token endpoint and save the outcome (tokens, needs
        re-auth, or a cooldown) to the database, then to `account`.
+
+    Raises DatabaseAway when the database fails any of it.
     """
     if account.access_token != seen and not needs_refresh(account, timezone.now()):
         return
+    _database.check()
+    try:
+        await _refresh_leased(account, reason=reason, seen=seen, force=force)
+    except DatabaseError as error:
+        raise await _database.failed(error) from None
+    _database.ok()
+
+
+async def _refresh_leased(account: Account, *, reason: str, seen: str | None, force: bool) -> None:
     lease = await _claim_lease(account.pk)
     try:
         row = await Account.objects.aget(pk=account.pk)
@@ -194,13 +227,59 @@ async def _claim_lease(account_id: uuid.UUID) -> datetime:
 
 
 async def _save(account: Account, **fields: Any) -> None:
-    """Write to the database first, then to the in-memory account."""
-    await Account.objects.filter(pk=account.pk).aupdate(**fields)
+    """Write to the database first, then to the in-memory account.
+
+    If the database fails it, the pool keeps the outcome in memory and writes it once
+    the database is back: a refresh token the endpoint rotated is spent, and the new
+    one must not be lost with the write.
+    """
+    try:
+        await Account.objects.filter(pk=account.pk).aupdate(**fields)
+    except DatabaseError:
+        pool.update(account, **fields)
+        logger.error("accounts.refresh_outcome_held account=%s", account.name)
+        raise
     signals.announce_changes(account, fields)
     for name, value in fields.items():
         setattr(account, name, value)
     # aupdate() sends no post_save: say so for the live dashboard.
     signals.announce_written([(account.pk, account.name)])
+
+
+def _expired(account: Account) -> bool:
+    return account.expires_at is None or account.expires_at <= timezone.now()
+
+
+class _DatabaseState:
+    """How the database has been doing for refreshes in this process."""
+
+    def __init__(self) -> None:
+        self.failures = 0  # in a row
+        self.retry_at: datetime | None = None
+
+    def check(self) -> None:
+        """Raise DatabaseAway while refreshes leave a failing database alone."""
+        if self.retry_at is not None and timezone.now() < self.retry_at:
+            raise DatabaseAway("the database is unavailable; token refresh paused")
+
+    def ok(self) -> None:
+        if self.failures:
+            logger.info("accounts.refresh_database_back failures=%d", self.failures)
+        self.failures, self.retry_at = 0, None
+
+    async def failed(self, error: DatabaseError) -> DatabaseAway:
+        self.failures += 1
+        self.retry_at = timezone.now() + timedelta(seconds=DATABASE_RETRY_SECONDS)
+        # In the thread the async ORM calls run in, whose connection failed.
+        await sync_to_async(db_away.after_failure)(error, self.failures)
+        if self.failures == 1 or self.failures % 100 == 0:
+            logger.warning(
+                "accounts.refresh_database_failed failures=%d error=%s", self.failures, error
+            )
+        return DatabaseAway(f"the database is unavailable: {_clip(str(error))}")
+
+
+_database = _DatabaseState()
 
 
 def _copy(source: Account, target: Account, names: tuple[str, ...]) -> None:

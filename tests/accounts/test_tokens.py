@@ -1,6 +1,7 @@
 """Token refresh: when it happens, that it happens once, and what a failure does to the account."""
 
 import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from time_machine import TimeMachineFixture
 
 from accounts import tokens
 from accounts.models import Account, HealthState
+from accounts.pool import pool
 from tests.accounts.conftest import oauth_calls, refreshes, token_requests
 from tests.conftest import FakeUpstream
 from tests.factories import make_account, make_oauth_account
@@ -306,3 +308,120 @@ def test_refresh_outcomes_are_counted_for_metrics(
 
     assert refresh_metric("ok") == ok_before + 1
     assert refresh_metric("rejected") == rejected_before + 1
+
+
+# The database failing the refresh (read-only, locked, gone) -------------------------------
+
+
+@pytest.fixture
+def refuse_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Makes this thread's connection refuse writes, as one SQLite opened read-only does.
+
+    SQLite falls back to read-only when it cannot open the file for writing (a full or
+    write-protected disk), and the connection stays so after the cause is fixed.
+    """
+    # What the process knows of the database's failures starts afresh with each test.
+    monkeypatch.setattr(tokens, "_database", tokens._DatabaseState())
+
+    def make_read_only() -> None:
+        statement = (
+            "PRAGMA query_only = ON"
+            if connection.vendor == "sqlite"
+            else "SET SESSION default_transaction_read_only = on"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+
+    yield make_read_only
+    connection.close()  # the test database's teardown writes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_refusing_writes_keeps_a_token_that_has_not_expired(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, refuse_writes: Callable[[], None]
+) -> None:
+    account = expiring(seconds_left=60)
+    refuse_writes()
+
+    token = ensure_fresh(account)
+
+    # Still valid for a minute: used as it is, and the endpoint not called (no lease).
+    assert token == "sk-ant-oat01-work-access-secret"
+    assert refreshes(oauth_upstream) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_token_with_the_database_refusing_writes_moves_the_request_on(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, refuse_writes: Callable[[], None]
+) -> None:
+    account = expiring(seconds_left=-5)
+    refuse_writes()
+
+    with pytest.raises(tokens.DatabaseAway):
+        ensure_fresh(account)
+
+    assert refreshes(oauth_upstream) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_works_again_once_the_database_takes_writes(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, refuse_writes: Callable[[], None]
+) -> None:
+    # The connection that failed is dropped, so the next refresh opens one that can
+    # write: before, a connection opened read-only during an outage made every
+    # refresh fail until a restart.
+    account = expiring(seconds_left=-5)
+    refuse_writes()
+    with pytest.raises(tokens.DatabaseAway):
+        ensure_fresh(account)
+
+    frozen.shift(tokens.DATABASE_RETRY_SECONDS + 1)
+    token = ensure_fresh(account)
+
+    assert token == oauth_calls(oauth_upstream)["issued"][0]["access_token"]
+    assert Account.objects.get(pk=account.pk).access_token == token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_database_failure_refreshes_wait_before_trying_it_again(
+    oauth_upstream: FakeUpstream,
+    frozen: TimeMachineFixture,
+    django_assert_num_queries: Any,
+    refuse_writes: Callable[[], None],
+) -> None:
+    # A locked database makes each try wait its busy timeout: requests must not each pay it.
+    account = expiring(seconds_left=-5)
+    refuse_writes()
+    with pytest.raises(tokens.DatabaseAway):
+        ensure_fresh(account)
+
+    with django_assert_num_queries(0), pytest.raises(tokens.DatabaseAway):
+        ensure_fresh(account)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="a SQLite trigger fails the write")
+def test_tokens_issued_when_the_database_then_fails_are_kept_and_written_later(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint has already rotated the refresh token: losing the new one with the
+    # failed write would leave the account needing a new login.
+    monkeypatch.setattr(tokens, "_database", tokens._DatabaseState())
+    account = expiring(seconds_left=-5)
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER no_tokens BEFORE UPDATE OF access_token ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+
+    token = ensure_fresh(account)
+
+    issued = oauth_calls(oauth_upstream)["issued"][0]
+    assert token == issued["access_token"] == account.access_token
+    assert account.refresh_token == issued["refresh_token"]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER no_tokens")
+    pool.flush_sync()
+    stored = Account.objects.get(pk=account.pk)
+    assert (stored.access_token, stored.refresh_token) == (token, issued["refresh_token"])
