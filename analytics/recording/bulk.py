@@ -185,12 +185,15 @@ def statement_sizes(count: int, most: int) -> Iterator[int]:
         size >>= 1
 
 
-def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> None:
+def insert(
+    objects: Sequence[Any], model: type[models.Model] | None = None, *, most: int = MAX_ROWS
+) -> None:
     """INSERT the given unsaved instances of one model (pre_save hooks and signals skipped).
 
     With `model` given, `objects` may be any objects with its fields' attribute names
     (e.g. the recorder's slotted rows): building a Model instance per row costs more
     than the insert itself (Model.__init__ sends pre_init and post_init each time).
+    `most`: rows per statement at most (what its prepared statements keep, statement_sizes).
     """
     if not objects:
         return
@@ -204,7 +207,7 @@ def insert(objects: Sequence[Any], model: type[models.Model] | None = None) -> N
             values[i] = convert(values[i])
         params += values
     fields = table._meta.concrete_fields
-    per_statement = max(1, min(MAX_ROWS, conn.ops.bulk_batch_size(fields, objects)))
+    per_statement = max(1, min(most, MAX_ROWS, conn.ops.bulk_batch_size(fields, objects)))
     width = len(fields)
     with conn.cursor() as cursor, conn.wrap_database_errors:
         execute, placeholder = _execute(conn, cursor)

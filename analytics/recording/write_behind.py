@@ -9,10 +9,11 @@ live channel group.
 
 What a crash can lose: requests still in flight, and those queued or being written:
 about RECORDER_FLUSH_MS of finished requests at light load, about two flushes under full
-load. Measured with bench/crash_window.py (SIGKILL under concurrency 32, about 2,900 req/s
-on the 2-core development machine, 3 runs): 52-94 finished requests over the last 14-27 ms;
-with flushes of 100 and executemany, 73-101 over 55-110 ms at half that rate; when the loop
-waited a full tick after each flush, 340-546 over 204-393 ms.
+load. Measured with bench/crash_window.py (SIGKILL under concurrency 32 on the 2-core
+development machine, 3 runs): with flushes from 128 records, at about 4,800 req/s,
+33-285 finished requests over the last 7-62 ms; from 32, at about 2,900 req/s, 52-94
+over 14-27 ms; with flushes of 100 and executemany, 73-101 over 55-110 ms at half that
+rate; when the loop waited a full tick after each flush, 340-546 over 204-393 ms.
 """
 
 import asyncio
@@ -48,10 +49,14 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED = 50_000
 # A flush starts as soon as this many records wait, without waiting for the timer:
 # under load the batches follow the arrival rate instead of piling up for a tick.
-# Small, because a flush holds up the requests that run meanwhile (its CPU and the
-# GIL): 100 at a time put the 99th percentile of a quick request at +4-5 ms, 32 at
-# about +3 ms, for about 5 µs more CPU per request (docs/performance.md).
-FLUSH_BATCH = 32
+# Each flush costs a few hundred µs of the server's CPU whatever its size (the thread
+# hand-offs, the commit, the GIL changing hands): from 32 to 128 a request took 3-7%
+# less CPU under full load, for +0.25-0.4 ms at the 99th percentile of quick requests
+# one at a time (docs/performance.md).
+FLUSH_BATCH = 128
+# Payload rows per INSERT at most: SQLite keeps a prepared statement's last bound values,
+# so a statement of 128 captured bodies (half a MB each for Claude Code) would keep 64 MB.
+PAYLOAD_ROWS = 32
 
 # The database being away (locked past the busy timeout, the connection lost): a batch
 # that fails so waits for the next flush. Any other failure is about what a record holds.
@@ -207,7 +212,7 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
     with transaction.atomic():
         bulk.insert(rows, Request)
-        bulk.insert(payloads, RequestPayload)
+        bulk.insert(payloads, RequestPayload, most=PAYLOAD_ROWS)
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
     return rows

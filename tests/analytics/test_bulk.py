@@ -122,27 +122,33 @@ def test_many_rows_in_one_call() -> None:
     assert Request.objects.filter(account=account).count() == 250
 
 
-def test_more_rows_than_one_statement_takes_are_all_stored_in_a_few_statements(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    account = make_account(name="many")
-    rows = [full_request(account, response_time_ms=n) for n in range(bulk.MAX_ROWS + 7)]
-    per_statement = min(
-        bulk.MAX_ROWS, connection.ops.bulk_batch_size(Request._meta.concrete_fields, rows)
-    )
-    statements: list[int] = []
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of values bound to each statement bulk.insert runs from now on."""
+    counts: list[int] = []
     real_execute = bulk._execute
 
     def counted(conn: object, cursor: object) -> tuple[object, str]:
         execute, placeholder = real_execute(conn, cursor)  # type: ignore[arg-type]
 
         def run(sql: str, params: list) -> object:
-            statements.append(len(params))
+            counts.append(len(params))
             return execute(sql, params)
 
         return run, placeholder
 
     monkeypatch.setattr(bulk, "_execute", counted)
+    return counts
+
+
+def test_more_rows_than_one_statement_takes_are_all_stored_in_a_few_statements(
+    statements: list[int],
+) -> None:
+    account = make_account(name="many")
+    rows = [full_request(account, response_time_ms=n) for n in range(bulk.MAX_ROWS + 7)]
+    per_statement = min(
+        bulk.MAX_ROWS, connection.ops.bulk_batch_size(Request._meta.concrete_fields, rows)
+    )
 
     bulk.insert(rows)
 
@@ -206,6 +212,18 @@ def test_rows_go_in_a_handful_of_statement_sizes(count: int, most: int, sizes: l
     # SQLite keeps each prepared statement's last bound values (a batch of payloads): one
     # statement per row count from 1 to 32 grew the server by gigabytes.
     assert list(bulk.statement_sizes(count, most)) == sizes
+
+
+def test_rows_per_statement_can_be_capped_lower(statements: list[int]) -> None:
+    # The recorder's payloads: what a statement keeps bound is at most `most` bodies.
+    account = make_account(name="capped")
+    rows = [full_request(account, response_time_ms=n) for n in range(70)]
+
+    bulk.insert(rows, most=32)
+
+    width = len(Request._meta.concrete_fields)
+    assert statements == [32 * width, 32 * width, 4 * width, 2 * width]
+    assert Request.objects.filter(account=account).count() == 70
 
 
 def test_every_row_of_an_odd_batch_is_written() -> None:

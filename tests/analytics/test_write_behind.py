@@ -285,3 +285,24 @@ def test_while_the_database_stays_away_one_traceback_then_one_line_per_try(
     monkeypatch.undo()
     recorder.flush_sync()
     assert recorder.failures == 0 and Request.objects.count() == 1
+
+
+def test_payloads_go_in_statements_of_a_bounded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A flush takes up to FLUSH_BATCH records and more; the statement that inserts their
+    # payloads keeps its last bound bodies in memory, so it takes at most PAYLOAD_ROWS.
+    sizes: list[int] = []
+    real_insert = write_behind.bulk.insert
+
+    def insert(objects: list, model: object = None, **options: int) -> None:
+        if model is write_behind.RequestPayload:
+            sizes.append(options["most"])
+        real_insert(objects, model, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(write_behind.bulk, "insert", insert)
+    headers = [(b"content-type", b"application/json")]
+    batch = [record(request_headers=headers, request_body=b"{}") for _ in range(100)]
+
+    write_behind.write_batch(batch)
+
+    assert sizes == [write_behind.PAYLOAD_ROWS] and write_behind.PAYLOAD_ROWS <= 32
+    assert write_behind.RequestPayload.objects.count() == 100
