@@ -17,7 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from accounts import usage_check  # noqa: E402
 from ccflare_site import health, routing, tuning, workers  # noqa: E402
-from proxy import handler  # noqa: E402
+from proxy import handler, replies  # noqa: E402
 
 # Django's handler sends any Mapping; the proxy's handler sends dicts.
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -29,7 +29,20 @@ async def http_app(scope: dict, receive: handler.Receive, send: Send) -> None:
         return await handler.application(scope, receive, send)
     if path == health.PATH:
         return await health.app(scope, receive, send)
+    if path == "/v1" or (path.startswith("//") and path.lstrip("/").startswith("v1/")):
+        return await _misplaced_api_path(path, send)
     return await django_app(scope, receive, send)
+
+
+async def _misplaced_api_path(path: str, send: Send) -> None:
+    """Anthropic's 404, saying what to fix: a base URL ending in a slash asks for //v1/."""
+    shown = path if len(path) <= 200 else path[:200] + "…"
+    message = (
+        f"Not found: {shown}. This server answers Anthropic's API under /v1/: set the "
+        "client's base URL (ANTHROPIC_BASE_URL) to its address alone, with no path and no "
+        "trailing slash, e.g. http://127.0.0.1:8080"
+    )
+    await replies.send_error(send, status=404, error_type="not_found_error", message=message)
 
 
 application = ProtocolTypeRouter(
