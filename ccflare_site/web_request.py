@@ -26,6 +26,9 @@
   is now kept in memory up to one byte past MAX_BODY_MB (the proxy answers 413 past the
   limit, and the record is kept); what a client sends beyond that is dropped, so an
   endless upload fills neither memory nor the disk. It reaches the app in one message.
+- A body message carrying `lib.asgi.ABORT` closes the client's connection instead of
+  ending the answer: ASGI has no way to say an answer was cut, and ended normally a cut
+  one looks complete (chunked) or leaves the client waiting for its Content-Length.
 """
 
 import asyncio
@@ -48,7 +51,7 @@ from twisted.web import http as twisted_http
 from twisted.web import http_headers
 
 from ccflare_site import reaping
-from lib.asgi import CLIENT_GONE
+from lib.asgi import ABORT, CLIENT_GONE
 
 # daphne's own logger: its messages keep their name.
 logger = logging.getLogger("daphne.http_protocol")
@@ -299,11 +302,21 @@ async def _send_paced(server: Any, request: Any, message: dict) -> None:
             raise
         request.handle_reply(message)
         return  # a head is small: only bodies add up
+    if message.get(ABORT):
+        _abort(request, message)
+        return
     request.handle_reply(message)
     # PromptServer's (ccflare_site.prompt_writes), the transport of every TCP connection.
     over_high_water = getattr(request.transport, "over_high_water", None)
     if over_high_water is not None and over_high_water():
         await request.transport.drained()
+
+
+def _abort(request: Any, message: dict) -> None:
+    """Send what the message carries, then close the connection without ending the answer."""
+    if message.get("body"):
+        request.write(message["body"])
+    request.channel.transport.loseConnection()  # what is buffered goes first
 
 
 class Inbox:

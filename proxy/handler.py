@@ -17,7 +17,7 @@ from agents import override as agent_override
 from analytics.models import Request
 from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
-from lib.asgi import CLIENT_GONE
+from lib.asgi import ABORT, CLIENT_GONE
 from lib.h1 import Response, UpstreamError
 from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
 from proxy.failover import Call, Outcome, forward
@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
+
+# A non-streaming reply up to this size is read whole before it is relayed (a cut one is
+# then a clean 502); Messages replies are well under a MB even at 128K output tokens.
+WHOLE_REPLY_BYTES = 8 * 1024 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -93,6 +97,19 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
             )
             return exchange.finish()
     await exchange.run(body, receive, send)
+
+
+async def _read_up_to(response: Response, limit: int) -> tuple[bytes, bool]:
+    """The reply's payload, whole, or once it passes `limit` what came so far; and
+    whether it is whole."""
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await response.next_chunk():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(parts), False
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), True
 
 
 def record_refusal(method: str, path: str, status: int, message: str) -> None:
@@ -163,7 +180,8 @@ class Exchange:
             if not self.started:
                 await self.reply_error(send, 502, "api_error", "Internal proxy error")
             elif not self.completed:
-                await send({"type": "http.response.body", "body": b""})  # end, don't hang
+                # Neither hang nor look complete: the client sees the answer cut.
+                await send({"type": "http.response.body", "body": b"", ABORT: True})
             self.record.terminal_state = Request.Terminal.ERROR
             self.record.error_message = "Internal proxy error"
         except asyncio.CancelledError:
@@ -238,15 +256,19 @@ class Exchange:
     async def _relay_body(
         self, response: Response, headers: list[tuple[bytes, bytes]], send: Send
     ) -> None:
-        """A non-streaming reply is read whole before its status line goes out.
+        """A non-streaming reply is read whole before its status line goes out, up to
+        WHOLE_REPLY_BYTES; a larger one (a download: batch results, a file) is relayed
+        as it arrives.
 
         Its upstream headers promise a Content-Length: sent first, a reply cut midway
         (or short) would leave the client waiting for bytes that never come. Read
         first, a cut reply is a clean 502 at once. The time to the last byte is the
-        same, and nothing can use half a JSON document.
+        same, and nothing can use half a JSON document. Held whole, a reply of a GB
+        would take several GB of memory: past the limit, a cut closes the client's
+        connection instead (lib.asgi.ABORT).
         """
         try:
-            body = await response.read()
+            body, whole = await _read_up_to(response, WHOLE_REPLY_BYTES)
         except (UpstreamError, TimeoutError) as exc:
             self._upstream_failed(exc)
             message = "Upstream connection lost before the reply was complete"
@@ -254,9 +276,26 @@ class Exchange:
             return
         self._mark_first_byte()
         self.response_capture.add(body)
-        self.usage.on_json_body(body)
         await self._start(send, response.status, headers)
+        if not whole:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            await self._relay_rest(response, send)
+            return
+        self.usage.on_json_body(body)
         await send({"type": "http.response.body", "body": body})
+        self.completed = True
+
+    async def _relay_rest(self, response: Response, send: Send) -> None:
+        """The rest of a large reply, as it arrives (the client's pace holds the upstream's)."""
+        try:
+            while chunk := await response.next_chunk():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self.response_capture.add(chunk)
+        except (UpstreamError, TimeoutError) as exc:
+            self._upstream_failed(exc)
+            await send({"type": "http.response.body", "body": b"", ABORT: True})
+            return
+        await send({"type": "http.response.body", "body": b""})
         self.completed = True
 
     async def _relay_stream(self, response: Response, send: Send) -> None:

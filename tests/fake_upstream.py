@@ -61,6 +61,7 @@ SCENARIOS = (
     "deep_json",
     "bare_429",
     "drop_before_headers",
+    "large_body",
 )
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset(
@@ -624,6 +625,31 @@ async def deep_json(call: Call, params: dict[str, str]) -> web.StreamResponse:
     return web.Response(body=body, headers=headers)
 
 
+async def large_body(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """`mb` MB of JSON lines (a download: batch results, a file), with a Content-Length or
+    chunked (`chunked=1`); `cut=1` aborts the connection after half of it."""
+    size = int(float(params.get("mb", 20)) * 1024 * 1024)
+    line = b'{"custom_id":"x","result":{"type":"succeeded"}}\n'
+    piece = line * (65536 // len(line))
+    headers = call.state.headers("application/binary", call.extra_headers)
+    response = web.StreamResponse(headers=headers)
+    if params.get("chunked") != "1":
+        response.content_length = size
+    await response.prepare(call.request)
+    sent, stop_at = 0, size // 2 if params.get("cut") == "1" else size
+    while sent < stop_at:
+        part = piece[: stop_at - sent]
+        await response.write(part)
+        sent += len(part)
+    if sent < size:
+        await asyncio.sleep(0.05)  # abort() discards what the kernel has not sent yet
+        assert call.request.transport is not None
+        call.request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
 async def drop_before_headers(call: Call, params: dict[str, str]) -> web.StreamResponse:
     """Close the connection without any answer: a network error for the client."""
     assert call.request.transport is not None
@@ -650,6 +676,7 @@ async def rate_limited(call: Call, params: dict[str, str]) -> web.StreamResponse
 SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.StreamResponse]]] = {
     "slow_stream": slow_stream,
     "drop_mid_stream": drop_mid_stream,
+    "large_body": large_body,
     "rate_limited": rate_limited,
     "gated_stream": gated_stream,
     "short_body": short_body,

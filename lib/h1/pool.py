@@ -72,6 +72,10 @@ class Response:
             parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    async def next_chunk(self) -> bytes:
+        """The payload bytes buffered now, waiting for some if none; b"" at its end."""
+        return await self._conn.next_chunk()
+
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """The payload as it arrives: everything buffered at each step, in one piece."""
         while chunk := await self._conn.next_chunk():

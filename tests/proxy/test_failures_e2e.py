@@ -37,6 +37,53 @@ def test_a_json_reply_cut_midway_ends_the_call_at_once_with_an_api_error(
     assert "Upstream connection lost" in row.error_message
 
 
+def large_body(size: int) -> bytes:
+    """What the fake's large_body scenario sends: its 64 KB piece of JSON lines, repeated."""
+    line = b'{"custom_id":"x","result":{"type":"succeeded"}}\n'
+    piece = line * (65536 // len(line))
+    return (piece * (size // len(piece) + 1))[:size]
+
+
+@pytest.mark.parametrize("chunked", ["0", "1"])
+def test_a_reply_larger_than_what_is_held_whole_is_relayed_in_full(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, chunked: str
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, scenario="large_body", mb=20, chunked=chunked)
+
+    response = post(proxy)
+
+    assert response.status_code == 200
+    assert response.content == large_body(20 * 1024 * 1024)
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.success) == (200, "complete", True)
+
+
+@pytest.mark.parametrize("chunked", ["0", "1"])
+def test_a_large_reply_cut_midway_is_cut_for_the_client_too(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, chunked: str
+) -> None:
+    # Relayed as it arrives (held whole, 20 MB would take several times that in memory),
+    # so the status line is out when the cut comes: the client must see the answer cut,
+    # never a complete-looking one or a hang.
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(
+        credential=KEY_A, scenario="large_body", mb=20, cut="1", chunked=chunked, times=1
+    )
+    sent = {"x-api-key": "client-own-key"}
+
+    with (
+        httpx.stream("POST", f"{proxy.url}/v1/messages", json=MESSAGE, headers=sent) as response,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        assert response.status_code == 200
+        response.read()
+
+    (row,) = recorded(1)
+    assert (row.terminal_state, row.success) == ("error", False)
+    assert "Upstream connection lost" in row.error_message
+
+
 def test_a_hostile_deeply_nested_reply_is_relayed_and_recorded(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:

@@ -6,7 +6,9 @@ import json
 import pytest
 
 from analytics.recording.write_behind import RequestRecord
+from lib.asgi import ABORT
 from proxy import background, handler
+from proxy.failover import Outcome
 
 
 @pytest.fixture
@@ -51,6 +53,29 @@ async def test_a_bug_in_forwarding_still_answers_in_api_shape_and_records(
     assert body["error"] == {"type": "api_error", "message": "Internal proxy error"}
     (record,) = records
     assert (record.status_code, record.terminal_state) == (502, "error")
+
+
+async def test_a_bug_after_the_answer_started_cuts_it_rather_than_end_it(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+) -> None:
+    # Ended normally, a cut answer looks complete (chunked) or leaves the client waiting
+    # for its Content-Length: the server closes the connection instead (lib.asgi.ABORT).
+    async def forwarded(*args: object, **kwargs: object) -> Outcome:
+        return Outcome(response=None, status=502, error_type="api_error", message="x")
+
+    async def half_relayed(self: handler.Exchange, outcome: Outcome, send: handler.Send) -> None:
+        await self._start(send, 200, [(b"content-length", b"100")])
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler, "forward", forwarded)
+    monkeypatch.setattr(handler.Exchange, "relay", half_relayed)
+
+    sent = await call(b'{"model": "m"}')
+
+    assert sent[-1] == {"type": "http.response.body", "body": b"", ABORT: True}
+    (record,) = records
+    assert (record.terminal_state, record.error_message) == ("error", "Internal proxy error")
 
 
 async def test_declared_oversized_body_is_refused_before_reading(
