@@ -24,6 +24,7 @@ from lib.h1.errors import (
     HeadersTooLarge,
     MalformedResponse,
     ReadTimeout,
+    SlowHead,
     UpstreamError,
 )
 from lib.h1.oneshot import Reply, fetch, json_body
@@ -41,6 +42,7 @@ __all__ = [
     "ReadTimeout",
     "Reply",
     "Response",
+    "SlowHead",
     "UpstreamError",
     "fetch",
     "json_body",

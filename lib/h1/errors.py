@@ -29,5 +29,9 @@ class HeadersTooLarge(MalformedResponse):
     pass
 
 
+class SlowHead(MalformedResponse, TimeoutError):
+    """The response head did not complete in time once it had begun (protocol.HEAD_SECONDS)."""
+
+
 class ReadTimeout(UpstreamError, TimeoutError):
     """The upstream stayed silent longer than the read timeout while an answer was awaited."""

@@ -15,6 +15,7 @@ from lib.h1.errors import (
     HeadersTooLarge,
     MalformedResponse,
     ReadTimeout,
+    SlowHead,
     UpstreamError,
 )
 from lib.h1.head import MAX_HEAD_BYTES, Head, parse_head
@@ -26,6 +27,10 @@ HIGH_WATER = 256 * 1024
 # Interim (1xx) answers taken before the real one: an upstream sending them for ever
 # would otherwise hold the request, each one restarting the read timeout.
 MAX_INTERIM = 16
+# A head must be whole this long after its first byte: each byte restarts the read
+# timeout, so an upstream trickling one every few seconds held the request for as long
+# as MAX_HEAD_BYTES lasted (a day and more). Real heads arrive in one packet.
+HEAD_SECONDS = 30.0
 # uvloop rounds timers to the millisecond: one firing this early still counts as due.
 _TIMER_SLACK = 0.002
 
@@ -64,6 +69,7 @@ class Connection(asyncio.Protocol):
         self.buffered = 0
         self._raw = bytearray()  # head bytes so far, or chunked framing not yet decoded
         self._interim = 0  # 1xx answers so far
+        self._head_began: float | None = None  # when a head came only in part
         self._left = 0  # body bytes still due (Content-Length), or of the current chunk
         self._feed: Callable[[bytes], None] = self._feed_head
         self._head_request = False
@@ -222,6 +228,7 @@ class Connection(asyncio.Protocol):
             if end < 0:
                 if len(raw) > MAX_HEAD_BYTES:
                     raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
+                self._check_head_pace()
                 return
             if end > MAX_HEAD_BYTES:
                 raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
@@ -241,6 +248,14 @@ class Connection(asyncio.Protocol):
         self._choose_framing(head)
         if rest:
             self._feed(rest)
+
+    def _check_head_pace(self) -> None:
+        """Only for a head that came in part (never on the usual path: one packet)."""
+        now = self.loop.time()
+        if self._head_began is None:
+            self._head_began = now
+        elif now - self._head_began > HEAD_SECONDS:
+            raise SlowHead(f"response head not complete {HEAD_SECONDS:g} s after its first byte")
 
     def _choose_framing(self, head: Head) -> None:
         if self._head_request or head.status in _NO_BODY_STATUSES:

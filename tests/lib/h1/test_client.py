@@ -505,6 +505,35 @@ async def test_the_read_timeout_is_the_longest_silence_not_the_whole_body(serve)
         pool.close()
 
 
+async def test_a_head_trickled_a_byte_at_a_time_fails_once_it_outlasts_its_deadline(
+    serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each byte restarted the read timeout: a head of 64 KB at a byte every two seconds
+    # held the request for a day and a half.
+    monkeypatch.setattr(protocol, "HEAD_SECONDS", 0.3)
+
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
+        head = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"." * 200 + b"\r\n"
+        if request.head.endswith(b"quick"):
+            await answer(head + b"Content-Length: 2\r\n\r\nok", writer)
+            return
+        for byte in head:
+            await answer(bytes([byte]), writer)
+            await asyncio.sleep(0.02)
+
+    server = await serve(respond)
+    pool = h1.Pool(connect_timeout=2, read_timeout=2)
+    try:
+        with pytest.raises(h1.SlowHead):
+            await pool.request("GET", server.url(), [])
+        # A head that arrives at once is never checked against the clock.
+        response = await pool.request("GET", server.url(), [("x-pace", "quick")])
+        assert await response.read() == b"ok"
+        response.release()
+    finally:
+        pool.close()
+
+
 async def test_a_server_that_does_not_speak_tls_fails_the_connect(serve) -> None:
     server = await serve(by_connection)
     pool = h1.Pool(connect_timeout=2, read_timeout=2)
