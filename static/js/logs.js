@@ -9,6 +9,7 @@
   let lines = [];
   let held = [];  // lines that arrived while paused
   let paused = false;
+  let sinceHello = null;  // live lines that came while the history loads
 
   function visible(entry) {
     const level = $("[data-log-level]").value;
@@ -63,6 +64,7 @@
 
   function onLine(message) {
     const entry = { ts: message.ts, level: message.level, msg: message.msg };
+    sinceHello?.push(entry);
     if (paused) {
       held.push(entry);
       updateCount();
@@ -84,12 +86,24 @@
   }
 
   async function loadHistory() {
+    sinceHello = [];
     try {
-      lines = (await api("/api/logs/history?lines=1000")) || [];
+      const history = (await api("/api/logs/history?lines=1000")) || [];
+      // A line logged while the history loaded came live and may not be in it: keep it.
+      const known = new Set(history.map(lineKey));
+      const fresh = sinceHello.filter((entry) => !known.has(lineKey(entry)) && !held.includes(entry));
+      lines = history.concat(fresh);
       renderAll();
     } catch (error) {
       banner(`Could not load the log history: ${error.message}`, "error");
+    } finally {
+      sinceHello = null;
+      $("[data-log-box]").dataset.historyLoaded = "true";
     }
+  }
+
+  function lineKey(entry) {
+    return `${entry.ts}|${entry.level}|${entry.msg}`;
   }
 
   document.addEventListener("DOMContentLoaded", () => {

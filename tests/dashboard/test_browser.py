@@ -190,6 +190,29 @@ def test_renaming_and_deleting_with_typed_confirmation(page: object, proxy: Prox
     assert not Account.objects.filter(pk=account.pk).exists()
 
 
+def test_a_line_that_arrives_while_the_history_loads_is_kept(
+    page: object, proxy: ProxyServer
+) -> None:
+    # The history loads after the socket joined the log group; a line logged in between
+    # came live, then the (older) history replaced everything shown: it was lost. Here
+    # the history is read at once but handed to the page only after such a line came.
+    held: list[tuple[object, object]] = []
+    page.route("**/api/logs/history*", lambda route: held.append((route, route.fetch())))
+    page.goto(f"{proxy.url}/dashboard/logs/")
+    wait_live(page)
+    page.wait_for_function("true")  # let the route handler run
+    assert held, "the page asked for no history"
+
+    httpx.get(f"{proxy.url}/missing-while-the-history-loads", timeout=10)
+    line = ".logline:has-text('missing-while-the-history-loads')"
+    page.wait_for_selector(line, timeout=10_000)
+    route, history = held[0]
+    route.fulfill(response=history)  # type: ignore[attr-defined]
+    page.wait_for_selector("[data-log-box][data-history-loaded]")
+
+    assert page.locator(line).count() == 1
+
+
 def test_the_log_page_tails_new_lines(
     page: object, proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
