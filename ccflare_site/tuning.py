@@ -135,6 +135,10 @@ def install_guarded_channel() -> None:
     HTTPFactory.protocol = http_channel.build_protocol
 
 
+# A path is logged up to this long: a request line may run to 16 KB, every line of it.
+LOGGED_PATH_CHARS = 1000
+
+
 def redact_access_log() -> None:
     """Redact credentials from daphne's access log as from every other log line.
 
@@ -163,7 +167,10 @@ def redact_access_log() -> None:
         if protocol != "http" or action != "complete":
             original_call(self, protocol, action, details)
             return
-        request = logs.redact(f"{details['method']} {details['path']}")
+        path = details["path"]
+        if len(path) > LOGGED_PATH_CHARS:
+            path = path[:LOGGED_PATH_CHARS] + "..."
+        request = logs.redact(f"{details['method']} {path}")
         self.stream.write(
             f'{details["client"]} - - [{_access_log_date()}] "{request}" '
             f"{details['status'] or '-'} {details['size'] or '-'}\n"

@@ -41,3 +41,14 @@ def test_a_missing_size_and_a_websocket_line_read_as_daphne_writes_them() -> Non
     )
     connect = log_line("websocket", "connected", {"path": "/ws/requests/", "client": "c:1"})
     assert re.fullmatch(rf'c:1 - - \[{DATE}\] "WSCONNECT /ws/requests/" - -\n', connect)
+
+
+def test_a_very_long_path_is_cut_in_the_log() -> None:
+    # Up to the request-line limit (16 KB) per line otherwise: a client can fill the log.
+    path = "/v1/" + "a" * 9000
+    details = {"path": path, "status": 404, "method": "GET", "client": "c:1", "size": 10}
+
+    line = log_line("http", "complete", details)
+
+    shown = path[: tuning.LOGGED_PATH_CHARS]
+    assert re.fullmatch(rf'c:1 - - \[{DATE}\] "GET {shown}\.\.\." 404 10\n', line)
