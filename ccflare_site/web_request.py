@@ -314,6 +314,8 @@ async def _send_paced(server: Any, request: Any, message: dict) -> None:
 
 def _abort(request: Any, message: dict) -> None:
     """Send what the message carries, then close the connection without ending the answer."""
+    if request.channel is None:
+        return  # gone already
     if message.get("body"):
         request.write(message["body"])
     request.channel.transport.loseConnection()  # what is buffered goes first
