@@ -318,7 +318,9 @@ def _abort(request: Any, message: dict) -> None:
         return  # gone already
     if message.get("body"):
         request.write(message["body"])
-    request.channel.transport.loseConnection()  # what is buffered goes first
+    # The channel's own: it first lets go of the transport's producer registration, without
+    # which a connection whose writes had been held back (a slow reader) never closed.
+    request.loseConnection()  # what is buffered goes first
 
 
 class Inbox:
