@@ -44,6 +44,8 @@ async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome
     turn.outcome.trace.extend(trace(a, reason) for a, reason in plan.skipped)
     served = await _walk(turn, plan.candidates)
     if served is None:
+        if family is None:  # a cap this very request ran into counts too
+            family = _family(call, accounts, datetime.now(UTC))
         return _exhausted(turn.outcome, accounts, tried=bool(plan.candidates), family=family)
     account, response = served
     _served(turn, account, plan.holder, duration=duration)

@@ -96,6 +96,24 @@ def test_an_opus_weekly_limit_moves_only_opus_calls(
     assert Account.objects.get(name="alpha").holds_session
 
 
+def test_a_weekly_model_cap_every_account_hits_at_once_is_a_429_from_the_first_request(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # Before, the request that found the caps got a 502 (no retry-after), and only the
+    # next one the 429: the model family was read only when a cap was already known.
+    two_accounts()
+    fake_upstream.add_rule(
+        credential="*", model="opus", status=429, headers=limit_headers("seven_day_opus")
+    )
+
+    first = post(proxy, OPUS)
+
+    assert first.status_code == 429
+    assert first.json()["error"]["type"] == "rate_limit_error"
+    assert 3500 <= int(first.headers["retry-after"]) <= 3600
+    assert post(proxy).status_code == 200  # sonnet still served
+
+
 def test_after_a_failover_the_session_stays_on_the_new_account(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
