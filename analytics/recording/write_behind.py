@@ -44,9 +44,16 @@ from lib import db_away
 
 logger = logging.getLogger(__name__)
 
-# A database outage must not grow memory without bound: past this many
+# A database outage (or a full disk) must not grow memory without bound: past this many
 # unwritten records the oldest are dropped (and logged).
 MAX_QUEUED = 50_000
+# Nor past this many bytes of captured bodies waiting: Claude Code's run to half a MB a
+# request, so 50,000 records could hold 20 GB (an audit saw 3.6 GB on a full disk).
+# Past it the oldest waiting records let go of their bodies (the request row and the
+# headers stay, the payload says truncated) until a quarter is free again.
+MAX_QUEUED_BODY_BYTES = 256 * 1024 * 1024
+# A line every this many records dropped, not one each (56,000 lines in that audit).
+DROPS_PER_LOG_LINE = 1000
 # A flush starts as soon as this many records wait, without waiting for the timer:
 # under load the batches follow the arrival rate instead of piling up for a tick.
 # Each flush costs a few hundred µs of the server's CPU whatever its size (the thread
@@ -102,6 +109,8 @@ class RequestRecord:
 class Recorder:
     def __init__(self) -> None:
         self._queue: list[RequestRecord] = []
+        self._body_bytes = 0  # of the bodies captured in _queue
+        self._dropped = 0  # records dropped since the start, past MAX_QUEUED
         # Flushes failed in a row because the database was away (0: the last one worked).
         self.failures = 0
         self._lock = threading.Lock()
@@ -120,9 +129,9 @@ class Recorder:
         """Queue a finished request for the next flush. Call it on the event loop."""
         with self._lock:
             self._queue.append(record)
-            if len(self._queue) > MAX_QUEUED:
-                dropped = self._queue.pop(0)
-                logger.error("recording.queue_overflow dropped=%s", dropped.id)
+            self._body_bytes += _body_size(record)
+            if len(self._queue) > MAX_QUEUED or self._body_bytes > MAX_QUEUED_BODY_BYTES:
+                self._bound_queue()
             queued = len(self._queue)
         waiter = self._batch_waiter
         if queued >= FLUSH_BATCH and waiter is not None and not waiter.done():
@@ -140,6 +149,39 @@ class Recorder:
             await asyncio.wait([self._batch_waiter], timeout=at_most)
         finally:
             self._batch_waiter = None
+
+    def _bound_queue(self) -> None:
+        """Keep the waiting records within MAX_QUEUED and MAX_QUEUED_BODY_BYTES (under the lock)."""
+        excess = len(self._queue) - MAX_QUEUED
+        if excess > 0:
+            self._body_bytes -= sum(map(_body_size, self._queue[:excess]))
+            del self._queue[:excess]
+            before, self._dropped = self._dropped, self._dropped + excess
+            if before // DROPS_PER_LOG_LINE != self._dropped // DROPS_PER_LOG_LINE or not before:
+                logger.error(
+                    "recording.queue_overflow dropped=%d: the oldest unwritten records",
+                    self._dropped,
+                )
+        if self._body_bytes > MAX_QUEUED_BODY_BYTES:
+            self._shed_bodies()
+
+    def _shed_bodies(self) -> None:
+        target, shed = MAX_QUEUED_BODY_BYTES * 3 // 4, 0
+        for record in self._queue:
+            if self._body_bytes <= target:
+                break
+            size = _body_size(record)
+            if size:
+                record.request_body = record.response_body = None
+                record.truncated = True
+                self._body_bytes -= size
+                shed += 1
+        logger.warning(
+            "recording.bodies_dropped count=%d waiting=%d: recording is behind (the database "
+            "away or slow); the oldest captured bodies were let go, their records kept",
+            shed,
+            len(self._queue),
+        )
 
     @property
     def pending(self) -> int:
@@ -168,7 +210,7 @@ class Recorder:
         cannot hold back every record after it, for ever.
         """
         with self._lock:
-            batch, self._queue = self._queue, []
+            batch, self._queue, self._body_bytes = self._queue, [], 0
         if not batch:
             return []
         try:
@@ -203,6 +245,12 @@ class Recorder:
         db_away.after_failure(error, self.failures)
         with self._lock:
             self._queue[:0] = unwritten
+            self._body_bytes += sum(map(_body_size, unwritten))
+            self._bound_queue()
+
+
+def _body_size(record: RequestRecord) -> int:
+    return len(record.request_body or b"") + len(record.response_body or b"")
 
 
 def write_batch(batch: list[RequestRecord]) -> list[Request]:

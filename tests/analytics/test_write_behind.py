@@ -306,3 +306,46 @@ def test_payloads_go_in_statements_of_a_bounded_size(monkeypatch: pytest.MonkeyP
 
     assert sizes == [write_behind.PAYLOAD_ROWS] and write_behind.PAYLOAD_ROWS <= 32
     assert write_behind.RequestPayload.objects.count() == 100
+
+
+def test_waiting_bodies_past_their_byte_limit_are_let_go_oldest_first(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On a full disk an audit saw the waiting records grow the server to 3.6 GB: the
+    # record count was bounded, the bytes of their captured bodies were not.
+    monkeypatch.setattr(write_behind, "MAX_QUEUED_BODY_BYTES", 4000)
+    recorder = write_behind.Recorder()
+    records = [record(request_body=b"q" * 500, response_body=b"r" * 500) for _ in range(6)]
+    for each in records:
+        recorder.enqueue(each)
+
+    # The fifth passed 4,000 bytes: the oldest let go until at most 3,000 were left.
+    assert [bool(r.request_body) for r in records] == [False, False, True, True, True, True]
+    assert records[0].truncated and not records[2].truncated
+    assert recorder.pending == 6  # every record is still written
+    dropped = [r for r in caplog.records if r.getMessage().startswith("recording.bodies_dropped")]
+    assert len(dropped) == 1
+
+
+def test_a_batch_the_database_sent_back_counts_towards_the_limits(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(write_behind, "MAX_QUEUED", 3)
+    monkeypatch.setattr(write_behind, "MAX_QUEUED_BODY_BYTES", 1400)
+    recorder = write_behind.Recorder()
+    records = [record(request_body=b"q" * 500) for _ in range(3)]
+    for each in records:
+        recorder.enqueue(each)
+
+    def away(batch: list) -> list:
+        raise OperationalError("database or disk is full")
+
+    monkeypatch.setattr(write_behind, "write_batch", away)
+    recorder.flush_sync()
+    for _ in range(2):
+        recorder.enqueue(record(request_body=b"n" * 500))
+
+    assert recorder.pending == 3  # the two oldest dropped, one line for both
+    overflow = [r for r in caplog.records if "queue_overflow" in r.getMessage()]
+    assert len(overflow) == 1
+    assert records[2].request_body is None  # the oldest left let go of its body
