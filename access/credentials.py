@@ -5,10 +5,12 @@ point applies the same rules. The proxy's per-request check lives in
 `access.clientkeys` (cached, no query per request), not here.
 """
 
+import logging
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from access.models import (
@@ -20,6 +22,9 @@ from access.models import (
     hash_secret,
     new_secret,
 )
+from lib import names
+
+logger = logging.getLogger(__name__)
 
 _C = TypeVar("_C", bound=Credential)
 
@@ -65,9 +70,12 @@ def touch_client_keys(last_used: dict[int, datetime]) -> None:
 
 
 def _create(model: type[_C], *, name: str, prefix: str) -> tuple[_C, str]:
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise AccessError("Name must be 1-100 characters")
+    # The accounts' rule: a name goes in API paths (/api/keys/NAME/...), terminal tables
+    # and log lines, where a slash, a line break or an escape code does harm.
+    try:
+        name = names.clean_name(name)
+    except ValidationError as error:
+        raise AccessError(" ".join(error.messages)) from None
     secret = new_secret(prefix)
     credential = model(name=name)
     credential.set_secret(secret)
@@ -90,8 +98,15 @@ def _revoke(model: type[_C], *, name: str) -> _C:
 
 
 def _touch(token: ApiToken, now: datetime) -> None:
+    """Note the token's use; a database that cannot take the write (a full disk) must not
+    turn every read of the API into a 500: the note waits for a later request."""
     if token.last_used_at is None or now - token.last_used_at > LAST_USE_PRECISION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        try:
+            with transaction.atomic():  # a savepoint: an enclosing transaction stays usable
+                ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        except DatabaseError as error:
+            logger.warning("access.token_use_not_noted token=%s error=%s", token.name, error)
+            return
         token.last_used_at = now
 
 

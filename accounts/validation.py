@@ -17,7 +17,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-NAME_MAX_LENGTH = 100
+# The name rule is shared with API tokens and client keys; the accounts' rules all read here.
+from lib.names import NAME_MAX_LENGTH as NAME_MAX_LENGTH
+from lib.names import clean_name as clean_name
+from lib.names import validate_name as validate_name
+
 API_KEY_LENGTH = (20, 512)
 # OAuth access/refresh tokens and long-lived `claude setup-token` tokens.
 TOKEN_LENGTH = (20, 4096)
@@ -25,24 +29,7 @@ TOKEN_LENGTH = (20, 4096)
 # number every database's integer column holds.
 MAX_PRIORITY = 1_000_000
 
-_NAME = re.compile(r"[a-zA-Z0-9 \-_@.+]+")
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
-
-
-def validate_name(value: str) -> None:
-    """A trimmed, non-empty name of at most 100 letters, digits, spaces and - _ @ . +"""
-    if not value.strip():
-        raise ValidationError("Name must not be empty.", code="blank")
-    if value != value.strip():
-        raise ValidationError("Name must not start or end with spaces.", code="untrimmed")
-    if len(value) > NAME_MAX_LENGTH:
-        raise ValidationError(
-            f"Name must be at most {NAME_MAX_LENGTH} characters.", code="max_length"
-        )
-    if not _NAME.fullmatch(value):
-        raise ValidationError(
-            "Name may only use letters, digits, spaces and - _ @ . +", code="invalid"
-        )
 
 
 def validate_api_key(value: str) -> None:
@@ -60,13 +47,6 @@ def validate_priority(value: int) -> None:
 
 def clean_priority(value: int) -> int:
     validate_priority(value)
-    return value
-
-
-def clean_name(value: str) -> str:
-    """`value` trimmed; raises ValidationError unless it is then a valid name."""
-    value = value.strip()
-    validate_name(value)
     return value
 
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DataError
+from django.db import DataError, InternalError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from ninja import NinjaAPI
@@ -153,6 +153,18 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(404, str(exc) or "Not found")
+
+
+def on_database_away(request: HttpRequest, exc: Exception | type[Exception]) -> HttpResponse:
+    # A full disk, a locked or read-only database, a lost connection: the service's
+    # trouble, not the request's, and a reason the user can act on instead of a bare 500.
+    return error_response(503, f"The database cannot take this request now: {exc}")
+
+
+# OperationalError: SQLite's full disk, lock or read-only file, PostgreSQL's lost connection
+# or full disk; InternalError: PostgreSQL's read-only transaction.
+api.add_exception_handler(OperationalError, on_database_away)
+api.add_exception_handler(InternalError, on_database_away)
 
 
 @api.exception_handler(DataError)

@@ -254,3 +254,25 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 5.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.02)
+
+
+@pytest.fixture
+def refuse_writes() -> Iterator[Callable[[], None]]:
+    """Makes this thread's connection refuse writes, as one SQLite opened read-only does.
+
+    SQLite falls back to read-only when it cannot open the file for writing (a full or
+    write-protected disk), and the connection stays so after the cause is fixed. For a
+    test with `transaction=True`: the connection is closed at its end.
+    """
+
+    def make_read_only() -> None:
+        statement = (
+            "PRAGMA query_only = ON"
+            if connection.vendor == "sqlite"
+            else "SET SESSION default_transaction_read_only = on"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+
+    yield make_read_only
+    connection.close()  # the test database's teardown writes

@@ -1,6 +1,7 @@
 """API tokens and client keys: created once, stored hashed, revocable, checked without queries."""
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -153,3 +154,25 @@ def test_admin_sets_budgets_and_model_rules_with_the_apis_checks(client: Client)
     assert key.denied_models == ["haiku", "opus"]
     assert [str(b) for b in key.budgets.all()] == ["ci: 20% of the pool's 5-hour window"]
     assert "haiku, opus" in client.get(url).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_cannot_note_the_use_still_lets_the_token_in(
+    refuse_writes: Callable[[], None],
+) -> None:
+    # A full disk made every API call with a token a 500: /metrics and the TUI went blind.
+    token, secret = credentials.create_api_token(name="scraper")
+    refuse_writes()
+
+    assert credentials.authenticate_token(secret) == token
+    assert credentials.authenticate_token(secret) == token  # and the connection still reads
+
+
+@pytest.mark.parametrize("name", ["line\nbreak", "\x1b[31mred", "tab\there", "a/b", "<b>x</b>"])
+def test_key_and_token_names_follow_the_account_name_rule(name: str) -> None:
+    # A slash made the key unreachable through /api/keys/NAME/...; escape codes and line
+    # breaks went raw into terminal tables and logs.
+    with pytest.raises(credentials.AccessError, match="Name may only use"):
+        credentials.create_client_key(name=name)
+    with pytest.raises(credentials.AccessError, match="Name may only use"):
+        credentials.create_api_token(name=name)

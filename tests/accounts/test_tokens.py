@@ -1,7 +1,7 @@
 """Token refresh: when it happens, that it happens once, and what a failure does to the account."""
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -313,27 +313,10 @@ def test_refresh_outcomes_are_counted_for_metrics(
 # The database failing the refresh (read-only, locked, gone) -------------------------------
 
 
-@pytest.fixture
-def refuse_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
-    """Makes this thread's connection refuse writes, as one SQLite opened read-only does.
-
-    SQLite falls back to read-only when it cannot open the file for writing (a full or
-    write-protected disk), and the connection stays so after the cause is fixed.
-    """
-    # What the process knows of the database's failures starts afresh with each test.
+@pytest.fixture(autouse=True)
+def database_state_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the process knows of the database's failures starts afresh with each test."""
     monkeypatch.setattr(tokens, "_database", tokens._DatabaseState())
-
-    def make_read_only() -> None:
-        statement = (
-            "PRAGMA query_only = ON"
-            if connection.vendor == "sqlite"
-            else "SET SESSION default_transaction_read_only = on"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-
-    yield make_read_only
-    connection.close()  # the test database's teardown writes
 
 
 @pytest.mark.django_db(transaction=True)
@@ -402,11 +385,10 @@ def test_after_a_database_failure_refreshes_wait_before_trying_it_again(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif("connection.vendor != 'sqlite'", reason="a SQLite trigger fails the write")
 def test_tokens_issued_when_the_database_then_fails_are_kept_and_written_later(
-    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
 ) -> None:
     # The endpoint has already rotated the refresh token: losing the new one with the
     # failed write would leave the account needing a new login.
-    monkeypatch.setattr(tokens, "_database", tokens._DatabaseState())
     account = expiring(seconds_left=-5)
     table = Account._meta.db_table
     with connection.cursor() as cursor:

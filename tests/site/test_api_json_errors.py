@@ -1,9 +1,12 @@
 """Every answer under /api/ is JSON, also those Django gives before or around the routes."""
 
+from collections.abc import Callable
+
 import pytest
 from django.test import Client
 
 from analytics.reporting import queries
+from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +78,19 @@ def test_pages_outside_the_api_keep_django_answers(client: Client) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_the_database_refuses_is_a_503_saying_why(
+    api_client: Client, refuse_writes: Callable[[], None]
+) -> None:
+    # A full disk gave {"error": "Internal Server Error"}; reads still answer meanwhile.
+    account = make_account(name="work")
+    refuse_writes()
+
+    paused = api_client.post(f"/api/accounts/{account.pk}/pause")
+    listed = api_client.get("/api/accounts")
+
+    assert paused.status_code == 503
+    assert paused.json()["error"].startswith("The database cannot take this request now: ")
+    assert listed.status_code == 200
