@@ -407,7 +407,7 @@ LOGGING = {
             "filters": ["redact"],
         },
         "file": {
-            "class": "logging.handlers.RotatingFileHandler",
+            "class": "analytics.operations.logs.LogFileHandler",
             "filename": str(LOG_FILE),
             "maxBytes": LOG_FILE_MAX_MB * 1024 * 1024,
             "backupCount": LOG_FILE_BACKUPS,

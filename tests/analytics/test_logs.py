@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from channels.layers import get_channel_layer
@@ -130,3 +131,22 @@ async def test_records_are_not_handed_over_while_nobody_watches(
     handler.emit(record)
     await layer.group_discard(logs.LOGS_GROUP, channel)
     assert len(handed) == 1
+
+
+def test_a_log_file_that_cannot_be_written_says_so_once_not_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # logging's default printed a 25-line traceback per record: 12 MB of stderr in 30 s
+    # on a full disk.
+    handler = logs.LogFileHandler(str(tmp_path / "gone" / "ccflare.log"), delay=True)
+    logger = logging.getLogger("tests.unwritable")
+    logger.addHandler(handler)
+    try:
+        for n in range(50):
+            logger.error("line %d", n)
+    finally:
+        logger.removeHandler(handler)
+
+    printed = capsys.readouterr().err.splitlines()
+    assert len(printed) == 1
+    assert "cannot be written" in printed[0] and "gone/ccflare.log" in printed[0]
