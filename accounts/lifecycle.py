@@ -46,9 +46,11 @@ def create_api_key_account(*, name: str, api_key: str, tier: int = 1, priority: 
 
 
 def get_account(*, name: str) -> Account:
-    """The account called `name`; raises AccountError when there is none."""
+    """The account called `name`; raises AccountError when there is none.
+
+    Surrounding spaces are not part of a name (they are trimmed when one is given)."""
     try:
-        return Account.objects.get(name=name)
+        return Account.objects.get(name=name.strip())
     except Account.DoesNotExist:
         raise AccountNotFound(f"Account '{name}' not found") from None
 

@@ -110,6 +110,15 @@ def test_pause_account_rejects_an_unknown_name() -> None:
         run("pause_account", "ghost")
 
 
+def test_a_name_with_the_spaces_add_account_trims_is_found() -> None:
+    # add_account trims "  my acct "; set_tier and the others then said "not found".
+    make_account(name="my acct")
+
+    run("set_tier", "  my acct ", "5")
+
+    assert Account.objects.get(name="my acct").tier == 5
+
+
 def test_resume_account_resumes_and_reports() -> None:
     make_account(name="work", paused=True)
 
