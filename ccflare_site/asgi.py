@@ -30,19 +30,29 @@ async def http_app(scope: dict, receive: handler.Receive, send: Send) -> None:
     if path == health.PATH:
         return await health.app(scope, receive, send)
     if path == "/v1" or (path.startswith("//") and path.lstrip("/").startswith("v1/")):
-        return await _misplaced_api_path(path, send)
+        return await _misplaced_api_path(scope, send)
     return await django_app(scope, receive, send)
 
 
-async def _misplaced_api_path(path: str, send: Send) -> None:
+async def _misplaced_api_path(scope: dict, send: Send) -> None:
     """Anthropic's 404, saying what to fix: a base URL ending in a slash asks for //v1/."""
+    path = scope["path"]
     shown = path if len(path) <= 200 else path[:200] + "…"
     message = (
         f"Not found: {shown}. This server answers Anthropic's API under /v1/: set the "
         "client's base URL (ANTHROPIC_BASE_URL) to its address alone, with no path and no "
-        "trailing slash, e.g. http://127.0.0.1:8080"
+        f"trailing slash, e.g. {_own_address(scope)}"
     )
     await replies.send_error(send, status=404, error_type="not_found_error", message=message)
+
+
+def _own_address(scope: dict) -> str:
+    """This server's address as the client reached it (the socket's, not the Host header)."""
+    server = scope.get("server")
+    if not server or server[1] is None:
+        return "http://127.0.0.1:8080"
+    host = f"[{server[0]}]" if ":" in str(server[0]) else server[0]
+    return f"{scope.get('scheme', 'http')}://{host}:{server[1]}"
 
 
 application = ProtocolTypeRouter(

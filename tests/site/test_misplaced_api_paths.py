@@ -21,7 +21,15 @@ def answer(path: str) -> tuple[int, dict, dict]:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": path, "headers": [], "query_string": b""}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [],
+        "query_string": b"",
+        "scheme": "http",
+        "server": ("127.0.0.1", 18777),
+    }
     async_to_sync(http_app)(scope, receive, send)
     start, body = sent[0], sent[1]
     return start["status"], dict(start["headers"]), json.loads(body["body"])
@@ -36,6 +44,7 @@ def test_an_api_path_behind_extra_slashes_or_without_its_slash_is_a_json_404(pat
     assert body["type"] == "error"
     assert body["error"]["type"] == "not_found_error"
     assert "ANTHROPIC_BASE_URL" in body["error"]["message"]
+    assert body["error"]["message"].endswith("e.g. http://127.0.0.1:18777")  # its own address
     assert path in body["error"]["message"]
 
 
