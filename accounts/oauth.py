@@ -7,7 +7,6 @@ Every URL is a setting (OAUTH_*), so tests point them at the fake upstream.
 
 import base64
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from lib import h1
+from lib.numbers import finite_number
 
 SCOPES = {
     "max": (
@@ -180,9 +180,7 @@ def _lifetime(expires_in: Any) -> float:
     they were lost; a negative one asked for a refresh on every request; a string left
     the expiry unknown. Anthropic's access tokens last 8 hours.
     """
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-        return DEFAULT_LIFETIME_SECONDS
-    if not math.isfinite(expires_in):
+    if not finite_number(expires_in):
         return DEFAULT_LIFETIME_SECONDS
     return min(max(float(expires_in), MIN_LIFETIME_SECONDS), MAX_LIFETIME_SECONDS)
 

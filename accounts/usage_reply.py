@@ -7,13 +7,13 @@ caps may exist only in `limits`, so it wins when it says anything. Anything unkn
 malformed is skipped, not an error: the endpoint adds keys from time to time.
 """
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from accounts import health
+from lib.numbers import finite_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def stored_models(raw: Any) -> dict[str, Window]:
     for family, entry in sorted(raw.items()):
         if isinstance(entry, dict):
             utilization = entry.get("utilization")
-            if _is_number(utilization):
+            if finite_number(utilization):
                 found[family] = Window(utilization, _moment(entry.get("resets_at")))
     return found
 
@@ -131,19 +131,9 @@ def _scope_family(scope: Any) -> str | None:
 
 def _window(percent: Any, resets_at: Any) -> Window | None:
     """A window from a 0-100 percentage; None when the percentage is not a number."""
-    if not _is_number(percent):
+    if not finite_number(percent):
         return None
     return Window(min(max(percent / 100, 0.0), 1.0), _moment(resets_at))
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    """A finite int or float (JSON's true and false are not numbers here)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float (10**400): a 500 on the usage check
-        return False
 
 
 def _moment(raw: Any) -> datetime | None:

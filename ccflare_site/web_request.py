@@ -303,7 +303,7 @@ async def _send_paced(server: Any, request: Any, message: dict) -> None:
         request.handle_reply(message)
         return  # a head is small: only bodies add up
     if message.get(ABORT):
-        _abort(request, message)
+        _abort(request)
         return
     request.handle_reply(message)
     # PromptServer's (ccflare_site.prompt_writes), the transport of every TCP connection.
@@ -312,15 +312,12 @@ async def _send_paced(server: Any, request: Any, message: dict) -> None:
         await request.transport.drained()
 
 
-def _abort(request: Any, message: dict) -> None:
-    """Send what the message carries, then close the connection without ending the answer."""
-    if request.channel is None:
-        return  # gone already
-    if message.get("body"):
-        request.write(message["body"])
-    # The channel's own: it first lets go of the transport's producer registration, without
-    # which a connection whose writes had been held back (a slow reader) never closed.
-    request.loseConnection()  # what is buffered goes first
+def _abort(request: Any) -> None:
+    """Close the connection without ending the answer (what is buffered goes first)."""
+    if request.channel is not None:  # else gone already
+        # The channel's own: it first lets go of the transport's producer registration,
+        # without which a connection whose writes had been held back never closed.
+        request.loseConnection()
 
 
 class Inbox:

@@ -8,4 +8,5 @@ CLIENT_GONE = "ccflare.client_gone"
 # connection at once instead of ending the answer. For an answer cut midway that must not
 # look complete: without a chunked terminator, or short of its Content-Length, the client
 # sees the cut (ccflare_site.web_request under daphne; other servers end the answer).
+# The message's body is not sent: the answer is cut where it stands.
 ABORT = "ccflare.abort"

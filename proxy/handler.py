@@ -99,19 +99,6 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     await exchange.run(body, receive, send)
 
 
-async def _read_up_to(response: Response, limit: int) -> tuple[bytes, bool]:
-    """The reply's payload, whole, or once it passes `limit` what came so far; and
-    whether it is whole."""
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await response.next_chunk():
-        parts.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(parts), False
-    return (parts[0] if len(parts) == 1 else b"".join(parts)), True
-
-
 def record_refusal(method: str, path: str, status: int, message: str) -> None:
     """A /v1/ request the server refused before it reached the proxy (a head too large or
     malformed, too slow to arrive: ccflare_site.http_channel), recorded as `rejected` like
@@ -268,7 +255,7 @@ class Exchange:
         connection instead (lib.asgi.ABORT).
         """
         try:
-            body, whole = await _read_up_to(response, WHOLE_REPLY_BYTES)
+            body, whole = await response.read_up_to(WHOLE_REPLY_BYTES)
         except (UpstreamError, TimeoutError) as exc:
             self._upstream_failed(exc)
             message = "Upstream connection lost before the reply was complete"
@@ -288,7 +275,7 @@ class Exchange:
     async def _relay_rest(self, response: Response, send: Send) -> None:
         """The rest of a large reply, as it arrives (the client's pace holds the upstream's)."""
         try:
-            while chunk := await response.next_chunk():
+            async for chunk in response.iter_chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self.response_capture.add(chunk)
         except (UpstreamError, TimeoutError) as exc:

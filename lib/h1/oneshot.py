@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from lib.h1.errors import MalformedResponse
-from lib.h1.pool import Headers, Pool, Response
+from lib.h1.pool import Headers, Pool
 
 # The answers fetched here (tokens, usage, a webhook's reply) are a few KB: a larger one
 # is refused rather than held whole (a 200 MB usage reply took 600 MB and the loop).
@@ -61,21 +61,12 @@ async def fetch(
     try:
         async with asyncio.timeout(within):
             response = await pool.request(method, url, [*authorization, *headers], body)
-            data = await _read_at_most(response, MAX_REPLY_BYTES)
+            data, whole = await response.read_up_to(MAX_REPLY_BYTES)
+            if not whole:
+                raise MalformedResponse(f"answer over {MAX_REPLY_BYTES} bytes")
     finally:
         pool.close()
     return Reply(response.status, response.headers, data)
-
-
-async def _read_at_most(response: Response, limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in response.iter_chunks():
-        size += len(chunk)
-        if size > limit:
-            raise MalformedResponse(f"answer over {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _split_credentials(url: str) -> tuple[str, list[tuple[str, str]]]:

@@ -3,6 +3,7 @@
 import asyncio
 import collections
 import ssl
+import sys
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping
 from typing import TypeVar, overload
 
@@ -67,14 +68,19 @@ class Response:
         return self._headers
 
     async def read(self) -> bytes:
-        parts = []
+        return (await self.read_up_to(sys.maxsize))[0]
+
+    async def read_up_to(self, limit: int) -> tuple[bytes, bool]:
+        """The payload whole, or once it passes `limit` bytes what came so far; and whether
+        it is whole (if not, the rest is still there for iter_chunks)."""
+        parts: list[bytes] = []
+        size = 0
         while chunk := await self._conn.next_chunk():
             parts.append(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    async def next_chunk(self) -> bytes:
-        """The payload bytes buffered now, waiting for some if none; b"" at its end."""
-        return await self._conn.next_chunk()
+            size += len(chunk)
+            if size > limit:
+                return b"".join(parts), False
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), True
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """The payload as it arrives: everything buffered at each step, in one piece."""

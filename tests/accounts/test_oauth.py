@@ -155,6 +155,7 @@ async def test_refresh_without_rotation_keeps_no_refresh_token(
         (1e20, oauth.MAX_LIFETIME_SECONDS),  # overflowed timedelta: the new tokens were lost
         (-5, oauth.MIN_LIFETIME_SECONDS),  # asked for a refresh on every request
         ("3600", oauth.DEFAULT_LIFETIME_SECONDS),  # left the expiry unknown
+        (10**400, oauth.DEFAULT_LIFETIME_SECONDS),  # no float holds it: OverflowError
         (True, oauth.DEFAULT_LIFETIME_SECONDS),
         (None, oauth.DEFAULT_LIFETIME_SECONDS),
     ],

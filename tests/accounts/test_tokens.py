@@ -333,15 +333,20 @@ def test_a_database_refusing_writes_keeps_a_token_that_has_not_expired(
     assert refreshes(oauth_upstream) == 0
 
 
+def refused_refresh(refuse_writes: Callable[[], None]) -> Account:
+    """An expired account whose refresh a database refusing writes has just failed."""
+    account = expiring(seconds_left=-5)
+    refuse_writes()
+    with pytest.raises(tokens.DatabaseAway):
+        ensure_fresh(account)
+    return account
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_expired_token_with_the_database_refusing_writes_moves_the_request_on(
     oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, refuse_writes: Callable[[], None]
 ) -> None:
-    account = expiring(seconds_left=-5)
-    refuse_writes()
-
-    with pytest.raises(tokens.DatabaseAway):
-        ensure_fresh(account)
+    refused_refresh(refuse_writes)  # raised DatabaseAway
 
     assert refreshes(oauth_upstream) == 0
 
@@ -353,10 +358,7 @@ def test_refresh_works_again_once_the_database_takes_writes(
     # The connection that failed is dropped, so the next refresh opens one that can
     # write: before, a connection opened read-only during an outage made every
     # refresh fail until a restart.
-    account = expiring(seconds_left=-5)
-    refuse_writes()
-    with pytest.raises(tokens.DatabaseAway):
-        ensure_fresh(account)
+    account = refused_refresh(refuse_writes)
 
     frozen.shift(tokens.DATABASE_RETRY_SECONDS + 1)
     token = ensure_fresh(account)
@@ -373,10 +375,7 @@ def test_after_a_database_failure_refreshes_wait_before_trying_it_again(
     refuse_writes: Callable[[], None],
 ) -> None:
     # A locked database makes each try wait its busy timeout: requests must not each pay it.
-    account = expiring(seconds_left=-5)
-    refuse_writes()
-    with pytest.raises(tokens.DatabaseAway):
-        ensure_fresh(account)
+    account = refused_refresh(refuse_writes)
 
     with django_assert_num_queries(0), pytest.raises(tokens.DatabaseAway):
         ensure_fresh(account)

@@ -105,16 +105,22 @@ def test_a_record_no_column_can_hold_is_dropped_the_rest_written() -> None:
     assert recorder.pending == 0
 
 
+def database_away(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+    """Every batch write fails as the database being away does, until monkeypatch.undo()."""
+
+    def away(batch: list) -> list:
+        raise OperationalError(message)
+
+    monkeypatch.setattr(write_behind, "write_batch", away)
+
+
 def test_while_the_database_is_away_the_batch_waits_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = write_behind.Recorder()
     batch = [record(), record()]
     for each in batch:
         recorder.enqueue(each)
 
-    def away(records: list) -> list:
-        raise OperationalError("database is locked")
-
-    monkeypatch.setattr(write_behind, "write_batch", away)
+    database_away(monkeypatch, "database is locked")
     recorder.flush_sync()
     assert recorder.pending == 2 and Request.objects.count() == 0
     monkeypatch.undo()
@@ -272,10 +278,7 @@ def test_while_the_database_stays_away_one_traceback_then_one_line_per_try(
     recorder = write_behind.Recorder()
     recorder.enqueue(record())
 
-    def away(records: list) -> list:
-        raise OperationalError("database is locked")
-
-    monkeypatch.setattr(write_behind, "write_batch", away)
+    database_away(monkeypatch, "database is locked")
     for _ in range(3):
         recorder.flush_sync()
 
@@ -337,10 +340,7 @@ def test_a_batch_the_database_sent_back_counts_towards_the_limits(
     for each in records:
         recorder.enqueue(each)
 
-    def away(batch: list) -> list:
-        raise OperationalError("database or disk is full")
-
-    monkeypatch.setattr(write_behind, "write_batch", away)
+    database_away(monkeypatch, "database or disk is full")
     recorder.flush_sync()
     for _ in range(2):
         recorder.enqueue(record(request_body=b"n" * 500))

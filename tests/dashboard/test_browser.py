@@ -200,7 +200,10 @@ def test_a_line_that_arrives_while_the_history_loads_is_kept(
     page.route("**/api/logs/history*", lambda route: held.append((route, route.fetch())))
     page.goto(f"{proxy.url}/dashboard/logs/")
     wait_live(page)
-    page.wait_for_function("true")  # let the route handler run
+    for _ in range(200):  # the page asks for it after the socket's hello
+        if held:
+            break
+        page.wait_for_timeout(50)  # lets Playwright run the route handler meanwhile
     assert held, "the page asked for no history"
 
     httpx.get(f"{proxy.url}/missing-while-the-history-loads", timeout=10)
