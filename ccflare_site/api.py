@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DataError, InternalError, OperationalError
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from ninja import NinjaAPI
@@ -27,7 +27,7 @@ from agents.catalog import UnknownModel
 from agents.frontmatter import AgentFileError
 from agents.services import AgentEditError, AgentNotFound
 from analytics.operations.runtime import SetInEnvironment
-from ccflare_site import openapi
+from ccflare_site import errors, openapi
 from lib.api_errors import ApiError, error_response
 
 
@@ -158,13 +158,13 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def on_database_away(request: HttpRequest, exc: Exception | type[Exception]) -> HttpResponse:
     # A full disk, a locked or read-only database, a lost connection: the service's
     # trouble, not the request's, and a reason the user can act on instead of a bare 500.
-    return error_response(503, f"The database cannot take this request now: {exc}")
+    response = error_response(503, f"The database cannot take this request now: {exc}")
+    response["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
+    return response
 
 
-# OperationalError: SQLite's full disk, lock or read-only file, PostgreSQL's lost connection
-# or full disk; InternalError: PostgreSQL's read-only transaction.
-api.add_exception_handler(OperationalError, on_database_away)
-api.add_exception_handler(InternalError, on_database_away)
+for database_away in errors.DATABASE_AWAY:
+    api.add_exception_handler(database_away, on_database_away)
 
 
 @api.exception_handler(DataError)

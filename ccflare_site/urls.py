@@ -18,3 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", api.urls),
 ]
+
+
+handler500 = "ccflare_site.errors.server_error"

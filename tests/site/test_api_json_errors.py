@@ -93,4 +93,5 @@ def test_a_write_the_database_refuses_is_a_503_saying_why(
 
     assert paused.status_code == 503
     assert paused.json()["error"].startswith("The database cannot take this request now: ")
+    assert paused["Retry-After"] == "5"
     assert listed.status_code == 200
