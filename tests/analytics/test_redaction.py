@@ -1,8 +1,12 @@
 """Captured headers: no credential is stored, whoever sent it and however it was spelled."""
 
-import pytest
+import json
 
-from analytics.recording.redaction import redact_headers
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analytics.recording.redaction import headers_json, redact_headers
 
 
 @pytest.mark.parametrize(
@@ -39,3 +43,32 @@ def test_framing_headers_are_left_out() -> None:
     headers = [(b"content-length", b"12"), (b"transfer-encoding", b"chunked"), (b"x-y", b"z")]
 
     assert redact_headers(headers) == {"x-y": "z"}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"X-Api-Key", b"x-api-key", b"Content-Length", b"a", b"A", b'b"\\'])
+            | st.binary(min_size=1, max_size=8),
+            st.binary(max_size=12),
+        ),
+        max_size=6,
+    )
+)
+def test_the_headers_json_is_the_redacted_dict_whatever_the_names_and_values(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    assert json.loads(headers_json(headers)) == redact_headers(headers)
+
+
+def test_a_name_sent_twice_keeps_its_last_value_in_the_json_as_in_the_dict() -> None:
+    headers = [
+        (b"Anthropic-Beta", b"one"),
+        (b"x-y", b'"q" \\ \x01 \xe9'),
+        (b"anthropic-beta", b"two"),
+    ]
+
+    text = headers_json(headers)
+
+    assert json.loads(text) == {"anthropic-beta": "two", "x-y": '"q" \\ \x01 é'}
+    assert text.count("anthropic-beta") == 1
