@@ -16,6 +16,12 @@ New tokens are written to the database before anyone uses them, then to the
 in-memory account (the proxy's pool snapshot), so a crash can never lose a
 rotated refresh token that was already spent.
 
+A refresh that fails while the token in hand still works (the endpoint's 5xx, a timeout,
+garbage) does not bench the account: it keeps serving with that token and tries again
+after VALID_TOKEN_RETRY_SECONDS, and a slow one holds no request longer than
+VALID_TOKEN_WAIT_SECONDS. Only a token that expired, or that the upstream refused with
+a 401, makes a failed refresh cool the account down.
+
 The database failing a refresh (read-only, locked, gone) must not stop the proxy:
 a token that has not expired is used as it is, an expired one moves the request on
 to another account, and no refresh tries the database again for
@@ -59,6 +65,15 @@ _STATE_FIELDS = ("reauth_reason", "failure_streak", "cooldown_until", "cooldown_
 # After the database failed a refresh, refreshes leave it alone this long.
 DATABASE_RETRY_SECONDS = 5
 
+# A refresh of a token that still works makes a request wait this long at most from its
+# start; after one failed, the next try comes this much later.
+VALID_TOKEN_WAIT_SECONDS = 2.0
+VALID_TOKEN_RETRY_SECONDS = 30.0
+
+_Refresh = tuple["asyncio.Task[None]", float, Account]
+_tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Refresh]]" = (
+    weakref.WeakKeyDictionary()
+)
 _locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[uuid.UUID, asyncio.Lock]]" = (
     weakref.WeakKeyDictionary()
 )
@@ -92,20 +107,30 @@ def needs_refresh(account: Account, now: datetime) -> bool:
 async def ensure_fresh(account: Account) -> str:
     """The access token to send now, refreshed first when it is close to expiry.
 
-    No database access unless a refresh is due. Raises NeedsReauth or
-    RefreshFailed: the caller should move on to another account.
+    No database access unless a refresh is due. While the token has not expired, a
+    refresh that fails (the endpoint's 5xx, a timeout, the database away) leaves the
+    account serving with it, and one that is slow makes no request wait more than
+    VALID_TOKEN_WAIT_SECONDS from its start (it goes on meanwhile). An expired token
+    waits for the refresh. Raises NeedsReauth or RefreshFailed: the caller should
+    move on to another account.
     """
     if not needs_refresh(account, timezone.now()):
         return account.access_token or ""
-    seen = account.access_token
-    async with _lock_for(account.pk):
-        # Whoever held the lock before us may have refreshed this very object.
-        if needs_refresh(account, timezone.now()):
-            try:
-                await _refresh_locked(account, reason="expiring", seen=seen, force=False)
-            except DatabaseAway:
-                if _expired(account):
-                    raise
+    expired = _expired(account)
+    if not expired and _retries.paused(account.pk):
+        return account.access_token or ""
+    task, deadline = _expiring_refresh(account)
+    try:
+        if expired:
+            await asyncio.shield(task)
+        elif (wait := deadline - time.monotonic()) > 0:
+            await asyncio.wait_for(asyncio.shield(task), wait)
+    except TimeoutError:
+        pass  # the token still works; the refresh goes on
+    except (RefreshFailed, DatabaseAway):
+        if _expired(account):
+            raise
+        _retries.pause(account.pk)
     return account.access_token or ""
 
 
@@ -185,6 +210,13 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         raise NeedsReauth(message) from None
     except oauth.OAuthError as exc:
         message = _clip(f"token refresh failed: {exc}")
+        if reason != "401" and not _expired(row):
+            # The token in hand still works: the account keeps serving with it.
+            logger.warning(
+                "accounts.refresh_failed_token_valid account=%s reason=%s", account.name, reason
+            )
+            signals.announce_refresh("failed")
+            raise RefreshFailed(message) from None
         failed = health.own_failure(row, message, now=timezone.now())
         await _save(account, **failed)
         logger.warning(
@@ -248,6 +280,60 @@ async def _save(account: Account, **fields: Any) -> None:
 
 def _expired(account: Account) -> bool:
     return account.expires_at is None or account.expires_at <= timezone.now()
+
+
+def _expiring_refresh(account: Account) -> tuple["asyncio.Task[None]", float]:
+    """The refresh in flight for this account object, or a new one; and its waiters' deadline.
+
+    A task, not the caller's coroutine, so it goes on when its waiters stop waiting;
+    one per object, which it updates (an older copy of the row gets its own, which
+    adopts the refreshed tokens from the database behind the per-account lock).
+    """
+    loop = asyncio.get_running_loop()
+    tasks = _tasks.setdefault(loop, {})
+    known = tasks.get(id(account))
+    if known is not None and known[2] is account and not known[0].done():
+        return known[0], known[1]
+    task = loop.create_task(_refresh_expiring(account, seen=account.access_token))
+    task.add_done_callback(_retrieve)
+    deadline = time.monotonic() + VALID_TOKEN_WAIT_SECONDS
+    tasks[id(account)] = (task, deadline, account)
+    task.add_done_callback(lambda _: _forget(tasks, task, id(account)))
+    return task, deadline
+
+
+async def _refresh_expiring(account: Account, *, seen: str | None) -> None:
+    async with _lock_for(account.pk):
+        # Whoever held the lock before us may have refreshed this very object.
+        if needs_refresh(account, timezone.now()):
+            await _refresh_locked(account, reason="expiring", seen=seen, force=False)
+
+
+def _forget(tasks: dict[int, _Refresh], task: "asyncio.Task[None]", key: int) -> None:
+    if key in tasks and tasks[key][0] is task:
+        del tasks[key]
+
+
+def _retrieve(task: "asyncio.Task[None]") -> None:
+    # Its waiters may have gone on; its failure is logged and saved where it happened.
+    if not task.cancelled():
+        task.exception()
+
+
+class _RetryPause:
+    """After a refresh failed while the token still works: when to try again."""
+
+    def __init__(self) -> None:
+        self._until: dict[uuid.UUID, float] = {}
+
+    def paused(self, account_id: uuid.UUID) -> bool:
+        return time.monotonic() < self._until.get(account_id, 0.0)
+
+    def pause(self, account_id: uuid.UUID) -> None:
+        self._until[account_id] = time.monotonic() + VALID_TOKEN_RETRY_SECONDS
+
+
+_retries = _RetryPause()
 
 
 class _DatabaseState:

@@ -406,3 +406,79 @@ def test_tokens_issued_when_the_database_then_fails_are_kept_and_written_later(
     pool.flush_sync()
     stored = Account.objects.get(pk=account.pk)
     assert (stored.access_token, stored.refresh_token) == (token, issued["refresh_token"])
+
+
+def test_a_failed_refresh_of_a_token_that_still_works_keeps_the_account_serving(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The token endpoint's 500 benched an account with four minutes of working token
+    # (the only one in the audit's pool: every request then failed).
+    monkeypatch.setattr(tokens, "_retries", tokens._RetryPause())
+    account = expiring(seconds_left=240)
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=500)
+
+    first, second = ensure_fresh(account), ensure_fresh(account)
+
+    assert first == second == "sk-ant-oat01-work-access-secret"
+    stored = Account.objects.get(pk=account.pk)
+    assert (stored.cooldown_until, stored.failure_streak) == (None, 0)
+    assert account.health(NOW).state == HealthState.OK
+    assert token_requests(oauth_upstream) == 1  # the second waits for the retry pause
+
+    monkeypatch.setattr(tokens, "VALID_TOKEN_RETRY_SECONDS", 0.0)
+    tokens._retries.pause(account.pk)
+    ensure_fresh(account)
+    assert token_requests(oauth_upstream) == 2
+
+
+def test_a_slow_token_endpoint_does_not_hold_requests_while_the_token_works(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "VALID_TOKEN_WAIT_SECONDS", 0.05)
+    account = expiring(seconds_left=240)
+    oauth_upstream.add_rule(
+        credential="*", path="/v1/oauth/token", scenario="gated_stream", gate="token"
+    )
+
+    async def requests_meanwhile() -> list[str]:
+        sent = [await tokens.ensure_fresh(account) for _ in range(3)]
+        # Only now does the endpoint answer (a stream, not a token: the refresh fails).
+        await asyncio.to_thread(oauth_upstream.release, "token")
+        await asyncio.to_thread(oauth_upstream.release, "token")
+        await asyncio.gather(
+            *(t for t, *_ in tokens._tasks.get(asyncio.get_running_loop(), {}).values()),
+            return_exceptions=True,
+        )
+        return sent
+
+    sent = async_to_sync(requests_meanwhile)()
+
+    assert sent == ["sk-ant-oat01-work-access-secret"] * 3
+    assert token_requests(oauth_upstream) == 1
+    assert Account.objects.get(pk=account.pk).cooldown_until is None
+
+
+def test_an_asked_refresh_that_fails_leaves_a_working_token_serving(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    # `refresh_tokens` or the admin's button, on a token good for hours.
+    account = expiring(seconds_left=8 * 3600)
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=500)
+
+    with pytest.raises(tokens.RefreshFailed, match="token refresh failed"):
+        refresh(account, reason="command", force=True)
+
+    assert Account.objects.get(pk=account.pk).cooldown_until is None
+
+
+def test_a_refresh_after_a_401_that_fails_still_benches_the_account(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+) -> None:
+    # The upstream said the token does not work: its expiry proves nothing.
+    account = expiring(seconds_left=8 * 3600)
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=500)
+
+    with pytest.raises(tokens.RefreshFailed):
+        refresh(account, reason="401")
+
+    assert Account.objects.get(pk=account.pk).cooldown_until == NOW + timedelta(seconds=10)
