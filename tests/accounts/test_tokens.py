@@ -458,27 +458,21 @@ def test_a_slow_token_endpoint_does_not_hold_requests_while_the_token_works(
     assert Account.objects.get(pk=account.pk).cooldown_until is None
 
 
-def test_an_asked_refresh_that_fails_leaves_a_working_token_serving(
-    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
+@pytest.mark.parametrize(
+    ("reason", "benched"),
+    [
+        ("command", False),  # `refresh_tokens` or the admin's button on a token good for hours
+        ("401", True),  # the upstream said the token does not work: its expiry proves nothing
+    ],
+)
+def test_an_asked_refresh_that_fails_benches_the_account_only_after_a_401(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, reason: str, benched: bool
 ) -> None:
-    # `refresh_tokens` or the admin's button, on a token good for hours.
     account = expiring(seconds_left=8 * 3600)
     oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=500)
 
     with pytest.raises(tokens.RefreshFailed, match="token refresh failed"):
-        refresh(account, reason="command", force=True)
+        refresh(account, reason=reason, force=reason != "401")
 
-    assert Account.objects.get(pk=account.pk).cooldown_until is None
-
-
-def test_a_refresh_after_a_401_that_fails_still_benches_the_account(
-    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture
-) -> None:
-    # The upstream said the token does not work: its expiry proves nothing.
-    account = expiring(seconds_left=8 * 3600)
-    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=500)
-
-    with pytest.raises(tokens.RefreshFailed):
-        refresh(account, reason="401")
-
-    assert Account.objects.get(pk=account.pk).cooldown_until == NOW + timedelta(seconds=10)
+    cooldown = Account.objects.get(pk=account.pk).cooldown_until
+    assert cooldown == (NOW + timedelta(seconds=10) if benched else None)
