@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -19,7 +18,7 @@ from django.db import connection
 
 from access.models import ClientKey
 from access.policy import KeyPolicy, load_policies
-from lib.shared_run import SharedRun
+from lib.reloading import Reloader
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +42,18 @@ class ClientKeyCache:
     def __init__(self) -> None:
         self._keys: dict[str, int] = {}
         self._policies: dict[int, KeyPolicy] = {}
-        self._loaded_at = float("-inf")
-        # Concurrent requests that find the set stale share one reload.
-        self._reload = SharedRun(self._do_reload)
+        # Shared by concurrent requests. A failed reload keeps the last set: failing open
+        # would let anyone in during an outage.
+        self._reloader = Reloader(
+            self._do_reload,
+            max_age=lambda: settings.ACCOUNT_CACHE_SECONDS,
+            logger=logger,
+            name="access.client_keys_reload",
+        )
 
     async def authorize(self, headers: list[tuple[bytes, bytes]]) -> Grant | None:
         """The grant for a request with these headers, or None when it must get a 401."""
-        if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
-            await self._reload.run()
+        await self._reloader.fresh()
         if not self._keys:
             return OPEN
         grant = match(headers, self._keys)
@@ -59,16 +62,11 @@ class ClientKeyCache:
         return grant
 
     def invalidate(self) -> None:
-        self._loaded_at = float("-inf")
+        self._reloader.invalidate()
 
     async def _do_reload(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            self._keys, self._policies = await loop.run_in_executor(_executor, _load)
-        except Exception:
-            # Keep the last set: failing open would let anyone in during an outage.
-            logger.exception("access.client_keys_reload_failed")
-        self._loaded_at = time.monotonic()
+        self._keys, self._policies = await loop.run_in_executor(_executor, _load)
 
 
 def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | None:

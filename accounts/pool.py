@@ -10,7 +10,6 @@ database in the next flush, off the response path.
 import asyncio
 import logging
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,7 +20,7 @@ from django.db import transaction
 from accounts import signals
 from accounts.models import Account
 from lib import db_away
-from lib.shared_run import SharedRun
+from lib.reloading import FailureLog, Reloader
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +31,21 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="account-pool")
 class AccountPool:
     def __init__(self) -> None:
         self._accounts: list[Account] = []
-        self._loaded_at = float("-inf")
         self._pending: dict[uuid.UUID, dict[str, Any]] = {}
-        # Concurrent requests that find the snapshot stale share one reload.
-        self._reload = SharedRun(self._do_reload)
+        # Shared by concurrent requests; the last snapshot serves while the database is away.
+        self._reloader = Reloader(
+            self._do_reload,
+            max_age=lambda: settings.ACCOUNT_CACHE_SECONDS,
+            logger=logger,
+            name="accounts.reload",
+        )
         # Guards _pending between the event loop and the flushing thread.
         self._lock = threading.Lock()
-        self._flush_failures = 0  # in a row (lib.db_away)
+        self._flush_failures = FailureLog(logger, "accounts.flush")
 
     async def accounts(self) -> list[Account]:
-        """The current snapshot, reloaded first if it is stale."""
-        if time.monotonic() - self._loaded_at > settings.ACCOUNT_CACHE_SECONDS:
-            await self._reload.run()
+        """The current snapshot, reloaded first if it is stale (lib.reloading)."""
+        await self._reloader.fresh()
         return self._accounts
 
     def update(self, account: Account, **fields: Any) -> None:
@@ -68,20 +70,13 @@ class AccountPool:
 
     async def _do_reload(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            accounts = await loop.run_in_executor(_executor, self._flush_and_load)
-        except Exception:
-            # Serve from the last snapshot while the database is away.
-            logger.exception("accounts.reload_failed")
-            self._loaded_at = time.monotonic()
-            return
+        accounts = await loop.run_in_executor(_executor, self._flush_and_load)
         with self._lock:
             for account in accounts:
                 # Updates made while the load ran are not in it yet.
                 for name, value in self._pending.get(account.pk, {}).items():
                     setattr(account, name, value)
         self._accounts = accounts
-        self._loaded_at = time.monotonic()
 
     def _flush_and_load(self) -> list[Account]:
         self._flush_sync()
@@ -101,20 +96,19 @@ class AccountPool:
             with transaction.atomic():
                 for account_id, fields in pending.items():
                     Account.objects.filter(pk=account_id).update(**fields)
-            self._flush_failures = 0
+            self._flush_failures.ok()
         except Exception as error:
             # Keep the updates for the next flush rather than lose them; newer
             # values that arrived meanwhile win.
-            logger.exception("accounts.flush_failed")
-            self._flush_failures += 1
-            db_away.after_failure(error, self._flush_failures)
+            self._flush_failures.failed()
+            db_away.after_failure(error, self._flush_failures.count)
             with self._lock:
                 for account_id, fields in pending.items():
                     self._pending[account_id] = {**fields, **self._pending.get(account_id, {})}
 
     def invalidate(self) -> None:
         """Make the next request reload (tests, and after local admin edits)."""
-        self._loaded_at = float("-inf")
+        self._reloader.invalidate()
 
 
 pool = AccountPool()

@@ -163,6 +163,7 @@ async def _refresh_locked(account: Account, *, reason: str, seen: str | None, fo
         return
     _database.check()
     try:
+        await sync_to_async(db_away.check_connection)()
         await _refresh_leased(account, reason=reason, seen=seen, force=force)
     except DatabaseError as error:
         raise await _database.failed(error) from None

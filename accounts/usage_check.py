@@ -20,6 +20,7 @@ import sys
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -27,7 +28,7 @@ from django.utils import timezone
 from accounts import forecast, tokens, usage_reply
 from accounts.models import Account
 from accounts.pool import pool
-from lib import h1
+from lib import db_away, h1, reloading
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +134,16 @@ def start_with_server() -> None:
 
 async def _poll_forever() -> None:
     tick = min(float(settings.USAGE_POLL_SECONDS), MAX_TICK_SECONDS)
+    failures = reloading.FailureLog(logger, "accounts.usage_poll")
     while True:
         try:
+            await sync_to_async(db_away.check_connection)()
             await check_due()
         except Exception:
             # The database away for a moment must not end polling for good.
-            logger.exception("accounts.usage_poll_failed")
+            failures.failed()
+        else:
+            failures.ok()
         await asyncio.sleep(tick)
 
 

@@ -8,7 +8,6 @@ this process (API, admin, dashboard) invalidate it at once.
 
 import asyncio
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from agents.catalog import INHERIT, Catalog, UnknownModel
 from agents.catalog import load as load_catalog
 from agents.models import AgentPreference, Workspace
 from analytics.operations import runtime
-from lib.shared_run import SharedRun
+from lib.reloading import Reloader
 
 logger = logging.getLogger(__name__)
 
@@ -79,33 +78,27 @@ def build() -> Snapshot:
 class Registry:
     def __init__(self) -> None:
         self._snapshot = Snapshot()
-        self._loaded_at = float("-inf")
-        self._reload = SharedRun(self._do_reload)
-        # Bumped by invalidate: a load that began before a change does not count as fresh.
-        self._generation = 0
+        # The last snapshot serves while the database or the folder is away.
+        self._reloader = Reloader(
+            self._do_reload,
+            max_age=lambda: settings.AGENTS_CACHE_SECONDS,
+            logger=logger,
+            name="agents.reload",
+        )
         # Workspace folders already looked at (registered or not on this machine),
         # so a prompt naming them costs a set lookup, not a stat and a query.
         self._seen_folders: set[str] = set()
 
     async def current(self) -> Snapshot:
-        if time.monotonic() - self._loaded_at > settings.AGENTS_CACHE_SECONDS:
-            await self._reload.run()
+        await self._reloader.fresh()
         return self._snapshot
 
     def invalidate(self) -> None:
         """Reload on next use (a preference, definition or default changed here)."""
-        self._generation += 1
-        self._loaded_at = float("-inf")
+        self._reloader.invalidate()
 
     async def _do_reload(self) -> None:
-        generation = self._generation
-        try:
-            self._snapshot = await _in_thread(build)
-        except Exception:
-            # Serve the last snapshot while the database or the folder is away.
-            logger.exception("agents.reload_failed")
-        if generation == self._generation:
-            self._loaded_at = time.monotonic()
+        self._snapshot = await _in_thread(build)
 
     async def register_workspaces(self, folders: set[str]) -> bool:
         """Register the folders not looked at before that exist here; True if one was new."""

@@ -195,6 +195,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory: end-to-end tests run a real daphne on the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+else:
+    # A server that cannot be reached fails a connection in seconds, not after the TCP
+    # timeout (minutes); a `connect_timeout` in DATABASE_URL's query string wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords in a

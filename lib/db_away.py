@@ -25,3 +25,16 @@ def after_failure(error: BaseException, failures: int = 1) -> None:
     elif "readonly" in str(error) and failures % REOPEN_EVERY == 1:
         connection.close()
     # Else kept as it is (not even Django's age check: CONN_MAX_AGE=0 would close it).
+
+
+def check_connection() -> None:
+    """Before work done outside a request: drop the thread's connection if it cannot serve.
+
+    Django does this at each request's start; the threads that query for the proxy
+    (the async ORM's, for token refreshes and the usage poll) have no requests. A
+    PostgreSQL restart closes their connection underneath, and each query then failed
+    on it until a server restart. One round trip (`SELECT 1`) on PostgreSQL; SQLite's
+    connection is always usable.
+    """
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()

@@ -16,7 +16,8 @@ class SharedRun:
         self._running: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
-        if self._running is None:
+        # A run that ended after its last waiter stopped waiting is not joined: a new one starts.
+        if self._running is None or self._running.done():
             self._running = asyncio.ensure_future(self._factory())
         future = self._running
         try:

@@ -31,6 +31,7 @@ from access.policy import Budget, KeyPolicy
 from accounts.pool import pool
 from analytics.reporting import key_usage
 from analytics.reporting.key_usage import Tallies, Tally, Utilisation
+from lib.reloading import FailureLog
 from lib.shared_run import SharedRun
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class BudgetTracker:
         # Requests let through and not yet seen recorded: key -> {id: epoch admitted}.
         self._pending: dict[int, dict[str, float]] = {}
         self._refresh = SharedRun(self._do_refresh)
+        self._failures = FailureLog(logger, "proxy.budget_refresh")
         self._background: asyncio.Task | None = None
 
     async def admit(self, policy: KeyPolicy, request_id: str) -> Verdict | None:
@@ -155,8 +157,9 @@ class BudgetTracker:
             )
         except Exception:
             # Keep the last numbers: a database hiccup must not stop the proxy.
-            logger.exception("proxy.budget_refresh_failed")
+            self._failures.failed()
         else:
+            self._failures.ok()
             self._snapshot = snapshot
             for ids in self._pending.values():
                 for rid in seen.intersection(ids):

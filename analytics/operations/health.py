@@ -7,14 +7,20 @@ the API (ccflare_site/health.py).
 from django.utils import timezone
 
 from accounts import selection
-from accounts.models import Account
+from accounts.pool import pool
 
 
 async def report() -> tuple[int, dict]:
     """Status and body: 503 when accounts exist and none can serve, so a monitor can alert;
-    200 when one can, and with no accounts at all (requests then pass through)."""
+    200 when one can, and with no accounts at all (requests then pass through).
+
+    Read from the proxy's own snapshot (accounts.pool), marks not yet written included:
+    what the proxy would do with a request now. While the database is away the proxy
+    serves from it, and so /health tells the truth then too (it answered 500 after a
+    PostgreSQL restart until the server was restarted).
+    """
     now = timezone.now()
-    accounts = [a async for a in Account.objects.all()]
+    accounts = await pool.accounts()
     unusable = [
         {"name": a.name, "reason": reason}
         for a in selection.routing_order(accounts)

@@ -4,12 +4,15 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.pool import pool
 from analytics.models import Request, RequestPayload, RuntimeSetting
 from tests.factories import make_account, make_request
 
@@ -21,13 +24,38 @@ def post(client: Client, url: str, body: dict | None = None) -> tuple[int, objec
     return response.status_code, response.json() if response.content else None
 
 
+@pytest.mark.django_db(transaction=True)  # read by the pool's own thread (its snapshot)
 def test_health_is_open_and_reports_why_accounts_are_unusable(client: Client) -> None:
+    pool.invalidate()
     make_account(name="ok")
     make_account(name="resting", paused=True)
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["strategy"] == "session"
     assert (body["accounts"], body["usableAccounts"]) == (2, 1)
     assert body["unusableAccounts"] == [{"name": "resting", "reason": "paused"}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_answers_from_the_proxys_snapshot_while_the_database_is_away(
+    client: Client, settings: Any
+) -> None:
+    # After a PostgreSQL restart it answered 500 until the server was restarted, while
+    # the proxy went on serving from its snapshot.
+    settings.ACCOUNT_CACHE_SECONDS = 0
+    pool.invalidate()
+    make_account(name="ok")
+    assert client.get("/health").json()["accounts"] == 1
+    rename = "ALTER TABLE {} RENAME TO {}"
+    with connection.cursor() as cursor:
+        cursor.execute(rename.format("accounts_account", "accounts_away"))
+    try:
+        response = client.get("/health")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(rename.format("accounts_away", "accounts_account"))
+
+    assert response.status_code == 200
+    assert (response.json()["accounts"], response.json()["usableAccounts"]) == (1, 1)
 
 
 def test_stats_shape_and_values(api_client: Client) -> None:
