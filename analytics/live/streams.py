@@ -10,13 +10,16 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import StreamingHttpResponse
 
 from analytics.live import events
 from analytics.models import RequestPayload
 from analytics.operations import logs
+from lib import db_away
 
 HEARTBEAT = ": heartbeat\n\n"
 
@@ -88,8 +91,16 @@ async def _receive(layer: object, channel: str) -> AsyncIterator[dict | None]:
 
 
 async def _payload(row: dict) -> dict:
-    """The captured payload of a finished request, as the stream's `payload` event (docs/api.md)."""
-    stored = await RequestPayload.objects.filter(pk=row["id"]).afirst()
+    """The captured payload of a finished request, as the stream's `payload` event (docs/api.md).
+
+    With the database away, without the bodies: the stream outlives the outage (it died
+    at a PostgreSQL restart, after its answer had started).
+    """
+    try:
+        stored = await RequestPayload.objects.filter(pk=row["id"]).afirst()
+    except DatabaseError as error:
+        await sync_to_async(db_away.after_failure)(error)
+        stored = None
     data = stored.data if stored is not None and isinstance(stored.data, dict) else {}
     return {
         "id": row["id"],

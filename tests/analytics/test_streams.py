@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import channels.layers
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
 
 from analytics.live import events, streams
 
@@ -26,3 +28,28 @@ async def test_a_stream_open_for_days_still_hears_requests(monkeypatch: pytest.M
         frame = await asyncio.wait_for(anext(frames), 2)
     await frames.aclose()
     assert frame == 'data: {"type": "start", "id": "r1"}\n\n'
+
+
+ID = "019ac0de-0000-7000-8000-000000000001"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_finished_request_goes_out_without_its_bodies_while_the_database_is_away() -> None:
+    # The stream died at a PostgreSQL restart (its answer had started: no error to send).
+    row = {"id": ID, "errorMessage": None, "accountUsed": None, "success": True}
+    row |= {"path": "/v1/messages", "method": "POST"}
+    rename = "ALTER TABLE {} RENAME TO {}"
+    await _execute(rename.format("analytics_requestpayload", "payloads_away"))
+    try:
+        event = await streams._payload(row)
+    finally:
+        await _execute(rename.format("payloads_away", "analytics_requestpayload"))
+
+    assert (event["id"], event["request"], event["response"]) == (ID, None, None)
+    assert event["meta"]["path"] == "/v1/messages"
+
+
+@sync_to_async
+def _execute(statement: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
