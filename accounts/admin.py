@@ -308,16 +308,17 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         for account in queryset:
             if not account.can_refresh:
                 self.message_user(
-                    request, f"{account.name}: no refresh token to use", messages.WARNING
+                    request, f"Account {account.name}: no refresh token to use", messages.WARNING
                 )
                 continue
             try:
                 async_to_sync(tokens.refresh)(account, reason="admin", force=True)
             except tokens.RefreshError as error:
-                self.message_user(request, f"{account.name}: {error}", messages.ERROR)
+                self.message_user(request, f"Account {account.name}: {error}", messages.ERROR)
                 continue
             self.message_user(
-                request, f"{account.name}: token refreshed, expires {_when(account.expires_at)}"
+                request,
+                f"Account {account.name}: token refreshed, expires {_when(account.expires_at)}",
             )
         pool.invalidate()
 
@@ -327,17 +328,17 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
             if not usage_check.is_checkable(account):
                 self.message_user(
                     request,
-                    f"{account.name}: no usage endpoint (not a Claude Pro/Max login)",
+                    f"Account {account.name}: no usage endpoint (not a Claude Pro/Max login)",
                     messages.WARNING,
                 )
                 continue
             try:
                 async_to_sync(usage_check.check)(account)
             except usage_check.UsageCheckError as error:
-                self.message_user(request, f"{account.name}: {error}", messages.ERROR)
+                self.message_user(request, f"Account {account.name}: {error}", messages.ERROR)
                 continue
             self.message_user(
-                request, f"{account.name}: 5-hour window {self.five_hour_label(account)}"
+                request, f"Account {account.name}: 5-hour window {self.five_hour_label(account)}"
             )
 
     def _update(

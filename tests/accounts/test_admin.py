@@ -316,8 +316,8 @@ def test_refresh_token_now_action(browser: Client, oauth_upstream: FakeUpstream)
     assert refreshes(oauth_upstream) == 1
     assert account.access_token == oauth_calls(oauth_upstream)["issued"][0]["access_token"]
     shown = [str(m) for m in response.wsgi_request._messages]
-    assert any(m.startswith("max: token refreshed, expires ") for m in shown)
-    assert "key: no refresh token to use" in shown
+    assert any(m.startswith("Account max: token refreshed, expires ") for m in shown)
+    assert "Account key: no refresh token to use" in shown
 
 
 def test_refresh_token_now_reports_a_rejection(
@@ -329,7 +329,7 @@ def test_refresh_token_now_reports_a_rejection(
     response = run_action(browser, "refresh_token_now", account)
 
     shown = [str(m) for m in response.wsgi_request._messages]
-    assert shown[0].startswith("max: refresh token rejected")
+    assert shown[0].startswith("Account max: refresh token rejected")
     assert Account.objects.get(name="max").reauth_reason
 
 

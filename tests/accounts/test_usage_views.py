@@ -126,8 +126,8 @@ def test_check_usage_now_admin_action(browser: Client, oauth_upstream: FakeUpstr
     shown = run_action(browser, "check_usage_now", account, key)
 
     assert Account.objects.get(pk=account.pk).five_hour_utilization == pytest.approx(0.42)
-    assert any(m.startswith("max: 5-hour window 42%, resets ") for m in shown)
-    assert "key: no usage endpoint (not a Claude Pro/Max login)" in shown
+    assert any(m.startswith("Account max: 5-hour window 42%, resets ") for m in shown)
+    assert "Account key: no usage endpoint (not a Claude Pro/Max login)" in shown
 
 
 def test_admin_shows_the_forecast_and_the_model_windows(browser: Client) -> None:
