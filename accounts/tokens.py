@@ -122,7 +122,7 @@ async def ensure_fresh(account: Account) -> str:
     task, deadline = _expiring_refresh(account)
     try:
         if expired:
-            await asyncio.shield(task)
+            await _wait_expired(task)
         elif (wait := deadline - time.monotonic()) > 0:
             await asyncio.wait_for(asyncio.shield(task), wait)
     except TimeoutError:
@@ -301,6 +301,18 @@ def _expiring_refresh(account: Account) -> tuple["asyncio.Task[None]", float]:
     tasks[id(account)] = (task, deadline, account)
     task.add_done_callback(lambda _: _forget(tasks, task, id(account)))
     return task, deadline
+
+
+async def _wait_expired(task: "asyncio.Task[None]") -> None:
+    """Wait for the refresh an expired token needs, as long as a lease at most.
+
+    A database that hangs (the lease's queries) must not hold the request for ever:
+    it moves on to another account.
+    """
+    try:
+        await asyncio.wait_for(asyncio.shield(task), LEASE.total_seconds())
+    except TimeoutError:
+        raise RefreshFailed("the token refresh did not finish in time") from None
 
 
 async def _refresh_expiring(account: Account, *, seen: str | None) -> None:

@@ -445,10 +445,7 @@ def test_a_slow_token_endpoint_does_not_hold_requests_while_the_token_works(
         # Only now does the endpoint answer (a stream, not a token: the refresh fails).
         await asyncio.to_thread(oauth_upstream.release, "token")
         await asyncio.to_thread(oauth_upstream.release, "token")
-        await asyncio.gather(
-            *(t for t, *_ in tokens._tasks.get(asyncio.get_running_loop(), {}).values()),
-            return_exceptions=True,
-        )
+        await _refreshes_ended()
         return sent
 
     sent = async_to_sync(requests_meanwhile)()
@@ -456,6 +453,34 @@ def test_a_slow_token_endpoint_does_not_hold_requests_while_the_token_works(
     assert sent == ["sk-ant-oat01-work-access-secret"] * 3
     assert token_requests(oauth_upstream) == 1
     assert Account.objects.get(pk=account.pk).cooldown_until is None
+
+
+def test_an_expired_token_waits_for_its_refresh_a_lease_at_most(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hung database (or endpoint) must not hold the request for ever: it moves on.
+    monkeypatch.setattr(tokens, "LEASE", timedelta(seconds=0.05))
+    account = expiring(seconds_left=-10)
+    oauth_upstream.add_rule(
+        credential="*", path="/v1/oauth/token", scenario="gated_stream", gate="token"
+    )
+
+    async def request_then_answer() -> str:
+        try:
+            await tokens.ensure_fresh(account)
+        except tokens.RefreshFailed as error:
+            outcome = str(error)
+        await asyncio.to_thread(oauth_upstream.release, "token")
+        await asyncio.to_thread(oauth_upstream.release, "token")
+        await _refreshes_ended()
+        return outcome
+
+    assert async_to_sync(request_then_answer)() == "the token refresh did not finish in time"
+
+
+async def _refreshes_ended() -> None:
+    running = tokens._tasks.get(asyncio.get_running_loop(), {}).values()
+    await asyncio.gather(*(task for task, *_ in running), return_exceptions=True)
 
 
 @pytest.mark.parametrize(
