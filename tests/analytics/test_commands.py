@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from analytics.models import Request, RequestPayload
+from analytics.operations import maintenance
 from tests.factories import make_account, make_request
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,23 @@ def test_cleanup_removes_old_rows() -> None:
     make_request()
     assert "Removed 1 requests" in run("cleanup")
     assert Request.objects.count() == 1
+
+
+def test_cleanup_deletes_in_batches_whatever_their_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One transaction held SQLite's write lock for the whole deletion (11 s for 100,000
+    # payloads): the recorder and every other writer failed their busy timeout meanwhile.
+    monkeypatch.setattr(maintenance, "DELETE_BATCH", 2)
+    monkeypatch.setattr(maintenance, "BATCH_PAUSE_SECONDS", 0)
+    old = timezone.now() - timedelta(days=400)
+    for request in [make_request(timestamp=old) for _ in range(5)] + [make_request()]:
+        RequestPayload.objects.create(request=request, data={})
+    recent_payload_only = make_request(timestamp=timezone.now() - timedelta(days=30))
+    RequestPayload.objects.create(request=recent_payload_only, data={})
+
+    result = maintenance.cleanup()
+
+    assert (result.removed_requests, result.removed_payloads) == (5, 6)
+    assert Request.objects.count() == 2 and RequestPayload.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
