@@ -92,6 +92,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if refusal is not None:
             # The per-key views and /metrics show the refusal against the model asked for.
             exchange.usage.model = refusal.model
+            exchange.record.is_stream = sniff.request_stream(body)
             await exchange.reply_error(
                 send, refusal.status, refusal.error_type, refusal.message, refusal.headers
             )
@@ -120,6 +121,10 @@ def record_refusal(method: str, path: str, status: int, message: str) -> None:
 class Exchange:
     """One client request's state from start to record."""
 
+    # The body forwarded upstream (after an agent's model), set by `run`: what the record
+    # says when no answer did (`_from_request`).
+    body: bytes
+
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.t0 = time.perf_counter()
@@ -146,6 +151,7 @@ class Exchange:
 
     async def run(self, body: bytes, receive: Receive, send: Send) -> None:
         """Forward, relay, record; a client disconnect cancels the work and is recorded."""
+        self.body = body
         task = asyncio.current_task()
         gone = _client_gone(self.scope, receive)
         on_gone = functools.partial(self._on_client_gone, task)
@@ -155,10 +161,6 @@ class Exchange:
             outcome = await forward(self._call(body), strip=self.strip)
             self.record.overhead_ms = (sent_at - self.t0) * 1000
             self.record.upstream_ms = (time.perf_counter() - sent_at) * 1000
-            if outcome.response is None and self.usage.model is None:
-                # No answer to read it from (every account failed or sat out): the record
-                # still says which model was asked for.
-                self.usage.model = sniff.request_model(body)
             await self.relay(outcome, send)
         except Exception:
             # A bug of ours must still give the client an answer in the API's shape
@@ -171,9 +173,11 @@ class Exchange:
                 await send({"type": "http.response.body", "body": b"", ABORT: True})
             self.record.terminal_state = Request.Terminal.ERROR
             self.record.error_message = "Internal proxy error"
+            self._from_request()
         except asyncio.CancelledError:
             if self.completed:
                 raise
+            self._from_request()
             if not gone.done():
                 # Cancelled by the server itself (shutdown), not by the client leaving.
                 self.record.terminal_state = Request.Terminal.ERROR
@@ -205,6 +209,9 @@ class Exchange:
         record.routing_trace = [*record.routing_trace, *outcome.trace]  # after an agent's note
         record.failover_attempts = outcome.attempts
         if outcome.response is None:
+            # No answer to read them from (every account failed or sat out): the record
+            # still says which model, and whether a stream, was asked for.
+            self._from_request()
             extra = []
             if outcome.retry_after is not None:
                 extra.append((b"retry-after", str(outcome.retry_after).encode()))
@@ -213,8 +220,7 @@ class Exchange:
         response = outcome.response
         account = outcome.account
         record.account_id = account.pk if account is not None else None
-        record.status_code = response.status
-        record.success = 200 <= response.status < 300
+        status = record.status_code = response.status
         recorder.note_started(record)
         headers = upstream.response_headers(response)
         record.response_headers = headers
@@ -226,10 +232,16 @@ class Exchange:
         # From the relayed list (lower-case names): the answer's full header mapping is
         # never built on the hot path.
         content_type = next((value for name, value in headers if name == b"content-type"), b"")
-        record.is_stream = b"text/event-stream" in content_type
+        stream = record.is_stream = b"text/event-stream" in content_type
+        if 200 <= status < 300:
+            record.success = True
+        else:
+            # An error answer (a 529 after the retries, a 4xx) names no model and is no
+            # stream: the record says what was asked for.
+            self._from_request()
         try:
-            if record.is_stream:
-                await self._start(send, response.status, headers)
+            if stream:
+                await self._start(send, status, headers)
                 await self._relay_stream(response, send)
             else:
                 await self._relay_body(response, headers, send)
@@ -319,6 +331,7 @@ class Exchange:
             return
         await send({"type": "http.response.body", "body": b""})
         self.completed = True
+        self._check_stream_end()
 
     def _mark_first_byte(self) -> None:
         if self.record.time_to_first_token_ms is None:
@@ -329,6 +342,16 @@ class Exchange:
         self.record.terminal_state = Request.Terminal.ERROR
         self.record.error_message = f"Upstream connection lost ({type(exc).__name__})"
         self.record.success = False
+        self._from_request()  # a reply cut before its model (a JSON one: all of it)
+
+    def _from_request(self) -> None:
+        """The model and the stream flag the request body states, on a record that no
+        answer described (none came, an error, a cut one). Off the happy path only: it
+        reads the body; an answer's own model and event stream are kept."""
+        if self.usage.model is None:
+            self.usage.model = sniff.request_model(self.body)
+        if not self.record.is_stream:
+            self.record.is_stream = sniff.request_stream(self.body)
 
     async def reply_error(
         self,
@@ -382,11 +405,11 @@ class Exchange:
         record.usage = usage.snapshot()
         if usage.first_token_at is not None:
             record.time_to_first_token_ms = int((usage.first_token_at - self.t0) * 1000)
-        if record.is_stream and record.terminal_state == Request.Terminal.COMPLETE:
-            self._check_stream_end()
         recorder.enqueue(record)
 
     def _check_stream_end(self) -> None:
+        """A relayed event stream that ended cleanly: did the upstream end it as a
+        finished message, or with an error event?"""
         if self.usage.error is not None:
             self.record.terminal_state = Request.Terminal.ERROR
             self.record.error_message = self.usage.error

@@ -35,6 +35,7 @@ def test_a_json_reply_cut_midway_ends_the_call_at_once_with_an_api_error(
     (row,) = recorded(1)
     assert (row.status_code, row.terminal_state, row.success) == (502, "error", False)
     assert "Upstream connection lost" in row.error_message
+    assert row.model == MESSAGE["model"]  # the cut reply never named it: the one asked for
 
 
 def large_body(size: int) -> bytes:

@@ -165,6 +165,21 @@ def test_model_rules_refuse_a_family_with_a_403_and_let_the_rest_through(
     ]
 
 
+def test_a_refused_streaming_request_is_recorded_as_a_stream(proxy: ProxyServer) -> None:
+    make_account(name="pool", api_key=KEY)
+    ci, ci_secret = key("ci")
+    keyrules.set_model_rules(key=ci, allowed=[], denied=["opus"])
+    body = {"model": "claude-opus-4-1", "max_tokens": 8, "messages": [], "stream": True}
+
+    refused = httpx.post(
+        f"{proxy.url}/v1/messages", json=body, headers={"x-api-key": ci_secret}, timeout=10
+    )
+
+    assert refused.status_code == 403
+    (row,) = recorded(1)
+    assert (row.terminal_state, row.model, row.is_stream) == ("rejected", "claude-opus-4-1", True)
+
+
 def test_metrics_count_requests_per_client_key(proxy: ProxyServer, api_token: str) -> None:
     make_account(name="pool", api_key=KEY)
     alice, secret = key("metered-alice")

@@ -75,6 +75,23 @@ def test_an_error_every_account_shares_is_relayed_and_benches_nobody(
     assert list(states) == [(None, None), (None, None)]
 
 
+def test_an_overload_relayed_after_the_retries_records_the_model_and_stream_asked_for(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # The 529's JSON error names no model and is no event stream: the row had model=null
+    # and is_stream=false for a streaming request.
+    alpha, _ = two_accounts()
+    fake_upstream.add_rule(credential="*", status=529)
+
+    response = post(proxy, {**MESSAGE, "stream": True})
+
+    assert response.status_code == 529
+    wait_for(lambda: Request.objects.count() == 1)
+    row = Request.objects.get()
+    assert (row.status_code, row.terminal_state, row.account_id) == (529, "complete", alpha.pk)
+    assert (row.model, row.is_stream) == (MESSAGE["model"], True)
+
+
 def test_an_opus_weekly_limit_moves_only_opus_calls(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
