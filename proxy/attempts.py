@@ -39,13 +39,20 @@ class Outcome:
     """The response to relay, or why there is none (then `status`/`error_type`/`message`)."""
 
     response: Response | None = None
+    # The account whose answer is relayed. Without an answer (or before one came): the
+    # last account the request was sent upstream with, None if it never was.
     account: Account | None = None
     trace: list[dict] = field(default_factory=list)
+    # Accounts whose turn failed: those before the one that answered, or without an
+    # answer all that had a turn. While the walk goes on, those before the current one.
     attempts: int = 0
     status: int = 502
     error_type: str = "api_error"
     message: str = ""
     retry_after: int | None = None
+    # Without an answer: whether the request went upstream and failed there (an upstream
+    # error), or never left the proxy (its own refusal).
+    went_upstream: bool = False
 
 
 @dataclass(slots=True)
@@ -237,6 +244,8 @@ async def send_with_retries(
     account shares is not walked account by account.
     """
     call, session = turn.call, upstream.get_session()
+    # The record names it whatever comes back, even nothing (a cancel, a network error).
+    turn.outcome.account = account
     retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
     for retry in range(retries + 1):
         try:

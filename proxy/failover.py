@@ -49,7 +49,8 @@ async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome
         return _exhausted(turn.outcome, accounts, tried=bool(plan.candidates), family=family)
     account, response = served
     _served(turn, account, plan.holder, duration=duration)
-    turn.outcome.response, turn.outcome.account = response, account
+    # outcome.account is the account that answered already (send_with_retries set it).
+    turn.outcome.response = response
     return turn.outcome
 
 
@@ -97,6 +98,7 @@ def _after_probe(turn: Turn, held: Served, account: Account, response: Response 
         return account, response
     if response is not None:
         response.release()
+    turn.outcome.account = first  # its answer is the one relayed
     turn.outcome.trace.append(
         trace(account, "failed too: an upstream-wide error, nobody benched; first answer relayed")
     )
@@ -148,6 +150,7 @@ async def _passthrough(call: Call, *, strip: frozenset[str]) -> Outcome:
     if response is None:
         turn.outcome.status = 502
         turn.outcome.message = "Failed to forward unauthenticated request"
+        turn.outcome.went_upstream = True  # a network error: it was sent
     turn.outcome.response = response
     return turn.outcome
 
@@ -161,7 +164,13 @@ def _exhausted(
     model family): 429 with retry-after. Some were tried and failed otherwise: 502.
     None could serve to begin with: 503 naming each account's state, with
     retry-after when one comes back by itself.
+
+    Whichever it is, a request that was sent upstream on an account (`outcome.account`,
+    the last one) went upstream and failed there; one that never was is refused here.
     """
+    if tried:
+        outcome.attempts += 1  # the last account's turn failed too
+    outcome.went_upstream = outcome.account is not None
     now = datetime.now(UTC)
     limits = [_limit_until(a, now, family) for a in accounts]
     blocked = [until for until in limits if until is not None]
@@ -174,9 +183,7 @@ def _exhausted(
         )
     elif tried:
         outcome.status = 502
-        outcome.message = (
-            f"All accounts failed to proxy the request ({outcome.attempts + 1} attempted)"
-        )
+        outcome.message = f"All accounts failed to proxy the request ({outcome.attempts} attempted)"
     else:
         outcome.status = 503
         states = "; ".join(f"{a.name}: {h.describe()}" for a, h in healths)

@@ -209,13 +209,21 @@ class Exchange:
         record.routing_trace = [*record.routing_trace, *outcome.trace]  # after an agent's note
         record.failover_attempts = outcome.attempts
         if outcome.response is None:
+            # The last account it reached, if any: that account's request failed upstream.
+            last = outcome.account
+            record.account_id = last.pk if last is not None else None
             # No answer to read them from (every account failed or sat out): the record
             # still says which model, and whether a stream, was asked for.
             self._from_request()
             extra = []
             if outcome.retry_after is not None:
                 extra.append((b"retry-after", str(outcome.retry_after).encode()))
-            await self.reply_error(send, outcome.status, outcome.error_type, outcome.message, extra)
+            # The answer is the proxy's own either way; `rejected` only when nothing went
+            # upstream (README), else the upstream failed it: `error`.
+            record.terminal_state = (
+                Request.Terminal.ERROR if outcome.went_upstream else Request.Terminal.REJECTED
+            )
+            await self._send_error(send, outcome.status, outcome.error_type, outcome.message, extra)
             return
         response = outcome.response
         account = outcome.account

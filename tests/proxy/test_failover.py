@@ -243,6 +243,19 @@ async def test_every_account_rate_limited_gives_429_with_the_first_reset(
     assert 89 <= outcome.retry_after <= 90
     assert outcome.message.startswith("All 2 usable accounts are rate-limited")
     assert fake.log() == []
+    # Nothing was sent: the proxy's own refusal, on no account.
+    assert (outcome.account, outcome.went_upstream, outcome.attempts) == (None, False, 0)
+
+
+async def test_a_429_on_the_last_account_left_fails_upstream_on_it(fake: FakeUpstream) -> None:
+    await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1, paused=True)
+    fake.add_rule(credential=KEY_A, scenario="rate_limited", reset_in=600)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status) == (None, 429)
+    assert (outcome.account.name, outcome.went_upstream, outcome.attempts) == ("a", True, 1)
 
 
 async def test_no_usable_account_gives_503_naming_each_state(fake: FakeUpstream) -> None:
@@ -253,6 +266,7 @@ async def test_no_usable_account_gives_503_naming_each_state(fake: FakeUpstream)
     outcome = await forward(fake)
 
     assert (outcome.response, outcome.status) == (None, 503)
+    assert (outcome.account, outcome.went_upstream) == (None, False)
     assert outcome.message.startswith("No usable account (resting: paused; sick: cooling down")
     assert 29 <= outcome.retry_after <= 30
     assert outcome.trace == [
@@ -276,6 +290,7 @@ async def test_an_unreachable_upstream_in_passthrough_gives_502(fake: FakeUpstre
 
     assert (outcome.response, outcome.status) == (None, 502)
     assert outcome.message == "Failed to forward unauthenticated request"
+    assert (outcome.account, outcome.went_upstream) == (None, True)
     (passthrough, failed) = outcomes(outcome)
     assert passthrough == (None, "no accounts: client credentials")
     assert failed == (None, "failed: network error (ConnectionRefused); not retried")
@@ -308,6 +323,7 @@ async def test_network_errors_every_account_gets_stop_after_one_move_and_cool_no
 
     assert (outcome.response, outcome.status) == (None, 502)
     assert outcome.message == "All accounts failed to proxy the request (2 attempted)"
+    assert (outcome.account, outcome.went_upstream, outcome.attempts) == (b, True, 2)
     assert outcomes(outcome) == [
         ("a", "failed: network error (ConnectionRefused); next account"),
         ("b", "failed: network error (ConnectionRefused); not retried"),
@@ -433,17 +449,17 @@ async def test_a_new_session_is_recorded_and_a_live_one_is_kept(fake: FakeUpstre
 
 
 @pytest.mark.parametrize(
-    ("expires_in", "traced"),
+    ("expires_in", "traced", "sent"),
     [
-        (timedelta(hours=1), "401, then no usable token: "),
-        (-timedelta(minutes=1), "no usable token: "),
+        (timedelta(hours=1), "401, then no usable token: ", True),
+        (-timedelta(minutes=1), "no usable token: ", False),
     ],
     ids=["refused-after-a-401", "refused-when-expired"],
 )
 async def test_an_oauth_account_whose_refresh_is_refused_is_traced_and_passed(
-    fake: FakeUpstream, expires_in: timedelta, traced: str
+    fake: FakeUpstream, expires_in: timedelta, traced: str, sent: bool
 ) -> None:
-    await make(make_oauth_account, name="max", expires_at=timezone.now() + expires_in)
+    account = await make(make_oauth_account, name="max", expires_at=timezone.now() + expires_in)
     fake.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
     refused = {"error": "invalid_grant", "error_description": "Refresh token not found"}
     fake.add_rule(credential="*", path="/v1/oauth/token", status=400, body=refused)
@@ -453,6 +469,8 @@ async def test_an_oauth_account_whose_refresh_is_refused_is_traced_and_passed(
     assert (outcome.response, outcome.status) == (None, 502)
     ((name, step),) = outcomes(outcome)
     assert name == "max" and step.startswith(traced)
+    # After a 401 it had reached the upstream on "max"; expired, it never left.
+    assert (outcome.account == account, outcome.went_upstream) == (sent, sent)
 
 
 async def test_a_500_on_the_only_account_is_relayed_and_keeps_its_streak(

@@ -38,6 +38,32 @@ def test_a_json_reply_cut_midway_ends_the_call_at_once_with_an_api_error(
     assert row.model == MESSAGE["model"]  # the cut reply never named it: the one asked for
 
 
+def test_a_network_error_on_every_account_is_an_upstream_error_on_the_last_one_reached(
+    proxy: ProxyServer,
+) -> None:
+    # Was recorded as `rejected` (the proxy's own refusal) with no account, and as not a
+    # stream though the client asked for one.
+    _, beta = two_accounts()
+
+    response = post(proxy, {**MESSAGE, "stream": True}, x_fake_scenario="drop_before_headers")
+
+    assert response.status_code == 502
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.success) == (502, "error", False)
+    assert (row.account_id, row.failover_attempts) == (beta.pk, 2)
+    assert (row.model, row.is_stream) == (MESSAGE["model"], True)
+    assert [step["account"] for step in row.routing_trace] == ["alpha", "beta"]
+
+
+def test_a_network_error_without_accounts_is_an_upstream_error_too(proxy: ProxyServer) -> None:
+    response = post(proxy, {**MESSAGE, "stream": True}, x_fake_scenario="drop_before_headers")
+
+    assert response.status_code == 502
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.account_id) == (502, "error", None)
+    assert (row.model, row.is_stream) == (MESSAGE["model"], True)
+
+
 def large_body(size: int) -> bytes:
     """What the fake's large_body scenario sends: its 64 KB piece of JSON lines, repeated."""
     line = b'{"custom_id":"x","result":{"type":"succeeded"}}\n'

@@ -208,12 +208,48 @@ def test_all_accounts_rate_limited_gives_429_with_retry_after(
     assert 290 <= int(response.headers["retry-after"]) <= 300
     assert response.json()["error"]["type"] == "rate_limit_error"
     (row,) = recorded(1)
-    assert (row.status_code, row.terminal_state, row.account_id) == (429, "rejected", None)
+    # Both accounts were asked and answered 429: the proxy's 429 ends a request that went
+    # upstream and failed there, on beta, the last account it reached.
+    beta = Account.objects.get(name="beta")
+    assert (row.status_code, row.terminal_state, row.account_id) == (429, "error", beta.pk)
+    assert row.failover_attempts == 2  # moved on from alpha, then from beta to nobody
     assert row.model == MESSAGE["model"]  # no answer named it: the one asked for
     assert len(row.routing_trace) == 2
     again = post(proxy)
     assert again.status_code == 429
     assert len(fake_upstream.log()) == 2  # the second call never reached the upstream
+    rows = sorted(recorded(2), key=lambda r: r.timestamp)
+    # Nothing went upstream: the proxy's own refusal.
+    assert (rows[1].terminal_state, rows[1].account_id, rows[1].failover_attempts) == (
+        "rejected",
+        None,
+        0,
+    )
+    assert dict(Account.objects.values_list("name", "request_count")) == {"alpha": 0, "beta": 1}
+
+
+def test_a_429_on_the_only_account_left_is_recorded_on_that_account(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # The audit's case: recorded as `rejected` with no account and no failover, and
+    # alpha's counter not bumped, though the request reached alpha and failed there.
+    make_account(name="alpha", api_key=KEY_A, priority=0)
+    make_account(name="beta", api_key=KEY_B, priority=1, paused=True)
+    fake_upstream.add_rule(credential=KEY_A, scenario="rate_limited", reset_in=300)
+
+    response = post(proxy, {**MESSAGE, "stream": True})
+
+    assert response.status_code == 429
+    (row,) = recorded(1)
+    alpha = Account.objects.get(name="alpha")
+    assert (row.status_code, row.terminal_state, row.success) == (429, "error", False)
+    assert (row.account_id, row.failover_attempts) == (alpha.pk, 1)
+    assert (row.model, row.is_stream) == (MESSAGE["model"], True)
+    assert [(step["account"], step["outcome"][:12]) for step in row.routing_trace] == [
+        ("beta", "paused"),
+        ("alpha", "rate-limited"),
+    ]
+    assert wait_for(lambda: Account.objects.get(name="alpha").request_count) == 1
 
 
 def test_paused_accounts_only_gives_503(proxy: ProxyServer) -> None:
