@@ -23,8 +23,13 @@ __all__ = ["Call", "Outcome", "forward"]
 logger = logging.getLogger(__name__)
 
 
-async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome:
+async def forward(
+    call: Call, *, strip: frozenset[str] = frozenset(), outcome: Outcome | None = None
+) -> Outcome:
     """Send the call upstream through the pool's accounts, or with the client's credentials.
+
+    Fills and returns `outcome` (a new one when not given): a caller that gives its own
+    still reads the trace and the account in flight if it is cancelled on the way.
 
     1. No accounts at all: pass through with the client's own credentials.
     2. Otherwise plan the order (session holder first); every account that cannot
@@ -33,14 +38,15 @@ async def forward(call: Call, *, strip: frozenset[str] = frozenset()) -> Outcome
        account takes the session if the holder can serve nothing now.
     4. None left: 429 with retry-after if limits are why, else 502/503.
     """
+    outcome = outcome or Outcome()
     accounts = await pool.accounts()
     if not accounts:
-        return await _passthrough(call, strip=strip)
+        return await _passthrough(call, strip=strip, outcome=outcome)
     now = datetime.now(UTC)
     family = _family(call, accounts, now)
     duration = timedelta(milliseconds=settings.SESSION_DURATION_MS)
     plan = selection.plan(accounts, now=now, duration=duration, family=family)
-    turn = Turn(call=call, strip=strip, family=family)
+    turn = Turn(call=call, strip=strip, family=family, outcome=outcome)
     turn.outcome.trace.extend(trace(a, reason) for a, reason in plan.skipped)
     served = await _walk(turn, plan.candidates)
     if served is None:
@@ -142,8 +148,8 @@ def _session_words(holder: Account | None) -> str:
     return f"takes over the session from {holder.name}, which cannot serve now"
 
 
-async def _passthrough(call: Call, *, strip: frozenset[str]) -> Outcome:
-    turn = Turn(call=call, strip=strip)
+async def _passthrough(call: Call, *, strip: frozenset[str], outcome: Outcome) -> Outcome:
+    turn = Turn(call=call, strip=strip, outcome=outcome)
     turn.outcome.trace.append({"account": None, "outcome": "no accounts: client credentials"})
     headers = upstream.build_headers(call.headers, strip=strip)
     response = await send_with_retries(turn, headers, None)

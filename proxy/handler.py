@@ -20,6 +20,7 @@ from lib import ids
 from lib.asgi import ABORT, CLIENT_GONE
 from lib.h1 import Response, UpstreamError
 from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
+from proxy.attempts import trace
 from proxy.failover import Call, Outcome, forward
 from proxy.sse import SSEParser
 from proxy.usage import UsageTracker
@@ -156,9 +157,14 @@ class Exchange:
         gone = _client_gone(self.scope, receive)
         on_gone = functools.partial(self._on_client_gone, task)
         gone.add_done_callback(on_gone)
+        outcome = Outcome()
         try:
             sent_at = time.perf_counter()
-            outcome = await forward(self._call(body), strip=self.strip)
+            try:
+                outcome = await forward(self._call(body), strip=self.strip, outcome=outcome)
+            except asyncio.CancelledError:
+                self._cancelled_in_forward(outcome)
+                raise
             self.record.overhead_ms = (sent_at - self.t0) * 1000
             self.record.upstream_ms = (time.perf_counter() - sent_at) * 1000
             await self.relay(outcome, send)
@@ -190,6 +196,16 @@ class Exchange:
             if isinstance(gone, asyncio.Task):
                 gone.cancel()  # the watcher of receive(), under another server
             self.finish()
+
+    def _cancelled_in_forward(self, outcome: Outcome) -> None:
+        """Cancelled before any answer came (the client left, a shutdown): the record
+        still says where the request went, as `relay` would have, and on which account
+        it was waiting (the last one it was sent upstream with, if any)."""
+        record, last = self.record, outcome.account
+        note = trace(last, "no answer yet when cancelled")
+        record.routing_trace = [*record.routing_trace, *outcome.trace, note]
+        record.failover_attempts = outcome.attempts
+        record.account_id = last.pk if last is not None else None
 
     def _on_client_gone(self, task: asyncio.Task | None, gone: asyncio.Future) -> None:
         if not gone.cancelled() and not self.completed and task is not None:

@@ -340,6 +340,35 @@ def test_client_disconnecting_mid_stream_is_recorded_with_partial_usage(
     assert Account.objects.get(name="only").request_count == 1
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_client_leaving_before_the_answers_headers_is_recorded_with_its_account(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    # Was recorded with no account, no model and an empty trace: the request was still
+    # in failover.forward when the client left, and only the relay filled those in.
+    make_account(name="only", api_key=KEY_A)
+    headers = {"x-api-key": "client-own-key", "x-fake-delay-ms": "3000"}
+
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{proxy.url}/v1/messages",
+            json={**MESSAGE, "stream": stream},
+            headers=headers,
+            timeout=1,
+        )
+
+    (row,) = recorded(1)
+    only = Account.objects.get(name="only")
+    assert (row.terminal_state, row.status_code, row.success) == ("client_cancelled", None, False)
+    assert (row.account_id, row.model, row.is_stream) == (only.pk, MESSAGE["model"], stream)
+    assert row.routing_trace == [
+        {"account": "only", "id": str(only.pk), "outcome": "no answer yet when cancelled"}
+    ]
+    assert row.response_time_ms < 2500  # recorded when the client left, not when the fake answered
+    assert len(fake_upstream.log()) == 1
+    assert wait_for(lambda: Account.objects.get(name="only").request_count) == 1
+
+
 def test_200_concurrent_requests_are_recorded_one_to_one(proxy: ProxyServer) -> None:
     two_accounts()
 
