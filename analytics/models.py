@@ -11,10 +11,10 @@ class Request(models.Model):
 
     class Terminal(models.TextChoices):
         COMPLETE = "complete"
-        ERROR = "error"  # upstream failed or dropped the stream
+        ERROR = "error"  # went upstream and failed there (or the proxy failed)
         CLIENT_CANCELLED = "client_cancelled"
         TRUNCATED = "truncated"  # a stream that ended without its final event
-        REJECTED = "rejected"  # answered by the proxy itself (no account, bad input)
+        REJECTED = "rejected"  # refused by the proxy, nothing went upstream
 
     # Time-ordered: rows are inserted at the request rate (lib/ids.py).
     id = models.UUIDField(primary_key=True, default=ids.uuid7, editable=False)
