@@ -130,7 +130,6 @@ async def ensure_fresh(account: Account) -> str:
     except (RefreshFailed, DatabaseAway):
         if _expired(account):
             raise
-        _retries.pause(account.pk)
     return account.access_token or ""
 
 
@@ -316,10 +315,16 @@ async def _wait_expired(task: "asyncio.Task[None]") -> None:
 
 
 async def _refresh_expiring(account: Account, *, seen: str | None) -> None:
-    async with _lock_for(account.pk):
-        # Whoever held the lock before us may have refreshed this very object.
-        if needs_refresh(account, timezone.now()):
-            await _refresh_locked(account, reason="expiring", seen=seen, force=False)
+    try:
+        async with _lock_for(account.pk):
+            # Whoever held the lock before us may have refreshed this very object.
+            if needs_refresh(account, timezone.now()):
+                await _refresh_locked(account, reason="expiring", seen=seen, force=False)
+    except (RefreshFailed, DatabaseAway):
+        if not _expired(account):
+            # Set here, not by a waiter: those of a slow refresh have all gone on.
+            _retries.pause(account.pk)
+        raise
 
 
 def _forget(tasks: dict[int, _Refresh], task: "asyncio.Task[None]", key: int) -> None:
