@@ -25,16 +25,31 @@ class Refusal:
 async def check(policy: KeyPolicy, request_id: str, body: bytes) -> Refusal | None:
     """None when the key may send this request (it then counts against its budgets)."""
     if policy.allowed_models or policy.denied_models:
-        model = sniff.request_model(body)
-        refusal = model_refusal(policy, model)
+        refusal = _model_rules(policy, body)
         if refusal is not None:
-            return replace(refusal, model=model)
+            return refusal
     if not policy.budgets:
         return None
     verdict = await tracker.admit(policy, request_id)
     if verdict is None:
         return None
     return replace(budget_refusal(policy, verdict), model=sniff.request_model(body))
+
+
+def _model_rules(policy: KeyPolicy, body: bytes) -> Refusal | None:
+    """The key's model rules, on every model the body names (read by a JSON parser)."""
+    models = sniff.models_named(body)
+    if models is None:
+        message = (
+            f"Client key '{policy.name}' has model rules, and this request's body "
+            "could not be read as JSON to check them"
+        )
+        return Refusal(400, "invalid_request_error", message, [])
+    for model in models:
+        refusal = model_refusal(policy, model)
+        if refusal is not None:
+            return replace(refusal, model=model)
+    return None
 
 
 def model_refusal(policy: KeyPolicy, model: str | None) -> Refusal | None:

@@ -1,5 +1,6 @@
 """Client keys' budgets and model rules against a real daphne and the fake upstream."""
 
+import json
 import time
 
 import httpx
@@ -163,6 +164,62 @@ def test_model_rules_refuse_a_family_with_a_403_and_let_the_rest_through(
         (403, "claude-opus-4-1"),  # the model asked for, though no answer named it
         (403, "claude-sonnet-4-6"),
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The audit's bypass: the upstream's parser reads this as claude-opus-4-1.
+        b'{"model": "claude-op\\u0075s-4-1", "max_tokens": 8, "messages": []}',
+        # A model key given twice: parsers differ on which one wins.
+        b'{"model": "claude-haiku-4-5", "model": "claude-opus-4-1", "max_tokens": 8}',
+        # A message batch: each request names its own model.
+        json.dumps(
+            {
+                "requests": [
+                    {"custom_id": str(n), "params": {"model": m}}
+                    for n, m in enumerate(["claude-haiku-4-5", "claude-opus-4-1"])
+                ]
+            }  # fmt: skip
+        ).encode(),
+    ],
+    ids=["escaped", "twice", "batch"],
+)
+def test_model_rules_hold_whatever_the_json_spelling(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, body: bytes
+) -> None:
+    make_account(name="pool", api_key=KEY)
+    ci, ci_secret = key("ci")
+    keyrules.set_model_rules(key=ci, allowed=[], denied=["opus"])
+    path = "/v1/messages/batches" if b"requests" in body else "/v1/messages"
+
+    refused = httpx.post(
+        f"{proxy.url}{path}",
+        content=body,
+        headers={"x-api-key": ci_secret, "content-type": "application/json"},
+        timeout=10,
+    )
+
+    assert refused.status_code == 403, refused.text
+    assert "opus models are denied to it" in refused.json()["error"]["message"]
+    assert fake_upstream.log() == []
+
+
+def test_a_key_with_model_rules_gets_a_400_for_a_body_it_cannot_read(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="pool", api_key=KEY)
+    ci, ci_secret = key("ci")
+    keyrules.set_model_rules(key=ci, allowed=["haiku"], denied=[])
+    nested = b'{"model": "claude-opus-4-1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    refused = httpx.post(
+        f"{proxy.url}/v1/messages", content=nested, headers={"x-api-key": ci_secret}, timeout=10
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+    assert fake_upstream.log() == []
 
 
 def test_a_refused_streaming_request_is_recorded_as_a_stream(proxy: ProxyServer) -> None:
