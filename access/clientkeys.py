@@ -70,7 +70,13 @@ class ClientKeyCache:
 
 
 def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | None:
-    """The grant for the first credential header whose value is a known key."""
+    """The grant of the first credential header whose value is a known key.
+
+    It strips every credential header that carries a known key: with no accounts the
+    client's own credentials go upstream, and a key sent in both headers went with them.
+    """
+    key_id: int | None = None
+    strip: set[str] = set()
     for raw_name, raw_value in headers:
         name = raw_name.lower()
         if name == b"x-api-key":
@@ -79,10 +85,11 @@ def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | N
             secret = raw_value[7:].strip()
         else:
             continue
-        key_id = keys.get(hashlib.sha256(secret).hexdigest())
-        if key_id is not None:
-            return Grant(key_id=key_id, strip=frozenset({name.decode()}))
-    return None
+        found = keys.get(hashlib.sha256(secret).hexdigest())
+        if found is not None:
+            key_id = found if key_id is None else key_id
+            strip.add(name.decode())
+    return None if key_id is None else Grant(key_id=key_id, strip=frozenset(strip))
 
 
 def _load() -> tuple[dict[str, int], dict[int, KeyPolicy]]:

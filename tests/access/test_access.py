@@ -77,6 +77,10 @@ def test_commands_print_the_secret_once_and_revoke(capsys: pytest.CaptureFixture
         ([(b"authorization", b"bearer cck_two")], clientkeys.Grant(2, BEARER)),
         ([(b"x-api-key", b"sk-ant-own"), (b"authorization", b"Bearer cck_one")],
          clientkeys.Grant(1, frozenset({"authorization"}))),
+        # Both headers carry keys: neither may go upstream (with no accounts, the client's
+        # own credentials do).
+        ([(b"x-api-key", b"cck_one"), (b"authorization", b"Bearer cck_two")],
+         clientkeys.Grant(1, frozenset({"x-api-key", "authorization"}))),
         ([(b"x-api-key", b"cck_wrong")], None),
         ([], None),
     ],
