@@ -8,14 +8,17 @@ Every URL is a setting (OAUTH_*), so tests point them at the fake upstream.
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts import validation
 from lib import h1
 from lib.numbers import finite_number
 
@@ -139,6 +142,7 @@ async def create_api_key(*, access_token: str) -> str:
     key = _json(response).get("raw_key")
     if response.status != 200 or not isinstance(key, str) or not key:
         raise OAuthError(f"Creating the API key failed: {_error_message(response)}")
+    _usable(key, "API key", validation.validate_api_key)
     return key
 
 
@@ -168,9 +172,26 @@ def _grant(data: dict[str, Any]) -> TokenGrant:
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthError("The token endpoint answered without an access token")
-    expires_at = timezone.now() + timedelta(seconds=_lifetime(data.get("expires_in")))
     refresh = data.get("refresh_token")
-    return TokenGrant(access, refresh if isinstance(refresh, str) and refresh else None, expires_at)
+    refresh = refresh if isinstance(refresh, str) and refresh else None
+    _usable(access, "access token", validation.validate_token)
+    if refresh is not None:
+        _usable(refresh, "refresh token", validation.validate_token)
+    expires_at = timezone.now() + timedelta(seconds=_lifetime(data.get("expires_in")))
+    return TokenGrant(access, refresh, expires_at)
+
+
+def _usable(value: str, label: str, validate: Callable[[str], None]) -> None:
+    """Refuse a credential the proxy could not send: the rules a pasted one must pass.
+
+    Stored, one with a line break failed the account's first request instead.
+    """
+    try:
+        validate(value)
+    except ValidationError as error:
+        raise OAuthError(
+            f"Anthropic's {label} cannot be used: {validation.message(error)}"
+        ) from None
 
 
 def _lifetime(expires_in: Any) -> float:

@@ -148,6 +148,28 @@ async def test_refresh_without_rotation_keeps_no_refresh_token(
     assert (grant.access_token, grant.refresh_token) == ("sk-ant-oat01-not-rotated", None)
 
 
+ACCESS, REFRESH = "sk-ant-oat01-new-access-token", "sk-ant-ort01-new-refresh-token"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("access_token", "sk-ant-oat01-odd\r\nX-Evil: 1"),  # a header of its own
+        ("access_token", "x"),
+        ("refresh_token", "sk-ant-ort01-with a space-in-it"),
+    ],
+)
+async def test_a_token_the_proxy_could_not_send_is_refused_not_stored(
+    oauth_upstream: FakeUpstream, field: str, value: str
+) -> None:
+    # Stored, the account's first request failed ("stored credential cannot be sent").
+    body = {"access_token": ACCESS, "refresh_token": REFRESH, "expires_in": 3600, field: value}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", body=body, times=1)
+
+    with pytest.raises(oauth.OAuthError, match="cannot be used: "):
+        await oauth.refresh_grant(refresh_token="rt")
+
+
 @pytest.mark.parametrize(
     ("expires_in", "lifetime"),
     [
@@ -163,13 +185,13 @@ async def test_refresh_without_rotation_keeps_no_refresh_token(
 async def test_a_token_lifetime_is_kept_within_bounds_whatever_the_endpoint_says(
     oauth_upstream: FakeUpstream, expires_in: object, lifetime: float
 ) -> None:
-    body = {"access_token": "sk-ant-oat01-new", "refresh_token": "rt-new", "expires_in": expires_in}
+    body = {"access_token": ACCESS, "refresh_token": REFRESH, "expires_in": expires_in}
     oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", body=body, times=1)
     before = timezone.now()
 
     grant = await oauth.refresh_grant(refresh_token="rt")
 
-    assert grant.refresh_token == "rt-new"
+    assert grant.refresh_token == REFRESH
     assert grant.expires_at is not None
     seconds = (grant.expires_at - before).total_seconds()
     assert lifetime <= seconds <= lifetime + 5
@@ -193,3 +215,14 @@ async def test_create_api_key_failure_is_reported(oauth_upstream: FakeUpstream) 
 
     with pytest.raises(oauth.OAuthError, match=r"Creating the API key failed: .*HTTP 403"):
         await oauth.create_api_key(access_token="sk-ant-oat01-console")
+
+
+@pytest.mark.parametrize("raw_key", ["k", "sk-ant-api03-key\r\nX-Evil: 1"])
+async def test_an_api_key_the_proxy_could_not_send_is_refused_not_stored(
+    oauth_upstream: FakeUpstream, raw_key: str
+) -> None:
+    path = "/api/oauth/claude_cli/create_api_key"
+    oauth_upstream.add_rule(credential="*", path=path, body={"raw_key": raw_key}, times=1)
+
+    with pytest.raises(oauth.OAuthError, match="Anthropic's API key cannot be used: "):
+        await oauth.create_api_key(access_token=ACCESS)
