@@ -1,4 +1,5 @@
-"""Django's handler500: a database that cannot answer is a 503 that says so.
+"""Django's error handlers: a database that cannot answer is a 503 that says so (500),
+a body over Django's limit a 413 (400).
 
 A full disk, a read-only or locked SQLite file, a PostgreSQL that is down or restarting:
 every page (the admin's login too, whose session write fails) was Django's bare
@@ -9,10 +10,15 @@ Under /api/ the answer becomes `{"error": ...}` in `ccflare_site.middleware`.
 
 import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, InternalError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.views import defaults
+
+from ccflare_site.middleware import is_api_path
+from lib.api_errors import error_response
 
 # InternalError: PostgreSQL's read-only transaction (as the API's own handler).
 DATABASE_AWAY = (OperationalError, InterfaceError, InternalError)
@@ -29,3 +35,18 @@ def server_error(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's handler400, with a body over Django's limit the 413 it is, saying the limit.
+
+    It was a 400 "Bad Request" (and a traceback in the log) for any form or API body
+    over 2.5 MB, the admin's login form too.
+    """
+    if not isinstance(exception, RequestDataTooBig):
+        return defaults.bad_request(request, exception)
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+    message = f"Request body too large: at most {limit_mb:.1f} MB here"
+    if is_api_path(request.path):
+        return error_response(413, message)
+    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

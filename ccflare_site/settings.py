@@ -429,6 +429,10 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # A bad Host header is one short line, not Django's traceback each time.
         "django.security.DisallowedHost": {"filters": ["no_traceback"]},
+        # So is a body or form over Django's limits (a 413 or 400 to the client).
+        "django.security.RequestDataTooBig": {"filters": ["no_traceback"]},
+        "django.security.TooManyFieldsSent": {"filters": ["no_traceback"]},
+        "django.security.TooManyFilesSent": {"filters": ["no_traceback"]},
         # Its start-up banner on every command is noise; failures and lockouts are warnings.
         "axes": {"level": "WARNING"},
         # One INFO line per OAuth call (URL only) is noise, not news.

@@ -20,4 +20,5 @@ urlpatterns = [
 ]
 
 
+handler400 = "ccflare_site.errors.bad_request"
 handler500 = "ccflare_site.errors.server_error"

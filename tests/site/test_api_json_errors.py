@@ -95,3 +95,22 @@ def test_a_write_the_database_refuses_is_a_503_saying_why(
     assert paused.json()["error"].startswith("The database cannot take this request now: ")
     assert paused["Retry-After"] == "5"
     assert listed.status_code == 200
+
+
+def test_a_body_over_djangos_limit_is_a_413_naming_it_without_a_traceback(
+    api_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It was a 400 "Bad Request" with a traceback in the log, the login form's too.
+    big = b"x" * (3 * 1024 * 1024)
+
+    api = api_client.post("/api/accounts", big, content_type="application/json")
+    login = Client().post("/admin/login/", {"username": "a", "password": big.decode()})
+
+    assert api.status_code == 413
+    assert api.json() == {"error": "Request body too large: at most 2.5 MB here"}
+    assert (login.status_code, login.content) == (
+        413,
+        b"Request body too large: at most 2.5 MB here",
+    )
+    logged = [r for r in caplog.records if r.name == "django.security.RequestDataTooBig"]
+    assert logged and not any(r.exc_info for r in logged)
