@@ -10,14 +10,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agents import frontmatter
+from agents import files, frontmatter
 from agents.models import AgentDefinition, Workspace
 
 logger = logging.getLogger(__name__)
 
 # An agents folder holding more is not an agents folder (a mistyped AGENTS_DIR, say).
 MAX_FILES_PER_FOLDER = 500
-MAX_FILE_BYTES = 256 * 1024
+MAX_FILE_BYTES = files.MAX_FILE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +38,24 @@ class Agent:
 def discover() -> list[Agent]:
     """Every agent, global files first, then workspaces', then the admin's; first id wins."""
     found: dict[str, Agent] = {}
-    candidates = read_folder(Path(settings.AGENTS_DIR), source="global")
+    candidates = read_folder(global_folder(), source="global")
     for workspace in Workspace.objects.all():
+        # A workspace is named by any client: none of its folders may be a symlink
+        # (leading elsewhere, say to another user's files or to /proc).
+        if not files.checked_folder(Path(workspace.path), ".claude", "agents", owner=None):
+            continue
         folder = Path(workspace.path) / ".claude" / "agents"
         candidates += read_folder(folder, source="workspace", workspace=workspace)
     candidates += [from_definition(d) for d in AgentDefinition.objects.all()]
     for agent in candidates:
         found.setdefault(agent.id, agent)
     return list(found.values())
+
+
+def global_folder() -> Path:
+    """AGENTS_DIR with its symlinks resolved: the operator chose it (a ~/.claude kept in a
+    dotfiles repository is common); the files in it follow the rules of agents.files."""
+    return Path(settings.AGENTS_DIR).expanduser().resolve()
 
 
 def read_folder(folder: Path, *, source: str, workspace: Workspace | None = None) -> list[Agent]:
@@ -65,11 +75,9 @@ def read_folder(folder: Path, *, source: str, workspace: Workspace | None = None
 def read_file(path: Path, *, source: str, workspace: Workspace | None = None) -> Agent | None:
     """The agent a file defines, or None (logged) when it cannot be read or parsed."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise frontmatter.AgentFileError(f"larger than {MAX_FILE_BYTES // 1024} KB")
-        parsed = frontmatter.parse(path.read_text(encoding="utf-8"))
+        parsed = frontmatter.parse(files.read_text(path))
     except (OSError, UnicodeDecodeError, frontmatter.AgentFileError) as exc:
-        logger.warning("agents.file_skipped path=%s reason=%s", path, exc)
+        logger.warning("agents.file_skipped path=%s reason=%s", path, files.reason(exc))
         return None
     fields = parsed.fields
     base = path.stem

@@ -68,16 +68,18 @@ def parse(text: str) -> AgentFile:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
         raise AgentFileError("front matter is not closed by ---") from None
-    fields = _fields(lines[1:end])
+    fields = _fields(lines[1:end], first_number=2)
     if not fields.get("name", "").strip():
         raise AgentFileError("front matter has no name")
     return AgentFile(fields=fields, prompt="\n".join(lines[end + 1 :]).strip())
 
 
-def _fields(lines: list[str]) -> dict[str, str]:
+def _fields(lines: list[str], *, first_number: int) -> dict[str, str]:
+    """The `key: value` lines; an error names a bad line by number, never by its text
+    (the file may not be meant to be read: the message reaches the log)."""
     fields: dict[str, str] = {}
     key = None
-    for line in lines:
+    for number, line in enumerate(lines, start=first_number):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if line[:1] in (" ", "\t") and key is not None:
@@ -85,7 +87,7 @@ def _fields(lines: list[str]) -> dict[str, str]:
             continue
         name, colon, value = line.partition(":")
         if not colon or not name.strip():
-            raise AgentFileError(f"front matter line is not `key: value`: {line.strip()[:60]!r}")
+            raise AgentFileError(f"front matter line {number} is not `key: value`")
         key = name.strip().lower()
         fields[key] = _unquote(value.strip())
     return fields

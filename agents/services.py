@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from agents import catalog, frontmatter
+from agents import catalog, files, frontmatter
 from agents.discovery import Agent
 from agents.models import AgentDefinition, AgentPreference, Workspace
 from agents.registry import Snapshot, build
@@ -154,13 +154,24 @@ def _tools(mode: str | None, tools: list[str] | None) -> str | None:
 
 def _edit_file(agent: Agent, fields: dict[str, str], prompt: str | None) -> None:
     path = Path(agent.file_path or "")
-    parsed = frontmatter.parse(path.read_text(encoding="utf-8"))
+    if agent.workspace_path is not None and not files.checked_folder(
+        Path(agent.workspace_path), ".claude", "agents", owner=None
+    ):
+        raise AgentEditError("The agent's folder is a symlink now; it cannot be edited")
+    # The same rules as reading (agents.files): a file swapped for a symlink since it
+    # was read is refused, never written through.
+    try:
+        parsed = frontmatter.parse(files.read_text(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentEditError(f"The agent's file cannot be edited: {files.reason(exc)}") from None
     merged = {**parsed.fields, **fields}
     if merged.get("tools") == "":
         merged.pop("tools")
-    path.write_text(
-        frontmatter.render(merged, parsed.prompt if prompt is None else prompt), encoding="utf-8"
-    )
+    text = frontmatter.render(merged, parsed.prompt if prompt is None else prompt)
+    try:
+        files.write_text(path, text)
+    except OSError as exc:
+        raise AgentEditError(f"The agent's file cannot be edited: {files.reason(exc)}") from None
 
 
 def _edit_definition(agent: Agent, fields: dict[str, str], prompt: str | None) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from agents import services
 from agents.models import AgentDefinition, AgentPreference, Workspace
 from analytics.models import Request, RuntimeSetting
 
@@ -205,6 +206,32 @@ def test_patch_an_admin_agent_and_an_unknown_one(api_client: Client, agents_dir:
         api_client.patch("/api/agents/ghost", {}, content_type="application/json").status_code
         == 404
     )
+
+
+def test_patch_never_writes_through_a_symlink(
+    api_client: Client, agents_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "target"
+    target.write_text("---\nname: changelog\n---\nnot the agent's\n")
+    real_build = services.build
+
+    def swapped_after_reading():  # type: ignore[no-untyped-def]
+        # The file is replaced by a symlink between discovery and the write.
+        snapshot = real_build()
+        (agents_dir / "changelog.md").unlink()
+        (agents_dir / "changelog.md").symlink_to(target)
+        return snapshot
+
+    monkeypatch.setattr(services, "build", swapped_after_reading)
+    answer = api_client.patch(
+        "/api/agents/changelog", {"description": "x"}, content_type="application/json"
+    )
+
+    assert (answer.status_code, answer.json()["error"]) == (
+        400,
+        "The agent's file cannot be edited: a symlink",
+    )
+    assert target.read_text() == "---\nname: changelog\n---\nnot the agent's\n"
 
 
 def run(*args: str) -> str:

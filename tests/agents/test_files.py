@@ -1,10 +1,14 @@
 """Agent files (front matter, discovery) and the model catalog from the price table."""
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agents import catalog, discovery, frontmatter
+from agents import catalog, discovery, files, frontmatter
+from agents.models import Workspace
 from analytics.price_seed import SEED_PRICES
 
 
@@ -30,7 +34,7 @@ def test_front_matter_with_continuations_quotes_and_comments() -> None:
         ("You review.", "no front matter"),
         ("---\nname: x\n", "not closed"),
         ("---\ndescription: x\n---\nbody", "no name"),
-        ("---\nname: x\njust words\n---\n", "not `key: value`"),
+        ("---\nname: x\njust words\n---\n", "line 3 is not `key: value`"),
         ("", "no front matter"),
     ],
 )
@@ -90,3 +94,84 @@ def test_a_folder_keeps_its_good_files_and_skips_the_rest(
 
 def test_a_missing_folder_is_no_agents(tmp_path: Path) -> None:
     assert discovery.read_folder(tmp_path / "absent", source="global") == []
+
+
+def _read_folder_within(folder: Path, seconds: float = 5.0) -> list[discovery.Agent]:
+    """read_folder in a thread, failing (not hanging) the test when it blocks."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(discovery.read_folder, folder, source="global").result(seconds)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_a_fifo_or_a_device_is_skipped_without_blocking(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "zero.md").symlink_to("/dev/zero")
+    (tmp_path / "good.md").write_text("---\nname: good\n---\nPrompt\n")
+
+    agents = _read_folder_within(tmp_path)
+
+    assert [a.id for a in agents] == ["good"]
+    reasons = sorted(r.getMessage().split("reason=")[1] for r in caplog.records)
+    assert reasons == ["a symlink", "not a regular file"]
+
+
+def test_a_symlink_to_a_secret_is_not_read_and_nothing_of_it_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("---\nname: leak\n---\nroot-only contents\n")
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "leak.md").symlink_to(secret)
+    (tmp_path / "agents" / "bad.md").write_text("---\nname: b\nsecret-token-line\n---\n")
+
+    assert discovery.read_folder(tmp_path / "agents", source="global") == []
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "secret-token-line" not in logged and "root-only" not in logged
+    assert "front matter line 3 is not `key: value`" in logged
+
+
+def test_reading_stops_after_the_limit_whatever_the_size_said(tmp_path: Path) -> None:
+    path = tmp_path / "big.md"
+    path.write_bytes(b"x" * (files.MAX_FILE_BYTES + 10))
+
+    with pytest.raises(files.UnsafeFile, match="larger than"):
+        files.read_text(path)
+    assert files.read_text(path, limit=files.MAX_FILE_BYTES + 10) == "x" * (
+        files.MAX_FILE_BYTES + 10
+    )
+
+
+def test_a_workspace_whose_agents_folder_is_a_symlink_is_not_read(
+    tmp_path: Path, settings: Any, db: None
+) -> None:
+    settings.AGENTS_DIR = tmp_path / "no-global"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.md").write_text("---\nname: x\n---\nPlanted prompt\n")
+    linked = tmp_path / "linked"
+    (linked / ".claude").mkdir(parents=True)
+    (linked / ".claude" / "agents").symlink_to(elsewhere)
+    real = tmp_path / "real"
+    (real / ".claude" / "agents").mkdir(parents=True)
+    (real / ".claude" / "agents" / "y.md").write_text("---\nname: y\n---\nReal prompt\n")
+    Workspace.objects.create(path=str(linked), name="linked")
+    Workspace.objects.create(path=str(real), name="real")
+
+    assert [a.id for a in discovery.discover()] == ["real:y"]
+
+
+def test_writing_never_goes_through_a_symlink_or_into_a_fifo(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_text("unchanged")
+    (tmp_path / "link.md").symlink_to(target)
+    os.mkfifo(tmp_path / "pipe.md")
+
+    with pytest.raises(files.UnsafeFile, match="a symlink"):
+        files.write_text(tmp_path / "link.md", "new")
+    with pytest.raises(files.UnsafeFile, match="not a regular file"):
+        files.write_text(tmp_path / "pipe.md", "new")
+    assert target.read_text() == "unchanged"
