@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agents import files, frontmatter
+from agents import files, frontmatter, workspaces
 from agents.models import AgentDefinition, Workspace
 
 logger = logging.getLogger(__name__)
@@ -39,11 +39,15 @@ def discover() -> list[Agent]:
     """Every agent, global files first, then workspaces', then the admin's; first id wins."""
     found: dict[str, Agent] = {}
     candidates = read_folder(global_folder(), source="global")
-    for workspace in Workspace.objects.all():
-        # A workspace is named by any client: none of its folders may be a symlink
-        # (leading elsewhere, say to another user's files or to /proc).
-        if not files.checked_folder(Path(workspace.path), ".claude", "agents", owner=None):
+    names: set[str] = set()
+    for workspace in Workspace.objects.order_by("pk"):
+        if not workspaces.readable(workspace.path):
             continue
+        # Registration gives distinct names; rows from before it may share one, and the
+        # first registered keeps it (its agents' ids keep their meaning).
+        if workspace.name in names:
+            workspace.name = workspaces.suffixed(workspace.name, workspace.path)
+        names.add(workspace.name)
         folder = Path(workspace.path) / ".claude" / "agents"
         candidates += read_folder(folder, source="workspace", workspace=workspace)
     candidates += [from_definition(d) for d in AgentDefinition.objects.all()]

@@ -87,6 +87,15 @@ def is_own_folder(path: str | Path, *, owner: int | None) -> bool:
     return stat.S_ISDIR(info.st_mode) and (owner is None or info.st_uid == owner)
 
 
+def is_regular(path: Path) -> bool:
+    """Whether `path` is a regular file and not a symlink."""
+    try:
+        info = os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(info.st_mode)
+
+
 def checked_folder(base: Path, *parts: str, owner: int | None) -> bool:
     """Whether `base` and each folder below it (`base/parts[0]/...`) pass `is_own_folder`."""
     folder = base

@@ -16,7 +16,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agents import discovery
+from agents import discovery, workspaces
 from agents.registry import Snapshot, registry
 from analytics.recording.write_behind import RequestRecord
 
@@ -33,6 +33,9 @@ _AGENTS_FOLDER = re.compile(r"(/[^\s\"'\]\[]*?)/\.claude/agents(?=[\s\"'\]]|$)")
 _CLAUDE_MD = re.compile(rb"Contents of (/[^\n\"]{1,1000}?)/CLAUDE\.md")
 _decoder = json.JSONDecoder()
 _MATCH_CACHE_SIZE = 512
+# Distinct folders taken from one body: Claude Code names one or two; a body naming
+# thousands is not searched to its end.
+_MAX_FOLDERS_NAMED = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +91,34 @@ def _system_text(body: bytes, first: int) -> str | None:
 
 
 def _workspace_folders(body: bytes, system: str) -> set[str]:
-    folders = set(_AGENTS_FOLDER.findall(system)) if "/.claude/agents" in system else set()
+    """The folders a request names, each spelled once (workspaces.normalised); a path
+    that cannot be a folder name here (a lone surrogate, say) is left out."""
+    folders: set[str] = set()
+
+    def add(path: str | None) -> bool:
+        found = workspaces.normalised(path) if path else None
+        if found is not None:
+            folders.add(found)
+        return len(folders) < _MAX_FOLDERS_NAMED
+
+    if "/.claude/agents" in system:
+        for named in _AGENTS_FOLDER.finditer(system):
+            if not add(named.group(1)):
+                return folders
     if b"CLAUDE.md" in body:
-        for raw in _CLAUDE_MD.findall(body):
-            folders.add(raw.decode("utf-8", "replace").replace("\\/", "/"))
-    return {f.rstrip("/") for f in folders if f.rstrip("/")}
+        for quoted in _CLAUDE_MD.finditer(body):
+            if not add(_json_string(quoted.group(1))):
+                break
+    return folders
+
+
+def _json_string(raw: bytes) -> str | None:
+    """Raw bytes from inside a JSON string as text: escapes (`\\/`, `\\u00fc`) decoded."""
+    try:
+        value = json.loads(b'"' + raw + b'"')
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 class _MatchCache:

@@ -10,13 +10,11 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 
-from agents import discovery
+from agents import discovery, workspaces
 from agents.catalog import INHERIT, Catalog, UnknownModel
 from agents.catalog import load as load_catalog
 from agents.models import AgentPreference, Workspace
@@ -27,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # One thread: loads and workspace registrations never race each other.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agents")
+
+# Folders one request may have looked at: a body naming thousands costs no more.
+MAX_NEW_FOLDERS_PER_REQUEST = 8
 
 
 @dataclass(frozen=True)
@@ -101,33 +102,20 @@ class Registry:
         self._snapshot = await _in_thread(build)
 
     async def register_workspaces(self, folders: set[str]) -> bool:
-        """Register the folders not looked at before that exist here; True if one was new."""
-        new = folders - self._seen_folders
+        """Register the folders not looked at before that qualify (agents.workspaces); True
+        if one was new. At most MAX_NEW_FOLDERS_PER_REQUEST are looked at per call;
+        `folders` are spelled as `workspaces.normalised` returns them."""
+        new = sorted(folders - self._seen_folders)[:MAX_NEW_FOLDERS_PER_REQUEST]
         if not new:
             return False
         if len(self._seen_folders) > 10_000:  # a bound, against prompts naming endless paths
             self._seen_folders.clear()
-        self._seen_folders |= new
+        self._seen_folders.update(new)
         # The folders are checked in the thread too: a stat can block (a network mount).
-        added = await _in_thread(save_workspaces, sorted(new))
+        added = await _in_thread(workspaces.save, new)
         if added:
             self.invalidate()
         return added > 0
-
-
-def save_workspaces(folders: list[str]) -> int:
-    """Create or touch each of the folders that exist here; return how many are new."""
-    added = 0
-    now = timezone.now()
-    for folder in (f for f in folders if Path(f).is_dir()):
-        name = Path(folder).name or folder
-        _, created = Workspace.objects.update_or_create(
-            path=folder, defaults={"name": name, "last_seen": now}
-        )
-        if created:
-            logger.info("agents.workspace_registered path=%s", folder)
-        added += created
-    return added
 
 
 async def _in_thread(function, *args):  # type: ignore[no-untyped-def]
