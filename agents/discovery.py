@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 # An agents folder holding more is not an agents folder (a mistyped AGENTS_DIR, say).
 MAX_FILES_PER_FOLDER = 500
 MAX_FILE_BYTES = files.MAX_FILE_BYTES
+# Files already warned about, with the reason: each reload reads every file again, and a
+# file that stays broken is logged once (then at debug level), not every 30 seconds.
+_warned: set[tuple[str, str]] = set()
+_MAX_WARNED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,17 @@ def discover() -> list[Agent]:
     return list(found.values())
 
 
+def _skipped(path: Path, reason: str) -> None:
+    key = (str(path), reason)
+    if key in _warned:
+        logger.debug("agents.file_skipped path=%s reason=%s", path, reason)
+        return
+    if len(_warned) >= _MAX_WARNED:
+        _warned.clear()
+    _warned.add(key)
+    logger.warning("agents.file_skipped path=%s reason=%s", path, reason)
+
+
 def global_folder() -> Path:
     """AGENTS_DIR with its symlinks resolved: the operator chose it (a ~/.claude kept in a
     dotfiles repository is common); the files in it follow the rules of agents.files."""
@@ -81,7 +96,7 @@ def read_file(path: Path, *, source: str, workspace: Workspace | None = None) ->
     try:
         parsed = frontmatter.parse(files.read_text(path))
     except (OSError, UnicodeDecodeError, frontmatter.AgentFileError) as exc:
-        logger.warning("agents.file_skipped path=%s reason=%s", path, files.reason(exc))
+        _skipped(path, files.reason(exc))
         return None
     fields = parsed.fields
     base = path.stem

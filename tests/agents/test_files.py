@@ -12,6 +12,11 @@ from agents.models import Workspace
 from analytics.price_seed import SEED_PRICES
 
 
+@pytest.fixture(autouse=True)
+def nothing_warned_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discovery, "_warned", set())
+
+
 def test_front_matter_with_continuations_quotes_and_comments() -> None:
     parsed = frontmatter.parse(
         "\ufeff---\nname: reviewer\ndescription: Reviews code\n  across files\n"
@@ -175,3 +180,18 @@ def test_writing_never_goes_through_a_symlink_or_into_a_fifo(tmp_path: Path) -> 
     with pytest.raises(files.UnsafeFile, match="not a regular file"):
         files.write_text(tmp_path / "pipe.md", "new")
     assert target.read_text() == "unchanged"
+
+
+def test_a_broken_file_is_warned_about_once_until_its_reason_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "bad.md").write_text("no front matter")
+    caplog.set_level("DEBUG", logger="agents.discovery")
+
+    for _ in range(3):
+        discovery.read_folder(tmp_path, source="global")
+    (tmp_path / "bad.md").write_text("---\nname: x\n")
+    discovery.read_folder(tmp_path, source="global")
+
+    levels = [r.levelname for r in caplog.records if "file_skipped" in r.getMessage()]
+    assert levels == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
