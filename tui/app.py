@@ -122,12 +122,15 @@ class CcflareApp(App):
 
     async def refresh_accounts(self) -> None:
         try:
-            accounts = await self.client.get("/api/accounts")
+            answer = await self.client.get("/api/accounts")
         except ApiProblem as problem:
             self.report("api", str(problem))
             return
+        if not isinstance(answer, list):
+            self.report("api", "/api/accounts answered something that is not a list of accounts")
+            return
         self.report("api", None)
-        self.accounts = accounts if isinstance(accounts, list) else []
+        self.accounts = readable_accounts(answer)
         self.query_one(OverviewView).show_accounts(self.accounts)
         self.query_one(AccountsView).show_accounts(self.accounts)
 
@@ -214,3 +217,12 @@ class CcflareApp(App):
                 return  # the app is closing: a task failed as its widgets went away
             line.update(Text(text))  # server messages are not markup
             line.set_class(bool(self.problems), "problem")
+
+
+def readable_accounts(answer: list) -> list[dict]:
+    """The accounts the screens can show: objects with an id, each id once; others skipped."""
+    accounts: dict[str, dict] = {}
+    for account in answer:
+        if isinstance(account, dict) and isinstance(account.get("id"), str | int):
+            accounts.setdefault(str(account["id"]), account)
+    return list(accounts.values())

@@ -31,12 +31,17 @@ class RequestDetail(Screen):
         yield Footer()
 
     async def on_mount(self) -> None:
+        body = self.query_one("#detail-body", Static)
+        path = f"/api/requests/{self.request_id}"
         try:
-            detail = await shared(self).client.get(f"/api/requests/{self.request_id}")
+            detail = await shared(self).client.get(path)
         except ApiProblem as problem:
-            self.query_one("#detail-body", Static).update(Text(str(problem), style="red"))
+            body.update(Text(str(problem), style="red"))
             return
-        self.query_one("#detail-body", Static).update(render(detail))
+        if not isinstance(detail, dict):
+            body.update(Text(f"{path} answered something that is not a request", style="red"))
+            return
+        body.update(render(detail))
         self.query_one(VerticalScroll).focus()
 
     def action_close(self) -> None:
@@ -44,14 +49,16 @@ class RequestDetail(Screen):
 
 
 def render(detail: dict) -> RenderableType:
-    payload = detail.get("payload") or {}
-    sent, answered = payload.get("request") or {}, payload.get("response") or {}
-    request_body = conversation.decode_body(sent.get("body"))
-    response_body = conversation.decode_body(answered.get("body"))
+    """The request as the screen shows it; a field of an unexpected type reads as missing."""
+    payload = mapping(detail.get("payload"))
+    sent, answered = mapping(payload.get("request")), mapping(payload.get("response"))
+    request_body = conversation.decode_body(text_or_none(sent.get("body")))
+    response_body = conversation.decode_body(text_or_none(answered.get("body")))
+    trace = detail.get("routingTrace")
     return Group(
         *summary(detail),
         heading("Routing"),
-        *routing(detail.get("routingTrace") or []),
+        *routing(trace if isinstance(trace, list) else []),
         heading("Conversation"),
         *messages(conversation.build(request_body, response_body)),
         heading("Request"),
@@ -61,6 +68,14 @@ def render(detail: dict) -> RenderableType:
         Text(headers_text(answered.get("headers"))),
         Text(conversation.pretty(response_body) or "(not captured)"),
     )
+
+
+def mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def heading(title: str) -> Text:
@@ -88,7 +103,7 @@ def summary(detail: dict) -> list[Text]:
     ]
     lines = [Text.assemble((f"{label:>12} ", "dim"), value) for label, value in fields]
     if detail.get("errorMessage"):
-        lines.append(Text.assemble(("       error ", "dim"), (detail["errorMessage"], "red")))
+        lines.append(Text.assemble(("       error ", "dim"), (str(detail["errorMessage"]), "red")))
     return lines
 
 

@@ -1,4 +1,8 @@
-"""How numbers, times and windows read in the TUI: pure functions, no widgets."""
+"""How numbers, times and windows read in the TUI: pure functions, no widgets.
+
+Each takes what the API sent as it is: a value of an unexpected type (a string where a
+number belongs, say, from a newer or broken server) reads as missing, never as an error.
+"""
 
 from datetime import UTC, datetime
 
@@ -9,9 +13,16 @@ BAR_WIDTH = 12
 WARN_AT, FULL_AT = 0.7, 0.9
 
 
-def count(value: float | None) -> str:
-    """1234 -> 1.2k, 2_500_000 -> 2.5M; None -> an em dash."""
-    if value is None:
+def number(value: object) -> int | float | None:
+    """The value if it is a number (a bool is not one), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def count(value: object) -> str:
+    """1234 -> 1.2k, 2_500_000 -> 2.5M; None (or not a number) -> an em dash."""
+    if (value := number(value)) is None:
         return "—"
     for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= limit:
@@ -19,30 +30,33 @@ def count(value: float | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def cost(value: float | None) -> str:
-    if value is None:
+def cost(value: object) -> str:
+    if (value := number(value)) is None:
         return "—"
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
+def percent(value: object) -> str:
+    return "—" if (value := number(value)) is None else f"{value:.1f}%"
 
 
-def millis(value: float | None) -> str:
-    if value is None:
+def millis(value: object) -> str:
+    if (value := number(value)) is None:
         return "—"
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
-def speed(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} tok/s"
+def speed(value: object) -> str:
+    return "—" if (value := number(value)) is None else f"{value:.1f} tok/s"
 
 
-def parse_time(value: str | float | None) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
     """An ISO time, or epoch milliseconds (the live stream's `start` events), as a datetime."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if (millis := number(value)) is not None:
+        try:
+            return datetime.fromtimestamp(millis / 1000, tz=UTC)
+        except (ValueError, OverflowError, OSError):  # out of datetime's range, or NaN
+            return None
     if not value or not isinstance(value, str):
         return None
     try:
@@ -52,7 +66,7 @@ def parse_time(value: str | float | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def until(value: str | float | None, *, now: datetime | None = None) -> str:
+def until(value: object, *, now: datetime | None = None) -> str:
     """How long until an ISO time, as `2h13m` or `4d3h`; empty when unknown or past."""
     when = parse_time(value)
     if when is None:
@@ -68,7 +82,7 @@ def until(value: str | float | None, *, now: datetime | None = None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
 
 
-def clock(value: str | float | None) -> str:
+def clock(value: object) -> str:
     """An ISO time as the local HH:MM:SS (the day too when it is not today)."""
     when = parse_time(value)
     if when is None:
@@ -78,9 +92,9 @@ def clock(value: str | float | None) -> str:
     return local.strftime("%H:%M:%S" if local.date() == today else "%m-%d %H:%M")
 
 
-def window_bar(utilization: float | None, reset: str | None, *, width: int = BAR_WIDTH) -> Text:
+def window_bar(utilization: object, reset: object, *, width: int = BAR_WIDTH) -> Text:
     """A usage window (0..1) as a coloured bar, its percentage and the time to its reset."""
-    if utilization is None:
+    if (utilization := number(utilization)) is None or utilization != utilization:  # NaN
         return Text("no data", style="dim")
     share = min(max(utilization, 0.0), 1.0)
     filled = round(share * width)
@@ -98,17 +112,20 @@ HEALTH_STYLES = {"ok": "green", "paused": "dim", "rate_limited": "yellow", "cool
 
 def health(account: dict) -> Text:
     """The account's health state, coloured, with its reason when it cannot serve."""
-    state = (account.get("health") or {}).get("state") or "unknown"
-    reason = (account.get("health") or {}).get("reason") or ""
+    health = account.get("health")
+    if not isinstance(health, dict):
+        return Text("—", style="dim")
+    state = str(health.get("state") or "unknown")
+    reason = str(health.get("reason") or "")
     text = Text(state.replace("_", " "), style=HEALTH_STYLES.get(state, "red"))
     if reason and state != "ok":
         text.append(f" ({reason})", style="dim")
     return text
 
 
-def status(code: int | None, *, in_flight: bool = False) -> Text:
+def status(code: object, *, in_flight: bool = False) -> Text:
     if in_flight:
         return Text("…", style="cyan")
-    if code is None:
+    if (code := number(code)) is None:
         return Text("—", style="dim")
     return Text(str(code), style="green" if code < 400 else "red")

@@ -2,7 +2,8 @@
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from rich.console import Console
 from textual.pilot import Pilot
 
@@ -21,6 +23,7 @@ from tui.client import ApiClient
 
 # Where the tests save the screens as SVG (gitignored; CI keeps test-artifacts/).
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tui"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A safety net for waits on the live server, never a measure of speed.
 PATIENCE_SECONDS = 30.0
 
@@ -82,3 +85,23 @@ def screen_text(app: CcflareApp) -> str:
 def shot(app: CcflareApp, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return Path(app.save_screenshot(filename=f"{name}.svg", path=str(SCREENSHOTS)))
+
+
+@asynccontextmanager
+async def serving(routes: dict[str, Handler]) -> AsyncIterator[str]:
+    """A real HTTP server answering GET on each path with its handler; yields its URL.
+
+    Handlers still running at the end (a server made to hang) are cut after a moment.
+    """
+    odd = web.Application()
+    for path, handler in routes.items():
+        odd.router.add_get(path, handler)
+    runner = web.AppRunner(odd, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

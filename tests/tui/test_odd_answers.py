@@ -1,0 +1,69 @@
+"""Answers of shapes no ccflare version sends: each odd field reads as missing, never a crash."""
+
+from aiohttp import web
+
+from tests.tui.conftest import Handler, screen_text, serving, until
+from tui.app import CcflareApp
+from tui.client import ApiClient
+from tui.detail import RequestDetail
+
+# One account of each odd kind, among two the screens can show.
+ODD_ACCOUNTS = [
+    {"id": "a1", "name": "alpha", "health": "ok", "fiveHourUtilization": "0.5"},
+    5,
+    {"name": "no-id"},
+    {"id": "b2", "name": "beta", "requestCount": "7", "sevenDayUtilization": [0.5]},
+]
+
+
+def answering(value: object) -> Handler:
+    async def handler(_: web.Request) -> web.Response:
+        return web.json_response(value)
+
+    return handler
+
+
+async def test_odd_fields_of_accounts_read_as_missing() -> None:
+    routes = {"/api/accounts": answering(ODD_ACCOUNTS), "/api/analytics": answering({})}
+    async with serving(routes) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "beta" in screen_text(app), "the accounts shown")
+            await pilot.resize_terminal(120, 30)  # the Overview draws its table again
+            await pilot.press("2")
+            await pilot.pause(0.3)
+
+            text = screen_text(app)
+            assert app.is_running and "alpha" in text and "beta" in text
+            assert "no-id" not in text and "Something went wrong" not in text
+            assert [a["name"] for a in app.accounts] == ["alpha", "beta"]
+        assert app.return_code in (None, 0)
+
+
+async def test_accounts_of_the_wrong_shape_are_said_on_the_top_line() -> None:
+    async with serving({"/api/accounts": answering({"accounts": []})}) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "not a list of accounts" in screen_text(app), "the problem")
+            assert app.is_running
+
+
+async def test_a_request_detail_that_is_not_an_object_is_said_in_place() -> None:
+    routes = {
+        "/api/accounts": answering([]),
+        "/api/requests/r1": answering(["not", "a", "request"]),
+        "/api/requests/r2": answering(
+            {"payload": "x", "routingTrace": "y", "responseTimeMs": "12", "errorMessage": 5}
+        ),
+    }
+    async with serving(routes) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.push_screen(RequestDetail("r1"))
+            await until(pilot, lambda: "not a request" in screen_text(app), "the problem")
+            await pilot.press("escape")
+
+            await app.push_screen(RequestDetail("r2"))
+            await until(pilot, lambda: "Conversation" in screen_text(app), "the odd detail")
+            assert app.is_running
+        assert app.return_code in (None, 0)
