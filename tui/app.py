@@ -166,6 +166,10 @@ class CcflareApp(App):
                 problem = f"the server closed the {source}"
             except ApiProblem as error:
                 problem = str(error)
+            except Exception as error:
+                # A bug reading the stream (an event of a shape nobody foresaw) must not
+                # end the live view for good: it is said, and the stream read again.
+                problem = f"The {source} failed: {error!r}"
             self.report(source, problem, retrying=True)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)

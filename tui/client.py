@@ -5,7 +5,7 @@ screens can show `str(problem)` in place and never a traceback.
 """
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -35,6 +35,8 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers)
+        # Stream events skipped as unreadable (not a JSON object, or nested too deep).
+        self.skipped_frames = 0
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -59,7 +61,7 @@ class ApiClient:
             return None
         try:
             return reply.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to decode
             raise ApiProblem(f"{path} answered something that is not JSON") from None
 
     async def stream(self, path: str) -> AsyncIterator[dict]:
@@ -72,16 +74,22 @@ class ApiClient:
                 if reply.status_code >= 400:
                     await reply.aread()
                     raise ApiProblem(refusal(reply), status=reply.status_code)
-                async for frame in sse_frames(reply.aiter_lines()):
+                async for frame in sse_frames(reply.aiter_lines(), on_skip=self._skipped):
                     yield frame
         except httpx.HTTPError as error:
             raise ApiProblem(unreachable(self.base_url, error)) from None
 
+    def _skipped(self) -> None:
+        self.skipped_frames += 1
 
-async def sse_frames(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
+
+async def sse_frames(
+    lines: AsyncIterator[str], *, on_skip: Callable[[], None] = lambda: None
+) -> AsyncIterator[dict]:
     """One dict per event: an unnamed event's JSON data, or `{"event": name, "data": text}`.
 
-    Comments (the heartbeats) and data that is not a JSON object are skipped.
+    Comments (the heartbeats) are skipped; so is data that is not a JSON object (or is
+    nested too deep to decode), with a call to `on_skip`, and the stream goes on.
     """
     name = ""
     data: list[str] = []
@@ -92,6 +100,8 @@ async def sse_frames(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
                 yield {"event": name, "data": text}
             elif data and isinstance(parsed := _json_or_none(text), dict):
                 yield parsed
+            elif data:
+                on_skip()
             name, data = "", []
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
@@ -102,7 +112,7 @@ async def sse_frames(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
 def _json_or_none(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to decode
         return None
 
 

@@ -51,3 +51,14 @@ def test_request_filters() -> None:
     assert not matches({**failed, "success": True}, filters)
     assert matches({**failed, "success": None, "inFlight": True}, filters)
     assert short_model("claude-sonnet-4-5-20250929") == "sonnet-4-5"
+
+
+async def test_a_frame_nested_too_deep_is_skipped_and_counted() -> None:
+    skipped = []
+    deep = "data: " + "[" * 100_000 + "]" * 100_000
+    lines_in = lines(deep, "", "data: not json", "", 'data: {"msg": "after"}', "")
+
+    got = [f async for f in client.sse_frames(lines_in, on_skip=lambda: skipped.append(1))]
+
+    assert got == [{"msg": "after"}]
+    assert len(skipped) == 2

@@ -1,5 +1,8 @@
 """Answers of shapes no ccflare version sends: each odd field reads as missing, never a crash."""
 
+import asyncio
+import json
+
 from aiohttp import web
 
 from tests.tui.conftest import Handler, screen_text, serving, until
@@ -21,6 +24,10 @@ def answering(value: object) -> Handler:
         return web.json_response(value)
 
     return handler
+
+
+async def no_events(_: web.Request) -> web.Response:
+    return web.Response(text=": heartbeat\n\n", content_type="text/event-stream")
 
 
 async def test_odd_fields_of_accounts_read_as_missing() -> None:
@@ -67,3 +74,30 @@ async def test_a_request_detail_that_is_not_an_object_is_said_in_place() -> None
             await until(pilot, lambda: "Conversation" in screen_text(app), "the odd detail")
             assert app.is_running
         assert app.return_code in (None, 0)
+
+
+async def test_a_frame_nested_too_deep_is_skipped_and_the_stream_goes_on() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    start = {"type": "start", "id": "r9", "timestamp": 0, "model": "claude-after-the-deep-one"}
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        reply = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await reply.prepare(request)
+        await reply.write(f"data: {deep}\n\ndata: {json.dumps(start)}\n\n".encode())
+        await asyncio.sleep(30)  # open, as a live stream is; cut when the test ends
+        return reply
+
+    routes = {
+        "/api/accounts": answering([]),
+        "/api/requests": answering([]),
+        "/api/requests/stream": stream,
+        "/api/logs/stream": no_events,
+    }
+    async with serving(routes) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("3")
+            await until(pilot, lambda: "after-the-deep-one" in screen_text(app), "the next event")
+            assert app.client.skipped_frames == 1
+            assert "requests stream" not in app.problems
+            assert "Something went wrong" not in screen_text(app)
