@@ -26,6 +26,8 @@ from tui.views.requests import RequestsView
 from tui.views.shared import report_failed_worker
 
 ACCOUNTS_REFRESH_SECONDS = 5.0
+# A call that has waited this long for its answer is said on the top line, with its wait.
+SLOW_AFTER_SECONDS = 3.0
 # Reconnects wait this long, doubling after each failure up to the cap.
 RECONNECT_FIRST_SECONDS, RECONNECT_MAX_SECONDS = 1.0, 30.0
 
@@ -65,6 +67,7 @@ class CcflareApp(App):
         self.problems: dict[str, str] = {}
         self.retrying: set[str] = set()
         self.connection_line = ""
+        self.accounts_read: Worker | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"connecting to {self.client.base_url} …"), id="connection")
@@ -75,8 +78,9 @@ class CcflareApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.run_worker(self.refresh_accounts(), group="accounts", exit_on_error=False)
+        self.schedule_accounts_refresh()
         self.set_interval(ACCOUNTS_REFRESH_SECONDS, self.schedule_accounts_refresh)
+        self.set_interval(1.0, self.show_waiting)
         # Finished requests change the accounts' counters and windows: read them again, at
         # most once a second however busy the proxy is.
         self.set_interval(1.0, self.refresh_accounts_if_stale)
@@ -110,10 +114,14 @@ class CcflareApp(App):
     # Accounts ----------------------------------------------------------------------------
 
     def schedule_accounts_refresh(self) -> None:
-        # exclusive: a slow server never piles up refreshes.
+        # A read still under way is left to finish and this tick skipped: cancelling it for
+        # a new one would, on a server slower than the tick, never let a read finish (and
+        # never let the client's timeout say so). Skipping also never piles reads up.
+        if self.accounts_read is not None and not self.accounts_read.is_finished:
+            return
         self.accounts_stale = False
-        self.run_worker(
-            self.refresh_accounts(), group="accounts", exclusive=True, exit_on_error=False
+        self.accounts_read = self.run_worker(
+            self.refresh_accounts(), group="accounts", exit_on_error=False
         )
 
     def refresh_accounts_if_stale(self) -> None:
@@ -124,7 +132,8 @@ class CcflareApp(App):
         try:
             answer = await self.client.get("/api/accounts")
         except ApiProblem as problem:
-            self.report("api", str(problem))
+            # The next tick reads again; a refused token needs the user, not a retry.
+            self.report("api", str(problem), retrying=not problem.refused)
             return
         if not isinstance(answer, list):
             self.report("api", "/api/accounts answered something that is not a list of accounts")
@@ -201,6 +210,14 @@ class CcflareApp(App):
 
     # The connection line -----------------------------------------------------------------
 
+    def show_waiting(self) -> None:
+        """Say a call that is slow to answer, so a hung server never reads as `live`."""
+        waited = self.client.waited()
+        if waited >= SLOW_AFTER_SECONDS:
+            self.report("slow", f"slow: waiting for the server ({waited:.0f} s)")
+        elif "slow" in self.problems:
+            self.report("slow", None)
+
     def report(self, source: str, problem: str | None, *, retrying: bool = False) -> None:
         """Record (or clear) what is wrong with one source; the line shows each problem once."""
         if problem is None:
@@ -209,9 +226,12 @@ class CcflareApp(App):
         else:
             self.problems[source] = problem
             (self.retrying.add if retrying else self.retrying.discard)(source)
-        lines = [f"✖ {problem}" for problem in dict.fromkeys(self.problems.values())]
-        if self.retrying:
-            lines[-1] += " (reconnecting…)"
+        # Each line says whether it is being retried (a slow call, say, is not).
+        retried = {self.problems[name] for name in self.retrying}
+        lines = [
+            f"✖ {said}" + (" (reconnecting…)" if said in retried else "")
+            for said in dict.fromkeys(self.problems.values())
+        ]
         text = "\n".join(lines) or f"● live: {self.client.base_url}"
         if text != self.connection_line:  # called for every frame: redraw only on change
             self.connection_line = text

@@ -4,7 +4,9 @@ Nothing here raises anything but `ApiProblem` for a call that did not work, so t
 screens can show `str(problem)` in place and never a traceback.
 """
 
+import itertools
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -35,11 +37,21 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers)
+        # When each call still waiting for its answer started (by a number of its own).
+        self._started: dict[int, float] = {}
+        self._numbers = itertools.count()
         # Stream events skipped as unreadable (not a JSON object, or nested too deep).
         self.skipped_frames = 0
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    def waited(self) -> float:
+        """Seconds the oldest call still waiting for its answer has waited (0 when none is);
+        the streams, which wait by design, are not calls."""
+        if not self._started:
+            return 0.0
+        return time.monotonic() - min(self._started.values())
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self._call("GET", path, params=params or None)
@@ -51,10 +63,14 @@ class ApiClient:
         return await self._call("DELETE", path, json=body)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        number = next(self._numbers)
+        self._started[number] = time.monotonic()
         try:
             reply = await self._http.request(method, path, timeout=CALL_TIMEOUT, **kwargs)
         except httpx.HTTPError as error:
             raise ApiProblem(unreachable(self.base_url, error)) from None
+        finally:
+            del self._started[number]
         if reply.status_code >= 400:
             raise ApiProblem(refusal(reply), status=reply.status_code)
         if not reply.content:

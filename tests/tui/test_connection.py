@@ -1,14 +1,18 @@
 """Connection problems are shown in place, and the TUI reconnects by itself."""
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from aiohttp import web
 
 from tests import servers
 from tests.conftest import FakeUpstream, ProxyServer
-from tests.tui.conftest import Served, screen_text, shot, until
+from tests.tui.conftest import Served, screen_text, serving, shot, until
+from tui import app as app_module
+from tui import client as client_module
 from tui.app import CcflareApp
 from tui.client import ApiClient
 
@@ -110,3 +114,46 @@ async def test_an_answer_it_cannot_read_is_said_in_place(odd_server: str) -> Non
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: "Something went wrong" in screen_text(app), "the problem")
         assert app.is_running
+
+
+@pytest.fixture
+def quick_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accounts read every second and a call slow after one: the 5 s and 3 s, scaled."""
+    monkeypatch.setattr(app_module, "ACCOUNTS_REFRESH_SECONDS", 1.0)
+    monkeypatch.setattr(app_module, "SLOW_AFTER_SECONDS", 1.0)
+
+
+async def test_a_server_slower_than_the_refresh_is_waited_for_and_said(quick_ticks: None) -> None:
+    async def accounts(_: web.Request) -> web.Response:
+        await asyncio.sleep(2.5)  # longer than a tick, shorter than the client's timeout
+        return web.json_response([{"id": "a1", "name": "alpha"}])
+
+    async with serving({"/api/accounts": accounts}) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(
+                pilot, lambda: "slow: waiting for the server" in screen_text(app), "the wait"
+            )
+            await until(pilot, lambda: "alpha" in screen_text(app), "the slow answer shown")
+
+
+async def test_a_server_that_never_answers_is_said_and_tried_again(
+    quick_ticks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "CALL_TIMEOUT", httpx.Timeout(2.0))
+    asked = 0
+
+    async def accounts(_: web.Request) -> web.Response:
+        nonlocal asked
+        asked += 1
+        await asyncio.sleep(30)  # cut when the test ends
+        return web.json_response([])
+
+    async with serving({"/api/accounts": accounts}) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "slow: waiting" in screen_text(app), "the wait")
+            await until(pilot, lambda: "did not answer in time" in screen_text(app), "timeout")
+            assert "reconnecting" in screen_text(app)
+            await until(pilot, lambda: asked >= 2, "the accounts read again")
+            assert "● live" not in screen_text(app)
