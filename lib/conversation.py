@@ -45,10 +45,11 @@ def decode_body(encoded: str | None) -> bytes:
 
 
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON, or None when it is not JSON (or was cut by the capture limit)."""
+    """The body as JSON, or None when it is not JSON (or was cut by the capture limit, or
+    is nested too deep to decode: a client's body, shown as text then)."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

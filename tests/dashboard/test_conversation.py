@@ -97,3 +97,11 @@ def test_truncated_request_body_gives_no_messages() -> None:
 def test_decode_body_tolerates_garbage() -> None:
     assert conversation.decode_body(None) == b""
     assert conversation.decode_body("!!!not base64") == b""
+
+
+def test_a_body_nested_too_deep_to_decode_is_shown_as_text() -> None:
+    # A client's captured body: the request's detail page raised RecursionError.
+    deep = b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    assert conversation.pretty(deep) == deep.decode()
+    assert conversation.build(deep, b"") is not None
