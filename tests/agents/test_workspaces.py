@@ -1,5 +1,6 @@
 """Which folders named in requests become workspaces: one spelling, a bound, their owner."""
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -154,3 +155,19 @@ def test_rows_from_before_the_rules_are_not_read(tmp_path: Path, settings: Any, 
     ids = {a.id for a in discovery.discover()}
 
     assert ids == {"proj:reviewer", f"{workspaces.suffixed('proj', str(twin))}:reviewer"}
+
+
+@pytest.mark.django_db
+def test_the_migration_drops_rows_the_rules_would_not_make_now() -> None:
+    # Before the rules, a client registered 3,000 spellings of one folder, and /proc paths.
+    from django.apps import apps
+
+    migration = importlib.import_module("agents.migrations.0002_drop_unqualified_workspaces")
+    kept = ["/tmp/project", "/home/dev/work"]
+    dropped = ["/tmp//project", "/tmp/project/", "/tmp/./project", "/proc/1/cwd", "/dev", "rel"]
+    for n, path in enumerate(kept + dropped):
+        Workspace.objects.create(path=path, name=f"w{n}")
+
+    migration.drop_unqualified(apps, None)
+
+    assert sorted(Workspace.objects.values_list("path", flat=True)) == sorted(kept)
