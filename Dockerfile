@@ -15,8 +15,11 @@ WORKDIR /opt/ccflare
 COPY requirements.txt .
 RUN python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt
 COPY . .
-# Compiled once here, so the read-only app directory needs no writes at run time.
-RUN .venv/bin/python -m compileall -q accounts access agents analytics ccflare_site lib proxy tui
+# Readable by the server's user whatever the checkout's modes (a clone made with umask 077
+# gave 0600 files, and the server could not read its own migrations). Compiled once here,
+# so the read-only app directory needs no writes at run time.
+RUN chmod -R a+rX . \
+    && .venv/bin/python -m compileall -q accounts access agents analytics ccflare_site lib proxy tui
 
 FROM ${BASE_IMAGE}
 RUN groupadd --system ccflare \

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from tests import servers
-from tests.deploy.image_check import fake_upstream
+from tests.deploy.image_check import fake_upstream, wait_accounts
 from tests.deploy.podman import (
     IMAGE,
     PODMAN,
@@ -220,6 +220,8 @@ def main() -> None:
         with stack(settings):
             timed("stack up", lambda: [wait_ok(u) for u in (replica_a, replica_b, front)])
             manage("add_account", "beta", "--api-key", "-", stdin=KEY_BETA + "\n")
+            for replica in (replica_a, replica_b):
+                wait_accounts(replica, 1)
             timed("both replicas serve", lambda: check_both_replicas_serve(front))
             timed("one session", lambda: check_shared_session(front, replica_b, upstream))
             timed("one live feed", lambda: check_shared_live_feed(replica_a, replica_b))
