@@ -7,17 +7,16 @@ effect within that time in every process.
 """
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import connection
 
 from access.models import ClientKey
 from access.policy import KeyPolicy, load_policies
+from lib import db_away
 from lib.reloading import Reloader
 
 logger = logging.getLogger(__name__)
@@ -93,13 +92,13 @@ def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | N
 
 
 def _load() -> tuple[dict[str, int], dict[int, KeyPolicy]]:
-    # This thread keeps its connection between loads; a failure drops it.
+    # This thread keeps its connection between loads; after a failure, lib.db_away says
+    # whether it can serve the next one (closing a SQLite one each time leaked a file).
     try:
         keys = dict(ClientKey.objects.filter(revoked_at=None).values_list("secret_hash", "pk"))
         return keys, (load_policies() if keys else {})
-    except Exception:
-        with contextlib.suppress(Exception):
-            connection.close()
+    except Exception as error:
+        db_away.after_failure(error)
         raise
 
 

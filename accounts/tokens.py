@@ -295,10 +295,9 @@ def _expiring_refresh(account: Account) -> tuple["asyncio.Task[None]", float]:
     if known is not None and known[2] is account and not known[0].done():
         return known[0], known[1]
     task = loop.create_task(_refresh_expiring(account, seen=account.access_token))
-    task.add_done_callback(_retrieve)
     deadline = time.monotonic() + VALID_TOKEN_WAIT_SECONDS
     tasks[id(account)] = (task, deadline, account)
-    task.add_done_callback(lambda _: _forget(tasks, task, id(account)))
+    task.add_done_callback(lambda _: _settled(tasks, task, id(account)))
     return task, deadline
 
 
@@ -327,12 +326,9 @@ async def _refresh_expiring(account: Account, *, seen: str | None) -> None:
         raise
 
 
-def _forget(tasks: dict[int, _Refresh], task: "asyncio.Task[None]", key: int) -> None:
+def _settled(tasks: dict[int, _Refresh], task: "asyncio.Task[None]", key: int) -> None:
     if key in tasks and tasks[key][0] is task:
         del tasks[key]
-
-
-def _retrieve(task: "asyncio.Task[None]") -> None:
     # Its waiters may have gone on; its failure is logged and saved where it happened.
     if not task.cancelled():
         task.exception()

@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 
 # An agents folder holding more is not an agents folder (a mistyped AGENTS_DIR, say).
 MAX_FILES_PER_FOLDER = 500
-MAX_FILE_BYTES = files.MAX_FILE_BYTES
 # Files already warned about, with the reason: each reload reads every file again, and a
 # file that stays broken is logged once (then at debug level), not every 30 seconds.
 _warned: set[tuple[str, str]] = set()

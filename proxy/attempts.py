@@ -50,8 +50,8 @@ class Outcome:
     error_type: str = "api_error"
     message: str = ""
     retry_after: int | None = None
-    # Without an answer: whether the request went upstream and failed there (an upstream
-    # error), or never left the proxy (its own refusal).
+    # Whether the request was sent upstream at all (send_with_retries): without an answer,
+    # an upstream failure, else the proxy's own refusal.
     went_upstream: bool = False
 
 
@@ -245,7 +245,7 @@ async def send_with_retries(
     """
     call, session = turn.call, upstream.get_session()
     # The record names it whatever comes back, even nothing (a cancel, a network error).
-    turn.outcome.account = account
+    turn.outcome.account, turn.outcome.went_upstream = account, True
     retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
     for retry in range(retries + 1):
         try:

@@ -156,7 +156,6 @@ async def _passthrough(call: Call, *, strip: frozenset[str], outcome: Outcome) -
     if response is None:
         turn.outcome.status = 502
         turn.outcome.message = "Failed to forward unauthenticated request"
-        turn.outcome.went_upstream = True  # a network error: it was sent
     turn.outcome.response = response
     return turn.outcome
 
@@ -170,13 +169,9 @@ def _exhausted(
     model family): 429 with retry-after. Some were tried and failed otherwise: 502.
     None could serve to begin with: 503 naming each account's state, with
     retry-after when one comes back by itself.
-
-    Whichever it is, a request that was sent upstream on an account (`outcome.account`,
-    the last one) went upstream and failed there; one that never was is refused here.
     """
     if tried:
         outcome.attempts += 1  # the last account's turn failed too
-    outcome.went_upstream = outcome.account is not None
     now = datetime.now(UTC)
     limits = [_limit_until(a, now, family) for a in accounts]
     blocked = [until for until in limits if until is not None]

@@ -201,11 +201,16 @@ class Exchange:
         """Cancelled before any answer came (the client left, a shutdown): the record
         still says where the request went, as `relay` would have, and on which account
         it was waiting (the last one it was sent upstream with, if any)."""
-        record, last = self.record, outcome.account
-        note = trace(last, "no answer yet when cancelled")
-        record.routing_trace = [*record.routing_trace, *outcome.trace, note]
+        self._take(outcome, trace(outcome.account, "no answer yet when cancelled"))
+
+    def _take(self, outcome: Outcome, *notes: dict) -> None:
+        """The walk's trace, attempts and account onto the record: the account that
+        answered or, without an answer, the last one the request was sent with."""
+        record, account = self.record, outcome.account
+        # After an agent's note.
+        record.routing_trace = [*record.routing_trace, *outcome.trace, *notes]
         record.failover_attempts = outcome.attempts
-        record.account_id = last.pk if last is not None else None
+        record.account_id = account.pk if account is not None else None
 
     def _on_client_gone(self, task: asyncio.Task | None, gone: asyncio.Future) -> None:
         if not gone.cancelled() and not self.completed and task is not None:
@@ -222,12 +227,8 @@ class Exchange:
 
     async def relay(self, outcome: Outcome, send: Send) -> None:
         record = self.record
-        record.routing_trace = [*record.routing_trace, *outcome.trace]  # after an agent's note
-        record.failover_attempts = outcome.attempts
+        self._take(outcome)
         if outcome.response is None:
-            # The last account it reached, if any: that account's request failed upstream.
-            last = outcome.account
-            record.account_id = last.pk if last is not None else None
             # No answer to read them from (every account failed or sat out): the record
             # still says which model, and whether a stream, was asked for.
             self._from_request()
@@ -241,9 +242,7 @@ class Exchange:
             )
             await self._send_error(send, outcome.status, outcome.error_type, outcome.message, extra)
             return
-        response = outcome.response
-        account = outcome.account
-        record.account_id = account.pk if account is not None else None
+        response, account = outcome.response, outcome.account
         status = record.status_code = response.status
         recorder.note_started(record)
         headers = upstream.response_headers(response)

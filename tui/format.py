@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
+from lib.numbers import finite_number
+
 BAR_WIDTH = 12
 # Over these a window bar turns yellow, then red.
 WARN_AT, FULL_AT = 0.7, 0.9
 
 
 def number(value: object) -> int | float | None:
-    """The value if it is a number (a bool is not one), else None."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return None
+    """The value if it is a finite number (a bool is not one), else None."""
+    return value if finite_number(value) else None
 
 
 def count(value: object) -> str:

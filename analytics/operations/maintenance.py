@@ -75,7 +75,10 @@ def _delete_in_batches(queryset: QuerySet) -> int:
         with transaction.atomic():
             keys = list(queryset.values_list("pk", flat=True)[:DELETE_BATCH])
             if keys:
-                removed += _raw_delete(queryset.model.objects.filter(pk__in=keys))
+                # One DELETE statement, not the ORM's collector, which loads every row to
+                # look for dependants (payloads go first, so nothing cascades).
+                batch = queryset.model.objects.filter(pk__in=keys)
+                removed += batch._raw_delete(batch.db)
         if len(keys) < DELETE_BATCH:
             return removed
         time.sleep(BATCH_PAUSE_SECONDS)  # the other writers' turn
@@ -106,12 +109,6 @@ def reset_stats() -> int:
     removed = clear_history()
     Account.objects.update(request_count=0, session_request_count=0)
     return removed
-
-
-def _raw_delete(queryset: object) -> int:
-    # Payloads go first, so nothing cascades: one DELETE statement instead of the
-    # ORM's collector, which would load every row to look for dependants.
-    return queryset._raw_delete(queryset.db)  # type: ignore[attr-defined]
 
 
 class PeriodicCleanup:

@@ -85,7 +85,7 @@ def test_a_folder_keeps_its_good_files_and_skips_the_rest(
     (tmp_path / "good.md").write_text("---\nname: Good One\ncolor: red\n---\nPrompt A\n")
     (tmp_path / "bad.md").write_text("no front matter")
     (tmp_path / "latin1.md").write_bytes(b"---\nname: \xe9\n---\n")
-    (tmp_path / "huge.md").write_text("---\nname: h\n---\n" + "x" * discovery.MAX_FILE_BYTES)
+    (tmp_path / "huge.md").write_text("---\nname: h\n---\n" + "x" * files.MAX_FILE_BYTES)
     (tmp_path / "notes.txt").write_text("---\nname: t\n---\n")
 
     agents = discovery.read_folder(tmp_path, source="global")
