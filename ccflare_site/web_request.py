@@ -140,6 +140,12 @@ def body_limit() -> int:
     return settings.MAX_BODY_MB * 1024 * 1024 + 1
 
 
+# Single bytes tested as integers: for `b"x" in data`, CPython first tries the needle as
+# an integer, and the TypeError it raises and clears costs ten times the search (0.1 µs;
+# twenty headers a request). `ord("x") in data` is one memchr.
+_CR, _LF, _QUESTION_MARK, _UNDERSCORE = b"\r\n?_"
+
+
 def add_raw_header(self: http_headers.Headers, name: str | bytes, value: str | bytes) -> None:
     """Twisted's Headers.addRawHeader, sanitising a value only when it has a line break.
 
@@ -148,7 +154,7 @@ def add_raw_header(self: http_headers.Headers, name: str | bytes, value: str | b
     """
     if isinstance(value, str):
         value = value.encode("utf8")
-    if b"\r" in value or b"\n" in value:
+    if _CR in value or _LF in value:
         value = http_headers._sanitizeLinearWhitespace(value)
     # The encoder's own cache first: a name seen before costs one lookup, not a method call.
     canonical = _canonical_names.get(name) or http_headers._nameEncoder.encode(name)
@@ -172,7 +178,7 @@ def process_http(request: Any) -> None:
             request.basic_error(400, b"Bad Request", "Invalid characters in path")
             return
         request.query_string = b""
-        if b"?" in request.uri:
+        if _QUESTION_MARK in request.uri:
             request.query_string = request.uri.split(b"?", 1)[1]
             try:
                 request.query_string.decode("ascii")
@@ -227,7 +233,7 @@ def _clean_headers(request: Any) -> None:
     request.clean_headers = clean = []
     request.root_path = request.server.root_path
     for name, values in request.requestHeaders.getAllRawHeaders():
-        if b"_" in name:
+        if _UNDERSCORE in name:
             continue
         lower = name.lower()
         for value in values:

@@ -3,7 +3,8 @@
 from lib.h1.errors import MalformedResponse
 
 MAX_HEAD_BYTES = 64 * 1024
-_BLANKS = (b" ", b"\t")
+# As integers: indexing bytes gives one, where slicing would make a new bytes object.
+_BLANKS = b" \t"
 # The fields that decide how the body is framed and whether the connection is kept.
 _FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 
@@ -41,12 +42,10 @@ def parse_head(block: bytes) -> Head:
     append = head.raw_headers.append
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        if not colon or not name or name[-1:] in _BLANKS or line[:1] in _BLANKS:
+        if not colon or not name or name[-1] in _BLANKS or line[0] in _BLANKS:
             raise MalformedResponse("bad header line")
+        lower = _lowered.get(name) or _lower(name)
         value = value.strip(b" \t")
-        lower = _lowered.get(name)
-        if lower is None:
-            lower = _lower(name)
         append((lower, value))
         if lower not in _FRAMING:
             continue
