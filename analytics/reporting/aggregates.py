@@ -57,7 +57,11 @@ class Totals:
 
 def totals(rows: QuerySet) -> Totals:
     """The totals of `rows` (requests), in one aggregate query."""
-    agg = rows.aggregate(**SUMS)
+    return totals_of(rows.aggregate(**SUMS))
+
+
+def totals_of(agg: dict) -> Totals:
+    """The totals of one set of `SUMS` (an aggregate, or groups added up)."""
     return Totals(
         requests=agg["requests"],
         successes=agg["successes"],
@@ -74,7 +78,8 @@ def totals(rows: QuerySet) -> Totals:
 
 def model_counts(rows: QuerySet, *, limit: int) -> list[tuple[str, int]]:
     """`(model, requests)` of the `limit` most used models, most first, then by name."""
-    groups = rows.exclude(model=None).values("model").annotate(count=Count("id"))
+    # COUNT(*), not of a column: SQLite then reads the (model, timestamp) index alone.
+    groups = rows.exclude(model=None).values("model").annotate(count=Count("*"))
     return [(g["model"], g["count"]) for g in groups.order_by("-count", "model")[:limit]]
 
 

@@ -79,6 +79,9 @@ def seed_requests(
     rng = random.Random(seed)
     now = timezone.now()
     rows = [_request(rng, now=now, days=days, accounts=accounts) for _ in range(count)]
+    # Oldest first, as the proxy writes them: the table's order on disk then follows time,
+    # as in a real install (random order made a window's rows scattered reads: 4x slower).
+    rows.sort(key=lambda r: r.timestamp)
     for start in range(0, len(rows), 1000):
         Request.objects.bulk_create(rows[start : start + 1000])
     newest = sorted(rows, key=lambda r: r.timestamp, reverse=True)[:payloads]
