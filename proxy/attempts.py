@@ -5,7 +5,8 @@ what the answer says about the account.
   `retry-after` is honoured), then the upstream's own answer is relayed: they are
   upstream-wide and never bench the account, nor walk the pool.
 - A network error or timeout moves on to the next account, once per request. The
-  failing account sits out only if another account then serves (the failure was its own).
+  failing account sits out only if another account then serves, with no 5xx or 529
+  (the failure was its own).
 - A 429 or a hard unified status with rate-limit headers benches the account until the
   reset, or only the model family of a per-model weekly cap; a 429 with no rate-limit
   headers at all is about this request: it moves on and benches nobody.

@@ -54,7 +54,7 @@ async def forward(
             family = _family(call, accounts, datetime.now(UTC))
         return _exhausted(turn.outcome, accounts, tried=bool(plan.candidates), family=family)
     account, response = served
-    _served(turn, account, plan.holder, duration=duration)
+    _served(turn, account, plan.holder, duration=duration, status=response.status)
     # outcome.account is the account that answered already (send_with_retries set it).
     turn.outcome.response = response
     return turn.outcome
@@ -118,10 +118,16 @@ def _family(call: Call, accounts: list[Account], now: datetime) -> str | None:
     return health.model_family(sniff.request_model(call.body))
 
 
-def _served(turn: Turn, account: Account, holder: Account | None, *, duration: timedelta) -> None:
-    """Trace who served; accounts whose own failures others did not share sit out now."""
+def _served(
+    turn: Turn, account: Account, holder: Account | None, *, duration: timedelta, status: int
+) -> None:
+    """Trace who served; accounts whose own failures others did not share sit out now.
+
+    A 5xx/529 answer shares them: the upstream is failing for the account that gave
+    it too, so an earlier network error proves nothing against its account.
+    """
     now = datetime.now(UTC)
-    for failed, reason in turn.own_failures:
+    for failed, reason in turn.own_failures if status < 500 else ():
         if failed is not account:
             pool.update(failed, **health.own_failure(failed, reason, now=now))
             logger.warning("proxy.account_cooling_down account=%s reason=%s", failed.name, reason)

@@ -347,6 +347,23 @@ async def test_a_network_error_only_one_account_gets_cools_it_down(fake: FakeUps
     assert saved.cooldown_reason.startswith("network error (")
 
 
+async def test_a_network_error_then_an_overload_elsewhere_cools_nobody(
+    fake: FakeUpstream,
+) -> None:
+    # The next account's 529 shows the upstream failing for everyone: the network error
+    # is no proof against "a", which used to cool down and lose the session.
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential=KEY_A, scenario="drop_before_headers")
+    fake.add_rule(credential="*", status=529)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (529, "b")
+    saved = await stored(a)
+    assert (saved.failure_streak, saved.cooldown_until) == (0, None)
+
+
 async def test_passthrough_relays_the_upstreams_5xx_after_its_retries(fake: FakeUpstream) -> None:
     fake.add_rule(credential="client-own-key", status=529)
 
