@@ -51,8 +51,10 @@ async def forward(
     served = await _walk(turn, plan.candidates)
     if served is None:
         if family is None:  # a cap this very request ran into counts too
-            family = _family(call, accounts, datetime.now(UTC))
-        return _exhausted(turn.outcome, accounts, tried=bool(plan.candidates), family=family)
+            family = _family(call, accounts, now)
+        return _exhausted(
+            turn.outcome, accounts, tried=bool(plan.candidates), family=family, since=now
+        )
     account, response = served
     _served(turn, account, plan.holder, duration=duration, status=response.status)
     # outcome.account is the account that answered already (send_with_retries set it).
@@ -167,21 +169,28 @@ async def _passthrough(call: Call, *, strip: frozenset[str], outcome: Outcome) -
 
 
 def _exhausted(
-    outcome: Outcome, accounts: list[Account], *, tried: bool, family: str | None
+    outcome: Outcome,
+    accounts: list[Account],
+    *,
+    tried: bool,
+    family: str | None,
+    since: datetime,
 ) -> Outcome:
     """No account produced a response: say why, in the error the client will get.
 
     Every account that could serve is held by a limit (its own, or its cap on this
     model family): 429 with retry-after. Some were tried and failed otherwise: 502.
     None could serve to begin with: 503 naming each account's state, with
-    retry-after when one comes back by itself.
+    retry-after when one comes back by itself. States are read as of `since`, the
+    walk's start: a limit the walk itself ran into counts even when the upstream
+    gave it no time to run (`retry-after: 0` or a date already past).
     """
     if tried:
         outcome.attempts += 1  # the last account's turn failed too
     now = datetime.now(UTC)
-    limits = [_limit_until(a, now, family) for a in accounts]
+    limits = [_limit_until(a, since, family) for a in accounts]
     blocked = [until for until in limits if until is not None]
-    healths = [(a, a.health(now)) for a in accounts]
+    healths = [(a, a.health(since)) for a in accounts]
     if blocked and len(blocked) == sum(1 for _, h in healths if h.usable or _limited(h)):
         wait = _seconds_until(min(blocked), now)
         outcome.status, outcome.error_type, outcome.retry_after = 429, "rate_limit_error", wait

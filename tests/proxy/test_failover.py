@@ -247,6 +247,26 @@ async def test_every_account_rate_limited_gives_429_with_the_first_reset(
     assert (outcome.account, outcome.went_upstream, outcome.attempts) == (None, False, 0)
 
 
+async def test_every_account_limited_with_a_wait_of_zero_still_gives_429(
+    fake: FakeUpstream,
+) -> None:
+    # Benched until the moment of the answer, each limit had run out by the end of the
+    # walk: the client got 502 "All accounts failed" for what was a rate limit.
+    await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    rejected = {
+        "anthropic-ratelimit-unified-status": "rejected",
+        "anthropic-ratelimit-unified-reset": "1000",
+        "retry-after": "0",
+    }
+    fake.add_rule(credential="*", status=429, headers=rejected)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status, outcome.error_type) == (None, 429, "rate_limit_error")
+    assert (outcome.retry_after, outcome.attempts) == (1, 2)
+
+
 async def test_a_429_on_the_last_account_left_fails_upstream_on_it(fake: FakeUpstream) -> None:
     await make(make_account, name="a", api_key=KEY_A, priority=0)
     await make(make_account, name="b", api_key=KEY_B, priority=1, paused=True)
