@@ -12,7 +12,8 @@ HARD_STATUSES = frozenset(
 )
 _PREFIX = "anthropic-ratelimit-unified-"
 # No window of Anthropic's is longer than a week: a reset or wait further out than
-# this is a broken header, clamped so it still benches the account (and fits a datetime).
+# this is a broken header and read as none (the fallback then benches the account).
+# Clamped instead, one such header benched its account for a week.
 MAX_WAIT_SECONDS = 8 * 24 * 3600
 
 
@@ -114,9 +115,9 @@ def _number(raw: str | None) -> float | None:
 def _epoch(raw: str | None, now: float) -> float | None:
     """A moment in epoch seconds, at most MAX_WAIT_SECONDS ahead; None if not one."""
     value = _number(raw)
-    if value is None or value < 0:
+    if value is None or value < 0 or value > now + MAX_WAIT_SECONDS:
         return None
-    return min(value, now + MAX_WAIT_SECONDS)
+    return value
 
 
 def _int(raw: str | None) -> int | None:
@@ -131,7 +132,8 @@ def _text(raw: str, now: float) -> str:
 
 
 def _retry_after(raw: str | None, *, now: float) -> float | None:
-    """retry-after is seconds or an HTTP date."""
+    """retry-after is seconds or an HTTP date; one in the past is 0, one past
+    MAX_WAIT_SECONDS is None."""
     if raw is None:
         return None
     seconds = _number(raw)
@@ -140,7 +142,7 @@ def _retry_after(raw: str | None, *, now: float) -> float | None:
             seconds = email.utils.parsedate_to_datetime(raw).timestamp() - now
         except (TypeError, ValueError, OverflowError):
             return None
-    return min(max(seconds, 0.0), MAX_WAIT_SECONDS)
+    return max(seconds, 0.0) if seconds <= MAX_WAIT_SECONDS else None
 
 
 # Header name -> (RateLimitInfo field, reader of its value at `now`).

@@ -127,6 +127,31 @@ def test_blocked_until_prefers_the_most_specific_reset(headers: dict, until: flo
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == until
 
 
+TEN_YEARS = str(int(NOW) + 10 * 365 * 86400)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {
+            "anthropic-ratelimit-unified-status": "rejected",
+            "anthropic-ratelimit-unified-reset": TEN_YEARS,
+        },
+        {"retry-after": str(10 * 365 * 86400)},
+        {"x-ratelimit-reset": TEN_YEARS},
+        {
+            "anthropic-ratelimit-unified-7d-utilization": "1.0",
+            "anthropic-ratelimit-unified-7d-reset": TEN_YEARS,
+        },
+    ],
+)
+def test_a_wait_longer_than_any_window_is_no_answer(headers: dict) -> None:
+    # Was clamped to 8 days: one broken header benched every account it came from for a
+    # week. Unreadable, it benches for the fallback and the account is asked again then.
+    info = read(headers)
+    assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 60
+
+
 def test_garbage_values_are_ignored() -> None:
     info = parse(**{"anthropic-ratelimit-unified-reset": "soon", "retry-after": "later"})
     assert info.reset is None
