@@ -304,6 +304,8 @@ class Exchange:
             await self._relay_rest(response, send)
             return
         self.usage.on_json_body(body)
+        if self.usage.error is not None:  # a relayed error answer (a 529, a 4xx): its message
+            self.record.error_message = self.usage.error
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 

@@ -303,6 +303,8 @@ def test_persistent_5xx_on_last_account_is_relayed(
     assert len(fake_upstream.log()) == 3  # first try + RETRY_ATTEMPTS=2
     (row,) = recorded(1)
     assert row.status_code == 500 and not row.success
+    # The upstream's own message: was None, so an outage left no trace in recent errors.
+    assert row.error_message == "Fake error 500"
 
 
 def test_upstream_dropping_mid_stream_is_an_error_for_client_and_record(
