@@ -179,11 +179,11 @@ def _exhausted(
     """No account produced a response: say why, in the error the client will get.
 
     Every account that could serve is held by a limit (its own, or its cap on this
-    model family): 429 with retry-after. Some were tried and failed otherwise: 502.
-    None could serve to begin with: 503 naming each account's state, with
-    retry-after when one comes back by itself. States are read as of `since`, the
-    walk's start: a limit the walk itself ran into counts even when the upstream
-    gave it no time to run (`retry-after: 0` or a date already past).
+    model family): 429. Some were tried and failed otherwise: 502. None could serve
+    to begin with: 503 naming each account's state. 429 and 503 carry retry-after
+    when an account comes back by itself (a limit resets, a cooldown ends): the first.
+    States are read as of `since`, the walk's start: a limit the walk itself ran into
+    counts even when the upstream gave it no time to run (`retry-after: 0`).
     """
     if tried:
         outcome.attempts += 1  # the last account's turn failed too
@@ -191,25 +191,22 @@ def _exhausted(
     limits = [_limit_until(a, since, family) for a in accounts]
     blocked = [until for until in limits if until is not None]
     healths = [(a, a.health(since)) for a in accounts]
+    cooling = [h.until for _, h in healths if h.state == HealthState.COOLING_DOWN and h.until]
+    back = min(blocked + cooling, default=None)
+    outcome.retry_after = _seconds_until(back, now) if back is not None else None
     if blocked and len(blocked) == sum(1 for _, h in healths if h.usable or _limited(h)):
-        wait = _seconds_until(min(blocked), now)
-        outcome.status, outcome.error_type, outcome.retry_after = 429, "rate_limit_error", wait
+        outcome.status, outcome.error_type = 429, "rate_limit_error"
         outcome.message = (
-            f"All {len(blocked)} usable accounts are rate-limited; the first resets in {wait} s"
+            f"All {len(blocked)} usable accounts are rate-limited; "
+            f"the first is back in {outcome.retry_after} s"
         )
     elif tried:
-        outcome.status = 502
+        outcome.status, outcome.retry_after = 502, None
         outcome.message = f"All accounts failed to proxy the request ({outcome.attempts} attempted)"
     else:
         outcome.status = 503
         states = "; ".join(f"{a.name}: {h.describe()}" for a, h in healths)
         outcome.message = f"No usable account ({states})"
-        cooling = [
-            h.until
-            for _, h in healths
-            if h.state == HealthState.COOLING_DOWN and h.until is not None
-        ]
-        outcome.retry_after = _seconds_until(min(cooling), now) if cooling else None
     if outcome.status != 502:  # 502: accounts were there and failed; this request's own trouble
         signals.announce_exhausted(status=outcome.status, message=outcome.message)
     return outcome

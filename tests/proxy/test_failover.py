@@ -247,6 +247,21 @@ async def test_every_account_rate_limited_gives_429_with_the_first_reset(
     assert (outcome.account, outcome.went_upstream, outcome.attempts) == (None, False, 0)
 
 
+async def test_a_429_retry_after_counts_an_account_cooling_down_that_is_back_sooner(
+    fake: FakeUpstream,
+) -> None:
+    # Was 18000: the client was told to wait out b's 5-hour window though a serves in 30 s.
+    now = timezone.now()
+    await make(make_account, name="a", api_key=KEY_A, cooldown_until=now + timedelta(seconds=30))
+    await make(make_account, name="b", api_key=KEY_B, rate_limited_until=now + timedelta(hours=5))
+
+    outcome = await forward(fake)
+
+    assert (outcome.status, outcome.error_type) == (429, "rate_limit_error")
+    assert 29 <= outcome.retry_after <= 30
+    assert outcome.message.endswith(f"the first is back in {outcome.retry_after} s")
+
+
 async def test_every_account_limited_with_a_wait_of_zero_still_gives_429(
     fake: FakeUpstream,
 ) -> None:
