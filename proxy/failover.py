@@ -196,10 +196,9 @@ def _exhausted(
     outcome.retry_after = _seconds_until(back, now) if back is not None else None
     if blocked and len(blocked) == sum(1 for _, h in healths if h.usable or _limited(h)):
         outcome.status, outcome.error_type = 429, "rate_limit_error"
-        outcome.message = (
-            f"All {len(blocked)} usable accounts are rate-limited; "
-            f"the first is back in {outcome.retry_after} s"
-        )
+        # Only per-model caps hold them: say which, or it reads as if nothing could be served.
+        capped = None if any(_limited(h) for _, h in healths) else family
+        outcome.message = _limited_words(len(blocked), capped, wait=outcome.retry_after)
     elif tried:
         outcome.status, outcome.retry_after = 502, None
         outcome.message = f"All accounts failed to proxy the request ({outcome.attempts} attempted)"
@@ -210,6 +209,13 @@ def _exhausted(
     if outcome.status != 502:  # 502: accounts were there and failed; this request's own trouble
         signals.announce_exhausted(status=outcome.status, message=outcome.message)
     return outcome
+
+
+def _limited_words(count: int, family: str | None, *, wait: int | None) -> str:
+    held = f"have reached their {family} limit (other models are served)" if family else None
+    return (
+        f"All {count} usable accounts {held or 'are rate-limited'}; the first is back in {wait} s"
+    )
 
 
 def _limit_until(account: Account, now: datetime, family: str | None) -> datetime | None:

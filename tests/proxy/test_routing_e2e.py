@@ -127,6 +127,8 @@ def test_a_weekly_model_cap_every_account_hits_at_once_is_a_429_from_the_first_r
 
     assert first.status_code == 429
     assert first.json()["error"]["type"] == "rate_limit_error"
+    # It names the family: "rate-limited" alone read as if no model could be served.
+    assert "reached their opus limit (other models are served)" in first.json()["error"]["message"]
     assert 3500 <= int(first.headers["retry-after"]) <= 3600
     assert post(proxy).status_code == 200  # sonnet still served
 
