@@ -26,7 +26,7 @@ from accounts import health, tokens
 from accounts.models import Account
 from accounts.pool import pool
 from lib.h1 import Response, UpstreamError
-from proxy import ratelimit, upstream
+from proxy import ratelimit, sniff, upstream
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def _read_limits(
     until = ratelimit.blocked_until(
         info, now=now, fallback_seconds=settings.RATE_LIMIT_FALLBACK_SECONDS
     )
-    words = _bench(account, info, until=until, family=turn.family)
+    words = _bench(account, info, until=until, family=_request_family(turn))
     if response.status < 400:
         # Served, but the window is now full: relay this answer (sending the call
         # again elsewhere would pay for it twice); later calls skip the account.
@@ -140,6 +140,10 @@ def _bench(
     moment = _dt(until)
     assert moment is not None
     capped = health.claim_family(info.claim)
+    if capped is not None and family is not None and capped != family:
+        # A claim naming a family this request's model is not known by (a new name): the
+        # family refused is the request's, or every call of it would be refused again.
+        capped = family
     if capped is not None and info.claim is not None:
         now = datetime.now(UTC)
         pool.update(
@@ -159,6 +163,11 @@ def _bench(
     if capped is not None:
         return f"{scope} is reached until {moment.isoformat()}; other models keep the account"
     return f"{scope} until {moment.isoformat()}"
+
+
+def _request_family(turn: Turn) -> str | None:
+    """The request's model family: the walk reads it only once some account has a cap."""
+    return turn.family or health.model_family(sniff.request_model(turn.call.body))
 
 
 async def _account_headers(turn: Turn, account: Account) -> list[tuple[str, str]] | None:

@@ -50,6 +50,13 @@ def limit_headers(claim: str, reset_in: int = 3600) -> dict[str, str]:
     }
 
 
+def cap_alpha_opus(proxy: ProxyServer, fake_upstream: FakeUpstream, *, claim: str) -> None:
+    """alpha holds the session, and answers opus calls with a 429 under this claim."""
+    two_accounts()
+    assert served_by(post(proxy)) == "alpha"
+    fake_upstream.add_rule(credential=KEY_A, model="opus", status=429, headers=limit_headers(claim))
+
+
 # 529: first try + RETRY_ATTEMPTS=2 on the session's account, nobody else asked.
 # 500: the same, then one try on another account to learn whether the error is alpha's own.
 @pytest.mark.parametrize(
@@ -95,11 +102,7 @@ def test_an_overload_relayed_after_the_retries_records_the_model_and_stream_aske
 def test_an_opus_weekly_limit_moves_only_opus_calls(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
-    two_accounts()
-    assert served_by(post(proxy)) == "alpha"
-    fake_upstream.add_rule(
-        credential=KEY_A, model="opus", status=429, headers=limit_headers("seven_day_opus")
-    )
+    cap_alpha_opus(proxy, fake_upstream, claim="seven_day_opus")
 
     opus = post(proxy, OPUS)
     sonnet = post(proxy)
@@ -215,3 +218,20 @@ def test_each_request_gets_one_info_line_with_account_model_tokens_and_cost(
     assert "model=claude-sonnet" in line
     assert "status=200" in line
     assert "cost=$" in line
+
+
+def test_a_weekly_cap_under_a_family_name_no_model_has_benches_the_family_refused(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # Kept under "mythos", a name no model is known by, the cap held nothing: every opus
+    # call went to alpha first and was refused again, for as long as the cap lasted.
+    cap_alpha_opus(proxy, fake_upstream, claim="seven_day_mythos")
+
+    assert served_by(post(proxy, OPUS)) == "beta"
+    fake_upstream.reset()
+    assert served_by(post(proxy, OPUS)) == "beta"
+    assert credentials(fake_upstream) == [KEY_B]  # alpha not asked again
+    assert served_by(post(proxy)) == "alpha"  # sonnet stays
+    limits = wait_for(lambda: Account.objects.get(name="alpha").model_limits)
+    assert list(limits) == ["opus"]
+    assert limits["opus"]["claim"] == "seven_day_mythos"
