@@ -7,6 +7,7 @@ runc, and the host's network for builds and containers.
 """
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -93,10 +94,37 @@ def trust_host_ca() -> list[str]:
 
 
 def build(tag: str, context: Path = PROJECT_ROOT, *, dockerfile: str = "Dockerfile") -> None:
+    """Build `tag`; its stages are tagged too (`tag`-STAGE), and what they replace removed.
+
+    Left untagged, each check's earlier image and build stage stayed on disk for good:
+    13 GB of them here after a day of CI runs. Tagged, an earlier one is known and removed
+    once replaced, and the stages' layers stay as the next build's cache.
+    """
+    for stage in _stages(context / dockerfile):
+        _build_replacing(f"{tag}-{stage}", context, dockerfile, "--target", stage)
+    _build_replacing(tag, context, dockerfile)
+
+
+def _build_replacing(tag: str, context: Path, dockerfile: str, *extra: str) -> None:
+    earlier = _image_id(tag)
     podman(
         # The docker format keeps HEALTHCHECK (the OCI format has no such field).
         "build", "--format", "docker", "--network", "host", *trust_host_ca(),
-        "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+        "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", *extra,
         "-f", str(context / dockerfile), "-t", tag, str(context),
         capture=False,
     )  # fmt: skip
+    if earlier and earlier != _image_id(tag):
+        podman("rmi", earlier, check=False)  # in use by a container: kept, as podman will
+
+
+def _stages(dockerfile: Path) -> list[str]:
+    """The named stages before the last one (`FROM image AS name`)."""
+    froms = re.findall(r"^FROM\s.*$", dockerfile.read_text(), re.IGNORECASE | re.MULTILINE)
+    named = (re.search(r"\sAS\s+(\S+)\s*$", line, re.IGNORECASE) for line in froms[:-1])
+    return [match.group(1) for match in named if match]
+
+
+def _image_id(tag: str) -> str | None:
+    found = podman("image", "inspect", "--format", "{{.Id}}", tag, check=False).strip()
+    return found or None
