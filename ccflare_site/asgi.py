@@ -17,6 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from accounts import usage_check  # noqa: E402
 from ccflare_site import health, routing, tuning, workers  # noqa: E402
+from ccflare_site.websocket_origin import SameOriginValidator  # noqa: E402
 from proxy import handler, replies  # noqa: E402
 
 # Django's handler sends any Mapping; the proxy's handler sends dicts.
@@ -58,8 +59,10 @@ def _own_address(scope: dict) -> str:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+        "websocket": SameOriginValidator(
+            AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+            )
         ),
     }
 )

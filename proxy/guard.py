@@ -130,7 +130,7 @@ def _admit_browser(
     if origin is not None and origin_text in settings.CORS_ALLOWED_ORIGINS:
         preflight = scope["method"] == "OPTIONS" and _has(scope, b"access-control-request-method")
         return Admission(path, cors_headers(origin, scope, preflight=preflight), preflight)
-    if origin_text is not None and host is not None and _same_origin(origin_text, host):
+    if origin is not None and host is not None and same_origin(origin, host):
         return Admission(path)
     return Refusal(
         403,
@@ -140,9 +140,10 @@ def _admit_browser(
     )
 
 
-def _same_origin(origin: str, host: bytes) -> bool:
-    _scheme, sep, rest = origin.partition("://")
-    return bool(sep) and rest == host.decode("latin-1")
+def same_origin(origin: bytes, host: bytes) -> bool:
+    """Whether an Origin header names the Host the request was sent to (port included)."""
+    _scheme, sep, rest = origin.partition(b"://")
+    return bool(sep) and rest == host
 
 
 def cors_headers(origin: bytes, scope: dict, *, preflight: bool) -> tuple[tuple[bytes, bytes], ...]:

@@ -26,9 +26,11 @@ def session_cookie(user: User) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def connect(user: User | None, path: str = "/ws/dashboard/") -> WebsocketCommunicator:
+async def connect(
+    user: User | None, path: str = "/ws/dashboard/", origin: bytes = b"http://testserver"
+) -> WebsocketCommunicator:
     """A communicator through the project's full websocket stack (origin check, auth)."""
-    headers = [(b"origin", b"http://testserver")]
+    headers = [(b"host", b"testserver"), (b"origin", origin)]
     if user is not None:
         headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
     return WebsocketCommunicator(application, path, headers=headers)
@@ -43,6 +45,17 @@ async def test_anonymous_visitor_is_refused() -> None:
     communicator = await connect(None)
     connected, code = await communicator.connect()
     assert (connected, code) == (False, consumers.FORBIDDEN)
+
+
+@pytest.mark.parametrize(
+    "origin", [b"http://testserver:3000", b"http://localhost", b"null", b"testserver"]
+)
+async def test_staff_session_from_a_page_of_another_origin_is_refused(origin: bytes) -> None:
+    # Another port of an allowed host name (a local dev server): the browser sends the
+    # staff session cookie along, and the feed (requests, logs) must not open for it.
+    communicator = await connect(await make_user(staff=True), origin=origin)
+    connected, _ = await communicator.connect()
+    assert not connected
 
 
 async def test_logged_in_non_staff_user_is_refused() -> None:
