@@ -59,6 +59,8 @@ class GuardedChannel(http.HTTPChannel):
     # A body is kept to this many bytes, and one declared longer is refused before it is
     # read: web_request.body_limit(), from MAX_BODY_MB (its default here).
     body_limit: int = 32 * 1024 * 1024 + 1
+    # Set for every channel at once by end_keep_alive() when the server starts to drain.
+    draining: bool = False
     _deadline_at: float | None = None  # the request's current deadline (monotonic)
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
     _host: Any = None  # this end's address, once asked
@@ -89,6 +91,27 @@ class GuardedChannel(http.HTTPChannel):
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport
         transport.write(b"\r\n".join(lines))
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:  # noqa: N802
+        # Draining: a request still arriving is the connection's last one.
+        if self.draining:
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return super().checkPersistence(request, version)
+
+    def close_after_answer(self) -> None:
+        """The server is draining: close now if idle, else once the answer in progress ends.
+
+        Left open, a keep-alive connection took new requests for the whole drain, which
+        then never emptied, and the answers begun during it were cut at its end.
+        """
+        if not self.requests:
+            self.loseConnection()
+            return
+        self.persistent = False
+        for request in self.requests:
+            if not request.startedWriting:
+                request.responseHeaders.setRawHeaders(b"connection", [b"close"])
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's name)
         sweep.watch(self)
@@ -262,6 +285,13 @@ class DeadlineSweep:
 
 
 sweep = DeadlineSweep()
+
+
+def end_keep_alive() -> None:
+    """On shutdown: no connection takes another request (GuardedChannel.close_after_answer)."""
+    GuardedChannel.draining = True
+    for channel in list(sweep.channels):
+        channel.close_after_answer()
 
 
 def build_protocol(factory: http.HTTPFactory) -> http._GenericHTTPChannelProtocol:

@@ -204,7 +204,8 @@ def drain_before_shutdown() -> None:
 
     Daphne's own shutdown cancels every request at once, so a restart (an upgrade,
     `systemctl restart`, a container stop) would cut the answers being streamed.
-    Its shutdown step is wrapped: close the listening ports, wait until no HTTP
+    Its shutdown step is wrapped: close the listening ports and the idle keep-alive
+    connections (the busy ones close after their answer), wait until no HTTP
     request is running or SHUTDOWN_DRAIN_SECONDS pass, then daphne's step cancels
     what is left (websockets and event streams, which never finish by themselves).
     """
@@ -232,9 +233,12 @@ def drain_before_shutdown() -> None:
 async def _drain(server: Any, *, within: float) -> None:
     from twisted.internet import reactor, tcp
 
+    from ccflare_site import http_channel
+
     for reader in reactor.getReaders():  # type: ignore[misc]
         if isinstance(reader, tcp.Port):
             reader.stopListening()
+    http_channel.end_keep_alive()
     deadline = time.monotonic() + within
     # Polled: daphne tells no one when a request finishes.
     while _requests_in_flight(server) and time.monotonic() < deadline:  # noqa: ASYNC110
