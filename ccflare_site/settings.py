@@ -108,6 +108,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 # CORS answers; any other cross-site browser request is refused, so a web page the
 # user happens to open cannot spend the pool. SDKs and Claude Code send no Origin.
 CORS_ALLOWED_ORIGINS = [o.rstrip("/") for o in env.list("CORS_ALLOWED_ORIGINS", default=[])]
+# Behind a reverse proxy that terminates TLS the browser's Origin says https while this
+# server sees http, and Django's CSRF check refuses every form, the admin login included,
+# unless the public origin (e.g. `https://ccflare.example.com`) is listed here.
+CSRF_TRUSTED_ORIGINS = [o.rstrip("/") for o in env.list("CSRF_TRUSTED_ORIGINS", default=[])]
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8080, minimum=1)
 # Daphne processes serving HOST:PORT together (ccflare_site/workers.py); about one per core.

@@ -58,6 +58,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "REDIS_URL": "",
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
+        # As behind a reverse proxy that terminates TLS (docs/deployment.md).
+        "CSRF_TRUSTED_ORIGINS": "https://127.0.0.1",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "pretty",
         # Nothing listens there: no test here reaches an upstream.
@@ -432,3 +434,20 @@ def test_a_fresh_start_creates_everything_owner_only(server: Server) -> None:
         for name, mode in modes.items()
         if mode != (0o700 if (server.data_dir / name).is_dir() else 0o600)
     } == {}
+
+
+def test_a_form_posted_from_the_tls_origin_of_a_reverse_proxy_is_not_refused(
+    server: Server,
+) -> None:
+    # The browser says https (the proxy's origin), the server sees http: without the
+    # origin in CSRF_TRUSTED_ORIGINS, the admin login was a 403 for everyone.
+    url = f"http://{server.host}:{server.port}/admin/login/"
+    with httpx.Client() as client:
+        page = client.get(url)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token is not None
+        form = {"csrfmiddlewaretoken": token.group(1), "username": "nobody", "password": "x"}
+        answer = client.post(url, data=form, headers={"Origin": "https://127.0.0.1"})
+
+    assert answer.status_code == 200
+    assert "Please enter the correct username and password" in answer.text
