@@ -9,6 +9,7 @@ own status. tuning.install_guarded_channel() puts it under daphne.
 """
 
 import json
+import re
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ TIMED_OUT = b"408 Request Timeout"
 URI_TOO_LONG = b"414 URI Too Long"
 HEADERS_TOO_LARGE = b"431 Request Header Fields Too Large"
 BAD_REQUEST = b"400 Bad Request"
+# An absolute-form request target (RFC 9112 section 3.2.2): scheme, authority, the rest.
+_ABSOLUTE_FORM = re.compile(rb"https?://([^/?#@\s]+)([/?][^#]*)?", re.IGNORECASE)
 # What each refusal says in its body.
 REASONS = {
     TIMED_OUT: "The request did not arrive in time",
@@ -126,7 +129,10 @@ class GuardedChannel(http.HTTPChannel):
         # Set before the parent runs: with no body, it completes the request at once.
         self._deadline_at = time.monotonic() + self.body_timeout_seconds
         request = self.requests[-1]
-        if _ambiguous(self._version, request.requestHeaders):
+        # Typed by Twisted as its Request (a variable it reuses), but the target's bytes.
+        target: bytes = self._path  # type: ignore[assignment]
+        origin_form = target[:1] == b"/" or self._to_origin_form(request, target)
+        if not origin_form or _ambiguous(self._version, request.requestHeaders):
             self._respondToBadRequestAndDisconnect()
             self.length = None  # as Twisted's own refusals: its caller then reads no body
             return
@@ -136,6 +142,22 @@ class GuardedChannel(http.HTTPChannel):
         super().allHeadersReceived()
         if too_large:
             self._answer_before_the_body(request)
+
+    def _to_origin_form(self, request: Any, target: bytes) -> bool:
+        """An absolute-form target (`http://host/v1/models`) read as its origin form, whose
+        authority replaces the Host header, as RFC 9112 requires; False for any other form
+        (`*`, CONNECT's `host:port`), which is refused.
+
+        Left as it was, the whole URL was the path: no route matched, so a /v1/ or /api/
+        request got Django's HTML 404, and its authority was never checked as a Host.
+        """
+        absolute = _ABSOLUTE_FORM.fullmatch(target)
+        if absolute is None:
+            return False
+        authority, rest = absolute.group(1), absolute.group(2) or b""
+        self._path = rest if rest[:1] == b"/" else b"/" + rest  # type: ignore[assignment]
+        request.requestHeaders.setRawHeaders(b"host", [authority])
+        return True
 
     def _answer_before_the_body(self, request: Any) -> None:
         """A body declared larger than the limit is refused before it is read, not after.

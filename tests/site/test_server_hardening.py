@@ -319,6 +319,34 @@ def test_a_refused_request_head_is_told_why_in_its_clients_error_shape(
     assert json.loads(body) == expected
 
 
+@pytest.mark.parametrize(
+    ("target", "host", "expected"),
+    [
+        pytest.param(b"http://127.0.0.1/health", b"127.0.0.1", b"200 OK", id="absolute-form"),
+        # The target's authority is the host (RFC 9112), whatever the Host header says.
+        pytest.param(
+            b"http://evil.example/health", b"127.0.0.1", b"400 Bad Request", id="its-host"
+        ),
+        pytest.param(
+            b"http://127.0.0.1/api/nowhere", b"evil.example", b"404 Not Found", id="not-host"
+        ),
+        pytest.param(b"*", b"127.0.0.1", b"400 Bad Request", id="asterisk-form"),
+        pytest.param(b"127.0.0.1:443", b"127.0.0.1", b"400 Bad Request", id="authority-form"),
+    ],
+)
+def test_a_request_target_not_in_origin_form_is_read_as_the_rfc_says(
+    server: Server, target: bytes, host: bytes, expected: bytes
+) -> None:
+    # An absolute URL was taken whole as the path: Django's HTML 404 for /v1/ and /api/.
+    response = request(
+        server, b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+    )
+
+    assert status_line(response) == b"HTTP/1.1 " + expected
+    assert b"Content-Type: application/json" in response.partition(b"\r\n\r\n")[0]
+    assert b"<html" not in response
+
+
 def test_a_header_value_daphne_refuses_is_still_refused(server: Server) -> None:
     # ccflare_site.web_request takes daphne's first step for plain HTTP, with its checks
     # and answers. Twisted's parser lets a vertical tab through in a value; daphne's check
