@@ -71,17 +71,23 @@ async def detect(body: bytes) -> Override | None:
 
 
 def _system_text(body: bytes, first: int) -> str | None:
-    """The top-level `system` prompt as text (a string, or its text blocks joined).
+    """The top-level `system` prompt as text (a string, or its text blocks joined); None
+    when there is none, or the body is not JSON that can be read.
 
     `first` is where `"system"` first occurs. When it is the only occurrence and a key,
     only its value is decoded; otherwise the whole body is parsed to find the top level.
     """
     key = _SYSTEM_KEY.match(body, first)
-    if key is not None and body.find(_SYSTEM, first + 1) < 0:
-        value, _ = _decoder.raw_decode(body[key.end() :].decode("utf-8", "replace"))
-    else:
-        data = json.loads(body)
-        value = data.get("system") if isinstance(data, dict) else None
+    try:
+        if key is not None and body.find(_SYSTEM, first + 1) < 0:
+            value, _ = _decoder.raw_decode(body[key.end() :].decode("utf-8", "replace"))
+        else:
+            data = json.loads(body)
+            value = data.get("system") if isinstance(data, dict) else None
+    except (ValueError, RecursionError):
+        # The client's own error (the upstream answers it with a 400), not ours to log:
+        # it was an ERROR with a traceback for every such request.
+        return None
     if isinstance(value, str):
         return value
     if isinstance(value, list):

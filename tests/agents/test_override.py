@@ -1,6 +1,7 @@
 """Detection and the body rewrite, on raw bytes: what changes is the model value, nothing else."""
 
 import json
+import logging
 
 import pytest
 
@@ -70,6 +71,24 @@ def test_a_body_without_a_top_level_model_is_left_alone() -> None:
 def test_the_system_text_from_a_string_or_text_blocks(system: object, text: str | None) -> None:
     raw = json.dumps({"model": "m", "system": system, "messages": []}).encode()
     assert override._system_text(raw, raw.find(b'"system"')) == text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"system": oops, "messages": []}',
+        b'{"system": "x", "messages": [{"system": }]}',
+        b'{"system": "x", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b', "system": 1}',
+    ],
+    ids=["bad-value", "bad-body", "too-deep"],
+)
+async def test_a_body_that_cannot_be_read_has_no_agent_and_logs_no_error(
+    raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    found = await override.detect(raw)
+
+    assert found is None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_a_nested_system_key_does_not_hide_the_top_level_one() -> None:
