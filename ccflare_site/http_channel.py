@@ -256,14 +256,16 @@ def _refusal_body(path: bytes, message: str) -> bytes:
 def _ambiguous(version: bytes, headers: Headers) -> bool:
     """A request head a proxy in front of this one might read otherwise: refused with 400.
 
-    An HTTP/1.1 request without Host (RFC 9112 section 3.2: a server MUST answer 400),
-    and a second Transfer-Encoding line, whatever it says: Twisted skips an "identity"
+    An HTTP/1.1 request without Host, and any with two (RFC 9112 section 3.2: a server
+    MUST answer 400; /v1/ read the last one, /health and Django the first or both), and
+    a second Transfer-Encoding line, whatever it says: Twisted skips an "identity"
     one, so "chunked" then "identity" was read as chunked (request smuggling). Checked
     once per request, not per header line.
     """
     # Twisted's own dict, under its canonical names: hasHeader encodes the name each time.
     raw = headers._rawHeaders
-    if version == b"HTTP/1.1" and b"Host" not in raw:
+    hosts = len(raw.get(b"Host", ()))
+    if hosts > 1 or (hosts == 0 and version == b"HTTP/1.1"):
         return True
     encodings = raw.get(b"Transfer-Encoding")
     return encodings is not None and len(encodings) > 1

@@ -273,6 +273,14 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
             id="without-host-with-a-body",
         ),
         pytest.param(
+            b"GET /v1/models HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\n\r\n",
+            id="host-twice",
+        ),
+        pytest.param(
+            b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n",
+            id="host-twice-http-1.0",
+        ),
+        pytest.param(
             b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
             b"Transfer-Encoding: identity\r\n\r\n0\r\n\r\n",
             id="transfer-encoding-twice",  # one line "chunked, identity" was refused already
