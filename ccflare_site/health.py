@@ -13,6 +13,9 @@ from analytics.operations import health
 from proxy import guard, replies
 
 PATH = "/health"
+# HEAD as GET, as every server must (RFC 9110 section 9.1): monitors that send it got 405.
+# The server leaves out the body of an answer to HEAD.
+_METHODS = frozenset({"GET", "HEAD"})
 # Django's own logger for a refused Host, as the rest of the site logs it.
 security_log = logging.getLogger("django.security.DisallowedHost")
 
@@ -22,8 +25,8 @@ async def app(scope: dict, receive: object, send: replies.Send) -> None:
     if host is not None and not guard.host_allowed(host):
         security_log.warning("Invalid HTTP_HOST header: %r.", host.decode("latin-1"))
         await _answer(send, 400, {"error": "Invalid Host header"})
-    elif scope["method"] != "GET":
-        await _answer(send, 405, {"error": "Method not allowed"}, ((b"allow", b"GET"),))
+    elif scope["method"] not in _METHODS:
+        await _answer(send, 405, {"error": "Method not allowed"}, ((b"allow", b"GET, HEAD"),))
     else:
         await _answer(send, *await health.report())
 

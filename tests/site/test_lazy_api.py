@@ -58,4 +58,4 @@ def test_health_refuses_a_foreign_host_and_other_methods(fresh_server: tuple[str
     posted = httpx.post(f"{url}/health")
 
     assert (foreign.status_code, foreign.json()) == (400, {"error": "Invalid Host header"})
-    assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD")

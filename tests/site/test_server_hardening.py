@@ -355,6 +355,16 @@ def test_a_request_target_not_in_origin_form_is_read_as_the_rfc_says(
     assert b"<html" not in response
 
 
+def test_health_answers_head_as_get_without_a_body(server: Server) -> None:
+    head = request(server, b"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    post = request(server, b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+
+    assert status_line(head) == b"HTTP/1.1 200 OK"
+    assert head.endswith(b"\r\n\r\n")  # the head alone
+    assert status_line(post) == b"HTTP/1.1 405 Method Not Allowed"
+    assert b"\r\nAllow: GET, HEAD\r\n" in post
+
+
 def test_a_header_value_daphne_refuses_is_still_refused(server: Server) -> None:
     # ccflare_site.web_request takes daphne's first step for plain HTTP, with its checks
     # and answers. Twisted's parser lets a vertical tab through in a value; daphne's check
