@@ -41,9 +41,13 @@ def api_json_errors(get_response: Handler | AsyncHandler) -> Handler | AsyncHand
     return middleware
 
 
+# The API's routes outside /api/ (/health, answered ahead of Django, has its own).
+API_ROOT_PATHS = frozenset({API_PREFIX[:-1], "/metrics"})
+
+
 def is_api_path(path: str) -> bool:
     """Whether `path` is the API's: its errors are `{"error": ...}` (also http_channel's)."""
-    return path.startswith(API_PREFIX) or path == API_PREFIX[:-1]
+    return path.startswith(API_PREFIX) or path in API_ROOT_PATHS
 
 
 def as_json_if_needed(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:

@@ -61,6 +61,13 @@ def test_a_method_the_route_does_not_take_is_a_json_405_naming_the_allowed_ones(
     assert response.json() == {"error": "Method DELETE is not allowed here; allowed: GET"}
 
 
+def test_metrics_is_the_apis_too_its_405_is_json(token_client: Client) -> None:
+    # /metrics sits at the root, not under /api/: Django's empty HTML 405 reached it.
+    response = token_client.post("/metrics")
+    assert response.status_code == 405
+    assert response.json() == {"error": "Method POST is not allowed here; allowed: GET"}
+
+
 def test_an_unhandled_exception_is_a_json_500(
     api_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
