@@ -9,6 +9,7 @@ sums them all. Separate servers (replicas) are scraped each.
 """
 
 import os
+from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -61,13 +62,29 @@ def observe(batch: Iterable) -> None:
     # under a lock, and inc another lock).
     for labels, count in Tally(_request_labels(record) for record in batch).items():
         REQUESTS.labels(*labels).inc(count)
-    for record in batch:
-        if record.failover_attempts:
-            FAILOVERS.inc(record.failover_attempts)
-        if record.overhead_ms is not None:
-            PROXY_OVERHEAD.observe(record.overhead_ms / 1000)
-        if record.upstream_ms is not None:
-            UPSTREAM_LATENCY.observe(record.upstream_ms / 1000)
+    if failovers := sum(record.failover_attempts for record in batch):
+        FAILOVERS.inc(failovers)
+    observe_all(PROXY_OVERHEAD, _seconds(r.overhead_ms for r in batch))
+    observe_all(UPSTREAM_LATENCY, _seconds(r.upstream_ms for r in batch))
+
+
+def _seconds(durations_ms: Iterable[float | None]) -> list[float]:
+    return [ms / 1000 for ms in durations_ms if ms is not None]
+
+
+def observe_all(histogram: Histogram, values: list[float]) -> None:
+    """`histogram.observe` of each value, with each bucket and the sum added to once.
+
+    With WORKERS every add is a locked write to a file shared by the processes (1.6 µs
+    an observation, two a request); a batch's hundred values fall in a few buckets.
+    A value goes in the first bucket whose bound is not below it, as `observe` does.
+    """
+    if not values:
+        return
+    bounds = histogram._upper_bounds
+    for index, count in Tally(bisect_left(bounds, value) for value in values).items():
+        histogram._buckets[index].inc(count)
+    histogram._sum.inc(sum(values))
 
 
 def _request_labels(record: Any) -> tuple[str, str, str, str, str]:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from django.utils import timezone
-from prometheus_client import REGISTRY, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from analytics.operations import metrics
@@ -116,3 +116,22 @@ def test_a_model_name_from_outside_never_breaks_the_page_nor_grows_it_for_ever(
     }
     assert {"claude-\ufffd", "x" * 128, "claude-a", "other"} <= models
     assert "claude-b" not in models and "claude-c" not in models
+
+
+def test_a_batch_of_observations_fills_the_buckets_as_one_observe_each() -> None:
+    # Batched because with workers each observe is two locked writes to a shared file.
+    values = [0.0, 0.0005, 0.001, 0.001, 0.002, 0.05, 0.1, 0.7, 30.0]
+    one_by_one, batched = CollectorRegistry(), CollectorRegistry()
+    single = Histogram("t_seconds", "t", buckets=(0.001, 0.01, 0.1), registry=one_by_one)
+    for value in values:
+        single.observe(value)
+    metrics.observe_all(
+        Histogram("t_seconds", "t", buckets=(0.001, 0.01, 0.1), registry=batched), values
+    )
+
+    def samples(registry: CollectorRegistry) -> list:
+        found = [(s.name, s.labels, s.value) for f in registry.collect() for s in f.samples]
+        return [sample for sample in found if not sample[0].endswith("_created")]
+
+    assert samples(batched) == samples(one_by_one)
+    assert ("t_seconds_bucket", {"le": "0.001"}, 4.0) in samples(batched)  # a bound is in
