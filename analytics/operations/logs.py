@@ -46,6 +46,12 @@ _SECRETS = [
     ),
 ]
 REDACTED = "[REDACTED]"
+# What a message must not carry raw, as clients choose paths and upstreams model names:
+# line breaks (a forged line), other C0/C1 controls (a terminal acts on ESC sequences),
+# Unicode's line separators and the bidirectional overrides (text shown reversed). Tab stays.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]"
+)
 # Every guard word in one search: the common line, with none of them, is done in one scan.
 _ANY_WORD = re.compile("|".join(re.escape(word) for words, _ in _SECRETS for word in words))
 # Our own publishing path and the channel layer must not feed the live stream
@@ -73,12 +79,24 @@ def redact(text: str) -> str:
     return text
 
 
+def printable(text: str) -> str:
+    """`text` with its control characters written as escapes (`\\n`, `\\x1b`, `\\u202e`):
+    one line that no console, log view or terminal acts on."""
+    if text.isascii() and text.isprintable():
+        return text  # the common line: two scans in C, no regex
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 class RedactingFilter(logging.Filter):
-    """Replaces the message of every record with its redacted, formatted form."""
+    """Replaces the message of every record with its redacted, printable, formatted form."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = printable(redact(message)), None
         return True
 
 

@@ -31,6 +31,33 @@ def test_redact(text: str, expected: str) -> None:
     assert logs.redact(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("POST /v1/messages model=claude", "POST /v1/messages model=claude"),
+        ("model=x\r\nINFO forged line", "model=x\\r\\nINFO forged line"),
+        ("m=\x1b[31mred\x1b]0;title\x07", "m=\\x1b[31mred\\x1b]0;title\\x07"),
+        ("csi \x9b2J del \x7f", "csi \\x9b2J del \\x7f"),
+        ("\u202eevil\u2066 \u2028", "\\u202eevil\\u2066 \\u2028"),
+        ("tab\tand café", "tab\tand café"),
+    ],
+)
+def test_printable(text: str, expected: str) -> None:
+    assert logs.printable(text) == expected
+
+
+def test_a_console_line_stays_one_line_whatever_a_client_sent() -> None:
+    formatter = logs.PrettyFormatter()
+    model = "x\r\n[2026-01-01 00:00:00,000] INFO: [proxy] forged\x1b]0;pwn\x07"
+    record = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, "model=%s", (model,), None)
+
+    logs.RedactingFilter().filter(record)
+    line = formatter.format(record)
+
+    assert line.isprintable()
+    assert line.endswith(r"model=x\r\n[2026-01-01 00:00:00,000] INFO: [proxy] forged\x1b]0;pwn\x07")
+
+
 # Pieces the patterns care about, in odd cases and spellings, among ordinary text.
 _PIECES = st.sampled_from(
     [
