@@ -6,6 +6,7 @@ screens can show `str(problem)` in place and never a traceback.
 
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -16,6 +17,11 @@ import httpx
 # (the server sends a heartbeat comment while nothing happens).
 CALL_TIMEOUT = httpx.Timeout(15.0)
 STREAM_TIMEOUT = httpx.Timeout(15.0, read=None)
+# What the server relays is data, never terminal control: a model name, an error message or
+# a request body chosen by a client or an upstream may carry ESC sequences (colours, the
+# window title, OSC 52 clipboard writes), and Textual writes text out as it is. C0 controls
+# but newline and tab (bodies are multi-line), DEL and the C1 controls (0x9b is a CSI).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class ApiProblem(Exception):
@@ -76,7 +82,7 @@ class ApiClient:
         if not reply.content:
             return None
         try:
-            return reply.json()
+            return terminal_safe(reply.json())
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to decode
             raise ApiProblem(f"{path} answered something that is not JSON") from None
 
@@ -113,7 +119,7 @@ async def sse_frames(
         if line == "":
             text = "\n".join(data)
             if name:
-                yield {"event": name, "data": text}
+                yield {"event": terminal_safe(name), "data": terminal_safe(text)}
             elif data and isinstance(parsed := _json_or_none(text), dict):
                 yield parsed
             elif data:
@@ -127,7 +133,7 @@ async def sse_frames(
 
 def _json_or_none(text: str) -> Any:
     try:
-        return json.loads(text)
+        return terminal_safe(json.loads(text))
     except (ValueError, RecursionError):  # RecursionError: nested too deep to decode
         return None
 
@@ -144,7 +150,23 @@ def refusal(reply: httpx.Response) -> str:
         detail = None
     if isinstance(detail, dict):  # Anthropic's shape: not a ccflare server, or /v1/
         detail = detail.get("message")
-    return f"{str(detail or reply.reason_phrase)[:200]} (HTTP {reply.status_code})"
+    return terminal_safe(f"{str(detail or reply.reason_phrase)[:200]} (HTTP {reply.status_code})")
+
+
+def terminal_safe(value: Any) -> Any:
+    """Decoded JSON with each control character of its strings (keys too) written as an
+    escape such as `\\x1b`; RecursionError for one nested deeper than Python can walk."""
+    if isinstance(value, str):
+        return value if value.isprintable() else _CONTROLS.sub(_escape, value)
+    if isinstance(value, list):
+        return [terminal_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {terminal_safe(key): terminal_safe(item) for key, item in value.items()}
+    return value
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def unreachable(base_url: str, error: httpx.HTTPError) -> str:

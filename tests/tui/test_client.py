@@ -43,6 +43,20 @@ def test_refusals_read_as_sentences() -> None:
     assert down == "Cannot reach the server at http://h:1: is it running?"
 
 
+async def test_control_characters_in_frames_and_refusals_read_as_escapes() -> None:
+    got = await frames(
+        'data: {"msg": "a\\r\\nb\\u001b[2J\\t\\u009b", "k\\u0007": [["\\u007f"]]}', "",
+        "event: x\x1b[31m", "data: \x1b]0;title\x07", "",
+    )  # fmt: skip
+    refused = httpx.Response(400, json={"error": "bad \x1b]52;c;cGF5bG9hZA==\x07"})
+
+    assert got == [
+        {"msg": "a\\r\nb\\x1b[2J\t\\x9b", "k\\x07": [["\\x7f"]]},
+        {"event": "x\\x1b[31m", "data": "\\x1b]0;title\\x07"},
+    ]
+    assert client.refusal(refused) == "bad \\x1b]52;c;cGF5bG9hZA==\\x07 (HTTP 400)"
+
+
 def test_request_filters() -> None:
     filters = parse_filters("account:alpha model:opus status:error bogus:1 plain")
     assert filters == {"account": "alpha", "model": "opus", "status": "error"}

@@ -101,3 +101,38 @@ async def test_a_frame_nested_too_deep_is_skipped_and_the_stream_goes_on() -> No
             assert app.client.skipped_frames == 1
             assert "requests stream" not in app.problems
             assert "Something went wrong" not in screen_text(app)
+
+
+async def connected(request: web.Request) -> web.StreamResponse:
+    """A live stream that says it is connected (the list is read then) and stays open."""
+    reply = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await reply.prepare(request)
+    await reply.write(b"event: connected\ndata: ok\n\n")
+    await asyncio.sleep(30)  # cut when the test ends
+    return reply
+
+
+async def test_control_characters_in_what_the_server_relays_never_reach_the_terminal() -> None:
+    # A model name and an error message as a hostile client or upstream chose them.
+    row = {
+        "id": "r1",
+        "timestamp": 0,
+        "model": "claude-\x1b]0;pwned\x07x\x1b[31mred",
+        "statusCode": 500,
+        "accountUsed": "alpha\x9b2J",
+    }
+    routes = {
+        "/api/accounts": answering([]),
+        "/api/requests": answering([row]),
+        "/api/requests/stream": connected,
+        "/api/logs/stream": no_events,
+    }
+    async with serving(routes) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("3")
+            await until(pilot, lambda: "pwned" in screen_text(app), "the request row")
+            text = screen_text(app)
+
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert r"\x1b]0;pwned\x07x\x1b[31mred" in text and r"alpha\x9b2J" in text
