@@ -271,6 +271,20 @@ def test_the_command_errors(agents_dir: Path, args: tuple[str, ...], error: str)
         run(*args)
 
 
+def test_the_command_writes_an_agent_files_control_characters_as_escapes(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.AGENTS_DIR = tmp_path
+    (tmp_path / "x\x1b[2J.md").write_text("---\nname: x\nmodel: m\x1b]0;pwn\x07\n---\nhi\n")
+
+    assert (
+        run("list") == "x\\x1b[2J  (global)  model: m\\x1b]0;pwn\\x07 -> the request's own model\n"
+    )
+    assert (
+        run("get-model", "x\x1b[2J") == "x\\x1b[2J: m\\x1b]0;pwn\\x07 -> the request's own model\n"
+    )
+
+
 def test_the_command_lists_nothing_clearly(tmp_path: Path, settings: Any) -> None:
     settings.AGENTS_DIR = tmp_path / "none"
     assert run("list").startswith("No agents found")

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from agents import services
 from agents.catalog import UnknownModel
 from agents.registry import build
+from analytics.operations.logs import printable
 from analytics.operations.runtime import SetInEnvironment
 
 
@@ -59,7 +60,9 @@ class Command(BaseCommand):
             where = f"workspace {agent.workspace}" if agent.workspace else agent.source
             target = snapshot.targets.get(agent.id, "the request's own model")
             chosen = snapshot.chosen.get(agent.id, "")
-            self.stdout.write(f"{agent.id}  ({where})  model: {chosen} -> {target}")
+            # An agent file (one in a cloned project's .claude/agents, say) writes these:
+            # its ESC sequences must not reach the terminal.
+            self.stdout.write(printable(f"{agent.id}  ({where})  model: {chosen} -> {target}"))
 
     def get_model(self, options: dict[str, Any]) -> None:
         snapshot = build()
@@ -68,7 +71,7 @@ class Command(BaseCommand):
             return
         agent = services.find(snapshot, options["agent"])
         target = snapshot.targets.get(agent.id, "the request's own model")
-        self.stdout.write(f"{agent.id}: {snapshot.chosen.get(agent.id, '')} -> {target}")
+        self.stdout.write(printable(f"{agent.id}: {snapshot.chosen.get(agent.id, '')} -> {target}"))
 
     def set_model(self, options: dict[str, Any]) -> None:
         agent, model = options["agent"], options["model"]
