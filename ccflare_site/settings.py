@@ -160,6 +160,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ccflare_site.csp.content_security_policy",
     # Last, as django-axes requires: it turns a lockout into its answer.
     "axes.middleware.AxesMiddleware",
 ]

@@ -107,12 +107,32 @@ def wait_live(page: object) -> None:
     page.wait_for_selector('[data-live-status="live"]', timeout=10_000)
 
 
+_WAIT_UNTIL = """(timeoutMs) => new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const check = () => {
+        if (CONDITION) resolve();
+        else if (Date.now() > deadline) reject(new Error("timed out"));
+        else setTimeout(check, 20);
+    };
+    check();
+})"""
+
+
+def wait_until(page: object, condition: str, *, timeout_ms: int = 10_000) -> None:
+    """Until the JavaScript expression `condition` holds on the page.
+
+    Not wait_for_function: it runs its predicate through eval(), which the pages'
+    Content-Security-Policy refuses; a script evaluate() hands over is not subject to it.
+    """
+    page.evaluate(_WAIT_UNTIL.replace("CONDITION", condition), timeout_ms)
+
+
 def screenshot(page: object, name: str, *, full_page: bool = False) -> None:
     """Save `name`-light.png and `name`-dark.png under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
-        page.wait_for_function(f"document.documentElement.dataset.theme === '{scheme}'")
+        wait_until(page, f"document.documentElement.dataset.theme === '{scheme}'")
         # Charts redraw on a theme change; give the animation time to settle.
         page.wait_for_timeout(350)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{scheme}.png"), full_page=full_page)

@@ -7,7 +7,7 @@ import pytest
 from access import credentials
 from analytics.models import Request
 from tests.conftest import ProxyServer, wait_for
-from tests.dashboard.conftest import screenshot, wait_live
+from tests.dashboard.conftest import screenshot, wait_live, wait_until
 from tests.factories import make_account
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices")]
@@ -66,8 +66,8 @@ def test_overview_shows_usage_per_key_and_the_first_hours_points(
     screenshot(page, "overview-keys", full_page=True)
 
     page.click('[data-range="1h"]')
-    page.wait_for_function(
-        "Chart.getChart(document.getElementById('chart-volume')).data.labels.length >= 1"
+    wait_until(
+        page, "Chart.getChart(document.getElementById('chart-volume')).data.labels.length >= 1"
     )
     assert page.errors == []
 
@@ -91,7 +91,7 @@ def test_the_requests_page_filters_by_client_key(page: object, proxy: ProxyServe
     ]  # fmt: skip
 
     page.select_option('[name="key"]', "alice")
-    page.wait_for_function("document.querySelectorAll('[data-rows] tr').length === 2")
+    wait_until(page, "document.querySelectorAll('[data-rows] tr').length === 2")
     keys = page.eval_on_selector_all(
         "[data-rows] tr", "rows => rows.map(r => r.cells[5].textContent)"
     )

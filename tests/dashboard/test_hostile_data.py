@@ -5,9 +5,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 
 from tests.conftest import ProxyServer
-from tests.factories import make_request
+from tests.dashboard.conftest import wait_live
+from tests.factories import make_account, make_request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices")]
 
@@ -16,6 +18,9 @@ MODEL = "claude-<img src=x onerror=window.__ran=1>" + "m" * 400
 ERROR = "<script>window.__ran=2</script>" + "e" * 3000
 DESCRIPTION = "<img src=x onerror=window.__ran=3>" + "d" * 2000
 # A page fits the window, and each scrolling table fits its card.
+VIOLATIONS = """window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+    (event) => window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
 OVERFLOW = """() => [document.documentElement, ...document.querySelectorAll('.table-scroll')]
     .filter((box) => box.scrollWidth > box.clientWidth + 1).map((box) => box.className)"""
 
@@ -46,4 +51,26 @@ def test_overlong_hostile_strings_stay_text_inside_their_boxes(
 
         assert page.evaluate(OVERFLOW) == [], path
     assert page.evaluate("window.__ran") is None
+    assert page.errors == []
+
+
+def test_every_page_runs_under_a_content_security_policy_it_never_violates(
+    page: object, proxy: ProxyServer, staff_user: User, long_agent: None
+) -> None:
+    User.objects.filter(pk=staff_user.pk).update(is_superuser=True)  # every admin page
+    account = make_account(name="work")
+    row = make_request(model=MODEL, error_message=ERROR, status_code=400, success=False)
+    page.add_init_script(VIOLATIONS)
+    live = ["", "analytics/", "requests/", f"requests/{row.id}/", "accounts/", "agents/", "logs/"]
+    admin = ["", "analytics/request/", f"analytics/request/{row.id}/change/"]
+    admin += ["accounts/account/", f"accounts/account/{account.pk}/change/"]
+    admin += ["accounts/account/add/", "accounts/account/add-claude/"]
+    pages = [f"/dashboard/{path}" for path in live] + [f"/admin/{path}" for path in admin]
+    for path in pages:
+        answer = page.goto(f"{proxy.url}{path}")
+        if path.startswith("/dashboard/"):
+            wait_live(page)  # the websocket is allowed too
+
+        assert "script-src 'self';" in answer.headers["content-security-policy"], path
+        assert page.evaluate("window.__violations") == [], path
     assert page.errors == []
