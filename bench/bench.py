@@ -622,8 +622,12 @@ class Check:
         return self.value >= self.limit if self.at_least else self.value <= self.limit
 
 
-def checks(direct: dict[str, Any], proxy: dict[str, Any]) -> list[Check]:
-    """The targets, judged on one run in which both paths were measured."""
+def checks(direct: dict[str, Any], proxy: dict[str, Any], *, workers: int = 1) -> list[Check]:
+    """The targets, judged on one run in which both paths were measured.
+
+    With workers the throughput target is issue 17's for two (30%), and the memory peak,
+    a one-process target, is reported without one (the processes add up).
+    """
 
     def added(key: str) -> float:
         return proxy[key] - direct[key]
@@ -639,7 +643,14 @@ def checks(direct: dict[str, Any], proxy: dict[str, Any]) -> list[Check]:
             2.0,
             "%",
         ),
-        Check("rps", "throughput proxy/direct", 100 * proxy["rps"] / direct["rps"], 18, "%", True),
+        Check(
+            "rps",
+            "throughput proxy/direct",
+            100 * proxy["rps"] / direct["rps"],
+            18 if workers == 1 else 30,
+            "%",
+            True,
+        ),
         Check("errors", "failed requests via proxy", proxy["errors"], 0, "requests"),
     ]
     memory = proxy.get("memory")
@@ -647,9 +658,10 @@ def checks(direct: dict[str, Any], proxy: dict[str, Any]) -> list[Check]:
         found.append(
             Check("per_stream_kb", "memory per open stream", memory["per_stream_kb"], 40, "KB")
         )
-        found.append(
-            Check("peak_mb", "memory peak with streams open", memory["peak_mb"], 120, "MB")
-        )
+        if workers == 1:
+            found.append(
+                Check("peak_mb", "memory peak with streams open", memory["peak_mb"], 120, "MB")
+            )
     return found
 
 
@@ -851,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args, stack)
     direct, proxy = results["direct"], results["proxy"]
     measured = "error" not in direct and "error" not in proxy
-    judged = checks(direct, proxy) if measured else []
+    judged = checks(direct, proxy, workers=args.workers) if measured else []
     results["checks"] = [asdict(check) | {"passed": check.passed} for check in judged]
     print(render(results))
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)

@@ -47,3 +47,18 @@ def test_a_process_gone_mid_measurement_gives_no_figure() -> None:
     with bench.CpuMeter(gone.pid, None) as meter:
         gone.wait()
     assert meter.shares is None
+
+
+def test_two_workers_are_judged_on_the_two_worker_throughput_target() -> None:
+    # Issue 17: 18% of the direct path in one process, 30% with two workers; the memory
+    # peak's 120 MB is one process's (the workers' processes add up).
+    direct = {"latency_p50_ms": 0.1, "latency_p99_ms": 0.2, "ttfb_p50_ms": 0.1,
+              "stream_total_ms": 200.0, "rps": 24_000.0, "errors": 0}  # fmt: skip
+    proxy = {**direct, "rps": 6_000.0, "memory": {"per_stream_kb": 25.0, "peak_mb": 230.0}}
+
+    def verdicts(workers: int) -> dict[str, tuple[float, bool]]:
+        judged = bench.checks(direct, proxy, workers=workers)
+        return {check.key: (check.limit, check.passed) for check in judged}
+
+    assert verdicts(1)["rps"] == (18, True) and verdicts(1)["peak_mb"] == (120, False)
+    assert verdicts(2)["rps"] == (30, False) and "peak_mb" not in verdicts(2)
