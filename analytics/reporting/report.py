@@ -1,11 +1,12 @@
 """The analytics report behind GET /api/analytics (docs/api.md), portable across databases.
 
-Buckets come from TruncMinute/TruncHour/TruncDay, which exist on SQLite and
-PostgreSQL alike; 5-minute buckets merge minute groups in Python. Every group
+Buckets come from TruncMinute/TruncHour/TruncDay in UTC (on SQLite, the stored text's
+prefix: `_TextPrefix`); 5-minute buckets merge minute groups in Python. Every group
 carries sums and counts rather than averages (`aggregates.SUMS`), so merging and
-running totals stay exact. The totals and the per-model and per-account counts are
-`analytics.reporting.aggregates`', the same computation /api/stats uses. The p95 is
-nearest rank, read with one ORDER BY ... OFFSET per model.
+running totals stay exact: the totals are the per-model groups added up (`model_groups`,
+one pass for the totals and the three per-model tables), read as /api/stats reads its
+own (`aggregates.totals_of`). The p95 is nearest rank, read with one ORDER BY ... OFFSET
+per model.
 """
 
 import math
