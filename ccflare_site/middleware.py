@@ -8,7 +8,7 @@ with DEBUG's technical page). Listed before CsrfViewMiddleware so it sees those.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
@@ -20,25 +20,33 @@ API_PREFIX = "/api/"
 
 Handler = Callable[[HttpRequest], HttpResponseBase]
 AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+Transform = Callable[[HttpRequest, HttpResponseBase], HttpResponseBase]
 
 
-@sync_and_async_middleware
-def api_json_errors(get_response: Handler | AsyncHandler) -> Handler | AsyncHandler:
-    # Both flavours, so async views (/health, the SSE streams) never hop to a thread for it.
-    if iscoroutinefunction(get_response):
+def response_middleware(transform: Transform) -> Callable[[Handler | AsyncHandler], Any]:
+    """A middleware that passes each answer through `transform(request, response)`.
 
-        async def async_middleware(request: HttpRequest) -> HttpResponseBase:
-            return as_json_if_needed(request, await get_response(request))
+    Both flavours, so async views (/health, the SSE streams) never hop to a thread for it.
+    """
 
-        return async_middleware
+    @sync_and_async_middleware
+    def middleware_factory(get_response: Handler | AsyncHandler) -> Handler | AsyncHandler:
+        if iscoroutinefunction(get_response):
 
-    # Not a coroutine function, so a plain handler (which the checker cannot infer).
-    sync_response = cast(Handler, get_response)
+            async def async_middleware(request: HttpRequest) -> HttpResponseBase:
+                return transform(request, await get_response(request))
 
-    def middleware(request: HttpRequest) -> HttpResponseBase:
-        return as_json_if_needed(request, sync_response(request))
+            return async_middleware
 
-    return middleware
+        # Not a coroutine function, so a plain handler (which the checker cannot infer).
+        sync_response = cast(Handler, get_response)
+
+        def middleware(request: HttpRequest) -> HttpResponseBase:
+            return transform(request, sync_response(request))
+
+        return middleware
+
+    return middleware_factory
 
 
 # The API's routes outside /api/ (/health, answered ahead of Django, has its own).
@@ -69,3 +77,6 @@ def _message(request: HttpRequest, response: HttpResponseBase) -> str:
     if response.status_code == 405:
         return f"Method {request.method} is not allowed here; allowed: {response.get('Allow', '')}"
     return response.reason_phrase
+
+
+api_json_errors = response_middleware(as_json_if_needed)
