@@ -30,6 +30,16 @@ async def no_events(_: web.Request) -> web.Response:
     return web.Response(text=": heartbeat\n\n", content_type="text/event-stream")
 
 
+def requests_tab(rows: list, stream: Handler) -> dict[str, Handler]:
+    """The routes the requests tab reads: these rows, then this live stream."""
+    return {
+        "/api/accounts": answering([]),
+        "/api/requests": answering(rows),
+        "/api/requests/stream": stream,
+        "/api/logs/stream": no_events,
+    }
+
+
 async def test_odd_fields_of_accounts_read_as_missing() -> None:
     routes = {"/api/accounts": answering(ODD_ACCOUNTS), "/api/analytics": answering({})}
     async with serving(routes) as url:
@@ -87,13 +97,7 @@ async def test_a_frame_nested_too_deep_is_skipped_and_the_stream_goes_on() -> No
         await asyncio.sleep(30)  # open, as a live stream is; cut when the test ends
         return reply
 
-    routes = {
-        "/api/accounts": answering([]),
-        "/api/requests": answering([]),
-        "/api/requests/stream": stream,
-        "/api/logs/stream": no_events,
-    }
-    async with serving(routes) as url:
+    async with serving(requests_tab([], stream)) as url:
         app = CcflareApp(ApiClient(url, "cct_whatever"))
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("3")
@@ -121,13 +125,7 @@ async def test_control_characters_in_what_the_server_relays_never_reach_the_term
         "statusCode": 500,
         "accountUsed": "alpha\x9b2J",
     }
-    routes = {
-        "/api/accounts": answering([]),
-        "/api/requests": answering([row]),
-        "/api/requests/stream": connected,
-        "/api/logs/stream": no_events,
-    }
-    async with serving(routes) as url:
+    async with serving(requests_tab([row], connected)) as url:
         app = CcflareApp(ApiClient(url, "cct_whatever"))
         async with app.run_test(size=(120, 30)) as pilot:
             await pilot.press("3")
