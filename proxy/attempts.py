@@ -140,9 +140,10 @@ def _bench(
     moment = _dt(until)
     assert moment is not None
     capped = health.claim_family(info.claim)
-    if capped is not None and family is not None and capped != family:
-        # A claim naming a family this request's model is not known by (a new name): the
+    if capped is not None and family is not None and health.model_family(capped) is None:
+        # A claim naming a family no model is known by (a name Anthropic adds later): the
         # family refused is the request's, or every call of it would be refused again.
+        # A known family is kept as named, whichever request brought the news.
         capped = family
     if capped is not None and info.claim is not None:
         now = datetime.now(UTC)

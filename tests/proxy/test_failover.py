@@ -135,6 +135,28 @@ async def test_a_served_answer_that_fills_the_window_is_relayed_and_benches_the_
     assert saved.rate_limit_reset is not None and saved.seven_day_reset is not None
 
 
+async def test_a_known_family_cap_reported_on_another_models_answer_benches_that_family(
+    fake: FakeUpstream,
+) -> None:
+    # A Sonnet call served while the Opus cap is full: the cap is Opus's, not Sonnet's
+    # (only a family name no model has is booked under the request's own family).
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    reset = str(int(timezone.now().timestamp()) + 3600)
+    opus_full = {
+        "anthropic-ratelimit-unified-status": "rejected",
+        "anthropic-ratelimit-unified-reset": reset,
+        "anthropic-ratelimit-unified-representative-claim": "seven_day_opus",
+    }
+    fake.add_rule(credential=KEY_A, status=200, headers=opus_full)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "a")
+    saved = await stored(a)
+    assert list(saved.model_limits) == ["opus"]
+    assert saved.rate_limited_until is None
+
+
 async def test_overloaded_is_retried_in_place_then_relayed_and_benches_nobody(
     fake: FakeUpstream,
 ) -> None:
