@@ -83,13 +83,14 @@ def build(filters: Filters, *, now: datetime | None = None) -> dict:
     models = model_groups(rows)
     overall = aggregates.totals_of({name: sum(g[name] or 0 for g in models) for name in SUMS})
     named = sorted((g for g in models if g["model"] is not None), key=_most_requests)
+    accounts = aggregates.account_counts(rows)
     return {
         "meta": {"range": filters.range, "bucket": bucket, "cumulative": filters.cumulative},
-        "totals": totals(rows, overall),
+        "totals": totals(overall, accounts),
         "timeSeries": time_series(rows, filters),
         "tokenBreakdown": token_breakdown(overall),
         "modelDistribution": model_distribution(named),
-        "accountPerformance": account_performance(rows),
+        "accountPerformance": account_performance(accounts),
         "costByModel": cost_by_model(named),
         "modelPerformance": model_performance(rows, named),
         "keyUsage": key_report.breakdown(rows),
@@ -113,12 +114,13 @@ def filtered(filters: Filters, *, now: datetime) -> QuerySet:
     return key_report.key_filter(rows, filters.client_keys)
 
 
-def totals(rows: QuerySet, overall: aggregates.Totals) -> dict:
-    """The report's totals: `overall` (of `rows`) unrounded, and the accounts that served them."""
+def totals(overall: aggregates.Totals, accounts: list[aggregates.AccountCount]) -> dict:
+    """The report's totals: `overall` unrounded, and how many accounts served the rows
+    (`no_account` counting as one, as a DISTINCT over the column does)."""
     return {
         "requests": overall.requests,
         "successRate": overall.success_rate,
-        "activeAccounts": rows.values("account_id").distinct().count(),
+        "activeAccounts": len(accounts),
         "avgResponseTime": overall.avg_response_time_ms or 0,
         "totalTokens": overall.tokens,
         "totalCostUsd": overall.cost_usd,
@@ -212,10 +214,9 @@ def model_distribution(named: list[dict]) -> list[dict]:
     return [{"model": g["model"], "count": g["requests"]} for g in named[:10]]
 
 
-def account_performance(rows: QuerySet) -> list[dict]:
+def account_performance(accounts: list[aggregates.AccountCount]) -> list[dict]:
     return [
-        {"name": c.name, "requests": c.requests, "successRate": c.success_rate}
-        for c in aggregates.account_counts(rows)
+        {"name": c.name, "requests": c.requests, "successRate": c.success_rate} for c in accounts
     ]
 
 
