@@ -112,13 +112,16 @@ def rate_limited(until: datetime) -> Fields:
     return {"rate_limited_until": until}
 
 
-def family_limited(
-    account: HealthFields, family: str, *, until: datetime, claim: str, now: datetime
-) -> Fields:
-    """A per-model weekly cap: only `family` is benched; expired entries are dropped."""
-    limits = {f: v for f, v in account.model_limits.items() if _until(v) > now}
-    limits[family] = {"until": until.isoformat(), "claim": claim}
-    return {"model_limits": limits}
+def family_cap(*, until: datetime, claim: str) -> dict[str, str]:
+    """A per-model weekly cap's entry in `model_limits`: only its family is benched."""
+    return {"until": until.isoformat(), "claim": claim}
+
+
+def with_family_caps(
+    caps: dict[str, Any], added: dict[str, dict[str, str]], now: datetime
+) -> dict[str, Any]:
+    """`caps` with `added` on top (they win per family); expired entries are dropped."""
+    return {f: v for f, v in caps.items() if _until(v) > now} | added
 
 
 def cleared() -> Fields:

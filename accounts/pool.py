@@ -12,12 +12,13 @@ import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from accounts import signals
+from accounts import health, signals
 from accounts.models import Account
 from lib import db_away
 from lib.reloading import FailureLog, Reloader
@@ -32,6 +33,8 @@ class AccountPool:
     def __init__(self) -> None:
         self._accounts: list[Account] = []
         self._pending: dict[uuid.UUID, dict[str, Any]] = {}
+        # Per-model caps to merge into the stored ones: {account id: {family: entry}}.
+        self._caps: dict[uuid.UUID, dict[str, dict[str, str]]] = {}
         # Shared by concurrent requests; the last snapshot serves while the database is away.
         self._reloader = Reloader(
             self._do_reload,
@@ -60,8 +63,20 @@ class AccountPool:
         with self._lock:
             self._pending.setdefault(account.pk, {}).update(fields)
 
+    def cap_family(self, account: Account, family: str, entry: dict[str, str]) -> None:
+        """Bench one model family of the account now in memory, and in the database next flush.
+
+        The flush merges the family into the caps stored by then rather than writing this
+        process's copy over them: another worker may have capped another family meanwhile,
+        or the admin lifted the caps this snapshot still holds.
+        """
+        now = datetime.now(UTC)
+        account.model_limits = health.with_family_caps(account.model_limits, {family: entry}, now)
+        with self._lock:
+            self._caps.setdefault(account.pk, {})[family] = entry
+
     async def flush(self) -> None:
-        if self._pending:
+        if self._pending or self._caps:
             await asyncio.get_running_loop().run_in_executor(_executor, self._flush_sync)
 
     def flush_sync(self) -> None:
@@ -76,6 +91,9 @@ class AccountPool:
                 # Updates made while the load ran are not in it yet.
                 for name, value in self._pending.get(account.pk, {}).items():
                     setattr(account, name, value)
+                if caps := self._caps.get(account.pk):
+                    now = datetime.now(UTC)
+                    account.model_limits = health.with_family_caps(account.model_limits, caps, now)
         self._accounts = accounts
 
     def _flush_and_load(self) -> list[Account]:
@@ -90,12 +108,15 @@ class AccountPool:
     def _flush_sync(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        if not pending:
+            caps, self._caps = self._caps, {}
+        if not pending and not caps:
             return
         try:
             with transaction.atomic():
                 for account_id, fields in pending.items():
                     Account.objects.filter(pk=account_id).update(**fields)
+                for account_id, added in caps.items():
+                    _merge_caps(account_id, added)
             self._flush_failures.ok()
         except Exception as error:
             # Keep the updates for the next flush rather than lose them; newer
@@ -105,10 +126,27 @@ class AccountPool:
             with self._lock:
                 for account_id, fields in pending.items():
                     self._pending[account_id] = {**fields, **self._pending.get(account_id, {})}
+                for account_id, added in caps.items():
+                    self._caps[account_id] = {**added, **self._caps.get(account_id, {})}
 
     def invalidate(self) -> None:
         """Make the next request reload (tests, and after local admin edits)."""
         self._reloader.invalidate()
+
+
+def _merge_caps(account_id: uuid.UUID, added: dict[str, dict[str, str]]) -> None:
+    """Add per-model caps to the stored ones, under the row's lock (SQLite's transactions
+    here take the write lock at BEGIN), so two processes' caps both survive."""
+    stored = list(
+        Account.objects.select_for_update()
+        .filter(pk=account_id)
+        .values_list("model_limits", flat=True)
+    )
+    if not stored:
+        return  # the account was deleted meanwhile
+    caps = stored[0] if isinstance(stored[0], dict) else {}
+    merged = health.with_family_caps(caps, added, datetime.now(UTC))
+    Account.objects.filter(pk=account_id).update(model_limits=merged)
 
 
 pool = AccountPool()

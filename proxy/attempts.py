@@ -146,11 +146,7 @@ def _bench(
         # A known family is kept as named, whichever request brought the news.
         capped = family
     if capped is not None and info.claim is not None:
-        now = datetime.now(UTC)
-        pool.update(
-            account,
-            **health.family_limited(account, capped, until=moment, claim=info.claim, now=now),
-        )
+        pool.cap_family(account, capped, health.family_cap(until=moment, claim=info.claim))
         scope = f"its {capped} limit ({info.claim})"
     else:
         pool.update(account, **health.rate_limited(moment))
