@@ -355,6 +355,35 @@ def test_a_request_target_not_in_origin_form_is_read_as_the_rfc_says(
     assert b"<html" not in response
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            b"GET /api/stats HTTP/1.1\nHost: 127.0.0.1\n\n",
+            {"error": "The request is malformed"},
+            id="the-apis-shape-on-api",
+        ),
+        pytest.param(
+            b"POST /v1/messages HTTP/1.1\nHost: 127.0.0.1\nContent-Length: 2\n\n{}",
+            anthropic_error("The request is malformed"),
+            id="anthropics-shape-on-v1",
+        ),
+        pytest.param(b"GET /health\n", anthropic_error("The request is malformed"), id="no-path"),
+    ],
+)
+def test_a_request_head_with_bare_line_feeds_is_refused_at_once(
+    server: Server, raw: bytes, expected: dict
+) -> None:
+    # As `printf 'GET /health HTTP/1.1\n...' | nc` sends it: Twisted reads lines up to CRLF
+    # only, and answered 408 once the header deadline had passed.
+    started = time.monotonic()
+    response = request(server, raw)
+
+    assert time.monotonic() - started < HEADER_TIMEOUT_SECONDS
+    assert status_line(response) == b"HTTP/1.1 400 Bad Request"
+    assert json.loads(response.partition(b"\r\n\r\n")[2]) == expected
+
+
 def test_health_answers_head_as_get_without_a_body(server: Server) -> None:
     head = request(server, b"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     post = request(server, b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
