@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import validation
 from lib import h1
 from lib.numbers import finite_number
+from lib.secret_headers import REDACTED
 
 SCOPES = {
     "max": (
@@ -37,6 +38,8 @@ TIMEOUT_SECONDS = 15.0
 DEFAULT_LIFETIME_SECONDS = 3600.0
 MIN_LIFETIME_SECONDS = 600.0
 MAX_LIFETIME_SECONDS = 366 * 24 * 3600.0
+# Secrets this long or longer are masked where an error message repeats them.
+_MASKED_LENGTH = 8
 
 
 class OAuthError(Exception):
@@ -141,7 +144,8 @@ async def create_api_key(*, access_token: str) -> str:
     response = await _post(settings.OAUTH_CREATE_API_KEY_URL, headers)
     key = _json(response).get("raw_key")
     if response.status != 200 or not isinstance(key, str) or not key:
-        raise OAuthError(f"Creating the API key failed: {_error_message(response)}")
+        message = _error_message(response, sent=[access_token])
+        raise OAuthError(f"Creating the API key failed: {message}")
     _usable(key, "API key", validation.validate_api_key)
     return key
 
@@ -152,7 +156,8 @@ async def _post_token(body: dict[str, str]) -> dict[str, Any]:
     data = _json(response)
     if response.status == 200:
         return data
-    message = _error_message(response)
+    sent = [body.get(name, "") for name in ("code", "code_verifier", "refresh_token")]
+    message = _error_message(response, sent=sent)
     # invalid_grant: the code or refresh token is used, revoked or expired;
     # retrying the same one can never succeed.
     if response.status in (401, 403) or data.get("error") == "invalid_grant":
@@ -214,13 +219,21 @@ def _json(response: h1.Reply) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _error_message(response: h1.Reply) -> str:
-    """As ccflare (docs/compatibility.md): error_description, else error, else the status text."""
+def _error_message(response: h1.Reply, *, sent: list[str]) -> str:
+    """As ccflare (docs/compatibility.md): error_description, else error, else the status text.
+
+    The `sent` secrets (a refresh token, a code) are masked where the endpoint echoes
+    them: the message becomes the account's health reason, which /health, the admin, the
+    API, the commands and the webhook show.
+    """
     data = _json(response)
     error = data.get("error")
     if isinstance(error, dict):  # Anthropic's API error shape
         error = error.get("message")
-    detail = data.get("error_description") or error or response.reason
+    detail = str(data.get("error_description") or error or response.reason)
+    for secret in sent:
+        if len(secret) >= _MASKED_LENGTH:  # a shorter one would mask ordinary words
+            detail = detail.replace(secret, REDACTED)
     return f"{detail} (HTTP {response.status})"
 
 

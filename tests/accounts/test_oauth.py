@@ -130,6 +130,39 @@ async def test_server_error_is_a_failure_not_a_rejection(oauth_upstream: FakeUps
     assert not isinstance(caught.value, oauth.GrantRejected)
 
 
+@pytest.mark.parametrize("status", [400, 500])
+async def test_an_error_that_echoes_the_refresh_token_does_not_repeat_it(
+    oauth_upstream: FakeUpstream, status: int
+) -> None:
+    # The message is stored as the account's health reason, shown by /health (open), the
+    # admin, the API and list_accounts, and sent to the webhook.
+    refresh = "sk-ant-ort01-echoed-refresh-token"
+    body = {"error": "invalid_grant", "error_description": f"Refresh token {refresh} is revoked"}
+    oauth_upstream.add_rule(
+        credential="*", path="/v1/oauth/token", status=status, body=body, times=1
+    )
+
+    with pytest.raises(oauth.OAuthError) as caught:
+        await oauth.refresh_grant(refresh_token=refresh)
+
+    assert str(caught.value) == f"Refresh token [REDACTED] is revoked (HTTP {status})"
+
+
+async def test_an_error_that_echoes_the_code_or_verifier_does_not_repeat_them(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    message = "Bad code the-pasted-code for verifier the-pkce-verifier-value"
+    body = {"error": "invalid_grant", "error_description": message}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=400, body=body)
+
+    with pytest.raises(oauth.GrantRejected) as caught:
+        await oauth.exchange_code(
+            code="the-pasted-code", state="s", verifier="the-pkce-verifier-value"
+        )
+
+    assert str(caught.value) == "Bad code [REDACTED] for verifier [REDACTED] (HTTP 400)"
+
+
 async def test_unreachable_endpoint_is_a_failure(settings: Any) -> None:
     settings.OAUTH_TOKEN_URL = "http://127.0.0.1:9/v1/oauth/token"  # discard port: refused
 
@@ -215,6 +248,20 @@ async def test_create_api_key_failure_is_reported(oauth_upstream: FakeUpstream) 
 
     with pytest.raises(oauth.OAuthError, match=r"Creating the API key failed: .*HTTP 403"):
         await oauth.create_api_key(access_token="sk-ant-oat01-console")
+
+
+async def test_create_api_key_failure_that_echoes_the_token_does_not_repeat_it(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    body = {"error": {"type": "permission_error", "message": f"Token {ACCESS} may not"}}
+    oauth_upstream.add_rule(
+        credential="*", path="/api/oauth/claude_cli/create_api_key", status=403, body=body
+    )
+
+    with pytest.raises(oauth.OAuthError) as caught:
+        await oauth.create_api_key(access_token=ACCESS)
+
+    assert str(caught.value) == "Creating the API key failed: Token [REDACTED] may not (HTTP 403)"
 
 
 @pytest.mark.parametrize("raw_key", ["k", "sk-ant-api03-key\r\nX-Evil: 1"])

@@ -227,3 +227,25 @@ def test_refreshed_tokens_never_appear_in_plain_text(
     for secret in secrets:
         assert secret not in dump
         assert secret not in proxy.server_log()
+
+
+def test_a_token_endpoint_echoing_the_refresh_token_does_not_get_it_shown(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # The rejection's message is the account's health reason: /health shows it to anyone.
+    expired_oauth_account(refresh_token=ORIGINAL_REFRESH)
+    description = f"Refresh token {ORIGINAL_REFRESH} was revoked"
+    fake_upstream.add_rule(
+        credential="*",
+        path="/v1/oauth/token",
+        status=400,
+        body={"error": "invalid_grant", "error_description": description},
+    )
+
+    assert post(proxy).status_code == 502
+
+    recorded(1)
+    health = httpx.get(f"{proxy.url}/health")
+    assert "Refresh token [REDACTED] was revoked" in health.text
+    assert ORIGINAL_REFRESH not in health.text
+    assert ORIGINAL_REFRESH not in database_text()
