@@ -19,7 +19,20 @@ def test_each_credential_header_is_redacted(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["x-goog-api-key", "api-key", "x-auth-token", "x-amz-security-token", "x-app-secret"]
+    "name",
+    [
+        "x-goog-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-amz-security-token",
+        "x-app-secret",
+        # LLM gateways an upstream may be (UPSTREAM_BASE_URL), whose key the client sends:
+        "helicone-auth",  # Helicone
+        "cf-aig-authorization",  # Cloudflare AI Gateway
+        "ocp-apim-subscription-key",  # Azure API Management
+        "x-portkey-virtual-key",  # Portkey
+        "x-auth-key",
+    ],
 )
 def test_other_services_credential_headers_are_redacted_too(name: str) -> None:
     headers = [(name.encode(), b"secret-value"), (b"anthropic-ratelimit-tokens-limit", b"9")]
@@ -28,6 +41,22 @@ def test_other_services_credential_headers_are_redacted_too(name: str) -> None:
         name: "[REDACTED]",
         "anthropic-ratelimit-tokens-limit": "9",  # about tokens, not one
     }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "anthropic-version",
+        "anthropic-beta",
+        "x-stainless-retry-count",
+        "user-agent",
+        "request-id",
+        "anthropic-ratelimit-unified-5h-utilization",
+        "x-ccflare-account",
+    ],
+)
+def test_what_the_api_and_its_clients_send_is_kept(name: str) -> None:
+    assert redact_headers([(name.encode(), b"value")]) == {name: "value"}
 
 
 def test_names_are_matched_whatever_their_case() -> None:
