@@ -45,6 +45,9 @@ _SECRETS = [
         ),
     ),
 ]
+# The first three are credentials by their own shape; the others by a label before them,
+# which an ordinary sentence may also use ("Authorization: Bearer", "secret: Field required").
+_SHAPED = _SECRETS[:3]
 REDACTED = "[REDACTED]"
 # What a message must not carry raw, as clients choose paths and upstreams model names:
 # line breaks (a forged line), other C0/C1 controls (a terminal acts on ESC sequences),
@@ -74,6 +77,17 @@ def redact(text: str) -> str:
     if _ANY_WORD.search(lowered) is None:
         return text
     for words, pattern in _SECRETS:
+        if any(word in lowered for word in words):
+            text = pattern.sub(rf"\g<1>{REDACTED}", text)
+    return text
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with the credentials known by their shape redacted (sk-ant- keys and tokens,
+    ccflare's keys, Bearer values), the rest left whole: for a message people read
+    elsewhere than in the log, such as a request's recorded error."""
+    lowered = text.casefold()
+    for words, pattern in _SHAPED:
         if any(word in lowered for word in words):
             text = pattern.sub(rf"\g<1>{REDACTED}", text)
     return text

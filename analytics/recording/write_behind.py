@@ -35,7 +35,7 @@ from access import credentials as access_services
 from accounts.models import Account
 from analytics.live import events
 from analytics.models import Request, RequestPayload
-from analytics.operations import metrics
+from analytics.operations import logs, metrics
 from analytics.recording import bulk, cost, redaction, storable
 from analytics.recording.usage import NO_USAGE, Usage
 from analytics.shapes import request_json
@@ -391,7 +391,9 @@ def to_request(record: RequestRecord, table: cost.PriceTable) -> Request:
         account_id=record.account_id,
         status_code=record.status_code,
         success=record.success,
-        error_message=record.error_message and storable.text(record.error_message),
+        # An upstream's message may echo the credential it was sent.
+        error_message=record.error_message
+        and logs.redact_credentials(storable.text(record.error_message)),
         terminal_state=record.terminal_state,
         is_stream=record.is_stream,
         response_time_ms=record.response_time_ms,

@@ -69,6 +69,34 @@ def test_nul_and_over_long_text_is_stored_not_refused() -> None:
     assert row.method == "PROPFINDXY"
 
 
+@pytest.mark.parametrize(
+    ("message", "stored"),
+    [
+        ("Key sk-ant-api03-echoed-key-0001 may not", "Key [REDACTED] may not"),
+        ("token cck_echoed-client-key rejected", "token [REDACTED] rejected"),
+        ("sent Bearer abcdefgh12345678", "sent Bearer [REDACTED]"),
+        # Sentences whose labels the log's other rules read as credentials stay whole.
+        (
+            "This ccflare proxy requires a client key: send it as x-api-key or "
+            "Authorization: Bearer",
+            "This ccflare proxy requires a client key: send it as x-api-key or "
+            "Authorization: Bearer",
+        ),
+        ("tools.0.secret: Field required", "tools.0.secret: Field required"),
+    ],
+)
+def test_credentials_in_an_error_message_are_redacted_and_nothing_else(
+    message: str, stored: str
+) -> None:
+    recorder = write_behind.Recorder()
+    failed = record(status_code=400, error_message=message)
+    recorder.enqueue(failed)
+
+    recorder.flush_sync()
+
+    assert Request.objects.get(pk=failed.id).error_message == stored
+
+
 def test_text_no_encoding_can_write_is_stored_and_holds_back_nothing() -> None:
     # A lone surrogate: what Python's JSON decoder makes of "\\udc80" in a reply. It once
     # failed every flush from then on, for ever, with every later record queued behind it.

@@ -307,6 +307,20 @@ def test_persistent_5xx_on_last_account_is_relayed(
     assert row.error_message == "Fake error 500"
 
 
+def test_an_upstream_error_echoing_the_accounts_key_is_recorded_without_it(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # The message is shown in request lists, /api/stats' recentErrors and the dashboard.
+    make_account(name="only", api_key=KEY_A)
+    error = {"type": "invalid_request_error", "message": f"Key {KEY_A} may not use this"}
+    fake_upstream.add_rule(credential=KEY_A, status=400, body={"type": "error", "error": error})
+
+    assert post(proxy).status_code == 400
+
+    (row,) = recorded(1)
+    assert row.error_message == "Key [REDACTED] may not use this"
+
+
 def test_upstream_dropping_mid_stream_is_an_error_for_client_and_record(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
