@@ -179,8 +179,9 @@ def _exhausted(
     """No account produced a response: say why, in the error the client will get.
 
     Every account that could serve is held by a limit (its own, or its cap on this
-    model family): 429. Some were tried and failed otherwise: 502. None could serve
-    to begin with: 503 naming each account's state. 429 and 503 carry retry-after
+    model family): 429. Some were tried and failed otherwise, and can still serve: 502.
+    None can serve, from the start or since the walk (a refresh token rejected, a
+    credential refused): 503 naming each account's state. 429 and 503 carry retry-after
     when an account comes back by itself (a limit resets, a cooldown ends): the first.
     States are read as of `since`, the walk's start: a limit the walk itself ran into
     counts even when the upstream gave it no time to run (`retry-after: 0`).
@@ -199,7 +200,7 @@ def _exhausted(
         # Only per-model caps hold them: say which, or it reads as if nothing could be served.
         capped = None if any(_limited(h) for _, h in healths) else family
         outcome.message = _limited_words(len(blocked), capped, wait=outcome.retry_after)
-    elif tried:
+    elif tried and any(h.usable for _, h in healths):
         outcome.status, outcome.retry_after = 502, None
         outcome.message = f"All accounts failed to proxy the request ({outcome.attempts} attempted)"
     else:

@@ -540,7 +540,10 @@ async def test_an_oauth_account_whose_refresh_is_refused_is_traced_and_passed(
 
     outcome = await forward(fake)
 
-    assert (outcome.response, outcome.status) == (None, 502)
+    # Nobody can serve now, until someone logs in again: a 503 that says so, not a 502.
+    assert (outcome.response, outcome.status) == (None, 503)
+    assert outcome.message.startswith("No usable account (max: needs re-auth: ")
+    assert "Refresh token not found" in outcome.message
     ((name, step),) = outcomes(outcome)
     assert name == "max" and step.startswith(traced)
     # After a 401 it had reached the upstream on "max"; expired, it never left.

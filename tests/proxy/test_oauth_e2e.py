@@ -242,7 +242,11 @@ def test_a_token_endpoint_echoing_the_refresh_token_does_not_get_it_shown(
         body={"error": "invalid_grant", "error_description": description},
     )
 
-    assert post(proxy).status_code == 502
+    answer = post(proxy)
+    # The 503 names the account's state, so the client reads the reason too.
+    assert answer.status_code == 503
+    assert "Refresh token [REDACTED] was revoked" in answer.text
+    assert ORIGINAL_REFRESH not in answer.text
 
     recorded(1)
     health = httpx.get(f"{proxy.url}/health")
