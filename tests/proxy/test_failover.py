@@ -135,6 +135,34 @@ async def test_a_served_answer_that_fills_the_window_is_relayed_and_benches_the_
     assert saved.rate_limit_reset is not None and saved.seven_day_reset is not None
 
 
+async def test_rate_limit_header_text_longer_than_its_column_is_cut_and_the_limit_is_kept(
+    fake: FakeUpstream,
+) -> None:
+    # The status, claim and overage status are kept in 32-character columns. Whole, a
+    # longer value (a claim name Anthropic adds later) was refused by PostgreSQL, and the
+    # refused flush held back every account update of the process, this limit included:
+    # the other workers and the dashboard never learned it.
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    reset = int(timezone.now().timestamp()) + 3600
+    claim = "seven_day_claude_opus_4_5_extended_thinking"
+    refused = {
+        "anthropic-ratelimit-unified-status": "rejected",
+        "anthropic-ratelimit-unified-reset": str(reset),
+        "anthropic-ratelimit-unified-representative-claim": claim,
+        "anthropic-ratelimit-unified-overage-status": "rejected_because_of_a_long_reason",
+    }
+    fake.add_rule(credential=KEY_A, status=429, headers=refused)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "b")
+    saved = await stored(a)
+    assert saved.rate_limited_until.timestamp() == reset
+    assert saved.rate_limit_claim == claim[:32]
+    assert saved.overage_status == "rejected_because_of_a_long_reaso"
+
+
 async def test_a_known_family_cap_reported_on_another_models_answer_benches_that_family(
     fake: FakeUpstream,
 ) -> None:
