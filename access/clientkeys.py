@@ -95,6 +95,9 @@ def _load() -> tuple[dict[str, int], dict[int, KeyPolicy]]:
     # This thread keeps its connection between loads; after a failure, lib.db_away says
     # whether it can serve the next one (closing a SQLite one each time leaked a file).
     try:
+        # A connection a PostgreSQL restart closed is replaced first (else this load
+        # fails on it and the old keys are used until the next).
+        db_away.check_connection()
         keys = dict(ClientKey.objects.filter(revoked_at=None).values_list("secret_hash", "pk"))
         return keys, (load_policies() if keys else {})
     except Exception as error:

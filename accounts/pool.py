@@ -97,6 +97,9 @@ class AccountPool:
         self._accounts = accounts
 
     def _flush_and_load(self) -> list[Account]:
+        # A connection a PostgreSQL restart closed is replaced first: the load failed on
+        # it, and the requests until the next load were routed from the old snapshot.
+        db_away.check_connection()
         self._flush_sync()
         try:
             return list(Account.objects.all())

@@ -3,11 +3,24 @@
 End to end through a real daphne and the fake upstream.
 """
 
+import time
+from pathlib import Path
+
 import httpx
 import pytest
+from django.db import connection
 
+from access import credentials
 from accounts.models import Account
-from tests.conftest import FakeUpstream, ProxyServer, header_values, wait_for
+from tests import servers
+from tests.conftest import (
+    QUIESCE_SECONDS,
+    FakeUpstream,
+    ProxyServer,
+    header_values,
+    proxy_env,
+    wait_for,
+)
 from tests.factories import make_account
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, recorded, two_accounts
 
@@ -204,3 +217,58 @@ def test_messages_still_flow_after_every_hardening(
 
     assert response.status_code == 200
     assert response.json()["type"] == "message"
+
+
+# The application name the server of the test below gives its PostgreSQL connections
+# (libpq reads PGAPPNAME), so that the test closes those and no others.
+RESTARTED_APP = "ccflare-restart-test"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's connections")
+def test_after_postgresql_closed_the_connections_the_next_request_sees_the_database(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    # A PostgreSQL restart closes the connections the snapshots' threads keep. The first
+    # reload after it failed on its closed connection, and the request was routed from the
+    # snapshots before, however old: a client key created meanwhile was refused, and an
+    # account paused meanwhile served.
+    fake_upstream.reset()
+    two_accounts()
+    old = credentials.create_client_key(name="old")[1]
+    env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "PGAPPNAME": RESTARTED_APP}
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        try:
+            server = ProxyServer(f"http://127.0.0.1:{port}", tmp_path / "server.log")
+            assert post(server, x_api_key=old).headers["x-ccflare-account"] == "alpha"
+            time.sleep(QUIESCE_SECONDS)  # its account updates written: nothing left pending
+            assert close_connections(RESTARTED_APP) > 0  # as a restart does
+            Account.objects.filter(name="alpha").update(paused=True)
+            credentials.revoke_client_key(name="old")
+            new = credentials.create_client_key(name="new")[1]
+
+            with_new = post(server, x_api_key=new)
+            with_old = post(server, x_api_key=old)
+        finally:
+            servers.stop(process)
+
+    assert (with_new.status_code, with_new.headers.get("x-ccflare-account")) == (200, "beta")
+    assert with_old.status_code == 401
+
+
+def close_connections(application_name: str) -> int:
+    """Close the backends of `application_name` from the server's side; how many there were."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name]
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", [pids])
+
+    def gone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+            return cursor.fetchone() == (0,)
+
+    assert wait_for(gone)
+    return len(pids)
