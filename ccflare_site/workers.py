@@ -120,8 +120,11 @@ class Supervisor:
         self.env = env
         self.children: dict[int, tuple[subprocess.Popen[bytes], float, int]] = {}
         self.stopping = False
+        self.stop_signal: int = signal.SIGTERM
 
     def spawn(self, slot: int) -> None:
+        if self.stopping:
+            return  # its socket is closed
         fd = self.socks[slot].fileno()
         daphne = [sys.executable, "-m", "ccflare_site.daphne_main"]
         process = subprocess.Popen(
@@ -133,10 +136,15 @@ class Supervisor:
             process_group=0,
         )
         self.children[process.pid] = (process, time.monotonic(), slot)
+        if self.stopping:
+            # The signal came while Popen ran (its handler runs there too), before this
+            # worker was among the children: pass it on now, or it serves on unstopped.
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(self.stop_signal)
 
     def stop(self, signum: int, _frame: object) -> None:
         """Pass the signal on; stop accepting here so only the children's copies remain."""
-        self.stopping = True
+        self.stopping, self.stop_signal = True, signum
         for sock in self.socks:
             with contextlib.suppress(OSError):
                 sock.close()
