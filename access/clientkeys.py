@@ -53,12 +53,21 @@ class ClientKeyCache:
     async def authorize(self, headers: list[tuple[bytes, bytes]]) -> Grant | None:
         """The grant for a request with these headers, or None when it must get a 401."""
         await self._reloader.fresh()
+        if not self._reloader.loaded:
+            # Never read (a worker started while the database is away): whether keys are
+            # required is not known, and an empty set would let everyone in.
+            return None
         if not self._keys:
             return OPEN
         grant = match(headers, self._keys)
         if grant is not None and grant.key_id in self._policies:
             return replace(grant, policy=self._policies[grant.key_id])
         return grant
+
+    @property
+    def read(self) -> bool:
+        """Whether the keys were read yet (authorize lets no request in before)."""
+        return self._reloader.loaded
 
     def invalidate(self) -> None:
         self._reloader.invalidate()

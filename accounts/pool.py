@@ -51,6 +51,11 @@ class AccountPool:
         await self._reloader.fresh()
         return self._accounts
 
+    @property
+    def read(self) -> bool:
+        """Whether the accounts were read yet: an empty snapshot before is no "no accounts"."""
+        return self._reloader.loaded
+
     def update(self, account: Account, **fields: Any) -> None:
         """Change an account now in memory, and in the database at the next flush.
 

@@ -62,6 +62,11 @@ class Reloader:
                 WAIT_SECONDS,
             )
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a load has worked yet: until one has, there is no snapshot to serve from."""
+        return self._loaded_once
+
     def invalidate(self) -> None:
         """Reload at the next call (a change made here, or a test)."""
         self._generation += 1

@@ -40,6 +40,12 @@ async def forward(
     """
     outcome = outcome or Outcome()
     accounts = await pool.accounts()
+    if not accounts and not pool.read:
+        # Never read (a worker started while the database is away): not "no accounts",
+        # so the client's own credentials are not sent upstream in their place.
+        outcome.status = 503
+        outcome.message = "The accounts could not be read from the database yet; try again shortly"
+        return outcome
     if not accounts:
         return await _passthrough(call, strip=strip, outcome=outcome)
     now = datetime.now(UTC)

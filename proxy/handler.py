@@ -68,7 +68,10 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         return exchange.finish()
     grant = await clientkeys.cache.authorize(scope["headers"])
     if grant is None:
-        await exchange.reply_error(send, 401, "authentication_error", _NEEDS_CLIENT_KEY)
+        if not clientkeys.cache.read:
+            await exchange.reply_error(send, 503, "api_error", _KEYS_UNREAD)
+        else:
+            await exchange.reply_error(send, 401, "authentication_error", _NEEDS_CLIENT_KEY)
         return exchange.finish()
     exchange.record.client_key_id = grant.key_id
     exchange.strip = grant.strip | admission.hop_by_hop if admission.hop_by_hop else grant.strip
@@ -490,6 +493,7 @@ def _looks_malformed(scope: Scope, body: bytes) -> bool:
     return body[:256].lstrip()[:1] != b"{"
 
 
+_KEYS_UNREAD = "The client keys could not be read from the database yet; try again shortly"
 _NEEDS_CLIENT_KEY = (
     "This ccflare proxy requires a client key: send it as x-api-key or Authorization: Bearer"
 )

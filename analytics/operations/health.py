@@ -11,8 +11,9 @@ from accounts.pool import pool
 
 
 async def report() -> tuple[int, dict]:
-    """Status and body: 503 when accounts exist and none can serve, so a monitor can alert;
-    200 when one can, and with no accounts at all (requests then pass through).
+    """Status and body: 503 when accounts exist and none can serve, so a monitor can alert,
+    and before the accounts could be read at all (a worker started while the database is
+    away); 200 when one can, and with no accounts at all (requests then pass through).
 
     Read from the proxy's own snapshot (accounts.pool), marks not yet written included:
     what the proxy would do with a request now. While the database is away the proxy
@@ -26,7 +27,7 @@ async def report() -> tuple[int, dict]:
         for a in selection.routing_order(accounts)
         if (reason := selection.skip_reason(a, now=now)) is not None
     ]
-    serving = not accounts or len(unusable) < len(accounts)
+    serving = pool.read and (not accounts or len(unusable) < len(accounts))
     body = {
         "status": "ok" if serving else "unavailable",
         "accounts": len(accounts),
@@ -35,7 +36,9 @@ async def report() -> tuple[int, dict]:
         "timestamp": now.isoformat(),
         "strategy": "session",
     }
-    if not serving:
+    if not pool.read:
+        body["reason"] = "The accounts could not be read from the database yet"
+    elif not serving:
         body["reason"] = "No account can serve: " + "; ".join(
             f"{u['name']} {u['reason']}" for u in unusable
         )

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
@@ -99,6 +100,27 @@ async def test_cache_is_open_without_keys_and_closed_with_one() -> None:
     assert await cache.authorize([]) is None
     grant = await cache.authorize([(b"x-api-key", secret.encode())])
     assert grant is not None and grant.strip == frozenset({"x-api-key"})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_keys_that_could_not_be_read_yet_let_no_request_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker started while the database is away has no key set to keep: an empty one
+    # read as "no keys configured" and let every request in, a key or none.
+    def away() -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(clientkeys, "_load", away)
+    cache = clientkeys.ClientKeyCache()
+
+    assert await cache.authorize([]) is None
+    assert await cache.authorize([(b"x-api-key", b"cck_anything")]) is None
+    assert not cache.read
+    monkeypatch.undo()
+    cache.invalidate()
+    assert await cache.authorize([]) is clientkeys.OPEN  # read now: no keys, open
+    assert cache.read
 
 
 async def _create_key(name: str) -> tuple:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import OperationalError, connections
 from django.utils import timezone
 
 import accounts.pool
@@ -90,6 +90,28 @@ async def test_no_accounts_pass_the_clients_credentials_through(fake: FakeUpstre
     (entry,) = fake.log()
     assert header(entry, "x-api-key") == "client-own-key"
     assert header(entry, "x-test-client-key") is None
+
+
+async def test_accounts_not_read_yet_are_a_503_not_the_clients_credentials_passed_through(
+    fake: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker started while the database is away has no snapshot to keep: an empty one
+    # read as "no accounts at all", and its requests went upstream with the client's own
+    # credentials (a client key among them) instead of the pool's.
+    await make(make_account, name="a", api_key=KEY_A)
+    fresh = accounts.pool.AccountPool()
+
+    def away() -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(fresh, "_flush_and_load", away)
+    monkeypatch.setattr(failover, "pool", fresh)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status, outcome.error_type) == (None, 503, "api_error")
+    assert "could not be read" in outcome.message
+    assert fake.log() == []
 
 
 async def test_a_rate_limited_account_is_benched_and_the_next_one_serves(

@@ -272,3 +272,28 @@ def close_connections(application_name: str) -> int:
 
     assert wait_for(gone)
     return len(pids)
+
+
+def test_a_server_that_could_not_read_its_database_yet_sends_nothing_upstream(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    # As a worker started, or started again after a crash, while the database is away: it
+    # has no snapshot of the client keys or the accounts to serve from. Empty ones read as
+    # "no keys, no accounts", so every request was let in and sent upstream with the
+    # client's own credentials (its client key included), and /health said "ok".
+    fake_upstream.reset()
+    unreachable = f"postgres://ccflare:ccflare@127.0.0.1:{servers.free_port()}/ccflare"
+    env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "DATABASE_URL": unreachable}
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        try:
+            server = ProxyServer(f"http://127.0.0.1:{port}", tmp_path / "server.log")
+            health = httpx.get(f"{server.url}/health", timeout=5)
+            response = post(server, x_api_key="cck_a-client-key-of-this-proxy")
+        finally:
+            servers.stop(process)
+
+    assert health.status_code == 503
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "api_error"
+    assert fake_upstream.log() == []

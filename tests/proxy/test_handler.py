@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from access import clientkeys
 from analytics.recording.write_behind import RequestRecord
 from lib.asgi import ABORT
 from proxy import background, handler
@@ -16,7 +17,14 @@ def records(monkeypatch: pytest.MonkeyPatch) -> list[RequestRecord]:
     captured: list[RequestRecord] = []
     monkeypatch.setattr(background, "ensure_started", lambda: None)
     monkeypatch.setattr(handler.recorder, "enqueue", captured.append)
+    # No client keys. These tests have no database: the key check's own load would fail,
+    # and keys never read let no request in (tests/access has the check's tests).
+    monkeypatch.setattr(clientkeys.cache, "authorize", no_client_keys)
     return captured
+
+
+async def no_client_keys(_headers: object) -> clientkeys.Grant:
+    return clientkeys.OPEN
 
 
 async def call(body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> list[dict]:  # type: ignore[assignment]
