@@ -196,6 +196,15 @@ class GuardedChannel(http.HTTPChannel):
         sweep.forget(self)
         super().connectionLost(reason)
 
+    def handed_over(self) -> None:
+        """The connection now belongs to another protocol (daphne's websocket one).
+
+        Its end reaches that protocol, not this channel, whose connectionLost never runs:
+        without this the sweep held every upgraded connection's channel for ever.
+        """
+        self._deadline_at = self._idle_at = None
+        sweep.forget(self)
+
     # Twisted's TimeoutMixin, on the sweep: the same meaning, no timer of its own.
     def setTimeout(self, period: int | None) -> int | None:  # noqa: N802
         previous, self.timeOut = self.timeOut, period

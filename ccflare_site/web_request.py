@@ -5,7 +5,8 @@
   builds a generator, two Deferreds and their callback chains for nothing, about 3% of
   the server's CPU under load. `process` below takes the same steps in the same order,
   with the same answers to a bad request, and calls the function directly. Upgrade
-  requests (websockets) keep daphne's own method.
+  requests (websockets) keep daphne's own method; a connection it hands to its websocket
+  protocol is then let go of by its HTTP channel (the channel hears nothing of it again).
 - Each request's scope carries a future that resolves when its client goes before the
   answer is finished (`CLIENT_GONE` in `scope["extensions"]`): the proxy's handler
   watches it instead of running a second task per request that waits on `receive()`
@@ -76,7 +77,13 @@ def install() -> None:
 
     def process(self: WebRequest) -> Any:
         if self.requestHeaders.hasHeader(b"upgrade"):
-            return daphne_process(self)
+            channel = self.channel
+            result = daphne_process(self)
+            if self.transport is None:  # daphne gave the socket to its websocket protocol
+                handed_over = getattr(channel, "handed_over", None)
+                if handed_over is not None:
+                    handed_over()
+            return result
         return process_http(self)
 
     process.lean = True  # type: ignore[attr-defined]

@@ -9,9 +9,11 @@ import types
 
 import daphne.http_protocol
 import daphne.server
+import pytest
 from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
+from twisted.internet import protocol
 from twisted.internet.testing import StringTransport
 from twisted.web import http, http_headers
 
@@ -135,6 +137,48 @@ class Recorded(daphne.http_protocol.WebRequest):
 
     def process(self) -> None:
         pass
+
+
+def test_a_connection_upgraded_to_a_websocket_leaves_the_deadline_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # daphne hands the socket to its websocket protocol, so the HTTP channel never hears
+    # of the connection again (its connectionLost included): the sweep kept every
+    # dashboard socket's channel, its request and headers, for the server's lifetime.
+    monkeypatch.setattr(http_channel, "sweep", http_channel.DeadlineSweep())
+    web_request.install()
+    websocket = WebsocketProtocol()
+    server = types.SimpleNamespace(
+        protocol_connected=lambda request: None,
+        protocol_disconnected=lambda request: None,
+        ws_factory=types.SimpleNamespace(buildProtocol=lambda address: websocket),
+        proxy_forwarded_address_header=None,
+        root_path="",
+    )
+    channel = http_channel.GuardedChannel()
+    channel.requestFactory = daphne.http_protocol.WebRequest  # as daphne's HTTPFactory sets it
+    channel.factory = types.SimpleNamespace(server=server)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    assert http_channel.sweep.channels == {channel}
+
+    channel.dataReceived(
+        b"GET /ws/dashboard/ HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\n\r\n"
+    )
+
+    assert transport.protocol is websocket  # daphne's handover happened
+    assert websocket.received.startswith(b"GET /ws/dashboard/ HTTP/1.1")
+    assert http_channel.sweep.channels == set()
+
+
+class WebsocketProtocol(protocol.Protocol):
+    """What daphne hands an upgraded connection to: here, keeps what it was given."""
+
+    received = b""
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
+        self.received += data
 
 
 def test_the_statuses_the_proxy_relays_have_their_reason_phrase() -> None:
