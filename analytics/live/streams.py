@@ -80,14 +80,17 @@ async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]
 
 
 async def _receive(layer: object, channel: str) -> AsyncIterator[dict | None]:
+    # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes in the
+    # turn the message arrives, and the stream of a client gone listened on until daphne
+    # killed it (application_close_timeout later, with a warning).
     while True:
+        receiving = asyncio.ensure_future(layer.receive(channel))  # type: ignore[attr-defined]
         try:
-            yield await asyncio.wait_for(
-                layer.receive(channel),  # type: ignore[attr-defined]
-                settings.SSE_HEARTBEAT_SECONDS,
-            )
-        except TimeoutError:
-            yield None
+            await asyncio.wait([receiving], timeout=settings.SSE_HEARTBEAT_SECONDS)
+        finally:
+            if not receiving.done():  # timed out, or the client left
+                receiving.cancel()  # a message handed to it meanwhile stays queued
+        yield receiving.result() if receiving.done() else None
 
 
 async def _payload(row: dict) -> dict:

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import channels.layers
@@ -10,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from analytics.live import events, streams
+from analytics.operations import logs
 
 
 async def test_a_stream_open_for_days_still_hears_requests(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,6 +30,30 @@ async def test_a_stream_open_for_days_still_hears_requests(monkeypatch: pytest.M
         frame = await asyncio.wait_for(anext(frames), 2)
     await frames.aclose()
     assert frame == 'data: {"type": "start", "id": "r1"}\n\n'
+
+
+async def test_a_stream_whose_client_leaves_as_a_message_arrives_stops_listening() -> None:
+    # Python 3.11's wait_for swallowed a cancellation that came in the turn a message
+    # arrived: the stream went on listening for a client gone, until daphne killed it
+    # (application_close_timeout later, with a warning in the log).
+    layer = channels.layers.get_channel_layer()
+    frames = streams.log_frames()
+    assert await anext(frames) == 'data: {"connected": true}\n\n'
+    (channel,) = layer.groups[logs.LOGS_GROUP]
+    reading = asyncio.ensure_future(_read_all(frames))
+    await asyncio.sleep(0)  # waiting for the next message
+
+    await layer.send(channel, {"type": "log.entry", "ts": 1, "level": "INFO", "msg": "m"})
+    reading.cancel()  # the client goes
+    await asyncio.sleep(0.05)
+
+    assert reading.cancelled()
+    assert channel not in layer.groups.get(logs.LOGS_GROUP, {})
+
+
+async def _read_all(frames: AsyncIterator[str]) -> None:
+    async for _ in frames:
+        pass
 
 
 ID = "019ac0de-0000-7000-8000-000000000001"
