@@ -301,6 +301,9 @@ def test_workers_stop_when_the_supervisor_is_killed_outright(
     fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "WORKERS": "2"}
+    # Killed outright, the supervisor leaves its runtime folder (the live hub's socket)
+    # behind: in the test's own folder, not one more in /tmp per run.
+    env["TMPDIR"] = str(tmp_path)
     with (tmp_path / "server.log").open("wb") as output:
         process, port = servers.start_served(env=env, output=output)
         workers = wait_for(lambda: len(worker_pids(process.pid)) == 2 and worker_pids(process.pid))
