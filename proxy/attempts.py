@@ -19,10 +19,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 
 from django.conf import settings
-from django.db import models
 
 from accounts import health, tokens
 from accounts.models import Account
@@ -309,32 +307,19 @@ def _relayed_words(status: int, retries: int) -> str:
 def _note_windows(account: Account, info: ratelimit.RateLimitInfo) -> None:
     """Keep the account's latest window state; write only what changed."""
     fields = {
-        "rate_limit_status": _column_text("rate_limit_status", info.status),
+        "rate_limit_status": info.status,
         "rate_limit_reset": _dt(info.reset),
         "rate_limit_remaining": info.remaining,
-        "rate_limit_claim": _column_text("rate_limit_claim", info.claim),
+        "rate_limit_claim": info.claim,
         "five_hour_utilization": info.five_hour_utilization,
         "five_hour_reset": _dt(info.five_hour_reset),
         "seven_day_utilization": info.seven_day_utilization,
         "seven_day_reset": _dt(info.seven_day_reset),
-        "overage_status": _column_text("overage_status", info.overage_status),
+        "overage_status": info.overage_status,
     }
     changed = {k: v for k, v in fields.items() if getattr(account, k) != v}
     if changed:
         pool.update(account, **changed)
-
-
-def _column_text(name: str, value: str | None) -> str | None:
-    """Header text cut to its column's length: PostgreSQL refuses a longer value, and the
-    refused write held back every account update of the pool's flush (others' too)."""
-    return None if value is None else value[: _column_length(name)]
-
-
-@cache
-def _column_length(name: str) -> int:
-    column = Account._meta.get_field(name)
-    assert isinstance(column, models.CharField) and column.max_length
-    return column.max_length
 
 
 def trace(account: Account | None, outcome: str) -> dict:

@@ -15,6 +15,9 @@ _PREFIX = "anthropic-ratelimit-unified-"
 # this is a broken header and read as none (the fallback then benches the account).
 # Clamped instead, one such header benched its account for a week.
 MAX_WAIT_SECONDS = 8 * 24 * 3600
+# The length of the account's columns that keep the text values (rate_limit_status,
+# rate_limit_claim, overage_status).
+MAX_TEXT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,9 @@ def _int(raw: str | None) -> int | None:
 
 
 def _text(raw: str, now: float) -> str:
-    return raw
+    """Cut to MAX_TEXT: PostgreSQL refuses a longer value for the account's columns, and
+    the refused write held back every account update of the pool's flush (others' too)."""
+    return raw[:MAX_TEXT]
 
 
 def _retry_after(raw: str | None, *, now: float) -> float | None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from accounts.models import Account
 from lib.h1.head import parse_head
 from proxy import ratelimit
 
@@ -176,3 +177,18 @@ def test_the_limit_headers_are_read_whatever_their_case() -> None:
     assert ratelimit.has_limit_headers(head.raw_headers)
     assert ratelimit.has_limit_headers(raw({"anthropic-ratelimit-requests-limit": "50"}))
     assert not ratelimit.has_limit_headers(raw({"retry-after": "5", "request-id": "req_1"}))
+
+
+@pytest.mark.parametrize("column", ["rate_limit_status", "rate_limit_claim", "overage_status"])
+def test_header_text_is_cut_to_the_length_of_the_column_that_keeps_it(column: str) -> None:
+    info = ratelimit.read(
+        [
+            (b"anthropic-ratelimit-unified-status", b"s" * 40),
+            (b"anthropic-ratelimit-unified-representative-claim", b"c" * 40),
+            (b"anthropic-ratelimit-unified-overage-status", b"o" * 40),
+        ],
+        now=0.0,
+    )
+    field = {"rate_limit_status": "status", "rate_limit_claim": "claim"}.get(column, column)
+
+    assert len(getattr(info, field)) == Account._meta.get_field(column).max_length
