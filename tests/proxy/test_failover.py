@@ -73,6 +73,13 @@ async def make(factory: Callable[..., Account], **fields: Any) -> Account:
     return await sync_to_async(factory)(**fields)
 
 
+async def a_then_b() -> Account:
+    """Accounts "a" (tried first) and "b"; returns "a"."""
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    return a
+
+
 async def stored(account: Account) -> Account:
     await pool.flush()
     return await Account.objects.aget(pk=account.pk)
@@ -117,8 +124,7 @@ async def test_accounts_not_read_yet_are_a_503_not_the_clients_credentials_passe
 async def test_a_rate_limited_account_is_benched_and_the_next_one_serves(
     fake: FakeUpstream, caplog: pytest.LogCaptureFixture
 ) -> None:
-    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
-    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    a = await a_then_b()
     fake.add_rule(credential=KEY_A, scenario="rate_limited", reset_in=600)
 
     outcome = await forward(fake)
@@ -138,8 +144,7 @@ async def test_a_rate_limited_account_is_benched_and_the_next_one_serves(
 async def test_a_served_answer_that_fills_the_window_is_relayed_and_benches_the_account(
     fake: FakeUpstream,
 ) -> None:
-    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
-    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    a = await a_then_b()
     reset = int(timezone.now().timestamp()) + 3600
     full = {
         "anthropic-ratelimit-unified-5h-utilization": "1.0",
@@ -164,8 +169,7 @@ async def test_rate_limit_header_text_longer_than_its_column_is_cut_and_the_limi
     # longer value (a claim name Anthropic adds later) was refused by PostgreSQL, and the
     # refused flush held back every account update of the process, this limit included:
     # the other workers and the dashboard never learned it.
-    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
-    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    a = await a_then_b()
     reset = int(timezone.now().timestamp()) + 3600
     claim = "seven_day_claude_opus_4_5_extended_thinking"
     refused = {
@@ -210,8 +214,7 @@ async def test_a_known_family_cap_reported_on_another_models_answer_benches_that
 async def test_overloaded_is_retried_in_place_then_relayed_and_benches_nobody(
     fake: FakeUpstream,
 ) -> None:
-    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
-    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    a = await a_then_b()
     fake.add_rule(credential="*", status=529)
 
     outcome = await forward(fake)
@@ -265,8 +268,7 @@ async def test_a_5xx_every_account_gets_is_relayed_and_benches_nobody(fake: Fake
 async def test_a_rejected_api_key_needs_reauth_and_the_last_accounts_401_is_relayed(
     fake: FakeUpstream,
 ) -> None:
-    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
-    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    a = await a_then_b()
     fake.add_rule(credential="*", status=401)
 
     outcome = await forward(fake)
@@ -459,8 +461,7 @@ async def test_a_network_error_then_an_overload_elsewhere_cools_nobody(
 ) -> None:
     # The next account's 529 shows the upstream failing for everyone: the network error
     # is no proof against "a", which used to cool down and lose the session.
-    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
-    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    a = await a_then_b()
     fake.add_rule(credential=KEY_A, scenario="drop_before_headers")
     fake.add_rule(credential="*", status=529)
 
