@@ -191,6 +191,19 @@ def wait_until_ok(url: str, *, process: subprocess.Popen[bytes], timeout: float)
     raise ServerDidNotStart(f"{url} did not answer 200 within {timeout} s")
 
 
+def wait_accounts(url: str, count: int) -> None:
+    """Until the server's account snapshot (what /health and the proxy read) holds `count`.
+
+    An account another process added (`manage.py add_account`) reaches it within
+    ACCOUNT_CACHE_SECONDS; a request sooner still passes through with no account.
+    """
+    deadline = time.monotonic() + 10
+    while (seen := httpx.get(f"{url}/health", timeout=2).json()["accounts"]) != count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url}/health still counts {seen} accounts, not {count}")
+        time.sleep(0.2)
+
+
 def stop(process: subprocess.Popen[bytes], *, timeout: float = 5.0) -> None:
     """Terminate `process` (SIGTERM, then SIGKILL after `timeout` s) and reap it; idempotent."""
     if process.poll() is None:

@@ -309,8 +309,12 @@ def test_the_page_reconnects_by_itself_after_a_server_restart(
         server = start_daphne(port=port, env=env, log=tmp_path / "second.log")
         page.wait_for_selector('[data-live-status="live"]', timeout=30_000)
         make_account(name="after-restart", api_key="sk-ant-api03-restart-0001")
+        # A request before the server's snapshot holds the account would pass through
+        # with no account (a loaded machine can take longer than one reload wait).
+        servers.wait_accounts(base, 1)
         headers = {"anthropic-version": "2023-06-01"}
-        httpx.post(f"{base}/v1/messages", json=MESSAGE, headers=headers, timeout=20)
+        sent = httpx.post(f"{base}/v1/messages", json=MESSAGE, headers=headers, timeout=20)
+        assert sent.headers.get("x-ccflare-account") == "after-restart", sent.text
         # The account was added by another process: its name follows from /api/accounts.
         done = '[data-rows] tr[data-state="done"]:has-text("after-restart")'
         page.wait_for_selector(done, timeout=10_000)

@@ -85,25 +85,12 @@ def check_proxied_request(url: str, upstream: str) -> None:
         "python", "manage.py", "add_account", "work", "--api-key", "-",
         input=KEY + "\n",
     )  # fmt: skip
-    wait_accounts(url, 1)
+    servers.wait_accounts(url, 1)
     response = httpx.post(f"{url}/v1/messages", json=MESSAGE, headers=CLIENT, timeout=30)
     assert response.status_code == 200, response.text
     sent = [e for e in httpx.get(f"{upstream}/_fake/log").json() if e["path"] == "/v1/messages"]
     keys = [v for name, v in sent[-1]["headers"] if name.lower() == "x-api-key"]
     assert keys == [KEY], f"the upstream got {keys}, not the account's key"
-
-
-def wait_accounts(url: str, count: int) -> None:
-    """Until the server's account snapshot (what /health and the proxy read) holds `count`.
-
-    An account another process added (`manage.py add_account`) reaches it within
-    ACCOUNT_CACHE_SECONDS; a request sooner still passes through with no account.
-    """
-    deadline = time.monotonic() + 10
-    while (seen := httpx.get(f"{url}/health", timeout=2).json()["accounts"]) != count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url}/health still counts {seen} accounts, not {count}")
-        time.sleep(0.2)
 
 
 def check_data_kept(url: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from tests import servers
-from tests.deploy.image_check import fake_upstream, wait_accounts
+from tests.deploy.image_check import fake_upstream
 from tests.deploy.podman import (
     IMAGE,
     PODMAN,
@@ -221,7 +221,7 @@ def main() -> None:
             timed("stack up", lambda: [wait_ok(u) for u in (replica_a, replica_b, front)])
             manage("add_account", "beta", "--api-key", "-", stdin=KEY_BETA + "\n")
             for replica in (replica_a, replica_b):
-                wait_accounts(replica, 1)
+                servers.wait_accounts(replica, 1)
             timed("both replicas serve", lambda: check_both_replicas_serve(front))
             timed("one session", lambda: check_shared_session(front, replica_b, upstream))
             timed("one live feed", lambda: check_shared_live_feed(replica_a, replica_b))
