@@ -35,6 +35,8 @@ class AccountPool:
         self._pending: dict[uuid.UUID, dict[str, Any]] = {}
         # Per-model caps to merge into the stored ones: {account id: {family: entry}}.
         self._caps: dict[uuid.UUID, dict[str, dict[str, str]]] = {}
+        # Sessions started here and not written yet: {account id: (start, replaced_before)}.
+        self._sessions: dict[uuid.UUID, tuple[datetime, datetime]] = {}
         # Shared by concurrent requests; the last snapshot serves while the database is away.
         self._reloader = Reloader(
             self._do_reload,
@@ -80,8 +82,23 @@ class AccountPool:
         with self._lock:
             self._caps.setdefault(account.pk, {})[family] = entry
 
+    def start_session(
+        self, account: Account, start: datetime, *, replaced_before: datetime
+    ) -> None:
+        """Start the account's session at `start` (its first request's arrival), now in memory.
+
+        `replaced_before`: the session it replaces started before then (it had expired).
+        The flush counts the requests recorded since `start` (`_start_session`) instead
+        of writing a 0: the recorder's counts for the session's first requests may land
+        before the flush, and a 0 wiped them.
+        """
+        self.update(account, holds_session=True)
+        account.session_start, account.session_request_count = start, 0
+        with self._lock:
+            self._sessions[account.pk] = (start, replaced_before)
+
     async def flush(self) -> None:
-        if self._pending or self._caps:
+        if self._pending or self._caps or self._sessions:
             await asyncio.get_running_loop().run_in_executor(_executor, self._flush_sync)
 
     def flush_sync(self) -> None:
@@ -99,6 +116,8 @@ class AccountPool:
                 if caps := self._caps.get(account.pk):
                     now = datetime.now(UTC)
                     account.model_limits = health.with_family_caps(account.model_limits, caps, now)
+                if session := self._sessions.get(account.pk):
+                    account.session_start, account.session_request_count = session[0], 0
         self._accounts = accounts
 
     def _flush_and_load(self) -> list[Account]:
@@ -117,7 +136,8 @@ class AccountPool:
         with self._lock:
             pending, self._pending = self._pending, {}
             caps, self._caps = self._caps, {}
-        if not pending and not caps:
+            sessions, self._sessions = self._sessions, {}
+        if not pending and not caps and not sessions:
             return
         try:
             with transaction.atomic():
@@ -125,6 +145,8 @@ class AccountPool:
                     Account.objects.filter(pk=account_id).update(**fields)
                 for account_id, added in caps.items():
                     _merge_caps(account_id, added)
+                for account_id, (start, replaced_before) in sessions.items():
+                    _start_session(account_id, start, replaced_before)
             self._flush_failures.ok()
         except Exception as error:
             # Keep the updates for the next flush rather than lose them; newer
@@ -136,6 +158,7 @@ class AccountPool:
                     self._pending[account_id] = {**fields, **self._pending.get(account_id, {})}
                 for account_id, added in caps.items():
                     self._caps[account_id] = {**added, **self._caps.get(account_id, {})}
+                self._sessions = {**sessions, **self._sessions}
 
     def invalidate(self) -> None:
         """Make the next request reload (tests, and after local admin edits)."""
@@ -155,6 +178,22 @@ def _merge_caps(account_id: uuid.UUID, added: dict[str, dict[str, str]]) -> None
     caps = stored[0] if isinstance(stored[0], dict) else {}
     merged = health.with_family_caps(caps, added, datetime.now(UTC))
     Account.objects.filter(pk=account_id).update(model_limits=merged)
+
+
+def _start_session(account_id: uuid.UUID, start: datetime, replaced_before: datetime) -> None:
+    """Write a session start with the requests recorded since it, under the row's lock.
+
+    The lock comes first, so the count sees every request whose counters the recorder
+    bumped before it (rows and bump are one transaction) and none it bumps after. A
+    stored start after `replaced_before` is not the expired session this one replaces:
+    another worker started the same session meanwhile, and the earlier start stands.
+    """
+    locked = Account.objects.select_for_update().filter(pk=account_id)
+    stored = locked.values_list("session_start", flat=True).first()
+    if stored is not None and stored > replaced_before:
+        start = min(start, stored)
+    count = Account.objects.filter(pk=account_id, requests__timestamp__gte=start).count()
+    Account.objects.filter(pk=account_id).update(session_start=start, session_request_count=count)
 
 
 pool = AccountPool()

@@ -63,6 +63,9 @@ class Call:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     path: str = "/v1/messages"  # decoded: decides whether a 401 condemns the credential
+    # When the request arrived (epoch seconds, its record's timestamp): a session it
+    # starts counts from there.
+    started_at: float = field(default_factory=time.time)
 
 
 @dataclass(slots=True)

@@ -140,20 +140,26 @@ def _served(
             pool.update(failed, **health.own_failure(failed, reason, now=now))
             logger.warning("proxy.account_cooling_down account=%s reason=%s", failed.name, reason)
     if selection.takes_session(account, holder, now=now):
-        _take_session(account, holder, now=now, duration=duration)
+        arrived = datetime.fromtimestamp(turn.call.started_at, UTC)
+        _take_session(account, holder, now=now, arrived=arrived, duration=duration)
         turn.outcome.trace.append(trace(account, _session_words(holder)))
     turn.outcome.trace.append(trace(account, "served"))
 
 
 def _take_session(
-    account: Account, holder: Account | None, *, now: datetime, duration: timedelta
+    account: Account,
+    holder: Account | None,
+    *,
+    now: datetime,
+    arrived: datetime,
+    duration: timedelta,
 ) -> None:
     if holder is not None:
         pool.update(holder, holds_session=False)
     if selection.session_live(account, now=now, duration=duration):
         pool.update(account, holds_session=True)
     else:
-        pool.update(account, holds_session=True, session_start=now, session_request_count=0)
+        pool.start_session(account, arrived, replaced_before=now - duration)
 
 
 def _session_words(holder: Account | None) -> str:

@@ -226,7 +226,10 @@ class Exchange:
             url += "?" + query.decode("latin-1")
         # The client sends the path exactly as the guard validated it: no re-quoting, no
         # dot-segment resolution.
-        return Call(self.scope["method"], url, self.scope["headers"], body, self.scope["path"])
+        scope = self.scope
+        return Call(
+            scope["method"], url, scope["headers"], body, scope["path"], self.record.started_at
+        )
 
     async def relay(self, outcome: Outcome, send: Send) -> None:
         record = self.record

@@ -1,4 +1,5 @@
-"""The account pool's write-behind: per-model caps merge into the stored ones, per family."""
+"""The account pool's write-behind: per-model caps merge into the stored ones, per family;
+a session's start counts the requests recorded before it was written."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,8 @@ from accounts import health, lifecycle
 from accounts import pool as pool_module
 from accounts.models import Account
 from accounts.pool import AccountPool
+from analytics.recording import write_behind
+from lib import ids
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +99,104 @@ def test_a_cap_for_an_account_deleted_meanwhile_is_let_go() -> None:
     pool.flush_sync()
 
     assert not Account.objects.filter(pk=account.pk).exists()
+
+
+# Sessions: the recorder's counts for a session's first requests may be written before the
+# pool writes the session's start.
+
+SESSION = timedelta(hours=5)
+
+
+def record_requests(account: Account, *starts: datetime) -> None:
+    """What the recorder writes for requests the account served: rows, counters bumped."""
+    write_behind.write_batch(
+        [
+            write_behind.RequestRecord(
+                id=ids.uuid7_text(),
+                started_at=start.timestamp(),
+                method="POST",
+                path="/v1/messages",
+                account_id=account.pk,
+                status_code=200,
+                success=True,
+            )
+            for start in starts
+        ]
+    )
+
+
+def stored_session(account: Account) -> tuple[datetime | None, int]:
+    account.refresh_from_db()
+    return account.session_start, account.session_request_count
+
+
+def test_a_session_counts_the_requests_recorded_before_its_start_was_written() -> None:
+    old = datetime.now(UTC) - SESSION - timedelta(minutes=1)
+    account = make_account(name="race", session_start=old, session_request_count=40)
+    pool = AccountPool()
+    start = datetime.now(UTC)
+    pool.start_session(account, start, replaced_before=start - SESSION)
+    assert (account.session_start, account.session_request_count) == (start, 0)
+    # The session's first two requests are recorded before the pool's flush.
+    record_requests(account, start, start + timedelta(milliseconds=5))
+
+    pool.flush_sync()
+    assert stored_session(account) == (start, 2)
+
+    record_requests(account, start + timedelta(seconds=1))
+    assert stored_session(account) == (start, 3)
+    assert account.total_requests == 3
+
+
+def test_a_request_of_the_expired_session_is_not_counted_in_the_new_one() -> None:
+    start = datetime.now(UTC)
+    old = start - SESSION - timedelta(minutes=1)
+    account = make_account(name="expired", session_start=old, session_request_count=1)
+    record_requests(account, old + timedelta(seconds=1))
+    pool = AccountPool()
+
+    pool.start_session(account, start, replaced_before=start - SESSION)
+    pool.flush_sync()
+
+    assert stored_session(account) == (start, 0)
+
+
+def test_a_session_another_worker_started_meanwhile_is_the_same_session() -> None:
+    old = datetime.now(UTC) - SESSION - timedelta(minutes=1)
+    account = make_account(name="two-starts", session_start=old)
+    # Both workers' snapshots hold the expired session; each starts a new one.
+    first, second = AccountPool(), AccountPool()
+    seen_by_first = Account.objects.get(pk=account.pk)
+    seen_by_second = Account.objects.get(pk=account.pk)
+    started_first = datetime.now(UTC)
+    started_second = started_first + timedelta(milliseconds=300)
+    first.start_session(seen_by_first, started_first, replaced_before=started_first - SESSION)
+    first.flush_sync()
+    record_requests(account, started_first, started_first + timedelta(milliseconds=100))
+
+    second.start_session(seen_by_second, started_second, replaced_before=started_second - SESSION)
+    second.flush_sync()
+
+    assert stored_session(account) == (started_first, 2)
+
+
+def test_a_session_a_failed_flush_could_not_write_waits_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = make_account(name="waiting-session")
+    pool = AccountPool()
+    start = datetime.now(UTC)
+    pool.start_session(account, start, replaced_before=start - SESSION)
+
+    def away(*args: object) -> None:
+        raise OperationalError("database is locked")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pool_module, "_start_session", away)
+        # On PostgreSQL a failed flush drops its thread's connection: here the test's own.
+        patched.setattr(pool_module.db_away, "after_failure", lambda *args: None)
+        pool.flush_sync()
+    assert stored_session(account) == (None, 0)
+
+    pool.flush_sync()
+    assert stored_session(account) == (start, 0)
