@@ -3,6 +3,8 @@
 import asyncio
 import datetime
 import gc
+import logging
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -10,12 +12,17 @@ from typing import Any, cast
 
 from ccflare_site import prompt_writes, reaping, web_request
 
+logger = logging.getLogger(__name__)
+
 # The recorder's thread competes for the GIL; a shorter switch interval than
 # the default 5 ms bounds how long it can hold up the event loop.
 SWITCH_INTERVAL_SECONDS = 0.001
+# The open-files limit asked for where the hard limit is "unlimited" (macOS's default).
+OPEN_FILES_WITHOUT_HARD_LIMIT = 10_240
 
 
 def tune() -> None:
+    raise_open_files_limit()
     freeze_startup_heap()
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     skip_twisted_form_parsing()
@@ -27,6 +34,25 @@ def tune() -> None:
     deepen_listen_backlog()
     drain_before_shutdown()
     reaping.reap_finished_requests()
+
+
+def raise_open_files_limit() -> None:
+    """Let the server hold as many sockets as the system lets it (its hard limit).
+
+    Each open stream holds two descriptors, the client's and the upstream's. Most systems
+    start a process with a soft limit of 1024 (macOS: 256) under a far higher hard one:
+    near that many streams the server ran out, the upstream connects failed and read as
+    network errors (502s, failovers that cool accounts down), and the database could not
+    open its files. Go's runtime raises the limit the same way at start.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else OPEN_FILES_WITHOUT_HARD_LIMIT
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (OSError, ValueError) as error:  # macOS caps it lower than an unlimited hard limit
+        logger.warning("server.open_files_limit soft=%d kept: %s", soft, error)
 
 
 def freeze_startup_heap() -> None:
