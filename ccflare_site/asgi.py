@@ -16,7 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from accounts import usage_check  # noqa: E402
-from ccflare_site import health, routing, tuning, workers  # noqa: E402
+from ccflare_site import answer_deadline, health, routing, tuning, workers  # noqa: E402
 from ccflare_site.websocket_origin import SameOriginValidator  # noqa: E402
 from proxy import handler, replies  # noqa: E402
 
@@ -32,7 +32,7 @@ async def http_app(scope: dict, receive: handler.Receive, send: Send) -> None:
         return await health.app(scope, receive, send)
     if path == "/v1" or (path.startswith("//") and path.lstrip("/").startswith("v1/")):
         return await _misplaced_api_path(scope, send)
-    return await django_app(scope, receive, send)
+    return await answer_deadline.serve(django_app, scope, receive, send)
 
 
 async def _misplaced_api_path(scope: dict, send: Send) -> None:

@@ -293,6 +293,9 @@ OAUTH_USAGE_URL = env_str("OAUTH_USAGE_URL", "https://api.anthropic.com/api/oaut
 # allows a 32 MB request over a ~2 Mbit/s uplink.
 HEADER_TIMEOUT_SECONDS = env_float("HEADER_TIMEOUT_SECONDS", 20.0, above=0)
 BODY_TIMEOUT_SECONDS = env_float("BODY_TIMEOUT_SECONDS", 120.0, above=0)
+# The dashboard, the admin and /api/ must start their answer within this, or the client
+# gets a 503 saying the database did not answer (ccflare_site/answer_deadline.py).
+ANSWER_TIMEOUT_SECONDS = env_float("ANSWER_TIMEOUT_SECONDS", 30.0, above=0)
 
 # Proxy behaviour
 # A sticky session keeps one conversation on one account: fast switching

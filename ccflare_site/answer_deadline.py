@@ -1,0 +1,98 @@
+"""Pages and the API start their answer within ANSWER_TIMEOUT_SECONDS, or get a 503 from here.
+
+A database that stops answering without closing its connections (a PostgreSQL that is
+stopped, cut off by the network, or waiting on a lock someone holds) left every page
+and API call waiting for good: the query waits in Django's thread, and nothing can
+interrupt a thread. The 503 is sent from here instead, saying why; Django's own answer,
+if it comes later, is dropped. An answer already started (a stream) has no deadline.
+
+The threads of requests answered so go on waiting for the database; while LATE_MOST
+of them still do, further requests get the 503 at once rather than add threads.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.template import loader
+
+from ccflare_site.errors import RETRY_AFTER_SECONDS
+from ccflare_site.middleware import is_api_path
+
+logger = logging.getLogger(__name__)
+
+Message = Mapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[dict, Callable[[], Awaitable[Message]], Send], Awaitable[None]]
+
+LATE_MOST = 20
+_late: set[asyncio.Task] = set()  # requests answered from here, their app still at work
+
+
+async def serve(
+    app: App, scope: dict, receive: Callable[[], Awaitable[Message]], send: Send
+) -> None:
+    """Run `app` for one HTTP request; answer 503 for it if it has not started in time."""
+    timeout = settings.ANSWER_TIMEOUT_SECONDS
+    if len(_late) >= LATE_MOST:
+        return await _unavailable(scope, send, f"{len(_late)} earlier requests still wait")
+    answer = _Answer(send)
+    task = asyncio.ensure_future(app(scope, receive, answer.send))
+    try:
+        # Not wait_for: on Python 3.11 it can swallow a cancellation (the SSE stream's case).
+        await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task.done() or answer.started:
+        return await task  # a stream on its way has no deadline
+    answer.dropped = True
+    _late.add(task)
+    task.add_done_callback(_finished_late)
+    logger.warning("server.answer_late path=%s after=%.1fs", scope.get("path"), timeout)
+    await _unavailable(scope, send, f"no answer within {timeout:g} s")
+
+
+class _Answer:
+    """The app's `send`, noting when its answer starts; everything after a 503 is dropped."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.dropped = False
+
+    async def send(self, message: Message) -> None:
+        if self.dropped:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+def _finished_late(task: asyncio.Task) -> None:
+    _late.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("server.answer_late_failed error=%r", task.exception())
+
+
+async def _unavailable(scope: dict, send: Send, why: str) -> None:
+    reason = (
+        f"The database did not answer ({why}): it may be stopped, unreachable or waiting "
+        "on a lock. A change this request asked for may still be made."
+    )
+    if is_api_path(scope.get("path", "")):
+        body, content_type = json.dumps({"error": reason}).encode(), b"application/json"
+    else:
+        page = loader.render_to_string("503_database.html", {"reason": reason})
+        body, content_type = page.encode(), b"text/html; charset=utf-8"
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,94 @@
+"""A page or API call whose database does not answer gets a 503 in time, not a hang."""
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import psycopg
+import pytest
+from axes.models import AccessAttempt
+from django.db import connection
+
+from accounts.models import Account
+from tests import servers
+from tests.conftest import ProxyServer, wait_for
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEADLINE_SECONDS = 1
+
+
+@contextmanager
+def locked(*tables: str) -> Iterator[None]:
+    """Another connection holds a lock the server's queries wait on.
+
+    SQLite: the database's write lock (a write waits out the busy timeout, 5 s).
+    PostgreSQL: the tables, for as long as the lock is held (no lock timeout).
+    """
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        other = sqlite3.connect(db["NAME"], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.rollback()
+            other.close()
+        return
+    credentials = {"user": db["USER"], "password": db["PASSWORD"], "host": db["HOST"]}
+    with psycopg.connect(dbname=db["NAME"], port=db["PORT"] or 5432, **credentials) as other:
+        other.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+        yield
+        other.rollback()
+
+
+@pytest.fixture
+def impatient(proxy: ProxyServer) -> Iterator[str]:
+    """A second server on the same database whose pages and API answer within 1 s."""
+    env = {**proxy.env, "ANSWER_TIMEOUT_SECONDS": str(DEADLINE_SECONDS)}
+    process, port = servers.start_proxy_server(env=env)
+    yield f"http://127.0.0.1:{port}"
+    servers.stop(process)
+
+
+def test_an_api_call_the_database_holds_up_gets_a_503_in_time(
+    impatient: str, api_token: str
+) -> None:
+    account = make_account(name="held-up")
+    headers = {"Authorization": f"Bearer {api_token}"}
+    with locked(Account._meta.db_table):
+        started = time.monotonic()
+        held = httpx.post(f"{impatient}/api/accounts/held-up/pause", headers=headers, timeout=30)
+        waited = time.monotonic() - started
+
+    assert held.status_code == 503, held.text
+    assert "did not answer" in held.json()["error"]
+    assert held.headers["retry-after"] == "5"
+    assert waited < 4, f"answered after {waited:.1f} s"
+    # The pause went through once the lock was let go, as the 503 warns it may.
+    wait_for(lambda: Account.objects.get(pk=account.pk).paused)
+    after = httpx.get(f"{impatient}/api/accounts", headers=headers, timeout=10)
+    assert after.status_code == 200
+
+
+def test_a_page_the_database_holds_up_gets_the_database_page(impatient: str) -> None:
+    page = httpx.get(f"{impatient}/admin/login/", timeout=10)
+    # A wrong password writes django-axes' count of failures.
+    with locked(AccessAttempt._meta.db_table):
+        login = {"username": "nobody", "password": "wrong"}
+        started = time.monotonic()
+        held = httpx.post(
+            f"{impatient}/admin/login/",
+            data={**login, "csrfmiddlewaretoken": page.cookies["csrftoken"]},
+            cookies=page.cookies,
+            timeout=30,
+        )
+        waited = time.monotonic() - started
+
+    assert held.status_code == 503, held.text[:300]
+    assert "The database cannot answer right now" in held.text
+    assert "did not answer" in held.text
+    assert waited < 4, f"answered after {waited:.1f} s"
