@@ -285,8 +285,10 @@ def _ambiguous(version: bytes, headers: Headers) -> bool:
     An HTTP/1.1 request without Host, and any with two (RFC 9112 section 3.2: a server
     MUST answer 400; /v1/ read the last one, /health and Django the first or both), and
     a second Transfer-Encoding line, whatever it says: Twisted skips an "identity"
-    one, so "chunked" then "identity" was read as chunked (request smuggling). Checked
-    once per request, not per header line.
+    one, so "chunked" then "identity" was read as chunked (request smuggling). An
+    HTTP/1.0 request with any Transfer-Encoding too: 1.0 has none, so its framing is
+    faulty (RFC 9112 section 6.1) and a 1.0 proxy in front reads the body otherwise,
+    while Twisted decoded it as chunked. Checked once per request, not per header line.
     """
     # Twisted's own dict, under its canonical names: hasHeader encodes the name each time.
     raw = headers._rawHeaders
@@ -294,7 +296,7 @@ def _ambiguous(version: bytes, headers: Headers) -> bool:
     if hosts > 1 or (hosts == 0 and version == b"HTTP/1.1"):
         return True
     encodings = raw.get(b"Transfer-Encoding")
-    return encodings is not None and len(encodings) > 1
+    return encodings is not None and (len(encodings) > 1 or version != b"HTTP/1.1")
 
 
 def _drop(*_args: object) -> None:

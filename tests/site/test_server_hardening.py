@@ -285,6 +285,11 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
             b"Transfer-Encoding: identity\r\n\r\n0\r\n\r\n",
             id="transfer-encoding-twice",  # one line "chunked, identity" was refused already
         ),
+        pytest.param(
+            b"POST /v1/messages HTTP/1.0\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"\r\n2\r\n{}\r\n0\r\n\r\n",
+            id="transfer-encoding-in-http-1.0",  # was decoded as chunked and forwarded
+        ),
     ],
 )
 def test_a_request_a_front_proxy_might_read_otherwise_is_refused(
