@@ -290,6 +290,11 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
             b"\r\n2\r\n{}\r\n0\r\n\r\n",
             id="transfer-encoding-in-http-1.0",  # was decoded as chunked and forwarded
         ),
+        pytest.param(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+            b"X-A: a\r\n Transfer-Encoding: chunked\r\n\r\n{}",
+            id="a-header-folded-over-two-lines",  # was one header, X-A: a Transfer-Encoding...
+        ),
     ],
 )
 def test_a_request_a_front_proxy_might_read_otherwise_is_refused(
