@@ -76,7 +76,7 @@ def install() -> None:
     daphne_process = WebRequest.process
 
     def process(self: WebRequest) -> Any:
-        if self.requestHeaders.hasHeader(b"upgrade"):
+        if self.requestHeaders.hasHeader(b"upgrade") and not _for_the_proxy(self):
             channel = self.channel
             result = daphne_process(self)
             if self.transport is None:  # daphne gave the socket to its websocket protocol
@@ -98,6 +98,16 @@ def install() -> None:
         daphne_connection_lost(self, reason)
 
     WebRequest.connectionLost = connection_lost
+
+
+def _for_the_proxy(request: WebRequest) -> bool:
+    """Whether the request is one for /v1/ (decoded, as asgi.http_app routes it).
+
+    An upgrade there is not daphne's to take: its websocket protocol answered a bare
+    "403 Access denied", not in Anthropic's shape and never recorded. As plain HTTP the
+    proxy's guard refuses it like any other request it will not forward.
+    """
+    return unquote(request.path.decode("latin-1")).startswith("/v1/")
 
 
 def _name_every_status() -> None:

@@ -52,7 +52,7 @@ def admit(scope: dict) -> Admission | Refusal:
     path = forwardable_path(scope)
     if path is None:
         return Refusal(400, "invalid_request_error", "Invalid request path")
-    host = origin = fetch_site = connection = None
+    host = origin = fetch_site = connection = upgrade = None
     for name, value in scope["headers"]:
         if name == b"host":
             host = value
@@ -62,8 +62,13 @@ def admit(scope: dict) -> Admission | Refusal:
             fetch_site = value
         elif name == b"connection":
             connection = value
+        elif name == b"upgrade":
+            upgrade = value
     if host is not None and not host_allowed(host):
         return Refusal(400, "invalid_request_error", "Invalid Host header")
+    if upgrade is not None and b"websocket" in upgrade.lower():
+        # Anthropic's API has no websocket; forwarded, the request would be a plain GET.
+        return Refusal(400, "invalid_request_error", "WebSocket upgrades are not supported")
     if origin is None and fetch_site not in _CROSS_SITE:
         admitted: Admission | Refusal = Admission(path)
     else:

@@ -126,6 +126,31 @@ def test_a_401_on_messages_still_condemns_an_api_key(
     assert wait_for(lambda: Account.objects.get().reauth_reason)
 
 
+WEBSOCKET_UPGRADE = {
+    "connection": "Upgrade",
+    "upgrade": "websocket",
+    "sec-websocket-version": "13",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/%76%31/models"])
+def test_a_websocket_upgrade_is_refused_in_anthropics_shape_and_recorded(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, path: str
+) -> None:
+    # daphne's websocket protocol took it and answered a bare "403 Access denied".
+    make_account(name="key", api_key=KEY)
+
+    status, _headers, payload = raw_request(proxy, "GET", path, body=b"", headers=WEBSOCKET_UPGRADE)
+
+    assert status == 400
+    assert error_type(payload) == "invalid_request_error"
+    assert fake_upstream.log() == []
+    row = wait_for(lambda: Request.objects.first())
+    assert (row.status_code, row.terminal_state) == (400, "rejected")
+    assert Request.objects.count() == 1
+
+
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "127.0.0.1.nip.io"])
 def test_a_host_outside_allowed_hosts_is_refused(
     proxy: ProxyServer, fake_upstream: FakeUpstream, host: str
