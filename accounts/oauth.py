@@ -158,11 +158,23 @@ async def _post_token(body: dict[str, str]) -> dict[str, Any]:
         return data
     sent = [body.get(name, "") for name in ("code", "code_verifier", "refresh_token")]
     message = _error_message(response, sent=sent)
-    # invalid_grant: the code or refresh token is used, revoked or expired;
-    # retrying the same one can never succeed.
-    if response.status in (401, 403) or data.get("error") == "invalid_grant":
+    if _rejects_grant(response.status, data):
         raise GrantRejected(message)
     raise OAuthError(message)
+
+
+def _rejects_grant(status: int, data: dict[str, Any]) -> bool:
+    """Whether the token endpoint itself refused the code or refresh token for good.
+
+    invalid_grant: the code or refresh token is used, revoked or expired; retrying the
+    same one can never succeed. A 401/403 counts only as the endpoint's own error (JSON
+    with an `error`): a page in front of it (Cloudflare's block or challenge page, a
+    gateway's error) says nothing about the token, and read as a rejection it marked
+    every Pro/Max account "needs re-auth" with its refresh token still good.
+    """
+    if data.get("error") == "invalid_grant":
+        return True
+    return status in (401, 403) and bool(data.get("error"))
 
 
 async def _post(url: str, headers: list[tuple[str, str]], body: bytes = b"") -> h1.Reply:

@@ -9,7 +9,7 @@ and create_api_key. Tests steer it through a control API under /_fake/ (never un
                           [name, value] pairs as received, names lower-cased, duplicates
                           kept), body size, json
     POST /_fake/rules    {"credential": "<key or bearer token>"|"*", "status": 429, "headers": {},
-                          "body": {...}|null, "times": N|null, "path": null|"/v1/...",
+                          "body": {...}|"<html>..."|null, "times": N|null, "path": null|"/v1/...",
                           "scenario": null|"drop_mid_stream"|"slow_stream"|"rate_limited",
                           "events": 40, "interval_ms": 250, "reset_in": 60}
     GET  /_fake/rules    the rules still active, with the times left
@@ -497,6 +497,9 @@ async def apply_rule(call: Call, rule: Rule, handler: Handler | None) -> web.Str
         return await handler(call)  # the normal reply, with the rule's headers on top
     if rule.body is None:
         return error_response(call, rule.status, f"Fake error {rule.status}", rule.headers)
+    if isinstance(rule.body, str):  # a page of something in front of the API: no API headers
+        headers = {"content-type": "text/html", **call.extra_headers}
+        return web.Response(status=rule.status, text=rule.body, headers=headers)
     return json_reply(call, rule.body, rule.status)
 
 

@@ -243,6 +243,33 @@ def test_401_from_the_token_endpoint_needs_reauth(
         ensure_fresh(account)
 
 
+CLOUDFLARE_BLOCK = (
+    "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
+    "<body><h1>Sorry, you have been blocked</h1></body></html>"
+)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_page_in_front_of_the_token_endpoint_is_a_failure_not_a_rejection(
+    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, status: int
+) -> None:
+    # Was "needs re-auth" for good: the status alone condemned a refresh token the
+    # endpoint never saw, and no account came back without a new login.
+    account = expiring(seconds_left=-10)
+    oauth_upstream.add_rule(
+        credential="*", path="/v1/oauth/token", status=status, body=CLOUDFLARE_BLOCK, times=1
+    )
+
+    with pytest.raises(tokens.RefreshFailed, match=rf"token refresh failed: .*HTTP {status}"):
+        ensure_fresh(account)
+
+    stored = Account.objects.get(pk=account.pk)
+    assert stored.health(NOW).state == HealthState.COOLING_DOWN
+    frozen.move_to(stored.cooldown_until, tick=False)
+    ensure_fresh(stored)
+    assert Account.objects.get(pk=account.pk).health(datetime.now(UTC)).state == HealthState.OK
+
+
 def test_failed_refresh_cools_down_longer_each_time_up_to_the_cap(
     oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, settings: Any
 ) -> None:
