@@ -312,6 +312,8 @@ class Exchange:
         self.usage.on_json_body(body)
         if self.usage.error is not None:  # a relayed error answer (a 529, a 4xx): its message
             self.record.error_message = self.usage.error
+        elif not self.record.success:
+            self.record.error_message = _unreadable_error(self.record.status_code, headers)
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 
@@ -451,6 +453,15 @@ class Exchange:
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.t0) * 1000)
+
+
+def _unreadable_error(status: int | None, headers: list[tuple[bytes, bytes]]) -> str:
+    """The record's message for an error answer that is no API error: a Cloudflare page
+    in a 502/503 storm, an empty 529. Without one, such a storm showed in no list of
+    errors (the dashboard's, /api/stats'), only as a falling success rate."""
+    content_type = next((value for name, value in headers if name == b"content-type"), b"")
+    kind = content_type.split(b";")[0].strip().decode("latin-1")[:60] or "no content type"
+    return f"HTTP {status} from the upstream ({kind}, not an API error)"
 
 
 def _client_gone(scope: Scope, receive: Receive) -> asyncio.Future:

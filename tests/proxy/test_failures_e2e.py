@@ -4,6 +4,7 @@ End to end through a real daphne and the fake upstream.
 """
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,8 @@ from django.db import connection
 
 from access import credentials
 from accounts.models import Account
+from analytics.models import Request
+from analytics.reporting import queries
 from tests import servers
 from tests.conftest import (
     QUIESCE_SECONDS,
@@ -75,6 +78,30 @@ def test_a_network_error_without_accounts_is_an_upstream_error_too(proxy: ProxyS
     (row,) = recorded(1)
     assert (row.status_code, row.terminal_state, row.account_id) == (502, "error", None)
     assert (row.model, row.is_stream) == (MESSAGE["model"], True)
+
+
+CLOUDFLARE_502 = (
+    "<!DOCTYPE html><html><head><title>api.anthropic.com | 502: Bad gateway</title></head>"
+    "<body><h1>Bad gateway</h1><p>Cloudflare</p></body></html>"
+)
+
+
+def test_a_storm_of_html_error_pages_is_relayed_and_recorded_with_a_message(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # Recorded with no message, the storm showed in no list of errors (the dashboard's,
+    # /api/stats'): only the success rate fell.
+    two_accounts()
+    fake_upstream.add_rule(credential="*", status=502, body=CLOUDFLARE_502)
+
+    response = post(proxy, {**MESSAGE, "stream": True})
+
+    assert (response.status_code, response.text) == (502, CLOUDFLARE_502)
+    (row,) = recorded(1)
+    assert (row.status_code, row.success) == (502, False)
+    assert row.error_message == "HTTP 502 from the upstream (text/html, not an API error)"
+    assert queries.recent_errors(Request.objects.all(), limit=5) == [row.error_message]
+    assert [a.health(datetime.now(UTC)).state for a in Account.objects.all()] == ["ok", "ok"]
 
 
 def large_body(size: int) -> bytes:
