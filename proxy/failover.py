@@ -204,7 +204,11 @@ def _exhausted(
     limits = [_limit_until(a, since, family) for a in accounts]
     blocked = [until for until in limits if until is not None]
     healths = [(a, a.health(since)) for a in accounts]
-    cooling = [h.until for _, h in healths if h.state == HealthState.COOLING_DOWN and h.until]
+    cooling = [
+        _back_for(a, h.until, family, since)
+        for a, h in healths
+        if h.state == HealthState.COOLING_DOWN and h.until
+    ]
     back = min(blocked + cooling, default=None)
     outcome.retry_after = _seconds_until(back, now) if back is not None else None
     if blocked and len(blocked) == sum(1 for _, h in healths if h.usable or _limited(h)):
@@ -234,11 +238,19 @@ def _limited_words(count: int, family: str | None, *, wait: int | None) -> str:
 def _limit_until(account: Account, now: datetime, family: str | None) -> datetime | None:
     """When a limit (account-wide, or on this family) stops holding the account, if one does."""
     state = account.health(now)
-    if state.state == HealthState.RATE_LIMITED:
-        return state.until
+    if state.state == HealthState.RATE_LIMITED and state.until:
+        return _back_for(account, state.until, family, now)
     if state.usable:
         return health.family_blocked_until(account, family, now)
     return None
+
+
+def _back_for(account: Account, until: datetime, family: str | None, now: datetime) -> datetime:
+    """When the account can serve this request again: its state's end, or later when a cap
+    on the request's model family outlasts it (a 5-hour window that resets before the
+    weekly opus cap told the client to retry into that cap)."""
+    capped = health.family_blocked_until(account, family, now)
+    return max(until, capped) if capped is not None else until
 
 
 def _limited(state: health.Health) -> bool:

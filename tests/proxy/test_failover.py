@@ -336,6 +336,31 @@ async def test_a_429_retry_after_counts_an_account_cooling_down_that_is_back_soo
     assert outcome.message.endswith(f"the first is back in {outcome.retry_after} s")
 
 
+async def test_a_429_retry_after_waits_out_a_model_cap_that_outlasts_the_accounts_own_limit(
+    fake: FakeUpstream,
+) -> None:
+    # Was 30: a's cooldown and b's 5-hour window end long before their sonnet caps, so a
+    # client that retried then was refused again, and again until the caps reset.
+    now = timezone.now()
+
+    def sonnet_capped(hours: int) -> dict:
+        until = (now + timedelta(hours=hours)).isoformat()
+        return {"sonnet": {"until": until, "claim": "seven_day_sonnet"}}
+
+    held = (
+        ("a", KEY_A, 3, {"cooldown_until": now + timedelta(seconds=30)}),
+        ("b", KEY_B, 2, {"rate_limited_until": now + timedelta(seconds=60)}),
+    )
+    for name, key, hours, state in held:
+        await make(make_account, name=name, api_key=key, model_limits=sonnet_capped(hours), **state)
+
+    outcome = await forward(fake)
+
+    assert (outcome.status, outcome.error_type) == (429, "rate_limit_error")
+    assert 7199 <= outcome.retry_after <= 7200
+    assert fake.log() == []
+
+
 async def test_every_account_limited_with_a_wait_of_zero_still_gives_429(
     fake: FakeUpstream,
 ) -> None:
