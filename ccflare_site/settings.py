@@ -103,7 +103,7 @@ SECRET_KEY = env_str("SECRET_KEY", "") or _load_or_create_secret_key()
 # Fernet key for credentials at rest; derived from SECRET_KEY when unset.
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "")
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 # Browser pages from these origins (e.g. `https://app.example.com`) may call /v1/, with
 # CORS answers; any other cross-site browser request is refused, so a web page the
 # user happens to open cannot spend the pool. SDKs and Claude Code send no Origin.
