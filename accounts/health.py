@@ -125,9 +125,13 @@ def with_family_caps(
 
 
 def cleared() -> Fields:
-    """The admin's "clear rate limit and cooldown": every limit and cooldown lifted."""
+    """The admin's "clear rate limit and cooldown": every limit and cooldown lifted, and the
+    last answer's status with them (a "rejected" shown after the clear looked as if it failed).
+    """
     return {
         "rate_limited_until": None,
+        "rate_limit_status": None,
+        "rate_limit_reset": None,
         "model_limits": {},
         "cooldown_until": None,
         "cooldown_reason": None,

@@ -182,11 +182,17 @@ def token_status(account: Account, *, now: datetime) -> str:
 
 
 def rate_limit_status(account: Account, *, now: datetime) -> str:
-    """As ccflare (docs/api.md): the stored status (minutes to reset), else the block, else OK."""
-    if account.rate_limit_status:
-        if account.rate_limit_reset and account.rate_limit_reset > now:
-            return f"{account.rate_limit_status} ({_minutes(account.rate_limit_reset, now)}m)"
-        return account.rate_limit_status
+    """As ccflare (docs/api.md): the stored status (minutes to reset), else the block, else OK.
+
+    Unlike ccflare, a stored status whose reset has passed is no longer shown: it spoke of
+    a window that has ended, and a "rejected" stayed on a serving account until its next
+    answer.
+    """
+    status, reset = account.rate_limit_status, account.rate_limit_reset
+    if status and reset is None:
+        return status
+    if status and reset is not None and reset > now:
+        return f"{status} ({_minutes(reset, now)}m)"
     if account.rate_limited_until is not None and account.is_rate_limited(now):
         return f"Rate limited ({_minutes(account.rate_limited_until, now)}m)"
     return "OK"

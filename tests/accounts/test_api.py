@@ -141,7 +141,10 @@ def test_clear_rate_limit_lifts_limits_and_cooldown(api_client: Client) -> None:
         cooldown_reason="529 overloaded",
         failure_streak=3,
         model_limits={"opus": {"until": later.isoformat(), "claim": "seven_day_opus"}},
+        rate_limit_status="rejected",
+        rate_limit_reset=later,
     )
+    assert api_client.get("/api/accounts").json()[0]["rateLimitStatus"] == "rejected (30m)"
 
     assert post(api_client, f"/api/accounts/{account.pk}/clear-rate-limit") == (
         200,
@@ -151,7 +154,27 @@ def test_clear_rate_limit_lifts_limits_and_cooldown(api_client: Client) -> None:
     account.refresh_from_db()
     assert account.rate_limited_until is None and account.cooldown_until is None
     assert (account.model_limits, account.failure_streak) == ({}, 0)
+    # The last answer's "rejected" went with the limits: it read as if the clear had failed.
+    assert api_client.get("/api/accounts").json()[0]["rateLimitStatus"] == "OK"
     assert post(api_client, "/api/accounts/ghost/clear-rate-limit")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("status", "reset_in", "shown"),
+    [
+        ("rejected", timedelta(minutes=-1), "OK"),  # ccflare: "rejected" until the next answer
+        ("allowed_warning", timedelta(minutes=-1), "OK"),
+        ("allowed_warning", timedelta(minutes=10), "allowed_warning (10m)"),
+        ("allowed", None, "allowed"),
+    ],
+)
+def test_a_status_whose_reset_has_passed_is_no_longer_shown(
+    api_client: Client, status: str, reset_in: timedelta | None, shown: str
+) -> None:
+    reset = timezone.now() + reset_in if reset_in is not None else None
+    make_account(name="past", rate_limit_status=status, rate_limit_reset=reset)
+
+    assert api_client.get("/api/accounts").json()[0]["rateLimitStatus"] == shown
 
 
 def test_tier_priority_and_rename(api_client: Client) -> None:
