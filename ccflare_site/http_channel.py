@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
-from ccflare_site import middleware
+from ccflare_site import body_budget, middleware
 from proxy import handler, replies
 
 # After a rejection the client may still be sending; reading and dropping that
@@ -30,6 +30,8 @@ TIMED_OUT = b"408 Request Timeout"
 URI_TOO_LONG = b"414 URI Too Long"
 HEADERS_TOO_LARGE = b"431 Request Header Fields Too Large"
 BAD_REQUEST = b"400 Bad Request"
+TOO_MANY_BODIES = b"503 Service Unavailable"
+_SMALL = body_budget.SMALL  # a body up to this is not counted against the budget
 _LF, _CRLF = 10, b"\r\n"  # an int: `in` tests a single byte fastest as one
 # What begins an obs-fold line: a space or a tab (never an empty line, which ends the head).
 _FOLD = (b" ", b"\t")
@@ -43,6 +45,9 @@ REASONS = {
     URI_TOO_LONG: "The request line is too long",
     HEADERS_TOO_LARGE: "The request's headers are too large or too many",
     BAD_REQUEST: "The request is malformed",
+    TOO_MANY_BODIES: (
+        "The server holds as many request bodies as it may at once (MAX_BODIES_MB); retry shortly"
+    ),
 }
 
 
@@ -186,9 +191,22 @@ class GuardedChannel(http.HTTPChannel):
         too_large = self.length is not None and self.length > self.body_limit
         if too_large:
             request.requestHeaders.removeHeader(b"expect")  # no "100 Continue" for it
+        elif (self.length is None or self.length > _SMALL) and not self._hold_body(request):
+            return
         super().allHeadersReceived()
         if too_large:
             self._answer_before_the_body(request)
+
+    def _hold_body(self, request: Any) -> bool:
+        """Count the body against the process's budget until the request ends; refuse it
+        before it is read (503) when it does not fit. A chunked one may be as large as
+        the limit."""
+        size = self.body_limit if self.length is None else self.length
+        if not body_budget.budget.reserve(size):
+            self._reject(TOO_MANY_BODIES)
+            return False
+        request.notifyFinish().addBoth(lambda _: body_budget.budget.release(size))
+        return True
 
     def _to_origin_form(self, request: Any, target: bytes) -> bool:
         """An absolute-form target (`http://host/v1/models`) read as its origin form, whose
@@ -283,10 +301,18 @@ class GuardedChannel(http.HTTPChannel):
         transport: Any = self.transport
         # Known once the request line was read (a line too long has none).
         path = getattr(self, "_path", b"")
-        body = _refusal_body(path, REASONS[status])
+        body = _refusal_body(path, REASONS[status], server_side=status[:1] == b"5")
+        # A 503 is the server's state, not the request's: clients retry it, after a second.
+        retry = b"Retry-After: 1\r\n" if status[:1] == b"5" else b""
         transport.write(
-            b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+            b"HTTP/1.1 "
+            + status
+            + b"\r\nContent-Type: application/json\r\n"
+            + retry
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + body
         )
         self._networkProducer.unregisterProducer()
         transport.loseWriteConnection()
@@ -298,7 +324,7 @@ class GuardedChannel(http.HTTPChannel):
             handler.record_refusal(method, target, int(status[:3]), REASONS[status])
 
 
-def _refusal_body(path: bytes, message: str) -> bytes:
+def _refusal_body(path: bytes, message: str, *, server_side: bool = False) -> bytes:
     """The error in the shape its client reads: the API's under /api/, else Anthropic's.
 
     The path is known once the request line was read (not for a request line too long);
@@ -306,7 +332,7 @@ def _refusal_body(path: bytes, message: str) -> bytes:
     """
     if middleware.is_api_path(path.decode("latin-1")):
         return json.dumps({"error": message}).encode()
-    return replies.error_body("invalid_request_error", message)
+    return replies.error_body("api_error" if server_side else "invalid_request_error", message)
 
 
 def _ambiguous(version: bytes, headers: Headers) -> bool:

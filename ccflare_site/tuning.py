@@ -151,11 +151,14 @@ def install_guarded_channel() -> None:
         return
     from django.conf import settings
 
-    from ccflare_site import http_channel, web_request
+    from ccflare_site import body_budget, http_channel, web_request
 
     http_channel.GuardedChannel.header_timeout_seconds = settings.HEADER_TIMEOUT_SECONDS
     http_channel.GuardedChannel.body_timeout_seconds = settings.BODY_TIMEOUT_SECONDS
     http_channel.GuardedChannel.body_limit = web_request.body_limit()
+    # Never below one largest body: alone, any body the limit lets in must fit.
+    bodies = settings.MAX_BODIES_MB * 1024 * 1024
+    body_budget.budget.limit = max(bodies, http_channel.GuardedChannel.body_limit)
     shortest = min(settings.HEADER_TIMEOUT_SECONDS, settings.BODY_TIMEOUT_SECONDS)
     http_channel.sweep.interval = min(1.0, shortest / 4)
     HTTPFactory.protocol = http_channel.build_protocol
