@@ -134,10 +134,12 @@ class GuardedChannel(http.HTTPChannel):
         if self._deadline_at is None and not self._handlingRequest:
             self._deadline_at = time.monotonic() + self.header_timeout_seconds
             if _LF in data and _CRLF not in data:
-                self._refuse_bare_line_feeds(data)
+                # Twisted reads request lines up to CRLF only: it would wait for the rest
+                # until the header deadline and answer 408.
+                self._refuse_head(data)
                 return
         if self.line_mode and self._folds_a_header(data):
-            self._reject(BAD_REQUEST)
+            self._refuse_head(data)
             return
         super().dataReceived(data)
 
@@ -164,17 +166,17 @@ class GuardedChannel(http.HTTPChannel):
         end = len(data) if end < 0 else end
         return data.find(b"\n ", 0, end) >= 0 or data.find(b"\n\t", 0, end) >= 0
 
-    def _refuse_bare_line_feeds(self, data: bytes) -> None:
-        """A request head ending its lines in LF alone (`printf ... | nc`): a 400 now.
+    def _refuse_head(self, data: bytes) -> None:
+        """A 400 now for a malformed head (lines ending in LF alone, a folded line).
 
-        Twisted reads request lines up to CRLF only, so it would wait for the rest until
-        the header deadline and answer 408. The path, when the line has one, picks the
-        error's shape.
+        When this chunk begins the request, Twisted has not read its request line yet:
+        read here, its path picks the error's shape, and one on /v1/ is recorded.
         """
-        line = data.split(b"\n", 1)[0].split(b" ")
-        if len(line) == 3:
-            self._command = line[0]
-            self._path = line[1]  # type: ignore[assignment]
+        if self._receivedHeaderSize == 0:
+            line = data.split(b"\n", 1)[0].split(b" ")
+            if len(line) == 3:
+                self._command = line[0]
+                self._path = line[1]  # type: ignore[assignment]
         self._reject(BAD_REQUEST)
 
     def allHeadersReceived(self) -> None:  # noqa: N802

@@ -6,6 +6,7 @@ exactly as an attacker's `curl --path-as-is` would send them.
 
 import http.client
 import json
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -149,6 +150,23 @@ def test_a_websocket_upgrade_is_refused_in_anthropics_shape_and_recorded(
     row = wait_for(lambda: Request.objects.first())
     assert (row.status_code, row.terminal_state) == (400, "rejected")
     assert Request.objects.count() == 1
+
+
+def test_a_folded_header_is_refused_in_anthropics_shape_and_recorded(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="key", api_key=KEY)
+    head = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+    url = urlsplit(proxy.url)
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(head + b"X-A: a\r\n Transfer-Encoding: chunked\r\n\r\n{}")
+        answer = sock.makefile("rb").read()
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert error_type(answer.partition(b"\r\n\r\n")[2]) == "invalid_request_error"
+    assert fake_upstream.log() == []
+    row = wait_for(lambda: Request.objects.first())
+    assert (row.status_code, row.terminal_state, row.path) == (400, "rejected", "/v1/messages")
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "127.0.0.1.nip.io"])
