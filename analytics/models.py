@@ -65,13 +65,15 @@ class Request(models.Model):
     agent_used = models.CharField(max_length=128, null=True, blank=True)
     original_model = models.CharField(max_length=128, null=True, blank=True)
     # The client key that sent the request (None while client keys are off), so
-    # usage can be split per machine or person. No FK constraint, as for accounts.
+    # usage can be split per machine or person. No FK constraint, as for accounts, nor
+    # an index of its own: request_key_ts begins with it.
     client_key = models.ForeignKey(
         "access.ClientKey",
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="requests",
     )
 
@@ -81,6 +83,9 @@ class Request(models.Model):
             models.Index(fields=["-timestamp"], name="request_timestamp"),
             models.Index(fields=["account", "-timestamp"], name="request_account_ts"),
             models.Index(fields=["model", "-timestamp"], name="request_model_ts"),
+            # A key's requests in a window (budgets, every second; the key filters): on
+            # client_key_id alone SQLite read all of the key's history to find them.
+            models.Index(fields=["client_key", "-timestamp"], name="request_key_ts"),
             models.Index(fields=["success", "-timestamp"], name="request_success_ts"),
             models.Index(
                 fields=["model"], condition=models.Q(unpriced=True), name="request_unpriced"
