@@ -30,18 +30,18 @@ def key_filter(rows: QuerySet, names: list[str]) -> QuerySet:
     return rows.filter(match)
 
 
-def breakdown(rows: QuerySet) -> list[dict]:
-    """One item per key that sent any of `rows`, most requests first (three queries)."""
-    groups = list(
-        rows.order_by()
-        .values("client_key_id")
-        .annotate(
-            requests=Count("id"),
-            successes=Count("id", filter=Q(success=True)),
-            tokens=Sum("total_tokens"),
-            cost=Sum("cost_usd"),
-            last=Max("timestamp"),
-        )
+def breakdown(rows: QuerySet, *, whole_history: bool = False) -> list[dict]:
+    """One item per key that sent any of `rows` (a window's, or `whole_history`), most
+    requests first (three queries)."""
+    groups = aggregates.grouped(
+        rows,
+        "client_key_id",
+        whole_history=whole_history,
+        requests=Count("id"),
+        successes=Count("id", filter=Q(success=True)),
+        tokens=Sum("total_tokens"),
+        cost=Sum("cost_usd"),
+        last=Max("timestamp"),
     )
     names = dict(
         ClientKey.objects.filter(pk__in=[g["client_key_id"] for g in groups]).values_list(

@@ -12,6 +12,7 @@ from django.db.models import Count, Min, QuerySet, Sum
 
 from accounts.models import Account
 from analytics.models import Request
+from analytics.reporting.aggregates import grouped
 
 # The column each budget metric adds up (requests count rows).
 METRIC_COLUMN = {"tokens": "total_tokens", "cost": "cost_usd"}
@@ -68,7 +69,10 @@ def tallies(key_ids: list[int] | None, *, since: float, until: float | None = No
     rows = counted(since, until)
     if key_ids is not None:
         rows = rows.filter(client_key_id__in=key_ids)
-    groups = rows.values("client_key_id").annotate(
+    groups = grouped(
+        rows,
+        "client_key_id",
+        whole_history=False,
         requests=Count("id"),
         tokens=Sum("total_tokens"),
         cost=Sum("cost_usd"),

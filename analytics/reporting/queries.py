@@ -38,7 +38,7 @@ def stats(*, client_keys: Sequence[str] = ()) -> dict:
         "avgTokensPerSecond": totals.avg_tokens_per_second,
         "accounts": account_usage(rows, limit=10),
         "recentErrors": recent_errors(rows, limit=10),
-        "clientKeys": key_report.breakdown(rows),
+        "clientKeys": key_report.breakdown(rows, whole_history=True),
     }
 
 
@@ -87,7 +87,7 @@ def top_models(rows: QuerySet, *, limit: int, total: int) -> list[dict]:
 
 
 def account_usage(rows: QuerySet, *, limit: int) -> list[dict]:
-    """Requests per account from the history; unauthenticated ones as `no_account`."""
+    """Requests per account from the whole history; unauthenticated ones as `no_account`."""
     return [
         {
             "name": c.name,
@@ -95,7 +95,7 @@ def account_usage(rows: QuerySet, *, limit: int) -> list[dict]:
             "successRate": round(c.success_rate),
             "totalRequests": c.account.total_requests if c.account else c.requests,
         }
-        for c in aggregates.account_counts(rows)[:limit]
+        for c in aggregates.account_counts(rows, whole_history=True)[:limit]
     ]
 
 

@@ -131,15 +131,16 @@ def totals(overall: aggregates.Totals, accounts: list[aggregates.AccountCount]) 
 def time_series(rows: QuerySet, filters: Filters) -> list[dict]:
     """One point per non-empty bucket (and model, with the breakdown), oldest first."""
     _, _, length, trunc = RANGES[filters.range]
-    keys = ["bucket", "model"] if filters.model_breakdown else ["bucket"]
+    # In UTC on every database: buckets are floored on the epoch (_floor).
+    columns: dict[str, Any] = {"bucket": trunc("timestamp", tzinfo=UTC)}
     if filters.model_breakdown:
         rows = rows.exclude(model=None)
-    # In UTC on every database: buckets are floored on the epoch (_floor).
-    groups = rows.annotate(bucket=trunc("timestamp", tzinfo=UTC)).values(*keys).annotate(**SUMS)
+        columns["series"] = aggregates.Unindexed("model")  # grouped on first otherwise
+    groups = rows.values(**columns).annotate(**SUMS)
     merged: dict[tuple, dict] = {}
     for group in groups:
         start = _floor(group["bucket"], length)
-        key = (start, group.get("model"))
+        key = (start, group.get("series"))
         if key in merged:
             _add(merged[key], group)
         else:
@@ -194,15 +195,16 @@ def model_groups(rows: QuerySet) -> list[dict]:
     distribution, the cost and the performance per model are all read from these.
     """
     priced = Q(cost_usd__gt=0)
-    return list(
-        rows.values("model").annotate(
-            **SUMS,
-            tps_min=Min("output_tokens_per_second", filter=Q(output_tokens_per_second__gt=0)),
-            tps_max=Max("output_tokens_per_second"),
-            priced_cost=Sum("cost_usd", filter=priced),
-            priced_requests=Count("id", filter=priced),
-            priced_tokens=Sum("total_tokens", filter=priced),
-        )
+    return aggregates.grouped(
+        rows,
+        "model",
+        whole_history=False,
+        **SUMS,
+        tps_min=Min("output_tokens_per_second", filter=Q(output_tokens_per_second__gt=0)),
+        tps_max=Max("output_tokens_per_second"),
+        priced_cost=Sum("cost_usd", filter=priced),
+        priced_requests=Count("id", filter=priced),
+        priced_tokens=Sum("total_tokens", filter=priced),
     )
 
 

@@ -62,7 +62,10 @@ class Command(BaseCommand):
 
     def _list(self, *, as_json: bool) -> None:
         keys = key_report.keys_with_budgets()
-        usage = {item["keyId"]: item for item in key_report.breakdown(Request.objects.all())}
+        usage = {
+            item["keyId"]: item
+            for item in key_report.breakdown(Request.objects.all(), whole_history=True)
+        }
         for key in keys:
             key["usage"] = usage.get(key["id"])
         if as_json:
