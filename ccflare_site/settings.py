@@ -190,10 +190,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while the recorder writes; the busy timeout
     # rides out the short write locks of the batched recorder. Temporary storage in
     # memory: the recorder's multi-row INSERTs keep a statement journal, otherwise a
-    # file created, written and deleted on disk per flush.
+    # file created, written and deleted on disk per flush. The WAL file is cut back to
+    # 64 MB when it next starts over: a VACUUM or a big cleanup under traffic (when the
+    # truncating checkpoint cannot run) left it as large as the database for good.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+            " PRAGMA journal_size_limit=67108864;"
         ),
         "timeout": 5,
         "transaction_mode": "IMMEDIATE",

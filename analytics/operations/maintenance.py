@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -91,11 +92,28 @@ def compact() -> None:
     """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            cursor.execute("VACUUM")
+            _vacuum_sqlite(cursor)
         else:
             cursor.execute("VACUUM ANALYZE")
     logger.info("maintenance.compact vendor=%s", connection.vendor)
+
+
+def _vacuum_sqlite(cursor: Any) -> None:
+    """VACUUM with its copy of the database in a temporary file, then the WAL emptied.
+
+    The connections keep temporary data in memory (temp_store=MEMORY, settings.py), and
+    VACUUM builds its copy of the whole database there: 1.15 GB resident for a 1.3 GB
+    database (10 MB in a file), in the server's own process when the dashboard asks.
+    VACUUM also writes every page through the WAL, which then stayed as large as the
+    database: compacting took more disk than it gave back.
+    """
+    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cursor.execute("PRAGMA temp_store=FILE")
+    try:
+        cursor.execute("VACUUM")
+    finally:
+        cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def clear_history() -> int:

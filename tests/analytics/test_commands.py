@@ -5,10 +5,12 @@ import logging
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from analytics.models import Request, RequestPayload
@@ -80,6 +82,32 @@ def test_compact_and_analyze() -> None:
     out = run("analyze")
     assert "analytics_request:" in out and "request_timestamp" in out
     assert "requests in the last 24 h:" in out
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's VACUUM")
+@pytest.mark.django_db(transaction=True)
+def test_compact_copies_the_database_in_a_file_and_leaves_no_wal_behind(
+    settings: Any, tmp_path: Path
+) -> None:
+    # temp_store=MEMORY put VACUUM's copy of the whole database in the process (1.15 GB
+    # for a 1.3 GB database), and its WAL stayed as large as the database afterwards.
+    temp_store_at_vacuum = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: dict) -> Any:
+        if sql == "VACUUM":
+            raw = context["connection"].connection
+            temp_store_at_vacuum.append(raw.execute("PRAGMA temp_store").fetchone()[0])
+        return execute(sql, params, many, context)
+
+    make_request(error_message="x" * 50_000)
+    with connection.execute_wrapper(watch):
+        maintenance.compact()
+    wal = Path(connection.settings_dict["NAME"] + "-wal")
+    with connection.cursor() as cursor:
+        temp_store = cursor.execute("PRAGMA temp_store").fetchone()[0]
+    assert temp_store_at_vacuum == [1]  # FILE
+    assert temp_store == 2  # MEMORY again for everything else
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_logs_prints_the_last_lines(settings: object, tmp_path: Path) -> None:
