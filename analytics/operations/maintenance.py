@@ -70,19 +70,30 @@ def cleanup(*, now: datetime | None = None) -> CleanupResult:
 
 
 def _delete_in_batches(queryset: QuerySet) -> int:
-    """Delete what `queryset` matches, DELETE_BATCH rows per transaction; returns the count."""
+    """Delete what `queryset` matches, DELETE_BATCH rows per transaction; returns the count.
+
+    Requests go with their payloads, in the same transaction: a reset under traffic
+    deleted every payload first, then the recorder wrote a request with its payload,
+    and the batch that deleted that request broke the payload's foreign key (the reset
+    failed with a 500, the history's payloads gone and its requests kept).
+    """
     removed = 0
     while True:
         with transaction.atomic():
             keys = list(queryset.values_list("pk", flat=True)[:DELETE_BATCH])
+            if keys and queryset.model is Request:
+                _raw_delete(RequestPayload.objects.filter(pk__in=keys))
             if keys:
-                # One DELETE statement, not the ORM's collector, which loads every row to
-                # look for dependants (payloads go first, so nothing cascades).
-                batch = queryset.model.objects.filter(pk__in=keys)
-                removed += batch._raw_delete(batch.db)
+                removed += _raw_delete(queryset.model.objects.filter(pk__in=keys))
         if len(keys) < DELETE_BATCH:
             return removed
         time.sleep(BATCH_PAUSE_SECONDS)  # the other writers' turn
+
+
+def _raw_delete(batch: QuerySet) -> int:
+    """One DELETE statement, not the ORM's collector, which loads every row to look for
+    dependants (a request's payload is deleted with it, so nothing cascades)."""
+    return batch._raw_delete(batch.db)
 
 
 def compact() -> None:

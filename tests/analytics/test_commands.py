@@ -139,3 +139,25 @@ def test_log_file_gets_redacted_json_lines(tmp_path: Path) -> None:
     entry = json.loads((tmp_path / "out.log").read_text())
     assert entry["msg"] == "key=[REDACTED] sent"
     assert (entry["level"], entry["logger"]) == ("WARNING", "tests.redaction")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_stats_under_traffic_deletes_each_request_with_its_payload() -> None:
+    # The recorder writes a request and its payload while the reset runs (here: right
+    # after the reset's first payload DELETE). Deleting all payloads first and the
+    # requests after broke that payload's foreign key: a 500, and the reset half done.
+    old = make_request()
+    RequestPayload.objects.create(request=old, data={"meta": {}})
+    recorded: list[Request] = []
+
+    def record_meanwhile(execute: Any, sql: str, params: Any, many: bool, ctx: dict) -> Any:
+        result = execute(sql, params, many, ctx)
+        if sql.startswith('DELETE FROM "analytics_requestpayload"') and not recorded:
+            recorded.append(make_request())
+            RequestPayload.objects.create(request=recorded[0], data={"meta": {}})
+        return result
+
+    with connection.execute_wrapper(record_meanwhile):
+        maintenance.reset_stats()
+    assert not Request.objects.filter(pk=old.pk).exists()
+    assert not RequestPayload.objects.exclude(request__in=Request.objects.all()).exists()
