@@ -189,10 +189,11 @@ def rate_limit_status(account: Account, *, now: datetime) -> str:
     answer.
     """
     status, reset = account.rate_limit_status, account.rate_limit_reset
-    if status and reset is None:
-        return status
-    if status and reset is not None and reset > now:
-        return f"{status} ({_minutes(reset, now)}m)"
+    if status:
+        if reset is None:
+            return status
+        if reset > now:
+            return f"{status} ({_minutes(reset, now)}m)"
     if account.rate_limited_until is not None and account.is_rate_limited(now):
         return f"Rate limited ({_minutes(account.rate_limited_until, now)}m)"
     return "OK"

@@ -23,6 +23,7 @@ from django.template import loader
 
 from ccflare_site.errors import RETRY_AFTER_SECONDS
 from ccflare_site.middleware import is_api_path
+from proxy import replies
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +94,5 @@ async def _unavailable(scope: dict, send: Send, why: str) -> None:
     else:
         page = loader.render_to_string("503_database.html", {"reason": reason})
         body, content_type = page.encode(), b"text/html; charset=utf-8"
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"cache-control", b"no-store")]
+    await replies.send_json(send, status=503, body=body, headers=headers, content_type=content_type)

@@ -303,9 +303,10 @@ class GuardedChannel(http.HTTPChannel):
         transport: Any = self.transport
         # Known once the request line was read (a line too long has none).
         path = getattr(self, "_path", b"")
-        body = _refusal_body(path, REASONS[status], server_side=status[:1] == b"5")
         # A 503 is the server's state, not the request's: clients retry it, after a second.
-        retry = b"Retry-After: 1\r\n" if status[:1] == b"5" else b""
+        server_side = status[:1] == b"5"
+        body = _refusal_body(path, REASONS[status], server_side=server_side)
+        retry = b"Retry-After: 1\r\n" if server_side else b""
         transport.write(
             b"HTTP/1.1 "
             + status

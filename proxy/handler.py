@@ -273,7 +273,7 @@ class Exchange:
                 await self._start(send, status, headers)
                 await self._relay_stream(response, send)
             else:
-                await self._relay_body(response, headers, send)
+                await self._relay_body(response, headers, content_type, send)
         finally:
             response.release()
 
@@ -282,7 +282,11 @@ class Exchange:
         self.started = True
 
     async def _relay_body(
-        self, response: Response, headers: list[tuple[bytes, bytes]], send: Send
+        self,
+        response: Response,
+        headers: list[tuple[bytes, bytes]],
+        content_type: bytes,
+        send: Send,
     ) -> None:
         """A non-streaming reply is read whole before its status line goes out, up to
         WHOLE_REPLY_BYTES; a larger one (a download: batch results, a file) is relayed
@@ -313,7 +317,7 @@ class Exchange:
         if self.usage.error is not None:  # a relayed error answer (a 529, a 4xx): its message
             self.record.error_message = self.usage.error
         elif not self.record.success:
-            self.record.error_message = _unreadable_error(self.record.status_code, headers)
+            self.record.error_message = _unreadable_error(self.record.status_code, content_type)
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 
@@ -455,11 +459,10 @@ class Exchange:
         return int((time.perf_counter() - self.t0) * 1000)
 
 
-def _unreadable_error(status: int | None, headers: list[tuple[bytes, bytes]]) -> str:
+def _unreadable_error(status: int | None, content_type: bytes) -> str:
     """The record's message for an error answer that is no API error: a Cloudflare page
     in a 502/503 storm, an empty 529. Without one, such a storm showed in no list of
     errors (the dashboard's, /api/stats'), only as a falling success rate."""
-    content_type = next((value for name, value in headers if name == b"content-type"), b"")
     kind = content_type.split(b";")[0].strip().decode("latin-1")[:60] or "no content type"
     return f"HTTP {status} from the upstream ({kind}, not an API error)"
 
