@@ -550,7 +550,13 @@ async def run_scenario(call: Call, name: str, params: dict[str, str]) -> web.Str
 
 
 async def slow_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
-    """A valid reply whose `events` text deltas are `interval_ms` apart (JSON: sent at the end)."""
+    """A valid reply whose `events` text deltas are `interval_ms` apart (JSON: sent at the end).
+
+    Delta k goes out at k intervals after the head, on the loop's clock, as a model writes:
+    a remote model's pace does not slow down when the machine reading it is busy. Sleeping
+    an interval after each write did: sharing two cores with the proxy, each wake-up came
+    about 0.2 ms late and the lateness added up over a stream (docs/performance.md).
+    """
     events, interval = int(params.get("events", 20)), int(params.get("interval_ms", 100)) / 1000
     config = call.state.config
     if not call.wants_stream:
@@ -558,8 +564,10 @@ async def slow_stream(call: Call, params: dict[str, str]) -> web.StreamResponse:
         return await messages(call)
     response = await open_stream(call)
     await response.write(stream_head(call.model, config, call.state.next_id("msg")))
-    for text in config.deltas(events):
-        await asyncio.sleep(interval)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for index, text in enumerate(config.deltas(events), start=1):
+        await asyncio.sleep(max(0.0, started + index * interval - loop.time()))
         await response.write(stream_delta(text))
     await response.write(stream_tail(config.final_output_tokens(events)))
     await response.write_eof()
