@@ -151,8 +151,8 @@ class GuardedChannel(http.HTTPChannel):
         header here and may be two to a proxy in front that does not fold (request
         smuggling): refused with 400, as the RFC allows. Checked per chunk with searches
         in C, up to the end of the head: a Python check per header line cost 5-8 µs a
-        request. A second request pipelined in the same chunk after a bodiless first is
-        not searched; Twisted still reads its folds as one header.
+        request. A request pipelined behind another is searched too: Twisted keeps its
+        bytes while it serves the first and then hands them back through dataReceived.
         """
         buffered = self._buffer
         if not buffered:  # the last chunk ended a line

@@ -323,6 +323,22 @@ def test_a_header_folded_where_the_head_was_cut_in_two_is_refused(server: Server
     assert status_line(response) == b"HTTP/1.1 400 Bad Request"
 
 
+def test_a_header_folded_in_a_request_pipelined_behind_another_is_refused(
+    server: Server,
+) -> None:
+    # One chunk: Twisted keeps the second head while it serves the first, then hands it
+    # back through dataReceived, where the fold check reads it.
+    first = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    second = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
+    second += b"X-A: a\r\n Transfer-Encoding: chunked\r\n\r\n{}"
+    response = request(server, first + second)
+
+    assert status_line(response) == b"HTTP/1.1 200 OK"
+    assert response.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 400 Bad Request" in response
+    assert b"The request is malformed" in response
+
+
 PRETTY = b'{\n  "name": "x",\n\t"priority": 1\n}'
 
 
