@@ -10,7 +10,11 @@ Whose fault is it:
 - nobody's (upstream-wide): 529 overloaded and 5xx are retried in place and then relayed,
   and a 429 with no rate-limit headers at all is about that request only. They never bench
   an account: benching every account the incident touches would turn Anthropic's outage
-  into our own.
+  into our own;
+- nobody's (the proxy's own): the proxy out of file descriptors or socket memory when it
+  opens a connection upstream (EMFILE, ENFILE, ENOBUFS, ENOMEM). No account is marked and
+  no other is tried: each would fail the same way, and cooling them down would turn a
+  short shortage into an outage.
 
 The transitions return the fields to write, so the proxy (through the pool's write-behind),
 the token code, onboarding and the admin all change health the same way.

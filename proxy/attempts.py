@@ -7,6 +7,9 @@ what the answer says about the account.
 - A network error or timeout moves on to the next account, once per request. The
   failing account sits out only if another account then serves, with no 5xx or 529
   (the failure was its own).
+- The proxy out of its own resources (no file descriptor, EMFILE/ENFILE, or socket memory
+  for a new connection) is nobody's: the walk stops, no account is marked, and the client
+  gets a 503 to retry shortly (every other account would fail the same way).
 - A 429 or a hard unified status with rate-limit headers benches the account until the
   reset, or only the model family of a per-model weekly cap; a 429 with no rate-limit
   headers at all is about this request: it moves on and benches nobody.
@@ -25,7 +28,7 @@ from django.conf import settings
 from accounts import health, tokens
 from accounts.models import Account
 from accounts.pool import pool
-from lib.h1 import Response, UpstreamError
+from lib.h1 import OutOfResources, Response, UpstreamError
 from proxy import ratelimit, sniff, upstream
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,12 @@ logger = logging.getLogger(__name__)
 # A `retry-after` longer than this on a 529/5xx is not waited out here: the client
 # gets the answer at once and can wait itself (SDKs and Claude Code do).
 MAX_RETRY_WAIT_SECONDS = 10.0
+# The `retry-after` of the 503 when the proxy is out of descriptors: they come back as
+# other requests end, so a short wait is enough, and SDKs and Claude Code honour it.
+OUT_OF_RESOURCES_RETRY_SECONDS = 2
+# Out of descriptors, every request fails alike: at most one log line this often (with the
+# count since the last), or the log would grow by a line a request when it is least read.
+OUT_OF_RESOURCES_LOG_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -79,6 +88,8 @@ class Turn:
     # Network failures so far: (account, reason); they cool down only if another serves.
     own_failures: list[tuple[Account, str]] = field(default_factory=list)
     stop: bool = False  # no further account may be tried
+    # The proxy ran out of its own resources: the outcome holds the 503 already.
+    local_failure: bool = False
     probing: bool = False  # asking a second account once after a server error: no retries
 
 
@@ -260,6 +271,9 @@ async def send_with_retries(
     for retry in range(retries + 1):
         try:
             response = await session.request(call.method, call.url, headers, call.body)
+        except OutOfResources as exc:
+            _out_of_resources(turn, account, exc)
+            return None
         except (UpstreamError, TimeoutError) as exc:
             _network_failed(turn, account, exc)
             return None
@@ -284,6 +298,54 @@ def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> 
         return
     turn.own_failures.append((account, f"network error ({name})"))
     turn.outcome.trace.append(trace(account, f"failed: network error ({name}); next account"))
+
+
+def _out_of_resources(turn: Turn, account: Account | None, exc: OutOfResources) -> None:
+    """This process could not open a connection upstream: no account's fault (accounts.health).
+
+    The walk stops (the next account needs a descriptor as well) and the outcome is a 503
+    with a short retry-after. It names no account: none was reached, and a record naming
+    one would count the request against it.
+    """
+    turn.stop = turn.local_failure = True
+    outcome = turn.outcome
+    outcome.account = None
+    outcome.status, outcome.error_type = 503, "api_error"
+    outcome.retry_after = OUT_OF_RESOURCES_RETRY_SECONDS
+    outcome.message = (
+        f"The proxy is out of local resources ({exc}) and could not open a connection "
+        "upstream; no account is at fault. Try again shortly."
+    )
+    outcome.trace.append(
+        trace(
+            account,
+            f"not sent: the proxy is out of local resources ({exc}); no account's "
+            "fault, no other account tried",
+        )
+    )
+    failed = _out_of_resources_log.due(time.monotonic())
+    if failed is not None:
+        logger.error("proxy.out_of_resources error=%s failed_requests=%d", exc, failed)
+
+
+@dataclass(slots=True)
+class _LogThrottle:
+    """One line per `every` seconds at most; each line says how many events it stands for."""
+
+    every: float
+    last: float = float("-inf")
+    events: int = 0
+
+    def due(self, now: float) -> int | None:
+        """The events since the last line (this one included) when a line is due, else None."""
+        self.events += 1
+        if now - self.last < self.every:
+            return None
+        events, self.events, self.last = self.events, 0, now
+        return events
+
+
+_out_of_resources_log = _LogThrottle(OUT_OF_RESOURCES_LOG_SECONDS)
 
 
 def _retry_wait(response: Response, retry: int) -> float | None:

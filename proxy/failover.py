@@ -36,7 +36,8 @@ async def forward(
        serve this request (its health, or a per-model cap on its model) is traced.
     3. Try each candidate (proxy.attempts): the first response to relay wins, and its
        account takes the session if the holder can serve nothing now.
-    4. None left: 429 with retry-after if limits are why, else 502/503.
+    4. None left: 429 with retry-after if limits are why, else 502/503. The proxy out of
+       its own descriptors ends the walk with a 503 of its own (attempts), nobody's fault.
     """
     outcome = outcome or Outcome()
     accounts = await pool.accounts()
@@ -56,6 +57,8 @@ async def forward(
     turn.outcome.trace.extend(trace(a, reason) for a, reason in plan.skipped)
     served = await _walk(turn, plan.candidates)
     if served is None:
+        if turn.local_failure:  # the proxy's own trouble: nothing to say about the accounts
+            return turn.outcome
         if family is None:  # a cap this very request ran into counts too
             family = _family(call, accounts, now)
         return _exhausted(
@@ -173,7 +176,7 @@ async def _passthrough(call: Call, *, strip: frozenset[str], outcome: Outcome) -
     turn.outcome.trace.append({"account": None, "outcome": "no accounts: client credentials"})
     headers = upstream.build_headers(call.headers, strip=strip)
     response = await send_with_retries(turn, headers, None)
-    if response is None:
+    if response is None and not turn.local_failure:
         turn.outcome.status = 502
         turn.outcome.message = "Failed to forward unauthenticated request"
     turn.outcome.response = response

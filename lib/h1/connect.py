@@ -6,17 +6,22 @@ connections then costs no resolver round trip each, and the addresses are tried 
 """
 
 import asyncio
+import errno
 import functools
+import os
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.h1.errors import ConnectFailed, ConnectionRefused, ConnectTimeout
+from lib.h1.errors import ConnectFailed, ConnectionRefused, ConnectTimeout, OutOfResources
 from lib.h1.protocol import Connection
 
 DNS_TTL_SECONDS = 300.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# What a new socket (or a name lookup's) fails with when this host, not the network, is
+# short: descriptors of the process or the system, or kernel memory for socket buffers.
+_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,8 @@ class Connector:
         except ConnectionRefusedError:
             raise ConnectionRefused(f"{origin.host_header} refused the connection") from None
         except OSError as exc:  # DNS, unreachable, TLS (ssl.SSLError is an OSError)
+            if _exhausted(exc):
+                raise OutOfResources(_errno_words(exc)) from None
             raise ConnectFailed(f"{origin.host_header}: {type(exc).__name__}") from None
         _no_delay(conn)
         return conn
@@ -112,6 +119,10 @@ class Connector:
                 )
                 return conn
             except OSError as exc:
+                if _exhausted(exc):
+                    # The next address needs a socket too; and the cached name is kept, as
+                    # looking it up again would need one.
+                    raise
                 failure = exc
         # None answered: the name may have moved, so the next connect resolves it again.
         self._addresses.pop(origin, None)
@@ -121,6 +132,17 @@ class Connector:
         if self._tls is None:
             self._tls = default_tls()
         return self._tls
+
+
+def _exhausted(exc: OSError) -> bool:
+    # An SSLError's errno is OpenSSL's own code, not the system's.
+    return exc.errno in _EXHAUSTED and not isinstance(exc, ssl.SSLError)
+
+
+def _errno_words(exc: OSError) -> str:
+    """'EMFILE: Too many open files' (the code names it for the operator, the words for all)."""
+    code = exc.errno or 0
+    return f"{errno.errorcode.get(code, str(code))}: {os.strerror(code)}"
 
 
 @functools.cache

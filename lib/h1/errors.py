@@ -17,6 +17,12 @@ class ConnectTimeout(ConnectFailed, TimeoutError):
     pass
 
 
+class OutOfResources(ConnectFailed):
+    """This host could not open a socket: it is out of file descriptors (EMFILE, ENFILE) or
+    socket memory (ENOBUFS, ENOMEM). Nothing reached the upstream, and no other address or
+    credential would fare better until some of them are given back."""
+
+
 class ConnectionLost(UpstreamError):
     """The connection closed or reset before the response (or its body) was complete."""
 

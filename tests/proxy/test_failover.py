@@ -5,7 +5,9 @@ code in the test process, where a mutation tool can see what they cover.
 """
 
 import asyncio
+import errno
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -495,6 +497,86 @@ async def test_a_network_error_then_an_overload_elsewhere_cools_nobody(
     assert (outcome.response.status, outcome.account.name) == (529, "b")
     saved = await stored(a)
     assert (saved.failure_streak, saved.cooldown_until) == (0, None)
+
+
+@pytest.fixture
+async def out_of_descriptors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every new upstream connection fails where lib.h1 opens its socket, as in a process
+    out of file descriptors (a real shortage: tests/lib/h1, test_failures_e2e.py)."""
+
+    async def no_socket(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    await upstream.close_session()  # an idle connection kept from before needs no socket
+    monkeypatch.setattr(asyncio.get_running_loop(), "create_connection", no_socket)
+    # A line logged by an earlier test must not hold back this test's.
+    throttle = attempts._LogThrottle(attempts.OUT_OF_RESOURCES_LOG_SECONDS)
+    monkeypatch.setattr(attempts, "_out_of_resources_log", throttle)
+
+
+def state(account: Account) -> dict[str, Any]:
+    return {f.name: getattr(account, f.name) for f in Account._meta.concrete_fields}
+
+
+async def test_the_proxy_out_of_descriptors_is_a_503_that_blames_no_account_nor_tries_another(
+    fake: FakeUpstream, out_of_descriptors: None
+) -> None:
+    a = await a_then_b()
+    b = await Account.objects.aget(name="b")
+    before = [state(a), state(b)]
+
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status, outcome.error_type) == (None, 503, "api_error")
+    assert outcome.retry_after == attempts.OUT_OF_RESOURCES_RETRY_SECONDS
+    assert outcome.message.startswith(
+        "The proxy is out of local resources (EMFILE: Too many open files)"
+    )
+    # None was reached: the record names no account and counts no failover.
+    assert (outcome.account, outcome.attempts, outcome.went_upstream) == (None, 0, True)
+    assert outcomes(outcome) == [
+        (
+            "a",
+            "not sent: the proxy is out of local resources (EMFILE: Too many open files); "
+            "no account's fault, no other account tried",
+        )
+    ]
+    assert [state(await stored(a)), state(await stored(b))] == before
+    assert fake.log() == []
+
+
+async def test_the_proxy_out_of_descriptors_in_passthrough_is_a_503_too(
+    fake: FakeUpstream, out_of_descriptors: None
+) -> None:
+    outcome = await forward(fake)
+
+    assert (outcome.response, outcome.status, outcome.account) == (None, 503, None)
+    assert outcome.retry_after == attempts.OUT_OF_RESOURCES_RETRY_SECONDS
+    assert "out of local resources" in outcome.message
+
+
+async def test_a_burst_out_of_descriptors_logs_one_error_line_not_one_a_request(
+    fake: FakeUpstream, out_of_descriptors: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        await forward(fake)
+
+    lines = [r for r in caplog.records if r.getMessage().startswith("proxy.out_of_resources")]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in lines] == [
+        (
+            "ERROR",
+            "proxy.out_of_resources error=EMFILE: Too many open files failed_requests=1",
+            None,
+        )
+    ]
+
+
+def test_the_next_line_after_a_quiet_spell_counts_the_requests_it_stands_for() -> None:
+    throttle = attempts._LogThrottle(every=10.0)
+
+    seen = [throttle.due(now) for now in (100.0, 101.0, 105.0, 110.0, 111.0)]
+
+    assert seen == [1, None, None, 3, None]
 
 
 async def test_passthrough_relays_the_upstreams_5xx_after_its_retries(fake: FakeUpstream) -> None:

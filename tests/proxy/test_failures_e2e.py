@@ -3,9 +3,13 @@
 End to end through a real daphne and the fake upstream.
 """
 
+import os
+import resource
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +29,7 @@ from tests.conftest import (
     wait_for,
 )
 from tests.factories import make_account
+from tests.proxy.test_failover import state
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, recorded, two_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -324,3 +329,70 @@ def test_a_server_that_could_not_read_its_database_yet_sends_nothing_upstream(
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "api_error"
     assert fake_upstream.log() == []
+
+
+@pytest.fixture
+def own_proxy(
+    fake_upstream: FakeUpstream, transactional_db: None, tmp_path: Path
+) -> Iterator[tuple[ProxyServer, int]]:
+    """A daphne of this test's own, whose descriptor limit the test lowers; it keeps no
+    upstream connection from other tests (a kept one needs no new descriptor)."""
+    fake_upstream.reset()
+    env = proxy_env(data_dir=tmp_path, upstream=fake_upstream)
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+        try:
+            yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env), process.pid
+        finally:
+            servers.stop(process)
+
+
+def stored_states(*accounts: Account) -> list[dict[str, Any]]:
+    return [state(Account.objects.get(pk=account.pk)) for account in accounts]
+
+
+def lowest_free_descriptor(pid: int) -> int:
+    """The number the process's next descriptor will get (always the lowest free one)."""
+    used = {int(name) for name in os.listdir(f"/proc/{pid}/fd")}
+    return min(set(range(len(used) + 1)) - used)
+
+
+@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="lowers a process's limit: Linux")
+def test_the_proxy_out_of_descriptors_answers_503_blames_no_account_and_records_it(
+    own_proxy: tuple[ProxyServer, int], fake_upstream: FakeUpstream
+) -> None:
+    # Out of descriptors, connecting upstream failed as a network error: the walk blamed
+    # the first account, tried the next (which failed alike) and answered 502.
+    proxy, pid = own_proxy
+    alpha, beta = two_accounts()
+    servers.wait_accounts(proxy.url, 2)
+    # Refused before it goes upstream (no upstream connection kept), and recorded: the
+    # recorder's database connection is open now and needs no descriptor later.
+    malformed = httpx.post(f"{proxy.url}/v1/messages", content=b"[]", timeout=5)
+    assert malformed.status_code == 400
+    recorded(1)
+    time.sleep(QUIESCE_SECONDS)
+    before = stored_states(alpha, beta)
+    # One descriptor left: the client's connection takes it, the upstream's finds none.
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free_descriptor(pid) + 1, limits[1]))
+    try:
+        response = post(proxy)
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    error = response.json()
+    message = error["error"]["message"]
+    assert error == {"type": "error", "error": {"type": "api_error", "message": message}}
+    assert message.startswith("The proxy is out of local resources (EMFILE: Too many open")
+    assert fake_upstream.log() == []
+    (row,) = [row for row in recorded(2) if row.status_code == 503]
+    assert (row.terminal_state, row.error_message, row.account_id) == ("error", message, None)
+    assert row.failover_attempts == 0
+    assert [step["account"] for step in row.routing_trace] == ["alpha"]
+    time.sleep(QUIESCE_SECONDS)
+    assert stored_states(alpha, beta) == before
+    assert proxy.server_log().count("proxy.out_of_resources") == 1

@@ -2,10 +2,14 @@
 (tests/lib/h1/scripted.py; the `serve` fixture starts one)."""
 
 import asyncio
+import contextlib
+import errno
+import os
+import resource
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -542,6 +546,51 @@ async def test_a_server_that_does_not_speak_tls_fails_the_connect(serve) -> None
             await pool.request("GET", f"https://127.0.0.1:{server.port}/", [])
     finally:
         pool.close()
+
+
+# --- the proxy's own host out of resources -------------------------------------------------
+
+
+@contextlib.contextmanager
+def no_descriptor_left() -> Iterator[None]:
+    """This process can open no further descriptor: its soft limit is the lowest free one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowest_free = os.dup(0)  # a new descriptor takes the lowest free number
+    os.close(lowest_free)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_no_descriptor_left_is_out_of_resources_not_a_connect_failure(serve, pool) -> None:
+    server = await serve(by_connection)
+
+    with no_descriptor_left(), pytest.raises(h1.OutOfResources) as caught:
+        await pool.request("GET", server.url(), [])
+
+    assert str(caught.value) == "EMFILE: Too many open files"
+    assert await get(pool, server.url()) == b"0"  # descriptors back: it connects again
+
+
+@pytest.mark.parametrize("code", [errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM])
+async def test_a_socket_the_host_cannot_afford_tries_no_other_address_and_keeps_the_name(
+    pool, lookups, monkeypatch, code
+) -> None:
+    tried: list[str] = []
+
+    async def short_of_resources(protocol, host, port, **kwargs):
+        tried.append(host)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "create_connection", short_of_resources)
+    for _ in range(2):
+        with pytest.raises(h1.OutOfResources, match=errno.errorcode[code]):
+            await pool.request("GET", "http://upstream.test:9/", [])
+
+    # Each address would need a socket too; looking the name up again would need one.
+    assert (tried, lookups) == (["127.0.0.2", "127.0.0.2"], ["upstream.test"])
 
 
 # --- TLS -----------------------------------------------------------------------------------
