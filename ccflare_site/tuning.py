@@ -41,9 +41,9 @@ def raise_open_files_limit() -> None:
 
     Each open stream holds two descriptors, the client's and the upstream's. Most systems
     start a process with a soft limit of 1024 (macOS: 256) under a far higher hard one:
-    near that many streams the server ran out, the upstream connects failed and read as
-    network errors (502s, failovers that cool accounts down), and the database could not
-    open its files. Go's runtime raises the limit the same way at start.
+    near that many streams the server ran out, the upstream connects failed (then 502s and
+    failovers that cooled accounts down; now 503s to retry, proxy.attempts), and the
+    database could not open its files. Go's runtime raises the limit the same way at start.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard != resource.RLIM_INFINITY else OPEN_FILES_WITHOUT_HARD_LIMIT
