@@ -1,12 +1,18 @@
-"""bench/bench.py's CpuMeter, on real processes: what it says the CPU went to."""
+"""bench/bench.py's CpuMeter and throughput turns, on real processes."""
 
+import asyncio
 import importlib.util
+import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests import servers
 
 _spec = importlib.util.spec_from_file_location(
     "bench_script", Path(__file__).resolve().parents[1] / "bench" / "bench.py"
@@ -62,3 +68,32 @@ def test_two_workers_are_judged_on_the_two_worker_throughput_target() -> None:
 
     assert verdicts(1)["rps"] == (18, True) and verdicts(1)["peak_mb"] == (120, False)
     assert verdicts(2)["rps"] == (30, False) and "peak_mb" not in verdicts(2)
+
+
+def test_the_paths_take_turns_and_each_is_the_mean_of_its_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Measured a minute apart, the two paths met a machine a third faster or slower: the
+    # throughput rounds alternate, and a round starts once the servers are quiet.
+    fake, port = servers.start_fake_upstream(log=False)
+    order: list[str] = []
+    measure = bench.throughput
+
+    async def recorded(target: Any, **kwargs: Any) -> tuple[float, int]:
+        order.append(target.name)
+        return await measure(target, **kwargs)
+
+    monkeypatch.setattr(bench, "throughput", recorded)
+    direct, proxy = (bench.Target(name, "127.0.0.1", port) for name in ("direct", "proxy"))
+    plan = bench.Plan(concurrency=2, throughput_seconds=0.8, throughput_rounds=4)
+    try:
+        turns = asyncio.run(bench.throughput_in_turns([direct, proxy], plan, fake.pid))
+    finally:
+        servers.stop(fake)
+
+    assert order == ["direct", "proxy", "proxy", "direct"] * 2
+    for figures in turns.values():
+        assert len(figures["rps_rounds"]) == 4 and figures["errors"] == 0
+        assert figures["rps"] == round(statistics.mean(figures["rps_rounds"]), 1) > 0
+        assert figures["cpu"]["machine cores"] == os.cpu_count()
+        assert figures["cpu"]["fake upstream"] > 0
