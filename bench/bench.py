@@ -266,6 +266,14 @@ async def sequential(
 ) -> Samples:
     """`count` requests one after another on one connection; `pick` chooses what is timed."""
     samples, client = Samples(), Client(target)
+    await _one_after_another(client, raw, count, pick, samples)
+    client.close()
+    return samples
+
+
+async def _one_after_another(
+    client: Client, raw: bytes, count: int, pick: Callable[[Reply], float], samples: Samples
+) -> None:
     for _ in range(count):
         try:
             reply = await client.send(raw)
@@ -274,7 +282,29 @@ async def sequential(
             continue
         samples.errors += reply.status != 200
         samples.values_ms.append(pick(reply) * 1000)
-    client.close()
+
+
+async def sequential_in_turns(
+    targets: list[Target],
+    raw_of: Callable[[Target], bytes],
+    count: int,
+    pick: Callable[[Reply], float],
+    turns: int,
+) -> dict[str, Samples]:
+    """`sequential` for each path, in `turns` blocks the paths take in turns (the order
+    alternating), each path on one connection throughout: a path's figures then come from
+    the same stretch of the machine's time as the other's."""
+    clients = {target.name: Client(target) for target in targets}
+    samples = {target.name: Samples() for target in targets}
+    block = max(1, count // turns)
+    for turn in range(turns):
+        size = block if turn < turns - 1 else count - block * (turns - 1)
+        for target in targets if turn % 2 == 0 else targets[::-1]:
+            await _one_after_another(
+                clients[target.name], raw_of(target), size, pick, samples[target.name]
+            )
+    for client in clients.values():
+        client.close()
     return samples
 
 
@@ -445,7 +475,8 @@ async def check(target: Target) -> str | None:
 
 
 async def measure(target: Target, plan: Plan, fake_pid: int | None = None) -> dict[str, Any]:
-    """Every metric for one path, after a warm-up that also fills the upstream pool.
+    """One path's warm-up (which also fills the upstream pool) and its memory figures; the
+    timed figures come after, with the paths taking turns (`timed_in_turns`).
 
     Memory comes first, right after the warm-up: the throughput run would grow the heap and
     leave room in it that the streams then fill unseen, hiding their cost.
@@ -453,27 +484,48 @@ async def measure(target: Target, plan: Plan, fake_pid: int | None = None) -> di
     await sequential(target, target.raw(), plan.warmup_requests, lambda r: 0.0)
     await throughput(target, concurrency=plan.concurrency, seconds=1.0)
     memory = await stream_memory(target, plan) if target.pid else None
-    latency = await sequential(
-        target, target.raw(), plan.latency_requests, lambda r: r.finished - r.started
+    return {
+        "errors": (memory or {}).get("errors", 0),
+        **({"memory": memory} if memory else {}),
+    }
+
+
+# Turns a latency figure is measured in (the blocks the paths alternate).
+LATENCY_TURNS = 8
+STREAM_TURNS = 4
+
+
+async def timed_in_turns(targets: list[Target], plan: Plan) -> dict[str, dict[str, Any]]:
+    """Latency, stream TTFB and paced stream totals of every path, the paths taking turns."""
+
+    def paced(target: Target) -> bytes:
+        return target.raw(stream=True, scenario=PACED_STREAM)
+
+    def streamed(target: Target) -> bytes:
+        return target.raw(stream=True)
+
+    def whole(reply: Reply) -> float:
+        return reply.finished - reply.started
+
+    latency = await sequential_in_turns(
+        targets, Target.raw, plan.latency_requests, whole, LATENCY_TURNS
     )
-    ttfb = await sequential(
-        target, target.raw(stream=True), plan.ttfb_requests, lambda r: r.first_byte - r.started
+    ttfb = await sequential_in_turns(
+        targets, streamed, plan.ttfb_requests, lambda r: r.first_byte - r.started, STREAM_TURNS
     )
-    paced = target.raw(stream=True, scenario=PACED_STREAM)
-    stream_total = await sequential(
-        target, paced, plan.stream_total_requests, lambda r: r.finished - r.started
+    totals = await sequential_in_turns(
+        targets, paced, plan.stream_total_requests, whole, STREAM_TURNS
     )
     return {
-        "latency_p50_ms": round(percentile(latency.values_ms, 50), 3),
-        "latency_p99_ms": round(percentile(latency.values_ms, 99), 3),
-        "ttfb_p50_ms": round(percentile(ttfb.values_ms, 50), 3),
-        "ttfb_p99_ms": round(percentile(ttfb.values_ms, 99), 3),
-        "stream_total_ms": round(percentile(stream_total.values_ms, 50), 3),
-        "errors": latency.errors
-        + ttfb.errors
-        + stream_total.errors
-        + (memory or {}).get("errors", 0),
-        **({"memory": memory} if memory else {}),
+        name: {
+            "latency_p50_ms": round(percentile(latency[name].values_ms, 50), 3),
+            "latency_p99_ms": round(percentile(latency[name].values_ms, 99), 3),
+            "ttfb_p50_ms": round(percentile(ttfb[name].values_ms, 50), 3),
+            "ttfb_p99_ms": round(percentile(ttfb[name].values_ms, 99), 3),
+            "stream_total_ms": round(percentile(totals[name].values_ms, 50), 3),
+            "errors": latency[name].errors + ttfb[name].errors + totals[name].errors,
+        }
+        for name in latency
     }
 
 
@@ -490,15 +542,21 @@ async def run_measurements(
         }
         measured = [target for target in targets if "error" not in results[target.name]]
         try:
-            async with asyncio.timeout(plan.budget_seconds):
+            async with asyncio.timeout(plan.budget_seconds * max(1, len(measured))):
+                timed = await timed_in_turns(measured, plan)
                 turns = await throughput_in_turns(measured, plan, fake_pid)
         except TimeoutError:
             for target in measured:
-                results[target.name] = {"error": f"{target.name} stopped answering (throughput)"}
+                results[target.name] = {"error": "a path stopped answering (time budget exhausted)"}
             return results
-        for name, figures in turns.items():
-            results[name]["errors"] += figures.pop("errors")
-            results[name].update(figures)
+        except (OSError, RuntimeError) as exc:
+            for target in measured:
+                results[target.name] = {"error": f"failed mid-run: {exc!r}"}
+            return results
+        for name in timed:
+            for figures in (timed[name], turns[name]):
+                results[name]["errors"] += figures.pop("errors")
+                results[name].update(figures)
         return results
     finally:
         gc.enable()

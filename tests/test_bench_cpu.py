@@ -97,3 +97,29 @@ def test_the_paths_take_turns_and_each_is_the_mean_of_its_rounds(
         assert figures["rps"] == round(statistics.mean(figures["rps_rounds"]), 1) > 0
         assert figures["cpu"]["machine cores"] == os.cpu_count()
         assert figures["cpu"]["fake upstream"] > 0
+
+
+def test_the_timed_requests_are_taken_in_blocks_in_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, port = servers.start_fake_upstream(log=False)
+    blocks: list[tuple[str, int]] = []
+    send = bench._one_after_another
+
+    async def recorded(client: Any, raw: bytes, count: int, *args: Any) -> None:
+        blocks.append((client.target.name, count))
+        await send(client, raw, count, *args)
+
+    monkeypatch.setattr(bench, "_one_after_another", recorded)
+    direct, proxy = (bench.Target(name, "127.0.0.1", port) for name in ("direct", "proxy"))
+    try:
+        samples = asyncio.run(
+            bench.sequential_in_turns(
+                [direct, proxy], bench.Target.raw, 10, lambda r: r.finished - r.started, 4
+            )
+        )
+    finally:
+        servers.stop(fake)
+
+    names = ["direct", "proxy", "proxy", "direct"] * 2
+    assert blocks == list(zip(names, [2, 2, 2, 2, 2, 2, 4, 4], strict=True))
+    assert {name: len(s.values_ms) for name, s in samples.items()} == {"direct": 10, "proxy": 10}
+    assert all(s.errors == 0 for s in samples.values())
