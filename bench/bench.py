@@ -290,16 +290,20 @@ async def sequential_in_turns(
     count: int,
     pick: Callable[[Reply], float],
     turns: int,
+    quiet_pids: list[int | None] | None = None,
 ) -> dict[str, Samples]:
     """`sequential` for each path, in `turns` blocks the paths take in turns (the order
     alternating), each path on one connection throughout: a path's figures then come from
-    the same stretch of the machine's time as the other's."""
+    the same stretch of the machine's time as the other's. With `quiet_pids`, each block
+    starts once those processes are quiet (a proxy's recorder writes after its block)."""
     clients = {target.name: Client(target) for target in targets}
     samples = {target.name: Samples() for target in targets}
     block = max(1, count // turns)
     for turn in range(turns):
         size = block if turn < turns - 1 else count - block * (turns - 1)
         for target in targets if turn % 2 == 0 else targets[::-1]:
+            if quiet_pids:
+                await quiet(quiet_pids)
             await _one_after_another(
                 clients[target.name], raw_of(target), size, pick, samples[target.name]
             )
@@ -495,8 +499,11 @@ LATENCY_TURNS = 8
 STREAM_TURNS = 4
 
 
-async def timed_in_turns(targets: list[Target], plan: Plan) -> dict[str, dict[str, Any]]:
+async def timed_in_turns(
+    targets: list[Target], plan: Plan, fake_pid: int | None
+) -> dict[str, dict[str, Any]]:
     """Latency, stream TTFB and paced stream totals of every path, the paths taking turns."""
+    pids = [target.pid for target in targets] + [fake_pid]
 
     def paced(target: Target) -> bytes:
         return target.raw(stream=True, scenario=PACED_STREAM)
@@ -507,14 +514,17 @@ async def timed_in_turns(targets: list[Target], plan: Plan) -> dict[str, dict[st
     def whole(reply: Reply) -> float:
         return reply.finished - reply.started
 
+    def first_byte(reply: Reply) -> float:
+        return reply.first_byte - reply.started
+
     latency = await sequential_in_turns(
-        targets, Target.raw, plan.latency_requests, whole, LATENCY_TURNS
+        targets, Target.raw, plan.latency_requests, whole, LATENCY_TURNS, pids
     )
     ttfb = await sequential_in_turns(
-        targets, streamed, plan.ttfb_requests, lambda r: r.first_byte - r.started, STREAM_TURNS
+        targets, streamed, plan.ttfb_requests, first_byte, STREAM_TURNS, pids
     )
     totals = await sequential_in_turns(
-        targets, paced, plan.stream_total_requests, whole, STREAM_TURNS
+        targets, paced, plan.stream_total_requests, whole, STREAM_TURNS, pids
     )
     return {
         name: {
@@ -543,7 +553,7 @@ async def run_measurements(
         measured = [target for target in targets if "error" not in results[target.name]]
         try:
             async with asyncio.timeout(plan.budget_seconds * max(1, len(measured))):
-                timed = await timed_in_turns(measured, plan)
+                timed = await timed_in_turns(measured, plan, fake_pid)
                 turns = await throughput_in_turns(measured, plan, fake_pid)
         except TimeoutError:
             for target in measured:
