@@ -12,9 +12,9 @@ Whose fault is it:
   an account: benching every account the incident touches would turn Anthropic's outage
   into our own;
 - nobody's (the proxy's own): the proxy out of file descriptors or socket memory when it
-  opens a connection upstream (EMFILE, ENFILE, ENOBUFS, ENOMEM). No account is marked and
-  no other is tried: each would fail the same way, and cooling them down would turn a
-  short shortage into an outage.
+  opens a connection upstream or to the token endpoint for a refresh (EMFILE, ENFILE,
+  ENOBUFS, ENOMEM). No account is marked and no other is tried: each would fail the same
+  way, and cooling them down would turn a short shortage into an outage.
 
 The transitions return the fields to write, so the proxy (through the pool's write-behind),
 the token code, onboarding and the admin all change health the same way.

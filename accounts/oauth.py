@@ -50,6 +50,15 @@ class GrantRejected(OAuthError):
     """The endpoint rejected the code or refresh token itself (it will never work again)."""
 
 
+class OutOfResources(OAuthError):
+    """This process could not open a connection to the endpoint (lib.h1.OutOfResources):
+    nothing was sent, so nothing is known about the code or token."""
+
+    def __init__(self, shortage: h1.OutOfResources) -> None:
+        super().__init__(f"the proxy is out of local resources ({shortage})")
+        self.shortage = shortage
+
+
 @dataclass(frozen=True, slots=True)
 class Pkce:
     verifier: str
@@ -180,6 +189,8 @@ def _rejects_grant(status: int, data: dict[str, Any]) -> bool:
 async def _post(url: str, headers: list[tuple[str, str]], body: bytes = b"") -> h1.Reply:
     try:
         return await h1.fetch("POST", url, headers=headers, body=body, within=TIMEOUT_SECONDS)
+    except h1.OutOfResources as exc:
+        raise OutOfResources(exc) from None
     except (h1.UpstreamError, TimeoutError) as exc:
         # Only the error's class name: the message may carry the URL, never a credential.
         raise OAuthError(f"OAuth endpoint unreachable ({type(exc).__name__})") from None

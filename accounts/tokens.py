@@ -20,7 +20,9 @@ A refresh that fails while the token in hand still works (the endpoint's 5xx, a 
 garbage) does not bench the account: it keeps serving with that token and tries again
 after VALID_TOKEN_RETRY_SECONDS, and a slow one holds no request longer than
 VALID_TOKEN_WAIT_SECONDS. Only a token that expired, or that the upstream refused with
-a 401, makes a failed refresh cool the account down.
+a 401, makes a failed refresh cool the account down. This process out of descriptors or
+socket memory (lib.h1.OutOfResources) is nobody's fault, expired token or not: the account
+is left as it is, and OutOfResources tells the caller (the proxy answers a 503).
 
 The database failing a refresh (read-only, locked, gone) must not stop the proxy:
 a token that has not expired is used as it is, an expired one moves the request on
@@ -48,7 +50,7 @@ from django.utils import timezone
 from accounts import health, oauth, signals
 from accounts.models import Account
 from accounts.pool import pool
-from lib import db_away
+from lib import db_away, h1
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,15 @@ class RefreshFailed(RefreshError):
     """The refresh did not happen (network, 5xx, timeout); the account is cooling down."""
 
 
+class OutOfResources(RefreshFailed):
+    """This process could not open a connection to the token endpoint: the account is left
+    as it was (accounts.health), and `shortage` says what ran out."""
+
+    def __init__(self, shortage: h1.OutOfResources) -> None:
+        super().__init__(f"token refresh failed: the proxy is out of local resources ({shortage})")
+        self.shortage = shortage
+
+
 def needs_refresh(account: Account, now: datetime) -> bool:
     """True for a refreshable account whose token is missing, undated or within the margin."""
     if not account.can_refresh:
@@ -112,7 +123,7 @@ async def ensure_fresh(account: Account) -> str:
     account serving with it, and one that is slow makes no request wait more than
     VALID_TOKEN_WAIT_SECONDS from its start (it goes on meanwhile). An expired token
     waits for the refresh. Raises NeedsReauth or RefreshFailed: the caller should
-    move on to another account.
+    move on to another account, unless it is OutOfResources (this process is short).
     """
     if not needs_refresh(account, timezone.now()):
         return account.access_token or ""
@@ -208,6 +219,11 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
         signals.announce_refresh("rejected")
         raise NeedsReauth(message) from None
+    except oauth.OutOfResources as exc:
+        # Nothing reached the endpoint: nobody's fault. Not logged here: a shortage fails
+        # every refresh at once, and the proxy and the usage poller report it throttled.
+        signals.announce_refresh("failed")
+        raise OutOfResources(exc.shortage) from None
     except oauth.OAuthError as exc:
         message = _clip(f"token refresh failed: {exc}")
         if reason != "401" and not _expired(row):

@@ -7,7 +7,10 @@ is checked every USAGE_POLL_SECONDS, and on demand (admin action, API, `check_us
 A check refreshes the token first when it is due (accounts.tokens), reads the endpoint,
 and stores the 5-hour and 7-day windows, the per-model weekly ones and a reading for the
 forecast (accounts.forecast). A failed check is logged and skipped and never changes the
-account's health: the endpoint answering 401 proves nothing about inference.
+account's health: the endpoint answering 401 proves nothing about inference. This process
+out of descriptors (for the refresh or the check) ends the poll's pass instead: every
+account would fail alike, so the one it reached is made due again, the rest stay due, and
+the poller logs it (throttled) and tries on its next tick.
 
 Several server processes sharing a database do not check one account twice: a process
 first claims the check by moving `usage_poll_due_at` forward with one conditional
@@ -45,6 +48,10 @@ class UsageCheckError(Exception):
     """The usage could not be read this time; the message is user-facing."""
 
 
+class OutOfResources(UsageCheckError):
+    """This process could not open a connection (lib.h1.OutOfResources): no account's fault."""
+
+
 def is_checkable(account: Account) -> bool:
     """Only Claude Pro/Max OAuth logins have a usage endpoint (not keys, not setup tokens)."""
     return account.kind == Account.Kind.OAUTH
@@ -60,6 +67,8 @@ async def check(account: Account) -> usage_reply.UsageReport:
         raise UsageCheckError("only Claude Pro/Max OAuth accounts have a usage endpoint")
     try:
         token = await tokens.ensure_fresh(account)
+    except tokens.OutOfResources as error:
+        raise OutOfResources(str(error)) from None
     except tokens.RefreshError as error:
         raise UsageCheckError(str(error)) from None
     report = usage_reply.parse(await _fetch(token, account_name=account.name))
@@ -74,7 +83,8 @@ async def check_due() -> int:
     """Check every OAuth account whose poll is due and that this process claims.
 
     Returns how many were checked (successfully or not). Never raises for one
-    account's failure: it is logged and the next account is checked.
+    account's failure: it is logged and the next account is checked. Raises
+    OutOfResources, the process's own shortage, with the account it reached due again.
     """
     now = timezone.now()
     due = Q(usage_poll_due_at__isnull=True) | Q(usage_poll_due_at__lte=now)
@@ -87,6 +97,12 @@ async def check_due() -> int:
         checked += 1
         try:
             await check(account)
+        except OutOfResources:
+            # Its claim given back (no other process could take it since).
+            await Account.objects.filter(pk=account.pk).aupdate(
+                usage_poll_due_at=account.usage_poll_due_at
+            )
+            raise
         except UsageCheckError as error:
             logger.info("accounts.usage_check_failed account=%s reason=%s", account.name, error)
         except Exception:
@@ -158,6 +174,8 @@ async def _fetch(token: str, *, account_name: str) -> Any:
         response = await h1.fetch(
             "GET", settings.OAUTH_USAGE_URL, headers=headers, within=TIMEOUT_SECONDS
         )
+    except h1.OutOfResources as exc:
+        raise OutOfResources(f"the proxy is out of local resources ({exc})") from None
     except (h1.UpstreamError, TimeoutError) as exc:
         raise UsageCheckError(f"usage endpoint unreachable ({type(exc).__name__})") from None
     if response.status != 200:

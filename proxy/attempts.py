@@ -8,8 +8,9 @@ what the answer says about the account.
   failing account sits out only if another account then serves, with no 5xx or 529
   (the failure was its own).
 - The proxy out of its own resources (no file descriptor, EMFILE/ENFILE, or socket memory
-  for a new connection) is nobody's: the walk stops, no account is marked, and the client
-  gets a 503 to retry shortly (every other account would fail the same way).
+  for a new connection, upstream or to the token endpoint for a refresh) is nobody's: the
+  walk stops, no account is marked, and the client gets a 503 to retry shortly (every
+  other account would fail the same way).
 - A 429 or a hard unified status with rate-limit headers benches the account until the
   reset, or only the model family of a per-model weekly cap; a 429 with no rate-limit
   headers at all is about this request: it moves on and benches nobody.
@@ -60,8 +61,8 @@ class Outcome:
     error_type: str = "api_error"
     message: str = ""
     retry_after: int | None = None
-    # Whether the request was sent upstream at all (send_with_retries): without an answer,
-    # an upstream failure, else the proxy's own refusal.
+    # Whether the request was sent upstream at all (send_with_retries), or the proxy failed
+    # trying (out of resources): without an answer, a failure, else the proxy's own refusal.
     went_upstream: bool = False
 
 
@@ -190,6 +191,9 @@ async def _account_headers(turn: Turn, account: Account) -> list[tuple[str, str]
     if account.uses_bearer:
         try:
             await tokens.ensure_fresh(account)
+        except tokens.OutOfResources as exc:
+            _out_of_resources(turn, account, exc.shortage, step="token refresh not sent")
+            return None
         except tokens.RefreshError as exc:
             turn.outcome.trace.append(trace(account, f"no usable token: {exc}"))
             return None
@@ -233,6 +237,9 @@ async def _after_401(
     response.release()
     try:
         await tokens.refresh(account, reason="401")
+    except tokens.OutOfResources as exc:
+        _out_of_resources(turn, account, exc.shortage, step="401, then token refresh not sent")
+        return None
     except tokens.RefreshError as exc:
         turn.outcome.trace.append(trace(account, f"401, then no usable token: {exc}"))
         return None
@@ -300,16 +307,19 @@ def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> 
     turn.outcome.trace.append(trace(account, f"failed: network error ({name}); next account"))
 
 
-def _out_of_resources(turn: Turn, account: Account | None, exc: OutOfResources) -> None:
-    """This process could not open a connection upstream: no account's fault (accounts.health).
+def _out_of_resources(
+    turn: Turn, account: Account | None, exc: OutOfResources, *, step: str = "not sent"
+) -> None:
+    """This process could not open a connection upstream, or to the token endpoint for the
+    account's refresh: no account's fault (accounts.health). `step` is what did not happen.
 
     The walk stops (the next account needs a descriptor as well) and the outcome is a 503
-    with a short retry-after. It names no account: none was reached, and a record naming
-    one would count the request against it.
+    with a short retry-after, recorded as the proxy's failure (`error`). It names no
+    account: none is at fault, and a record naming one would count the request against it.
     """
     turn.stop = turn.local_failure = True
     outcome = turn.outcome
-    outcome.account = None
+    outcome.account, outcome.went_upstream = None, True
     outcome.status, outcome.error_type = 503, "api_error"
     outcome.retry_after = OUT_OF_RESOURCES_RETRY_SECONDS
     outcome.message = (
@@ -319,7 +329,7 @@ def _out_of_resources(turn: Turn, account: Account | None, exc: OutOfResources) 
     outcome.trace.append(
         trace(
             account,
-            f"not sent: the proxy is out of local resources ({exc}); no account's "
+            f"{step}: the proxy is out of local resources ({exc}); no account's "
             "fault, no other account tried",
         )
     )

@@ -7,6 +7,7 @@ failing ones in `.hypothesis/`. `--hypothesis-profile NAME` picks one explicitly
 """
 
 import asyncio
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from hypothesis import settings as hypothesis_settings
 
+from accounts.models import Account
 from analytics import price_seed
 from analytics.models import ModelPrice
 from tests import servers
@@ -244,6 +246,29 @@ async def until(condition: Callable[[], bool], seconds: float = 2.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.005)
+
+
+def fail_new_connections(monkeypatch: pytest.MonkeyPatch, *, after: int = 0) -> None:
+    """New connections on the running loop, after the first `after`, fail where lib.h1 opens
+    its socket, as in a process out of file descriptors (a real shortage: tests/lib/h1,
+    tests/proxy/test_failures_e2e.py)."""
+    loop = asyncio.get_running_loop()
+    connect = loop.create_connection
+    left = after
+
+    async def no_socket(*args: Any, **kwargs: Any) -> Any:
+        nonlocal left
+        if left > 0:
+            left -= 1
+            return await connect(*args, **kwargs)
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(loop, "create_connection", no_socket)
+
+
+def account_state(account: Account) -> dict[str, Any]:
+    """Every stored field: equal before and after, nothing was done to the account."""
+    return {f.name: getattr(account, f.name) for f in Account._meta.concrete_fields}
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 5.0) -> Any:

@@ -4,13 +4,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.utils import timezone
 
 from accounts import usage_check
 from accounts.models import Account, HealthState
 from tests.accounts.conftest import refreshes
-from tests.conftest import FakeUpstream, header
+from tests.conftest import FakeUpstream, account_state, fail_new_connections, header
 from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +159,38 @@ def test_a_failed_check_waits_for_the_next_interval(
     assert check_due() == 1
     assert check_due() == 0
     assert len(usage_calls(oauth_upstream)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("expires_in", "refreshed"),
+    [(-timedelta(minutes=1), 2), (timedelta(hours=1), 0)],
+    ids=["the-refresh-out", "the-check-out"],
+)
+async def test_the_poll_out_of_descriptors_marks_no_account_and_tries_again_next_tick(
+    oauth_upstream: FakeUpstream,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    expires_in: timedelta,
+    refreshed: int,
+) -> None:
+    # Each expired token's refresh failed alike and cooled its account down, and each
+    # account's poll was claimed, so left unchecked for a whole interval.
+    settings.USAGE_POLL_SECONDS = 300
+    expires_at = timezone.now() + expires_in
+    accounts = [
+        await sync_to_async(make_oauth_account)(name=name, expires_at=expires_at)
+        for name in ("one", "two")
+    ]
+    before = [account_state(a) for a in accounts]
+    fail_new_connections(monkeypatch)
+
+    with pytest.raises(usage_check.OutOfResources, match="EMFILE"):
+        await usage_check.check_due()
+
+    # Nothing marked, nothing claimed: both are due for the poller's next tick.
+    assert [account_state(await Account.objects.aget(pk=a.pk)) for a in accounts] == before
+    assert oauth_upstream.log() == []
+    monkeypatch.undo()
+    assert await usage_check.check_due() == 2
+    assert refreshes(oauth_upstream) == refreshed

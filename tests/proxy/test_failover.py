@@ -5,9 +5,7 @@ code in the test process, where a mutation tool can see what they cover.
 """
 
 import asyncio
-import errno
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -22,7 +20,7 @@ from accounts.models import Account
 from accounts.pool import pool
 from proxy import attempts, failover, upstream
 from tests import servers
-from tests.conftest import FakeUpstream, header
+from tests.conftest import FakeUpstream, account_state, fail_new_connections, header
 from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -500,22 +498,34 @@ async def test_a_network_error_then_an_overload_elsewhere_cools_nobody(
 
 
 @pytest.fixture
-async def out_of_descriptors(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every new upstream connection fails where lib.h1 opens its socket, as in a process
-    out of file descriptors (a real shortage: tests/lib/h1, test_failures_e2e.py)."""
-
-    async def no_socket(*args: Any, **kwargs: Any) -> None:
-        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
-
+async def out_of_descriptors(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Every new connection fails as in a process out of file descriptors (an indirect
+    parameter lets that many through first)."""
     await upstream.close_session()  # an idle connection kept from before needs no socket
-    monkeypatch.setattr(asyncio.get_running_loop(), "create_connection", no_socket)
+    fail_new_connections(monkeypatch, after=getattr(request, "param", 0))
     # A line logged by an earlier test must not hold back this test's.
     throttle = attempts._LogThrottle(attempts.OUT_OF_RESOURCES_LOG_SECONDS)
     monkeypatch.setattr(attempts, "_out_of_resources_log", throttle)
 
 
-def state(account: Account) -> dict[str, Any]:
-    return {f.name: getattr(account, f.name) for f in Account._meta.concrete_fields}
+def out_of_resources_503(outcome: failover.Outcome, *, account: str, step: str) -> None:
+    """The proxy's own 503: no account named, none but `account` tried, and why."""
+    assert (outcome.response, outcome.status, outcome.error_type) == (None, 503, "api_error")
+    assert outcome.retry_after == attempts.OUT_OF_RESOURCES_RETRY_SECONDS
+    assert outcome.message.startswith(
+        "The proxy is out of local resources (EMFILE: Too many open files)"
+    )
+    # Nobody's fault: the record names no account and counts no failover.
+    assert (outcome.account, outcome.attempts, outcome.went_upstream) == (None, 0, True)
+    assert outcomes(outcome) == [
+        (
+            account,
+            f"{step}: the proxy is out of local resources (EMFILE: Too many open files); "
+            "no account's fault, no other account tried",
+        )
+    ]
 
 
 async def test_the_proxy_out_of_descriptors_is_a_503_that_blames_no_account_nor_tries_another(
@@ -523,26 +533,50 @@ async def test_the_proxy_out_of_descriptors_is_a_503_that_blames_no_account_nor_
 ) -> None:
     a = await a_then_b()
     b = await Account.objects.aget(name="b")
-    before = [state(a), state(b)]
+    before = [account_state(a), account_state(b)]
 
     outcome = await forward(fake)
 
-    assert (outcome.response, outcome.status, outcome.error_type) == (None, 503, "api_error")
-    assert outcome.retry_after == attempts.OUT_OF_RESOURCES_RETRY_SECONDS
-    assert outcome.message.startswith(
-        "The proxy is out of local resources (EMFILE: Too many open files)"
-    )
-    # None was reached: the record names no account and counts no failover.
-    assert (outcome.account, outcome.attempts, outcome.went_upstream) == (None, 0, True)
-    assert outcomes(outcome) == [
-        (
-            "a",
-            "not sent: the proxy is out of local resources (EMFILE: Too many open files); "
-            "no account's fault, no other account tried",
-        )
-    ]
-    assert [state(await stored(a)), state(await stored(b))] == before
+    out_of_resources_503(outcome, account="a", step="not sent")
+    assert [account_state(await stored(a)), account_state(await stored(b))] == before
     assert fake.log() == []
+
+
+async def oauth_then_b(**fields: Any) -> tuple[Account, Account]:
+    """OAuth account "max" (tried first) and key account "b"."""
+    first = await make(make_oauth_account, name="max", priority=0, **fields)
+    return first, await make(make_account, name="b", api_key=KEY_B, priority=1)
+
+
+async def test_an_expired_tokens_refresh_out_of_descriptors_is_the_same_503(
+    fake: FakeUpstream, out_of_descriptors: None
+) -> None:
+    # The failed refresh cooled the account down, and the walk went on to the next one.
+    pair = await oauth_then_b(expires_at=timezone.now() - timedelta(minutes=1))
+    before = [account_state(a) for a in pair]
+
+    outcome = await forward(fake)
+
+    out_of_resources_503(outcome, account="max", step="token refresh not sent")
+    # Nothing marked, and the refresh lease given back.
+    assert [account_state(await stored(a)) for a in pair] == before
+    assert fake.log() == []
+
+
+@pytest.mark.parametrize("out_of_descriptors", [1], indirect=True)  # the call answered 401
+async def test_a_refresh_after_a_401_out_of_descriptors_is_the_same_503(
+    fake: FakeUpstream, out_of_descriptors: None
+) -> None:
+    # A failed refresh after a 401 cools the account down, unless the proxy itself is short.
+    pair = await oauth_then_b()
+    fake.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
+    before = [account_state(a) for a in pair]
+
+    outcome = await forward(fake)
+
+    out_of_resources_503(outcome, account="max", step="401, then token refresh not sent")
+    assert [account_state(await stored(a)) for a in pair] == before
+    assert [entry["path"] for entry in fake.log()] == ["/v1/messages"]
 
 
 async def test_the_proxy_out_of_descriptors_in_passthrough_is_a_503_too(

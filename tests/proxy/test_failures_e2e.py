@@ -24,12 +24,12 @@ from tests.conftest import (
     QUIESCE_SECONDS,
     FakeUpstream,
     ProxyServer,
+    account_state,
     header_values,
     proxy_env,
     wait_for,
 )
 from tests.factories import make_account
-from tests.proxy.test_failover import state
 from tests.proxy.test_proxy_e2e import KEY_A, KEY_B, MESSAGE, recorded, two_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -349,7 +349,7 @@ def own_proxy(
 
 
 def stored_states(*accounts: Account) -> list[dict[str, Any]]:
-    return [state(Account.objects.get(pk=account.pk)) for account in accounts]
+    return [account_state(Account.objects.get(pk=account.pk)) for account in accounts]
 
 
 def lowest_free_descriptor(pid: int) -> int:
