@@ -19,6 +19,7 @@ from ninja.openapi.schema import OpenAPISchema
 from access.auth import api_auth, require_api_access
 from access.credentials import AccessError
 from access.keyrules import KeyNotFound
+from accounts import usage_check
 from accounts.lifecycle import AccountError, AccountNotFound
 from accounts.oauth import GrantRejected, OAuthError
 from accounts.onboarding import OnboardingError
@@ -109,6 +110,10 @@ for _error, _status in _PLAIN_ERRORS.items():
 @api.exception_handler(UsageCheckError)
 def on_usage_check_error(request: HttpRequest, exc: UsageCheckError) -> HttpResponse:
     # Anthropic's usage endpoint could not be read; the account is left as it was.
+    if isinstance(exc, usage_check.OutOfResources):  # this process is short: try again soon
+        response = error_response(503, f"Usage check failed: {exc}")
+        response["Retry-After"] = "2"
+        return response
     return error_response(502, f"Usage check failed: {exc}")
 
 

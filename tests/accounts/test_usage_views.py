@@ -12,9 +12,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import usage_check
 from accounts.models import Account
 from analytics.reporting import dashboard
-from tests.conftest import FakeUpstream
+from lib import h1
+from tests.conftest import FakeUpstream, account_state
 from tests.factories import make_account, make_oauth_account
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +88,23 @@ def test_api_check_answers_502_when_the_endpoint_fails(
     assert status == 502
     assert body == {"error": "Usage check failed: usage endpoint answered HTTP 401"}
     assert Account.objects.get(pk=account.pk).reauth_reason is None
+
+
+def test_api_check_answers_503_when_the_proxy_is_out_of_descriptors(
+    api_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_socket(*args: Any, **kwargs: Any) -> Any:
+        raise h1.OutOfResources("EMFILE: Too many open files")
+
+    monkeypatch.setattr(usage_check.h1, "fetch", no_socket)
+    account = make_oauth_account(name="work")
+    before = account_state(Account.objects.get(pk=account.pk))
+
+    response = api_client.post("/api/accounts/work/usage", "{}", content_type="application/json")
+
+    assert (response.status_code, response["Retry-After"]) == (503, "2")
+    assert "out of local resources (EMFILE" in response.json()["error"]
+    assert account_state(Account.objects.get(pk=account.pk)) == before
 
 
 def test_api_check_refuses_an_api_key_account(api_client: Client) -> None:
