@@ -222,6 +222,21 @@ def test_a_key_with_model_rules_gets_a_400_for_a_body_it_cannot_read(
     assert fake_upstream.log() == []
 
 
+def test_a_key_with_model_rules_may_send_requests_without_a_body(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # GET /v1/models names no model; it was a 400 ("could not be read as JSON") for such a
+    # key once the rules read bodies with a JSON parser, and a 200 before.
+    make_account(name="pool", api_key=KEY)
+    ruled, secret = key("ruled")
+    keyrules.set_model_rules(key=ruled, allowed=["haiku"], denied=["opus"])
+
+    listed = httpx.get(f"{proxy.url}/v1/models", headers={"x-api-key": secret}, timeout=10)
+
+    assert listed.status_code == 200, listed.text
+    assert [entry["path"] for entry in fake_upstream.log()] == ["/v1/models"]
+
+
 def test_a_refused_streaming_request_is_recorded_as_a_stream(proxy: ProxyServer) -> None:
     make_account(name="pool", api_key=KEY)
     ci, ci_secret = key("ci")
