@@ -189,13 +189,16 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while the recorder writes; the busy timeout
     # rides out the short write locks of the batched recorder. Temporary storage in
-    # memory: the recorder's multi-row INSERTs keep a statement journal, otherwise a
-    # file created, written and deleted on disk per flush. The WAL file is cut back to
-    # 64 MB when it next starts over: a VACUUM or a big cleanup under traffic (when the
-    # truncating checkpoint cannot run) left it as large as the database for good.
+    # files: a report's GROUP BY sorts every row in its range, and in memory
+    # (temp_store=MEMORY) that sort had no bound (11 MB for 90,000 rows, per report at
+    # once), which the server's heap then kept; in a file, SQLite sorts within its page
+    # cache and spills the rest. The recorder's connection alone keeps them in memory
+    # (write_behind.write_batch). The WAL file is cut back to 64 MB when it next starts
+    # over: a VACUUM or a big cleanup under traffic (when the truncating checkpoint
+    # cannot run) left it as large as the database for good.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=FILE;"
             " PRAGMA journal_size_limit=67108864;"
         ),
         "timeout": 5,

@@ -112,18 +112,15 @@ def compact() -> None:
 def _vacuum_sqlite(cursor: Any) -> None:
     """VACUUM with its copy of the database in a temporary file, then the WAL emptied.
 
-    The connections keep temporary data in memory (temp_store=MEMORY, settings.py), and
-    VACUUM builds its copy of the whole database there: 1.15 GB resident for a 1.3 GB
-    database (10 MB in a file), in the server's own process when the dashboard asks.
-    VACUUM also writes every page through the WAL, which then stayed as large as the
-    database: compacting took more disk than it gave back.
+    VACUUM builds its copy of the whole database in the connection's temporary storage:
+    in memory (temp_store=MEMORY, which the recorder's connection alone has now) that was
+    1.15 GB resident for a 1.3 GB database (10 MB in a file), in the server's own process
+    when the dashboard asks. VACUUM also writes every page through the WAL, which then
+    stayed as large as the database: compacting took more disk than it gave back.
     """
     cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     cursor.execute("PRAGMA temp_store=FILE")
-    try:
-        cursor.execute("VACUUM")
-    finally:
-        cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("VACUUM")
     cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 

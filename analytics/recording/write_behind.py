@@ -257,12 +257,36 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
     table = cost.current_table()
     rows = [to_request(record, table) for record in batch]
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
+    journals_in_memory()
     with transaction.atomic():
         bulk.insert(rows, Request)
         bulk.insert(payloads, RequestPayload, most=PAYLOAD_ROWS)
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
     return rows
+
+
+# The SQLite connection last told to keep its temporary data in memory.
+_in_memory: object = None
+
+
+def journals_in_memory() -> None:
+    """Keep this connection's temporary data in memory, as the recorder's alone does (SQLite).
+
+    The multi-row INSERTs inside a transaction keep a statement journal, in a file a
+    temporary file created, written and deleted per flush. The other connections keep
+    theirs in files (settings.py): there a report's sort of a long history took memory
+    without bound. A PRAGMA for each new connection, an identity check per flush.
+    """
+    global _in_memory
+    # SQLite refuses to change it inside a transaction once temporary storage is open.
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw is not _in_memory:
+        raw.execute("PRAGMA temp_store=MEMORY")
+        _in_memory = raw
 
 
 def write_one_by_one(

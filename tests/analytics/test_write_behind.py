@@ -8,7 +8,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -337,6 +337,27 @@ def test_payloads_go_in_statements_of_a_bounded_size(monkeypatch: pytest.MonkeyP
 
     assert sizes == [write_behind.PAYLOAD_ROWS] and write_behind.PAYLOAD_ROWS <= 32
     assert write_behind.RequestPayload.objects.count() == 100
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's temporary storage")
+def test_the_recorders_connection_alone_keeps_its_statement_journals_in_memory() -> None:
+    # Its multi-row INSERTs in a transaction keep a statement journal: in a file that was
+    # one created, written and deleted per flush. Every other connection keeps its
+    # temporary data in files (a report's sort of a long history grew the server in memory).
+    def flush_and_read() -> int:
+        write_behind.write_batch([record()])
+        write_behind.write_batch([record()])  # the same connection: no PRAGMA again
+        with connection.cursor() as cursor:
+            temp_store = cursor.execute("PRAGMA temp_store").fetchone()[0]
+        connection.close()
+        return temp_store
+
+    in_recorder = write_behind._executor.submit(flush_and_read).result()
+
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA temp_store").fetchone()[0] == 1  # FILE, here
+    assert in_recorder == 2  # MEMORY
+    assert Request.objects.count() == 2
 
 
 def test_waiting_bodies_past_their_byte_limit_are_let_go_oldest_first(
