@@ -614,13 +614,13 @@ def _mean_shares(rounds: list[dict[str, float]]) -> dict[str, float]:
 
 async def quiet(pids: list[int | None], *, most: float = 3.0) -> None:
     """Wait until the given processes use under a tenth of a core (at most `most` s)."""
-    pids = [pid for pid in pids if pid is not None]
+    processes = [each for pid in pids if pid is not None for each in (pid, *_children(pid))]
     deadline = time.perf_counter() + most
     while time.perf_counter() < deadline:
         try:
-            before = sum(_cpu_seconds(each) for pid in pids for each in (pid, *_children(pid)))
+            before = sum(map(_cpu_seconds, processes))
             await asyncio.sleep(0.1)
-            after = sum(_cpu_seconds(each) for pid in pids for each in (pid, *_children(pid)))
+            after = sum(map(_cpu_seconds, processes))
         except (OSError, ValueError, IndexError):
             return  # not Linux, or a process is gone: nothing to wait for
         if after - before < 0.01:
