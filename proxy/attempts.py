@@ -61,9 +61,10 @@ class Outcome:
     error_type: str = "api_error"
     message: str = ""
     retry_after: int | None = None
-    # Whether the request was sent upstream at all (send_with_retries), or the proxy failed
-    # trying (out of resources): without an answer, a failure, else the proxy's own refusal.
-    went_upstream: bool = False
+    # Whether the proxy tried to reach the upstream for it (sent it, or could not open a
+    # connection to send it or refresh its token): without an answer, a failure (`error`),
+    # else the proxy's own refusal (`rejected`).
+    attempted: bool = False
 
 
 @dataclass(slots=True)
@@ -273,7 +274,7 @@ async def send_with_retries(
     """
     call, session = turn.call, upstream.get_session()
     # The record names it whatever comes back, even nothing (a cancel, a network error).
-    turn.outcome.account, turn.outcome.went_upstream = account, True
+    turn.outcome.account, turn.outcome.attempted = account, True
     retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
     for retry in range(retries + 1):
         try:
@@ -319,7 +320,7 @@ def _out_of_resources(
     """
     turn.stop = turn.local_failure = True
     outcome = turn.outcome
-    outcome.account, outcome.went_upstream = None, True
+    outcome.account, outcome.attempted = None, True
     outcome.status, outcome.error_type = 503, "api_error"
     outcome.retry_after = OUT_OF_RESOURCES_RETRY_SECONDS
     outcome.message = (

@@ -241,10 +241,10 @@ class Exchange:
             extra = []
             if outcome.retry_after is not None:
                 extra.append((b"retry-after", str(outcome.retry_after).encode()))
-            # The answer is the proxy's own either way; `rejected` only when nothing went
-            # upstream (README), else the upstream failed it: `error`.
+            # The answer is the proxy's own either way; `rejected` only when it never tried
+            # the upstream (README), else the attempt failed: `error`.
             record.terminal_state = (
-                Request.Terminal.ERROR if outcome.went_upstream else Request.Terminal.REJECTED
+                Request.Terminal.ERROR if outcome.attempted else Request.Terminal.REJECTED
             )
             await self._send_error(send, outcome.status, outcome.error_type, outcome.message, extra)
             return

@@ -37,11 +37,8 @@ async def check(policy: KeyPolicy, request_id: str, body: bytes) -> Refusal | No
 
 
 def _model_rules(policy: KeyPolicy, body: bytes) -> Refusal | None:
-    """The key's model rules, on every model the body names (read by a JSON parser).
-
-    A request without a body (GET /v1/models, a batch's results) names no model and passes.
-    """
-    models = sniff.models_named(body) if body else []
+    """The key's model rules, on every model the body names (read by a JSON parser)."""
+    models = sniff.models_named(body)
     if models is None:
         message = (
             f"Client key '{policy.name}' has model rules, and this request's body "

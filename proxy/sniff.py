@@ -42,8 +42,11 @@ def models_named(body: bytes) -> list[str] | None:
     For a client key's model rules, where no spelling may slip past the quick read above
     (`"claude-op\\u0075s-4-1"` is opus to the upstream's parser): the top-level `model`,
     each message batch's `requests[].params.model`, and every value of a `model` key
-    given twice in one object (parsers differ on which one wins).
+    given twice in one object (parsers differ on which one wins). No body (a GET such as
+    /v1/models) names none.
     """
+    if not body:
+        return []
     try:
         data = json.loads(body, object_pairs_hook=_keep_repeated_models)
     except (ValueError, RecursionError):

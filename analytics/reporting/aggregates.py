@@ -62,8 +62,8 @@ def grouped(rows: QuerySet, column: str, *, whole_history: bool, **sums: Any) ->
     """`sums` of `rows` per value of `column` (under its name).
 
     A window's rows are grouped as `Unindexed` says; the whole history in the index's
-    order, which reads every row anyway and sorts none (a sort of 1.4 million rows
-    took 146 MB).
+    order, which reads every row anyway and sorts none (a sort of 1.4 million rows took
+    146 MB in memory, and would write as much to a temporary file now, settings.py).
     """
     if whole_history:
         return list(rows.order_by().values(column).annotate(**sums))

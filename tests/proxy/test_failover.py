@@ -318,7 +318,7 @@ async def test_every_account_rate_limited_gives_429_with_the_first_reset(
     assert outcome.message.startswith("All 2 usable accounts are rate-limited")
     assert fake.log() == []
     # Nothing was sent: the proxy's own refusal, on no account.
-    assert (outcome.account, outcome.went_upstream, outcome.attempts) == (None, False, 0)
+    assert (outcome.account, outcome.attempted, outcome.attempts) == (None, False, 0)
 
 
 async def test_a_429_retry_after_counts_an_account_cooling_down_that_is_back_sooner(
@@ -389,7 +389,7 @@ async def test_a_429_on_the_last_account_left_fails_upstream_on_it(fake: FakeUps
     outcome = await forward(fake)
 
     assert (outcome.response, outcome.status) == (None, 429)
-    assert (outcome.account.name, outcome.went_upstream, outcome.attempts) == ("a", True, 1)
+    assert (outcome.account.name, outcome.attempted, outcome.attempts) == ("a", True, 1)
 
 
 async def test_no_usable_account_gives_503_naming_each_state(fake: FakeUpstream) -> None:
@@ -400,7 +400,7 @@ async def test_no_usable_account_gives_503_naming_each_state(fake: FakeUpstream)
     outcome = await forward(fake)
 
     assert (outcome.response, outcome.status) == (None, 503)
-    assert (outcome.account, outcome.went_upstream) == (None, False)
+    assert (outcome.account, outcome.attempted) == (None, False)
     assert outcome.message.startswith("No usable account (resting: paused; sick: cooling down")
     assert 29 <= outcome.retry_after <= 30
     assert outcome.trace == [
@@ -424,7 +424,7 @@ async def test_an_unreachable_upstream_in_passthrough_gives_502(fake: FakeUpstre
 
     assert (outcome.response, outcome.status) == (None, 502)
     assert outcome.message == "Failed to forward unauthenticated request"
-    assert (outcome.account, outcome.went_upstream) == (None, True)
+    assert (outcome.account, outcome.attempted) == (None, True)
     (passthrough, failed) = outcomes(outcome)
     assert passthrough == (None, "no accounts: client credentials")
     assert failed == (None, "failed: network error (ConnectionRefused); not retried")
@@ -457,7 +457,7 @@ async def test_network_errors_every_account_gets_stop_after_one_move_and_cool_no
 
     assert (outcome.response, outcome.status) == (None, 502)
     assert outcome.message == "All accounts failed to proxy the request (2 attempted)"
-    assert (outcome.account, outcome.went_upstream, outcome.attempts) == (b, True, 2)
+    assert (outcome.account, outcome.attempted, outcome.attempts) == (b, True, 2)
     assert outcomes(outcome) == [
         ("a", "failed: network error (ConnectionRefused); next account"),
         ("b", "failed: network error (ConnectionRefused); not retried"),
@@ -518,7 +518,7 @@ def out_of_resources_503(outcome: failover.Outcome, *, account: str, step: str) 
         "The proxy is out of local resources (EMFILE: Too many open files)"
     )
     # Nobody's fault: the record names no account and counts no failover.
-    assert (outcome.account, outcome.attempts, outcome.went_upstream) == (None, 0, True)
+    assert (outcome.account, outcome.attempts, outcome.attempted) == (None, 0, True)
     assert outcomes(outcome) == [
         (
             account,
@@ -739,7 +739,7 @@ async def test_an_oauth_account_whose_refresh_is_refused_is_traced_and_passed(
     ((name, step),) = outcomes(outcome)
     assert name == "max" and step.startswith(traced)
     # After a 401 it had reached the upstream on "max"; expired, it never left.
-    assert (outcome.account == account, outcome.went_upstream) == (sent, sent)
+    assert (outcome.account == account, outcome.attempted) == (sent, sent)
 
 
 async def test_a_500_on_the_only_account_is_relayed_and_keeps_its_streak(
