@@ -257,7 +257,7 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
     table = cost.current_table()
     rows = [to_request(record, table) for record in batch]
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
-    journals_in_memory()
+    tune_recorder_connection()
     with transaction.atomic():
         bulk.insert(rows, Request)
         bulk.insert(payloads, RequestPayload, most=PAYLOAD_ROWS)
@@ -266,27 +266,36 @@ def write_batch(batch: list[RequestRecord]) -> list[Request]:
     return rows
 
 
-# The SQLite connection last told to keep its temporary data in memory.
-_in_memory: object = None
+# The SQLite connection last tuned for the recorder.
+_tuned: object = None
 
 
-def journals_in_memory() -> None:
-    """Keep this connection's temporary data in memory, as the recorder's alone does (SQLite).
+def tune_recorder_connection() -> None:
+    """Tune this connection for the recorder's writes, as the recorder's alone is (SQLite).
 
-    The multi-row INSERTs inside a transaction keep a statement journal, in a file a
-    temporary file created, written and deleted per flush. The other connections keep
-    theirs in files (settings.py): there a report's sort of a long history took memory
-    without bound. A PRAGMA for each new connection, an identity check per flush.
+    - Temporary data in memory: the multi-row INSERTs inside a transaction keep a
+      statement journal, otherwise in a file created, written and deleted per flush. The
+      other connections keep theirs in files (settings.py): there a report's sort of a
+      long history took memory without bound.
+    - CHECK constraints not evaluated: Django's JSONField puts `JSON_VALID` on each JSON
+      column, and SQLite parsed every payload again on insert, 215 µs for a 256 KB
+      capture (docs/performance.md). Everything this connection writes is built here:
+      the payload's JSON by to_payload (its tests parse it for any headers and bodies),
+      the routing trace by json.dumps, counters that only go up. Other connections
+      (the admin, the API) keep every constraint.
+
+    Two PRAGMAs for each new connection, an identity check per flush.
     """
-    global _in_memory
-    # SQLite refuses to change it inside a transaction once temporary storage is open.
+    global _tuned
+    # SQLite refuses to change temp_store inside a transaction once temporary storage is open.
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         return
     connection.ensure_connection()
     raw = connection.connection
-    if raw is not _in_memory:
+    if raw is not _tuned:
         raw.execute("PRAGMA temp_store=MEMORY")
-        _in_memory = raw
+        raw.execute("PRAGMA ignore_check_constraints=ON")
+        _tuned = raw
 
 
 def write_one_by_one(
