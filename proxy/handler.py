@@ -45,6 +45,14 @@ class Disconnected(Exception):
 
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    exchange = Exchange(scope)
+    try:
+        await serve(exchange, receive, send)
+    finally:
+        exchange.stop_counting()
+
+
+async def serve(exchange: "Exchange", receive: Receive, send: Send) -> None:
     """Relay one /v1/ request upstream and its response back, and record it.
 
     1. Check path, Host and Origin (guard): 400/403 before anything is sent.
@@ -57,7 +65,7 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
     6. Record the request exactly once, whatever happened (finish).
     """
     background.ensure_started()
-    exchange = Exchange(scope)
+    scope = exchange.scope
     admission = guard.admit(scope)
     if isinstance(admission, guard.Refusal):
         await exchange.reply_error(send, admission.status, admission.error_type, admission.message)
@@ -146,6 +154,17 @@ class Exchange:
         self.started = False  # response start sent to the client
         self.forward_path = scope["path"]  # replaced by the guard's validated raw path
         self.cors: tuple[tuple[bytes, bytes], ...] = ()
+        # Counted among the requests in flight, whose gaps the recorder's work waits for
+        # (write_behind.Recorder.until_idle): until it ends, or relays a stream's events.
+        recorder.request_began()
+        self.counted = True
+
+    def stop_counting(self) -> None:
+        """No longer in flight for the recorder: ended, or a stream waiting on its events
+        (for minutes, mostly idle: each event is relayed in a moment)."""
+        if self.counted:
+            self.counted = False
+            recorder.request_ended()
 
     def capture_request(self, body: bytes) -> None:
         limit = settings.PAYLOAD_CAPTURE_MAX_KB * 1024
@@ -271,6 +290,7 @@ class Exchange:
         try:
             if stream:
                 await self._start(send, status, headers)
+                self.stop_counting()
                 await self._relay_stream(response, send)
             else:
                 await self._relay_body(response, headers, content_type, send)

@@ -1,5 +1,7 @@
 """Builders for test data: each saves one row with sensible defaults and takes field overrides."""
 
+import time
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -7,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from analytics.models import Request
+from analytics.recording.write_behind import RequestRecord
 
 
 def make_account(*, name: str = "acct-1", **overrides: Any) -> Account:
@@ -52,3 +55,16 @@ def make_request(**overrides: Any) -> Request:
     fields.setdefault("completion_tokens", fields.get("output_tokens", 0))
     fields.setdefault("total_tokens", prompt + fields.get("output_tokens", 0))
     return Request.objects.create(**fields)
+
+
+def make_record(**fields: Any) -> RequestRecord:
+    """A finished request as the proxy hands it to the recorder (nothing saved)."""
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "started_at": time.time(),
+        "method": "POST",
+        "path": "/v1/messages",
+        "status_code": 200,
+        **fields,
+    }
+    return RequestRecord(**values)

@@ -185,6 +185,22 @@ def statement_sizes(count: int, most: int) -> Iterator[int]:
         size >>= 1
 
 
+def values(objects: Sequence[Any], model: type[models.Model]) -> list[Any]:
+    """The column values `insert` stores for `objects`, one row after another, converted
+    for the database (the recorder works them out on the event loop, see write_behind).
+
+    Pure computation: the backend's adapters, no query and no connection opened.
+    """
+    read, converters = _plan(model, connections["default"])
+    params: list[Any] = []
+    for obj in objects:
+        row = list(read(obj))
+        for i, convert in converters:
+            row[i] = convert(row[i])
+        params += row
+    return params
+
+
 def insert(
     objects: Sequence[Any], model: type[models.Model] | None = None, *, most: int = MAX_ROWS
 ) -> None:
@@ -198,21 +214,24 @@ def insert(
     if not objects:
         return
     table: type[models.Model] = model if model is not None else type(objects[0])
+    insert_values(table, values(objects, table), len(objects), most=most)
+
+
+def insert_values(
+    model: type[models.Model], params: list[Any], count: int, *, most: int = MAX_ROWS
+) -> None:
+    """INSERT `count` rows of `model` whose column values `values()` gave, in order."""
+    if not count:
+        return
     conn = connections["default"]  # resolved once: the proxy object costs per attribute
-    read, converters = _plan(table, conn)
-    params: list[Any] = []
-    for obj in objects:
-        values = list(read(obj))
-        for i, convert in converters:
-            values[i] = convert(values[i])
-        params += values
-    fields = table._meta.concrete_fields
-    per_statement = max(1, min(most, MAX_ROWS, conn.ops.bulk_batch_size(fields, objects)))
+    fields = model._meta.concrete_fields
     width = len(fields)
+    assert len(params) == count * width, "values() of another model, or rows missing"
+    per_statement = max(1, min(most, MAX_ROWS, conn.ops.bulk_batch_size(fields, range(count))))
     with conn.cursor() as cursor, conn.wrap_database_errors:
         execute, placeholder = _execute(conn, cursor)
         first = 0
-        for rows in statement_sizes(len(objects), per_statement):
+        for rows in statement_sizes(count, per_statement):
             chunk = params[first * width : (first + rows) * width]
-            execute(_statement(table, rows, placeholder), chunk)
+            execute(_statement(model, rows, placeholder), chunk)
             first += rows

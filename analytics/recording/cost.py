@@ -105,6 +105,15 @@ def current_table() -> PriceTable:
     return _cache[1]
 
 
+def cached_table() -> PriceTable | None:
+    """The price table if one was read within PRICE_CACHE_SECONDS, without reading it
+    (for the event loop, where no query may run)."""
+    cache = _cache
+    if cache is None or time.monotonic() - cache[0] > settings.PRICE_CACHE_SECONDS:
+        return None
+    return cache[1]
+
+
 def invalidate() -> None:
     global _cache
     _cache = None

@@ -3,9 +3,10 @@
 The proxy hands over one RequestRecord of plain values per client request and never
 waits: `enqueue` is a list append. `flush` (called by the proxy's background loop every
 RECORDER_FLUSH_MS, as soon as FLUSH_BATCH records wait, right after a flush that outlasted
-the tick, and at shutdown) writes the batch in one transaction from a dedicated thread,
-prices it, bumps the account counters once per request, then publishes the rows to the
-live channel group.
+the tick, and at shutdown) prices the batch and builds its rows on the event loop, a
+record at a time in the gaps between requests (prepare_in_gaps), writes them in one
+transaction from a dedicated thread, bumps the account counters once per request, then
+publishes the rows to the live channel group.
 
 What a crash can lose: requests still in flight, and those queued or being written:
 about RECORDER_FLUSH_MS of finished requests at light load, about two flushes under full
@@ -63,6 +64,10 @@ FLUSH_BATCH = 128
 # Payload rows per INSERT at most: SQLite keeps a prepared statement's last bound values,
 # so a statement of 128 captured bodies (half a MB each for Claude Code) would keep 64 MB.
 PAYLOAD_ROWS = 32
+# How long a flush's Python work looks for gaps between requests before it goes on
+# anyway, as a share of RECORDER_FLUSH_MS: one after another, at about a thousand
+# requests a second here, a hundred records took about half an interval of gaps.
+PREPARE_PATIENCE = 0.6
 
 # The database being away (locked past the busy timeout, the connection lost): a batch
 # that fails so waits for the next flush. Any other failure is about what a record holds.
@@ -119,6 +124,58 @@ class Recorder:
         # The background loop's wait for the next flush (wait_for_batch), woken early
         # by enqueue; only touched on the event loop.
         self._batch_waiter: asyncio.Future[None] | None = None
+        # /v1/ requests in flight (a stream relaying its events no longer counts), and
+        # the flush's wait for none (until_idle); only touched on the event loop.
+        self._in_flight = 0
+        self._idle_waiter: asyncio.Future[None] | None = None
+
+    def request_began(self) -> None:
+        self._in_flight += 1
+
+    def request_ended(self) -> None:
+        self._in_flight -= 1
+        waiter = self._idle_waiter
+        if not self._in_flight and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def until_idle(self, deadline: float) -> None:
+        """Return once no /v1/ request is in flight, or at `deadline` (the loop's time).
+
+        First two turns of the loop go by: a request whose bytes came in meanwhile is
+        read in the first, and its handler begins (counting itself in) in the second.
+        """
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        while self._in_flight and (remaining := deadline - loop.time()) > 0:
+            # One future for every flush waiting (the final drain can run beside the loop's).
+            if self._idle_waiter is None or self._idle_waiter.done():
+                self._idle_waiter = loop.create_future()
+            await asyncio.wait([self._idle_waiter], timeout=remaining)
+
+    async def prepare_in_gaps(
+        self, batch: list[RequestRecord], table: cost.PriceTable
+    ) -> "Prepared":
+        """prepare() of the batch's first records, one at a time in the gaps between
+        requests, for PREPARE_PATIENCE of a flush interval; the thread does the rest.
+
+        This is most of a flush's Python. In the recorder's thread it held the GIL for
+        several milliseconds every flush, and each request that came meanwhile waited its
+        turn for the GIL at every step: the tail of quick requests one after another
+        (docs/performance.md). In a gap the next request waits for one record at most.
+        Under constant load there is no gap, and the thread builds the rows as before.
+        Built on the loop there in slices, they took 3-9% less CPU a request, but kept
+        the server 17-21 MB larger after the load (A/B runs, docs/performance.md).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.RECORDER_FLUSH_MS * PREPARE_PATIENCE / 1000
+        parts = []
+        for record in batch:
+            await self.until_idle(deadline)
+            if loop.time() >= deadline:
+                break
+            parts.append(prepare([record], table))
+        return joined(parts)
 
     def note_started(self, record: RequestRecord) -> None:
         """Announce a request live (SSE `start` event) at the next flush: a list append."""
@@ -192,9 +249,28 @@ class Recorder:
             await self._publish_started()
         if not self._queue:
             return
+        batch = self._take()
+        try:
+            prepared = await self._prepared(batch)
+        except BaseException:
+            self._give_back(batch)  # cancelled (shutdown): the final drain writes them
+            raise
         loop = asyncio.get_running_loop()
-        rows = await loop.run_in_executor(_executor, self.flush_sync)
+        rows = await loop.run_in_executor(_executor, self._write, batch, prepared)
         await events.publish_requests_logged(rows)
+
+    async def _prepared(self, batch: list[RequestRecord]) -> "Prepared | None":
+        """The batch's rows worked out on the loop (prepare_in_gaps), or None for the
+        thread to do it: when no price table was read within PRICE_CACHE_SECONDS (the
+        loop runs no query), or when a record's rows cannot be built (the thread's write
+        then sorts the records out one by one, as for any batch that fails)."""
+        table = cost.cached_table()
+        if table is None:
+            return None
+        try:
+            return await self.prepare_in_gaps(batch, table)
+        except Exception:
+            return None
 
     async def _publish_started(self) -> None:
         started, self._started = self._started, []
@@ -208,12 +284,25 @@ class Recorder:
         encoding can write) is written one record at a time instead, so one bad record
         cannot hold back every record after it, for ever.
         """
+        return self._write(self._take(), None)
+
+    def _take(self) -> list[RequestRecord]:
         with self._lock:
             batch, self._queue, self._body_bytes = self._queue, [], 0
+        return batch
+
+    def _give_back(self, unwritten: list[RequestRecord]) -> None:
+        """Put records taken for a flush back in front of those queued since."""
+        with self._lock:
+            self._queue[:0] = unwritten
+            self._body_bytes += sum(map(_body_size, unwritten))
+            self._bound_queue()
+
+    def _write(self, batch: list[RequestRecord], prepared: "Prepared | None") -> list[dict]:
         if not batch:
             return []
         try:
-            rows = write_batch(batch)
+            rows = write_batch(batch, prepared)
         except DATABASE_AWAY as away:
             self._keep(batch, away)
             return []
@@ -242,28 +331,66 @@ class Recorder:
                 type(error).__name__,
             )
         db_away.after_failure(error, self.failures)
-        with self._lock:
-            self._queue[:0] = unwritten
-            self._body_bytes += sum(map(_body_size, unwritten))
-            self._bound_queue()
+        self._give_back(unwritten)
 
 
 def _body_size(record: RequestRecord) -> int:
     return len(record.request_body or b"") + len(record.response_body or b"")
 
 
-def write_batch(batch: list[RequestRecord]) -> list[Request]:
-    """Insert requests and payloads and bump account counters, in one transaction."""
-    table = cost.current_table()
+@dataclass(slots=True)
+class Prepared:
+    """The rows of a batch's first `records` records, and their column values as
+    bulk.insert_values takes them."""
+
+    records: int
+    rows: list[Request]
+    request_values: list[Any]
+    payload_values: list[Any]
+    payloads: int
+
+
+def prepare(batch: list[RequestRecord], table: cost.PriceTable) -> Prepared:
+    """Everything a batch's INSERTs need, worked out without the database."""
     rows = [to_request(record, table) for record in batch]
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
+    return Prepared(
+        records=len(batch),
+        rows=rows,
+        request_values=bulk.values(rows, Request),
+        payload_values=bulk.values(payloads, RequestPayload),
+        payloads=len(payloads),
+    )
+
+
+def joined(parts: list[Prepared]) -> Prepared:
+    return Prepared(
+        records=sum(part.records for part in parts),
+        rows=[row for part in parts for row in part.rows],
+        request_values=[value for part in parts for value in part.request_values],
+        payload_values=[value for part in parts for value in part.payload_values],
+        payloads=sum(part.payloads for part in parts),
+    )
+
+
+def write_batch(batch: list[RequestRecord], prepared: Prepared | None = None) -> list[Request]:
+    """Insert requests and payloads and bump account counters, in one transaction.
+
+    `prepared`: prepare() of the batch's first records, done on the event loop.
+    """
+    done = prepared.records if prepared is not None else 0
+    if prepared is None or done < len(batch):
+        rest = prepare(batch[done:], cost.current_table())
+        prepared = joined([prepared, rest]) if prepared is not None else rest
     tune_recorder_connection()
     with transaction.atomic():
-        bulk.insert(rows, Request)
-        bulk.insert(payloads, RequestPayload, most=PAYLOAD_ROWS)
+        bulk.insert_values(Request, prepared.request_values, len(prepared.rows))
+        bulk.insert_values(
+            RequestPayload, prepared.payload_values, prepared.payloads, most=PAYLOAD_ROWS
+        )
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
-    return rows
+    return prepared.rows
 
 
 # The SQLite connection last tuned for the recorder.

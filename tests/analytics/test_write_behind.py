@@ -17,21 +17,12 @@ from analytics.models import Request
 from analytics.recording import write_behind
 from analytics.recording.redaction import redact_headers
 from analytics.recording.usage import Usage
-from tests.factories import make_account
+from tests.factories import make_account, make_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def record(**fields: object) -> write_behind.RequestRecord:
-    values: dict = {
-        "id": str(uuid.uuid4()),
-        "started_at": time.time(),
-        "method": "POST",
-        "path": "/v1/messages",
-        "status_code": 200,
-        **fields,
-    }
-    return write_behind.RequestRecord(**values)
+record = make_record
 
 
 def test_a_record_the_database_refuses_is_dropped_and_the_rest_written() -> None:
@@ -322,14 +313,14 @@ def test_payloads_go_in_statements_of_a_bounded_size(monkeypatch: pytest.MonkeyP
     # A flush takes up to FLUSH_BATCH records and more; the statement that inserts their
     # payloads keeps its last bound bodies in memory, so it takes at most PAYLOAD_ROWS.
     sizes: list[int] = []
-    real_insert = write_behind.bulk.insert
+    real_insert = write_behind.bulk.insert_values
 
-    def insert(objects: list, model: object = None, **options: int) -> None:
+    def insert(model: object, params: list, count: int, **options: int) -> None:
         if model is write_behind.RequestPayload:
             sizes.append(options["most"])
-        real_insert(objects, model, **options)  # type: ignore[arg-type]
+        real_insert(model, params, count, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(write_behind.bulk, "insert", insert)
+    monkeypatch.setattr(write_behind.bulk, "insert_values", insert)
     headers = [(b"content-type", b"application/json")]
     batch = [record(request_headers=headers, request_body=b"{}") for _ in range(100)]
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -103,3 +104,76 @@ async def test_bodies_that_cannot_be_an_object_get_400(
     assert status == 400
     assert body["error"]["type"] == "invalid_request_error"
     assert len(records) == 1
+
+
+async def test_a_request_counts_as_in_flight_until_it_ends_however_it_ends(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+) -> None:
+    # The recorder builds its rows when no request is in flight: a count left up would
+    # leave it waiting for gaps until its deadline on every flush.
+    seen: list[int] = []
+    hang, hanging = asyncio.Event(), asyncio.Event()
+
+    async def forward(*args: object, **kwargs: object) -> None:
+        seen.append(handler.recorder._in_flight)
+        if hang.is_set():
+            hanging.set()
+            await asyncio.sleep(3600)  # an upstream that does not answer
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler, "forward", forward)
+    before = handler.recorder._in_flight
+    await call(b'{"model": "m"}')  # a bug while forwarding
+    await call(b"[]")  # refused by the handler itself
+    hang.set()
+    cancelled = asyncio.ensure_future(call(b'{"model": "m"}'))
+    await hanging.wait()
+    cancelled.cancel()  # the client gone: daphne cancels the application
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+    assert seen == [before + 1, before + 1]
+    assert handler.recorder._in_flight == before
+
+
+class StreamingAnswer:
+    """An upstream stream that sends its first event, then waits to be let go."""
+
+    status = 200
+    raw_headers = [(b"content-type", b"text/event-stream")]
+
+    def __init__(self) -> None:
+        self.relaying, self.end = asyncio.Event(), asyncio.Event()
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield b'event: ping\ndata: {"type": "ping"}\n\n'
+        self.relaying.set()
+        await self.end.wait()
+
+    def release(self) -> None:
+        pass
+
+
+async def test_a_stream_relaying_its_events_no_longer_counts_as_in_flight(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+) -> None:
+    # It may wait minutes for its events, each relayed in a moment: the recorder's work
+    # would otherwise wait for its deadline on every flush while one is open.
+    answer = StreamingAnswer()
+
+    async def forward(*args: object, **kwargs: object) -> Outcome:
+        seen.append(handler.recorder._in_flight)
+        return Outcome(response=answer, status=200)  # type: ignore[arg-type]
+
+    seen: list[int] = []
+    monkeypatch.setattr(handler, "forward", forward)
+    before = handler.recorder._in_flight
+    streaming = asyncio.ensure_future(call(b'{"model": "m", "stream": true}'))
+    await answer.relaying.wait()
+    while_relaying = handler.recorder._in_flight
+    answer.end.set()
+    sent = await streaming
+
+    assert seen == [before + 1] and while_relaying == before
+    assert handler.recorder._in_flight == before
+    assert sent[0]["status"] == 200 and records[0].is_stream

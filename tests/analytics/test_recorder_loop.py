@@ -1,0 +1,164 @@
+"""A flush builds its rows on the event loop, in the gaps between requests, and loses none."""
+
+import asyncio
+import threading
+import time
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import override_settings
+
+from analytics.models import Request, RequestPayload
+from analytics.recording import cost, write_behind
+from analytics.recording.usage import Usage
+from tests.factories import make_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MODEL = "claude-sonnet-4-5-20250929"
+
+
+def record() -> write_behind.RequestRecord:
+    """A priced request with its payload captured."""
+    return make_record(
+        success=True,
+        usage=Usage(model=MODEL, input_tokens=1000, output_tokens=500),
+        request_headers=[(b"content-type", b"application/json")],
+        request_body=b'{"model": "x"}',
+        response_headers=[(b"request-id", b"req_1")],
+        response_body=b'{"content": []}',
+    )
+
+
+@pytest.fixture
+def fresh_prices(prices: None) -> None:
+    """A price table read just now, as the recorder's thread keeps it: the loop may use it."""
+    cost.invalidate()
+    cost.current_table()
+    yield
+    cost.invalidate()
+
+
+def stored(record_id: str) -> tuple:
+    row = Request.objects.get(pk=record_id)
+    payload = RequestPayload.objects.get(pk=record_id)
+    return (row.model, row.input_tokens, row.cost_usd, row.unpriced, payload.data["meta"])
+
+
+async def test_rows_built_on_the_loop_are_stored_as_the_thread_stores_them(
+    fresh_prices: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_loop, in_thread = record(), record()
+    recorder = write_behind.Recorder()
+    built = []
+    real_prepare = write_behind.prepare
+
+    def prepare(batch: list, table: cost.PriceTable) -> write_behind.Prepared:
+        built.append((threading.current_thread().name, [item.id for item in batch]))
+        return real_prepare(batch, table)
+
+    monkeypatch.setattr(write_behind, "prepare", prepare)
+    recorder.enqueue(on_loop)
+    await recorder.flush()
+    recorder.enqueue(in_thread)
+    await sync_to_async(recorder.flush_sync)()
+
+    loop_row = await sync_to_async(stored)(on_loop.id)
+    thread_row = await sync_to_async(stored)(in_thread.id)
+    loop_thread = threading.current_thread().name
+    assert built[0] == (loop_thread, [on_loop.id])
+    assert built[1][0] != loop_thread  # flush_sync: in the thread, as before
+    assert loop_row[2] is not None and loop_row[2] > 0  # priced
+    assert loop_row[:4] == thread_row[:4]
+    assert loop_row[4]["accountId"] == thread_row[4]["accountId"] == "no_account"
+
+
+async def test_without_a_fresh_price_table_the_thread_builds_the_rows(prices: None) -> None:
+    # The loop runs no query: the table is read in the thread, once per PRICE_CACHE_SECONDS.
+    cost.invalidate()
+    recorder = write_behind.Recorder()
+    recorder.enqueue(first := record())
+
+    await recorder.flush()
+
+    row = await sync_to_async(Request.objects.get)(pk=first.id)
+    assert row.cost_usd is not None and row.cost_usd > 0
+    assert cost.cached_table() is not None  # read by that flush, for the next ones
+
+
+@override_settings(RECORDER_FLUSH_MS=10_000)
+async def test_the_rows_wait_for_a_moment_without_requests(fresh_prices: None) -> None:
+    recorder = write_behind.Recorder()
+    recorder.request_began()
+    recorder.enqueue(first := record())
+
+    flush = asyncio.ensure_future(recorder.flush())
+    await asyncio.sleep(0.2)
+    waited = not flush.done()
+    recorder.request_ended()
+    await asyncio.wait_for(flush, 5)
+
+    assert waited
+    assert await sync_to_async(Request.objects.filter(pk=first.id).exists)()
+
+
+@override_settings(RECORDER_FLUSH_MS=100)
+async def test_under_constant_load_the_thread_builds_the_rows_after_a_share_of_the_interval(
+    fresh_prices: None,
+) -> None:
+    recorder = write_behind.Recorder()
+    recorder.request_began()  # and never ended: no gap comes
+    for _ in range(40):
+        recorder.enqueue(record())
+
+    started = time.monotonic()
+    await asyncio.wait_for(recorder.flush(), 5)
+    took = time.monotonic() - started
+
+    assert took >= 0.1 * write_behind.PREPARE_PATIENCE
+    assert await sync_to_async(Request.objects.count)() == 40
+
+
+@override_settings(RECORDER_FLUSH_MS=10_000)
+async def test_a_flush_cancelled_while_it_waits_gives_its_records_back(
+    fresh_prices: None,
+) -> None:
+    # The server shutting down cancels the background loop; the final drain writes them.
+    recorder = write_behind.Recorder()
+    recorder.request_began()
+    recorder.enqueue(first := record())
+    recorder.enqueue(second := record())
+
+    flush = asyncio.ensure_future(recorder.flush())
+    await asyncio.sleep(0.05)
+    recorder.enqueue(third := record())
+    flush.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    await sync_to_async(recorder.flush_sync)()
+
+    ids = await sync_to_async(lambda: set(Request.objects.values_list("pk", flat=True)))()
+    assert {uuid.UUID(r.id) for r in (first, second, third)} == ids
+
+
+async def test_a_record_whose_rows_cannot_be_built_leaves_the_others_written(
+    fresh_prices: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = write_behind.Recorder()
+    good, bad = record(), record()
+    real_to_request = write_behind.to_request
+
+    def to_request(item: write_behind.RequestRecord, table: cost.PriceTable) -> object:
+        if item is bad:
+            raise ValueError("a value nothing can store")
+        return real_to_request(item, table)
+
+    monkeypatch.setattr(write_behind, "to_request", to_request)
+    recorder.enqueue(good)
+    recorder.enqueue(bad)
+
+    await recorder.flush()
+
+    assert await sync_to_async(Request.objects.filter(pk=good.id).exists)()
+    assert recorder.pending == 0
