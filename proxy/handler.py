@@ -155,7 +155,7 @@ class Exchange:
         self.forward_path = scope["path"]  # replaced by the guard's validated raw path
         self.cors: tuple[tuple[bytes, bytes], ...] = ()
         # Counted among the requests in flight, whose gaps the recorder's work waits for
-        # (write_behind.Recorder.until_idle): until it ends, or relays a stream's events.
+        # (write_behind.Recorder.until_gap): until it ends, or relays a stream's events.
         recorder.request_began()
         self.counted = True
 

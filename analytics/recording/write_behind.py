@@ -125,21 +125,29 @@ class Recorder:
         # by enqueue; only touched on the event loop.
         self._batch_waiter: asyncio.Future[None] | None = None
         # /v1/ requests in flight (a stream relaying its events no longer counts), and
-        # the flush's wait for none (until_idle); only touched on the event loop.
+        # the flush's wait for none (until_gap); only touched on the event loop.
         self._in_flight = 0
         self._idle_waiter: asyncio.Future[None] | None = None
 
     def request_began(self) -> None:
         self._in_flight += 1
+        if self._in_flight == 2:
+            self._wake_idle_waiter()  # a load with no gaps: until_gap stops waiting
 
     def request_ended(self) -> None:
         self._in_flight -= 1
+        if not self._in_flight:
+            self._wake_idle_waiter()
+
+    def _wake_idle_waiter(self) -> None:
         waiter = self._idle_waiter
-        if not self._in_flight and waiter is not None and not waiter.done():
+        if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def until_idle(self, deadline: float) -> None:
-        """Return once no /v1/ request is in flight, or at `deadline` (the loop's time).
+    async def until_gap(self, deadline: float) -> bool:
+        """Wait for a moment with no /v1/ request in flight: False if none comes by
+        `deadline` (the loop's time), or at once when two or more are in flight (a load
+        that leaves no gaps, and whose flushes must not be held back).
 
         First two turns of the loop go by: a request whose bytes came in meanwhile is
         read in the first, and its handler begins (counting itself in) in the second.
@@ -147,23 +155,28 @@ class Recorder:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         loop = asyncio.get_running_loop()
-        while self._in_flight and (remaining := deadline - loop.time()) > 0:
+        while self._in_flight:
+            remaining = deadline - loop.time()
+            if self._in_flight > 1 or remaining <= 0:
+                return False
             # One future for every flush waiting (the final drain can run beside the loop's).
             if self._idle_waiter is None or self._idle_waiter.done():
                 self._idle_waiter = loop.create_future()
             await asyncio.wait([self._idle_waiter], timeout=remaining)
+        return loop.time() < deadline
 
     async def prepare_in_gaps(
         self, batch: list[RequestRecord], table: cost.PriceTable
     ) -> "Prepared":
         """prepare() of the batch's first records, one at a time in the gaps between
-        requests, for PREPARE_PATIENCE of a flush interval; the thread does the rest.
+        requests (until_gap), for PREPARE_PATIENCE of a flush interval at most; the
+        thread does the rest.
 
         This is most of a flush's Python. In the recorder's thread it held the GIL for
         several milliseconds every flush, and each request that came meanwhile waited its
         turn for the GIL at every step: the tail of quick requests one after another
         (docs/performance.md). In a gap the next request waits for one record at most.
-        Under constant load there is no gap, and the thread builds the rows as before.
+        Under load there is no gap, and the thread builds the rows as before.
         Built on the loop there in slices, they took 3-9% less CPU a request, but kept
         the server 17-21 MB larger after the load (A/B runs, docs/performance.md).
         """
@@ -171,8 +184,7 @@ class Recorder:
         deadline = loop.time() + settings.RECORDER_FLUSH_MS * PREPARE_PATIENCE / 1000
         parts = []
         for record in batch:
-            await self.until_idle(deadline)
-            if loop.time() >= deadline:
+            if not await self.until_gap(deadline):
                 break
             parts.append(prepare([record], table))
         return joined(parts)
