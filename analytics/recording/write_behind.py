@@ -9,12 +9,16 @@ transaction from a dedicated thread, bumps the account counters once per request
 publishes the rows to the live channel group.
 
 What a crash can lose: requests still in flight, and those queued or being written:
-about RECORDER_FLUSH_MS of finished requests at light load, about two flushes under full
-load. Measured with bench/crash_window.py (SIGKILL under concurrency 32 on the 2-core
+about RECORDER_FLUSH_MS of finished requests at light load (up to 1.6 times that while
+the rows are built in the gaps between requests), about two flushes under full load.
+Measured with bench/crash_window.py (SIGKILL under concurrency 32 on the 2-core
 development machine, 3 runs): with flushes from 128 records, at about 4,800 req/s,
 33-285 finished requests over the last 7-62 ms; from 32, at about 2,900 req/s, 52-94
 over 14-27 ms; with flushes of 100 and executemany, 73-101 over 55-110 ms at half that
-rate; when the loop waited a full tick after each flush, 340-546 over 204-393 ms.
+rate; when the loop waited a full tick after each flush, 340-546 over 204-393 ms. On a
+machine three times slower, medians of 3 runs: at concurrency 32, 145 over the last
+72 ms (155 over 122 ms before the rows were built on the loop); one request after
+another, 126 over 162 ms (70 over 91 ms before).
 """
 
 import asyncio
