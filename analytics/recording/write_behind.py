@@ -265,26 +265,27 @@ class Recorder:
             await self._publish_started()
         if not self._queue:
             return
+        # The records stay queued while their rows are built: a shutdown that stops the
+        # loop meanwhile leaves them to the final drain (flush_sync).
+        prepared = await self._prepared(self._queue[:])
         batch = self._take()
-        try:
-            prepared = await self._prepared(batch)
-        except BaseException:
-            self._give_back(batch)  # cancelled (shutdown): the final drain writes them
-            raise
+        if prepared is not None and not prepared.begins(batch):
+            prepared = None  # the queue changed meanwhile (another flush, records dropped)
         loop = asyncio.get_running_loop()
         rows = await loop.run_in_executor(_executor, self._write, batch, prepared)
         await events.publish_requests_logged(rows)
 
-    async def _prepared(self, batch: list[RequestRecord]) -> "Prepared | None":
-        """The batch's rows worked out on the loop (prepare_in_gaps), or None for the
-        thread to do it: when no price table was read within PRICE_CACHE_SECONDS (the
-        loop runs no query), or when a record's rows cannot be built (the thread's write
-        then sorts the records out one by one, as for any batch that fails)."""
+    async def _prepared(self, queued: list[RequestRecord]) -> "Prepared | None":
+        """The rows of the first records worked out on the loop (prepare_in_gaps), or None
+        for the thread to do it all: when no price table was read within
+        PRICE_CACHE_SECONDS (the loop runs no query), or when a record's rows cannot be
+        built (the thread's write then sorts the records out one by one, as for any
+        batch that fails)."""
         table = cost.cached_table()
         if table is None:
             return None
         try:
-            return await self.prepare_in_gaps(batch, table)
+            return await self.prepare_in_gaps(queued, table)
         except Exception:
             return None
 
@@ -306,13 +307,6 @@ class Recorder:
         with self._lock:
             batch, self._queue, self._body_bytes = self._queue, [], 0
         return batch
-
-    def _give_back(self, unwritten: list[RequestRecord]) -> None:
-        """Put records taken for a flush back in front of those queued since."""
-        with self._lock:
-            self._queue[:0] = unwritten
-            self._body_bytes += sum(map(_body_size, unwritten))
-            self._bound_queue()
 
     def _write(self, batch: list[RequestRecord], prepared: "Prepared | None") -> list[dict]:
         if not batch:
@@ -347,7 +341,10 @@ class Recorder:
                 type(error).__name__,
             )
         db_away.after_failure(error, self.failures)
-        self._give_back(unwritten)
+        with self._lock:
+            self._queue[:0] = unwritten
+            self._body_bytes += sum(map(_body_size, unwritten))
+            self._bound_queue()
 
 
 def _body_size(record: RequestRecord) -> int:
@@ -356,14 +353,20 @@ def _body_size(record: RequestRecord) -> int:
 
 @dataclass(slots=True)
 class Prepared:
-    """The rows of a batch's first `records` records, and their column values as
-    bulk.insert_values takes them."""
+    """The rows of a batch's first records, and their column values as bulk.insert_values
+    takes them."""
 
-    records: int
+    records: list[RequestRecord]
     rows: list[Request]
     request_values: list[Any]
     payload_values: list[Any]
     payloads: int
+
+    def begins(self, batch: list[RequestRecord]) -> bool:
+        """Whether these are the rows of `batch`'s first records."""
+        return len(batch) >= len(self.records) and all(
+            mine is theirs for mine, theirs in zip(self.records, batch, strict=False)
+        )
 
 
 def prepare(batch: list[RequestRecord], table: cost.PriceTable) -> Prepared:
@@ -371,7 +374,7 @@ def prepare(batch: list[RequestRecord], table: cost.PriceTable) -> Prepared:
     rows = [to_request(record, table) for record in batch]
     payloads = [to_payload(record) for record in batch if record.request_headers is not None]
     return Prepared(
-        records=len(batch),
+        records=batch,
         rows=rows,
         request_values=bulk.values(rows, Request),
         payload_values=bulk.values(payloads, RequestPayload),
@@ -381,7 +384,7 @@ def prepare(batch: list[RequestRecord], table: cost.PriceTable) -> Prepared:
 
 def joined(parts: list[Prepared]) -> Prepared:
     return Prepared(
-        records=sum(part.records for part in parts),
+        records=[record for part in parts for record in part.records],
         rows=[row for part in parts for row in part.rows],
         request_values=[value for part in parts for value in part.request_values],
         payload_values=[value for part in parts for value in part.payload_values],
@@ -394,7 +397,7 @@ def write_batch(batch: list[RequestRecord], prepared: Prepared | None = None) ->
 
     `prepared`: prepare() of the batch's first records, done on the event loop.
     """
-    done = prepared.records if prepared is not None else 0
+    done = len(prepared.records) if prepared is not None else 0
     if prepared is None or done < len(batch):
         rest = prepare(batch[done:], cost.current_table())
         prepared = joined([prepared, rest]) if prepared is not None else rest

@@ -141,10 +141,10 @@ async def test_with_requests_in_flight_side_by_side_the_thread_builds_the_rows_a
 
 
 @override_settings(RECORDER_FLUSH_MS=10_000)
-async def test_a_flush_cancelled_while_it_waits_gives_its_records_back(
+async def test_a_flush_cancelled_while_it_waits_leaves_its_records_queued(
     fresh_prices: None,
 ) -> None:
-    # The server shutting down cancels the background loop; the final drain writes them.
+    # Cancelled, or left behind by a loop stopped at shutdown: the final drain writes them.
     recorder = write_behind.Recorder()
     recorder.request_began()
     recorder.enqueue(first := record())
@@ -160,6 +160,28 @@ async def test_a_flush_cancelled_while_it_waits_gives_its_records_back(
 
     ids = await sync_to_async(lambda: set(Request.objects.values_list("pk", flat=True)))()
     assert {uuid.UUID(r.id) for r in (first, second, third)} == ids
+
+
+@override_settings(RECORDER_FLUSH_MS=10_000)
+async def test_rows_built_for_records_another_flush_took_meanwhile_are_let_go(
+    fresh_prices: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The final drain at shutdown flushes beside the loop's flush, which may be waiting
+    # for a gap with rows built for records the drain then writes.
+    recorder = write_behind.Recorder()
+    recorder.request_began()
+    recorder.enqueue(first := record())
+    flush = asyncio.ensure_future(recorder.flush())
+    await asyncio.sleep(0.05)
+
+    await sync_to_async(recorder.flush_sync)()  # writes `first`
+    recorder.enqueue(second := record())
+    recorder.request_ended()
+    await asyncio.wait_for(flush, 5)
+
+    ids = await sync_to_async(lambda: set(Request.objects.values_list("pk", flat=True)))()
+    assert ids == {uuid.UUID(first.id), uuid.UUID(second.id)}
+    assert "recording.batch_refused" not in caplog.text  # no duplicate tried
 
 
 async def test_a_record_whose_rows_cannot_be_built_leaves_the_others_written(
