@@ -45,6 +45,7 @@ class Disconnected(Exception):
 
 
 async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    """One /v1/ request (serve), counted among those in flight until it ends."""
     exchange = Exchange(scope)
     try:
         await serve(exchange, receive, send)

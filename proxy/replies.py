@@ -40,6 +40,8 @@ async def send_json(
             "headers": [
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
+                # A browser never reads the JSON as anything else (as on every Django page).
+                (b"x-content-type-options", b"nosniff"),
                 *headers,
             ],
         }

@@ -47,6 +47,8 @@ async def call(body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> list[dic
 
 
 def error_of(sent: list[dict]) -> tuple[int, dict]:
+    # The proxy's own answers say what they are, as every Django page does.
+    assert (b"x-content-type-options", b"nosniff") in sent[0]["headers"]
     return sent[0]["status"], json.loads(sent[1]["body"])
 
 

@@ -389,6 +389,7 @@ def test_a_refused_request_head_is_told_why_in_its_clients_error_shape(
 
     head, _, body = response.partition(b"\r\n\r\n")
     assert b"\r\nContent-Type: application/json\r\n" in head
+    assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head
     assert json.loads(body) == expected
 
 
