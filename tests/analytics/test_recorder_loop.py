@@ -4,6 +4,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -32,7 +33,7 @@ def record() -> write_behind.RequestRecord:
 
 
 @pytest.fixture
-def fresh_prices(prices: None) -> None:
+def fresh_prices(prices: None) -> Iterator[None]:
     """A price table read just now, as the recorder's thread keeps it: the loop may use it."""
     cost.invalidate()
     cost.current_table()
