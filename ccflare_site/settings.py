@@ -193,7 +193,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (temp_store=MEMORY) that sort had no bound (11 MB for 90,000 rows, per report at
     # once), which the server's heap then kept; in a file, SQLite sorts within its page
     # cache and spills the rest. The recorder's connection alone keeps them in memory
-    # (write_behind.write_batch). The WAL file is cut back to 64 MB when it next starts
+    # (write_behind.tune_recorder_connection). The WAL file is cut back to 64 MB when it next starts
     # over: a VACUUM or a big cleanup under traffic (when the truncating checkpoint
     # cannot run) left it as large as the database for good.
     DATABASES["default"]["OPTIONS"] = {

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.test import override_settings
 
 from analytics.models import Request, RequestPayload
@@ -39,6 +40,24 @@ def fresh_prices(prices: None) -> Iterator[None]:
     cost.current_table()
     yield
     cost.invalidate()
+
+
+async def waiting_flush(
+    *records: write_behind.RequestRecord,
+) -> tuple[write_behind.Recorder, asyncio.Future[None]]:
+    """A recorder with `records` queued and one request in flight, and its flush begun a
+    moment ago (it waits for a gap to build their rows)."""
+    recorder = write_behind.Recorder()
+    recorder.request_began()
+    for item in records:
+        recorder.enqueue(item)
+    flush = asyncio.ensure_future(recorder.flush())
+    await asyncio.sleep(0.1)
+    return recorder, flush
+
+
+async def stored_ids() -> set[uuid.UUID]:
+    return await sync_to_async(lambda: set(Request.objects.values_list("pk", flat=True)))()
 
 
 def stored(record_id: str) -> tuple:
@@ -75,9 +94,21 @@ async def test_rows_built_on_the_loop_are_stored_as_the_thread_stores_them(
     assert loop_row[4]["accountId"] == thread_row[4]["accountId"] == "no_account"
 
 
-async def test_without_a_fresh_price_table_the_thread_builds_the_rows(prices: None) -> None:
+async def test_without_a_fresh_price_table_the_thread_builds_the_rows(
+    fresh_prices: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The loop runs no query: the table is read in the thread, once per PRICE_CACHE_SECONDS.
-    cost.invalidate()
+    read_at, table = cost._cache  # type: ignore[misc]
+    stale = read_at - settings.PRICE_CACHE_SECONDS - 1
+    monkeypatch.setattr(cost, "_cache", (stale, table))
+    threads = []
+    real_prepare = write_behind.prepare
+
+    def prepare(batch: list, table: cost.PriceTable) -> write_behind.Prepared:
+        threads.append(threading.current_thread().name)
+        return real_prepare(batch, table)
+
+    monkeypatch.setattr(write_behind, "prepare", prepare)
     recorder = write_behind.Recorder()
     recorder.enqueue(first := record())
 
@@ -85,17 +116,13 @@ async def test_without_a_fresh_price_table_the_thread_builds_the_rows(prices: No
 
     row = await sync_to_async(Request.objects.get)(pk=first.id)
     assert row.cost_usd is not None and row.cost_usd > 0
-    assert cost.cached_table() is not None  # read by that flush, for the next ones
+    assert threads and threading.current_thread().name not in threads
+    assert cost._cache[0] > stale  # read again by that flush, for the next ones
 
 
 @override_settings(RECORDER_FLUSH_MS=10_000)
 async def test_the_rows_wait_for_a_moment_without_requests(fresh_prices: None) -> None:
-    recorder = write_behind.Recorder()
-    recorder.request_began()
-    recorder.enqueue(first := record())
-
-    flush = asyncio.ensure_future(recorder.flush())
-    await asyncio.sleep(0.2)
+    recorder, flush = await waiting_flush(first := record())
     waited = not flush.done()
     recorder.request_ended()
     await asyncio.wait_for(flush, 5)
@@ -127,11 +154,7 @@ async def test_with_requests_in_flight_side_by_side_the_thread_builds_the_rows_a
 ) -> None:
     # Such a load leaves no gap: waiting for one would hold every flush back (the records
     # a crash can lose, and the memory they take).
-    recorder = write_behind.Recorder()
-    recorder.request_began()
-    recorder.enqueue(first := record())
-    flush = asyncio.ensure_future(recorder.flush())
-    await asyncio.sleep(0.1)
+    recorder, flush = await waiting_flush(first := record())
     waited_for_one = not flush.done()
 
     recorder.request_began()
@@ -146,21 +169,14 @@ async def test_a_flush_cancelled_while_it_waits_leaves_its_records_queued(
     fresh_prices: None,
 ) -> None:
     # Cancelled, or left behind by a loop stopped at shutdown: the final drain writes them.
-    recorder = write_behind.Recorder()
-    recorder.request_began()
-    recorder.enqueue(first := record())
-    recorder.enqueue(second := record())
-
-    flush = asyncio.ensure_future(recorder.flush())
-    await asyncio.sleep(0.05)
+    recorder, flush = await waiting_flush(first := record(), second := record())
     recorder.enqueue(third := record())
     flush.cancel()
     with pytest.raises(asyncio.CancelledError):
         await flush
     await sync_to_async(recorder.flush_sync)()
 
-    ids = await sync_to_async(lambda: set(Request.objects.values_list("pk", flat=True)))()
-    assert {uuid.UUID(r.id) for r in (first, second, third)} == ids
+    assert {uuid.UUID(r.id) for r in (first, second, third)} == await stored_ids()
 
 
 @override_settings(RECORDER_FLUSH_MS=10_000)
@@ -169,19 +185,14 @@ async def test_rows_built_for_records_another_flush_took_meanwhile_are_let_go(
 ) -> None:
     # The final drain at shutdown flushes beside the loop's flush, which may be waiting
     # for a gap with rows built for records the drain then writes.
-    recorder = write_behind.Recorder()
-    recorder.request_began()
-    recorder.enqueue(first := record())
-    flush = asyncio.ensure_future(recorder.flush())
-    await asyncio.sleep(0.05)
+    recorder, flush = await waiting_flush(first := record())
 
     await sync_to_async(recorder.flush_sync)()  # writes `first`
     recorder.enqueue(second := record())
     recorder.request_ended()
     await asyncio.wait_for(flush, 5)
 
-    ids = await sync_to_async(lambda: set(Request.objects.values_list("pk", flat=True)))()
-    assert ids == {uuid.UUID(first.id), uuid.UUID(second.id)}
+    assert await stored_ids() == {uuid.UUID(first.id), uuid.UUID(second.id)}
     assert "recording.batch_refused" not in caplog.text  # no duplicate tried
 
 
