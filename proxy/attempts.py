@@ -405,4 +405,19 @@ def trace(account: Account | None, outcome: str) -> dict:
 
 
 def _dt(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
+    """The moment `epoch` as an aware datetime; each answer's resets come through here.
+
+    The same few resets recur for hours (a window's end), so each is worked out once.
+    """
+    if epoch is None:
+        return None
+    moment = _moments.get(epoch)
+    if moment is None:
+        if len(_moments) >= _MOMENTS_KEPT:
+            _moments.clear()
+        moment = _moments[epoch] = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment
+
+
+_moments: dict[float, datetime] = {}
+_MOMENTS_KEPT = 256

@@ -1,10 +1,12 @@
 """Reading rate-limit headers and deciding how long an account sits out."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from accounts.models import Account
 from lib.h1.head import parse_head
-from proxy import ratelimit
+from proxy import attempts, ratelimit
 
 NOW = 1_800_000_000.0
 
@@ -159,6 +161,32 @@ def test_garbage_values_are_ignored() -> None:
     assert info.retry_after is None
 
 
+def test_numbers_are_read_from_the_raw_bytes_as_from_their_text() -> None:
+    # The numbers are read without decoding the header first: a byte no text number has
+    # is no answer, as it was for the decoded text, and the text values keep such bytes.
+    info = ratelimit.read(
+        [
+            (b"anthropic-ratelimit-unified-reset", b"18\xb2"),
+            (b"anthropic-ratelimit-unified-remaining", b" 12 "),
+            (b"anthropic-ratelimit-unified-5h-utilization", b"nan"),
+            (b"anthropic-ratelimit-unified-7d-utilization", b"1e0"),
+            (b"anthropic-ratelimit-unified-status", b"allowed\xe9"),
+        ],
+        now=NOW,
+    )
+
+    assert (info.reset, info.remaining) == (None, 12)
+    assert (info.five_hour_utilization, info.seven_day_utilization) == (None, 1.0)
+    assert info.status == "allowed\u00e9"
+
+
+def test_an_answer_without_limit_headers_reads_as_nothing_present() -> None:
+    info = ratelimit.read([(b"content-type", b"application/json")], now=NOW)
+
+    assert not info.present
+    assert info == ratelimit.RateLimitInfo()
+
+
 def test_the_limit_headers_are_read_whatever_their_case() -> None:
     # As the upstream client parses them (it lowers the names once, for every reader).
     head = parse_head(
@@ -192,3 +220,13 @@ def test_header_text_is_cut_to_the_length_of_the_column_that_keeps_it(column: st
     field = {"rate_limit_status": "status", "rate_limit_claim": "claim"}.get(column, column)
 
     assert len(getattr(info, field)) == Account._meta.get_field(column).max_length
+
+
+def test_the_moments_of_resets_are_kept_for_reuse_but_not_without_bound() -> None:
+    first = attempts._dt(NOW)
+    assert first == datetime.fromtimestamp(NOW, tz=UTC)
+    assert attempts._dt(NOW) is first  # a window's reset comes with every answer
+    for offset in range(3 * attempts._MOMENTS_KEPT):  # e.g. each benching's own "until"
+        assert attempts._dt(NOW + offset) == datetime.fromtimestamp(NOW + offset, tz=UTC)
+    assert len(attempts._moments) <= attempts._MOMENTS_KEPT
+    assert attempts._dt(None) is None
