@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -177,3 +178,71 @@ def test_a_log_file_that_cannot_be_written_says_so_once_not_per_line(
     printed = capsys.readouterr().err.splitlines()
     assert len(printed) == 1
     assert "cannot be written" in printed[0] and "gone/ccflare.log" in printed[0]
+
+
+def _record(message: str, *args: object, created: float | None = None) -> logging.LogRecord:
+    record = logging.LogRecord("proxy.x", logging.INFO, __file__, 1, message, args, None)
+    if created is not None:
+        record.created, record.msecs = created, (created - int(created)) * 1000
+    return record
+
+
+def test_a_record_is_redacted_once_for_all_its_handlers_and_again_when_changed() -> None:
+    # Each handler has the filter and gets the same record: one pass is enough, and a
+    # message another filter put in its place meanwhile is redacted all the same.
+    first, second = logs.RedactingFilter(), logs.RedactingFilter()
+    record = _record("key=%s", "sk-ant-api03-abcdef123")
+
+    first.filter(record)
+    redacted = record.msg
+    second.filter(record)
+    assert record.msg is redacted and redacted == "key=[REDACTED]"
+
+    record.msg = "now Bearer abcdefghijklmnop"
+    second.filter(record)
+    assert record.msg == "now Bearer [REDACTED]"
+
+
+def test_the_console_time_is_loggings_own() -> None:
+    pretty, plain = logs.PrettyFormatter(), logging.Formatter()
+    # In turn, each twice: the second comes from the date and clock kept for that second.
+    for created in (0.0, 1_795_771_314.1072, 1_795_771_314.9999, 1_795_771_315.0, 86_400.5):
+        for _ in range(2):
+            record = _record("x", created=created)
+            assert pretty.formatTime(record) == plain.formatTime(record)
+        assert pretty.formatTime(record, "%H") == plain.formatTime(record, "%H")
+
+
+def test_the_log_file_rotates_at_its_size_with_each_line_written_once(tmp_path: Path) -> None:
+    path = tmp_path / "ccflare.log"
+    handler = logs.LogFileHandler(str(path), maxBytes=400, backupCount=2, delay=True)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("tests.rotating")
+    logger.addHandler(handler)
+    try:
+        for n in range(12):
+            logger.error("line %02d %s", n, "x" * 40)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+    files = [path, tmp_path / "ccflare.log.1", tmp_path / "ccflare.log.2"]
+    assert all(f.stat().st_size <= 400 for f in files)
+    kept = [logs.parse(line) for f in reversed(files) for line in f.read_text().splitlines()]
+    numbers = [int(entry["msg"].split()[1]) for entry in kept if entry is not None]
+    assert numbers == list(range(12 - len(numbers), 12)) and len(numbers) >= 6
+
+
+def test_a_log_file_that_is_no_regular_file_is_never_rotated(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that opening it to write returns
+    handler = logs.LogFileHandler(str(fifo), maxBytes=10, backupCount=1, delay=True)
+    try:
+        for n in range(3):
+            handler.emit(_record("line %d", n))
+        assert os.read(reader, 1000).count(b"line") == 3
+    finally:
+        handler.close()
+        os.close(reader)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.log"]
