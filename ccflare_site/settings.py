@@ -423,7 +423,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "analytics.operations.logs.ConsoleHandler",
             "formatter": LOG_FORMAT,
             "filters": ["redact"],
         },

@@ -486,7 +486,8 @@ def after_write(batch: list[RequestRecord], rows: list[Request]) -> list[dict]:
     are built when nobody listens). A failure here never rewrites a row."""
     try:
         metrics.observe(batch)
-        log_requests(rows)
+        with logs.lines_held():
+            log_requests(rows)
     except Exception:
         logger.exception("recording.after_write_failed")
     return [request_json(row) for row in rows] if events.has_listeners() else []

@@ -1,8 +1,10 @@
 """Log plumbing: redaction patterns, and live publishing that never blocks the caller."""
 
 import asyncio
+import io
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -246,3 +248,73 @@ def test_a_log_file_that_is_no_regular_file_is_never_rotated(tmp_path: Path) -> 
         handler.close()
         os.close(reader)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.log"]
+
+
+class _Writes(io.StringIO):
+    """A console stream that counts its writes."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_held_are_written_at_the_end_in_one_write_each(tmp_path: Path) -> None:
+    console = logs.ConsoleHandler(_Writes())
+    console.setFormatter(logs.PrettyFormatter())
+    file = logs.LogFileHandler(str(tmp_path / "ccflare.log"), maxBytes=10**6, delay=True)
+    file.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("tests.held")
+    for handler in (console, file):
+        logger.addHandler(handler)
+    try:
+        with logs.lines_held():
+            for n in range(5):
+                logger.warning("line %d", n)
+            with logs.lines_held():  # within another: the outer one writes
+                logger.warning("line 5")
+            # Another thread's line is written as ever, not held.
+            other = threading.Thread(target=logger.warning, args=("from elsewhere",))
+            other.start()
+            other.join()
+            assert console.stream.getvalue().count("line") == 0
+            assert console.stream.getvalue().count("from elsewhere") == 1
+        logger.warning("after")
+    finally:
+        for handler in (console, file):
+            logger.removeHandler(handler)
+            handler.close()
+
+    printed = console.stream.getvalue().splitlines()
+    assert [line.rsplit("] ", 1)[1] for line in printed] == (
+        ["from elsewhere"] + [f"line {n}" for n in range(6)] + ["after"]
+    )
+    assert console.stream.writes == 3  # the other thread's, the six held, "after"
+    entries = [logs.parse(line) for line in (tmp_path / "ccflare.log").read_text().splitlines()]
+    assert [entry["msg"] for entry in entries if entry] == [
+        line.rsplit("] ", 1)[1] for line in printed
+    ]
+
+
+def test_held_lines_that_would_pass_the_size_go_to_a_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "ccflare.log"
+    path.write_text("x" * 300 + "\n")
+    file = logs.LogFileHandler(str(path), maxBytes=400, backupCount=1, delay=True)
+    file.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("tests.held_rotation")
+    logger.addHandler(file)
+    try:
+        with logs.lines_held():
+            for n in range(3):
+                logger.warning("line %d %s", n, "y" * 20)
+    finally:
+        logger.removeHandler(file)
+        file.close()
+
+    assert (tmp_path / "ccflare.log.1").read_text() == "x" * 300 + "\n"
+    assert [logs.parse(line)["msg"][:6] for line in path.read_text().splitlines()] == [
+        "line 0",
+        "line 1",
+        "line 2",
+    ]

@@ -1,9 +1,12 @@
 """The recorder never lets one bad record hold back the others, and stores hostile text safely."""
 
 import base64
+import io
 import json
+import logging
 import time
 import uuid
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from analytics.live import events
 from analytics.models import Request
+from analytics.operations import logs
 from analytics.recording import write_behind
 from analytics.recording.redaction import redact_headers
 from analytics.recording.usage import Usage
@@ -393,3 +397,28 @@ def test_a_batch_the_database_sent_back_counts_towards_the_limits(
     overflow = [r for r in caplog.records if "queue_overflow" in r.getMessage()]
     assert len(overflow) == 1
     assert records[2].request_body is None  # the oldest left let go of its body
+
+
+def test_a_flushs_request_lines_reach_the_console_in_one_write(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.LOG_REQUESTS = True
+    stream = io.StringIO()
+    writes: list[str] = []
+    monkeypatch.setattr(stream, "write", lambda text: writes.append(text) or len(text))
+    console = logs.ConsoleHandler(stream)
+    console.setFormatter(logs.PrettyFormatter())
+    logger = logging.getLogger(write_behind.__name__)
+    logger.addHandler(console)
+    caplog.set_level(logging.INFO, logger=write_behind.__name__)
+    account = make_account(name="work")
+    recorder = write_behind.Recorder()
+    for _ in range(3):
+        recorder.enqueue(record(account_id=account.pk))
+    try:
+        recorder.flush_sync()
+    finally:
+        logger.removeHandler(console)
+
+    assert len(writes) == 1
+    assert writes[0].count("request POST /v1/messages account=work") == 3
