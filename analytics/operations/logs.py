@@ -116,7 +116,7 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.__dict__.get(_CLEAN) is not record.msg:
+        if record.__dict__.get(_CLEAN, _NONE) is not record.msg:
             record.msg, record.args = printable(redact(record.getMessage())), None
             record.__dict__[_CLEAN] = record.msg
         return True
@@ -124,6 +124,7 @@ class RedactingFilter(logging.Filter):
 
 # The message a RedactingFilter left on a record: one changed since is redacted again.
 _CLEAN = "_redacted_msg"
+_NONE = object()
 
 
 class WithoutTraceback(logging.Filter):
@@ -208,7 +209,7 @@ def lines_held() -> Iterator[None]:
             handler.write_held(records)
 
 
-class HoldsLines(logging.Handler):
+class HoldsLines(logging.StreamHandler):
     """A handler whose lines a thread can hold back within lines_held()."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -222,7 +223,8 @@ class HoldsLines(logging.Handler):
         """Write the lines held back, in one go, under the handler's lock."""
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
             try:
-                self.write_text("".join(self.format(record) + "\n" for record in records))
+                end = self.terminator
+                self.write_text("".join(self.format(record) + end for record in records))
             except Exception:
                 self.handleError(records[-1])
 
