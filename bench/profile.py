@@ -40,7 +40,8 @@ RECORDER = "recorder thread (rows, SQLite, live events)"
 
 def layer_of(stack: str) -> str:
     frames = stack.split(";")
-    if any("Recorder.flush_sync" in frame for frame in frames):
+    # The recorder's thread runs Recorder._write (flush_sync at shutdown).
+    if any("Recorder._write" in frame or "Recorder.flush_sync" in frame for frame in frames):
         return RECORDER
     for frame in reversed(frames):
         for layer, marks in LAYERS:
