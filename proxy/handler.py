@@ -325,7 +325,9 @@ class Exchange:
         except (UpstreamError, TimeoutError) as exc:
             self._upstream_failed(exc)
             message = "Upstream connection lost before the reply was complete"
-            await self._send_error(send, 502, "api_error", message)
+            # Which account answered, as on every relayed answer: the cut was its reply's.
+            served_by = [h for h in headers if h[0] == b"x-ccflare-account"]
+            await self._send_error(send, 502, "api_error", message, served_by)
             return
         self._mark_first_byte()
         self.response_capture.add(body)

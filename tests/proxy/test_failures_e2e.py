@@ -53,6 +53,7 @@ def test_a_json_reply_cut_midway_ends_the_call_at_once_with_an_api_error(
 
     assert response.status_code == 502
     assert response.json()["error"]["type"] == "api_error"
+    assert response.headers["x-ccflare-account"] == "only"  # whose reply was cut
     (row,) = recorded(1)
     assert (row.status_code, row.terminal_state, row.success) == (502, "error", False)
     assert "Upstream connection lost" in row.error_message
