@@ -77,6 +77,10 @@ class GuardedChannel(http.HTTPChannel):
     # Set for every channel at once by end_keep_alive() when the server starts to drain.
     draining: bool = False
     _deadline_at: float | None = None  # the request's current deadline (monotonic)
+    # The first bytes of the request being read: its request line, when a refusal comes
+    # before Twisted took it (Twisted refuses a target with a byte that is not ASCII).
+    # A copy of HEAD_KEPT bytes at most: the chunk itself may hold a large body.
+    _head_start: bytes = b""
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
     _host: Any = None  # this end's address, once asked
 
@@ -135,13 +139,14 @@ class GuardedChannel(http.HTTPChannel):
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         if self._deadline_at is None and not self._handlingRequest:
             self._deadline_at = time.monotonic() + self.header_timeout_seconds
+            self._head_start = data[:HEAD_KEPT]
             if _LF in data and _CRLF not in data:
                 # Twisted reads request lines up to CRLF only: it would wait for the rest
                 # until the header deadline and answer 408.
-                self._refuse_head(data)
+                self._refuse_head()
                 return
         if self.line_mode and self._folds_a_header(data):
-            self._refuse_head(data)
+            self._refuse_head()
             return
         super().dataReceived(data)
 
@@ -168,17 +173,8 @@ class GuardedChannel(http.HTTPChannel):
         end = len(data) if end < 0 else end
         return data.find(b"\n ", 0, end) >= 0 or data.find(b"\n\t", 0, end) >= 0
 
-    def _refuse_head(self, data: bytes) -> None:
-        """A 400 now for a malformed head (lines ending in LF alone, a folded line).
-
-        When this chunk begins the request, Twisted has not read its request line yet:
-        read here, its path picks the error's shape, and one on /v1/ is recorded.
-        """
-        if self._receivedHeaderSize == 0:
-            line = data.split(b"\n", 1)[0].split(b" ")
-            if len(line) == 3:
-                self._command = line[0]
-                self._path = line[1]  # type: ignore[assignment]
+    def _refuse_head(self) -> None:
+        """A 400 now for a malformed head (lines ending in LF alone, a folded line)."""
         self._reject(BAD_REQUEST)
 
     def allHeadersReceived(self) -> None:  # noqa: N802
@@ -303,8 +299,9 @@ class GuardedChannel(http.HTTPChannel):
         self.dataReceived = self.lineReceived = self.rawDataReceived = _drop  # type: ignore[method-assign,assignment]
         # A TCP transport; typed by zope interfaces, whose methods the checker cannot read.
         transport: Any = self.transport
-        # Known once the request line was read (a line too long has none).
-        path = getattr(self, "_path", b"")
+        # Twisted's, once it took the request line; else as far as it came.
+        method, path = _request_line(self._head_start)
+        method, path = getattr(self, "_command", method), getattr(self, "_path", path)
         # A 503 is the server's state, not the request's: clients retry it, after a second.
         server_side = status[:1] == b"5"
         body = _refusal_body(path, REASONS[status], server_side=server_side)
@@ -325,17 +322,26 @@ class GuardedChannel(http.HTTPChannel):
         if self._abortingCall is None:
             self._abortingCall = self.callLater(LINGER_SECONDS, self.forceAbortClient)
         if path.startswith(b"/v1/"):
-            method = getattr(self, "_command", b"").decode("latin-1")
             target = path.split(b"?", 1)[0].decode("latin-1")
-            handler.record_refusal(method, target, int(status[:3]), REASONS[status])
+            handler.record_refusal(
+                method.decode("latin-1"), target, int(status[:3]), REASONS[status]
+            )
+
+
+# As much of a request line as a refusal needs: the record keeps 512 characters of a path.
+HEAD_KEPT = 1024
+
+
+def _request_line(head: bytes) -> tuple[bytes, bytes]:
+    """The method and target of the request line that `head` begins with, as far as they
+    came (empty when none): the error's shape and the record of a refusal need them."""
+    parts = head.split(b"\n", 1)[0].rstrip(b"\r").split(b" ", 2)
+    return parts[0], parts[1] if len(parts) > 1 else b""
 
 
 def _refusal_body(path: bytes, message: str, *, server_side: bool = False) -> bytes:
-    """The error in the shape its client reads: the API's under /api/, else Anthropic's.
-
-    The path is known once the request line was read (not for a request line too long);
-    the clients that send most requests, on /v1/, read Anthropic's.
-    """
+    """The error in the shape its client reads: the API's under /api/, else Anthropic's
+    (the clients that send most requests, on /v1/, read it; a request with no target)."""
     if middleware.is_api_path(path.decode("latin-1")):
         return json.dumps({"error": message}).encode()
     return replies.error_body("api_error" if server_side else "invalid_request_error", message)

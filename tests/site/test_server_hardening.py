@@ -378,7 +378,23 @@ def test_an_indented_body_after_a_head_cut_near_its_end_is_no_fold(
         pytest.param(
             b"GET /v1/models?q=" + b"a" * 20_000 + b" HTTP/1.1\r\n",
             anthropic_error("The request line is too long"),
-            id="no-path-read-yet",
+            id="line-too-long-on-v1",
+        ),
+        pytest.param(
+            b"GET /api/requests?q=" + b"a" * 20_000 + b" HTTP/1.1\r\n",
+            {"error": "The request line is too long"},
+            id="line-too-long-on-api",
+        ),
+        # Twisted refuses a target with a byte that is not ASCII before it keeps the path.
+        pytest.param(
+            b"GET /api/stats\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            {"error": "The request is malformed"},
+            id="not-ascii-on-api",
+        ),
+        pytest.param(
+            b"POST /v1/messages\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            anthropic_error("The request is malformed"),
+            id="not-ascii-on-v1",
         ),
     ],
 )
