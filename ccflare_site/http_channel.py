@@ -77,9 +77,9 @@ class GuardedChannel(http.HTTPChannel):
     # Set for every channel at once by end_keep_alive() when the server starts to drain.
     draining: bool = False
     _deadline_at: float | None = None  # the request's current deadline (monotonic)
-    # The first bytes of the request being read: its request line, when a refusal comes
-    # before Twisted took it (Twisted refuses a target with a byte that is not ASCII).
-    # A copy of HEAD_KEPT bytes at most: the chunk itself may hold a large body.
+    # The chunk that began the request being read, until its head is read: its request
+    # line, when a refusal comes before Twisted took it (Twisted refuses a target with a
+    # byte that is not ASCII, or one too long). Let go then: it may hold a large body.
     _head_start: bytes = b""
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
     _host: Any = None  # this end's address, once asked
@@ -139,14 +139,14 @@ class GuardedChannel(http.HTTPChannel):
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         if self._deadline_at is None and not self._handlingRequest:
             self._deadline_at = time.monotonic() + self.header_timeout_seconds
-            self._head_start = data[:HEAD_KEPT]
+            self._head_start = data
             if _LF in data and _CRLF not in data:
                 # Twisted reads request lines up to CRLF only: it would wait for the rest
                 # until the header deadline and answer 408.
-                self._refuse_head()
+                self._reject(BAD_REQUEST)
                 return
         if self.line_mode and self._folds_a_header(data):
-            self._refuse_head()
+            self._reject(BAD_REQUEST)  # a folded header line (above)
             return
         super().dataReceived(data)
 
@@ -173,11 +173,8 @@ class GuardedChannel(http.HTTPChannel):
         end = len(data) if end < 0 else end
         return data.find(b"\n ", 0, end) >= 0 or data.find(b"\n\t", 0, end) >= 0
 
-    def _refuse_head(self) -> None:
-        """A 400 now for a malformed head (lines ending in LF alone, a folded line)."""
-        self._reject(BAD_REQUEST)
-
     def allHeadersReceived(self) -> None:  # noqa: N802
+        self._head_start = b""  # Twisted has the request line now
         # Set before the parent runs: with no body, it completes the request at once.
         self._deadline_at = time.monotonic() + self.body_timeout_seconds
         request = self.requests[-1]
@@ -326,10 +323,6 @@ class GuardedChannel(http.HTTPChannel):
             handler.record_refusal(
                 method.decode("latin-1"), target, int(status[:3]), REASONS[status]
             )
-
-
-# As much of a request line as a refusal needs: the record keeps 512 characters of a path.
-HEAD_KEPT = 1024
 
 
 def _request_line(head: bytes) -> tuple[bytes, bytes]:

@@ -214,19 +214,18 @@ def insert(
     if not objects:
         return
     table: type[models.Model] = model if model is not None else type(objects[0])
-    insert_values(table, values(objects, table), len(objects), most=most)
+    insert_values(table, values(objects, table), most=most)
 
 
-def insert_values(
-    model: type[models.Model], params: list[Any], count: int, *, most: int = MAX_ROWS
-) -> None:
-    """INSERT `count` rows of `model` whose column values `values()` gave, in order."""
-    if not count:
+def insert_values(model: type[models.Model], params: list[Any], *, most: int = MAX_ROWS) -> None:
+    """INSERT the rows of `model` whose column values `values()` gave, one after another."""
+    if not params:
         return
     conn = connections["default"]  # resolved once: the proxy object costs per attribute
     fields = model._meta.concrete_fields
     width = len(fields)
-    assert len(params) == count * width, "values() of another model, or rows missing"
+    count, partial_row = divmod(len(params), width)
+    assert not partial_row, "values() of another model"
     per_statement = max(1, min(most, MAX_ROWS, conn.ops.bulk_batch_size(fields, range(count))))
     with conn.cursor() as cursor, conn.wrap_database_errors:
         execute, placeholder = _execute(conn, cursor)

@@ -360,7 +360,6 @@ class Prepared:
     rows: list[Request]
     request_values: list[Any]
     payload_values: list[Any]
-    payloads: int
 
     def begins(self, batch: list[RequestRecord]) -> bool:
         """Whether these are the rows of `batch`'s first records."""
@@ -378,7 +377,6 @@ def prepare(batch: list[RequestRecord], table: cost.PriceTable) -> Prepared:
         rows=rows,
         request_values=bulk.values(rows, Request),
         payload_values=bulk.values(payloads, RequestPayload),
-        payloads=len(payloads),
     )
 
 
@@ -388,7 +386,6 @@ def joined(parts: list[Prepared]) -> Prepared:
         rows=[row for part in parts for row in part.rows],
         request_values=[value for part in parts for value in part.request_values],
         payload_values=[value for part in parts for value in part.payload_values],
-        payloads=sum(part.payloads for part in parts),
     )
 
 
@@ -403,10 +400,8 @@ def write_batch(batch: list[RequestRecord], prepared: Prepared | None = None) ->
         prepared = joined([prepared, rest]) if prepared is not None else rest
     tune_recorder_connection()
     with transaction.atomic():
-        bulk.insert_values(Request, prepared.request_values, len(prepared.rows))
-        bulk.insert_values(
-            RequestPayload, prepared.payload_values, prepared.payloads, most=PAYLOAD_ROWS
-        )
+        bulk.insert_values(Request, prepared.request_values)
+        bulk.insert_values(RequestPayload, prepared.payload_values, most=PAYLOAD_ROWS)
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
     return prepared.rows

@@ -4,7 +4,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -121,11 +121,25 @@ async def test_without_a_fresh_price_table_the_thread_builds_the_rows(
 
 
 @override_settings(RECORDER_FLUSH_MS=10_000)
-async def test_the_rows_wait_for_a_moment_without_requests(fresh_prices: None) -> None:
+@pytest.mark.parametrize(
+    "then",
+    [
+        # The gap it waited for: it builds the rows then.
+        pytest.param(write_behind.Recorder.request_ended, id="the-request-ends"),
+        # Two side by side: a load that leaves no gap, and waiting for one would hold
+        # every flush back (the records a crash can lose, and the memory they take); the
+        # thread builds the rows at once.
+        pytest.param(write_behind.Recorder.request_began, id="another-begins"),
+    ],
+)
+async def test_a_flush_waits_with_a_request_in_flight_until_it_ends_or_another_begins(
+    fresh_prices: None, then: Callable[[write_behind.Recorder], None]
+) -> None:
     recorder, flush = await waiting_flush(first := record())
     waited = not flush.done()
-    recorder.request_ended()
-    await asyncio.wait_for(flush, 5)
+
+    then(recorder)
+    await asyncio.wait_for(flush, 2)  # long before the 6 s it may look for gaps
 
     assert waited
     assert await sync_to_async(Request.objects.filter(pk=first.id).exists)()
@@ -146,22 +160,6 @@ async def test_under_constant_load_the_thread_builds_the_rows_after_a_share_of_t
 
     assert took >= 0.1 * write_behind.PREPARE_PATIENCE
     assert await sync_to_async(Request.objects.count)() == 40
-
-
-@override_settings(RECORDER_FLUSH_MS=10_000)
-async def test_with_requests_in_flight_side_by_side_the_thread_builds_the_rows_at_once(
-    fresh_prices: None,
-) -> None:
-    # Such a load leaves no gap: waiting for one would hold every flush back (the records
-    # a crash can lose, and the memory they take).
-    recorder, flush = await waiting_flush(first := record())
-    waited_for_one = not flush.done()
-
-    recorder.request_began()
-    await asyncio.wait_for(flush, 2)  # long before the 6 s it may look for gaps
-
-    assert waited_for_one
-    assert await sync_to_async(Request.objects.filter(pk=first.id).exists)()
 
 
 @override_settings(RECORDER_FLUSH_MS=10_000)

@@ -319,10 +319,10 @@ def test_payloads_go_in_statements_of_a_bounded_size(monkeypatch: pytest.MonkeyP
     sizes: list[int] = []
     real_insert = write_behind.bulk.insert_values
 
-    def insert(model: object, params: list, count: int, **options: int) -> None:
+    def insert(model: object, params: list, **options: int) -> None:
         if model is write_behind.RequestPayload:
             sizes.append(options["most"])
-        real_insert(model, params, count, **options)  # type: ignore[arg-type]
+        real_insert(model, params, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(write_behind.bulk, "insert_values", insert)
     headers = [(b"content-type", b"application/json")]
