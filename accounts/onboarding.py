@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 EXPIRED_MESSAGE = "OAuth session expired or invalid. Please try again."
 MODE_LABELS = {"max": "Claude Max", "console": "Claude Console"}
+NO_REFRESH_TOKEN_MESSAGE = (
+    "Anthropic's answer to the login carried no refresh token, so the account could not stay "
+    "logged in; nothing was saved. Please log in again."
+)
 
 
 class OnboardingError(ValueError):
@@ -92,7 +96,8 @@ async def finish(*, session_id: str | uuid.UUID, pasted_code: str) -> Finished:
 
     1. Load the pending login (unknown or expired: OnboardingError(EXPIRED_MESSAGE)).
     2. Check the pasted state is this login's, then exchange the code.
-    3. Console mode (or no refresh token): create a permanent API key, keep only it.
+    3. Max mode keeps the tokens (refused without a refresh token); console mode creates
+       a permanent API key and keeps only it.
     4. Create or update the account, forget the pending login.
     Raises OnboardingError, or oauth.OAuthError when the OAuth endpoint fails.
     """
@@ -187,9 +192,16 @@ async def _pending(session_id: str | uuid.UUID) -> OAuthSession:
 
 
 async def _credentials_for(mode: str, grant: oauth.TokenGrant) -> Credentials:
-    # As ccflare (docs/compatibility.md): console logins, and any login without a refresh
-    # token, become a permanent API key; the short-lived access token is then dropped.
-    if mode == "max" and grant.refresh_token:
+    """A Max login's refreshable tokens, or a console login's permanent API key.
+
+    ccflare turned a Max login that came back without a refresh token into an API key.
+    A Max token has no scope to create one, and if it had, the account would be billed
+    per token instead of by the subscription: the login is refused instead, saving
+    nothing, so the user simply logs in again (docs/compatibility.md).
+    """
+    if mode == "max":
+        if not grant.refresh_token:
+            raise OnboardingError(NO_REFRESH_TOKEN_MESSAGE)
         return Credentials(
             kind=Account.Kind.OAUTH,
             access_token=grant.access_token,

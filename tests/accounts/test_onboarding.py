@@ -96,6 +96,23 @@ def test_max_login_stores_refreshable_tokens(oauth_upstream: FakeUpstream) -> No
     assert not OAuthSession.objects.exists()
 
 
+def test_max_login_without_a_refresh_token_is_refused_and_saves_nothing(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    # ccflare made such a login a Console API key: billed per token, not by the subscription.
+    make_oauth_account(name="work", refresh_token="sk-ant-ort01-old")
+    grant = {"access_token": "sk-ant-oat01-alone-token", "expires_in": 3600, "token_type": "Bearer"}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=200, body=grant)
+    started = start(name="work", mode="max")
+
+    with pytest.raises(onboarding.OnboardingError, match="no refresh token"):
+        finish(session_id=started.session_id, pasted_code=f"code1#{state_of(started.auth_url)}")
+
+    account = Account.objects.get(name="work")
+    assert (account.kind, account.refresh_token) == (Account.Kind.OAUTH, "sk-ant-ort01-old")
+    assert oauth_calls(oauth_upstream)["api_keys"] == []
+
+
 def test_console_login_stores_only_the_created_api_key(oauth_upstream: FakeUpstream) -> None:
     started = start(name="console", mode="console")
 
