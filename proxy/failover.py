@@ -216,9 +216,10 @@ def _exhausted(
     outcome.retry_after = _seconds_until(back, now) if back is not None else None
     if blocked and len(blocked) == sum(1 for _, h in healths if h.usable or _limited(h)):
         outcome.status, outcome.error_type = 429, "rate_limit_error"
-        # Only per-model caps hold them: say which, or it reads as if nothing could be served.
-        capped = None if any(_limited(h) for _, h in healths) else family
-        outcome.message = _limited_words(len(blocked), capped, wait=outcome.retry_after)
+        limited = sum(1 for _, h in healths if _limited(h))
+        outcome.message = _limited_words(
+            limited, len(blocked) - limited, family, wait=outcome.retry_after
+        )
     elif tried and any(h.usable for _, h in healths):
         outcome.status, outcome.retry_after = 502, None
         outcome.message = f"All accounts failed to proxy the request ({outcome.attempts} attempted)"
@@ -231,11 +232,17 @@ def _exhausted(
     return outcome
 
 
-def _limited_words(count: int, family: str | None, *, wait: int | None) -> str:
-    held = f"have reached their {family} limit (other models are served)" if family else None
-    return (
-        f"All {count} usable accounts {held or 'are rate-limited'}; the first is back in {wait} s"
-    )
+def _limited_words(limited: int, capped: int, family: str | None, *, wait: int | None) -> str:
+    """Why every usable account is held: its own limit, or its cap on the request's model
+    family. A cap is named, or it reads as if nothing could be served."""
+    served = "(other models are served)"
+    if limited and capped:
+        held = f"are held: {limited} rate-limited, {capped} at their {family} limit {served}"
+    elif capped:
+        held = f"have reached their {family} limit {served}"
+    else:
+        held = "are rate-limited"
+    return f"All {limited + capped} usable accounts {held}; the first is back in {wait} s"
 
 
 def _limit_until(account: Account, now: datetime, family: str | None) -> datetime | None:

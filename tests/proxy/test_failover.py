@@ -361,6 +361,27 @@ async def test_a_429_retry_after_waits_out_a_model_cap_that_outlasts_the_account
     assert fake.log() == []
 
 
+async def test_a_429_says_which_accounts_are_rate_limited_and_which_capped_on_the_model(
+    fake: FakeUpstream,
+) -> None:
+    # Was "All 3 usable accounts are rate-limited": two of them serve every other model.
+    now = timezone.now()
+    cap = {"sonnet": {"until": (now + timedelta(days=2)).isoformat(), "claim": "seven_day_sonnet"}}
+    await make(make_account, name="a", api_key=KEY_A, rate_limited_until=now + timedelta(hours=1))
+    await make(make_account, name="b", api_key=KEY_B, model_limits=cap)
+    await make(make_account, name="c", api_key="sk-ant-api03-c", model_limits=cap)
+
+    outcome = await forward(fake)
+
+    assert (outcome.status, outcome.error_type) == (429, "rate_limit_error")
+    assert outcome.message == (
+        "All 3 usable accounts are held: 1 rate-limited, 2 at their sonnet limit "
+        f"(other models are served); the first is back in {outcome.retry_after} s"
+    )
+    assert 3599 <= outcome.retry_after <= 3600
+    assert fake.log() == []
+
+
 async def test_every_account_limited_with_a_wait_of_zero_still_gives_429(
     fake: FakeUpstream,
 ) -> None:
