@@ -40,6 +40,9 @@ RESTART_DELAY_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
 # Set in each worker's environment: the pid of the parent it must not outlive.
 SUPERVISOR_PID = "CCFLARE_SUPERVISOR_PID"
+# The supervisor's own folder in the temporary directory, and its live hub's socket there.
+RUNTIME_PREFIX = "ccflare-"
+HUB_SOCKET = "live-hub.sock"
 
 
 def claim_port(host: str, port: int) -> None:
@@ -69,6 +72,26 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
+
+
+def sweep_dead_runtimes(folder: Path) -> None:
+    """Remove what supervisors killed outright (SIGKILL, OOM) left in `folder`.
+
+    Such a supervisor leaves its runtime folder behind, one per crash. A folder of ours
+    whose hub socket takes no connection belongs to no running server; one that does, or
+    that has no socket yet (a supervisor starting), is left alone.
+    """
+    for runtime in folder.glob(f"{RUNTIME_PREFIX}*"):
+        hub = runtime / HUB_SOCKET
+        try:
+            if runtime.lstat().st_uid != os.getuid() or not hub.is_socket():
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.connect(str(hub))
+        except ConnectionRefusedError:
+            shutil.rmtree(runtime, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def fresh_metrics_dir(data_dir: Path) -> Path:
@@ -173,8 +196,9 @@ def serve(*, count: int, host: str, port: int, data_dir: Path) -> int:
     """Serve with `count` daphne workers until SIGTERM/SIGINT; returns the exit code."""
     claim_port(host, port)
     socks = [listening_socket(host, port) for _ in range(count)]
-    runtime = Path(tempfile.mkdtemp(prefix="ccflare-"))
-    hub_path = str(runtime / "live-hub.sock")
+    sweep_dead_runtimes(Path(tempfile.gettempdir()))
+    runtime = Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX))
+    hub_path = str(runtime / HUB_SOCKET)
     try:
         start_hub(hub_path)
         env = {

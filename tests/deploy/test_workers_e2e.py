@@ -297,12 +297,12 @@ def refused(port: int) -> bool:
     return False
 
 
-def test_workers_stop_when_the_supervisor_is_killed_outright(
+def test_workers_stop_when_the_supervisor_is_killed_outright_and_the_next_start_tidies_up(
     fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "WORKERS": "2"}
     # Killed outright, the supervisor leaves its runtime folder (the live hub's socket)
-    # behind: in the test's own folder, not one more in /tmp per run.
+    # behind, here in the test's own folder.
     env["TMPDIR"] = str(tmp_path)
     with (tmp_path / "server.log").open("wb") as output:
         process, port = servers.start_served(env=env, output=output)
@@ -313,6 +313,17 @@ def test_workers_stop_when_the_supervisor_is_killed_outright(
 
     assert wait_for(lambda: not any(alive(pid) for pid in workers), timeout=30)
     assert refused(port)
+    left = list(tmp_path.glob("ccflare-*"))
+    assert len(left) == 1
+
+    # The next start sweeps it, and keeps its own.
+    with (tmp_path / "server-2.log").open("wb") as output:
+        process, _ = servers.start_served(env=env, output=output)
+        try:
+            assert [p for p in tmp_path.glob("ccflare-*") if p not in left] != []
+            assert not left[0].exists()
+        finally:
+            servers.stop(process)
 
 
 def alive(pid: int) -> bool:

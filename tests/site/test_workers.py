@@ -57,3 +57,22 @@ def test_a_stop_that_arrives_while_a_worker_starts_reaches_that_worker_too(
     supervisor.spawn(1)  # as the start-up loop would next: stopping, so none is started
 
     assert [process.signals for process in started] == [[signal.SIGTERM]]
+
+
+def test_a_runtime_folder_left_by_a_killed_supervisor_is_swept_and_no_other(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("sw")  # short: a socket's path has at most 107 bytes
+    for name in ("ccflare-dead", "ccflare-live", "ccflare-new", "other-dead"):
+        (folder / name).mkdir()
+    for name in ("ccflare-dead", "other-dead"):
+        # As a killed supervisor's hub leaves it: the socket's file, nobody listening.
+        with socket.socket(socket.AF_UNIX) as gone:
+            gone.bind(str(folder / name / workers.HUB_SOCKET))
+    with socket.socket(socket.AF_UNIX) as serving:
+        serving.bind(str(folder / "ccflare-live" / workers.HUB_SOCKET))
+        serving.listen()
+
+        workers.sweep_dead_runtimes(folder)
+
+    assert sorted(p.name for p in folder.iterdir()) == ["ccflare-live", "ccflare-new", "other-dead"]
