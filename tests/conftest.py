@@ -25,6 +25,7 @@ from hypothesis import settings as hypothesis_settings
 from accounts.models import Account
 from analytics import price_seed
 from analytics.models import ModelPrice
+from analytics.reporting import report_cache
 from tests import servers
 from tests.webhook import WebhookReceiver
 
@@ -47,6 +48,13 @@ hypothesis_settings.load_profile("ci" if in_ci() else "dev")
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def no_report_kept_between_tests() -> Iterator[None]:
+    """A slow report one test built must not answer the next one's (another database)."""
+    yield
+    report_cache.forget()
 
 
 @dataclass

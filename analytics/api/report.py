@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from analytics.reporting import report
+from analytics.reporting import report, report_cache
 from analytics.schemas import AnalyticsQuery, split_list
 
 router = Router(tags=["analytics"])
@@ -20,4 +20,4 @@ def get_analytics(request: HttpRequest, params: Query[AnalyticsQuery]) -> dict:
         model_breakdown=params.modelBreakdown,
         client_keys=split_list(params.clientKey),
     )
-    return report.build(filters)
+    return report_cache.build(filters)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Account
 from analytics.models import Request, RequestPayload
 from analytics.operations import logs, runtime
+from analytics.reporting import report_cache
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def cleanup(*, now: datetime | None = None) -> CleanupResult:
         RequestPayload.objects.filter(request__timestamp__lt=max(payload_cutoff, request_cutoff))
     )
     removed_requests = _delete_in_batches(Request.objects.filter(timestamp__lt=request_cutoff))
+    if removed_requests:
+        report_cache.forget()
     logger.info(
         "maintenance.cleanup removed_requests=%d removed_payloads=%d",
         removed_requests,
@@ -127,7 +130,9 @@ def _vacuum_sqlite(cursor: Any) -> None:
 def clear_history() -> int:
     """Delete every recorded request and its payload; returns the number of requests."""
     _delete_in_batches(RequestPayload.objects.all())
-    return _delete_in_batches(Request.objects.all())
+    removed = _delete_in_batches(Request.objects.all())
+    report_cache.forget()
+    return removed
 
 
 def reset_stats() -> int:

@@ -16,7 +16,7 @@ from accounts import forecast, health, selection, usage_reply
 from accounts.models import Account, Health, HealthState
 from analytics.models import Request
 from analytics.operations import runtime
-from analytics.reporting import aggregates, queries, report
+from analytics.reporting import aggregates, queries, report, report_cache
 from lib import conversation
 
 # How many requests the Requests page loads, and the Overview's live feed shows.
@@ -136,7 +136,7 @@ def overview_data() -> dict:
     """What the Overview shows first: the report for the default range, errors, activity."""
     return {
         "range": DEFAULT_RANGE,
-        "report": report.build(report.Filters(range=DEFAULT_RANGE)),
+        "report": report_cache.build(report.Filters(range=DEFAULT_RANGE)),
         "recentErrors": queries.recent_errors(Request.objects.all(), limit=5),
         "activity": queries.recent_requests(limit=ACTIVITY_SIZE),
         "accounts": account_names(),
@@ -154,7 +154,7 @@ def retention() -> dict:
 def analytics_data() -> dict:
     return {
         "range": DEFAULT_RANGE,
-        "report": report.build(report.Filters(range=DEFAULT_RANGE)),
+        "report": report_cache.build(report.Filters(range=DEFAULT_RANGE)),
         "accountChoices": [*account_names().values(), aggregates.NO_ACCOUNT],
         "modelChoices": known_models(),
     }

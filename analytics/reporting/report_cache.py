@@ -1,0 +1,86 @@
+"""Reports slow to build are reused for a while, so that watching them cannot load the server.
+
+The dashboard's overview asks for its report again every few seconds while requests come
+in (static/js/overview.js), and each open tab and TUI asks on its own. On a busy install a
+report is slow: 1.5 s of the server's CPU over a day of 110,000 requests here, 6 s over 30
+days of 600,000. A dashboard left open then kept the server building reports about all the
+time, on the cores the proxy needs. So a report that took SLOW_SECONDS or more is reused
+for REUSE_FACTOR times as long as it took (within MIN_REUSE_SECONDS and MAX_REUSE_SECONDS):
+building one set of filters then takes at most about a tenth of a core, however many look.
+A quick report, as on most installs, is built afresh every time, exact to the last request.
+Clearing the history (`forget`) drops what this process kept.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from analytics.reporting import report
+
+SLOW_SECONDS = 0.2
+REUSE_FACTOR = 10
+MIN_REUSE_SECONDS = 2.0
+MAX_REUSE_SECONDS = 60.0
+# Sets of filters kept at once (each report is tens of KB).
+KEPT = 32
+
+_Key = tuple[Any, ...]
+_kept: OrderedDict[_Key, tuple[float, float, dict]] = OrderedDict()  # built at, reuse, report
+# Sync views may run in several threads at once. Two that miss at the same moment both
+# build: rare, and cheaper than making the others wait.
+_guard = threading.Lock()
+
+
+def build(filters: report.Filters) -> dict:
+    """The report for these filters: a slow one built recently, or a new one (shared:
+    not to be changed by the caller)."""
+    key = _key(filters)
+    kept = _fresh(key)
+    if kept is not None:
+        return kept
+    started = time.perf_counter()
+    built = report.build(filters)
+    took = time.perf_counter() - started
+    if took >= SLOW_SECONDS:
+        _keep(key, built, min(MAX_REUSE_SECONDS, max(MIN_REUSE_SECONDS, took * REUSE_FACTOR)))
+    return built
+
+
+def forget() -> None:
+    """Drop every kept report (the history was cleared: they count what is gone)."""
+    with _guard:
+        _kept.clear()
+
+
+def _key(filters: report.Filters) -> _Key:
+    return (
+        filters.range,
+        tuple(filters.accounts),
+        tuple(filters.models),
+        filters.status,
+        filters.cumulative,
+        filters.model_breakdown,
+        tuple(filters.client_keys),
+    )
+
+
+def _fresh(key: _Key) -> dict | None:
+    with _guard:
+        entry = _kept.get(key)
+        if entry is None:
+            return None
+        built_at, reuse, kept = entry
+        # Wall time, so that a clock set back cannot keep a report for ever.
+        if 0 <= time.time() - built_at < reuse:
+            return kept
+        del _kept[key]
+        return None
+
+
+def _keep(key: _Key, built: dict, reuse: float) -> None:
+    with _guard:
+        _kept[key] = (time.time(), reuse, built)
+        _kept.move_to_end(key)
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
