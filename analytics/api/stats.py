@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from analytics.operations import maintenance
-from analytics.reporting import queries
+from analytics.reporting import report_cache
 from analytics.schemas import StatsQuery, split_list
 
 router = Router(tags=["stats"])
@@ -12,7 +12,7 @@ router = Router(tags=["stats"])
 
 @router.get("", operation_id="analytics_api_get_stats")
 def get_stats(request: HttpRequest, params: Query[StatsQuery]) -> dict:
-    return queries.stats(client_keys=split_list(params.clientKey))
+    return report_cache.stats(split_list(params.clientKey))
 
 
 @router.post("/reset", operation_id="analytics_api_reset_stats")

@@ -25,6 +25,13 @@ def requests_counted(client: Client, at: datetime, query: str = "") -> int:
     return response.json()["totals"]["requests"]
 
 
+def stats_counted(client: Client, at: datetime, query: str = "") -> int:
+    with time_machine.travel(at, tick=False):
+        response = client.get(f"/api/stats{query}")
+    assert response.status_code == 200, response.content
+    return response.json()["totalRequests"]
+
+
 @pytest.fixture
 def every_report_slow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report_cache, "SLOW_SECONDS", 0.0)
@@ -43,6 +50,22 @@ def test_a_slow_report_is_reused_for_a_while_then_built_again(api_client: Client
     assert requests_counted(api_client, later, "?range=7d") == 2
     expired = NOW + timedelta(seconds=report_cache.MAX_REUSE_SECONDS)
     assert requests_counted(api_client, expired) == 2
+
+
+@pytest.mark.usefixtures("every_report_slow")
+def test_slow_stats_are_reused_as_reports_are_and_per_client_key(api_client: Client) -> None:
+    make_request(timestamp=NOW - timedelta(minutes=5))
+    assert stats_counted(api_client, NOW) == 1
+    assert stats_counted(api_client, NOW, "?clientKey=no_key") == 1
+
+    make_request(timestamp=NOW - timedelta(minutes=1))
+    later = NOW + timedelta(seconds=report_cache.MIN_REUSE_SECONDS / 2)
+
+    assert stats_counted(api_client, later) == 1
+    assert stats_counted(api_client, later, "?clientKey=no_key") == 1
+    assert stats_counted(api_client, later, "?clientKey=no_key,other") == 2
+    expired = NOW + timedelta(seconds=report_cache.MAX_REUSE_SECONDS)
+    assert stats_counted(api_client, expired) == 2
 
 
 def test_a_quick_report_is_built_afresh_every_time(
