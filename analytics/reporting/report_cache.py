@@ -29,8 +29,8 @@ KEPT = 32
 
 _Key = tuple[Any, ...]
 _kept: OrderedDict[_Key, tuple[float, float, dict]] = OrderedDict()  # built at, reuse, report
-# Sync views may run in several threads at once. Two that miss at the same moment both
-# build: rare, and cheaper than making the others wait.
+# Sync views may run in several threads at once; two that miss at the same moment both
+# build (rare), and the later one is kept.
 _guard = threading.Lock()
 
 
