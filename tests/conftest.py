@@ -50,6 +50,24 @@ def fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, and at the end the database sessions that threads still hold go first.
+
+    The account pool's, the budgets' and the executors' threads each keep a connection of
+    their own. On PostgreSQL the test database could then not be dropped at the end ("is
+    being accessed by other users", a warning at the end of every run).
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def no_report_kept_between_tests() -> Iterator[None]:
     """A slow report one test built must not answer the next one's (another database)."""
