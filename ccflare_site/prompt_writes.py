@@ -13,8 +13,6 @@ set it): what is sent is already gathered per turn, and a stream's event must no
 """
 
 import asyncio
-import contextlib
-import socket
 from typing import Any
 
 from twisted.internet import tcp
@@ -30,13 +28,12 @@ class PromptServer(tcp.Server):
     _flush_pending = False
     _drain_waiters: list[asyncio.Future[None]] | None = None
 
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # A stream's events leave one send each. With Nagle's algorithm on (Twisted's
         # default), one that followed an event the client had not acknowledged yet waited
         # for that acknowledgement, which the client may delay up to 40 ms.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.setTcpNoDelay(True)
 
     def startWriting(self) -> None:  # noqa: N802 (Twisted's name)
         if self._flush_pending:
