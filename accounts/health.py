@@ -6,7 +6,8 @@ Whose fault is it:
   refreshed, a network error that another account did not get on the same request, a
   401 that survives a fresh token (cool down, doubling);
 - the account's limits: a 429 or a `rejected` status with rate-limit headers benches the
-  account until the window's reset, or only one model family for a per-model weekly cap;
+  account until the window's reset, or only one model family for a per-model weekly cap
+  or a 429 that no account-wide window explains (an API key's per-model-class limit);
 - nobody's (upstream-wide): 529 overloaded and 5xx are retried in place and then relayed,
   and a 429 with no rate-limit headers at all is about that request only. They never bench
   an account: benching every account the incident touches would turn Anthropic's outage
@@ -116,8 +117,12 @@ def rate_limited(until: datetime) -> Fields:
     return {"rate_limited_until": until}
 
 
+# The claim of a family's cap from a 429 that no account-wide window explains.
+MODEL_RATE_LIMIT = "model_rate_limit"
+
+
 def family_cap(*, until: datetime, claim: str) -> dict[str, str]:
-    """A per-model weekly cap's entry in `model_limits`: only its family is benched."""
+    """A per-model cap's entry in `model_limits`: only its family is benched."""
     return {"until": until.isoformat(), "claim": claim}
 
 

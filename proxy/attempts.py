@@ -14,8 +14,13 @@ what the answer says about the account.
 - A 429 or a hard unified status with rate-limit headers benches the account until the
   reset, or only the model family of a per-model weekly cap; a 429 with no rate-limit
   headers at all is about this request: it moves on and benches nobody.
+- A 429 that no account-wide window explains (no hard unified status, no window at 100%)
+  is a limit of the model class asked for, as an API key's are kept: only that model
+  family sits out, unless the model is of no known family.
 - A 401 on an endpoint that proves the credential refreshes an OAuth token once, or marks
-  the credential dead; on any other path it is relayed and proves nothing.
+  the credential dead (accounts.recheck asks again later); on any other path, or as a
+  page of something in front of the API instead of the API's error JSON, it is relayed
+  and proves nothing.
 """
 
 import asyncio
@@ -155,15 +160,19 @@ def _bench(
     """Mark the limit (the account, or one model family) and say so for the trace."""
     moment = _dt(until)
     assert moment is not None
-    capped = health.claim_family(info.claim)
+    capped, claim = health.claim_family(info.claim), info.claim
     if capped is not None and family is not None and health.model_family(capped) is None:
         # A claim naming a family no model is known by (a name Anthropic adds later): the
         # family refused is the request's, or every call of it would be refused again.
         # A known family is kept as named, whichever request brought the news.
         capped = family
-    if capped is not None and info.claim is not None:
-        pool.cap_family(account, capped, health.family_cap(until=moment, claim=info.claim))
-        scope = f"its {capped} limit ({info.claim})"
+    if capped is None and family is not None and not ratelimit.account_wide(info):
+        # No account-wide window holds it: a limit of the model class asked for (an API
+        # key's requests or tokens a minute, a burst). The other models are not held.
+        capped, claim = family, health.MODEL_RATE_LIMIT
+    if capped is not None and claim is not None:
+        pool.cap_family(account, capped, health.family_cap(until=moment, claim=claim))
+        scope = f"its {capped} limit ({claim})"
     else:
         pool.update(account, **health.rate_limited(moment))
         scope = "rate-limited"
@@ -230,6 +239,13 @@ async def _after_401(
     if not proves_credential(turn.call.path):
         turn.outcome.trace.append(trace(account, "401 on an endpoint that does not prove the key"))
         return response
+    if not is_api_answer(response):
+        # A page of something in front of the API (a gateway, a captive portal): no
+        # verdict on the credential, and every other account would meet the same page.
+        turn.outcome.trace.append(
+            trace(account, "401 that is not the API's (no JSON): relayed, no account condemned")
+        )
+        return response
     if not account.can_refresh:
         reason = "credential rejected by the upstream (HTTP 401)"
         pool.update(account, **health.credential_rejected(reason))
@@ -254,6 +270,15 @@ async def _after_401(
         turn.outcome.trace.append(trace(account, "401 again after the refresh: cooling down"))
         return _relay_if_last(retry, is_last=is_last)
     return retry
+
+
+def is_api_answer(response: Response) -> bool:
+    """Whether an error answer is the API's own (its error JSON), not a page of something
+    in front of it; a missing content type counts as the API's (only a page says it is one)."""
+    content_type = response.headers.get("content-type")
+    if content_type is None:
+        return True
+    return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
 def _relay_if_last(response: Response, *, is_last: bool) -> Response | None:

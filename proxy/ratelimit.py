@@ -70,7 +70,14 @@ _LIMIT_PREFIXES = (b"anthropic-ratelimit-", b"x-ratelimit-")
 
 def is_blocking(status_code: int, info: RateLimitInfo) -> bool:
     """A 429, a hard unified status, or a window at 100% takes the account out."""
-    if status_code == 429 or info.status in HARD_STATUSES:
+    return status_code == 429 or account_wide(info)
+
+
+def account_wide(info: RateLimitInfo) -> bool:
+    """Whether a blocking answer names a window of the whole account: a hard unified
+    status or a window at 100%. A 429 without one is a limit of the model class asked
+    for (an API key's requests or tokens a minute) or a burst."""
+    if info.status in HARD_STATUSES:
         return True
     return _full(info.five_hour_utilization) or _full(info.seven_day_utilization)
 

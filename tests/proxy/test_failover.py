@@ -7,7 +7,7 @@ code in the test process, where a mutation tool can see what they cover.
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -56,13 +56,14 @@ async def fake(fake_upstream: FakeUpstream, settings: Any) -> AsyncIterator[Fake
 CLIENT_KEY_HEADER = (b"x-test-client-key", b"cck_never-forwarded")
 
 
-async def forward(fake: FakeUpstream) -> failover.Outcome:
+async def forward(fake: FakeUpstream, *, model: str | None = None) -> failover.Outcome:
     headers = [
         (b"content-type", b"application/json"),
         (b"x-api-key", b"client-own-key"),
         CLIENT_KEY_HEADER,
     ]
-    call = failover.Call("POST", f"{fake.url}/v1/messages", headers, BODY)
+    body = BODY if model is None else BODY.replace(b"claude-sonnet-4-6", model.encode())
+    call = failover.Call("POST", f"{fake.url}/v1/messages", headers, body)
     outcome = await failover.forward(call, strip=frozenset({"x-test-client-key"}))
     if outcome.response is not None:
         outcome.response.release()
@@ -211,6 +212,42 @@ async def test_a_known_family_cap_reported_on_another_models_answer_benches_that
     assert saved.rate_limited_until is None
 
 
+async def test_an_api_keys_429_without_a_unified_window_benches_only_that_model_family(
+    fake: FakeUpstream,
+) -> None:
+    # Console keys' limits are kept per model class: the Sonnet limit full says nothing
+    # about Opus. Before, the whole account sat out, and an Opus call got a 429 unasked.
+    a = await make(make_account, name="a", api_key=KEY_A)
+    per_minute = {"retry-after": "20", "anthropic-ratelimit-output-tokens-remaining": "0"}
+    fake.add_rule(credential=KEY_A, model="sonnet", status=429, headers=per_minute)
+
+    sonnet = await forward(fake)
+    opus = await forward(fake, model="claude-opus-4-1")
+
+    assert (sonnet.response, sonnet.status, sonnet.account.name) == (None, 429, "a")
+    assert outcomes(sonnet)[0][1].startswith("its sonnet limit (model_rate_limit) is reached")
+    assert (opus.response.status, opus.account.name) == (200, "a")
+    assert len(fake.log()) == 2
+    saved = await stored(a)
+    assert saved.rate_limited_until is None
+    assert list(saved.model_limits) == ["sonnet"]
+    left = datetime.fromisoformat(saved.model_limits["sonnet"]["until"]) - timezone.now()
+    assert timedelta(seconds=18) < left <= timedelta(seconds=20)
+
+
+async def test_a_429_without_a_unified_window_for_a_model_of_no_family_benches_the_account(
+    fake: FakeUpstream,
+) -> None:
+    a = await a_then_b()
+    fake.add_rule(credential=KEY_A, status=429, headers={"retry-after": "20"})
+
+    outcome = await forward(fake, model="some-future-model")
+
+    assert (outcome.response.status, outcome.account.name) == (200, "b")
+    saved = await stored(a)
+    assert saved.rate_limited_until is not None and saved.model_limits == {}
+
+
 async def test_overloaded_is_retried_in_place_then_relayed_and_benches_nobody(
     fake: FakeUpstream,
 ) -> None:
@@ -281,6 +318,25 @@ async def test_a_rejected_api_key_needs_reauth_and_the_last_accounts_401_is_rela
         ("b", "served"),
     ]
     assert (await stored(a)).reauth_reason == "credential rejected by the upstream (HTTP 401)"
+
+
+async def test_a_401_page_from_something_in_front_of_the_api_condemns_no_account(
+    fake: FakeUpstream,
+) -> None:
+    # A gateway's login page is no verdict on a key. Before, every account went to
+    # "needs re-auth" on the one request, and stayed there when the page went away.
+    a = await a_then_b()
+    fake.add_rule(credential="*", status=401, body="<html><body>401 Authorization Required</body>")
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (401, "a")
+    assert outcomes(outcome)[0] == (
+        "a",
+        "401 that is not the API's (no JSON): relayed, no account condemned",
+    )
+    assert len(fake.log()) == 1
+    assert (await stored(a)).reauth_reason is None
 
 
 async def test_an_oauth_401_refreshes_the_token_once_and_retries(fake: FakeUpstream) -> None:
