@@ -102,6 +102,10 @@ def succeeded(account: HealthFields) -> Fields:
     return {"failure_streak": 0} if account.failure_streak else {}
 
 
+# The reason of a credential a 401 on inference refused (accounts.recheck asks again later).
+REJECTED_BY_UPSTREAM = "credential rejected by the upstream (HTTP 401)"
+
+
 def credential_rejected(reason: str) -> Fields:
     """The credential itself is dead: only new credentials bring the account back."""
     return {"reauth_reason": reason[:200]}

@@ -1,4 +1,5 @@
-"""Getting credentials into a named account: the two-step OAuth login and long-lived tokens.
+"""Getting credentials into a named account: the two-step OAuth login, long-lived tokens
+and API keys.
 
 One implementation behind the `add_account` command, the admin's "Add Claude
 account" page and POST /api/oauth/init + /callback. A name that already exists
@@ -132,6 +133,21 @@ def add_setup_token(
         name=name, credentials=credentials, tier=tier, priority=priority
     )
     return Finished(account=account, created=created, mode="max")
+
+
+def add_api_key(
+    *, name: str, api_key: str, tier: int | None = None, priority: int | None = None
+) -> Finished:
+    """Store a Console API key the user already has: a new account, or the new key of one that
+    exists (how a key in "needs re-auth" is replaced from the command line)."""
+    name = _clean(validation.clean_name, name)
+    api_key = _clean(validation.clean_api_key, api_key)
+    _check(mode="console", tier=tier, priority=priority)
+    credentials = Credentials(kind=Account.Kind.API_KEY, api_key=api_key)
+    account, created = save_credentials(
+        name=name, credentials=credentials, tier=tier, priority=priority
+    )
+    return Finished(account=account, created=created, mode="")
 
 
 def save_credentials(

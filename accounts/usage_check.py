@@ -19,11 +19,9 @@ UPDATE, which only one of them wins.
 
 import asyncio
 import logging
-import sys
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -31,7 +29,7 @@ from django.utils import timezone
 from accounts import forecast, tokens, usage_reply
 from accounts.models import Account
 from accounts.pool import pool
-from lib import db_away, h1, reloading
+from lib import h1, reloading
 
 logger = logging.getLogger(__name__)
 
@@ -135,32 +133,9 @@ def ensure_polling() -> None:
     logger.info("accounts.usage_polling_started every=%ds", settings.USAGE_POLL_SECONDS)
 
 
-def start_with_server() -> None:
-    """Under daphne, start polling as soon as the server runs, before any request arrives.
-
-    Daphne honours no ASGI start-up hook, but it installs Twisted's asyncio reactor
-    before it loads the app: a call scheduled on it runs inside the server's event
-    loop once that starts. Elsewhere (other servers, tests) the first proxied request
-    starts it (proxy.background).
-    """
-    reactor = sys.modules.get("twisted.internet.reactor")
-    if reactor is not None and hasattr(reactor, "_asyncioEventloop"):
-        reactor.callLater(0, ensure_polling)
-
-
 async def _poll_forever() -> None:
     tick = min(float(settings.USAGE_POLL_SECONDS), MAX_TICK_SECONDS)
-    failures = reloading.FailureLog(logger, "accounts.usage_poll")
-    while True:
-        try:
-            await sync_to_async(db_away.check_connection)()
-            await check_due()
-        except Exception:
-            # The database away for a moment must not end polling for good.
-            failures.failed()
-        else:
-            failures.ok()
-        await asyncio.sleep(tick)
+    await reloading.repeat_forever(check_due, every=tick, logger=logger, name="accounts.usage_poll")
 
 
 async def _fetch(token: str, *, account_name: str) -> Any:

@@ -15,7 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from accounts import usage_check  # noqa: E402
+from accounts import background  # noqa: E402
 from ccflare_site import answer_deadline, health, routing, tuning, workers  # noqa: E402
 from ccflare_site.websocket_origin import SameOriginValidator  # noqa: E402
 from proxy import handler, replies  # noqa: E402
@@ -69,4 +69,4 @@ application = ProtocolTypeRouter(
 
 workers.follow_supervisor()
 tuning.tune()
-usage_check.start_with_server()
+background.start_with_server()

@@ -341,6 +341,10 @@ COOLDOWN_MAX_SECONDS = env_int("COOLDOWN_MAX_SECONDS", 600, minimum=1)
 # Poll each OAuth account's usage this often (seconds), so an idle account shows its
 # windows before a request finds them full; 0 turns polling off (on demand still works).
 USAGE_POLL_SECONDS = env_int("USAGE_POLL_SECONDS", 300, minimum=0)
+# A key or long-lived token a 401 refused is asked about again (GET /v1/models) this many
+# seconds later, then twice as long after each refusal up to an hour (accounts.recheck);
+# 0 turns it off.
+CREDENTIAL_RECHECK_SECONDS = env_int("CREDENTIAL_RECHECK_SECONDS", 60, minimum=0)
 
 # Maintenance
 DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 7, minimum=1)

@@ -19,6 +19,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
+from asgiref.sync import sync_to_async
+
+from lib import db_away
 from lib.shared_run import SharedRun
 
 WAIT_SECONDS = 0.5
@@ -116,3 +119,23 @@ class FailureLog:
         if self.count:
             self.logger.info("%s_recovered failures=%d", self.name, self.count)
         self.count = 0
+
+
+async def repeat_forever(
+    work: Callable[[], Awaitable[object]], *, every: float, logger: logging.Logger, name: str
+) -> None:
+    """Run `work` every `every` seconds for good, its database connection checked first.
+
+    A failure (the database away for a moment) is logged as a FailureLog logs it and
+    does not end the loop.
+    """
+    failures = FailureLog(logger, name)
+    while True:
+        try:
+            await sync_to_async(db_away.check_connection)()
+            await work()
+        except Exception:
+            failures.failed()
+        else:
+            failures.ok()
+        await asyncio.sleep(every)

@@ -247,8 +247,7 @@ async def _after_401(
         )
         return response
     if not account.can_refresh:
-        reason = "credential rejected by the upstream (HTTP 401)"
-        pool.update(account, **health.credential_rejected(reason))
+        pool.update(account, **health.credential_rejected(health.REJECTED_BY_UPSTREAM))
         turn.outcome.trace.append(trace(account, "rejected with 401: needs re-auth"))
         return _relay_if_last(response, is_last=is_last)
     response.release()

@@ -11,7 +11,7 @@ import logging
 
 from django.conf import settings
 
-from accounts import usage_check
+from accounts import background as accounts_background
 from accounts.pool import pool
 from analytics.operations import maintenance
 from analytics.recording.write_behind import recorder
@@ -32,9 +32,9 @@ def ensure_started() -> None:
         return
     _task = asyncio.get_running_loop().create_task(_flush_forever())
     _install_shutdown_drain()
-    # Under daphne usage polling starts with the server (ccflare_site/asgi.py); on
-    # other servers the first proxied request starts it with the rest.
-    usage_check.ensure_polling()
+    # Under daphne the accounts' checks start with the server (ccflare_site/asgi.py); on
+    # other servers the first proxied request starts them with the rest.
+    accounts_background.ensure_started()
 
 
 async def flush_once() -> None:

@@ -191,6 +191,8 @@ def proxy_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
         # No usage polls in the background of other tests (they count upstream calls and
         # token refreshes); tests/accounts/test_usage_e2e.py starts a server that polls.
         "USAGE_POLL_SECONDS": "0",
+        # Nor checks of rejected credentials (tests/accounts/test_recheck.py starts its own).
+        "CREDENTIAL_RECHECK_SECONDS": "0",
         # The one browser origin allowed to call /v1/ (tests/proxy/test_guard_e2e.py).
         "CORS_ALLOWED_ORIGINS": "http://allowed.example",
         # Agent files of this server only (tests/agents write there), never ~/.claude/agents;

@@ -63,12 +63,20 @@ def test_add_account_rejects_an_empty_key_from_stdin(monkeypatch: pytest.MonkeyP
         run("add_account", "work", "--api-key", "-")
 
 
-def test_add_account_rejects_a_duplicate_name() -> None:
-    make_account(name="work")
+def test_add_account_api_key_on_an_existing_name_replaces_a_rejected_key() -> None:
+    # Was "Account with name 'work' already exists": a key in "needs re-auth" could only
+    # be replaced in the admin, or by removing the account and its history's link.
+    make_account(name="work", tier=5, priority=2, reauth_reason="rejected (401)")
 
-    with pytest.raises(CommandError, match="Account with name 'work' already exists"):
-        run("add_account", "work", "--api-key", API_KEY)
+    output = run("add_account", "work", "--api-key", API_KEY)
 
+    account = Account.objects.get(name="work")
+    assert (
+        output
+        == f"Account 'work' re-authenticated (API key sk-ant-…{API_KEY[-4:]}, tier 5, priority 2)\n"
+    )
+    assert (account.kind, account.api_key) == ("api_key", API_KEY)
+    assert account.health(datetime.now(UTC)).state == HealthState.OK
     assert Account.objects.count() == 1
 
 

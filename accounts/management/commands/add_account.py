@@ -79,13 +79,12 @@ class Command(BaseCommand):
                 tier=options["tier"],
                 priority=options["priority"],
             )
-        account = lifecycle.create_api_key_account(
+        return onboarding.add_api_key(
             name=options["name"],
             api_key=_read_secret(options["api_key"], prompt="API key: "),
-            tier=1 if options["tier"] is None else options["tier"],
-            priority=options["priority"] or 0,
+            tier=options["tier"],
+            priority=options["priority"],
         )
-        return onboarding.Finished(account=account, created=True, mode="")
 
     def _login(self, options: dict[str, Any]) -> onboarding.Finished:
         """The two OAuth steps, with the user (and any browser, anywhere) in between."""
