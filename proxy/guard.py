@@ -1,6 +1,9 @@
-"""What a /v1/ request must satisfy before anything is sent upstream: its path, Host and Origin.
+"""What a /v1/ request must satisfy before anything is sent upstream: its method, path, Host
+and Origin.
 
 The pool's credentials are attached to whatever leaves here, so the checks are strict:
+- the method is one of HTTP's own that an API is called with (CONNECT, TRACE and made-up
+  or lower-case tokens are answered here, never sent with an account's credential);
 - the path forwarded is exactly the one validated (no dot segments, encoded slashes or
   backslashes; it stays under /v1/), and the upstream client never rewrites it;
 - the Host header obeys ALLOWED_HOSTS, as on every Django route (DNS rebinding);
@@ -24,6 +27,8 @@ _PREFIX = "/v1/"
 # Control characters and the characters that would smuggle a second path separator.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
 _CROSS_SITE = frozenset({b"cross-site", b"same-site"})
+# Methods are case-sensitive (RFC 9110 9.1): `get` is not GET.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,11 @@ class Admission:
 
 
 def admit(scope: dict) -> Admission | Refusal:
-    """Check path, Host and Origin; the cheap common case (an SDK) is one pass over headers."""
+    """Check method, path, Host and Origin; the cheap common case (an SDK) is one pass over
+    headers."""
+    if scope["method"] not in METHODS:
+        shown = scope["method"][:20].encode("ascii", "backslashreplace").decode()
+        return Refusal(405, "invalid_request_error", f"Method {shown} is not allowed")
     path = forwardable_path(scope)
     if path is None:
         return Refusal(400, "invalid_request_error", "Invalid request path")

@@ -152,6 +152,24 @@ def test_a_websocket_upgrade_is_refused_in_anthropics_shape_and_recorded(
     assert Request.objects.count() == 1
 
 
+@pytest.mark.parametrize("method", ["CONNECT", "TRACE", "FOO", "get"])
+def test_a_method_no_api_is_called_with_is_refused_and_never_sent_with_a_credential(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, method: str
+) -> None:
+    # Was forwarded upstream with the account's key; the client got the upstream's
+    # text/plain answer instead of Anthropic's error shape.
+    make_account(name="key", api_key=KEY)
+
+    status, _headers, payload = raw_request(proxy, method, "/v1/models", body=b"")
+
+    assert status == 405
+    assert error_type(payload) == "invalid_request_error"
+    assert json.loads(payload)["error"]["message"] == f"Method {method} is not allowed"
+    assert fake_upstream.log() == []
+    row = wait_for(lambda: Request.objects.first())
+    assert (row.status_code, row.terminal_state) == (405, "rejected")
+
+
 def test_a_folded_header_is_refused_in_anthropics_shape_and_recorded(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
