@@ -112,6 +112,11 @@ CORS_ALLOWED_ORIGINS = [o.rstrip("/") for o in env.list("CORS_ALLOWED_ORIGINS", 
 # server sees http, and Django's CSRF check refuses every form, the admin login included,
 # unless the public origin (e.g. `https://ccflare.example.com`) is listed here.
 CSRF_TRUSTED_ORIGINS = [o.rstrip("/") for o in env.list("CSRF_TRUSTED_ORIGINS", default=[])]
+# Served only over https (behind such a proxy): the login's session and CSRF cookies are
+# marked Secure, so a browser never sends them in plain HTTP (port 80 before a redirect).
+# Off by default: on plain HTTP (a LAN address) a browser would drop them and no login
+# could work.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8080, minimum=1)
 # Daphne processes serving HOST:PORT together (ccflare_site/workers.py); about one per core.

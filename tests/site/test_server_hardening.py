@@ -60,6 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "ALLOWED_HOSTS": "127.0.0.1",
         # As behind a reverse proxy that terminates TLS (docs/deployment.md).
         "CSRF_TRUSTED_ORIGINS": "https://127.0.0.1",
+        "SECURE_COOKIES": "true",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "pretty",
         # Nothing listens there: no test here reaches an upstream.
@@ -605,7 +606,38 @@ def test_a_form_posted_from_the_tls_origin_of_a_reverse_proxy_is_not_refused(
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         assert token is not None
         form = {"csrfmiddlewaretoken": token.group(1), "username": "nobody", "password": "x"}
-        answer = client.post(url, data=form, headers={"Origin": "https://127.0.0.1"})
+        # The cookie is Secure (SECURE_COOKIES): the browser sends it over https only,
+        # which the proxy in front turns into this plain request.
+        cookie = f"csrftoken={page.cookies['csrftoken']}"
+        headers = {"Origin": "https://127.0.0.1", "Cookie": cookie}
+        answer = client.post(url, data=form, headers=headers)
 
     assert answer.status_code == 200
     assert "Please enter the correct username and password" in answer.text
+
+
+def test_behind_tls_the_login_cookies_are_never_sent_in_plain_http(server: Server) -> None:
+    # SECURE_COOKIES: without it a browser sent the admin's session in plain HTTP to the
+    # same host (port 80 before the redirect to https).
+    admin = {"DJANGO_SUPERUSER_USERNAME": "tls-admin", "DJANGO_SUPERUSER_PASSWORD": "tls-pass-123"}
+    subprocess.run(
+        [sys.executable, "manage.py", "ensure_admin"],
+        cwd=servers.PROJECT_ROOT,
+        env=servers.server_env({**server.env, **admin}),
+        check=True,
+        capture_output=True,
+    )
+    url = f"http://{server.host}:{server.port}/admin/login/"
+    with httpx.Client() as client:
+        page = client.get(url)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token is not None
+        form = {"csrfmiddlewaretoken": token.group(1), "username": "tls-admin"}
+        cookie = f"csrftoken={page.cookies['csrftoken']}"
+        headers = {"Origin": "https://127.0.0.1", "Cookie": cookie}
+        login = client.post(url, data={**form, "password": "tls-pass-123"}, headers=headers)
+
+    assert login.status_code == 302
+    cookies = {line.split("=")[0]: line for line in login.headers.get_list("set-cookie")}
+    assert "; Secure" in page.headers["set-cookie"]
+    assert "; Secure" in cookies["sessionid"] and "; Secure" in cookies["csrftoken"]
