@@ -7,9 +7,13 @@ recorded requests, so a session reset lands before the counts that follow it.
 
 import asyncio
 import atexit
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import connection
 
 from accounts import background as accounts_background
 from accounts.pool import pool
@@ -21,9 +25,19 @@ logger = logging.getLogger(__name__)
 
 # The longest wait between flushes while the database is away.
 MAX_BACKOFF_SECONDS = 5.0
+# At shutdown the waits between tries are shorter: the drain has a deadline, and each
+# try on a locked SQLite database already waits for the lock (the busy timeout).
+SHUTDOWN_MAX_BACKOFF_SECONDS = 1.0
+# The first try at shutdown waits this long for a lock even when the drain's time is
+# spent (requests in flight took it all): a lock held for a moment (a report reading,
+# a retention run) must not cost the records of the last requests.
+LAST_TRY_SECONDS = 1.0
 
 _task: asyncio.Task | None = None
 _drain_installed = False
+# When the shutdown drain must end (time.monotonic()): SHUTDOWN_DRAIN_SECONDS after the
+# server began to stop (SIGTERM, SIGINT); None while it runs.
+_deadline: float | None = None
 
 
 def ensure_started() -> None:
@@ -73,11 +87,14 @@ def backoff_seconds(failures: int, interval: float) -> float:
 
 
 def _install_shutdown_drain() -> None:
-    """Drain at shutdown: inside daphne's reactor while the loop still runs, then atexit.
+    """Drain at shutdown: note when the server begins to stop, then write at exit.
 
-    Daphne cancels in-flight requests in its 'before shutdown' phase; their
-    records are queued by then, so the 'during' phase flushes them. atexit is
-    the backstop for anything left (it runs with no event loop, so sync ORM works).
+    Daphne cancels in-flight requests in its 'before shutdown' phase (after letting
+    them finish for up to SHUTDOWN_DRAIN_SECONDS, ccflare_site.tuning); their records
+    are queued by then. Twisted does not wait for 'during' triggers, so the records
+    are written at exit (atexit: no event loop, so the sync ORM works, and the
+    recorder's and the pool's threads have finished their last writes), with retries
+    until the drain's deadline.
     """
     global _drain_installed
     if _drain_installed:
@@ -90,6 +107,7 @@ def _install_shutdown_drain() -> None:
         return
     if reactor.running:
         # Without the zope plugin the checker reads the interface method's first argument as self.
+        reactor.addSystemEventTrigger("before", "shutdown", _note_shutdown)  # type: ignore[arg-type]
         reactor.addSystemEventTrigger(
             "during",
             "shutdown",  # type: ignore[arg-type]
@@ -97,17 +115,70 @@ def _install_shutdown_drain() -> None:
         )
 
 
+def _note_shutdown() -> None:
+    """The server begins to stop: the drain, request records included, ends by the deadline."""
+    global _deadline
+    _deadline = time.monotonic() + settings.SHUTDOWN_DRAIN_SECONDS
+
+
 async def _final_drain() -> None:
-    await flush_once()
+    # No flush here: Twisted stops the loop without waiting for this, and a write
+    # begun now would wait out a locked database's full busy timeout in the recorder's
+    # thread before the exit drain could start (its retries end by the deadline).
     await upstream.close_session()
 
 
 def _drain_sync() -> None:
-    try:
-        pool.flush_sync()
-        recorder.flush_sync()
-    except Exception:
-        logger.exception("proxy.shutdown_drain_failed")
+    """Write what is pending, trying again while the database is away, until the deadline.
+
+    The deadline is SHUTDOWN_DRAIN_SECONDS after the server began to stop; with no
+    stop noticed (a process that served no daphne: a command, a test run) one try is
+    made, as before. The first try always runs; each try waits for SQLite's lock no
+    longer than the time left, so the process exits about when the drain's time is up.
+    Records still pending then are counted in the log.
+    """
+    deadline = _deadline if _deadline is not None else time.monotonic()
+    interval = settings.RECORDER_FLUSH_MS / 1000
+    tries = 0
+    while True:
+        left = deadline - time.monotonic()
+        _try_drain(lock_wait=left if tries else max(left, LAST_TRY_SECONDS))
+        tries += 1
+        left = deadline - time.monotonic()
+        if not recorder.pending or left <= 0:
+            break
+        time.sleep(min(backoff_seconds(tries, interval), SHUTDOWN_MAX_BACKOFF_SECONDS, left))
     if recorder.pending:
         # The database stayed away to the end: say what is lost rather than lose it quietly.
         logger.error("recording.lost_at_shutdown count=%d", recorder.pending)
+
+
+def _try_drain(*, lock_wait: float) -> None:
+    try:
+        with _lock_wait_at_most(lock_wait):
+            pool.flush_sync()
+            recorder.flush_sync()
+    except Exception:
+        logger.exception("proxy.shutdown_drain_failed")
+
+
+@contextlib.contextmanager
+def _lock_wait_at_most(seconds: float) -> Iterator[None]:
+    """Within the block, this thread's SQLite connection waits at most `seconds` for
+    another connection's lock (never longer than its configured busy timeout).
+
+    Other databases are left as they are: their waits are bounded by connect_timeout.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    (configured,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute(f"PRAGMA busy_timeout = {max(0, min(configured, int(seconds * 1000)))}")
+    try:
+        yield
+    finally:
+        # A read-only connection is dropped after a failure (lib.db_away): nothing to restore.
+        if connection.connection is raw:
+            raw.execute(f"PRAGMA busy_timeout = {configured}")

@@ -5,11 +5,15 @@ backlog (what a crash loses) grew with load (issue 9, item 5).
 """
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from analytics.models import Request
 from analytics.recording import write_behind as recording
@@ -80,16 +84,103 @@ def test_records_the_database_never_took_are_counted_in_the_log_at_exit(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def away(records: list) -> list:
-        raise OperationalError("database is locked")
-
-    monkeypatch.setattr(recording, "write_batch", away)
+    monkeypatch.setattr(recording, "write_batch", refuse)
+    monkeypatch.setattr(background, "_deadline", time.monotonic() + 0.3)
     fresh_recorder.enqueue(finished_request())
     fresh_recorder.enqueue(finished_request())
 
     background._drain_sync()
 
     assert "recording.lost_at_shutdown count=2" in caplog.text
+
+
+def test_the_exit_drain_tries_again_until_the_database_takes_the_records(
+    settings: object,
+    fresh_recorder: recording.Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.RECORDER_FLUSH_MS = 20  # type: ignore[attr-defined]
+    tries = []
+    write = recording.write_batch
+
+    def away_twice(*args: Any) -> list:
+        tries.append(time.monotonic())
+        if len(tries) <= 2:
+            raise OperationalError("database is locked")
+        return write(*args)
+
+    monkeypatch.setattr(recording, "write_batch", away_twice)
+    monkeypatch.setattr(background, "_deadline", time.monotonic() + 10)
+    fresh_recorder.enqueue(finished_request())
+    fresh_recorder.enqueue(finished_request())
+
+    background._drain_sync()
+
+    assert len(tries) == 3
+    assert Request.objects.count() == 2
+    assert "recording.lost_at_shutdown" not in caplog.text
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's lock and busy timeout")
+def test_the_exit_drain_waits_for_a_lock_no_longer_than_the_time_left(
+    settings: object,
+    fresh_recorder: recording.Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.RECORDER_FLUSH_MS = 20  # type: ignore[attr-defined]
+    monkeypatch.setattr(background, "_deadline", time.monotonic() + 1.5)
+    fresh_recorder.enqueue(finished_request())
+    started = time.monotonic()
+
+    with database_locked():
+        background._drain_sync()
+
+    # Not the busy timeout (5 s) for each try, the last of them begun just before the end.
+    assert time.monotonic() - started < 1.5 + 0.5
+    assert "recording.lost_at_shutdown count=1" in caplog.text
+    assert lock_wait_ms() == 5000  # given back for whatever uses the connection next
+
+
+def test_with_no_stop_noticed_the_exit_drain_tries_once(
+    fresh_recorder: recording.Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A process that served no daphne (a command, a test run) must not wait out a drain
+    # at exit for a database that is gone.
+    tries = []
+    monkeypatch.setattr(background, "_deadline", None)
+    monkeypatch.setattr(recording, "write_batch", lambda *args: tries.append(1) or refuse())
+    fresh_recorder.enqueue(finished_request())
+
+    background._drain_sync()
+
+    assert len(tries) == 1
+    assert "recording.lost_at_shutdown count=1" in caplog.text
+
+
+def refuse(*args: object) -> list:
+    raise OperationalError("database is locked")
+
+
+@contextlib.contextmanager
+def database_locked() -> Iterator[None]:
+    """Another connection holds the test database's write lock (SQLite)."""
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+
+
+def lock_wait_ms() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        return cursor.fetchone()[0]
 
 
 def test_flushes_back_off_while_the_database_is_away() -> None:

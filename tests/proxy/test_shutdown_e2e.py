@@ -1,13 +1,19 @@
-"""A graceful shutdown (SIGTERM) writes every queued record before the process exits, and
-takes no new request on a kept-alive connection."""
+"""A graceful shutdown (SIGTERM) writes every queued record before the process exits (a
+locked database it waits for within the drain), and takes no new request on a kept-alive
+connection."""
 
+import contextlib
 import json
 import signal
 import socket
+import sqlite3
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from django.db import connection
 
 from analytics.models import Request
 from tests import servers
@@ -37,6 +43,106 @@ def test_sigterm_drains_the_record_queue(
         process.terminate()
         assert process.wait(timeout=15) == 0
     assert Request.objects.count() == 5
+
+
+# SQLite's busy timeout (settings.py): how long one write waits for another process's lock.
+BUSY_TIMEOUT_SECONDS = 5
+# Requests answered while the lock is held, all recorded only at shutdown.
+LOCKED_REQUESTS = 40
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="a lock held by another process is SQLite's"
+)
+
+
+@sqlite_only
+def test_sigterm_writes_the_records_once_a_lock_longer_than_the_busy_timeout_ends(
+    fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
+) -> None:
+    make_account(name="only", api_key="sk-ant-api03-drain-test-key-0001")
+    env = {**locked_env(data_dir=tmp_path, upstream=fake_upstream), "SHUTDOWN_DRAIN_SECONDS": "25"}
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+    try:
+        first_written(port)
+        with database_locked() as locked_at:
+            statuses = post_many(port, LOCKED_REQUESTS)
+            process.send_signal(signal.SIGTERM)
+            signalled_at = time.monotonic()
+            # Longer than three busy timeouts: before, the background loop's write, the
+            # final drain's and the one try at exit had all failed by then, each after
+            # waiting one, and the records were gone.
+            time.sleep(locked_at + 3.4 * BUSY_TIMEOUT_SECONDS - time.monotonic())
+        exit_code = process.wait(timeout=30)
+        exited_after = time.monotonic() - signalled_at
+    finally:
+        servers.stop(process)
+
+    assert statuses == [200] * LOCKED_REQUESTS
+    assert exit_code == 0
+    assert Request.objects.count() == 1 + LOCKED_REQUESTS
+    assert exited_after < 25
+    assert "recording.lost_at_shutdown" not in (tmp_path / "server.log").read_text()
+
+
+@sqlite_only
+def test_sigterm_gives_up_on_a_lock_that_outlasts_the_drain_and_counts_the_records_lost(
+    fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
+) -> None:
+    make_account(name="only", api_key="sk-ant-api03-drain-test-key-0001")
+    env = {**locked_env(data_dir=tmp_path, upstream=fake_upstream), "SHUTDOWN_DRAIN_SECONDS": "6"}
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+    try:
+        first_written(port)
+        with database_locked():
+            statuses = post_many(port, LOCKED_REQUESTS)
+            process.send_signal(signal.SIGTERM)
+            signalled_at = time.monotonic()
+            exit_code = process.wait(timeout=30)
+            exited_after = time.monotonic() - signalled_at
+    finally:
+        servers.stop(process)
+
+    assert statuses == [200] * LOCKED_REQUESTS
+    assert exit_code == 0
+    # The drain's 6 s, a second more for the last try at the lock, and the exit itself.
+    assert 6 - 1 < exited_after < 6 + 4
+    assert (
+        f"recording.lost_at_shutdown count={LOCKED_REQUESTS}"
+        in (tmp_path / "server.log").read_text()
+    )
+    assert Request.objects.count() == 1
+
+
+def locked_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
+    # The accounts as a running server keeps them, not read again (and their pending
+    # changes written first) for every request while the lock is held.
+    return {**proxy_env(data_dir=data_dir, upstream=upstream), "ACCOUNT_CACHE_SECONDS": "60"}
+
+
+def first_written(port: int) -> None:
+    """One request recorded: the background loop runs and the account's session is written."""
+    assert post_many(port, 1) == [200]
+    assert wait_for(lambda: Request.objects.count() == 1, timeout=10)
+
+
+def post_many(port: int, count: int) -> list[int]:
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": []}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        return [client.post("/v1/messages", json=body).status_code for _ in range(count)]
+
+
+@contextlib.contextmanager
+def database_locked() -> Iterator[float]:
+    """Hold the test database's write lock from another connection, as a long
+    `manage.py compact` does; yields when it was taken (time.monotonic())."""
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield time.monotonic()
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
 
 
 def test_sigterm_closes_kept_alive_connections_and_finishes_the_answer_in_flight(
