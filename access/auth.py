@@ -37,7 +37,7 @@ class StaffSessionAuth(APIKeyCookie):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if key is None or not request.user.is_authenticated:
             return None
-        if not request.user.is_staff:
+        if not is_staff(request.user):
             raise HttpError(403, "Staff access required")
         return request.user
 
@@ -45,12 +45,22 @@ class StaffSessionAuth(APIKeyCookie):
 api_auth = [ApiTokenAuth(), StaffSessionAuth()]
 
 
+def is_staff(user: Any) -> bool:
+    """Whether a session's user may use the API and the dashboard: logged in and staff.
+
+    A deactivated user's session already reads as anonymous (ModelBackend.get_user).
+    """
+    # getattr: AnonymousUser has is_staff, but the stubs type a lazy user as
+    # AbstractBaseUser, which has none.
+    return bool(user is not None and user.is_authenticated and getattr(user, "is_staff", False))
+
+
 def is_allowed(request: HttpRequest) -> bool:
     """Staff session or valid API token (for plain Django views such as the docs)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and credentials.authenticate_token(header[7:].strip()):
         return True
-    return request.user.is_authenticated and request.user.is_staff
+    return is_staff(request.user)
 
 
 def require_api_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from access.models import (
@@ -55,9 +56,14 @@ def revoke_client_key(*, name: str) -> ClientKey:
     return _revoke(ClientKey, name=name)
 
 
+def live_api_tokens() -> QuerySet[ApiToken]:
+    """The API tokens that still let a client in: those not revoked."""
+    return ApiToken.objects.filter(revoked_at=None)
+
+
 def authenticate_token(secret: str) -> ApiToken | None:
     """The live API token with this secret, or None; records its use lazily."""
-    token = ApiToken.objects.filter(secret_hash=hash_secret(secret), revoked_at=None).first()
+    token = live_api_tokens().filter(secret_hash=hash_secret(secret)).first()
     if token is not None:
         _touch(token, timezone.now())
     return token

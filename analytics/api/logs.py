@@ -18,4 +18,4 @@ def log_history(request: HttpRequest, params: Query[LogsQuery]) -> list[dict]:
 
 @router.get("/stream", operation_id="analytics_api_stream_logs")
 async def stream_logs(request: HttpRequest) -> StreamingHttpResponse:
-    return streams.response(streams.log_frames())
+    return streams.response(streams.log_frames(request))

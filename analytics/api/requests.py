@@ -25,7 +25,7 @@ def list_request_payloads(request: HttpRequest, params: Query[DetailQuery]) -> l
 @router.get("/stream", operation_id="analytics_api_stream_requests")
 async def stream_requests(request: HttpRequest) -> StreamingHttpResponse:
     """SSE: `start` when upstream headers arrive, `summary` and `payload` when a request ends."""
-    return streams.response(streams.request_frames())
+    return streams.response(streams.request_frames(request))
 
 
 @router.get("/{request_id}", operation_id="analytics_api_get_request")

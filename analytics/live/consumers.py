@@ -1,9 +1,11 @@
 """The dashboard's websocket: pushes request, account and log events to logged-in staff.
 
 Thin by design: it joins channel groups and forwards what publishers send
-(`analytics.live.events`, `analytics.operations.logs`); it computes nothing and reads no database.
+(`analytics.live.events`, `analytics.operations.logs`); it computes nothing and reads no
+database, but for the periodic re-check of its login (access.grants).
 A page picks its topics with `?topics=requests,accounts,logs` (default: requests
-and accounts), so only the Logs page pays for the log stream.
+and accounts), so only the Logs page pays for the log stream. The socket closes with
+LOGGED_OUT once the session it was opened with ends (access.grants).
 """
 
 import asyncio
@@ -13,6 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from access import auth, grants
 from analytics.live import events
 from analytics.operations import logs
 
@@ -24,14 +27,15 @@ TOPICS = {
 DEFAULT_TOPICS = ("requests", "accounts")
 # Close code for "not allowed": sent before accept, so the handshake fails (HTTP 403).
 FORBIDDEN = 4403
+# Close code for "your login ended" (logout, session expired, no longer staff): sent to an
+# open socket, so the page knows a reconnect cannot help until the user logs in again.
+LOGGED_OUT = 4401
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         """Accept staff only, then join the groups of the requested topics."""
-        user = self.scope.get("user")
-        # getattr: the stubs type this lazy user as AbstractBaseUser, which has no is_staff.
-        if user is None or not user.is_authenticated or not getattr(user, "is_staff", False):
+        if not auth.is_staff(self.scope.get("user")):
             await self.close(code=FORBIDDEN)
             return
         # Log records written from worker threads are published on this loop.
@@ -42,14 +46,21 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self.staying = asyncio.create_task(
             events.stay_joined(self.channel_layer, self.joined, self.channel_name)
         )
+        self.watching = asyncio.create_task(self._close_when_logged_out())
         await self.accept()
         await self.send_json({"type": "hello", "topics": requested_topics(self.scope)})
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "staying"):
-            self.staying.cancel()
+        for task in (getattr(self, "staying", None), getattr(self, "watching", None)):
+            if task is not None:
+                task.cancel()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _close_when_logged_out(self) -> None:
+        # Nothing queued meanwhile reaches the page: daphne sends nothing after a close frame.
+        await grants.until_ended(grants.of_scope(self.scope))
+        await self.close(code=LOGGED_OUT)
 
     async def receive_json(self, content: dict, **kwargs: object) -> None:
         # The browser only listens; a ping keeps idle proxies from closing the socket.

@@ -2,11 +2,13 @@
 
 They read the same channel groups as the dashboard, so with a Redis channel layer
 a client connected to one process sees the requests and logs of all of them. A
-`: heartbeat` comment goes out when nothing else did for SSE_HEARTBEAT_SECONDS.
+`: heartbeat` comment goes out when nothing else did for SSE_HEARTBEAT_SECONDS. A stream
+ends once the login it was opened with ends (access.grants).
 """
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,12 +16,15 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 
+from access import grants
 from analytics.live import events
 from analytics.models import RequestPayload
 from analytics.operations import logs
 from lib import db_away
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT = ": heartbeat\n\n"
 
@@ -32,9 +37,12 @@ def response(frames: AsyncIterator[str]) -> StreamingHttpResponse:
     return reply
 
 
-async def request_frames() -> AsyncIterator[str]:
-    """`connected`, then start / summary / payload events as requests happen."""
-    async with _subscription(events.REQUESTS_GROUP) as messages:
+async def request_frames(request: HttpRequest) -> AsyncIterator[str]:
+    """`connected`, then start / summary / payload events as requests happen.
+
+    `request` is the one api_auth let in; the stream ends when its login does.
+    """
+    async with _subscription(events.REQUESTS_GROUP, grants.of_request(request)) as messages:
         yield "event: connected\ndata: ok\n\n"
         async for message in messages:
             if message is None:
@@ -48,9 +56,10 @@ async def request_frames() -> AsyncIterator[str]:
                     yield _data({"type": "payload", "payload": await _payload(row)})
 
 
-async def log_frames() -> AsyncIterator[str]:
-    """`{"connected": true}`, then one `{ts, level, msg}` per log event."""
-    async with _subscription(logs.LOGS_GROUP) as messages:
+async def log_frames(request: HttpRequest) -> AsyncIterator[str]:
+    """`{"connected": true}`, then one `{ts, level, msg}` per log event, until the login of
+    `request` ends."""
+    async with _subscription(logs.LOGS_GROUP, grants.of_request(request)) as messages:
         yield _data({"connected": True})
         async for message in messages:
             if message is None:
@@ -60,8 +69,11 @@ async def log_frames() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]:
-    """Messages sent to `group` from now on; None when a heartbeat is due.
+async def _subscription(
+    group: str, grant: grants.Grant
+) -> AsyncIterator[AsyncIterator[dict | None]]:
+    """Messages sent to `group` from now on; None when a heartbeat is due. They stop
+    once `grant` no longer holds, which the caller takes as the stream's end.
 
     Joined before the first frame goes out, so nothing published after the client
     saw `connected` is missed; left when the client goes (the task is cancelled).
@@ -73,13 +85,13 @@ async def _subscription(group: str) -> AsyncIterator[AsyncIterator[dict | None]]
     await layer.group_add(group, channel)
     staying = asyncio.create_task(events.stay_joined(layer, [group], channel))
     try:
-        yield _receive(layer, channel)
+        yield _receive(layer, channel, grants.Watch(grant))
     finally:
         staying.cancel()
         await layer.group_discard(group, channel)
 
 
-async def _receive(layer: object, channel: str) -> AsyncIterator[dict | None]:
+async def _receive(layer: object, channel: str, watch: grants.Watch) -> AsyncIterator[dict | None]:
     # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes in the
     # turn the message arrives, and the stream of a client gone listened on until daphne
     # killed it (application_close_timeout later, with a warning).
@@ -90,7 +102,13 @@ async def _receive(layer: object, channel: str) -> AsyncIterator[dict | None]:
         finally:
             if not receiving.done():  # timed out, or the client left
                 receiving.cancel()  # a message handed to it meanwhile stays queued
-        yield receiving.result() if receiving.done() else None
+        # Taken before the check below: a receive cancelled above is done after it.
+        message = receiving.result() if receiving.done() else None
+        # Asked on heartbeats too, so an idle stream also ends within SSE_HEARTBEAT_SECONDS.
+        if not await watch.holds():
+            logger.info("live.stream_ended reason=login_ended")
+            return
+        yield message
 
 
 async def _payload(row: dict) -> dict:

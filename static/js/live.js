@@ -50,8 +50,9 @@
       };
       socket.onclose = (event) => {
         if (this.socket !== socket) return;
-        // 4403 is the consumer refusing us (logged out): a reconnect cannot help until login.
-        if (event.code === 4403) return this.status("refused");
+        // 4403: the consumer refused us (logged out); 4401: the login it let in has ended
+        // (logged out elsewhere, expired). A reconnect cannot help until the next login.
+        if (event.code === 4403 || event.code === 4401) return this.status("refused");
         this.status("reconnecting");
         const delay = Math.min(15000, 1000 * 2 ** this.attempts) * (0.75 + Math.random() * 0.5);
         this.attempts += 1;

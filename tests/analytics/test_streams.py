@@ -10,13 +10,26 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
+from access import grants
+from access.models import ApiToken
 from analytics.live import events, streams
 from analytics.operations import logs
+
+# What the API's auth let in; its re-check is tests/analytics/test_live_logout.py's concern.
+TOKEN_REQUEST = SimpleNamespace(auth=ApiToken(pk=1))
+
+
+@pytest.fixture(autouse=True)
+def login_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def holds(grant: grants.Grant) -> bool:
+        return True
+
+    monkeypatch.setattr(grants, "holds", holds)
 
 
 async def test_a_stream_open_for_days_still_hears_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(events, "REJOIN_SECONDS", 0.05)
-    frames = streams.request_frames()
+    frames = streams.request_frames(TOKEN_REQUEST)
     assert await anext(frames) == "event: connected\ndata: ok\n\n"
 
     # A day and a minute on, for the layer: what it joined at the start has expired.
@@ -37,7 +50,7 @@ async def test_a_stream_whose_client_leaves_as_a_message_arrives_stops_listening
     # arrived: the stream went on listening for a client gone, until daphne killed it
     # (application_close_timeout later, with a warning in the log).
     layer = channels.layers.get_channel_layer()
-    frames = streams.log_frames()
+    frames = streams.log_frames(TOKEN_REQUEST)
     assert await anext(frames) == 'data: {"connected": true}\n\n'
     (channel,) = layer.groups[logs.LOGS_GROUP]
     reading = asyncio.ensure_future(_read_all(frames))

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 
 from accounts.models import Account
 from analytics.models import Request
@@ -278,6 +279,14 @@ def test_a_visitor_without_staff_rights_is_sent_to_login_and_refused_by_the_sock
     assert anonymous_url == f"{proxy.url}/admin/login/?next=/dashboard/requests/"
     assert non_staff_url == f"{proxy.url}/admin/login/?next=/dashboard/"
     assert anonymous_socket == non_staff_socket == "refused"
+
+
+def test_an_open_page_stops_its_live_feed_when_its_login_ends(page: object) -> None:
+    # The socket kept sending every request, prompts included, after the logout.
+    Session.objects.all().delete()  # as a logout in another tab, or the session's expiry
+
+    page.wait_for_selector('[data-live-status="refused"]', timeout=15_000)
+    assert page.inner_text("[data-live-label]") == "Signed out"
 
 
 def open_socket(page: object, proxy: ProxyServer) -> str:
