@@ -80,7 +80,9 @@ async def _walk(turn: Turn, candidates: list[Account]) -> Served | None:
     A server error (5xx but 529) that outlasts the retries is held while the next
     account is asked once, without retries: if it answers, the error was the first
     account's own (it cools down); if not, it is upstream-wide and the first answer
-    is relayed with nobody benched. Never more than one such probe per request.
+    is relayed with nobody benched. Never more than one such probe answers per
+    request; a probe that gives no answer (its limit reached, no usable token) passes
+    the question to the next account.
     """
     held: Served | None = None
     last = len(candidates) - 1
@@ -89,6 +91,8 @@ async def _walk(turn: Turn, candidates: list[Account]) -> Served | None:
         turn.probing = held is not None
         response = await attempt(turn, account, is_last=index == last and held is None)
         if held is not None:
+            if response is None and not turn.stop:
+                continue
             return _after_probe(turn, held, account, response)
         if response is not None and _worth_a_probe(response) and index < last:
             held = (account, response)

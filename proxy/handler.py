@@ -337,6 +337,8 @@ class Exchange:
             await self._relay_rest(response, send)
             return
         self.usage.on_json_body(body)
+        if self.usage.model is None:  # an answer that names none (not JSON): the one asked for
+            self.usage.model = sniff.request_model(self.body)
         if self.usage.error is not None:  # a relayed error answer (a 529, a 4xx): its message
             self.record.error_message = self.usage.error
         elif not self.record.success:

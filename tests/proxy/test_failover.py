@@ -288,6 +288,24 @@ async def test_a_5xx_moves_on_after_its_retries_and_a_later_success_clears_the_s
     assert (await stored(b)).failure_streak == 0
 
 
+async def test_a_5xx_probe_that_finds_its_account_limited_asks_the_next_one(
+    fake: FakeUpstream,
+) -> None:
+    # Was: the probe's 429 counted as "no answer either", the 500 was relayed and "c",
+    # which would have served, was never asked.
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    await make(make_account, name="c", api_key="sk-ant-api03-failover-c-0003", priority=2)
+    fake.add_rule(credential=KEY_A, status=500)
+    fake.add_rule(credential=KEY_B, scenario="rate_limited", reset_in=30)
+
+    outcome = await forward(fake)
+
+    assert (outcome.response.status, outcome.account.name) == (200, "c")
+    assert ("a", "cooling down: HTTP 500 after retries while c answered") in outcomes(outcome)
+    assert (await stored(a)).failure_streak == 1
+
+
 async def test_a_5xx_every_account_gets_is_relayed_and_benches_nobody(fake: FakeUpstream) -> None:
     a = await make(make_account, name="a", api_key=KEY_A, priority=0)
     b = await make(make_account, name="b", api_key=KEY_B, priority=1)

@@ -60,6 +60,22 @@ def test_a_json_reply_cut_midway_ends_the_call_at_once_with_an_api_error(
     assert row.model == MESSAGE["model"]  # the cut reply never named it: the one asked for
 
 
+def test_a_success_whose_json_is_unreadable_is_recorded_with_the_model_asked_for(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # Was recorded with no model: the answer never named one.
+    make_account(name="only", api_key=KEY_A)
+    cut = '{"id": "msg_x", "usage": {"input_tokens": '
+    json_type = {"content-type": "application/json"}
+    fake_upstream.add_rule(credential=KEY_A, status=200, body=cut, headers=json_type, times=1)
+
+    response = post(proxy)
+
+    assert (response.status_code, response.text) == (200, cut)
+    (row,) = recorded(1)
+    assert (row.model, row.status_code) == (MESSAGE["model"], 200)
+
+
 def test_a_network_error_on_every_account_is_an_upstream_error_on_the_last_one_reached(
     proxy: ProxyServer,
 ) -> None:
