@@ -14,6 +14,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from access import credentials
+from access.grants import is_staff
 from access.models import ApiToken
 
 
@@ -43,16 +44,6 @@ class StaffSessionAuth(APIKeyCookie):
 
 
 api_auth = [ApiTokenAuth(), StaffSessionAuth()]
-
-
-def is_staff(user: Any) -> bool:
-    """Whether a session's user may use the API and the dashboard: logged in and staff.
-
-    A deactivated user's session already reads as anonymous (ModelBackend.get_user).
-    """
-    # getattr: AnonymousUser has is_staff, but the stubs type a lazy user as
-    # AbstractBaseUser, which has none.
-    return bool(user is not None and user.is_authenticated and getattr(user, "is_staff", False))
 
 
 def is_allowed(request: HttpRequest) -> bool:

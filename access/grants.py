@@ -21,7 +21,7 @@ from django.contrib.auth import aget_user
 from django.db import DatabaseError
 from django.http import HttpRequest
 
-from access import auth, credentials
+from access import credentials
 from access.models import ApiToken
 from lib import db_away
 
@@ -54,6 +54,18 @@ def of_scope(scope: Mapping[str, Any]) -> Grant:
     return Grant(session_key=scope["session"].session_key)
 
 
+def is_staff(user: Any) -> bool:
+    """Whether a session's user may use the API and the dashboard: logged in and staff.
+
+    A deactivated user's session already reads as anonymous (ModelBackend.get_user).
+    Here, not in access.auth: the dashboard's socket asks it, and access.auth loads
+    django-ninja, which a server that only proxies never loads (docs/performance.md).
+    """
+    # getattr: AnonymousUser has is_staff, but the stubs type a lazy user as
+    # AbstractBaseUser, which has none.
+    return bool(user is not None and user.is_authenticated and getattr(user, "is_staff", False))
+
+
 def recheck_seconds() -> float:
     return min(RECHECK_SECONDS, settings.SSE_HEARTBEAT_SECONDS)
 
@@ -71,7 +83,7 @@ async def holds(grant: Grant) -> bool:
             return await credentials.live_api_tokens().filter(pk=grant.token_id).aexists()
         visit = HttpRequest()  # what aget_user reads of a request: its session, read afresh
         visit.session = import_module(settings.SESSION_ENGINE).SessionStore(grant.session_key)
-        return auth.is_staff(await aget_user(visit))
+        return is_staff(await aget_user(visit))
     except DatabaseError as error:
         await sync_to_async(db_away.after_failure)(error)
         logger.warning("access.grant_not_checked error=%s", error)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from access import auth, grants
+from access import grants
 from analytics.live import events
 from analytics.operations import logs
 
@@ -35,7 +35,7 @@ LOGGED_OUT = 4401
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         """Accept staff only, then join the groups of the requested topics."""
-        if not auth.is_staff(self.scope.get("user")):
+        if not grants.is_staff(self.scope.get("user")):
             await self.close(code=FORBIDDEN)
             return
         # Log records written from worker threads are published on this loop.
