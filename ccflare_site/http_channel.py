@@ -59,8 +59,9 @@ class GuardedChannel(http.HTTPChannel):
     The header deadline starts at a request's first byte (an idle keep-alive
     connection is left to Twisted's idle timeout) and ends when the headers are
     complete; the body deadline then runs until the body is complete. Either
-    one missed answers 408 and closes. Both are class attributes, set once from
-    settings by tuning.install_guarded_channel().
+    one missed answers 408 and closes; while one runs, Twisted's idle timeout
+    waits. Both are class attributes, set once from settings by
+    tuning.install_guarded_channel().
 
     Those deadlines and Twisted's idle timeout are times kept on the channel and
     checked by one sweep for every connection (DeadlineSweep), instead of three
@@ -82,6 +83,8 @@ class GuardedChannel(http.HTTPChannel):
     # byte that is not ASCII, or one too long). Let go then: it may hold a large body.
     _head_start: bytes = b""
     _idle_at: float | None = None  # when Twisted's idle timeout (timeOut) fires
+    # The large body being read, counted against the budget as it arrives (_count_body).
+    _hold: body_budget.Hold | None = None
     _host: Any = None  # this end's address, once asked
 
     def getHost(self) -> Any:  # noqa: N802 (Twisted's name)
@@ -140,15 +143,27 @@ class GuardedChannel(http.HTTPChannel):
         if self._deadline_at is None and not self._handlingRequest:
             self._deadline_at = time.monotonic() + self.header_timeout_seconds
             self._head_start = data
-            if _LF in data and _CRLF not in data:
-                # Twisted reads request lines up to CRLF only: it would wait for the rest
-                # until the header deadline and answer 408.
-                self._reject(BAD_REQUEST)
-                return
         if self.line_mode and self._folds_a_header(data):
-            self._reject(BAD_REQUEST)  # a folded header line (above)
+            self._reject(BAD_REQUEST)  # a folded header line (below)
             return
         super().dataReceived(data)
+        if self.line_mode and self._deadline_at is not None and self._waits_on_a_bare_lf():
+            self._reject(BAD_REQUEST)
+
+    def _waits_on_a_bare_lf(self) -> bool:
+        """Whether the head read so far holds a bare LF where Twisted waits for more.
+
+        Twisted ends lines at CRLF only. A bare LF inside a line it has ended makes that
+        line malformed (target, header name or value), which it refuses at once; one in
+        the line still arriving, or in the last header line (kept until the next line
+        shows it is not folded), made it wait for a CRLF until the header deadline and
+        answer 408: "GET / HTTP/1.1\\n...", or a CRLF request line and LF headers. Both are
+        short (the buffer holds no CRLF once Twisted has read it): no scan of the chunk.
+        Not while Twisted is inside its read loop, whose buffer still holds unread lines.
+        """
+        if self._busyReceiving:
+            return False
+        return _LF in self._buffer or _LF in getattr(self, "_HTTPChannel__header", b"")
 
     def _folds_a_header(self, data: bytes) -> bool:
         """Whether this part of a request head continues a header line on the next (obs-fold).
@@ -188,22 +203,37 @@ class GuardedChannel(http.HTTPChannel):
         too_large = self.length is not None and self.length > self.body_limit
         if too_large:
             request.requestHeaders.removeHeader(b"expect")  # no "100 Continue" for it
-        elif (self.length is None or self.length > _SMALL) and not self._hold_body(request):
-            return
+        elif self.length is None or self.length > _SMALL:
+            self._hold_body(request)
         super().allHeadersReceived()
         if too_large:
             self._answer_before_the_body(request)
 
-    def _hold_body(self, request: Any) -> bool:
-        """Count the body against the process's budget until the request ends; refuse it
-        before it is read (503) when it does not fit. A chunked one may be as large as
-        the limit."""
-        size = self.body_limit if self.length is None else self.length
-        if not body_budget.budget.reserve(size):
+    def _hold_body(self, request: Any) -> None:
+        """Count the body's bytes against the process's budget as they arrive, until the
+        request ends (_count_body).
+
+        Only this request's body goes through _count_body, set on the instance: every
+        other request's bytes reach Twisted's own method with no Python step between.
+        """
+        hold = self._hold = body_budget.Hold(body_budget.budget, cap=self.body_limit)
+        request.notifyFinish().addBoth(lambda _: hold.release())
+        self.rawDataReceived = self._count_body  # type: ignore[method-assign]
+
+    def _count_body(self, data: bytes) -> None:
+        """rawDataReceived while a held body arrives: bytes that would pass the budget are
+        refused (503), before Twisted reads them into the request; the rest go on."""
+        hold = self._hold
+        if hold is not None and not hold.add(len(data)):
             self._reject(TOO_MANY_BODIES)
-            return False
-        request.notifyFinish().addBoth(lambda _: body_budget.budget.release(size))
-        return True
+            return
+        super().rawDataReceived(data)
+
+    def _stop_counting(self) -> None:
+        # The method set on the instance refers to the channel: dropped, no cycle is left.
+        if self._hold is not None:
+            self._hold = None
+            self.__dict__.pop("rawDataReceived", None)
 
     def _to_origin_form(self, request: Any, target: bytes) -> bool:
         """An absolute-form target (`http://host/v1/models`) read as its origin form, whose
@@ -234,10 +264,12 @@ class GuardedChannel(http.HTTPChannel):
 
     def allContentReceived(self) -> None:  # noqa: N802
         self._deadline_at = None
+        self._stop_counting()  # the body is whole: bytes after it are the next request's
         super().allContentReceived()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         self._deadline_at = None
+        self._stop_counting()
         sweep.forget(self)
         super().connectionLost(reason)
 
@@ -261,10 +293,18 @@ class GuardedChannel(http.HTTPChannel):
             self._idle_at = time.monotonic() + self.timeOut
 
     def check_deadlines(self, now: float) -> None:
-        """Called by the sweep: act on a deadline or idle timeout that has passed."""
-        if self._deadline_at is not None and now >= self._deadline_at:
-            self._deadline_at = None
-            self._reject(TIMED_OUT)
+        """Called by the sweep: act on a deadline or idle timeout that has passed.
+
+        While a request arrives its deadline alone applies: Twisted's idle timeout (60 s)
+        closed a stalled body's connection silently before its deadline (120 s) could
+        answer 408 and record it. Between requests the idle timeout closes a kept-alive
+        connection silently, as before: an answer then would meet the client's next
+        request.
+        """
+        if self._deadline_at is not None:
+            if now >= self._deadline_at:
+                self._deadline_at = None
+                self._reject(TIMED_OUT)
         elif self._idle_at is not None and now >= self._idle_at:
             self._idle_at = None
             self.timeoutConnection()
@@ -290,7 +330,7 @@ class GuardedChannel(http.HTTPChannel):
         still sends is dropped, so the answer is not lost to a reset; a client
         that never closes is cut off after LINGER_SECONDS.
         """
-        self._deadline_at = None
+        self._deadline_at = self._hold = None
         # All three: a rejection from allHeadersReceived returns into a parse loop that
         # would otherwise go on to feed the body (raw data) to the request.
         self.dataReceived = self.lineReceived = self.rawDataReceived = _drop  # type: ignore[method-assign,assignment]
@@ -349,7 +389,10 @@ def _ambiguous(version: bytes, headers: Headers) -> bool:
     one, so "chunked" then "identity" was read as chunked (request smuggling). An
     HTTP/1.0 request with any Transfer-Encoding too: 1.0 has none, so its framing is
     faulty (RFC 9112 section 6.1) and a 1.0 proxy in front reads the body otherwise,
-    while Twisted decoded it as chunked. Checked once per request, not per header line.
+    while Twisted decoded it as chunked. And one whose final coding is not chunked
+    (RFC 9112 section 6.1: a server MUST answer 400 and close): Twisted read "identity"
+    as no coding and framed the body by its Content-Length, where a proxy in front may
+    read to the close. Checked once per request, not per header line.
     """
     # Twisted's own dict, under its canonical names: hasHeader encodes the name each time.
     raw = headers._rawHeaders
@@ -357,7 +400,11 @@ def _ambiguous(version: bytes, headers: Headers) -> bool:
     if hosts > 1 or (hosts == 0 and version == b"HTTP/1.1"):
         return True
     encodings = raw.get(b"Transfer-Encoding")
-    return encodings is not None and (len(encodings) > 1 or version != b"HTTP/1.1")
+    if encodings is None:
+        return False
+    if len(encodings) > 1 or version != b"HTTP/1.1":
+        return True
+    return encodings[0].rpartition(b",")[2].strip(b" \t").lower() != b"chunked"
 
 
 def _drop(*_args: object) -> None:

@@ -319,8 +319,8 @@ RETRY_BACKOFF = env_float("RETRY_BACKOFF", 2.0)
 # The Messages API's own request limit; larger bodies get a 413 and nothing
 # is forwarded.
 MAX_BODY_MB = env_int("MAX_BODY_MB", 32, minimum=1)
-# The request bodies over 1 MB one server process holds at once, in all: past it a request
-# gets a 503 before its body is read (ccflare_site/body_budget.py).
+# The request bodies over 1 MB one server process holds at once, in all: a request gets a
+# 503 when its body's bytes, counted as they arrive, would pass it (ccflare_site/body_budget.py).
 MAX_BODIES_MB = env_int("MAX_BODIES_MB", 256, minimum=1)
 # Each captured request/response body is cut at this size (flagged truncated)
 # so a long conversation cannot bloat the database.

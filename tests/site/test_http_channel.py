@@ -3,7 +3,8 @@ sweep (DeadlineSweep), and the channel's own address asked once.
 
 The 408 answers themselves are checked end to end on a real daphne in
 test_server_hardening.py; these check the timing rules the sweep keeps: Twisted's
-idle timeout on the sweep, and one timer for every connection, only while any is open.
+idle timeout on the sweep (waiting while a request's deadline runs), and one timer for
+every connection, only while any is open.
 """
 
 from collections.abc import Iterator
@@ -74,6 +75,17 @@ def test_a_header_deadline_missed_answers_408(clock: Clock) -> None:
     channel.dataReceived(b"GET /health HTTP/1.1\r\nHost: x\r\n")
 
     clock.pump([SWEEP_SECONDS] * int(channel.header_timeout_seconds / SWEEP_SECONDS + 2))
+    assert transport.value().startswith(b"HTTP/1.1 408 Request Timeout")
+
+
+def test_a_body_deadline_later_than_the_idle_timeout_still_answers_408(clock: Clock) -> None:
+    channel, transport = open_channel(clock)
+    channel.body_timeout_seconds = 3 * IDLE_SECONDS
+    channel.dataReceived(b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{")
+
+    clock.pump([SWEEP_SECONDS] * int(2 * IDLE_SECONDS / SWEEP_SECONDS))
+    assert (transport.value(), transport.disconnecting) == (b"", False)
+    clock.pump([SWEEP_SECONDS] * int(IDLE_SECONDS / SWEEP_SECONDS + 2))
     assert transport.value().startswith(b"HTTP/1.1 408 Request Timeout")
 
 

@@ -301,6 +301,11 @@ def test_an_oversized_request_head_gets_its_status_then_a_close(
             id="transfer-encoding-in-http-1.0",  # was decoded as chunked and forwarded
         ),
         pytest.param(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: identity\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+            id="transfer-encoding-not-ending-in-chunked",  # was framed by Content-Length: 200
+        ),
+        pytest.param(
             b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
             b"X-A: a\r\n Transfer-Encoding: chunked\r\n\r\n{}",
             id="a-header-folded-over-two-lines",  # was one header, X-A: a Transfer-Encoding...
@@ -397,6 +402,12 @@ def test_an_indented_body_after_a_head_cut_near_its_end_is_no_fold(
             anthropic_error("The request is malformed"),
             id="not-ascii-on-v1",
         ),
+        pytest.param(
+            b"POST /api/accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: Identity\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+            {"error": "The request is malformed"},
+            id="transfer-encoding-identity-on-api",
+        ),
     ],
 )
 def test_a_refused_request_head_is_told_why_in_its_clients_error_shape(
@@ -452,6 +463,16 @@ def test_a_request_target_not_in_origin_form_is_read_as_the_rfc_says(
             id="anthropics-shape-on-v1",
         ),
         pytest.param(b"GET /health\n", anthropic_error("The request is malformed"), id="no-path"),
+        pytest.param(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\nContent-Length: 2\n\n{}",
+            anthropic_error("The request is malformed"),
+            id="a-crlf-request-line-then-lf-headers",  # waited for the header deadline: 408
+        ),
+        pytest.param(
+            b"GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\n\r\n",
+            {"error": "The request is malformed"},
+            id="lf-on-the-last-header-line",
+        ),
     ],
 )
 def test_a_request_head_with_bare_line_feeds_is_refused_at_once(
@@ -465,6 +486,50 @@ def test_a_request_head_with_bare_line_feeds_is_refused_at_once(
     assert time.monotonic() - started < HEADER_TIMEOUT_SECONDS
     assert status_line(response) == b"HTTP/1.1 400 Bad Request"
     assert json.loads(response.partition(b"\r\n\r\n")[2]) == expected
+
+
+def test_a_bare_line_feed_in_a_later_part_of_the_head_is_refused_at_once(
+    server: Server,
+) -> None:
+    started = time.monotonic()
+    response = request_in_pieces(
+        server, b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"Content-Length: 2\n\n{}"
+    )
+
+    assert time.monotonic() - started < HEADER_TIMEOUT_SECONDS
+    assert status_line(response) == b"HTTP/1.1 400 Bad Request"
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        pytest.param((b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r", b"\n\r\n"), id="crlf-cut"),
+        pytest.param(
+            (b"GET /health HTTP/1.1\r", b"\nHost: 127.0.0.1\r\n\r\n"), id="request-line-cut"
+        ),
+        pytest.param(
+            (
+                b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r" % len(PRETTY),
+                b"\n\r\n" + PRETTY,
+            ),
+            id="crlf-cut-before-a-body-with-line-feeds",
+        ),
+        pytest.param(
+            (
+                b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+                % len(PRETTY)
+                + PRETTY,
+            ),
+            id="a-body-with-line-feeds-in-the-heads-chunk",
+        ),
+    ],
+)
+def test_line_feeds_that_end_crlfs_or_belong_to_the_body_are_no_bare_line_feeds(
+    server: Server, pieces: tuple[bytes, ...]
+) -> None:
+    response = request_in_pieces(server, *pieces)
+
+    assert status_line(response) == b"HTTP/1.1 200 OK", response[:300]
 
 
 def test_health_answers_head_as_get_without_a_body(server: Server) -> None:
