@@ -11,7 +11,7 @@ Under /api/ the answer becomes `{"error": ...}` in `ccflare_site.middleware`.
 import sys
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import InterfaceError, InternalError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
@@ -38,15 +38,22 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Django's handler400, with a body over Django's limit the 413 it is, saying the limit.
+    """Django's handler400, saying what was wrong where Django's page says "Bad Request".
 
-    It was a 400 "Bad Request" (and a traceback in the log) for any form or API body
-    over 2.5 MB, the admin's login form too.
+    A body over Django's limit is the 413 it is, saying the limit: it was a 400 (and a
+    traceback in the log) for any form or API body over 2.5 MB, the admin's login form
+    too. A Host not in ALLOWED_HOSTS says so, as /v1/ does.
     """
-    if not isinstance(exception, RequestDataTooBig):
-        return defaults.bad_request(request, exception)
-    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
-    message = f"Request body too large: at most {limit_mb:.1f} MB here"
+    if isinstance(exception, RequestDataTooBig):
+        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        return _plain(request, 413, f"Request body too large: at most {limit_mb:.1f} MB here")
+    if isinstance(exception, DisallowedHost):
+        return _plain(request, 400, "Invalid Host header")
+    return defaults.bad_request(request, exception)
+
+
+def _plain(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """`message` as the API's `{"error": ...}` under /api/, as text elsewhere."""
     if is_api_path(request.path):
-        return error_response(413, message)
-    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return error_response(status, message)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")

@@ -453,7 +453,7 @@ LOGGING = {
     "loggers": {
         "django": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
         "daphne": {"level": "WARNING"},
-        # A bad Host header is one short line, not Django's traceback each time.
+        # A bad Host header is one short WARNING line, not an ERROR with Django's traceback.
         "django.security.DisallowedHost": {"filters": ["no_traceback"]},
         # So is a body or form over Django's limits (a 413 or 400 to the client).
         "django.security.RequestDataTooBig": {"filters": ["no_traceback"]},

@@ -129,15 +129,20 @@ _NONE = object()
 
 
 class WithoutTraceback(logging.Filter):
-    """Drops the traceback of records whose one-line message says it all.
+    """A client's mistake logged as one WARNING line: no traceback, not an ERROR.
 
-    Put on a logger such as `django.security.DisallowedHost`: a bad Host header
-    is the client's mistake, and 3 KB of Django's own stack per request would
-    let anyone fill the log.
+    Put on a logger such as `django.security.DisallowedHost`: a bad Host header is
+    the client's mistake, 3 KB of Django's own stack per request would let anyone
+    fill the log, and Django's ERROR level would let anyone set off alerts meant for
+    the server's own failures.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.exc_info, record.exc_text, record.stack_info = None, None, None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            # Django logged it as an ERROR; kept only where warnings are (LOG_LEVEL).
+            return logging.getLogger().isEnabledFor(logging.WARNING)
         return True
 
 

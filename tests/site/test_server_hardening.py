@@ -633,6 +633,17 @@ def test_a_bad_host_is_a_400_and_one_short_log_line(server: Server) -> None:
         if "unlisted.example" in entry["msg"]
     ]
     assert [set(entry) for entry in entries] == [{"ts", "level", "logger", "msg"}]
+    # The client's mistake, not the server's: Django's ERROR set off alerts for it.
+    assert [entry["level"] for entry in entries] == ["WARNING"]
+    assert b"\r\nInvalid Host header\r\n" in response  # Django's page said "Bad Request"
+
+
+def test_a_bad_host_on_the_api_says_so_in_the_apis_shape(server: Server) -> None:
+    # Was {"error": "Bad Request"}, where /v1/ and /health say what is wrong.
+    url = f"http://{server.host}:{server.port}/api/stats"
+    response = httpx.get(url, headers={"Host": f"{server.host}:{server.port}."})
+
+    assert (response.status_code, response.json()) == (400, {"error": "Invalid Host header"})
 
 
 def log_file_entries(server: Server, logger: str) -> list[dict]:
