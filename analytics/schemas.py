@@ -7,7 +7,7 @@ ccflare's silent fallback to a default.
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import StrictInt
+from pydantic import StrictFloat, StrictInt, StrictStr
 
 
 class DetailQuery(Schema):
@@ -47,7 +47,8 @@ class StatsQuery(Schema):
 class BudgetIn(Schema):
     metric: str  # checked by access.keyrules, which names the choices
     window: str
-    limit: float | str
+    # Strict: a JSON `true` was taken as a limit of 1.
+    limit: StrictFloat | StrictStr
 
 
 class ModelRulesIn(Schema):

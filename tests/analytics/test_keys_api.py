@@ -47,6 +47,7 @@ def test_budgets_are_set_listed_with_their_use_and_removed(api_client: Client) -
         ({"metric": "requests", "window": "1h", "limit": 0}, "must be above 0"),
         ({"metric": "requests", "window": "1h", "limit": 1.5}, "whole number"),
         ({"metric": "cost", "window": "1h", "limit": "lots"}, "must be a number"),
+        ({"metric": "requests", "window": "1h", "limit": True}, "Invalid"),
         ({"metric": "cost", "window": "1h", "limit": "nan"}, "must be above 0"),
         ({"metric": "pool_share", "window": "1d", "limit": 10}, "measured over 5h or 7d"),
         ({"metric": "pool_share", "window": "5h", "limit": 150}, "at most 100"),
