@@ -127,12 +127,8 @@ def add_setup_token(
     """Store a long-lived token from `claude setup-token`: no refresh token, used until rejected."""
     name = _clean(validation.clean_name, name)
     token = _clean(validation.clean_token, token)
-    _check(mode="max", tier=tier, priority=priority)
     credentials = Credentials(kind=Account.Kind.SETUP_TOKEN, access_token=token)
-    account, created = save_credentials(
-        name=name, credentials=credentials, tier=tier, priority=priority
-    )
-    return Finished(account=account, created=created, mode="max")
+    return _save_given(name, credentials, mode="max", tier=tier, priority=priority)
 
 
 def add_api_key(
@@ -142,12 +138,19 @@ def add_api_key(
     exists (how a key in "needs re-auth" is replaced from the command line)."""
     name = _clean(validation.clean_name, name)
     api_key = _clean(validation.clean_api_key, api_key)
-    _check(mode="console", tier=tier, priority=priority)
     credentials = Credentials(kind=Account.Kind.API_KEY, api_key=api_key)
+    return _save_given(name, credentials, mode="console", tier=tier, priority=priority)
+
+
+def _save_given(
+    name: str, credentials: Credentials, *, mode: str, tier: int | None, priority: int | None
+) -> Finished:
+    """A credential the user brings (no login): checked, then saved under `name`."""
+    _check(mode=mode, tier=tier, priority=priority)
     account, created = save_credentials(
         name=name, credentials=credentials, tier=tier, priority=priority
     )
-    return Finished(account=account, created=created, mode="")
+    return Finished(account=account, created=created, mode=mode)
 
 
 def save_credentials(
