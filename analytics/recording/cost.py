@@ -50,6 +50,11 @@ class PriceTable:
         for price in ordered:
             self._by_model.setdefault(price.model, []).append(price)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PriceTable) and self._by_model == other._by_model
+
+    __hash__ = None  # type: ignore[assignment]  # mutable contents: unhashable, as a dict
+
     def lookup(self, model: str, *, on: datetime.date, prompt_tokens: int) -> Price | None:
         """Return the price of `model` in force on `on` for a prompt of `prompt_tokens`.
 
@@ -94,15 +99,32 @@ def cost_usd(
 
 
 _cache: tuple[float, PriceTable] | None = None
+# A reload found other prices than the table it replaces: saved by another process (the
+# admin, a command, another worker), whose repricing of the unpriced requests could not
+# see the requests this one recorded meanwhile with its old table. The recorder reprices
+# them after its next write (reprice_if_changed).
+_changed = False
 
 
 def current_table() -> PriceTable:
     """The price table, read at most every PRICE_CACHE_SECONDS (sync: call from a thread)."""
-    global _cache
+    global _cache, _changed
     now = time.monotonic()
     if _cache is None or now - _cache[0] > settings.PRICE_CACHE_SECONDS:
-        _cache = (now, PriceTable(_load()))
+        table = PriceTable(_load())
+        _changed = _changed or (_cache is not None and table != _cache[1])
+        _cache = (now, table)
     return _cache[1]
+
+
+def reprice_if_changed() -> int:
+    """After a write: price the unpriced requests if the prices changed since the last
+    time (another process saved them). Returns how many were priced."""
+    global _changed
+    if not _changed:
+        return 0
+    _changed = False
+    return reprice_unpriced()
 
 
 def cached_table() -> PriceTable | None:

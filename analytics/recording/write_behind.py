@@ -404,6 +404,9 @@ def write_batch(batch: list[RequestRecord], prepared: Prepared | None = None) ->
         bulk.insert_values(RequestPayload, prepared.payload_values, most=PAYLOAD_ROWS)
         bump_account_counters(batch)
         access_services.touch_client_keys(client_keys_used(batch))
+    # After the write: its rows may have been priced by the table a price saved elsewhere
+    # replaced.
+    cost.reprice_if_changed()
     return prepared.rows
 
 

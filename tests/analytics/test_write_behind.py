@@ -1,11 +1,13 @@
 """The recorder never lets one bad record hold back the others, and stores hostile text safely."""
 
 import base64
+import datetime
 import io
 import json
 import logging
 import time
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analytics.live import events
-from analytics.models import Request
+from analytics.models import ModelPrice, Request
 from analytics.operations import logs
-from analytics.recording import write_behind
+from analytics.recording import cost, write_behind
 from analytics.recording.redaction import redact_headers
 from analytics.recording.usage import Usage
 from tests.factories import make_account, make_record
@@ -422,3 +424,39 @@ def test_a_flushs_request_lines_reach_the_console_in_one_write(
 
     assert len(writes) == 1
     assert writes[0].count("request POST /v1/messages account=work") == 3
+
+
+def test_a_price_saved_by_another_process_prices_what_was_recorded_meanwhile(
+    settings: Any,
+) -> None:
+    # The process that saves a price reprices the unpriced requests it can see; the
+    # server went on pricing with its cached table, and what it recorded in that time
+    # stayed unpriced for good.
+    settings.PRICE_CACHE_SECONDS = 3600
+    cost.invalidate()
+    usage = Usage(model="claude-newmodel-1", input_tokens=1000, output_tokens=100)
+    before = record(usage=usage)
+    write_behind.write_batch([before])
+    rates = {"input_usd": 10, "cache_write_5m_usd": 12.5, "cache_write_1h_usd": 20}
+    # A queryset's bulk_create sends no post_save: as if another process had saved it.
+    ModelPrice.objects.bulk_create(
+        [
+            ModelPrice(
+                model="claude-newmodel-1",
+                effective_from=datetime.date(2020, 1, 1),
+                prompt_tokens_over=0,
+                cache_read_usd=1,
+                output_usd=50,
+                **rates,
+            )
+        ]
+    )
+    meanwhile = record(usage=usage)
+    write_behind.write_batch([meanwhile])  # still the cached table
+    settings.PRICE_CACHE_SECONDS = 0  # its time is up: the next write reads the prices
+
+    write_behind.write_batch([record(usage=usage)])
+
+    rows = Request.objects.filter(pk__in=[before.id, meanwhile.id])
+    # 1,000 input tokens at $10 and 100 output at $50 a million.
+    assert [(row.unpriced, row.cost_usd) for row in rows] == [(False, Decimal("0.015"))] * 2
