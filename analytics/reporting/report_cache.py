@@ -9,15 +9,19 @@ for REUSE_FACTOR times as long as it took (within MIN_REUSE_SECONDS and MAX_REUS
 building one set of filters then takes at most about a tenth of a core, however many look.
 A quick report, as on most installs, is built afresh every time, exact to the last request.
 /api/stats, which reads the whole history (4 s over 1.5 million requests), is kept the same
-way. Clearing the history (`forget`) drops what this process kept.
+way. Clearing the history (`forget`) drops what every process kept: it writes a new mark
+(a RuntimeSetting row), which each use of a kept report reads (one row by its key), so a
+`clear_history` command or another worker's reset is seen at once too.
 """
 
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from analytics.models import RuntimeSetting
 from analytics.reporting import queries, report
 
 SLOW_SECONDS = 0.2
@@ -27,8 +31,12 @@ MAX_REUSE_SECONDS = 60.0
 # Sets of filters kept at once (each report is tens of KB).
 KEPT = 32
 
+# The RuntimeSetting whose value changes each time the history is cleared, anywhere.
+CLEARED_MARK = "history_cleared"
+
 _Key = tuple[Any, ...]
-_kept: OrderedDict[_Key, tuple[float, float, dict]] = OrderedDict()  # built at, reuse, report
+# built at, reuse, the mark then, report
+_kept: OrderedDict[_Key, tuple[float, float, Any, dict]] = OrderedDict()
 # Sync views may run in several threads at once; two that miss at the same moment both
 # build (rare), and the later one is kept.
 _guard = threading.Lock()
@@ -46,21 +54,30 @@ def stats(client_keys: Sequence[str] = ()) -> dict:
 
 
 def _reused(key: _Key, make: Callable[[], dict]) -> dict:
-    kept = _fresh(key)
+    # Read before building: a clear while it builds makes the new report stale too.
+    mark = _cleared_mark()
+    kept = _fresh(key, mark)
     if kept is not None:
         return kept
     started = time.perf_counter()
     built = make()
     took = time.perf_counter() - started
     if took >= SLOW_SECONDS:
-        _keep(key, built, min(MAX_REUSE_SECONDS, max(MIN_REUSE_SECONDS, took * REUSE_FACTOR)))
+        reuse = min(MAX_REUSE_SECONDS, max(MIN_REUSE_SECONDS, took * REUSE_FACTOR))
+        _keep(key, built, reuse, mark)
     return built
 
 
 def forget() -> None:
-    """Drop every kept report (the history was cleared: they count what is gone)."""
+    """Drop every kept report, this process's and every other's (the history was cleared:
+    they count what is gone)."""
+    RuntimeSetting.objects.update_or_create(key=CLEARED_MARK, defaults={"value": uuid.uuid4().hex})
     with _guard:
         _kept.clear()
+
+
+def _cleared_mark() -> Any:
+    return RuntimeSetting.objects.filter(key=CLEARED_MARK).values_list("value", flat=True).first()
 
 
 def _key(filters: report.Filters) -> _Key:
@@ -75,22 +92,22 @@ def _key(filters: report.Filters) -> _Key:
     )
 
 
-def _fresh(key: _Key) -> dict | None:
+def _fresh(key: _Key, mark: Any) -> dict | None:
     with _guard:
         entry = _kept.get(key)
         if entry is None:
             return None
-        built_at, reuse, kept = entry
+        built_at, reuse, built_mark, kept = entry
         # Wall time, so that a clock set back cannot keep a report for ever.
-        if 0 <= time.time() - built_at < reuse:
+        if 0 <= time.time() - built_at < reuse and built_mark == mark:
             return kept
         del _kept[key]
         return None
 
 
-def _keep(key: _Key, built: dict, reuse: float) -> None:
+def _keep(key: _Key, built: dict, reuse: float, mark: Any) -> None:
     with _guard:
-        _kept[key] = (time.time(), reuse, built)
+        _kept[key] = (time.time(), reuse, mark, built)
         _kept.move_to_end(key)
         while len(_kept) > KEPT:
             _kept.popitem(last=False)

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.test import Client
 
+from analytics.models import Request
 from analytics.reporting import report_cache
 from tests.factories import make_request
 
@@ -89,6 +90,25 @@ def test_clearing_the_history_drops_the_kept_reports(api_client: Client) -> None
         assert api_client.post("/api/stats/reset").status_code == 200
 
     assert requests_counted(api_client, NOW) == 0
+
+
+@pytest.mark.usefixtures("every_report_slow")
+def test_a_history_cleared_by_another_process_drops_this_ones_kept_reports(
+    api_client: Client,
+) -> None:
+    # `manage.py clear_history`, or another worker's reset: the server went on answering
+    # with the report it kept, counting requests that were gone, for up to a minute.
+    make_request(timestamp=NOW - timedelta(minutes=5))
+    assert requests_counted(api_client, NOW) == 1
+    assert stats_counted(api_client, NOW) == 1
+    kept = dict(report_cache._kept)
+
+    report_cache.forget()  # as the other process does: it writes the mark in the database
+    report_cache._kept.update(kept)  # ... and this process's reports stay in its memory
+    Request.objects.all().delete()
+
+    assert requests_counted(api_client, NOW) == 0
+    assert stats_counted(api_client, NOW) == 0
 
 
 @pytest.mark.usefixtures("every_report_slow")
