@@ -2,20 +2,27 @@
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import AfterValidator, StrictInt, model_validator
+from pydantic import AfterValidator, BeforeValidator, StrictInt, model_validator
 
-from accounts import forecast, usage_reply, validation
+from accounts import forecast, selection, usage_reply, validation
 from accounts import health as accounts_health
 from accounts.models import Account
 
-# ccflare's sessionInfo hard-coded 5 h; our session length is a setting, so use that.
-Tier = Literal[1, 5, 20]
+
+def _not_a_bool(value: Any) -> Any:
+    # In lax mode a JSON `true` equals 1, and was taken as tier 1.
+    if isinstance(value, bool):
+        raise ValueError("Tier must be one of 1, 5, 20")
+    return value
+
+
+Tier = Annotated[Literal[1, 5, 20], BeforeValidator(_not_a_bool)]
 # The rules are accounts.validation's, shared with the admin and the commands;
 # the lengths are repeated for the OpenAPI schema.
 Name = Annotated[
@@ -97,7 +104,7 @@ class InitIn(Schema):
     name: Name
     mode: str = "max"
     # None: 1 for a new account, unchanged for an existing one.
-    tier: int | None = None
+    tier: StrictInt | None = None
     priority: Priority | None = None
 
 
@@ -156,7 +163,7 @@ def account_json(account: Account, *, now: datetime) -> dict:
         "health": health_json(account, now=now),
         # Per-model weekly caps: the account serves every other model family meanwhile.
         "modelLimits": accounts_health.family_limits_json(account, now),
-        "holdsSession": account.holds_session,
+        "holdsSession": holds_live_session(account, now=now),
     }
 
 
@@ -200,11 +207,17 @@ def rate_limit_status(account: Account, *, now: datetime) -> str:
 
 
 def session_info(account: Account, *, now: datetime) -> str:
-    live = settings.SESSION_DURATION_MS / 1000
-    start = account.session_start
-    if account.holds_session and start and (now - start).total_seconds() < live:
+    if holds_live_session(account, now=now):
         return f"Active: {account.session_request_count} reqs"
     return "-"
+
+
+def holds_live_session(account: Account, *, now: datetime) -> bool:
+    """Whether the account holds a session that has not run out. ccflare's sessionInfo
+    hard-coded 5 h; the length is a setting here. The stored flag alone stays set after
+    the session runs out, until another takes it: /api/accounts then showed two holders."""
+    duration = timedelta(milliseconds=settings.SESSION_DURATION_MS)
+    return account.holds_session and selection.session_live(account, now=now, duration=duration)
 
 
 def _minutes(until: datetime, now: datetime) -> int:

@@ -11,6 +11,9 @@ from django.core.exceptions import ValidationError
 
 NAME_MAX_LENGTH = 100
 _NAME = re.compile(r"[a-zA-Z0-9 \-_@.+]+")
+# What the reports' filters call the requests of no account and of no client key: an
+# account or key of that name would be counted together with them.
+RESERVED = frozenset({"no_account", "no_key"})
 
 
 def validate_name(value: str) -> None:
@@ -26,6 +29,11 @@ def validate_name(value: str) -> None:
     if not _NAME.fullmatch(value):
         raise ValidationError(
             "Name may only use letters, digits, spaces and - _ @ . +", code="invalid"
+        )
+    if value.lower() in RESERVED:
+        raise ValidationError(
+            f"Name '{value}' is reserved: the reports use it for requests without one.",
+            code="reserved",
         )
 
 

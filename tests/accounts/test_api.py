@@ -287,3 +287,42 @@ def test_rename_refuses_a_blank_or_multi_line_name(api_client: Client, name: str
     assert status == 400
     assert reply["error"].startswith("Invalid name: ")
     assert Account.objects.get().name == "work"
+
+
+def test_only_an_account_whose_session_is_live_holds_it(
+    api_client: Client, settings: object
+) -> None:
+    # The stored flag stays set after the session runs out: two accounts showed as
+    # holding it (and the TUI said so twice), where routing sees none or one.
+    now = timezone.now()
+    make_account(name="old", holds_session=True, session_start=now - timedelta(hours=6))
+    make_account(name="new", holds_session=True, session_start=now - timedelta(minutes=1))
+
+    listed = {a["name"]: a for a in api_client.get("/api/accounts").json()}
+
+    assert (listed["old"]["holdsSession"], listed["old"]["sessionInfo"]) == (False, "-")
+    assert listed["new"]["holdsSession"] is True
+
+
+@pytest.mark.parametrize("name", ["no_account", "no_key", "No_Account"])
+def test_the_reports_keywords_cannot_name_an_account(api_client: Client, name: str) -> None:
+    # An account called no_account was counted with the requests of no account.
+    account = make_account(name="work")
+
+    added = post(api_client, "/api/accounts", {"name": name, "apiKey": API_KEY})
+    renamed = post(api_client, f"/api/accounts/{account.pk}/rename", {"name": name})
+
+    assert added[0] == renamed[0] == 400
+    assert "reserved" in added[1]["error"] and "reserved" in renamed[1]["error"]
+
+
+def test_a_tier_of_true_is_refused_not_taken_as_1(api_client: Client) -> None:
+    account = make_account(name="work", tier=5)
+
+    assert post(api_client, f"/api/accounts/{account.pk}/tier", {"tier": True})[0] == 400
+    assert (
+        post(api_client, "/api/accounts", {"name": "x", "apiKey": API_KEY, "tier": True})[0] == 400
+    )
+    assert post(api_client, "/api/oauth/init", {"name": "y", "tier": True})[0] == 400
+    account.refresh_from_db()
+    assert account.tier == 5
