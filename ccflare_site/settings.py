@@ -164,6 +164,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ccflare_site.admin_selection.AdminSelectionCheck",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ccflare_site.csp.content_security_policy",
     # Last, as django-axes requires: it turns a lockout into its answer.

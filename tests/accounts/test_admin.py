@@ -420,3 +420,19 @@ def test_the_login_pages_need_a_staff_login() -> None:
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    "changelist", ["/admin/accounts/account/", "/admin/auth/user/", "/admin/access/apitoken/"]
+)
+def test_an_action_on_items_that_are_not_ids_is_a_400_not_a_500(
+    browser: Client, changelist: str
+) -> None:
+    # Only a crafted form sends one; it was a 500 with Django's traceback in the log.
+    account = make_account(name="work")
+    data = {"action": "delete_selected", "_selected_action": ["not-an-id", str(account.pk)]}
+
+    answer = submit(browser, changelist, data)
+
+    assert answer.status_code == 400
+    assert Account.objects.filter(pk=account.pk).exists()
