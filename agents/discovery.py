@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 # An agents folder holding more is not an agents folder (a mistyped AGENTS_DIR, say).
 MAX_FILES_PER_FOLDER = 500
+# An agent is told from its requests by its prompt being in them: a shorter prompt (a word
+# or two) is in nearly every request, so such an agent is listed but never matched.
+MIN_PROMPT_CHARS = 24
 # Files already warned about, with the reason: each reload reads every file again, and a
 # file that stays broken is logged once (then at debug level), not every 30 seconds.
 _warned: set[tuple[str, str]] = set()
@@ -60,14 +63,19 @@ def discover() -> list[Agent]:
 
 
 def _skipped(path: Path, reason: str) -> None:
+    _warn_once("agents.file_skipped", path, reason)
+
+
+def _warn_once(event: str, path: Path, reason: str) -> None:
+    """A warning the first time (the files are read again every AGENTS_CACHE_SECONDS)."""
     key = (str(path), reason)
     if key in _warned:
-        logger.debug("agents.file_skipped path=%s reason=%s", path, reason)
+        logger.debug("%s path=%s reason=%s", event, path, reason)
         return
     if len(_warned) >= _MAX_WARNED:
         _warned.clear()
     _warned.add(key)
-    logger.warning("agents.file_skipped path=%s reason=%s", path, reason)
+    logger.warning("%s path=%s reason=%s", event, path, reason)
 
 
 def global_folder() -> Path:
@@ -90,6 +98,11 @@ def read_folder(folder: Path, *, source: str, workspace: Workspace | None = None
     return agents
 
 
+def matchable(agent: Agent) -> bool:
+    """Whether requests can be told to be this agent's: its prompt is long enough."""
+    return len(agent.prompt) >= MIN_PROMPT_CHARS
+
+
 def read_file(path: Path, *, source: str, workspace: Workspace | None = None) -> Agent | None:
     """The agent a file defines, or None (logged) when it cannot be read or parsed."""
     try:
@@ -97,6 +110,10 @@ def read_file(path: Path, *, source: str, workspace: Workspace | None = None) ->
     except (OSError, UnicodeDecodeError, frontmatter.AgentFileError) as exc:
         _skipped(path, files.reason(exc))
         return None
+    if 0 < len(parsed.prompt) < MIN_PROMPT_CHARS:
+        _warn_once(
+            "agents.prompt_too_short", path, f"under {MIN_PROMPT_CHARS} characters: never matched"
+        )
     fields = parsed.fields
     base = path.stem
     return Agent(

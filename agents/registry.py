@@ -43,8 +43,12 @@ class Snapshot:
     workspaces: tuple[str, ...] = ()  # their paths
 
     def match(self, text: str) -> discovery.Agent | None:
-        """The agent whose prompt is in `text`; the longest prompt wins (the most specific)."""
-        found = [a for a in self.agents if a.prompt and a.prompt in text]
+        """The agent whose prompt is in `text`; the longest prompt wins (the most specific).
+
+        A prompt under discovery.MIN_PROMPT_CHARS is never matched: one of a word or two
+        (`a`) is in nearly every request, and took ordinary requests over to its model.
+        """
+        found = [a for a in self.agents if discovery.matchable(a) and a.prompt in text]
         return max(found, key=lambda a: len(a.prompt), default=None)
 
 

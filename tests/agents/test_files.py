@@ -11,6 +11,9 @@ from agents import catalog, discovery, files, frontmatter
 from agents.models import Workspace
 from analytics.price_seed import SEED_PRICES
 
+# Long enough to be matched (discovery.MIN_PROMPT_CHARS).
+PROMPT_A = "You are agent A, who writes the release notes."
+
 
 @pytest.fixture(autouse=True)
 def nothing_warned_yet(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +85,7 @@ def test_a_new_price_row_moves_the_shorthand() -> None:
 def test_a_folder_keeps_its_good_files_and_skips_the_rest(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "good.md").write_text("---\nname: Good One\ncolor: red\n---\nPrompt A\n")
+    (tmp_path / "good.md").write_text(f"---\nname: Good One\ncolor: red\n---\n{PROMPT_A}\n")
     (tmp_path / "bad.md").write_text("no front matter")
     (tmp_path / "latin1.md").write_bytes(b"---\nname: \xe9\n---\n")
     (tmp_path / "huge.md").write_text("---\nname: h\n---\n" + "x" * files.MAX_FILE_BYTES)
@@ -91,7 +94,7 @@ def test_a_folder_keeps_its_good_files_and_skips_the_rest(
     agents = discovery.read_folder(tmp_path, source="global")
 
     assert [(a.id, a.name, a.color, a.prompt) for a in agents] == [
-        ("good", "Good One", "red", "Prompt A")
+        ("good", "Good One", "red", PROMPT_A)
     ]
     skipped = sorted(r.getMessage().split("path=")[1].split()[0] for r in caplog.records)
     assert [Path(p).name for p in skipped] == ["bad.md", "huge.md", "latin1.md"]
@@ -115,7 +118,7 @@ def test_a_fifo_or_a_device_is_skipped_without_blocking(
 ) -> None:
     os.mkfifo(tmp_path / "pipe.md")
     (tmp_path / "zero.md").symlink_to("/dev/zero")
-    (tmp_path / "good.md").write_text("---\nname: good\n---\nPrompt\n")
+    (tmp_path / "good.md").write_text(f"---\nname: good\n---\n{PROMPT_A}\n")
 
     agents = _read_folder_within(tmp_path)
 
@@ -195,3 +198,20 @@ def test_a_broken_file_is_warned_about_once_until_its_reason_changes(
 
     levels = [r.levelname for r in caplog.records if "file_skipped" in r.getMessage()]
     assert levels == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
+
+
+def test_a_file_whose_prompt_is_too_short_to_match_is_listed_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "short.md").write_text("---\nname: short\nmodel: opus\n---\na\n")
+
+    first = discovery.read_folder(tmp_path, source="global")
+    again = discovery.read_folder(tmp_path, source="global")
+
+    assert [a.id for a in first] == [a.id for a in again] == ["short"]
+    assert not discovery.matchable(first[0])
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        f"agents.prompt_too_short path={tmp_path / 'short.md'} reason=under "
+        f"{discovery.MIN_PROMPT_CHARS} characters: never matched"
+    ]

@@ -5,11 +5,12 @@ import logging
 
 import pytest
 
-from agents import override
+from agents import discovery, override
 from agents.discovery import Agent
 from agents.registry import Snapshot
 
 PROMPT = "You are the release-notes writer. Summarise merged pull requests."
+ALPHA = "alpha agent's own prompt text"
 
 
 def agent(agent_id: str, prompt: str) -> Agent:
@@ -98,13 +99,16 @@ def test_a_nested_system_key_does_not_hide_the_top_level_one() -> None:
     assert override._system_text(raw, raw.find(b'"system"')) == "outer"
 
 
-def test_the_longest_matching_prompt_wins_and_empty_prompts_never_match() -> None:
-    short, long = agent("short", "release-notes writer"), agent("long", PROMPT)
-    found = snapshot(agent("empty", ""), short, long)
+def test_the_longest_matching_prompt_wins_and_empty_or_trivial_prompts_never_match() -> None:
+    short, long = agent("short", "You are the release-notes writer."), agent("long", PROMPT)
+    # A prompt of a word or two is in nearly every request: it took them over.
+    trivial = agent("trivial", "a" * (discovery.MIN_PROMPT_CHARS - 1))
+    found = snapshot(agent("empty", ""), trivial, short, long)
 
     assert found.match(f"Preamble.\n{PROMPT}\nMore.") is long
-    assert found.match("the release-notes writer is here") is short
+    assert found.match("You are the release-notes writer. Go.") is short
     assert found.match("nothing") is None
+    assert found.match("a" * 100) is None
 
 
 def test_workspace_folders_from_agents_paths_and_claude_md() -> None:
@@ -120,12 +124,12 @@ def test_workspace_folders_from_agents_paths_and_claude_md() -> None:
 
 def test_match_cache_follows_the_snapshot() -> None:
     cache = override._MatchCache(2)
-    first = snapshot(agent("a", "alpha prompt"))
-    second = snapshot(agent("b", "alpha prompt"))
+    first = snapshot(agent("a", ALPHA))
+    second = snapshot(agent("b", ALPHA))
 
-    assert cache.match(first, "the alpha prompt").id == "a"
-    assert cache.match(first, "the alpha prompt").id == "a"
-    assert cache.match(second, "the alpha prompt").id == "b"
+    assert cache.match(first, f"the {ALPHA}").id == "a"
+    assert cache.match(first, f"the {ALPHA}").id == "a"
+    assert cache.match(second, f"the {ALPHA}").id == "b"
     for text in ("x", "y", "z"):
         assert cache.match(second, text) is None
     assert len(cache._found) == 2
