@@ -33,6 +33,8 @@ SUMS = {
     "rt_count": Count("response_time_ms"),
     "tps_sum": Sum("output_tokens_per_second"),
     "tps_count": Count("output_tokens_per_second"),
+    # Requests whose model had no price: their cost is not in `cost` (never counted as $0).
+    "unpriced": Count("id", filter=Q(unpriced=True)),
 }
 
 
@@ -84,6 +86,8 @@ class Totals:
     # Over the requests that have one; None when none has.
     avg_response_time_ms: float | None
     avg_tokens_per_second: float | None
+    # Not in cost_usd: their model had no price when they were recorded.
+    unpriced_requests: int = 0
 
     @property
     def success_rate(self) -> float:
@@ -109,6 +113,7 @@ def totals_of(agg: dict) -> Totals:
         output_tokens=agg["output"] or 0,
         avg_response_time_ms=mean(agg["rt_sum"], agg["rt_count"]),
         avg_tokens_per_second=mean(agg["tps_sum"], agg["tps_count"]),
+        unpriced_requests=agg["unpriced"] or 0,
     )
 
 

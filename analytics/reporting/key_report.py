@@ -41,6 +41,7 @@ def breakdown(rows: QuerySet, *, whole_history: bool = False) -> list[dict]:
         successes=Count("id", filter=Q(success=True)),
         tokens=Sum("total_tokens"),
         cost=Sum("cost_usd"),
+        unpriced=Count("id", filter=Q(unpriced=True)),
         last=Max("timestamp"),
     )
     names = dict(
@@ -72,6 +73,8 @@ def _item(group: dict, names: dict, shares: dict) -> dict:
         "successRate": aggregates.pct(group["successes"], group["requests"]),
         "tokens": group["tokens"] or 0,
         "costUsd": float(group["cost"] or 0),
+        # Extension: requests whose cost costUsd leaves out (their model has no price).
+        "unpricedRequests": group["unpriced"],
         "lastUsed": last.isoformat() if last else None,
         "poolShare5h": round(shares.get(key_id, 0.0), 2),
     }

@@ -72,6 +72,8 @@ def _headline(totals: aggregates.Totals) -> dict:
         "avgResponseTime": round(totals.avg_response_time_ms or 0),
         "totalTokens": totals.tokens,
         "totalCostUsd": totals.cost_usd,
+        # Extension: requests whose cost totalCostUsd leaves out (their model has no price).
+        "unpricedRequests": totals.unpriced_requests,
     }
 
 

@@ -125,6 +125,8 @@ def totals(overall: aggregates.Totals, accounts: list[aggregates.AccountCount]) 
         "totalTokens": overall.tokens,
         "totalCostUsd": overall.cost_usd,
         "avgTokensPerSecond": overall.avg_tokens_per_second,
+        # Extension: requests whose cost totalCostUsd leaves out (their model has no price).
+        "unpricedRequests": overall.unpriced_requests,
     }
 
 

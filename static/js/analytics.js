@@ -56,7 +56,8 @@
     const items = [
       ["Requests", fmt.int(t.requests)], ["Success rate", fmt.pct(t.successRate, 1)],
       ["Avg response", fmt.ms(t.avgResponseTime)], ["Tokens", fmt.compact(t.totalTokens)],
-      ["Cost", fmt.usd(t.totalCostUsd, 4)], ["Avg speed", fmt.tps(t.avgTokensPerSecond)],
+      ["Cost", fmt.usd(t.totalCostUsd, 4) + (t.unpricedRequests ? ` + ${fmt.int(t.unpricedRequests)} unpriced` : "")],
+      ["Avg speed", fmt.tps(t.avgTokensPerSecond)],
       ["Active accounts", fmt.int(t.activeAccounts)],
     ];
     $("[data-totals]").replaceChildren(...items.map(([label, value]) => el("div", {}, el("span", { text: label }), el("strong", { text: value }))));

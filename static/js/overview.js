@@ -15,13 +15,18 @@
     requests: { value: (t) => fmt.int(t.requests), point: (p) => p.requests, upIsGood: true },
     success: { value: (t) => fmt.pct(t.successRate, 1), point: (p) => p.successRate, upIsGood: true },
     latency: { value: (t) => fmt.ms(t.avgResponseTime), point: (p) => p.avgResponseTime, upIsGood: false },
-    cost: { value: (t) => costText(t.totalCostUsd), point: (p) => p.costUsd, upIsGood: false },
+    cost: { value: (t) => costText(t.totalCostUsd) + unpricedText(t), point: (p) => p.costUsd, upIsGood: false },
     speed: { value: (t) => fmt.tps(t.avgTokensPerSecond), point: (p) => p.avgTokensPerSecond, upIsGood: true },
   };
   const BUCKET_WORDS = { "1m": "previous minute", "5m": "previous 5 minutes", "1h": "previous hour", "1d": "previous day" };
 
   function costText(usd) {
     return usd >= 100 ? fmt.usd(usd, 2) : fmt.usd(usd, 4);
+  }
+
+  // Requests of a model with no price are not in the cost: say so, never count them as $0.
+  function unpricedText(totals) {
+    return totals.unpricedRequests ? ` + ${fmt.int(totals.unpricedRequests)} unpriced` : "";
   }
 
   function renderKPIs() {

@@ -64,10 +64,15 @@ def test_stats_shape_and_values(api_client: Client) -> None:
                  output_tokens=5, cost_usd=Decimal("0.5"), output_tokens_per_second=20)  # fmt: skip
     make_request(account=work, model="m1", response_time_ms=300, success=False,
                  error_message="boom")  # fmt: skip
-    make_request(model="m2", response_time_ms=200, error_message="boom")
+    # No price for m2: its cost is not in the total, and the total says so.
+    make_request(model="m2", response_time_ms=200, error_message="boom", unpriced=True)
     body = api_client.get("/api/stats").json()
     (no_key,) = body.pop("clientKeys")  # client keys: tests/analytics/test_key_usage.py
-    assert (no_key["clientKey"], no_key["requests"]) == ("no_key", 3)
+    assert (no_key["clientKey"], no_key["requests"], no_key["unpricedRequests"]) == (
+        "no_key",
+        3,
+        1,
+    )
     assert body == {
         "totalRequests": 3,
         "successRate": 67,
@@ -75,6 +80,7 @@ def test_stats_shape_and_values(api_client: Client) -> None:
         "avgResponseTime": 200,
         "totalTokens": 15,
         "totalCostUsd": 0.5,
+        "unpricedRequests": 1,
         "topModels": [
             {"model": "m1", "count": 2, "percentage": 66.67},
             {"model": "m2", "count": 1, "percentage": 33.33},

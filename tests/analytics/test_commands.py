@@ -36,6 +36,7 @@ def test_stats_prints_spec_json() -> None:
     assert set(body) == {
         "totalRequests", "successRate", "activeAccounts", "avgResponseTime", "totalTokens",
         "totalCostUsd", "avgTokensPerSecond", "tokenDetails", "accounts", "recentErrors",
+        "unpricedRequests",  # an extension: what totalCostUsd leaves out
     }  # fmt: skip
 
 

@@ -44,6 +44,7 @@ def test_stats_break_down_per_key_with_the_pools_share(api_client: Client, histo
         "successRate": 50.0,
         "tokens": 150,
         "costUsd": 0.3,
+        "unpricedRequests": 0,
         "lastUsed": history["last_alice"].isoformat(),
         "poolShare5h": 37.5,
     }

@@ -76,6 +76,7 @@ def test_totals_and_breakdowns_for_the_last_24_hours(api_client: Client, dataset
         "totalTokens": 820,  # 550 + 200 + 10 + 60
         "totalCostUsd": pytest.approx(0.035),
         "avgTokensPerSecond": 30.0,
+        "unpricedRequests": 0,
     }
     assert body["tokenBreakdown"] == {
         "inputTokens": 250,
@@ -126,6 +127,19 @@ def test_p95_is_the_value_at_rank_ceil_095_n(api_client: Client) -> None:
     (item,) = get(api_client)["modelPerformance"]
     assert item["p95ResponseTime"] == 19
     assert item["avgResponseTime"] == 10.5
+
+
+def test_requests_of_a_model_with_no_price_are_counted_apart_from_the_cost(
+    api_client: Client,
+) -> None:
+    # They counted as $0 and nothing said so (PRICES.md: never silently $0).
+    at = NOW - timedelta(minutes=5)
+    make_request(timestamp=at, model=SONNET, input_tokens=10, cost_usd=Decimal("0.25"))
+    make_request(timestamp=at, model="claude-new-1", input_tokens=10, unpriced=True)
+
+    totals = get(api_client)["totals"]
+
+    assert (totals["totalCostUsd"], totals["unpricedRequests"]) == (0.25, 1)
 
 
 def test_hourly_series_with_rates(api_client: Client, dataset: None) -> None:

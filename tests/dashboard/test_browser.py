@@ -8,6 +8,7 @@ log, and get refused without staff rights.
 
 import subprocess
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from tests import servers
 from tests.conftest import FakeUpstream, ProxyServer
 from tests.dashboard import seed
 from tests.dashboard.conftest import add_session, screenshot, wait_live
-from tests.factories import make_account
+from tests.factories import make_account, make_request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("prices")]
 
@@ -279,6 +280,22 @@ def test_a_visitor_without_staff_rights_is_sent_to_login_and_refused_by_the_sock
     assert anonymous_url == f"{proxy.url}/admin/login/?next=/dashboard/requests/"
     assert non_staff_url == f"{proxy.url}/admin/login/?next=/dashboard/"
     assert anonymous_socket == non_staff_socket == "refused"
+
+
+def test_the_cost_says_how_many_requests_it_leaves_out_for_want_of_a_price(
+    page: object, proxy: ProxyServer
+) -> None:
+    # They counted as $0 and nothing said so (PRICES.md: never silently $0).
+    make_request(model="claude-sonnet-4-5", input_tokens=10, cost_usd=Decimal("0.25"))
+    make_request(model="claude-new-1", input_tokens=10, unpriced=True)
+
+    page.goto(f"{proxy.url}/dashboard/")
+    overview = page.inner_text('[data-kpi="cost"] .value')
+    page.goto(f"{proxy.url}/dashboard/analytics/")
+    page.wait_for_selector("[data-totals] strong")
+
+    assert overview == "$0.2500 + 1 unpriced"
+    assert "$0.2500 + 1 unpriced" in page.inner_text("[data-totals]")
 
 
 def test_an_open_page_stops_its_live_feed_when_its_login_ends(page: object) -> None:
