@@ -112,7 +112,7 @@ def budget_json(budget: KeyBudget, now: float) -> dict:
         "window": budget.window,
         "limit": float(budget.limit),
         "description": describe_budget(budget.metric, budget.window, budget.limit),
-        "used": round(budget_use(budget, now), 4),
+        "used": round(budget_use(budget, now), 6),  # costs are stored to 6 places
     }
 
 

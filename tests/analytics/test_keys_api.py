@@ -1,6 +1,7 @@
 """Budgets and model rules through the API, the command and the rules they share."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -37,6 +38,17 @@ def test_budgets_are_set_listed_with_their_use_and_removed(api_client: Client) -
     gone = api_client.delete("/api/keys/alice/budgets/requests/1h")
     assert [b["metric"] for b in gone.json()["budgets"]] == ["tokens"]
     assert "secret" not in json.dumps(listed) and alice.secret_hash not in json.dumps(listed)
+
+
+def test_a_cost_budgets_use_is_shown_to_the_stored_precision(api_client: Client) -> None:
+    # 0.00225 showed as 0.0022 (rounded to four places).
+    alice, _ = credentials.create_client_key(name="alice")
+    make_request(client_key=alice, cost_usd=Decimal("0.00225"))
+    put(api_client, "/api/keys/alice/budgets", {"metric": "cost", "window": "1d", "limit": 1})
+
+    (listed,) = api_client.get("/api/keys").json()
+
+    assert listed["budgets"][0]["used"] == 0.00225
 
 
 @pytest.mark.parametrize(
