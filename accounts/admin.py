@@ -293,11 +293,22 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.action(description="Pause selected accounts")
     def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._update(request, queryset, "paused", paused=True)
+        self._set_paused(request, queryset, paused=True)
 
     @admin.action(description="Resume selected accounts")
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._update(request, queryset, "resumed", paused=False)
+        self._set_paused(request, queryset, paused=False)
+
+    def _set_paused(self, request: HttpRequest, queryset: QuerySet, *, paused: bool) -> None:
+        """Only the accounts not in that state yet are changed, and counted (it said
+        "1 account(s) resumed" of one that was not paused; the API answers 400)."""
+        already = queryset.filter(paused=paused).count()
+        self._update(
+            request, queryset.filter(paused=not paused), _PAUSE_WORDS[paused], paused=paused
+        )
+        if already:
+            state = "paused" if paused else "not paused"
+            self.message_user(request, f"{already} account(s) already {state}: left as they were.")
 
     @admin.action(description="Clear rate limit and cooldown")
     def clear_rate_limit(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -350,6 +361,9 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         # update() sends no post_save: say so for the live dashboard.
         signals.announce_written(changed)
         self.message_user(request, f"{count} account(s) {verb}.")
+
+
+_PAUSE_WORDS = {True: "paused", False: "resumed"}
 
 
 def _secret_rule(kind: str) -> Callable[[str], None]:

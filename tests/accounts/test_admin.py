@@ -275,6 +275,11 @@ def test_pause_and_resume_actions(browser: Client) -> None:
     assert Account.objects.get(name="a").health(datetime.now(UTC)).state == HealthState.OK
     assert Account.objects.get(name="b").paused
 
+    # It said "2 account(s) resumed" of one that was not paused.
+    page = run_action(browser, "resume", a, b)
+    told = [str(m) for m in page.wsgi_request._messages]
+    assert told == ["1 account(s) resumed.", "1 account(s) already not paused: left as they were."]
+
 
 def test_actions_tell_the_live_dashboard(browser: Client) -> None:
     layer = get_channel_layer()
