@@ -98,26 +98,12 @@ def test_log_stream_of_a_revoked_token_ends(proxy: ProxyServer) -> None:
     assert [frame for frame in rest if "maintenance.cleanup" in frame] == []
 
 
-class DashboardSocket(WebSocket):
-    def frame(self) -> tuple[int, bytes]:
-        """The next frame's opcode and payload, whatever its kind (1 text, 8 close)."""
-        first, second = self._exactly(2)
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", self._exactly(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", self._exactly(8))
-        return first & 0x0F, self._exactly(length)
-
-
 def test_dashboard_socket_closes_at_logout(proxy: ProxyServer) -> None:
     make_account(name="live", api_key=KEY)
     session_id = staff_session()
     port = int(proxy.url.rsplit(":", 1)[1])
     sock = socket.create_connection(("127.0.0.1", port), timeout=3)
-    ws = DashboardSocket(
-        sock, "/ws/dashboard/?topics=requests,logs", cookie=f"sessionid={session_id}"
-    )
+    ws = WebSocket(sock, "/ws/dashboard/?topics=requests,logs", cookie=f"sessionid={session_id}")
     assert ws.receive()["type"] == "hello"
 
     log_out(proxy, session_id)

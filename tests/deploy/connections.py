@@ -125,12 +125,16 @@ class WebSocket:
 
     def receive(self) -> dict:
         """The next text frame, as JSON (the server sends whole, unmasked frames)."""
+        opcode, payload = self.frame()
+        assert opcode == 0x1, f"expected a text frame, got opcode {opcode}"
+        return json.loads(payload)
+
+    def frame(self) -> tuple[int, bytes]:
+        """The next frame's opcode and payload, whatever its kind (1 text, 8 close)."""
         first, second = self._exactly(2)
         length = second & 0x7F
         if length == 126:
             (length,) = struct.unpack("!H", self._exactly(2))
         elif length == 127:
             (length,) = struct.unpack("!Q", self._exactly(8))
-        payload = self._exactly(length)
-        assert first & 0x0F == 0x1, f"expected a text frame, got opcode {first & 0x0F}"
-        return json.loads(payload)
+        return first & 0x0F, self._exactly(length)

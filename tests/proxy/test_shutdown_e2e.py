@@ -7,6 +7,7 @@ import json
 import signal
 import socket
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,12 +59,8 @@ sqlite_only = pytest.mark.skipif(
 def test_sigterm_writes_the_records_once_a_lock_longer_than_the_busy_timeout_ends(
     fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
 ) -> None:
-    make_account(name="only", api_key="sk-ant-api03-drain-test-key-0001")
-    env = {**locked_env(data_dir=tmp_path, upstream=fake_upstream), "SHUTDOWN_DRAIN_SECONDS": "25"}
-    with (tmp_path / "server.log").open("wb") as output:
-        process, port = servers.start_proxy_server(env=env, output=output)
+    process, port = recording_server(fake_upstream, tmp_path, drain_seconds=25)
     try:
-        first_written(port)
         with database_locked() as locked_at:
             statuses = post_many(port, LOCKED_REQUESTS)
             process.send_signal(signal.SIGTERM)
@@ -88,12 +85,8 @@ def test_sigterm_writes_the_records_once_a_lock_longer_than_the_busy_timeout_end
 def test_sigterm_gives_up_on_a_lock_that_outlasts_the_drain_and_counts_the_records_lost(
     fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
 ) -> None:
-    make_account(name="only", api_key="sk-ant-api03-drain-test-key-0001")
-    env = {**locked_env(data_dir=tmp_path, upstream=fake_upstream), "SHUTDOWN_DRAIN_SECONDS": "6"}
-    with (tmp_path / "server.log").open("wb") as output:
-        process, port = servers.start_proxy_server(env=env, output=output)
+    process, port = recording_server(fake_upstream, tmp_path, drain_seconds=6)
     try:
-        first_written(port)
         with database_locked():
             statuses = post_many(port, LOCKED_REQUESTS)
             process.send_signal(signal.SIGTERM)
@@ -114,10 +107,27 @@ def test_sigterm_gives_up_on_a_lock_that_outlasts_the_drain_and_counts_the_recor
     assert Request.objects.count() == 1
 
 
-def locked_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
-    # The accounts as a running server keeps them, not read again (and their pending
-    # changes written first) for every request while the lock is held.
-    return {**proxy_env(data_dir=data_dir, upstream=upstream), "ACCOUNT_CACHE_SECONDS": "60"}
+def recording_server(
+    upstream: FakeUpstream, tmp_path: Path, *, drain_seconds: int
+) -> tuple[subprocess.Popen, int]:
+    """A server with one account that has written its first request (the background loop
+    runs, the session is written), logging to tmp_path/server.log."""
+    make_account(name="only", api_key="sk-ant-api03-drain-test-key-0001")
+    env = {
+        **proxy_env(data_dir=tmp_path, upstream=upstream),
+        # The accounts as a running server keeps them, not read again (and their pending
+        # changes written first) for every request while the lock is held.
+        "ACCOUNT_CACHE_SECONDS": "60",
+        "SHUTDOWN_DRAIN_SECONDS": str(drain_seconds),
+    }
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+    try:
+        first_written(port)
+    except BaseException:
+        servers.stop(process)
+        raise
+    return process, port
 
 
 def first_written(port: int) -> None:
