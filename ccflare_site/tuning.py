@@ -241,6 +241,8 @@ def _access_log_date() -> str:
 
 # How often a draining server looks whether its requests in flight are done.
 DRAIN_POLL_SECONDS = 0.1
+# How long a draining server gives its live event streams to end their answers.
+STREAMS_END_SECONDS = 2.0
 
 
 def drain_before_shutdown() -> None:
@@ -249,9 +251,10 @@ def drain_before_shutdown() -> None:
     Daphne's own shutdown cancels every request at once, so a restart (an upgrade,
     `systemctl restart`, a container stop) would cut the answers being streamed.
     Its shutdown step is wrapped: close the listening ports and the idle keep-alive
-    connections (the busy ones close after their answer), wait until no HTTP
-    request is running or SHUTDOWN_DRAIN_SECONDS pass, then daphne's step cancels
-    what is left (websockets and event streams, which never finish by themselves).
+    connections (the busy ones close after their answer), tell the live event
+    streams to end their answers (they never finish by themselves), wait until no
+    HTTP request is running or SHUTDOWN_DRAIN_SECONDS pass, then daphne's step cancels
+    what is left (websockets).
     """
     try:
         from daphne.server import Server
@@ -277,28 +280,39 @@ def drain_before_shutdown() -> None:
 async def _drain(server: Any, *, within: float) -> None:
     from twisted.internet import reactor, tcp
 
+    from analytics.live import streams
     from ccflare_site import http_channel
 
     for reader in reactor.getReaders():  # type: ignore[misc]
         if isinstance(reader, tcp.Port):
             reader.stopListening()
     http_channel.end_keep_alive()
+    streams.end_all()
     deadline = time.monotonic() + within
-    # Polled: daphne tells no one when a request finishes.
-    while _requests_in_flight(server) and time.monotonic() < deadline:  # noqa: ASYNC110
+    # Polled: daphne tells no one when a request finishes. The live streams are ending
+    # by themselves (a moment); they are not what the drain waits for.
+    streams_end = time.monotonic() + STREAMS_END_SECONDS
+    while time.monotonic() < deadline:
+        requests, event_streams = _requests_in_flight(server)
+        if not requests and not (event_streams and time.monotonic() < streams_end):
+            return
         await asyncio.sleep(DRAIN_POLL_SECONDS)
 
 
-def _requests_in_flight(server: Any) -> int:
+def _requests_in_flight(server: Any) -> tuple[int, int]:
+    """HTTP requests still running: (answers, live event streams); websockets aside."""
     from daphne.ws_protocol import WebSocketProtocol
 
-    running = 0
+    answers = event_streams = 0
     for protocol, details in list(server.connections.items()):
         instance = details.get("application_instance")
         if instance is None or instance.done() or isinstance(protocol, WebSocketProtocol):
             continue
-        running += not _is_event_stream(protocol)
-    return running
+        if _is_event_stream(protocol):
+            event_streams += 1
+        else:
+            answers += 1
+    return answers, event_streams
 
 
 def _is_event_stream(protocol: Any) -> bool:

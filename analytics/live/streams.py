@@ -9,6 +9,7 @@ ends once the login it was opened with ends (access.grants).
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -91,17 +92,47 @@ async def _subscription(
         await layer.group_discard(group, channel)
 
 
+# Per event loop: done once the server begins to stop (end_all).
+_stopping: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def end_all() -> None:
+    """End every live stream of this process's loop (the server is stopping: ccflare_site's
+    drain). Each ends its answer, so its client sees the stream end and reconnects; cut
+    by the server instead, each was an unfinished answer and an ERROR in the log."""
+    stopping = _stopping_future()
+    if not stopping.done():
+        stopping.set_result(None)
+
+
+def _stopping_future() -> asyncio.Future:
+    loop = asyncio.get_running_loop()
+    stopping = _stopping.get(loop)
+    if stopping is None:
+        stopping = _stopping[loop] = loop.create_future()
+    return stopping
+
+
 async def _receive(layer: object, channel: str, watch: grants.Watch) -> AsyncIterator[dict | None]:
     # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes in the
     # turn the message arrives, and the stream of a client gone listened on until daphne
     # killed it (application_close_timeout later, with a warning).
+    stopping = _stopping_future()
     while True:
         receiving = asyncio.ensure_future(layer.receive(channel))  # type: ignore[attr-defined]
         try:
-            await asyncio.wait([receiving], timeout=settings.SSE_HEARTBEAT_SECONDS)
+            await asyncio.wait(
+                [receiving, stopping],
+                timeout=settings.SSE_HEARTBEAT_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
-            if not receiving.done():  # timed out, or the client left
+            if not receiving.done():  # timed out, the client left, or the server stops
                 receiving.cancel()  # a message handed to it meanwhile stays queued
+        if stopping.done():
+            return
         # Taken before the check below: a receive cancelled above is done after it.
         message = receiving.result() if receiving.done() else None
         # Asked on heartbeats too, so an idle stream also ends within SSE_HEARTBEAT_SECONDS.

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from django.db import connection
 
+from access import credentials as access_credentials
 from analytics.models import Request
 from tests import servers
 from tests.conftest import FakeUpstream, proxy_env, wait_for
@@ -214,3 +215,29 @@ def refused(port: int) -> bool:
     except ConnectionRefusedError:
         return True
     return False
+
+
+def test_sigterm_ends_the_live_streams_answers_instead_of_cutting_them(
+    fake_upstream: FakeUpstream, tmp_path: Path, django_db_setup: None
+) -> None:
+    # Cut by daphne's shutdown, each open stream was an unfinished chunked answer (curl:
+    # exit 18) and an ERROR "Task exception was never retrieved" in the log.
+    token = access_credentials.create_api_token(name="shutdown-streams")[1]
+    with (tmp_path / "server.log").open("wb") as output:
+        env = proxy_env(data_dir=tmp_path, upstream=fake_upstream)
+        process, port = servers.start_proxy_server(env=env, output=output)
+    url = f"http://127.0.0.1:{port}/api/requests/stream"
+    try:
+        with httpx.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "event: connected"
+            process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # raises if the answer is cut rather than ended
+        exit_code = process.wait(timeout=30)
+    finally:
+        servers.stop(process)
+
+    assert exit_code == 0
+    assert "data: ok" in rest
+    log = (tmp_path / "server.log").read_text()
+    assert "ERROR" not in log and "Task exception" not in log
