@@ -1,6 +1,7 @@
 """ASGI entry point: /v1/ goes to the proxy's lean handler, /health to its own, the rest to
 Django and Channels."""
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -15,9 +16,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from accounts import background  # noqa: E402
+from accounts import background as accounts_background  # noqa: E402
 from ccflare_site import answer_deadline, health, routing, tuning, workers  # noqa: E402
 from ccflare_site.websocket_origin import SameOriginValidator  # noqa: E402
+from proxy import background as proxy_background  # noqa: E402
 from proxy import handler, replies  # noqa: E402
 
 # Django's handler sends any Mapping; the proxy's handler sends dicts.
@@ -67,6 +69,19 @@ application = ProtocolTypeRouter(
     }
 )
 
+
+_started: set[asyncio.Task] = set()  # the loop keeps only weak references to its tasks
+
+
+def _serving() -> None:
+    """Once daphne runs, before any request: the accounts' checks start, and the accounts
+    and client keys are read (other servers: at the first /v1/ request)."""
+    accounts_background.ensure_started()
+    task = asyncio.ensure_future(proxy_background.read_ahead())
+    _started.add(task)
+    task.add_done_callback(_started.discard)
+
+
 workers.follow_supervisor()
 tuning.tune()
-background.start_with_server()
+tuning.when_serving(_serving)

@@ -245,6 +245,18 @@ DRAIN_POLL_SECONDS = 0.1
 STREAMS_END_SECONDS = 2.0
 
 
+def when_serving(call: Callable[[], object]) -> None:
+    """Under daphne, `call` once the server runs, inside its event loop.
+
+    Daphne honours no ASGI start-up hook, but it installs Twisted's asyncio reactor
+    before it loads the app: a call scheduled on it runs in the server's loop once that
+    starts. Elsewhere (other servers, tests) nothing is scheduled.
+    """
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is not None and hasattr(reactor, "_asyncioEventloop"):
+        reactor.callLater(0, call)
+
+
 def drain_before_shutdown() -> None:
     """On SIGTERM, stop accepting and let the HTTP requests in flight finish first.
 

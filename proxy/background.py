@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db import connection
 
+from access import clientkeys
 from accounts import background as accounts_background
 from accounts.pool import pool
 from analytics.operations import maintenance
@@ -49,6 +50,19 @@ def ensure_started() -> None:
     # Under daphne the accounts' checks start with the server (ccflare_site/asgi.py); on
     # other servers the first proxied request starts them with the rest.
     accounts_background.ensure_started()
+
+
+async def read_ahead() -> None:
+    """Read the accounts and the client keys now, before any request needs them.
+
+    A worker reads them at its first /v1/ request otherwise; one whose database went away
+    before that (a PostgreSQL restart minutes after the server's) had nothing to serve
+    from, and refused every request with a 503 for as long as it was away, while a worker
+    that had served kept going from its snapshot. A failed read is logged and tried again
+    at the first request, as before.
+    """
+    await pool.accounts()
+    await clientkeys.cache.authorize([])
 
 
 async def flush_once() -> None:

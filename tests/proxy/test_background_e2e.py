@@ -1,5 +1,8 @@
 """The running server applies retention by itself, every CLEANUP_INTERVAL_SECONDS."""
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +17,8 @@ from tests.conftest import FakeUpstream, proxy_env, wait_for
 from tests.factories import make_account, make_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY = "sk-ant-api03-read-ahead-key-0001"
 
 
 @pytest.fixture
@@ -59,3 +64,36 @@ def test_the_running_server_removes_old_rows_again_and_again(cleaning_server: st
     assert not RequestPayload.objects.filter(request=old_payload).exists()
     assert exists(old_payload)
     assert RequestPayload.objects.filter(request=recent).exists()
+
+
+def test_a_server_whose_database_goes_away_before_its_first_request_still_serves(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    # It read the accounts and the client keys at its first /v1/ request: a database gone
+    # before that (a PostgreSQL restart after the server's) left it nothing to serve from,
+    # and every request was a 503 "client keys could not be read" while it was away.
+    database = tmp_path / "own.db"
+    env = {
+        **proxy_env(data_dir=tmp_path, upstream=fake_upstream),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "ACCOUNT_CACHE_SECONDS": "0",
+    }
+    manage = [sys.executable, "manage.py"]
+    for command in (["migrate", "-v", "0"], ["add_account", "own", "--api-key", KEY]):
+        subprocess.run(
+            [*manage, *command], cwd=servers.PROJECT_ROOT, env=servers.server_env(env),
+            check=True, capture_output=True,
+        )  # fmt: skip
+    with (tmp_path / "server.log").open("wb") as output:
+        process, port = servers.start_proxy_server(env=env, output=output)
+    try:
+        time.sleep(1.0)  # the server has been up a moment, and served nothing
+        for path in tmp_path.glob("own.db*"):
+            path.rename(path.with_name(f"gone-{path.name}"))  # the database is away
+        body = {"model": "claude-sonnet-4-6", "max_tokens": 8, "messages": []}
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/messages", json=body, timeout=10)
+    finally:
+        servers.stop(process)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-ccflare-account"] == "own"
