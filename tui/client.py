@@ -21,7 +21,10 @@ STREAM_TIMEOUT = httpx.Timeout(15.0, read=None)
 # a request body chosen by a client or an upstream may carry ESC sequences (colours, the
 # window title, OSC 52 clipboard writes), and Textual writes text out as it is. C0 controls
 # but newline and tab (bodies are multi-line), DEL and the C1 controls (0x9b is a CSI).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls (an ESC starts a sequence that retitles, clears or recolours the
+# terminal, or writes to the clipboard), and the bidirectional overrides and marks that
+# turn the text around them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class ApiProblem(Exception):
@@ -157,12 +160,19 @@ def terminal_safe(value: Any) -> Any:
     """Decoded JSON with each control character of its strings (keys too) written as an
     escape such as `\\x1b`; RecursionError for one nested deeper than Python can walk."""
     if isinstance(value, str):
-        return value if value.isprintable() else _CONTROLS.sub(_escape, value)
+        return safe_text(value)
     if isinstance(value, list):
         return [terminal_safe(item) for item in value]
     if isinstance(value, dict):
         return {terminal_safe(key): terminal_safe(item) for key, item in value.items()}
     return value
+
+
+def safe_text(text: str) -> str:
+    """`text` with each control character written as an escape such as `\\x1b`: for what
+    the screens decode themselves (a captured body), as terminal_safe does for the API's
+    JSON. Line breaks and tabs stay."""
+    return text if text.isprintable() else _CONTROLS.sub(_escape, text)
 
 
 def _escape(match: re.Match[str]) -> str:

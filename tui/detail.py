@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 from lib import conversation
 from lib.secret_headers import REDACTED, is_secret
 from tui import format
-from tui.client import ApiProblem
+from tui.client import ApiProblem, safe_text
 from tui.views.shared import shared
 
 ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green"}
@@ -63,10 +63,10 @@ def render(detail: dict) -> RenderableType:
         *messages(conversation.build(request_body, response_body)),
         heading("Request"),
         Text(headers_text(sent.get("headers"))),
-        Text(conversation.pretty(request_body) or "(not captured)"),
+        Text(safe_text(conversation.pretty(request_body)) or "(not captured)"),
         heading(f"Response {answered.get('status') or ''}"),
         Text(headers_text(answered.get("headers"))),
-        Text(conversation.pretty(response_body) or "(not captured)"),
+        Text(safe_text(conversation.pretty(response_body)) or "(not captured)"),
     )
 
 
@@ -126,14 +126,16 @@ def messages(built: list[conversation.Message]) -> list[Text]:
         return [Text("(no conversation captured)", style="dim")]
     lines = []
     for message in built:
-        lines.append(Text(message.role, style=f"bold {ROLE_STYLES.get(message.role, '')}"))
+        style = f"bold {ROLE_STYLES.get(message.role, '')}"
+        lines.append(Text(safe_text(message.role), style=style))
         for block in message.blocks:
+            # Decoded here from the captured bodies: the API's JSON escaping never saw them.
             label = {"tool_use": f"tool call {block.name}", "tool_result": "tool result"}
             prefix = label.get(block.kind, "" if block.kind == "text" else block.kind)
             text = Text("  ")
             if prefix:
-                text.append(f"[{prefix}] ", style="red" if block.is_error else "yellow")
-            text.append(block.text)
+                text.append(f"[{safe_text(prefix)}] ", style="red" if block.is_error else "yellow")
+            text.append(safe_text(block.text))
             lines.append(text)
     return lines
 

@@ -90,7 +90,7 @@ async def odd_server() -> AsyncIterator[str]:
         return web.json_response({"not": "a list"})
 
     async def requests(_: web.Request) -> web.Response:
-        return web.json_response([{"no": "id"}])
+        return web.json_response({"not": "a list"})
 
     async def stream(_: web.Request) -> web.Response:
         # `connected` makes the Requests screen read the list.
@@ -112,7 +112,7 @@ async def odd_server() -> AsyncIterator[str]:
 async def test_an_answer_it_cannot_read_is_said_in_place(odd_server: str) -> None:
     app = CcflareApp(ApiClient(odd_server, "cct_whatever"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: "Something went wrong" in screen_text(app), "the problem")
+        await until(pilot, lambda: "not a list" in screen_text(app), "the problem")
         assert app.is_running
 
 

@@ -1,14 +1,16 @@
 """Answers of shapes no ccflare version sends: each odd field reads as missing, never a crash."""
 
 import asyncio
+import base64
 import json
 
 from aiohttp import web
+from rich.console import Console
 
 from tests.tui.conftest import Handler, screen_text, serving, until
 from tui.app import CcflareApp
 from tui.client import ApiClient
-from tui.detail import RequestDetail
+from tui.detail import RequestDetail, render
 
 # One account of each odd kind, among two the screens can show.
 ODD_ACCOUNTS = [
@@ -134,3 +136,40 @@ async def test_control_characters_in_what_the_server_relays_never_reach_the_term
 
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
     assert r"\x1b]0;pwned\x07x\x1b[31mred" in text and r"alpha\x9b2J" in text
+
+
+def test_escape_sequences_in_captured_bodies_reach_the_screen_as_text() -> None:
+    # Decoded from base64 by the screen itself, they went to the terminal raw: any client
+    # of the proxy could retitle or clear the operator's terminal, or write to its clipboard.
+    hostile = "hi \x1b]0;pwned\x07 \x1b[31mRED \x9b2J \u202eevil"
+    sent = {"system": "x", "messages": [{"role": "user\x1b[2J", "content": hostile}]}
+    detail = {
+        "payload": {
+            "request": {"body": base64.b64encode(json.dumps(sent).encode()).decode()},
+            "response": {"body": base64.b64encode(f"raw {hostile}".encode()).decode()},
+        }
+    }
+    console = Console(record=True, width=200, color_system=None)
+    console.print(render(detail))
+    shown = console.export_text()
+
+    assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown)
+    assert "\\x1b]0;pwned\\x07" in shown and "\\u202eevil" in shown
+
+
+async def test_request_rows_of_odd_shapes_read_as_missing() -> None:
+    # A model that is not text (or a row with no id) crashed the TUI from its redraw timer.
+    rows = [
+        {"id": "r1", "model": 5, "timestamp": "2026-01-01T00:00:00Z", "statusCode": 200},
+        {"model": "claude-opus-4-1"},
+        "not a row",
+        {"id": "r2", "model": "claude-sonnet-4-5-20250929", "statusCode": 200},
+    ]
+    async with serving(requests_tab(rows, connected)) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("3")
+            await until(pilot, lambda: "sonnet-4-5" in screen_text(app), "the good row")
+            await pilot.pause(0.5)  # the redraw timer runs
+
+            assert app.is_running and "Something went wrong" not in screen_text(app)

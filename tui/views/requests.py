@@ -65,7 +65,10 @@ class RequestsView(ReportsFailures, Vertical):
             # A newer read (a reconnect) may have replaced this one's collection.
             if self.arrived is arrived:
                 self.arrived = None
-        self.items = merged(rows, self.items, arrived)
+        if not isinstance(rows, list):
+            self.notify("/api/requests answered something that is not a list", severity="error")
+            return
+        self.items = merged(with_ids(rows), self.items, arrived)
         self.render_rows()
 
     def on_frame(self, frame: dict) -> None:
@@ -77,6 +80,8 @@ class RequestsView(ReportsFailures, Vertical):
             item = {**frame["payload"], "inFlight": False}
         else:
             return
+        if item.get("id") is None:
+            return  # nothing to key it by: a row of no request
         # The stream names the account by id, the list by name.
         item["accountUsed"] = shared(self).account_name(
             item.get("accountUsed") or item.get("accountId")
@@ -174,9 +179,15 @@ def matches(item: dict, filters: dict[str, str]) -> bool:
     return True
 
 
-def short_model(model: str | None) -> str:
+def with_ids(rows: list) -> list[dict]:
+    """The rows that are requests (objects with an id); the rest read as missing. A row
+    without one crashed the whole TUI from its redraw timer."""
+    return [row for row in rows if isinstance(row, dict) and row.get("id") is not None]
+
+
+def short_model(model: object) -> str:
     """claude-sonnet-4-5-20250929 -> sonnet-4-5: the columns are narrow at 80x24."""
-    if not model:
+    if not isinstance(model, str) or not model:
         return "—"
     name = model.removeprefix("claude-")
     head, _, tail = name.rpartition("-")
