@@ -36,6 +36,13 @@ def cost(value: object) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
+def total_cost(totals: dict) -> str:
+    """A report's cost, and how many requests it leaves out for want of a price."""
+    unpriced = number(totals.get("unpricedRequests"))
+    extra = f" + {int(unpriced)} unpriced" if unpriced else ""
+    return cost(totals.get("totalCostUsd")) + extra
+
+
 def percent(value: object) -> str:
     return "—" if (value := number(value)) is None else f"{value:.1f}%"
 

@@ -57,6 +57,8 @@ async def test_it_reconnects_when_the_server_comes_back(served: Served, restarta
         servers.stop(restartable["process"])
         await until(pilot, lambda: "reconnecting" in screen_text(app), "the drop shown")
         shot(app, "reconnecting")
+        await pilot.press("r")  # the Overview reads its totals (the next range) meanwhile
+        await until(pilot, lambda: "Cannot reach" in screen_text(app), "the totals' problem")
 
         restartable["process"], _ = servers.start_proxy_server(
             env=restartable["env"],
@@ -69,6 +71,8 @@ async def test_it_reconnects_when_the_server_comes_back(served: Served, restarta
             "reconnected",
             patience=40,
         )
+        # The totals' message went too: it stayed until a request finished.
+        await until(pilot, lambda: "Cannot reach" not in screen_text(app), "the totals read")
 
 
 async def test_a_server_that_is_not_ccflare_is_said_in_place(fake_upstream: FakeUpstream) -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 from rich.console import Console
 
 from tests.tui.conftest import Handler, screen_text, serving, until
+from tui import format
 from tui.app import CcflareApp
 from tui.client import ApiClient
 from tui.detail import RequestDetail, render
@@ -173,3 +174,10 @@ async def test_request_rows_of_odd_shapes_read_as_missing() -> None:
             await pilot.pause(0.5)  # the redraw timer runs
 
             assert app.is_running and "Something went wrong" not in screen_text(app)
+
+
+def test_a_cost_says_how_many_requests_it_leaves_out() -> None:
+    two = {"totalCostUsd": 0.25, "unpricedRequests": 2}
+    assert format.total_cost(two) == "$0.2500 + 2 unpriced"
+    assert format.total_cost({"totalCostUsd": 0.25, "unpricedRequests": 0}) == "$0.2500"
+    assert format.total_cost({"totalCostUsd": "x", "unpricedRequests": "y"}) == "—"

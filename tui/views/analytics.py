@@ -59,6 +59,7 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
             report = await shared(self).client.get("/api/analytics", range=self.range)
         except ApiProblem as problem:
             heading.update(Text(str(problem), style="red"))
+            self.stale = True  # asked again next tick: the message went once the server came back
             return
         totals = report.get("totals") or {}
         meta = report.get("meta") or {}
@@ -68,7 +69,7 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
                 (f"per {meta.get('bucket', '?')} · ", "dim"),
                 f"{format.count(totals.get('requests'))} requests · "
                 f"{format.percent(totals.get('successRate'))} ok · "
-                f"{format.cost(totals.get('totalCostUsd'))}",
+                f"{format.total_cost(totals)}",
                 ("   r range", "dim"),
             )
         )

@@ -41,6 +41,7 @@ class OverviewView(RangedView, ReportsFailures, Vertical):
             report = await shared(self).client.get("/api/analytics", range=self.range)
         except ApiProblem as problem:
             self.query_one("#totals", Static).update(Text(str(problem), style="red"))
+            self.stale = True  # asked again next tick: the message went once the server came back
             return
         self.query_one("#totals", Static).update(totals_line(self.range, report.get("totals", {})))
 
@@ -84,7 +85,7 @@ def totals_line(range_: str, totals: dict) -> Text:
         ("requests", format.count(totals.get("requests"))),
         ("success", format.percent(totals.get("successRate"))),
         ("tokens", format.count(totals.get("totalTokens"))),
-        ("cost", format.cost(totals.get("totalCostUsd"))),
+        ("cost", format.total_cost(totals)),
         ("speed", format.speed(totals.get("avgTokensPerSecond"))),
     ]
     for label, value in parts:
