@@ -205,7 +205,9 @@ class CcflareApp(App):
             self.accounts_stale = True
 
     def on_log(self, frame: dict) -> None:
-        if "msg" in frame:
+        if frame.get("connected"):
+            self.query_one(LogsView).reload_history()
+        elif "msg" in frame:
             self.query_one(LogsView).add_line(frame)
 
     # The connection line -----------------------------------------------------------------

@@ -181,3 +181,35 @@ def test_a_cost_says_how_many_requests_it_leaves_out() -> None:
     assert format.total_cost(two) == "$0.2500 + 2 unpriced"
     assert format.total_cost({"totalCostUsd": 0.25, "unpricedRequests": 0}) == "$0.2500"
     assert format.total_cost({"totalCostUsd": "x", "unpricedRequests": "y"}) == "—"
+
+
+async def test_the_log_history_is_read_again_when_its_stream_connects() -> None:
+    # Read once at start: a TUI started while the server was away showed no history for
+    # good, nor what was logged while its stream was down.
+    asked = []
+
+    async def history(_: web.Request) -> web.Response:
+        asked.append(1)
+        if len(asked) == 1:
+            return web.json_response({"error": "starting"}, status=503)
+        return web.json_response([{"ts": 1, "level": "INFO", "msg": "from the history"}])
+
+    async def log_stream(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.5)  # connects after the first read failed
+        reply = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await reply.prepare(request)
+        await reply.write(b'data: {"connected": true}\n\n')
+        await asyncio.sleep(30)  # cut when the test ends
+        return reply
+
+    routes = {
+        "/api/accounts": answering([]),
+        "/api/logs/history": history,
+        "/api/logs/stream": log_stream,
+        "/api/requests/stream": no_events,
+    }
+    async with serving(routes) as url:
+        app = CcflareApp(ApiClient(url, "cct_whatever"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("5")
+            await until(pilot, lambda: "from the history" in screen_text(app), "the history")

@@ -41,13 +41,24 @@ class LogsView(ReportsFailures, Vertical):
         self.show_state()
         self.run_worker(self.load_history(), group="logs-history", exit_on_error=False)
 
+    def reload_history(self) -> None:
+        """The stream (re)connected: read the history again, which also holds what was
+        logged while it was away (once read, it was never read again: a TUI started while
+        the server was down showed no history for good)."""
+        self.run_worker(
+            self.load_history(), group="logs-history", exclusive=True, exit_on_error=False
+        )
+
     async def load_history(self) -> None:
         try:
             history = await shared(self).client.get("/api/logs/history", lines=500)
         except ApiProblem as problem:
             self.query_one(RichLog).write(Text(str(problem), style="red"))
             return
-        self.lines.extendleft(reversed([h for h in history if isinstance(h, dict)]))
+        if not isinstance(history, list):
+            return
+        self.lines.clear()
+        self.lines.extend(h for h in history if isinstance(h, dict))
         self.redraw()
 
     def add_line(self, line: dict) -> None:
