@@ -303,9 +303,8 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         """Only the accounts not in that state yet are changed, and counted (it said
         "1 account(s) resumed" of one that was not paused; the API answers 400)."""
         already = queryset.filter(paused=paused).count()
-        self._update(
-            request, queryset.filter(paused=not paused), _PAUSE_WORDS[paused], paused=paused
-        )
+        verb = "paused" if paused else "resumed"
+        self._update(request, queryset.filter(paused=not paused), verb, paused=paused)
         if already:
             state = "paused" if paused else "not paused"
             self.message_user(request, f"{already} account(s) already {state}: left as they were.")
@@ -361,9 +360,6 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         # update() sends no post_save: say so for the live dashboard.
         signals.announce_written(changed)
         self.message_user(request, f"{count} account(s) {verb}.")
-
-
-_PAUSE_WORDS = {True: "paused", False: "resumed"}
 
 
 def _secret_rule(kind: str) -> Callable[[str], None]:

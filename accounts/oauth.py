@@ -32,6 +32,8 @@ SCOPES = {
 # The token endpoint answers in well under a second; a hung one must not hold
 # a client request (and the refresh lease) for long.
 TIMEOUT_SECONDS = 15.0
+# The `anthropic-beta` flag every call with an OAuth access token carries.
+BETA = "oauth-2025-04-20"
 # What a token's lifetime is taken to be: unknown (not a number), and its bounds. The
 # lower one stays clear of the refresh margin (5 minutes by default), so that even a
 # token said to be expired already is refreshed at most every few minutes.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from accounts import health
+from accounts import health, oauth
 from accounts.models import Account
 from accounts.pool import pool
 from lib import h1, reloading
@@ -91,7 +91,7 @@ def _headers(account: Account) -> list[tuple[str, str]]:
     version = ("anthropic-version", "2023-06-01")
     if account.uses_bearer:
         bearer = ("authorization", f"Bearer {account.access_token}")
-        return [bearer, ("anthropic-beta", "oauth-2025-04-20"), version]
+        return [bearer, ("anthropic-beta", oauth.BETA), version]
     return [("x-api-key", account.api_key or ""), version]
 
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import forecast, tokens, usage_reply
+from accounts import forecast, oauth, tokens, usage_reply
 from accounts.models import Account
 from accounts.pool import pool
 from lib import h1, reloading
@@ -142,7 +142,7 @@ async def _fetch(token: str, *, account_name: str) -> Any:
     """The endpoint's decoded JSON reply; raises UsageCheckError for anything but a 200."""
     headers = [
         ("Authorization", f"Bearer {token}"),
-        ("anthropic-beta", "oauth-2025-04-20"),
+        ("anthropic-beta", oauth.BETA),
         ("Accept", "application/json"),
     ]
     try:

@@ -10,9 +10,10 @@ import re
 
 from django.conf import settings
 
+from accounts import oauth
 from lib.h1 import Pool, Response
 
-OAUTH_BETA = "oauth-2025-04-20"
+OAUTH_BETA = oauth.BETA
 
 # Never forwarded upstream: hop-by-hop headers, what the client sets itself (Host, framing),
 # accept-encoding (we relay bytes as they come and parse SSE, so no compression), and

@@ -116,7 +116,8 @@ async def odd_server() -> AsyncIterator[str]:
 async def test_an_answer_it_cannot_read_is_said_in_place(odd_server: str) -> None:
     app = CcflareApp(ApiClient(odd_server, "cct_whatever"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: "not a list" in screen_text(app), "the problem")
+        said = "/api/requests answered something not a list"
+        await until(pilot, lambda: said in screen_text(app), "the problem")
         assert app.is_running
 
 

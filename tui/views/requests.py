@@ -65,8 +65,10 @@ class RequestsView(ReportsFailures, Vertical):
             # A newer read (a reconnect) may have replaced this one's collection.
             if self.arrived is arrived:
                 self.arrived = None
-        if not isinstance(rows, list):
-            self.notify("/api/requests answered something that is not a list", severity="error")
+        # On the top line, as the accounts' answer of the wrong shape is.
+        wrong = None if isinstance(rows, list) else "/api/requests answered something not a list"
+        shared(self).report("requests list", wrong)
+        if wrong:
             return
         self.items = merged(with_ids(rows), self.items, arrived)
         self.render_rows()
