@@ -142,7 +142,9 @@ class RuntimeSetting(models.Model):
     """A setting changed at run time through the API or admin (retention days, strategy).
 
     Precedence is environment, then this table, then the default in settings.py;
-    only values someone chose are stored, never defaults (docs/compatibility.md).
+    only values someone chose are stored, never defaults (docs/compatibility.md). One
+    row is no setting: `history_cleared`, the mark analytics.reporting.report_cache
+    rewrites when the history is cleared, for every process to see.
     """
 
     key = models.CharField(max_length=64, primary_key=True)
