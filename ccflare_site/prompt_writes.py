@@ -13,9 +13,10 @@ set it): what is sent is already gathered per turn, and a stream's event must no
 """
 
 import asyncio
+import errno
 from typing import Any
 
-from twisted.internet import tcp
+from twisted.internet import main, tcp
 
 # An answer's sender waits (PromptServer.drained) while more than HIGH_WATER bytes are
 # unsent, until at most LOW_WATER are: a client that reads slowly, or not at all, holds
@@ -56,6 +57,18 @@ class PromptServer(tcp.Server):
         reactor._readOrWrite(self, False)
         if self.connected and self._buffered():
             super().startWriting()  # the socket took part: the rest when it is writable
+
+    def writeSomeData(self, data: bytes) -> Any:  # noqa: N802 (Twisted's name)
+        """Twisted's, without its retry on EINTR (Python retries itself since 3.5,
+        PEP 475) and without a view of the data when it is within SEND_LIMIT."""
+        try:
+            if len(data) > self.SEND_LIMIT:
+                return self.socket.send(memoryview(data)[: self.SEND_LIMIT])
+            return self.socket.send(data)
+        except OSError as error:
+            if error.args[0] in (errno.EWOULDBLOCK, errno.ENOBUFS):
+                return 0
+            return main.CONNECTION_LOST
 
     def _buffered(self) -> int:
         return len(self.dataBuffer) - self.offset + self._tempDataLen

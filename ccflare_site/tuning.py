@@ -28,6 +28,7 @@ def tune() -> None:
     lighten_log_records()
     skip_twisted_form_parsing()
     skip_twisted_access_log()
+    skip_reactor_log_context()
     web_request.install()
     prompt_writes.install()
     install_guarded_channel()
@@ -123,6 +124,24 @@ def skip_twisted_access_log() -> None:
         return None
 
     HTTPFactory.log = log
+
+
+def skip_reactor_log_context() -> None:
+    """Call each socket's read and write handler directly from the event loop.
+
+    Twisted's asyncio reactor registers every reader and writer through
+    `log.callWithLogger`, which asks the connection for its log prefix and runs the
+    handler inside a copied logging context: four Python frames and two dicts per
+    socket event, two or three events a request, for a prefix that only Twisted's
+    legacy log would print (daphne logs through `logging`). The handler the reactor
+    wraps, `_readOrWrite`, already catches and logs what the connection raises.
+    """
+    from twisted.internet import asyncioreactor
+
+    def call_handler(logger: object, handler: Callable[..., Any], *args: Any) -> Any:
+        return handler(*args)
+
+    asyncioreactor.callWithLogger = call_handler  # type: ignore[attr-defined]
 
 
 # Connections a burst may open before daphne accepts them (Twisted's default is 50).
