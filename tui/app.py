@@ -57,6 +57,8 @@ class CcflareApp(App):
             for number, (tab, label, _) in enumerate(TABS, start=1)
         ),
         Binding("q", "quit", "Quit"),
+        # What a terminal program does on Ctrl-C (Textual's default only says to press Ctrl-Q).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, client: ApiClient) -> None:

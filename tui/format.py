@@ -13,6 +13,16 @@ from lib.numbers import finite_number
 BAR_WIDTH = 12
 # Over these a window bar turns yellow, then red.
 WARN_AT, FULL_AT = 0.7, 0.9
+# An account's name in a table column at most this wide, cut with an ellipsis: names run
+# to 100 characters, and one such name pushed every other column off an 80-column screen.
+NAME_WIDTH = 24
+
+
+def name(value: object) -> Text:
+    """An account's name for a table cell: as text (never markup), cut to NAME_WIDTH."""
+    text = Text(str(value) if value else "—")
+    text.truncate(NAME_WIDTH, overflow="ellipsis")
+    return text
 
 
 def number(value: object) -> int | float | None:

@@ -169,3 +169,28 @@ async def type_into(pilot, field: Input, text: str) -> None:  # type: ignore[no-
 async def submit(pilot, dialog: AddAccount) -> None:  # type: ignore[no-untyped-def]
     dialog.query_one("#name", Input).focus()
     await pilot.press("enter")
+
+
+LONG_NAME = "a-very-long-account-name-" * 4  # 100 characters, the most a name may have
+
+
+@pytest.fixture
+def alpha_long_named(served: Served) -> Served:
+    Account.objects.filter(name="alpha").update(name=LONG_NAME)
+    Account.objects.filter(name="beta").update(paused=True)
+    return served
+
+
+async def test_a_long_name_is_cut_and_the_other_columns_stay_on_screen(
+    alpha_long_named: Served,
+) -> None:
+    app = alpha_long_named.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_accounts(pilot, app)
+        await until(pilot, lambda: "paused" in screen_text(app), "beta's health shown")
+        text = screen_text(app)
+
+        assert "a-very-long-account-nam…" in text
+        assert LONG_NAME not in text
+        line = next(row for row in text.splitlines() if "a-very-long" in row)
+        assert "ok" in line  # its Health column, still within 80 columns

@@ -30,8 +30,8 @@ def spawn(args: list[str], env: dict[str, str]) -> pexpect.spawn:
     )
 
 
-def quits_with_q(child: pexpect.spawn) -> None:
-    child.send("q")
+def quits_with_q(child: pexpect.spawn, key: str = "q") -> None:
+    child.send(key)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
@@ -45,6 +45,13 @@ def test_the_command_names_the_accounts_and_quits_with_q(served: Served) -> None
     child.expect("beta")
 
     quits_with_q(child)
+
+
+def test_ctrl_c_quits_as_in_any_terminal_program(served: Served) -> None:
+    child = spawn(["--url", served.proxy.url, "--token", served.token], served.proxy.env)
+    child.expect("alpha")
+
+    quits_with_q(child, key="\x03")
 
 
 def test_on_the_server_machine_it_makes_its_own_token(served: Served, tmp_path: Path) -> None:

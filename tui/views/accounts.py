@@ -170,7 +170,7 @@ class AccountsView(ReportsFailures, Vertical):
 
 def cells(account: dict) -> tuple[str | Text, ...]:
     return (
-        Text(str(account.get("name"))),
+        format.name(account.get("name")),
         Text(str(account.get("kind") or "—")),
         str(account.get("tier") or "—"),
         str(account.get("priority", "—")),

@@ -109,7 +109,7 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
             (
                 None,
                 (
-                    Text(str(account.get("name") or "—")),
+                    format.name(account.get("name")),
                     format.count(account.get("requests")),
                     format.percent(account.get("successRate")),
                 ),

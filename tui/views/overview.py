@@ -50,7 +50,7 @@ class OverviewView(RangedView, ReportsFailures, Vertical):
         # Columns too: their widths follow the bars' width, which follows the terminal's.
         # The bars take what a wide terminal has to spare beyond the other columns.
         bar = min(max((self.size.width - 64) // 2, OVERVIEW_BAR), WIDEST_BAR)
-        names = [(Text(str(a.get("name"))), format.health(a)) for a in accounts]
+        names = [(format.name(a.get("name")), format.health(a)) for a in accounts]
         # Set, not left to DataTable: it sizes auto-width columns only when next idle.
         name_width, health_width = column_widths(("Account", "Health"), [(None, n) for n in names])
         table.clear(columns=True)

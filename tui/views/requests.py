@@ -200,7 +200,7 @@ def cells(item: dict) -> tuple:
     in_flight = bool(item.get("inFlight"))
     return (
         format.clock(item.get("timestamp")),
-        Text(str(item.get("accountUsed") or "—")),
+        format.name(item.get("accountUsed")),
         Text(short_model(item.get("model"))),
         format.status(item.get("statusCode"), in_flight=in_flight),
         "" if in_flight else format.count(item.get("totalTokens")),
