@@ -4,11 +4,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access import keyrules
+from access import credentials, keyrules
 from access.credentials import AccessError
 from access.models import (
     API_TOKEN_PREFIX,
@@ -19,6 +20,28 @@ from access.models import (
     KeyBudget,
     new_secret,
 )
+from lib import names
+
+
+class CredentialForm(forms.ModelForm):
+    """The rules `manage.py create_client_key` and the API apply to a new name."""
+
+    def clean_name(self) -> str:
+        try:
+            name = names.clean_name(self.cleaned_data["name"])
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+        model = self._meta.model
+        live = model._default_manager.filter(name=name, revoked_at=None)
+        if self.instance.pk is not None:
+            live = live.exclude(pk=self.instance.pk)
+        if live.exists():
+            # Refused here, not by the database at the save: that was a 500, after the
+            # message with a secret that was then never stored.
+            raise forms.ValidationError(
+                f"An active {credentials.label(model)} named '{name}' already exists"
+            )
+        return name
 
 
 class CredentialAdmin(admin.ModelAdmin):
@@ -28,17 +51,20 @@ class CredentialAdmin(admin.ModelAdmin):
     fields = ("name", "display", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("display", "created_at", "last_used_at", "revoked_at")
     actions = ("revoke",)
+    form = CredentialForm
     prefix = ""
 
     def save_model(
         self, request: HttpRequest, obj: Credential, form: forms.ModelForm, change: bool
     ) -> None:
+        secret = None
         if not change:
-            # Only the hash is stored: this message is the one chance to copy the secret.
             secret = new_secret(self.prefix)
             obj.set_secret(secret)
-            messages.warning(request, f"Copy this secret now, it is not shown again: {secret}")
         super().save_model(request, obj, form, change)
+        if secret is not None:
+            # Only the hash is stored: this message is the one chance to copy the secret.
+            messages.warning(request, f"Copy this secret now, it is not shown again: {secret}")
 
     @admin.action(description="Revoke selected")
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -75,7 +101,7 @@ class KeyBudgetInline(admin.TabularInline):
     extra = 0
 
 
-class ClientKeyForm(forms.ModelForm):
+class ClientKeyForm(CredentialForm):
     """Model rules typed as comma-separated families ("opus, haiku")."""
 
     allowed_models = forms.CharField(

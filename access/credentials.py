@@ -89,7 +89,7 @@ def _create(model: type[_C], *, name: str, prefix: str) -> tuple[_C, str]:
         with transaction.atomic():
             credential.save(force_insert=True)
     except IntegrityError:
-        raise AccessError(f"An active {_label(model)} named '{name}' already exists") from None
+        raise AccessError(f"An active {label(model)} named '{name}' already exists") from None
     return credential, secret
 
 
@@ -97,7 +97,7 @@ def _revoke(model: type[_C], *, name: str) -> _C:
     # _default_manager: the checker knows no `objects` on the abstract Credential.
     credential = model._default_manager.filter(name=name, revoked_at=None).first()
     if credential is None:
-        raise AccessError(f"No active {_label(model)} named '{name}'")
+        raise AccessError(f"No active {label(model)} named '{name}'")
     credential.revoked_at = timezone.now()
     credential.save(update_fields=["revoked_at"])
     return credential
@@ -116,5 +116,5 @@ def _touch(token: ApiToken, now: datetime) -> None:
         token.last_used_at = now
 
 
-def _label(model: type[Credential]) -> str:
+def label(model: type[Credential]) -> str:
     return "API token" if model is ApiToken else "client key"

@@ -13,6 +13,10 @@ from access.models import POOL_WINDOWS, ClientKey, KeyBudget
 # A model family is matched as a part of the model's name: "opus", "sonnet", "haiku-4".
 _FAMILY = re.compile(r"^[a-z0-9][a-z0-9.\-]{0,39}$")
 MAX_LIMIT = Decimal("1e9")
+# A budget's limit as stored (KeyBudget.limit: four decimal places).
+_STORED = Decimal("0.0001")
+# Model families a key's rule may list, at most (the API's schema says the same).
+MAX_FAMILIES = 20
 
 
 class KeyNotFound(AccessError):
@@ -53,8 +57,9 @@ def validate_budget(*, metric: str, window: str, limit: object) -> Decimal:
         amount = Decimal(str(limit))
     except InvalidOperation:
         raise AccessError(f"Budget limit must be a number, not '{limit}'") from None
-    if not amount.is_finite() or amount <= 0 or amount > MAX_LIMIT:
-        raise AccessError("Budget limit must be above 0 (and at most 1e9)")
+    # Compared as stored (to 0.0001): a limit that would be stored as 0 is none.
+    if not amount.is_finite() or not 0 < amount <= MAX_LIMIT or amount.quantize(_STORED) <= 0:
+        raise AccessError("Budget limit must be at least 0.0001 (and at most 1e9)")
     if metric == KeyBudget.Metric.POOL_SHARE and amount > 100:
         raise AccessError("A share of the pool is a percentage, at most 100")
     if (
@@ -62,7 +67,7 @@ def validate_budget(*, metric: str, window: str, limit: object) -> Decimal:
         and amount != amount.to_integral()
     ):
         raise AccessError(f"A {metric} budget is a whole number")
-    return amount.quantize(Decimal("0.0001"))
+    return amount.quantize(_STORED)
 
 
 def set_model_rules(*, key: ClientKey, allowed: list[str], denied: list[str]) -> ClientKey:
@@ -75,6 +80,8 @@ def set_model_rules(*, key: ClientKey, allowed: list[str], denied: list[str]) ->
 
 def validate_families(families: list[str]) -> list[str]:
     cleaned = sorted({f.strip().lower() for f in families if f.strip()})
+    if len(cleaned) > MAX_FAMILIES:
+        raise AccessError(f"A rule lists {MAX_FAMILIES} model families at most")
     for family in cleaned:
         if not _FAMILY.match(family):
             raise AccessError(

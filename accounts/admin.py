@@ -12,6 +12,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import date as format_date
@@ -46,6 +47,10 @@ class HealthFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
+        if value not in HealthState.values:
+            # As the admin's own filters do with a value they do not know: the list
+            # unfiltered, with its "?e=1" notice.
+            raise IncorrectLookupParameters(f"unknown health state {value!r}")
         now = timezone.now()
         reauth = Q(reauth_reason__isnull=False) & ~Q(reauth_reason="")
         limited = Q(rate_limited_until__gt=now)

@@ -131,7 +131,9 @@ def _create(body: AccountIn) -> Account:
         )
     # AccountIn.one_kind_of_credential: without an API key, both tokens are there.
     assert body.accessToken is not None and body.refreshToken is not None
-    expires = datetime.fromtimestamp(body.expiresAt / 1000, tz=UTC) if body.expiresAt else None
+    expires = None
+    if body.expiresAt is not None:  # 0 too: the epoch, a token to refresh at once
+        expires = datetime.fromtimestamp(body.expiresAt / 1000, tz=UTC)
     return lifecycle.create_token_account(
         name=body.name,
         access_token=body.accessToken,

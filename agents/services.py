@@ -175,6 +175,13 @@ def _edit_file(agent: Agent, fields: dict[str, str], prompt: str | None) -> None
 
 
 def _edit_definition(agent: Agent, fields: dict[str, str], prompt: str | None) -> None:
+    kept_in_files = sorted(fields.keys() & {"color", "tools"})
+    if kept_in_files:
+        # Only an agent's file has them: answering success while dropping them misled.
+        raise AgentEditError(
+            f"An agent defined in the admin has no {' or '.join(kept_in_files)}: "
+            "it takes a description, a model and a system prompt"
+        )
     definition = AgentDefinition.objects.get(name=agent.name)
     definition.description = fields.get("description", definition.description)
     definition.model = fields.get("model", definition.model)

@@ -1,5 +1,8 @@
 """Recorded traffic (Request, RequestPayload) and the price table that turns usage into cost."""
 
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -110,6 +113,13 @@ class RequestPayload(models.Model):
         return f"payload of {self.request_id}"
 
 
+def usd_per_million() -> models.DecimalField:
+    """A price column: never below 0 (a negative price took tokens off every cost)."""
+    return models.DecimalField(
+        max_digits=12, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+    )
+
+
 class ModelPrice(models.Model):
     """USD per million tokens for one model, from a date on, for one prompt-length band."""
 
@@ -118,11 +128,11 @@ class ModelPrice(models.Model):
     # The band applies when the prompt (input + cache reads + cache writes) is
     # over this many tokens; 0 is the base band.
     prompt_tokens_over = models.PositiveIntegerField(default=0)
-    input_usd = models.DecimalField(max_digits=12, decimal_places=6)
-    cache_write_5m_usd = models.DecimalField(max_digits=12, decimal_places=6)
-    cache_write_1h_usd = models.DecimalField(max_digits=12, decimal_places=6)
-    cache_read_usd = models.DecimalField(max_digits=12, decimal_places=6)
-    output_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    input_usd = usd_per_million()
+    cache_write_5m_usd = usd_per_million()
+    cache_write_1h_usd = usd_per_million()
+    cache_read_usd = usd_per_million()
+    output_usd = usd_per_million()
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:

@@ -202,3 +202,50 @@ def test_key_and_token_names_follow_the_account_name_rule(name: str) -> None:
         credentials.create_client_key(name=name)
     with pytest.raises(credentials.AccessError, match="Name may only use"):
         credentials.create_api_token(name=name)
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "message"),
+    [
+        ("/admin/access/clientkey/add/", "taken", "An active client key named &#x27;taken&#x27;"),
+        ("/admin/access/apitoken/add/", "taken", "An active API token named &#x27;taken&#x27;"),
+        ("/admin/access/clientkey/add/", "no_key", "is reserved"),
+        ("/admin/access/apitoken/add/", "No_Account", "is reserved"),
+        ("/admin/access/apitoken/add/", "\u202ex", "may only use letters"),
+    ],
+)
+def test_admin_refuses_a_name_the_api_refuses_and_shows_no_secret(
+    client: Client, path: str, name: str, message: str
+) -> None:
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    credentials.create_client_key(name="taken")
+    credentials.create_api_token(name="taken")
+
+    response = client.post(path, {"name": name, **NO_BUDGETS})
+
+    text = response.content.decode()
+    assert response.status_code == 200 and message in text
+    assert "not shown again" not in text
+    assert ClientKey.objects.count() == ApiToken.objects.count() == 1
+
+
+def test_admin_renaming_a_key_to_its_own_name_is_no_clash(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    key, _ = credentials.create_client_key(name="ci")
+    form = {"name": "ci", "allowed_models": "", "denied_models": "", **NO_BUDGETS}
+
+    response = client.post(f"/admin/access/clientkey/{key.pk}/change/", form)
+
+    assert response.status_code == 302
+
+
+def test_a_model_rule_lists_twenty_families_at_most(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    key, _ = credentials.create_client_key(name="ci")
+    families = ", ".join(f"family{i}" for i in range(21))
+    form = {"name": "ci", "allowed_models": families, "denied_models": "", **NO_BUDGETS}
+
+    response = client.post(f"/admin/access/clientkey/{key.pk}/change/", form)
+
+    assert "20 model families at most" in response.content.decode()
+    assert ClientKey.objects.get(pk=key.pk).allowed_models == []

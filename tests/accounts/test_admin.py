@@ -120,6 +120,18 @@ def test_list_filters_by_health(browser: Client, state: HealthState, expected: l
     assert [a.name for a in response.context["cl"].result_list] == expected
 
 
+@pytest.mark.parametrize("value", ["bogus", "\x00", "ok "])
+def test_an_unknown_health_filter_is_the_admins_notice_not_a_500(
+    browser: Client, value: str
+) -> None:
+    make_account(name="fine")
+
+    response = browser.get(reverse(CHANGELIST), {"health": value})
+
+    # The admin's way with a filter it cannot apply: back to the list with ?e=1.
+    assert response.status_code == 302 and response.url.endswith("?e=1")
+
+
 def test_list_searches_by_name(browser: Client) -> None:
     make_account(name="work-max")
     make_account(name="home")

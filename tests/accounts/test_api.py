@@ -1,7 +1,7 @@
 """/api/accounts through the real URLconf: docs/api.md shapes, 400s and 404s."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -76,6 +76,14 @@ def test_add_from_tokens_creates_an_oauth_account(api_client: Client) -> None:
     }
     assert account.kind == "oauth" and account.refresh_token == REFRESH
     assert api_client.get("/api/accounts").json()[0]["tokenStatus"] == "expired"
+
+
+def test_an_expiry_of_zero_is_the_epoch_not_none(api_client: Client) -> None:
+    token = {"accessToken": ACCESS, "refreshToken": REFRESH, "expiresAt": 0}
+    status, _ = post(api_client, "/api/accounts", {"name": "max-1", **token})
+
+    assert status == 200
+    assert Account.objects.get(name="max-1").expires_at == datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -208,6 +208,26 @@ def test_patch_an_admin_agent_and_an_unknown_one(api_client: Client, agents_dir:
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"color": "red"}, "no color"),
+        ({"tools": ["Read", "Edit"]}, "no tools"),
+        ({"mode": "read-only"}, "no tools"),
+        ({"color": "red", "mode": "all", "model": "haiku"}, "no color or tools"),
+    ],
+)
+def test_patch_of_what_an_admin_agent_has_not_is_a_400_and_changes_nothing(
+    api_client: Client, agents_dir: Path, body: dict, named: str
+) -> None:
+    AgentDefinition.objects.create(name="remote", prompt="A remote agent's distinctive prompt.")
+
+    answer = api_client.patch("/api/agents/admin:remote", body, content_type="application/json")
+
+    assert answer.status_code == 400 and named in answer.json()["error"]
+    assert AgentDefinition.objects.get(name="remote").model == "inherit"
+
+
 def test_patch_never_writes_through_a_symlink(
     api_client: Client, agents_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

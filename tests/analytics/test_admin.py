@@ -89,6 +89,29 @@ def test_a_price_can_be_added_and_prices_the_unpriced_requests(browser: Client) 
     assert (request.unpriced, request.cost_usd) == (False, Decimal("2"))
 
 
+def test_a_negative_price_is_refused(browser: Client) -> None:
+    url = reverse("admin:analytics_modelprice_add")
+    browser.get(url)
+    data = {
+        "model": "claude-new-model",
+        "effective_from": "2020-01-01",
+        "prompt_tokens_over": "0",
+        "input_usd": "-1",
+        "cache_write_5m_usd": "0",
+        "cache_write_1h_usd": "0",
+        "cache_read_usd": "0",
+        "output_usd": "15",
+        "note": "",
+        "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
+    }
+
+    response = browser.post(url, data)
+
+    assert response.status_code == 200
+    assert "greater than or equal to 0" in response.content.decode()
+    assert not ModelPrice.objects.filter(model="claude-new-model").exists()
+
+
 def test_price_list_is_searchable(browser: Client) -> None:
     ModelPrice.objects.create(
         model="claude-x",

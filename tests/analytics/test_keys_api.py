@@ -56,11 +56,15 @@ def test_a_cost_budgets_use_is_shown_to_the_stored_precision(api_client: Client)
     [
         ({"metric": "bytes", "window": "1h", "limit": 1}, "Unknown budget metric 'bytes'"),
         ({"metric": "requests", "window": "2h", "limit": 1}, "Unknown budget window '2h'"),
-        ({"metric": "requests", "window": "1h", "limit": 0}, "must be above 0"),
+        ({"metric": "requests", "window": "1h", "limit": 0}, "must be at least 0.0001"),
+        # Stored to four places it would be a limit of 0.
+        ({"metric": "cost", "window": "30d", "limit": 1e-320}, "must be at least 0.0001"),
+        ({"metric": "cost", "window": "30d", "limit": 0.00004}, "must be at least 0.0001"),
+        ({"metric": "cost", "window": "30d", "limit": -1e30}, "must be at least 0.0001"),
         ({"metric": "requests", "window": "1h", "limit": 1.5}, "whole number"),
         ({"metric": "cost", "window": "1h", "limit": "lots"}, "must be a number"),
         ({"metric": "requests", "window": "1h", "limit": True}, "Invalid"),
-        ({"metric": "cost", "window": "1h", "limit": "nan"}, "must be above 0"),
+        ({"metric": "cost", "window": "1h", "limit": "nan"}, "must be at least 0.0001"),
         ({"metric": "pool_share", "window": "1d", "limit": 10}, "measured over 5h or 7d"),
         ({"metric": "pool_share", "window": "5h", "limit": 150}, "at most 100"),
     ],
