@@ -34,6 +34,8 @@ Send = Callable[[dict], Awaitable[None]]
 # A non-streaming reply up to this size is read whole before it is relayed (a cut one is
 # then a clean 502); Messages replies are well under a MB even at 128K output tokens.
 WHOLE_REPLY_BYTES = 8 * 1024 * 1024
+# Answers that never have a body, so never a Content-Length (RFC 9110 §8.6).
+_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class BodyTooLarge(Exception):
@@ -281,7 +283,8 @@ class Exchange:
         # From the relayed list (lower-case names): the answer's full header mapping is
         # never built on the hot path.
         content_type = next((value for name, value in headers if name == b"content-type"), b"")
-        stream = record.is_stream = b"text/event-stream" in content_type
+        # Media types are case-insensitive (RFC 9110 §8.3.1).
+        stream = record.is_stream = b"text/event-stream" in content_type.lower()
         if 200 <= status < 300:
             record.success = True
         else:
@@ -331,6 +334,8 @@ class Exchange:
             return
         self._mark_first_byte()
         self.response_capture.add(body)
+        if whole and response.status not in _NO_BODY_STATUSES and self.scope["method"] != "HEAD":
+            headers.append((b"content-length", str(len(body)).encode()))
         await self._start(send, response.status, headers)
         if not whole:
             await send({"type": "http.response.body", "body": body, "more_body": True})
@@ -380,16 +385,22 @@ class Exchange:
                 for event in parser.feed(chunk):
                     usage.on_event(event, now)
         except (UpstreamError, TimeoutError) as exc:
+            if usage.finished:
+                # Cut after `message_stop`: the answer is whole; only its framing's end is
+                # missing, which the client's own framing supplies.
+                logger.warning("proxy.upstream_dropped_after_stop error=%s", type(exc).__name__)
+                await send({"type": "http.response.body", "body": b""})
+                self.completed = True
+                self._check_stream_end()
+                return
             self._upstream_failed(exc)
             # The status line is gone already: an SSE error event is how a
-            # stream tells the client it failed, and SDKs raise on it.
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": replies.sse_error_event("Upstream connection lost mid-stream"),
-                    "more_body": False,
-                }
-            )
+            # stream tells the client it failed, and SDKs raise on it. An event cut
+            # midway is ended first, or the error would be read as part of it.
+            error = replies.sse_error_event("Upstream connection lost mid-stream")
+            if parser.pending:
+                error = b"\n\n" + error
+            await send({"type": "http.response.body", "body": error, "more_body": False})
             return
         await send({"type": "http.response.body", "body": b""})
         self.completed = True
@@ -479,6 +490,8 @@ class Exchange:
         elif not self.usage.finished and self.record.path.startswith("/v1/messages"):
             self.record.terminal_state = Request.Terminal.TRUNCATED
             self.record.success = False
+        if not self.record.success:
+            self._from_request()  # no message_start may have named the model
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.t0) * 1000)

@@ -5,6 +5,7 @@ from typing import NamedTuple
 # A single byte tested as an integer: `b"\r" in chunk` first tries the needle as one and
 # raises and clears a TypeError each time (docs/performance.md, seventh round).
 _CR = ord("\r")
+_BOM = b"\xef\xbb\xbf"
 
 # An upstream that never ends an event would grow the buffer without bound.
 # Anthropic's largest event is one delta of a few KiB, so 1 MiB without an
@@ -25,15 +26,24 @@ class SSEParser:
     never matters. Line ends are normalized to LF as chunks arrive.
     """
 
-    __slots__ = ("_buf", "_after_cr", "_drop_tail")
+    __slots__ = ("_buf", "_after_cr", "_drop_tail", "_start")
 
     def __init__(self) -> None:
         self._buf = bytearray()  # LF-only bytes of the unfinished event
         self._after_cr = False  # the last chunk ended in CR, so a leading LF is its pair
         self._drop_tail: bytes | None = None  # set while skipping an oversized event
+        # The stream's first bytes while they may be a byte order mark; None after them.
+        self._start: bytes | None = b""
+
+    @property
+    def pending(self) -> bool:
+        """Whether an event has begun that no blank line has ended yet."""
+        return bool(self._buf)
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Return the events that `chunk` completes, in stream order; keep the rest."""
+        if self._start is not None:
+            chunk = self._without_bom(chunk)
         chunk = self._normalize_line_ends(chunk)
         if self._drop_tail is not None:
             chunk = self._skip_dropped_event(chunk)
@@ -51,6 +61,16 @@ class SSEParser:
         del buf[: end + 2]
         self._enforce_cap()
         return [event for block in blocks if (event := _parse_event(block)) is not None]
+
+    def _without_bom(self, chunk: bytes) -> bytes:
+        """The stream without the UTF-8 byte order mark it may begin with (the SSE spec
+        skips one), which would otherwise hide the first event's field name."""
+        start = (self._start or b"") + chunk
+        if len(start) < len(_BOM) and _BOM.startswith(start):
+            self._start = start  # a BOM split across chunks, so far
+            return b""
+        self._start = None
+        return start.removeprefix(_BOM)
 
     def _normalize_line_ends(self, chunk: bytes) -> bytes:
         """Map CRLF and lone CR to LF, remembering a final CR whose LF may come next."""

@@ -35,10 +35,14 @@ _REQUEST_DROP = frozenset(
     }
 )
 _CREDENTIALS = frozenset({"x-api-key", "authorization"})
-# Never relayed to the client: hop-by-hop headers; the ASGI server frames the body.
-# Nor a cookie the upstream sets: it would land on this server's origin in a browser.
+# Never relayed to the client: hop-by-hop headers; the ASGI server frames the body (and
+# the proxy states a whole body's length itself: an upstream's Content-Length beside a
+# chunked body, or one its body fell short of, left the client waiting or split the
+# connection's next answer). Nor a cookie the upstream sets: it would land on this
+# server's origin in a browser.
 _RESPONSE_DROP = frozenset(
     {
+        "content-length",
         "connection",
         "keep-alive",
         "transfer-encoding",
@@ -108,6 +112,9 @@ def build_headers(
             beta = raw_value.decode("latin-1")
             continue
         out.append((name, raw_value.decode("latin-1")))
+    # The client's Accept-Encoding is dropped above: without one an upstream may use any
+    # coding (RFC 9110 §12.5.3), and the usage in a gzipped answer could not be read.
+    out.append(("accept-encoding", "identity"))
     if api_key is not None:
         out.append(("x-api-key", api_key))
     if bearer is not None:

@@ -83,6 +83,8 @@ class UsageTracker:
 
     def on_event(self, event: Event, now: float) -> None:
         """Fold one SSE event received at `now` (any clock, seconds) into the totals."""
+        if self.finished:
+            return  # nothing counts after `message_stop`: the message is complete
         kind = event.event
         if kind == "content_block_delta":
             self._count_delta(_load_object(event.data))

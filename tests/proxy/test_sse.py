@@ -178,3 +178,22 @@ NEXT = b"event: next\ndata: 1\n\n"
 )
 def test_nothing_of_a_dropped_event_leaks_wherever_its_chunks_split(chunks: list[bytes]) -> None:
     assert feed_all(chunks) == [Event("next", "1")]
+
+
+@pytest.mark.parametrize("split", [0, 1, 2, 3, 5])
+def test_a_byte_order_mark_before_the_stream_is_skipped(split: int) -> None:
+    raw = b"\xef\xbb\xbfevent: message_start\ndata: {}\n\n"
+    assert feed_all([raw[:split], raw[split:]]) == [Event("message_start", "{}")]
+
+
+def test_a_byte_order_mark_later_in_the_stream_is_data() -> None:
+    events = feed_all([b"event: a\ndata: 1\n\n", b"\xef\xbb\xbfdata: 2\n\n"])
+    assert events == [Event("a", "1")]  # the field "\ufeffdata" is no field of SSE's
+
+
+def test_pending_says_whether_an_event_is_unfinished() -> None:
+    parser = SSEParser()
+    parser.feed(b"event: a\ndata: 1\n\n")
+    assert not parser.pending
+    parser.feed(b'event: message_delta\ndata: {"t')
+    assert parser.pending

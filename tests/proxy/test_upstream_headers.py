@@ -26,9 +26,18 @@ def test_api_key_account_replaces_client_credentials() -> None:
 
 
 def test_hop_by_hop_host_and_encoding_are_dropped() -> None:
-    names = [name for name, _ in upstream.build_headers(CLIENT, api_key="k")]
-    for dropped in ("host", "accept-encoding", "connection", "content-length"):
+    headers = upstream.build_headers(CLIENT, api_key="k")
+    names = [name for name, _ in headers]
+    for dropped in ("host", "connection", "content-length"):
         assert dropped not in names
+    assert ("accept-encoding", "gzip") not in headers  # the client's: identity instead
+
+
+def test_the_upstream_is_asked_for_an_answer_without_content_coding() -> None:
+    # Without an Accept-Encoding it could gzip the answer, whose usage then goes unread.
+    for credential in ({"api_key": "k"}, {"bearer": "t"}, {}):
+        headers = upstream.build_headers(CLIENT, **credential)  # type: ignore[arg-type]
+        assert [v for n, v in headers if n == "accept-encoding"] == ["identity"]
 
 
 def test_oauth_account_sends_bearer_and_merges_beta_flag() -> None:

@@ -357,3 +357,12 @@ def test_ignores_events_without_usage(event: Event) -> None:
         0,
         0,
     )
+
+
+def test_nothing_after_message_stop_counts() -> None:
+    tracker = UsageTracker()
+    tracker.on_event(Event("message_delta", '{"delta":{},"usage":{"output_tokens":5}}'), 1.0)
+    tracker.on_event(Event("message_stop", '{"type":"message_stop"}'), 2.0)
+    tracker.on_event(Event("message_delta", '{"delta":{},"usage":{"output_tokens":9999}}'), 3.0)
+
+    assert tracker.final_output_tokens == 5
