@@ -183,9 +183,12 @@ def _rejects_grant(status: int, data: dict[str, Any]) -> bool:
     gateway's error) says nothing about the token, and read as a rejection it marked
     every Pro/Max account "needs re-auth" with its refresh token still good.
     """
-    if data.get("error") == "invalid_grant":
+    error = data.get("error")
+    # Flat (OAuth's own shape, RFC 6749 §5.2) or nested (Anthropic's API error shape).
+    kind = error.get("type") if isinstance(error, dict) else error
+    if kind == "invalid_grant":
         return True
-    return status in (401, 403) and bool(data.get("error"))
+    return status in (401, 403) and bool(error)
 
 
 async def _post(url: str, headers: list[tuple[str, str]], body: bytes = b"") -> h1.Reply:

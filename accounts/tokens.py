@@ -73,7 +73,7 @@ VALID_TOKEN_WAIT_SECONDS = 2.0
 VALID_TOKEN_RETRY_SECONDS = 30.0
 
 _Refresh = tuple["asyncio.Task[None]", float, Account]
-_tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Refresh]]" = (
+_tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[uuid.UUID, _Refresh]]" = (
     weakref.WeakKeyDictionary()
 )
 _locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[uuid.UUID, asyncio.Lock]]" = (
@@ -127,19 +127,19 @@ async def ensure_fresh(account: Account) -> str:
     """
     if not needs_refresh(account, timezone.now()):
         return account.access_token or ""
-    expired = _expired(account)
-    if not expired and _retries.paused(account.pk):
+    gone = expired(account)
+    if not gone and _retries.paused(account.pk):
         return account.access_token or ""
     task, deadline = _expiring_refresh(account)
     try:
-        if expired:
+        if gone:
             await _wait_expired(task)
         elif (wait := deadline - time.monotonic()) > 0:
             await asyncio.wait_for(asyncio.shield(task), wait)
     except TimeoutError:
         pass  # the token still works; the refresh goes on
     except (RefreshFailed, DatabaseAway):
-        if _expired(account):
+        if expired(account):
             raise
     return account.access_token or ""
 
@@ -213,33 +213,17 @@ def _adopt_if_done(account: Account, row: Account, *, seen: str | None, force: b
 async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None:
     try:
         grant = await oauth.refresh_grant(refresh_token=row.refresh_token or "")
-    except oauth.GrantRejected as exc:
-        message = _clip(f"refresh token rejected: {exc}; log in again")
-        await _save(account, **health.credential_rejected(message))
-        logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
-        signals.announce_refresh("rejected")
-        raise NeedsReauth(message) from None
     except oauth.OutOfResources as exc:
         # Nothing reached the endpoint: nobody's fault. Not logged here: a shortage fails
         # every refresh at once, and the proxy and the usage poller report it throttled.
         signals.announce_refresh("failed")
         raise OutOfResources(exc.shortage) from None
     except oauth.OAuthError as exc:
-        message = _clip(f"token refresh failed: {exc}")
-        if reason != "401" and not _expired(row):
-            # The token in hand still works: the account keeps serving with it.
-            logger.warning(
-                "accounts.refresh_failed_token_valid account=%s reason=%s", account.name, reason
-            )
-            signals.announce_refresh("failed")
-            raise RefreshFailed(message) from None
-        failed = health.own_failure(row, message, now=timezone.now())
-        await _save(account, **failed)
-        logger.warning(
-            "accounts.refresh_failed account=%s streak=%d", account.name, failed["failure_streak"]
-        )
-        signals.announce_refresh("failed")
-        raise RefreshFailed(message) from None
+        if await _logged_in_meanwhile(account, used=row.refresh_token):
+            return
+        raise await _failed(account, row, exc, reason=reason) from None
+    if await _logged_in_meanwhile(account, used=row.refresh_token):
+        return
     await _save(
         account,
         access_token=grant.access_token,
@@ -255,6 +239,45 @@ async def _call_endpoint(account: Account, row: Account, *, reason: str) -> None
         reason,
         account.expires_at.isoformat() if account.expires_at else None,
     )
+
+
+async def _logged_in_meanwhile(account: Account, *, used: str | None) -> bool:
+    """Whether the user logged in again while this refresh was in flight (a login takes
+    no lease): then the row's new tokens are adopted and this refresh's outcome, about a
+    refresh token the login replaced, is dropped. Saved, it put a fresh login in "needs
+    re-auth", or replaced its tokens with the old chain's."""
+    row = await Account.objects.aget(pk=account.pk)
+    if row.refresh_token == used:
+        return False
+    _copy(row, account, _TOKEN_FIELDS + _STATE_FIELDS)
+    logger.info("accounts.refresh_superseded account=%s", account.name)
+    return True
+
+
+async def _failed(
+    account: Account, row: Account, error: oauth.OAuthError, *, reason: str
+) -> RefreshError:
+    """Save what a refresh that got no tokens means for the account; the error to raise."""
+    if isinstance(error, oauth.GrantRejected):
+        message = _clip(f"refresh token rejected: {error}; log in again")
+        await _save(account, **health.credential_rejected(message))
+        logger.warning("accounts.refresh_rejected account=%s reason=%s", account.name, reason)
+        signals.announce_refresh("rejected")
+        return NeedsReauth(message)
+    message = _clip(f"token refresh failed: {error}")
+    signals.announce_refresh("failed")
+    if reason != "401" and not expired(row):
+        # The token in hand still works: the account keeps serving with it.
+        logger.warning(
+            "accounts.refresh_failed_token_valid account=%s reason=%s", account.name, reason
+        )
+        return RefreshFailed(message)
+    failed = health.own_failure(row, message, now=timezone.now())
+    await _save(account, **failed)
+    logger.warning(
+        "accounts.refresh_failed account=%s streak=%d", account.name, failed["failure_streak"]
+    )
+    return RefreshFailed(message)
 
 
 async def _claim_lease(account_id: uuid.UUID) -> datetime:
@@ -294,26 +317,30 @@ async def _save(account: Account, **fields: Any) -> None:
     signals.announce_written([(account.pk, account.name)])
 
 
-def _expired(account: Account) -> bool:
+def expired(account: Account) -> bool:
+    """Whether the account's access token has expired (a token of unknown expiry counts)."""
     return account.expires_at is None or account.expires_at <= timezone.now()
 
 
 def _expiring_refresh(account: Account) -> tuple["asyncio.Task[None]", float]:
-    """The refresh in flight for this account object, or a new one; and its waiters' deadline.
+    """The refresh in flight for this account, or a new one; and its waiters' deadline.
 
-    A task, not the caller's coroutine, so it goes on when its waiters stop waiting;
-    one per object, which it updates (an older copy of the row gets its own, which
-    adopts the refreshed tokens from the database behind the per-account lock).
+    A task, not the caller's coroutine, so it goes on when its waiters stop waiting. It
+    updates the copy of the row it began with. A copy whose token still works shares the
+    task in flight and its deadline: the pool reads a new copy every second, and when
+    each began a refresh of its own, a slow endpoint held every request 2 s and was asked
+    again the moment one failed. An expired copy gets its own, which adopts the refreshed
+    tokens from the database behind the per-account lock.
     """
     loop = asyncio.get_running_loop()
     tasks = _tasks.setdefault(loop, {})
-    known = tasks.get(id(account))
-    if known is not None and known[2] is account and not known[0].done():
+    known = tasks.get(account.pk)
+    if known is not None and not known[0].done() and (known[2] is account or not expired(account)):
         return known[0], known[1]
     task = loop.create_task(_refresh_expiring(account, seen=account.access_token))
     deadline = time.monotonic() + VALID_TOKEN_WAIT_SECONDS
-    tasks[id(account)] = (task, deadline, account)
-    task.add_done_callback(lambda _: _settled(tasks, task, id(account)))
+    tasks[account.pk] = (task, deadline, account)
+    task.add_done_callback(lambda _: _settled(tasks, task, account.pk))
     return task, deadline
 
 
@@ -332,17 +359,20 @@ async def _wait_expired(task: "asyncio.Task[None]") -> None:
 async def _refresh_expiring(account: Account, *, seen: str | None) -> None:
     try:
         async with _lock_for(account.pk):
-            # Whoever held the lock before us may have refreshed this very object.
-            if needs_refresh(account, timezone.now()):
+            # Whoever held the lock before us may have refreshed this very object, or
+            # failed to while its token still works: then not again before the pause ends.
+            if needs_refresh(account, timezone.now()) and (
+                expired(account) or not _retries.paused(account.pk)
+            ):
                 await _refresh_locked(account, reason="expiring", seen=seen, force=False)
     except (RefreshFailed, DatabaseAway):
-        if not _expired(account):
+        if not expired(account):
             # Set here, not by a waiter: those of a slow refresh have all gone on.
             _retries.pause(account.pk)
         raise
 
 
-def _settled(tasks: dict[int, _Refresh], task: "asyncio.Task[None]", key: int) -> None:
+def _settled(tasks: dict[uuid.UUID, _Refresh], task: "asyncio.Task[None]", key: uuid.UUID) -> None:
     if key in tasks and tasks[key][0] is task:
         del tasks[key]
     # Its waiters may have gone on; its failure is logged and saved where it happened.

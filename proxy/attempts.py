@@ -98,6 +98,9 @@ class Turn:
     # The proxy ran out of its own resources: the outcome holds the 503 already.
     local_failure: bool = False
     probing: bool = False  # asking a second account once after a server error: no retries
+    # A token refresh failed in this request (the endpoint down, slow or answering 5xx):
+    # the endpoint is every OAuth account's, so no later account waits on it again.
+    refresh_failed: bool = False
 
 
 # The endpoints whose 401 proves the credential bad: inference and models, which every
@@ -198,13 +201,23 @@ async def _account_headers(turn: Turn, account: Account) -> list[tuple[str, str]
     An OAuth token is refreshed first when close to expiry; a fresh one costs
     no database access (the pool snapshot holds it).
     """
-    if account.uses_bearer:
+    if (
+        account.uses_bearer
+        and turn.refresh_failed
+        and tokens.needs_refresh(account, datetime.now(UTC))
+    ):
+        if tokens.expired(account):
+            turn.outcome.trace.append(trace(account, _ENDPOINT_FAILED))
+            return None
+        # Its token still works: sent as it is, without waiting for a refresh.
+    elif account.uses_bearer:
         try:
             await tokens.ensure_fresh(account)
         except tokens.OutOfResources as exc:
             _out_of_resources(turn, account, exc.shortage, step="token refresh not sent")
             return None
         except tokens.RefreshError as exc:
+            turn.refresh_failed = isinstance(exc, tokens.RefreshFailed)
             turn.outcome.trace.append(trace(account, f"no usable token: {exc}"))
             return None
     # Checked again: the refresh may have adopted credentials of another kind.
@@ -217,6 +230,9 @@ async def _account_headers(turn: Turn, account: Account) -> list[tuple[str, str]
         turn.outcome.trace.append(trace(account, "stored credential is malformed: needs re-auth"))
         return None
     return _headers(turn, account, credential)
+
+
+_ENDPOINT_FAILED = "no refresh asked: the token endpoint failed this request's earlier one"
 
 
 def _headers(turn: Turn, account: Account, credential: str | None) -> list[tuple[str, str]]:
@@ -251,12 +267,16 @@ async def _after_401(
         turn.outcome.trace.append(trace(account, "rejected with 401: needs re-auth"))
         return _relay_if_last(response, is_last=is_last)
     response.release()
+    if turn.refresh_failed:
+        turn.outcome.trace.append(trace(account, f"401, then {_ENDPOINT_FAILED}"))
+        return None
     try:
         await tokens.refresh(account, reason="401")
     except tokens.OutOfResources as exc:
         _out_of_resources(turn, account, exc.shortage, step="401, then token refresh not sent")
         return None
     except tokens.RefreshError as exc:
+        turn.refresh_failed = isinstance(exc, tokens.RefreshFailed)
         turn.outcome.trace.append(trace(account, f"401, then no usable token: {exc}"))
         return None
     turn.outcome.trace.append(trace(account, "401: token refreshed, retried"))

@@ -163,6 +163,17 @@ async def test_an_error_that_echoes_the_code_or_verifier_does_not_repeat_them(
     assert str(caught.value) == "Bad code [REDACTED] for verifier [REDACTED] (HTTP 400)"
 
 
+async def test_invalid_grant_in_the_apis_nested_error_shape_is_a_rejection(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    # Read as a passing failure, the account cooled down and retried for ever.
+    body = {"type": "error", "error": {"type": "invalid_grant", "message": "Token revoked"}}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=400, body=body)
+
+    with pytest.raises(oauth.GrantRejected):
+        await oauth.refresh_grant(refresh_token="rt")
+
+
 async def test_unreachable_endpoint_is_a_failure(settings: Any) -> None:
     settings.OAUTH_TOKEN_URL = "http://127.0.0.1:9/v1/oauth/token"  # discard port: refused
 

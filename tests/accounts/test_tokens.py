@@ -11,7 +11,7 @@ from django.db import connection
 from prometheus_client import REGISTRY
 from time_machine import TimeMachineFixture
 
-from accounts import tokens
+from accounts import oauth, tokens
 from accounts.models import Account, HealthState
 from accounts.pool import pool
 from tests.accounts.conftest import oauth_calls, refreshes, token_requests
@@ -458,18 +458,26 @@ def test_a_failed_refresh_of_a_token_that_still_works_keeps_the_account_serving(
     assert token_requests(oauth_upstream) == 2
 
 
+@pytest.mark.parametrize("copies", [False, True], ids=["one-object", "copies-of-the-row"])
 def test_a_slow_token_endpoint_does_not_hold_requests_while_the_token_works(
-    oauth_upstream: FakeUpstream, frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch
+    oauth_upstream: FakeUpstream,
+    frozen: TimeMachineFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    copies: bool,
 ) -> None:
+    # The pool reads a new copy of each row every second. Each copy began a refresh of
+    # its own: every request waited its own 2 s, and after the slow one failed the next
+    # copy's asked the endpoint again at once, its retry pause unread.
     monkeypatch.setattr(tokens, "_retries", tokens._RetryPause())
     monkeypatch.setattr(tokens, "VALID_TOKEN_WAIT_SECONDS", 0.05)
     account = expiring(seconds_left=240)
+    rows = [account, *(Account.objects.get(pk=account.pk) if copies else account for _ in "ab")]
     oauth_upstream.add_rule(
-        credential="*", path="/v1/oauth/token", scenario="gated_stream", gate="token"
+        credential="*", path="/v1/oauth/token", scenario="gated_stream", gate="token", times=1
     )
 
     async def requests_meanwhile() -> list[str]:
-        sent = [await tokens.ensure_fresh(account) for _ in range(3)]
+        sent = [await tokens.ensure_fresh(row) for row in rows]
         # Only now does the endpoint answer (a stream, not a token: the refresh fails).
         await asyncio.to_thread(oauth_upstream.release, "token")
         await asyncio.to_thread(oauth_upstream.release, "token")
@@ -532,3 +540,29 @@ def test_an_asked_refresh_that_fails_benches_the_account_only_after_a_401(
 
     cooldown = Account.objects.get(pk=account.pk).cooldown_until
     assert cooldown == (NOW + timedelta(seconds=10) if benched else None)
+
+
+@pytest.mark.parametrize("endpoint", ["rejects", "answers"])
+def test_a_login_while_a_refresh_is_in_flight_wins_over_its_outcome(
+    frozen: TimeMachineFixture, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    # The user logged in again while the old refresh token was at the endpoint. Its late
+    # invalid_grant put the fresh login in "needs re-auth"; its late tokens replaced the
+    # login's with the old chain's.
+    account = expiring(seconds_left=-5)
+    login = {"access_token": "sk-ant-oat01-new-login", "refresh_token": "sk-ant-ort01-new-login"}
+
+    async def refresh_grant(*, refresh_token: str) -> oauth.TokenGrant:
+        await Account.objects.filter(pk=account.pk).aupdate(
+            **login, expires_at=NOW + timedelta(hours=8), reauth_reason=""
+        )
+        if endpoint == "rejects":
+            raise oauth.GrantRejected("Refresh token not found or invalid (HTTP 400)")
+        return oauth.TokenGrant("sk-ant-oat01-old-chain", "sk-ant-ort01-old-chain", None)
+
+    monkeypatch.setattr(oauth, "refresh_grant", refresh_grant)
+
+    assert ensure_fresh(account) == "sk-ant-oat01-new-login"
+    stored = Account.objects.get(pk=account.pk)
+    assert (stored.access_token, stored.refresh_token) == tuple(login.values())
+    assert stored.reauth_reason == "" and account.health(NOW).state == HealthState.OK

@@ -863,3 +863,22 @@ async def test_an_upstream_redirect_is_relayed_not_followed(fake: FakeUpstream) 
         elsewhere["location"],
     )
     assert len(fake.log()) == 1
+
+
+async def test_a_failing_token_endpoint_is_asked_once_per_request_not_once_per_account(
+    fake: FakeUpstream,
+) -> None:
+    # The endpoint is every OAuth account's: hung, it held one request 15 s per account.
+    expired = timezone.now() - timedelta(minutes=1)
+    for priority, name in enumerate(("max-1", "max-2", "max-3")):
+        await make(make_oauth_account, name=name, priority=priority, expires_at=expired)
+    await make(make_account, name="key", api_key=KEY_A, priority=9)
+    fake.add_rule(credential="*", path="/v1/oauth/token", status=500)
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 200 and outcome.account.name == "key"
+    assert [entry["path"] for entry in fake.log()] == ["/v1/oauth/token", "/v1/messages"]
+    steps = outcomes(outcome)
+    assert steps[0][0] == "max-1" and steps[0][1].startswith("no usable token: ")
+    assert steps[1:3] == [(name, attempts._ENDPOINT_FAILED) for name in ("max-2", "max-3")]
