@@ -11,7 +11,12 @@ import sys
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccflare_site.settings")
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
+    try:
+        settings.HOST  # noqa: B018 (reading it loads and checks every setting)
+    except ImproperlyConfigured as error:
+        sys.exit(f"ccflare: {error}")
     address = f"http://{settings.HOST}:{settings.PORT}"
     workers = f" ({settings.WORKERS} workers)" if settings.WORKERS > 1 else ""
     print(f"ccflare listening on {address}{workers}", flush=True)

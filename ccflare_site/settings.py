@@ -1,10 +1,13 @@
 """All configuration, read from the environment (and a `.env` file); see `.env.example`."""
 
+import base64
+import binascii
 import contextlib
 import importlib.util
 import os
 import secrets
 import stat
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,7 +37,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean, got {raw!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def _urlsafe_b64(text: str) -> bytes:
+    """The bytes `text` encodes in url-safe base64; empty if it is none."""
+    try:
+        return base64.urlsafe_b64decode(text.encode())
+    except (ValueError, binascii.Error):
+        return b""
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = env.str(name, default="").strip()
     if raw == "":
         return default
@@ -44,6 +57,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -67,7 +82,12 @@ def env_float(name: str, default: float, *, above: float | None = None) -> float
 # themselves, which no chmod of ours would reach in time.
 os.umask(0o077)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as error:  # a file of that name, a read-only or forbidden parent
+    raise ImproperlyConfigured(
+        f"DATA_DIR {DATA_DIR} cannot be used as a folder: {error.strerror}"
+    ) from None
 
 
 def _make_owner_only(directory: Path) -> None:
@@ -76,7 +96,7 @@ def _make_owner_only(directory: Path) -> None:
     # leave it alone (the files in it are still 0600).
     mode = directory.stat().st_mode
     if mode & 0o077 and not mode & stat.S_ISVTX:
-        with contextlib.suppress(PermissionError):
+        with contextlib.suppress(OSError):  # not permitted, or a read-only file system
             directory.chmod(0o700)
 
 
@@ -102,8 +122,17 @@ def _load_or_create_secret_key() -> str:
 SECRET_KEY = env_str("SECRET_KEY", "") or _load_or_create_secret_key()
 # Fernet key for credentials at rest; derived from SECRET_KEY when unset.
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "")
+if ENCRYPTION_KEY and len(_urlsafe_b64(ENCRYPTION_KEY)) != 32:
+    # Else the server started, and every read of an account failed with a traceback.
+    raise ImproperlyConfigured(
+        "ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes (Fernet.generate_key()), "
+        "or empty to derive one from SECRET_KEY"
+    )
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+if not ALLOWED_HOSTS and not DEBUG:
+    # Else every answer, /health's too, was a 400 "Invalid Host header".
+    raise ImproperlyConfigured("ALLOWED_HOSTS must name at least one host, e.g. 127.0.0.1")
 # Browser pages from these origins (e.g. `https://app.example.com`) may call /v1/, with
 # CORS answers; any other cross-site browser request is refused, so a web page the
 # user happens to open cannot spend the pool. SDKs and Claude Code send no Origin.
@@ -118,7 +147,7 @@ CSRF_TRUSTED_ORIGINS = [o.rstrip("/") for o in env.list("CSRF_TRUSTED_ORIGINS", 
 # could work.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 HOST = env_str("HOST", "127.0.0.1")
-PORT = env_int("PORT", 8080, minimum=1)
+PORT = env_int("PORT", 8080, minimum=1, maximum=65535)
 # Daphne processes serving HOST:PORT together (ccflare_site/workers.py); about one per core.
 WORKERS = env_int("WORKERS", 1, minimum=1)
 # On SIGTERM a server stops accepting connections and lets the requests in flight finish
@@ -189,9 +218,18 @@ TEMPLATES = [
     },
 ]
 
-# Database
+# Database: SQLite or PostgreSQL, the two the project is tested on.
+_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 DATABASE_URL = env_str("DATABASE_URL", "") or f"sqlite:///{DATA_DIR / 'ccflare.db'}"
-DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+with warnings.catch_warnings():  # django-environ's for an unknown scheme prints the URL
+    warnings.simplefilter("ignore")
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if DATABASES["default"].get("ENGINE") not in _ENGINES:
+    # Only the scheme: the rest may hold a password.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be sqlite:///PATH or postgres://USER:PASSWORD@HOST/NAME, "
+        f"got one starting {DATABASE_URL.partition(':')[0]!r}:"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while the recorder writes; the busy timeout
     # rides out the short write locks of the batched recorder. Temporary storage in
@@ -379,7 +417,7 @@ DEFAULT_AGENT_MODEL = env_str("DEFAULT_AGENT_MODEL", "inherit").strip() or "inhe
 # HTTP API
 # Live streams (/api/requests/stream, /api/logs/stream) send a comment this often
 # so proxies and clients do not drop an idle connection.
-SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0)
+SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0, above=0)
 
 # Notifications
 # Where to POST a JSON notice when an account needs re-auth, no account can serve a

@@ -59,12 +59,17 @@ class Command(BaseCommand):
         self.stdout.flush()
 
 
+# More than the log files hold (LOG_FILE_MAX_MB x backups); a number past the machine's
+# sizes was a traceback.
+MAX_LINES = 10_000_000
+
+
 def _positive(text: str) -> int:
     """A count of lines: `--lines -5` or `0` is refused, not read as one line."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    if not 1 <= value <= MAX_LINES:
+        raise ArgumentTypeError(f"must be a whole number from 1 to {MAX_LINES:,}, not {text!r}")
     return value

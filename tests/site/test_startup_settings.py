@@ -1,0 +1,68 @@
+"""A bad setting stops the server and every command with one line naming it, no traceback.
+
+Run as a user runs them, in a process of their own: `python -m ccflare_site.serve` (what
+`make run` starts) and `manage.py`.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+
+BAD_SETTINGS = [
+    ({"PORT": "abc"}, "ccflare: PORT must be an integer, got 'abc'"),
+    ({"PORT": "70000"}, "ccflare: PORT must be at most 65535, got 70000"),
+    ({"WORKERS": "0"}, "ccflare: WORKERS must be at least 1, got 0"),
+    ({"DEBUG": "maybe"}, "ccflare: DEBUG must be a boolean, got 'maybe'"),
+    ({"SSE_HEARTBEAT_SECONDS": "0"}, "ccflare: SSE_HEARTBEAT_SECONDS must be more than 0, got 0"),
+    ({"ALLOWED_HOSTS": ""}, "ccflare: ALLOWED_HOSTS must name at least one host"),
+    ({"ENCRYPTION_KEY": "short"}, "ccflare: ENCRYPTION_KEY must be 32 url-safe base64-encoded"),
+    # The password never shows: only the scheme is said.
+    ({"DATABASE_URL": "nonsense://u:hunter2@h/x"}, "ccflare: DATABASE_URL must be sqlite:///"),
+]
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=servers.PROJECT_ROOT,
+        env=servers.server_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(("setting", "said"), BAD_SETTINGS, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize("command", [["-m", "ccflare_site.serve"], ["manage.py", "check"]])
+def test_a_bad_setting_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], setting: dict[str, str], said: str
+) -> None:
+    done = run(command, {"DATA_DIR": str(tmp_path), **setting})
+
+    assert done.returncode == 1
+    assert done.stderr.startswith(said) and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    assert "listening" not in done.stdout
+
+
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+
+    done = run(["manage.py", "check"], {"DATA_DIR": str(taken)})
+
+    assert done.returncode == 1
+    assert done.stderr == f"ccflare: DATA_DIR {taken} cannot be used as a folder: File exists\n"
+
+
+def test_a_command_before_migrate_says_to_migrate(tmp_path: Path) -> None:
+    done = run(["manage.py", "list_accounts"], {"DATA_DIR": str(tmp_path)})
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        "ccflare: the database is not set up yet: run `python manage.py migrate`\n"
+    )
