@@ -4,12 +4,14 @@ import base64
 import binascii
 import contextlib
 import importlib.util
+import math
 import os
 import secrets
 import stat
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +47,15 @@ def _urlsafe_b64(text: str) -> bytes:
         return b""
 
 
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) URL: anything else failed every request that used it."""
+    value = env_str(name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
 def env_int(
     name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:
@@ -70,6 +81,8 @@ def env_float(name: str, default: float, *, above: float | None = None) -> float
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {raw!r}")
     if above is not None and not value > above:
         raise ImproperlyConfigured(f"{name} must be more than {above:g}, got {raw}")
     return value
@@ -311,28 +324,28 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Upstream
-UPSTREAM_BASE_URL = env_str("UPSTREAM_BASE_URL", "https://api.anthropic.com").rstrip("/")
+UPSTREAM_BASE_URL = env_url("UPSTREAM_BASE_URL", "https://api.anthropic.com").rstrip("/")
 # Seconds to wait for the upstream to connect and to send response headers.
 # Generous: a long non-streaming completion sends its headers only at the end.
-UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0)
-UPSTREAM_READ_TIMEOUT_SECONDS = env_float("UPSTREAM_READ_TIMEOUT_SECONDS", 600.0)
-OAUTH_TOKEN_URL = env_str("OAUTH_TOKEN_URL", "https://platform.claude.com/v1/oauth/token")
-OAUTH_AUTHORIZE_URL_MAX = env_str(
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0, above=0)
+UPSTREAM_READ_TIMEOUT_SECONDS = env_float("UPSTREAM_READ_TIMEOUT_SECONDS", 600.0, above=0)
+OAUTH_TOKEN_URL = env_url("OAUTH_TOKEN_URL", "https://platform.claude.com/v1/oauth/token")
+OAUTH_AUTHORIZE_URL_MAX = env_url(
     "OAUTH_AUTHORIZE_URL_MAX", "https://claude.com/cai/oauth/authorize"
 )
-OAUTH_AUTHORIZE_URL_CONSOLE = env_str(
+OAUTH_AUTHORIZE_URL_CONSOLE = env_url(
     "OAUTH_AUTHORIZE_URL_CONSOLE", "https://platform.claude.com/oauth/authorize"
 )
-OAUTH_REDIRECT_URI = env_str(
+OAUTH_REDIRECT_URI = env_url(
     "OAUTH_REDIRECT_URI", "https://platform.claude.com/oauth/code/callback"
 )
-OAUTH_CREATE_API_KEY_URL = env_str(
+OAUTH_CREATE_API_KEY_URL = env_url(
     "OAUTH_CREATE_API_KEY_URL", "https://api.anthropic.com/api/oauth/claude_cli/create_api_key"
 )
 CLIENT_ID = env_str("CLIENT_ID", "9d1c250a-e61b-44d9-88ed-5944d1962f5e")
 # What Claude Code's usage view reads: an OAuth account's 5-hour, 7-day and per-model
 # windows, spending no inference (docs/routing.md, usage polling). A setting for the tests' fake.
-OAUTH_USAGE_URL = env_str("OAUTH_USAGE_URL", "https://api.anthropic.com/api/oauth/usage")
+OAUTH_USAGE_URL = env_url("OAUTH_USAGE_URL", "https://api.anthropic.com/api/oauth/usage")
 
 # Server
 # A client must send a request's headers within HEADER_TIMEOUT_SECONDS of its
@@ -350,11 +363,16 @@ ANSWER_TIMEOUT_SECONDS = env_float("ANSWER_TIMEOUT_SECONDS", 30.0, above=0)
 # Proxy behaviour
 # A sticky session keeps one conversation on one account: fast switching
 # between accounts trips Anthropic's anti-abuse systems.
-SESSION_DURATION_MS = env_int("SESSION_DURATION_MS", 18_000_000, minimum=1)
+SESSION_DURATION_MS = env_int(
+    "SESSION_DURATION_MS",
+    18_000_000,
+    minimum=1,
+    maximum=30 * 24 * 3600 * 1000,  # 30 days
+)
 # 529/5xx answers are retried on the same account with exponential backoff.
 RETRY_ATTEMPTS = env_int("RETRY_ATTEMPTS", 3, minimum=0)
 RETRY_DELAY_MS = env_int("RETRY_DELAY_MS", 1000, minimum=0)
-RETRY_BACKOFF = env_float("RETRY_BACKOFF", 2.0)
+RETRY_BACKOFF = env_float("RETRY_BACKOFF", 2.0, above=0)
 # The Messages API's own request limit; larger bodies get a 413 and nothing
 # is forwarded.
 MAX_BODY_MB = env_int("MAX_BODY_MB", 32, minimum=1)

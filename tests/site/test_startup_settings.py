@@ -20,6 +20,14 @@ BAD_SETTINGS = [
     ({"SSE_HEARTBEAT_SECONDS": "0"}, "ccflare: SSE_HEARTBEAT_SECONDS must be more than 0, got 0"),
     ({"ALLOWED_HOSTS": ""}, "ccflare: ALLOWED_HOSTS must name at least one host"),
     ({"ENCRYPTION_KEY": "short"}, "ccflare: ENCRYPTION_KEY must be 32 url-safe base64-encoded"),
+    # Each of these failed every request while /health said ok.
+    ({"UPSTREAM_BASE_URL": "nonsense"}, "ccflare: UPSTREAM_BASE_URL must be an http:// or"),
+    ({"SESSION_DURATION_MS": "1" + "0" * 22}, "ccflare: SESSION_DURATION_MS must be at most"),
+    (
+        {"UPSTREAM_CONNECT_TIMEOUT_SECONDS": "-1"},
+        "ccflare: UPSTREAM_CONNECT_TIMEOUT_SECONDS must be more than 0",
+    ),
+    ({"RETRY_BACKOFF": "inf"}, "ccflare: RETRY_BACKOFF must be a finite number"),
     # The password never shows: only the scheme is said.
     ({"DATABASE_URL": "nonsense://u:hunter2@h/x"}, "ccflare: DATABASE_URL must be sqlite:///"),
 ]
