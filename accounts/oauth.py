@@ -7,6 +7,7 @@ Every URL is a setting (OAUTH_*), so tests point them at the fake upstream.
 
 import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -262,7 +263,12 @@ def _error_message(response: h1.Reply, *, sent: list[str]) -> str:
     for secret in sent:
         if len(secret) >= _MASKED_LENGTH:  # a shorter one would mask ordinary words
             detail = detail.replace(secret, REDACTED)
+    # And any other token or key it names (an access token, another account's).
+    detail = _ANTHROPIC_SECRET.sub(REDACTED, detail)
     return f"{detail} (HTTP {response.status})"
+
+
+_ANTHROPIC_SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
 
 
 def _b64url(raw: bytes) -> str:

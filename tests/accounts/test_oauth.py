@@ -148,6 +148,18 @@ async def test_an_error_that_echoes_the_refresh_token_does_not_repeat_it(
     assert str(caught.value) == f"Refresh token [REDACTED] is revoked (HTTP {status})"
 
 
+async def test_an_error_naming_any_other_token_does_not_repeat_it(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    body = {"error": "server_error", "error_description": "boom for sk-ant-oat01-access-0005"}
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", status=500, body=body)
+
+    with pytest.raises(oauth.OAuthError) as caught:
+        await oauth.refresh_grant(refresh_token="sk-ant-ort01-the-sent-refresh-token")
+
+    assert str(caught.value) == "boom for [REDACTED] (HTTP 500)"
+
+
 async def test_an_error_that_echoes_the_code_or_verifier_does_not_repeat_them(
     oauth_upstream: FakeUpstream,
 ) -> None:
