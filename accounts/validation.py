@@ -30,14 +30,29 @@ TOKEN_LENGTH = (20, 4096)
 MAX_PRIORITY = 1_000_000
 
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+# What Anthropic's credentials begin with: Console API keys, and OAuth access and refresh
+# tokens (long-lived `claude setup-token` tokens are access tokens).
+_API_KEY_PREFIX = "sk-ant-api"
+_TOKEN_PREFIXES = ("sk-ant-oat", "sk-ant-ort")
 
 
 def validate_api_key(value: str) -> None:
     _check_secret(value, label="API key", length=API_KEY_LENGTH)
+    if value.startswith(_TOKEN_PREFIXES):
+        # Saved as a key, it was sent as one, refused with a 401, and the account benched.
+        raise ValidationError(
+            f"This is an OAuth token ({value[:12]}...), not an API key: add it as a token.",
+            code="kind",
+        )
 
 
 def validate_token(value: str, *, label: str = "Token") -> None:
     _check_secret(value, label=label, length=TOKEN_LENGTH)
+    if value.startswith(_API_KEY_PREFIX):
+        raise ValidationError(
+            f"This is an API key ({value[:12]}...), not a token: add it as an API key.",
+            code="kind",
+        )
 
 
 def validate_priority(value: int) -> None:

@@ -101,6 +101,9 @@ def test_add_account_rejects_invalid_name_characters() -> None:
         ("k" * 1_500_000, "API key must be 20 to 512 characters long; got 1500000"),
         (API_KEY + "\r\nX-Evil: 1", "API key may only contain visible ASCII"),
         (API_KEY[:12] + "\x00" + API_KEY[12:], "API key may only contain visible ASCII"),
+        # Saved as a key, a token was sent as one, refused, and the account benched.
+        ("sk-ant-oat01-" + "t" * 40, r"This is an OAuth token \(sk-ant-oat01\.\.\.\)"),
+        ("sk-ant-ort01-" + "t" * 40, "This is an OAuth token"),
     ],
 )
 def test_add_account_refuses_what_cannot_be_an_api_key(key: str, message: str) -> None:
@@ -224,6 +227,7 @@ def test_add_account_oauth_token_replaces_a_rejected_credential() -> None:
         ("short", "Token must be 20 to 4096 characters long; got 5"),
         ("sk-ant-oat01-long-lived\r\n-0001", "Token may only contain visible ASCII"),
         ("sk-ant-oat01-long-lived\x07-0001", "Token may only contain visible ASCII"),
+        ("sk-ant-api03-" + "k" * 40, r"This is an API key \(sk-ant-api03\.\.\.\)"),
     ],
 )
 def test_add_account_oauth_token_refuses_what_cannot_be_a_token(token: str, message: str) -> None:
