@@ -86,3 +86,27 @@ def test_ensure_admin_refuses_to_reuse_a_regular_username(
         run("ensure_admin")
 
     assert not get_user_model().objects.filter(is_superuser=True).exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"DJANGO_SUPERUSER_USERNAME": " "}, "DJANGO_SUPERUSER_USERNAME ' ': "),
+        ({"DJANGO_SUPERUSER_USERNAME": "x" * 151}, "at most 150 characters"),
+        ({"DJANGO_SUPERUSER_USERNAME": "bad name!"}, "Enter a valid username"),
+        ({"DJANGO_SUPERUSER_PASSWORD": "x"}, "DJANGO_SUPERUSER_PASSWORD: This password is too"),
+        ({"DJANGO_SUPERUSER_EMAIL": "notanemail"}, "DJANGO_SUPERUSER_EMAIL: Enter a valid"),
+    ],
+)
+def test_ensure_admin_refuses_a_login_nobody_could_use(
+    superuser_env: pytest.MonkeyPatch, env: dict[str, str], said: str
+) -> None:
+    # An admin named " " was created that the login form never let in, and every later
+    # run then left it as the only one.
+    for name, value in env.items():
+        superuser_env.setenv(name, value)
+
+    with pytest.raises(CommandError, match=re.escape(said)):
+        run("ensure_admin")
+
+    assert not get_user_model().objects.exists()

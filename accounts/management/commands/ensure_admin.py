@@ -5,7 +5,10 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 
 
 class Command(BaseCommand):
@@ -24,6 +27,7 @@ class Command(BaseCommand):
         env_password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         password = env_password or secrets.token_urlsafe(12)
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+        check_login(username=username, email=email, password=env_password)
         create_superuser(username=username, email=email, password=password)
         if env_password:
             self.stdout.write(f"Admin login created: user {username} (password from environment)")
@@ -34,6 +38,33 @@ class Command(BaseCommand):
             f"Admin login created: user {username} / password {password} — change it in the admin"
         )
         self.stdout.write(boxed(message))
+
+
+def check_login(*, username: str, email: str, password: str | None) -> None:
+    """What the login form and the admin would refuse, refused before it is saved: an
+    admin named " " was created, whom the login form (which strips names) never let in."""
+    user_model = get_user_model()
+    username_field = user_model._meta.get_field("username")
+    user = user_model(username=username, email=email)
+    problems = []
+    try:
+        username_field.clean(username, user)
+        if username != username.strip():
+            raise ValidationError("must not start or end with spaces")
+    except ValidationError as error:
+        problems.append(f"DJANGO_SUPERUSER_USERNAME {username!r}: {' '.join(error.messages)}")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as error:
+            problems.append(f"DJANGO_SUPERUSER_EMAIL: {' '.join(error.messages)}")
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            problems.append(f"DJANGO_SUPERUSER_PASSWORD: {' '.join(error.messages)}")
+    if problems:
+        raise CommandError("; ".join(problems))
 
 
 def create_superuser(*, username: str, email: str, password: str) -> None:
