@@ -126,6 +126,14 @@ class ClientKeyForm(CredentialForm):
     def clean_denied_models(self) -> list[str]:
         return _families(self.cleaned_data["denied_models"])
 
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        try:
+            keyrules.check_no_overlap(data.get("allowed_models", []), data.get("denied_models", []))
+        except AccessError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
 
 def _families(text: str) -> list[str]:
     try:

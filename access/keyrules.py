@@ -74,6 +74,7 @@ def set_model_rules(*, key: ClientKey, allowed: list[str], denied: list[str]) ->
     """Replace the key's model rules; empty lists remove them."""
     key.allowed_models = validate_families(allowed)
     key.denied_models = validate_families(denied)
+    check_no_overlap(key.allowed_models, key.denied_models)
     key.save(update_fields=["allowed_models", "denied_models"])
     return key
 
@@ -88,6 +89,13 @@ def validate_families(families: list[str]) -> list[str]:
                 f"'{family}' is not a model family (letters, digits, '-' and '.', e.g. opus)"
             )
     return cleaned
+
+
+def check_no_overlap(allowed: list[str], denied: list[str]) -> None:
+    """A family both allowed and denied is a mistake to say, not a rule to keep."""
+    both = sorted(set(allowed) & set(denied))
+    if both:
+        raise AccessError(f"Allowed and denied at once: {', '.join(both)}")
 
 
 def _listed(choices: type[KeyBudget.Metric] | type[KeyBudget.Window]) -> str:

@@ -239,6 +239,17 @@ def test_admin_renaming_a_key_to_its_own_name_is_no_clash(client: Client) -> Non
     assert response.status_code == 302
 
 
+def test_admin_refuses_a_family_both_allowed_and_denied(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    key, _ = credentials.create_client_key(name="ci")
+    form = {"name": "ci", "allowed_models": "haiku", "denied_models": "Haiku", **NO_BUDGETS}
+
+    response = client.post(f"/admin/access/clientkey/{key.pk}/change/", form)
+
+    assert "Allowed and denied at once: haiku" in response.content.decode()
+    assert ClientKey.objects.get(pk=key.pk).allowed_models == []
+
+
 def test_a_model_rule_lists_twenty_families_at_most(client: Client) -> None:
     client.force_login(User.objects.create_superuser("root", password="pw"))
     key, _ = credentials.create_client_key(name="ci")

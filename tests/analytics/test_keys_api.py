@@ -90,6 +90,9 @@ def test_model_rules_are_normalised_and_checked(api_client: Client) -> None:
     assert (status, key["deniedModels"], key["allowedModels"]) == (200, ["opus"], [])
     status, answer = put(api_client, "/api/keys/ci/models", {"allowed": ["claude opus!"]})
     assert status == 400 and "is not a model family" in answer["error"]
+    both = {"allowed": ["opus", "haiku"], "denied": ["Opus"]}
+    status, answer = put(api_client, "/api/keys/ci/models", both)
+    assert (status, answer["error"]) == (400, "Allowed and denied at once: opus")
 
 
 def test_the_command_sets_budgets_and_rules_and_lists_usage(
