@@ -1,6 +1,7 @@
 """`manage.py tui` for real, in a pseudo-terminal: it names the accounts and quits with q."""
 
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,3 +76,31 @@ def test_a_refused_token_is_said_on_screen_not_as_a_traceback(served: Served) ->
     child.expect("refused")
 
     quits_with_q(child)
+
+
+def test_without_a_terminal_it_refuses_at_once(served: Served) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "tui", "--url", served.proxy.url, "--token", served.token],
+        cwd=servers.PROJECT_ROOT,
+        env=servers.server_env(served.proxy.env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE_SECONDS,
+    )
+
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        == "CommandError: The TUI needs a terminal: run it in one, not through a pipe"
+    )
+
+
+@pytest.mark.parametrize("url", ["nonsense", "ftp://example.com", "http://"])
+def test_a_url_that_is_no_server_is_refused_at_once(served: Served, url: str) -> None:
+    child = spawn(["--url", url, "--token", served.token], served.proxy.env)
+
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert b"--url must be an http:// or https:// URL" in (child.before or b"")

@@ -1,8 +1,10 @@
 """The `tui` command: open the terminal UI against a running ccflare server (tui/)."""
 
 import os
+import sys
 from argparse import ArgumentParser
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -26,7 +28,14 @@ class Command(BaseCommand):
         parser.add_argument("--token", help=f"An API token (cct_...); default ${TOKEN_VARIABLE}")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # Else it drew its screens into a pipe or a file until killed.
+            raise CommandError("The TUI needs a terminal: run it in one, not through a pipe")
         url = options["url"] or local_url()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Else it said "reconnecting" for ever.
+            raise CommandError(f"--url must be an http:// or https:// URL, got {url!r}")
         token = options["token"] or os.environ.get(TOKEN_VARIABLE, "").strip() or None
         if token is None and not options["url"]:
             try:
