@@ -9,17 +9,18 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccflare_site.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
-    from django.db import OperationalError
+    from django.db import DatabaseError
 
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:
         # A setting's own message (ccflare_site/settings.py) names it: no traceback.
         sys.exit(f"ccflare: {error}")
-    except OperationalError as error:
-        if not str(error).startswith("no such table"):
-            raise
-        sys.exit("ccflare: the database is not set up yet: run `python manage.py migrate`")
+    except DatabaseError as error:
+        if str(error).startswith("no such table"):
+            sys.exit("ccflare: the database is not set up yet: run `python manage.py migrate`")
+        # A corrupt file, a database server away: what the database said, in one line.
+        sys.exit(f"ccflare: the database cannot be used: {str(error).splitlines()[0]}")
 
 
 if __name__ == "__main__":

@@ -74,3 +74,12 @@ def test_a_command_before_migrate_says_to_migrate(tmp_path: Path) -> None:
     assert done.stderr == (
         "ccflare: the database is not set up yet: run `python manage.py migrate`\n"
     )
+
+
+def test_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "ccflare.db").write_bytes(b"not a database " * 1000)
+
+    done = run(["manage.py", "migrate"], {"DATA_DIR": str(tmp_path)})
+
+    assert done.returncode == 1
+    assert done.stderr == "ccflare: the database cannot be used: file is not a database\n"
