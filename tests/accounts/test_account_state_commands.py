@@ -180,7 +180,7 @@ def test_remove_account_keeps_the_account_without_a_terminal(
     make_account(name="work")
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
 
-    with pytest.raises(CommandError, match="Confirmation did not match; nothing removed"):
+    with pytest.raises(CommandError, match=r"No confirmation given; nothing removed \(--force"):
         run("remove_account", "work")
 
     assert Account.objects.filter(name="work").exists()

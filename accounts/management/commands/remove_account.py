@@ -22,18 +22,21 @@ class Command(BaseCommand):
         try:
             # Look the account up first so a typo fails before the prompt.
             lifecycle.get_account(name=name)
-            if not options["force"] and not _confirmed(name):
-                raise CommandError("Confirmation did not match; nothing removed")
+            if not options["force"]:
+                _confirm(name)
             lifecycle.remove_account(name=name)
         except lifecycle.AccountError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Account '{name}' removed")
 
 
-def _confirmed(name: str) -> bool:
+def _confirm(name: str) -> None:
     try:
         answer = input(f"Type the account name '{name}' to confirm removal: ")
     except EOFError:
-        # No terminal (e.g. a script without --force): treat as "no".
-        return False
-    return answer.strip() == name.strip()
+        # No terminal (e.g. a script): "no", and how a script says yes.
+        raise CommandError(
+            "No confirmation given; nothing removed (--force removes without asking)"
+        ) from None
+    if answer.strip() != name.strip():
+        raise CommandError("Confirmation did not match; nothing removed")
