@@ -53,6 +53,11 @@ class GrantRejected(OAuthError):
     """The endpoint rejected the code or refresh token itself (it will never work again)."""
 
 
+class EndpointDown(OAuthError):
+    """The endpoint itself failed (unreachable, a timeout, a 5xx or 429): nothing about the
+    code or token, and every account that needs it meets the same failure."""
+
+
 class OutOfResources(OAuthError):
     """This process could not open a connection to the endpoint (lib.h1.OutOfResources):
     nothing was sent, so nothing is known about the code or token."""
@@ -172,6 +177,8 @@ async def _post_token(body: dict[str, str]) -> dict[str, Any]:
     message = _error_message(response, sent=sent)
     if _rejects_grant(response.status, data):
         raise GrantRejected(message)
+    if response.status >= 500 or response.status == 429:
+        raise EndpointDown(message)
     raise OAuthError(message)
 
 
@@ -199,7 +206,7 @@ async def _post(url: str, headers: list[tuple[str, str]], body: bytes = b"") -> 
         raise OutOfResources(exc) from None
     except (h1.UpstreamError, TimeoutError) as exc:
         # Only the error's class name: the message may carry the URL, never a credential.
-        raise OAuthError(f"OAuth endpoint unreachable ({type(exc).__name__})") from None
+        raise EndpointDown(f"OAuth endpoint unreachable ({type(exc).__name__})") from None
 
 
 def _grant(data: dict[str, Any]) -> TokenGrant:

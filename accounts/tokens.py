@@ -97,6 +97,12 @@ class RefreshFailed(RefreshError):
     """The refresh did not happen (network, 5xx, timeout); the account is cooling down."""
 
 
+class EndpointDown(RefreshFailed):
+    """The token endpoint failed in a way every account meets alike (unreachable, hung, a
+    5xx or 429), or the refresh did not finish in time: no other account should wait on it
+    in the same request."""
+
+
 class OutOfResources(RefreshFailed):
     """This process could not open a connection to the token endpoint: the account is left
     as it was (accounts.health), and `shortage` says what ran out."""
@@ -266,18 +272,19 @@ async def _failed(
         return NeedsReauth(message)
     message = _clip(f"token refresh failed: {error}")
     signals.announce_refresh("failed")
+    kind = EndpointDown if isinstance(error, oauth.EndpointDown) else RefreshFailed
     if reason != "401" and not expired(row):
         # The token in hand still works: the account keeps serving with it.
         logger.warning(
             "accounts.refresh_failed_token_valid account=%s reason=%s", account.name, reason
         )
-        return RefreshFailed(message)
+        return kind(message)
     failed = health.own_failure(row, message, now=timezone.now())
     await _save(account, **failed)
     logger.warning(
         "accounts.refresh_failed account=%s streak=%d", account.name, failed["failure_streak"]
     )
-    return RefreshFailed(message)
+    return kind(message)
 
 
 async def _claim_lease(account_id: uuid.UUID) -> datetime:
@@ -353,7 +360,7 @@ async def _wait_expired(task: "asyncio.Task[None]") -> None:
     try:
         await asyncio.wait_for(asyncio.shield(task), LEASE.total_seconds())
     except TimeoutError:
-        raise RefreshFailed("the token refresh did not finish in time") from None
+        raise EndpointDown("the token refresh did not finish in time") from None
 
 
 async def _refresh_expiring(account: Account, *, seen: str | None) -> None:

@@ -98,8 +98,9 @@ class Turn:
     # The proxy ran out of its own resources: the outcome holds the 503 already.
     local_failure: bool = False
     probing: bool = False  # asking a second account once after a server error: no retries
-    # A token refresh failed in this request (the endpoint down, slow or answering 5xx):
-    # the endpoint is every OAuth account's, so no later account waits on it again.
+    # The token endpoint failed in this request (down, hung, a 5xx or 429): it is every
+    # OAuth account's, so no later account waits on it again. A refusal of one token
+    # (a 4xx, invalid_grant) says nothing of the others.
     refresh_failed: bool = False
 
 
@@ -217,7 +218,7 @@ async def _account_headers(turn: Turn, account: Account) -> list[tuple[str, str]
             _out_of_resources(turn, account, exc.shortage, step="token refresh not sent")
             return None
         except tokens.RefreshError as exc:
-            turn.refresh_failed = isinstance(exc, tokens.RefreshFailed)
+            turn.refresh_failed = isinstance(exc, tokens.EndpointDown)
             turn.outcome.trace.append(trace(account, f"no usable token: {exc}"))
             return None
     # Checked again: the refresh may have adopted credentials of another kind.
@@ -276,7 +277,7 @@ async def _after_401(
         _out_of_resources(turn, account, exc.shortage, step="401, then token refresh not sent")
         return None
     except tokens.RefreshError as exc:
-        turn.refresh_failed = isinstance(exc, tokens.RefreshFailed)
+        turn.refresh_failed = isinstance(exc, tokens.EndpointDown)
         turn.outcome.trace.append(trace(account, f"401, then no usable token: {exc}"))
         return None
     turn.outcome.trace.append(trace(account, "401: token refreshed, retried"))

@@ -882,3 +882,20 @@ async def test_a_failing_token_endpoint_is_asked_once_per_request_not_once_per_a
     steps = outcomes(outcome)
     assert steps[0][0] == "max-1" and steps[0][1].startswith("no usable token: ")
     assert steps[1:3] == [(name, attempts._ENDPOINT_FAILED) for name in ("max-2", "max-3")]
+
+
+async def test_a_refusal_of_one_token_does_not_keep_the_next_account_from_its_refresh(
+    fake: FakeUpstream,
+) -> None:
+    # A 4xx is about the token sent: the next account's refresh may well work.
+    expired = timezone.now() - timedelta(minutes=1)
+    for priority, name in enumerate(("max-1", "max-2")):
+        await make(make_oauth_account, name=name, priority=priority, expires_at=expired)
+    refused = {"error": "invalid_request", "error_description": "refresh token malformed"}
+    fake.add_rule(credential="*", path="/v1/oauth/token", status=400, body=refused, times=1)
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 200 and outcome.account.name == "max-2"
+    paths = [entry["path"] for entry in fake.log()]
+    assert paths == ["/v1/oauth/token", "/v1/oauth/token", "/v1/messages"]
