@@ -22,7 +22,7 @@ from lib.h1 import Response, UpstreamError
 from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
 from proxy.attempts import trace
 from proxy.failover import Call, Outcome, forward
-from proxy.sse import SSEParser
+from proxy.sse import SSEParser, WholeEvents
 from proxy.usage import UsageTracker
 
 logger = logging.getLogger(__name__)
@@ -336,6 +336,11 @@ class Exchange:
         self.response_capture.add(body)
         if whole and response.status not in _NO_BODY_STATUSES and self.scope["method"] != "HEAD":
             headers.append((b"content-length", str(len(body)).encode()))
+        elif not whole and (length := _length_framed(response.raw_headers)) is not None:
+            # A download relayed as it comes keeps the length the upstream framed it by: cut
+            # short, an HTTP/1.0 client (whose answers end when the connection closes) sees
+            # it short, not complete.
+            headers.append((b"content-length", length))
         await self._start(send, response.status, headers)
         if not whole:
             await send({"type": "http.response.body", "body": body, "more_body": True})
@@ -365,21 +370,22 @@ class Exchange:
         self.completed = True
 
     async def _relay_stream(self, response: Response, send: Send) -> None:
-        parser = SSEParser()
+        parser, events = SSEParser(), WholeEvents()
         usage = self.usage
         first = True
         try:
             async for chunk in response.iter_chunks():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if first:
-                    first = False
-                    self._mark_first_byte()
-                    # Daphne's writes reach the socket only when Twisted's writer callback
-                    # runs, after the next select: two loop turns put the first bytes on
-                    # the wire before we parse them and relay what is already buffered
-                    # (measured: first byte 0.6 ms sooner on a fast upstream).
-                    await asyncio.sleep(0)
-                    await asyncio.sleep(0)
+                if whole := events.take(chunk):
+                    await send({"type": "http.response.body", "body": whole, "more_body": True})
+                    if first:
+                        first = False
+                        self._mark_first_byte()
+                        # Daphne's writes reach the socket only when Twisted's writer
+                        # callback runs, after the next select: two loop turns put the first
+                        # bytes on the wire before we parse them and relay what is already
+                        # buffered (measured: first byte 0.6 ms sooner on a fast upstream).
+                        await asyncio.sleep(0)
+                        await asyncio.sleep(0)
                 self.response_capture.add(chunk)
                 now = time.perf_counter()
                 for event in parser.feed(chunk):
@@ -389,20 +395,18 @@ class Exchange:
                 # Cut after `message_stop`: the answer is whole; only its framing's end is
                 # missing, which the client's own framing supplies.
                 logger.warning("proxy.upstream_dropped_after_stop error=%s", type(exc).__name__)
-                await send({"type": "http.response.body", "body": b""})
+                await send({"type": "http.response.body", "body": events.rest()})
                 self.completed = True
                 self._check_stream_end()
                 return
             self._upstream_failed(exc)
-            # The status line is gone already: an SSE error event is how a
-            # stream tells the client it failed, and SDKs raise on it. An event cut
-            # midway is ended first, or the error would be read as part of it.
+            # The status line is gone already: an SSE error event is how a stream tells the
+            # client it failed, and SDKs raise on it. The event cut midway was held back
+            # (WholeEvents): the error is not read as part of it.
             error = replies.sse_error_event("Upstream connection lost mid-stream")
-            if parser.pending:
-                error = b"\n\n" + error
             await send({"type": "http.response.body", "body": error, "more_body": False})
             return
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body", "body": events.rest()})
         self.completed = True
         self._check_stream_end()
 
@@ -495,6 +499,18 @@ class Exchange:
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.t0) * 1000)
+
+
+def _length_framed(raw_headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The Content-Length an answer's body was framed by (lib.h1 checked it), or None:
+    no length, or a Transfer-Encoding, which overrides it (RFC 9112 §6.3)."""
+    length = None
+    for name, value in raw_headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            length = value
+    return length
 
 
 def _unreadable_error(status: int | None, content_type: bytes) -> str:

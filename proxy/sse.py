@@ -35,11 +35,6 @@ class SSEParser:
         # The stream's first bytes while they may be a byte order mark; None after them.
         self._start: bytes | None = b""
 
-    @property
-    def pending(self) -> bool:
-        """Whether an event has begun that no blank line has ended yet."""
-        return bool(self._buf)
-
     def feed(self, chunk: bytes) -> list[Event]:
         """Return the events that `chunk` completes, in stream order; keep the rest."""
         if self._start is not None:
@@ -119,3 +114,44 @@ def _parse_event(block: bytes | bytearray) -> Event | None:
         name.decode("utf-8", "replace") or "message",
         b"\n".join(data).decode("utf-8", "replace"),
     )
+
+
+# The blank line that ends an event, in each line ending a stream may use.
+_EVENT_ENDS = (b"\n\n", b"\r\n\r\n", b"\r\r")
+
+
+class WholeEvents:
+    """Relayed bytes cut at the end of their last whole event: what may go to the client
+    now; the start of an event still arriving is held back until its end comes.
+
+    A stream the upstream cut midway then never leaves the client half an event: read
+    together with the proxy's error event that follows, it was one event of broken JSON
+    (the SDK raised a JSONDecodeError, never the API error). The bytes are the upstream's,
+    in order; an event waits only for its own end, which nearly always comes in the same
+    read.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = b""
+
+    def take(self, chunk: bytes) -> bytes:
+        """What of the stream so far may be relayed now (perhaps nothing)."""
+        data = self._held + chunk if self._held else chunk
+        if data.endswith(_EVENT_ENDS):
+            self._held = b""
+            return data
+        end = max(
+            (at + len(mark) for mark in _EVENT_ENDS if (at := data.rfind(mark)) >= 0), default=0
+        )
+        if len(data) - end > MAX_BUFFERED_BYTES:
+            self._held = b""  # no event that long: not SSE as Anthropic writes it, pass it on
+            return data
+        self._held = data[end:]
+        return data[:end]
+
+    def rest(self) -> bytes:
+        """What is held back: the end of a stream that ended without ending its event."""
+        held, self._held = self._held, b""
+        return held

@@ -200,6 +200,10 @@ class ScriptedAnswer:
             raise UpstreamError("connection lost")
 
     async def read_up_to(self, limit: int) -> tuple[bytes, bool]:
+        """Whole, unless the first chunk alone is past `limit` (a download)."""
+        if len(self.chunks[0]) > limit:
+            first, self.chunks = self.chunks[0], self.chunks[1:]
+            return first, False
         return b"".join(self.chunks), True
 
     def release(self) -> None:
@@ -273,16 +277,19 @@ async def test_a_stream_cut_after_message_stop_is_complete_without_an_error_even
     assert record.usage.output_tokens == 4
 
 
-async def test_an_event_cut_midway_is_ended_before_the_error_event(
+async def test_an_event_cut_midway_is_never_relayed_half_before_the_error_event(
     monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
 ) -> None:
-    cut = [EVENTS[0], b'event: message_delta\ndata: {"t']
+    # Half an event, then the error: an SSE client reads them as one event of broken JSON
+    # (the SDK raised a JSONDecodeError, never the API error).
+    cut = [EVENTS[0] + b'event: message_delta\ndata: {"t']
     answering(monkeypatch, ScriptedAnswer(STREAM_HEAD, cut, cut=True))
 
     sent = await call(b'{"model": "m", "stream": true}')
 
-    error = sent[-1]["body"]
-    assert error.startswith(b"\n\nevent: error\n")
+    bodies = [m["body"] for m in sent[1:]]
+    assert bodies[0] == EVENTS[0]
+    assert bodies[-1].startswith(b"event: error\n") and len(bodies) == 2
     assert records[0].terminal_state == "error"
 
 
@@ -307,3 +314,29 @@ async def test_a_failed_stream_that_named_no_model_records_the_one_asked_for(
 
     (record,) = records
     assert record.terminal_state == "error" and record.usage.model == "claude-asked-for"
+
+
+@pytest.mark.parametrize(
+    ("framing", "stated"),
+    [
+        ([(b"content-length", b"30")], [b"30"]),
+        ([(b"content-length", b"30"), (b"transfer-encoding", b"chunked")], []),
+        ([], []),
+    ],
+    ids=["by-length", "chunked-beside-a-length", "by-close"],
+)
+async def test_a_download_keeps_the_length_the_upstream_framed_it_by(
+    monkeypatch: pytest.MonkeyPatch,
+    records: list[RequestRecord],
+    framing: list[tuple[bytes, bytes]],
+    stated: list[bytes],
+) -> None:
+    # Relayed as it comes: cut short, an HTTP/1.0 client sees it short only by its length.
+    monkeypatch.setattr(handler, "WHOLE_REPLY_BYTES", 10)
+    head = [(b"content-type", b"application/octet-stream"), *framing]
+    answering(monkeypatch, ScriptedAnswer(head, [b"x" * 20, b"y" * 10]))
+
+    sent = await call(b'{"model": "m"}')
+
+    assert header_values(sent[0], b"content-length") == stated
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"x" * 20 + b"y" * 10

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.sse import MAX_BUFFERED_BYTES, Event, SSEParser
+from proxy.sse import MAX_BUFFERED_BYTES, Event, SSEParser, WholeEvents
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sse"
 STREAMS = ["text.txt", "thinking_tool_use.txt", "error.txt", "truncated.txt"]
@@ -191,9 +191,30 @@ def test_a_byte_order_mark_later_in_the_stream_is_data() -> None:
     assert events == [Event("a", "1")]  # the field "\ufeffdata" is no field of SSE's
 
 
-def test_pending_says_whether_an_event_is_unfinished() -> None:
-    parser = SSEParser()
-    parser.feed(b"event: a\ndata: 1\n\n")
-    assert not parser.pending
-    parser.feed(b'event: message_delta\ndata: {"t')
-    assert parser.pending
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
+@pytest.mark.parametrize("name", STREAMS)
+def test_whole_events_relays_every_byte_in_order_at_event_ends(name: str, line_end: bytes) -> None:
+    raw = read_stream(name, line_end)
+    for size in (1, 7, 100, len(raw)):
+        events, relayed = WholeEvents(), []
+        for at in range(0, len(raw), size):
+            relayed.append(events.take(raw[at : at + size]))
+        relayed.append(events.rest())
+        assert b"".join(relayed) == raw
+        # Each piece relayed before the end stops at an event's end.
+        for piece in relayed[:-1]:
+            assert not piece or piece.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+
+
+def test_whole_events_holds_back_an_event_until_its_end() -> None:
+    events = WholeEvents()
+    assert events.take(b'event: a\ndata: 1\n\nevent: b\ndata: {"t') == b"event: a\ndata: 1\n\n"
+    assert events.take(b'ype": 2}') == b""
+    assert events.take(b"\n\n") == b'event: b\ndata: {"type": 2}\n\n'
+    assert events.rest() == b""
+
+
+def test_whole_events_passes_on_what_never_ends_an_event() -> None:
+    events = WholeEvents()
+    assert events.take(b"x" * 10) == b""
+    assert events.take(b"y" * MAX_BUFFERED_BYTES) == b"x" * 10 + b"y" * MAX_BUFFERED_BYTES
