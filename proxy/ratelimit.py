@@ -69,8 +69,11 @@ _LIMIT_PREFIXES = (b"anthropic-ratelimit-", b"x-ratelimit-")
 
 
 def is_blocking(status_code: int, info: RateLimitInfo) -> bool:
-    """A 429, a hard unified status, or a window at 100% takes the account out."""
-    return status_code == 429 or account_wide(info)
+    """A 429 takes the account out; so does a hard unified status or a window at 100% on
+    any answer but a server error. A 5xx or 529 is the upstream's own trouble, handled by
+    its rules (retried, relayed, nobody benched) whatever its headers say: read as a
+    limit, one 529 with a full window benched every account and walked the pool."""
+    return status_code == 429 or (status_code < 500 and account_wide(info))
 
 
 def account_wide(info: RateLimitInfo) -> bool:

@@ -899,3 +899,23 @@ async def test_a_refusal_of_one_token_does_not_keep_the_next_account_from_its_re
     assert outcome.response.status == 200 and outcome.account.name == "max-2"
     paths = [entry["path"] for entry in fake.log()]
     assert paths == ["/v1/oauth/token", "/v1/oauth/token", "/v1/messages"]
+
+
+async def test_a_529_with_a_full_window_is_relayed_and_benches_nobody(fake: FakeUpstream) -> None:
+    # Read as a limit, it benched every account and walked the whole pool (12 calls).
+    await a_then_b()
+    full = {
+        "anthropic-ratelimit-unified-status": "allowed_warning",
+        "anthropic-ratelimit-unified-5h-utilization": "1.0",
+        "anthropic-ratelimit-unified-5h-reset": str(int(timezone.now().timestamp()) + 900),
+    }
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    fake.add_rule(credential="*", status=529, headers=full, body=overloaded)
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 529
+    assert [header(entry, "x-api-key") for entry in fake.log()] == [KEY_A] * 3
+    for name in ("a", "b"):
+        state = await Account.objects.aget(name=name)
+        assert state.rate_limited_until is None

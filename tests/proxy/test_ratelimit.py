@@ -57,6 +57,10 @@ def test_reads_unified_and_window_headers() -> None:
         (200, "allowed_warning", False),
         (200, "allowed", False),
         (500, None, False),
+        # A server error is the upstream's trouble, whatever its headers say.
+        (529, "rejected", False),
+        (500, "rejected", False),
+        (400, "rejected", True),
     ],
 )
 def test_blocking_statuses(status_code: int, unified: str | None, blocking: bool) -> None:
