@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import health, validation
 from accounts.models import TIERS, Account
+from accounts.pool import pool
 
 _V = TypeVar("_V")  # what a validation.clean_* function takes and gives back
 
@@ -82,6 +83,7 @@ def clear_rate_limit(*, name: str) -> Account:
     for field, value in fields.items():
         setattr(account, field, value)
     account.save(update_fields=list(fields))
+    pool.supersede(account.pk, fields)
     return account
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +164,21 @@ class AccountPool:
     def invalidate(self) -> None:
         """Make the next request reload (tests, and after local admin edits)."""
         self._reloader.invalidate()
+
+    def supersede(self, account_id: uuid.UUID, fields: Iterable[str]) -> None:
+        """A change of `fields` saved by someone (the admin, the API, a command) is newer
+        than what this process has yet to write of them: drop that, and reload.
+
+        A limit cleared within a flush interval of the 429 that set it came back at the
+        flush, while the API had answered that it was cleared.
+        """
+        with self._lock:
+            pending = self._pending.get(account_id, {})
+            for name in fields:
+                pending.pop(name, None)
+            if "model_limits" in fields:
+                self._caps.pop(account_id, None)
+        self.invalidate()
 
 
 def _merge_caps(account_id: uuid.UUID, added: dict[str, dict[str, str]]) -> None:

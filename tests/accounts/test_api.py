@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.pool import pool
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +139,26 @@ def test_pause_and_resume(api_client: Client) -> None:
     assert post(api_client, f"{url}/resume")[1]["message"] == "Account 'work' resumed successfully"
     assert post(api_client, f"{url}/resume")[0] == 400
     assert post(api_client, "/api/accounts/00000000-0000-0000-0000-000000000000/pause")[0] == 404
+
+
+def test_a_clear_is_not_undone_by_a_limit_still_waiting_to_be_written(api_client: Client) -> None:
+    # The pool writes what the proxy saw every flush interval: a 429's bench, cleared
+    # through the API before that flush, came back with it.
+    account = make_account(name="work")
+    later = timezone.now() + timedelta(minutes=30)
+    copy = Account.objects.get(pk=account.pk)
+    pool.update(copy, rate_limited_until=later, rate_limit_status="rejected")
+    pool.cap_family(copy, "opus", {"until": later.isoformat(), "claim": "seven_day_opus"})
+
+    assert post(api_client, f"/api/accounts/{account.pk}/clear-rate-limit")[0] == 200
+    pool.flush_sync()
+
+    account.refresh_from_db()
+    assert (account.rate_limited_until, account.rate_limit_status, account.model_limits) == (
+        None,
+        None,
+        {},
+    )
 
 
 def test_clear_rate_limit_lifts_limits_and_cooldown(api_client: Client) -> None:
