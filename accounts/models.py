@@ -130,10 +130,22 @@ class Account(models.Model):
         if self.reauth_reason:
             return Health(HealthState.NEEDS_REAUTH, self.reauth_reason)
         if self.is_rate_limited(now):
-            return Health(HealthState.RATE_LIMITED, "", self.rate_limited_until)
+            return Health(HealthState.RATE_LIMITED, self._limit_named(), self.rate_limited_until)
         if self.is_cooling_down(now):
             return Health(HealthState.COOLING_DOWN, self.cooldown_reason or "", self.cooldown_until)
         return Health(HealthState.OK)
+
+    def _limit_named(self) -> str:
+        """Which limit the upstream's last answer named (it benched the account: none is
+        sent to a benched one), e.g. "seven_day_opus limit"; "" when it named none (an
+        API key's 429, a broken header)."""
+        if self.rate_limit_claim:
+            return f"{self.rate_limit_claim} limit"
+        if (self.seven_day_utilization or 0) >= 1:
+            return "7-day window full"
+        if (self.five_hour_utilization or 0) >= 1:
+            return "5-hour window full"
+        return ""
 
     def is_usable(self, now: datetime) -> bool:
         return self.health(now).usable

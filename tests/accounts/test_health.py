@@ -39,6 +39,15 @@ def state_of(name: str) -> HealthState:
             {"rate_limited_until": LATER, "cooldown_until": LATER + timedelta(1)},
             Health(HealthState.RATE_LIMITED, "", LATER),
         ),
+        # The limit the upstream named, when it named one.
+        (
+            {"rate_limited_until": LATER, "rate_limit_claim": "seven_day_opus"},
+            Health(HealthState.RATE_LIMITED, "seven_day_opus limit", LATER),
+        ),
+        (
+            {"rate_limited_until": LATER, "five_hour_utilization": 1.0},
+            Health(HealthState.RATE_LIMITED, "5-hour window full", LATER),
+        ),
         # Past moments no longer count.
         ({"rate_limited_until": NOW, "cooldown_until": NOW}, Health(HealthState.OK)),
     ],
