@@ -48,7 +48,8 @@ def account_row(account: Account, *, now: datetime) -> tuple[str, ...]:
 
 
 def status_label(account: Account, *, now: datetime) -> str:
-    """'OK', 'Paused', 'Rate limited (Nm)', 'Cooling down (Nm): why' or 'Needs re-auth: why'.
+    """'OK', 'Paused', 'Rate limited (Nm): which limit', 'Cooling down (Nm): why' or
+    'Needs re-auth: why'.
 
     Minutes left are rounded up.
     """
