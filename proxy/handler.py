@@ -336,11 +336,11 @@ class Exchange:
         self.response_capture.add(body)
         if whole and response.status not in _NO_BODY_STATUSES and self.scope["method"] != "HEAD":
             headers.append((b"content-length", str(len(body)).encode()))
-        elif not whole and (length := _length_framed(response.raw_headers)) is not None:
+        elif not whole and response.length is not None:
             # A download relayed as it comes keeps the length the upstream framed it by: cut
             # short, an HTTP/1.0 client (whose answers end when the connection closes) sees
             # it short, not complete.
-            headers.append((b"content-length", length))
+            headers.append((b"content-length", str(response.length).encode()))
         await self._start(send, response.status, headers)
         if not whole:
             await send({"type": "http.response.body", "body": body, "more_body": True})
@@ -499,18 +499,6 @@ class Exchange:
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.t0) * 1000)
-
-
-def _length_framed(raw_headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The Content-Length an answer's body was framed by (lib.h1 checked it), or None:
-    no length, or a Transfer-Encoding, which overrides it (RFC 9112 §6.3)."""
-    length = None
-    for name, value in raw_headers:
-        if name == b"transfer-encoding":
-            return None
-        if name == b"content-length":
-            length = value
-    return length
 
 
 def _unreadable_error(status: int | None, content_type: bytes) -> str:

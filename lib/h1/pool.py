@@ -51,11 +51,12 @@ class Headers(Mapping[str, str]):
 class Response:
     """One upstream answer: status and headers at once, the body as it is read."""
 
-    __slots__ = ("status", "raw_headers", "_headers", "_conn", "_pool", "_released")
+    __slots__ = ("status", "raw_headers", "length", "_headers", "_conn", "_pool", "_released")
 
     def __init__(self, head: Head, conn: Connection, pool: "Pool") -> None:
         self.status = head.status
         self.raw_headers = head.raw_headers
+        self.length = head.length  # the Content-Length framing the body, when one does
         self._headers: Headers | None = None
         self._conn = conn
         self._pool = pool

@@ -64,24 +64,27 @@ def test_request_detail_is_read_only(browser: Client) -> None:
     assert browser.get(reverse("admin:analytics_request_add")).status_code == 403
 
 
-def test_a_price_can_be_added_and_prices_the_unpriced_requests(browser: Client) -> None:
-    request = make_request(model="claude-new-model", input_tokens=1_000_000, unpriced=True)
+def add_price(browser: Client, **prices: str) -> Any:
+    """Post the admin's "add model price" form for claude-new-model with these USD prices."""
     url = reverse("admin:analytics_modelprice_add")
     browser.get(url)
     data = {
         "model": "claude-new-model",
         "effective_from": "2020-01-01",
         "prompt_tokens_over": "0",
-        "input_usd": "2",
-        "cache_write_5m_usd": "2.5",
-        "cache_write_1h_usd": "4",
-        "cache_read_usd": "0.2",
-        "output_usd": "10",
+        **{f"{name}_usd": value for name, value in prices.items()},
         "note": "",
         "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
     }
+    return browser.post(url, data)
 
-    response = browser.post(url, data)
+
+def test_a_price_can_be_added_and_prices_the_unpriced_requests(browser: Client) -> None:
+    request = make_request(model="claude-new-model", input_tokens=1_000_000, unpriced=True)
+
+    response = add_price(
+        browser, input="2", cache_write_5m="2.5", cache_write_1h="4", cache_read="0.2", output="10"
+    )
 
     assert response.status_code == 302
     assert ModelPrice.objects.get(model="claude-new-model").output_usd == Decimal("10")
@@ -90,22 +93,9 @@ def test_a_price_can_be_added_and_prices_the_unpriced_requests(browser: Client) 
 
 
 def test_a_negative_price_is_refused(browser: Client) -> None:
-    url = reverse("admin:analytics_modelprice_add")
-    browser.get(url)
-    data = {
-        "model": "claude-new-model",
-        "effective_from": "2020-01-01",
-        "prompt_tokens_over": "0",
-        "input_usd": "-1",
-        "cache_write_5m_usd": "0",
-        "cache_write_1h_usd": "0",
-        "cache_read_usd": "0",
-        "output_usd": "15",
-        "note": "",
-        "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
-    }
-
-    response = browser.post(url, data)
+    response = add_price(
+        browser, input="-1", cache_write_5m="0", cache_write_1h="0", cache_read="0", output="15"
+    )
 
     assert response.status_code == 200
     assert "greater than or equal to 0" in response.content.decode()

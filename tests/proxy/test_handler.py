@@ -10,6 +10,7 @@ from access import clientkeys
 from analytics.recording.write_behind import RequestRecord
 from lib.asgi import ABORT
 from lib.h1 import UpstreamError
+from lib.h1.head import parse_head
 from proxy import background, handler
 from proxy.failover import Outcome
 
@@ -183,15 +184,15 @@ async def test_a_stream_relaying_its_events_no_longer_counts_as_in_flight(
 
 
 class ScriptedAnswer:
-    """An upstream answer of the given head and chunks; `cut` ends it with a lost
-    connection instead of its framing's end."""
-
-    status = 200
+    """A 200 of the given headers (read by lib.h1's own head parser, as an upstream's are)
+    and chunks; `cut` ends it with a lost connection instead of its framing's end."""
 
     def __init__(
         self, headers: list[tuple[bytes, bytes]], chunks: list[bytes], *, cut: bool = False
     ) -> None:
-        self.raw_headers, self.chunks, self.cut = headers, chunks, cut
+        head = parse_head(b"\r\n".join([b"HTTP/1.1 200 OK", *(n + b": " + v for n, v in headers)]))
+        self.status, self.raw_headers, self.length = head.status, head.raw_headers, head.length
+        self.chunks, self.cut = chunks, cut
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         for chunk in self.chunks:
