@@ -330,6 +330,8 @@ async def send_with_retries(
         except (UpstreamError, TimeoutError) as exc:
             _network_failed(turn, account, exc)
             return None
+        if response.resent:
+            turn.outcome.trace.append(trace(account, _RESENT))
         if response.status < 500:
             return response
         wait = _retry_wait(response, retry)
@@ -340,6 +342,9 @@ async def send_with_retries(
         response.release()
         await asyncio.sleep(wait)
     return None
+
+
+_RESENT = "its pooled connection closed as the request went out: sent again on a fresh one"
 
 
 def _network_failed(turn: Turn, account: Account | None, exc: BaseException) -> None:

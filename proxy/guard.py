@@ -70,9 +70,10 @@ def admit(scope: dict) -> Admission | Refusal:
         elif name == b"sec-fetch-site":
             fetch_site = value
         elif name == b"connection":
-            connection = value
+            # Every line counts: a list split over two lines is one list (RFC 9110 §5.3).
+            connection = value if connection is None else connection + b"," + value
         elif name == b"upgrade":
-            upgrade = value
+            upgrade = value if upgrade is None else upgrade + b"," + value
     if host is not None and not host_allowed(host):
         return Refusal(400, "invalid_request_error", "Invalid Host header")
     if upgrade is not None and b"websocket" in upgrade.lower():

@@ -15,8 +15,8 @@ from lib.h1 import Pool, Response
 
 OAUTH_BETA = oauth.BETA
 
-# Never forwarded upstream: hop-by-hop headers, what the client sets itself (Host, framing),
-# accept-encoding (we relay bytes as they come and parse SSE, so no compression), and
+# Never forwarded upstream: hop-by-hop headers, what the client sets itself (Host, framing,
+# Expect), accept-encoding (we relay bytes as they come and parse SSE, so no compression), and
 # the client's cookies (a browser's session with this server is nobody else's business).
 _REQUEST_DROP = frozenset(
     {
@@ -32,6 +32,9 @@ _REQUEST_DROP = frozenset(
         "upgrade",
         "content-length",
         "accept-encoding",
+        # The proxy has the whole body before it sends anything: an upstream asked to
+        # expect it would answer 417 to anything but 100-continue, which it never needs.
+        "expect",
     }
 )
 _CREDENTIALS = frozenset({"x-api-key", "authorization"})

@@ -15,6 +15,11 @@ from lib.h1.protocol import Connection
 # An idle connection this old is closed rather than reused (aiohttp's keepalive_timeout):
 # servers drop idle ones after a while, and a request on one they just dropped is lost.
 KEEPALIVE_SECONDS = 30.0
+# A pooled connection lost this soon after a request went out on it, before any byte of
+# an answer, is the keep-alive race: the server had closed it idle, and the request may
+# go once more on a fresh connection. Lost later, the server had the request and died
+# with it: sent again, a POST could be done (and paid for) twice (RFC 9112 §9.3.1).
+RACE_SECONDS = 1.0
 _T = TypeVar("_T")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -51,12 +56,16 @@ class Headers(Mapping[str, str]):
 class Response:
     """One upstream answer: status and headers at once, the body as it is read."""
 
-    __slots__ = ("status", "raw_headers", "length", "_headers", "_conn", "_pool", "_released")
+    __slots__ = (
+        "status", "raw_headers", "length", "resent", "_headers", "_conn", "_pool", "_released"
+    )  # fmt: skip
 
     def __init__(self, head: Head, conn: Connection, pool: "Pool") -> None:
         self.status = head.status
         self.raw_headers = head.raw_headers
         self.length = head.length  # the Content-Length framing the body, when one does
+        # Sent twice: its pooled connection was lost as it went out (RACE_SECONDS).
+        self.resent = False
         self._headers: Headers | None = None
         self._conn = conn
         self._pool = pool
@@ -124,16 +133,17 @@ class Pool:
             origin = self._origins[(scheme, netloc)] = parse_origin(scheme, netloc)
         head = _serialize(method, target, origin.host_header, headers, body)
         conn = self._take_idle(origin)
-        if conn is not None:
-            try:
-                return await self._exchange(conn, method, head, body)
-            except ConnectionLost:
-                # The keep-alive race: the server closed the idle connection as we sent.
-                # It never saw the request, so it may go once more on a fresh connection.
-                if conn.received:
-                    raise
-        conn = await self._connect(origin)
-        return await self._exchange(conn, method, head, body)
+        if conn is None:
+            return await self._exchange(await self._connect(origin), method, head, body)
+        sent = self.loop.time()
+        try:
+            return await self._exchange(conn, method, head, body)
+        except ConnectionLost:
+            if conn.received or self.loop.time() - sent > RACE_SECONDS:
+                raise
+        response = await self._exchange(await self._connect(origin), method, head, body)
+        response.resent = True
+        return response
 
     async def _exchange(self, conn: Connection, method: str, head: bytes, body: bytes) -> Response:
         try:

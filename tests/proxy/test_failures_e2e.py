@@ -19,6 +19,7 @@ from access import credentials
 from accounts.models import Account
 from analytics.models import Request
 from analytics.reporting import queries
+from proxy import attempts
 from tests import servers
 from tests.conftest import (
     QUIESCE_SECONDS,
@@ -91,6 +92,21 @@ def test_a_network_error_on_every_account_is_an_upstream_error_on_the_last_one_r
     assert (row.account_id, row.failover_attempts) == (beta.pk, 2)
     assert (row.model, row.is_stream) == (MESSAGE["model"], True)
     assert [step["account"] for step in row.routing_trace] == ["alpha", "beta"]
+
+
+def test_a_pooled_connection_lost_as_the_request_went_out_sends_it_once_more_and_says_so(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    assert post(proxy).status_code == 200  # leaves a pooled connection
+    fake_upstream.add_rule(credential=KEY_A, scenario="drop_before_headers", times=1)
+
+    response = post(proxy)
+
+    assert response.status_code == 200
+    assert len([e for e in fake_upstream.log() if e["path"] == "/v1/messages"]) == 3
+    row = max(recorded(2), key=lambda row: row.timestamp)
+    assert [step["outcome"] for step in row.routing_trace] == [attempts._RESENT, "served"]
 
 
 def test_a_network_error_without_accounts_is_an_upstream_error_too(proxy: ProxyServer) -> None:

@@ -66,3 +66,11 @@ def test_passthrough_keeps_client_credentials() -> None:
 def test_strip_removes_named_headers() -> None:
     headers = dict(upstream.build_headers(CLIENT, api_key="k", strip=frozenset({"user-agent"})))
     assert "user-agent" not in headers
+
+
+def test_expect_is_not_forwarded() -> None:
+    # The proxy holds the whole body: an upstream asked to expect it answers 417 to
+    # anything but 100-continue, and 100-continue only delays it.
+    for value in (b"100-continue", b"200-ok"):
+        headers = upstream.build_headers([*CLIENT, (b"expect", value)], api_key="k")
+        assert "expect" not in [name for name, _ in headers]

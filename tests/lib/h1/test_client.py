@@ -9,12 +9,13 @@ import resource
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from lib import h1
+from lib.h1 import pool as pool_module
 from lib.h1 import protocol
 from tests import servers
 from tests.conftest import until
@@ -340,9 +341,43 @@ async def test_the_keepalive_race_is_retried_once_on_a_fresh_connection(serve, p
 
     server = await serve(respond)
     assert await get(pool, server.url()) == b"0"
-    assert await get(pool, server.url(), "POST", b"{}") == b"1"
+    response = await pool.request("POST", server.url(), [], b"{}")
+    assert (await response.read(), response.resent) == (b"1", True)
+    response.release()
     assert [r.connection for r in server.requests] == [0, 0, 1]
     assert server.requests[2].body == b"{}"
+
+
+async def test_a_reused_connection_lost_after_the_server_held_the_request_is_not_resent(
+    serve, pool, monkeypatch
+) -> None:
+    # Not the keep-alive race: the server had the POST and died with it; sent again it
+    # would be done (and paid for) twice.
+    monkeypatch.setattr(pool_module, "RACE_SECONDS", 0.05)
+
+    async def after_a_while(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.2)
+
+    assert len(await lost_on_the_second_request(serve, pool, "POST", after_a_while)) == 2
+
+
+async def lost_on_the_second_request(
+    serve, pool, method: str, before_closing: Callable[[asyncio.StreamWriter], Awaitable[None]]
+) -> list[Request]:
+    """The requests a server saw that answers the first and closes on the second."""
+
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
+        if len(server.requests) == 2:
+            await before_closing(writer)
+            writer.close()
+            return
+        await answer(numbered(request), writer)
+
+    server = await serve(respond)
+    await get(pool, server.url())
+    with pytest.raises(h1.ConnectionLost):
+        await pool.request(method, server.url(), [], b"{}" if method == "POST" else b"")
+    return server.requests
 
 
 async def test_a_fresh_connection_closed_before_the_answer_is_not_retried(serve, pool) -> None:
@@ -356,18 +391,10 @@ async def test_a_fresh_connection_closed_before_the_answer_is_not_retried(serve,
 
 
 async def test_a_reused_connection_that_answered_in_part_is_not_retried(serve, pool) -> None:
-    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
-        if len(server.requests) == 2:
-            await answer(b"HTTP/1.1 200", writer)
-            writer.close()
-            return
-        await answer(numbered(request), writer)
+    async def in_part(writer: asyncio.StreamWriter) -> None:
+        await answer(b"HTTP/1.1 200", writer)
 
-    server = await serve(respond)
-    await get(pool, server.url())
-    with pytest.raises(h1.ConnectionLost):
-        await pool.request("GET", server.url(), [])
-    assert len(server.requests) == 2
+    assert len(await lost_on_the_second_request(serve, pool, "GET", in_part)) == 2
 
 
 async def test_close_closes_idle_and_busy_connections(serve) -> None:
