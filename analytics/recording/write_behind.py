@@ -27,6 +27,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, make_dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,13 @@ FLUSH_BATCH = 128
 # Payload rows per INSERT at most: SQLite keeps a prepared statement's last bound values,
 # so a statement of 128 captured bodies (half a MB each for Claude Code) would keep 64 MB.
 PAYLOAD_ROWS = 32
+# One transaction writes at most this many records, or this many bytes of captured bodies
+# (a record past it goes in a transaction of its own). A flush under load is one such
+# transaction. A backlog (the database away, the disk full) is written a part at a time:
+# written whole, 7,000 records of 100 KB took about 600 MB of disk in one transaction, and
+# freed space short of that was filled by the attempt and rolled back, every time.
+WRITE_RECORDS = 1024
+WRITE_BODY_BYTES = 8 * 1024 * 1024
 # How long a flush's Python work looks for gaps between requests before it goes on
 # anyway, as a share of RECORDER_FLUSH_MS: one after another, at about a thousand
 # requests a second here, a hundred records took about half an interval of gaps.
@@ -267,7 +275,8 @@ class Recorder:
             return
         # The records stay queued while their rows are built: a shutdown that stops the
         # loop meanwhile leaves them to the final drain (flush_sync).
-        prepared = await self._prepared(self._queue[:])
+        # The first part's rows only: a backlog's would all be held at once.
+        prepared = await self._prepared(next(parts(self._queue), []))
         batch = self._take()
         if prepared is not None and not prepared.begins(batch):
             prepared = None  # the queue changed meanwhile (another flush, records dropped)
@@ -309,23 +318,23 @@ class Recorder:
         return batch
 
     def _write(self, batch: list[RequestRecord], prepared: "Prepared | None") -> list[dict]:
-        if not batch:
-            return []
-        try:
-            rows = write_batch(batch, prepared)
-        except DATABASE_AWAY as away:
-            self._keep(batch, away)
-            return []
-        except Exception:
-            logger.exception("recording.batch_refused count=%d", len(batch))
-            batch, rows, unwritten, stopped_by = write_one_by_one(batch)
+        """Write the batch a part at a time (`parts`), `prepared` the rows of its first
+        part; what is left when the database goes away waits for the next flush."""
+        live: list[dict] = []
+        done = 0
+        for part in parts(batch):
+            written, rows, unwritten, stopped_by = write_part(part, prepared)
+            prepared = None
+            if written:
+                live += after_write(written, rows)
+            done += len(part)
             if stopped_by is not None:
-                self._keep(unwritten, stopped_by)
-                return after_write(batch, rows)
-        if self.failures:
+                self._keep(unwritten + batch[done:], stopped_by)
+                return live
+        if self.failures and batch:
             logger.warning("recording.flush_recovered after_failures=%d", self.failures)
             self.failures = 0
-        return after_write(batch, rows)
+        return live
 
     def _keep(self, unwritten: list[RequestRecord], error: BaseException) -> None:
         """The database is away: keep the records for the next flush, which waits longer
@@ -442,9 +451,38 @@ def tune_recorder_connection() -> None:
         _tuned = raw
 
 
+def parts(batch: list[RequestRecord]) -> Iterator[list[RequestRecord]]:
+    """The batch in runs of at most WRITE_RECORDS records and WRITE_BODY_BYTES of bodies
+    (a record larger than that alone); nothing for an empty batch."""
+    start, size = 0, 0
+    for index, record in enumerate(batch):
+        body = _body_size(record)
+        if index > start and (index - start >= WRITE_RECORDS or size + body > WRITE_BODY_BYTES):
+            yield batch[start:index]
+            start, size = index, 0
+        size += body
+    if start < len(batch):
+        yield batch[start:]
+
+
+Written = tuple[list[RequestRecord], list[Request], list[RequestRecord], BaseException | None]
+
+
+def write_part(part: list[RequestRecord], prepared: "Prepared | None") -> Written:
+    """One transaction (write_batch) or, if the database refuses it, one per record: the
+    records written, their rows, and the unwritten with the error that left them so."""
+    try:
+        return part, write_batch(part, prepared), [], None
+    except DATABASE_AWAY as away:
+        return [], [], part, away
+    except Exception:
+        logger.exception("recording.batch_refused count=%d", len(part))
+        return write_one_by_one(part)
+
+
 def write_one_by_one(
     batch: list[RequestRecord],
-) -> tuple[list[RequestRecord], list[Request], list[RequestRecord], BaseException | None]:
+) -> Written:
     """Each record in its own transaction: the records written, their rows, and the
     unwritten with the error that left them so.
 

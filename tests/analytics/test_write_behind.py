@@ -5,6 +5,7 @@ import datetime
 import io
 import json
 import logging
+import os
 import time
 import uuid
 from decimal import Decimal
@@ -175,6 +176,85 @@ def test_the_records_after_the_database_went_away_wait_the_ones_before_do_not(
 
     assert list(Request.objects.values_list("pk", flat=True)) == [uuid.UUID(first.id)]
     assert recorder.pending == 1  # `later`, for the next flush; `refused` dropped, once
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's own page limit")
+def test_a_full_database_given_room_for_part_of_the_backlog_takes_that_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A full disk with room freed for part of the backlog: written whole, the backlog
+    # filled it every time and rolled back, and nothing was ever written. A real
+    # SQLITE_FULL here: the database may not grow past max_page_count.
+    monkeypatch.setattr(write_behind, "WRITE_BODY_BYTES", 64 * 1024)
+    recorder = write_behind.Recorder()
+    for _ in range(30):
+        recorder.enqueue(record(request_headers=[], request_body=os.urandom(16 * 1024)))
+    pages = page_count()
+    limit_pages(pages)
+    recorder.flush_sync()  # full: nothing fits
+    assert recorder.pending == 30
+
+    limit_pages(pages + 80)  # room for about a third of the backlog
+    recorder.flush_sync()
+    assert 0 < Request.objects.count() < 30
+    assert Request.objects.count() + recorder.pending == 30
+
+    limit_pages(10**9)
+    recorder.flush_sync()
+    assert (Request.objects.count(), recorder.pending) == (30, 0)
+
+
+def page_count() -> int:
+    """The database's pages, none of them free (VACUUM gives the free ones back)."""
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM")
+        cursor.execute("PRAGMA page_count")
+        return cursor.fetchone()[0]
+
+
+def limit_pages(pages: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_the_parts_after_the_database_went_away_wait_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(write_behind, "WRITE_RECORDS", 2)
+    real, written = write_behind.write_batch, []
+
+    def away_after_one_part(records: list, prepared: Any = None) -> list:
+        if written:
+            raise OperationalError("database is locked")
+        written.extend(records)
+        return real(records, prepared)
+
+    monkeypatch.setattr(write_behind, "write_batch", away_after_one_part)
+    recorder = write_behind.Recorder()
+    batch = [record() for _ in range(5)]
+    for each in batch:
+        recorder.enqueue(each)
+
+    recorder.flush_sync()
+
+    assert written == batch[:2] and Request.objects.count() == 2
+    assert recorder._take() == batch[2:]
+
+
+def test_a_part_holds_at_most_its_records_and_bytes_of_bodies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(write_behind, "WRITE_RECORDS", 3)
+    monkeypatch.setattr(write_behind, "WRITE_BODY_BYTES", 100)
+    small, large = b"x" * 40, b"x" * 150
+    batch = [record(request_body=body) for body in (small, small, small, large, None, None)]
+    batch += [record() for _ in range(4)]
+
+    sizes = [len(part) for part in write_behind.parts(batch)]
+
+    # Two small bodies fit, the large one goes alone, then three records at most.
+    assert sizes == [2, 1, 1, 3, 3]
+    assert list(write_behind.parts([])) == []
 
 
 def test_a_usage_value_fills_every_token_column() -> None:
