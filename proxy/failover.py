@@ -150,7 +150,10 @@ def _served(
         arrived = datetime.fromtimestamp(turn.call.started_at, UTC)
         _take_session(account, holder, now=now, arrived=arrived, duration=duration)
         turn.outcome.trace.append(trace(account, _session_words(holder)))
-    turn.outcome.trace.append(trace(account, "served"))
+    if status < 400:
+        turn.outcome.trace.append(trace(account, "served"))
+    elif status < 500:  # a 5xx or 529 relayed has its own line (attempts._relayed_words)
+        turn.outcome.trace.append(trace(account, f"answered {status}: relayed to the client"))
 
 
 def _take_session(

@@ -75,7 +75,7 @@ def test_an_error_every_account_shares_is_relayed_and_benches_nobody(
     # The upstream's own answer (SDKs retry it), after these calls; one assert for both,
     # so that a failure shows which calls the fake upstream saw.
     assert (response.status_code, credentials(fake_upstream)) == (status, calls)
-    assert "nobody benched" in last_trace(2)[-2]
+    assert "nobody benched" in last_trace(2)[-1]
     follow_up = post(proxy)
     assert (follow_up.status_code, served_by(follow_up)) == (200, "alpha")
     states = Account.objects.values_list("cooldown_until", "rate_limited_until")
