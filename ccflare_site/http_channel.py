@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
+from analytics.models import Request
 from ccflare_site import body_budget, middleware
 from proxy import handler, replies
 
@@ -268,10 +269,25 @@ class GuardedChannel(http.HTTPChannel):
         super().allContentReceived()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
+        if self._deadline_at is not None and not self.line_mode and not self._handlingRequest:
+            self._record_left_mid_body()
         self._deadline_at = None
         self._stop_counting()
         sweep.forget(self)
         super().connectionLost(reason)
+
+    def _record_left_mid_body(self) -> None:
+        """The client left while its body arrived: daphne hands a request to the app only
+        once its body is whole, so the proxy never saw it, and it was never recorded."""
+        path: bytes = getattr(self, "_path", b"")
+        if path.startswith(b"/v1/"):
+            handler.record_refusal(
+                getattr(self, "_command", b"").decode("latin-1"),
+                path.split(b"?", 1)[0].decode("latin-1"),
+                None,
+                "Client disconnected before its body arrived",
+                Request.Terminal.CLIENT_CANCELLED,
+            )
 
     def handed_over(self) -> None:
         """The connection now belongs to another protocol (daphne's websocket one).

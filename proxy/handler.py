@@ -115,10 +115,17 @@ async def serve(exchange: "Exchange", receive: Receive, send: Send) -> None:
     await exchange.run(body, receive, send)
 
 
-def record_refusal(method: str, path: str, status: int, message: str) -> None:
-    """A /v1/ request the server refused before it reached the proxy (a head too large or
-    malformed, too slow to arrive: ccflare_site.http_channel), recorded as `rejected` like
-    the proxy's own refusals, so that it shows on the dashboard and in the stats too."""
+def record_refusal(
+    method: str,
+    path: str,
+    status: int | None,
+    message: str,
+    terminal: str = Request.Terminal.REJECTED,
+) -> None:
+    """A /v1/ request that ended before it reached the proxy (ccflare_site.http_channel):
+    refused by the server (a head too large or malformed, too slow to arrive), recorded
+    as `rejected` like the proxy's own refusals, or left by its client mid-body; so that
+    it shows on the dashboard and in the stats too."""
     background.ensure_started()
     recorder.enqueue(
         RequestRecord(
@@ -128,7 +135,7 @@ def record_refusal(method: str, path: str, status: int, message: str) -> None:
             path=path,
             status_code=status,
             error_message=message,
-            terminal_state=Request.Terminal.REJECTED,
+            terminal_state=terminal,
         )
     )
 
