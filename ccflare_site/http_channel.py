@@ -32,8 +32,9 @@ URI_TOO_LONG = b"414 URI Too Long"
 HEADERS_TOO_LARGE = b"431 Request Header Fields Too Large"
 BAD_REQUEST = b"400 Bad Request"
 TOO_MANY_BODIES = b"503 Service Unavailable"
+TOO_LARGE = b"413 Content Too Large"
 _SMALL = body_budget.SMALL  # a body up to this is not counted against the budget
-_LF, _CRLF = 10, b"\r\n"  # an int: `in` tests a single byte fastest as one
+_CR, _LF, _CRLF = 13, 10, b"\r\n"  # an int: `in` tests a single byte fastest as one
 # On every answer of the server's own: a browser never reads its JSON as anything else.
 _NOSNIFF = b"X-Content-Type-Options: nosniff\r\n"
 # What begins an obs-fold line: a space or a tab (never an empty line, which ends the head).
@@ -51,7 +52,10 @@ REASONS = {
     TOO_MANY_BODIES: (
         "The server holds as many request bodies as it may at once (MAX_BODIES_MB); retry shortly"
     ),
+    TOO_LARGE: "A chunk of the request body is larger than the body may be (MAX_BODY_MB)",
 }
+# Anthropic's error type of a refusal on /v1/, when it is not invalid_request_error.
+_ERROR_TYPES = {TOO_MANY_BODIES: "api_error", TOO_LARGE: "request_too_large"}
 
 
 class GuardedChannel(http.HTTPChannel):
@@ -229,6 +233,21 @@ class GuardedChannel(http.HTTPChannel):
             self._reject(TOO_MANY_BODIES)
             return
         super().rawDataReceived(data)
+        if self.length is None and self._hold is not None:  # chunked, still arriving
+            self._check_chunks()
+
+    def _check_chunks(self) -> None:
+        """Refuse at once what Twisted's chunked decoder would wait on until the body
+        deadline (408, two minutes by default): a chunk-size or trailer line ended by a
+        bare LF (it waits for a CRLF), or a chunk declared larger than the body may be (it
+        waits for the bytes)."""
+        decoder = getattr(self, "_transferDecoder", None)
+        if not isinstance(decoder, http._ChunkedTransferDecoder):
+            return
+        if decoder.state in _LINE_STATES and _has_bare_lf(decoder._buffer):
+            self._reject(BAD_REQUEST)
+        elif decoder.state == "BODY" and decoder.length > self.body_limit:
+            self._reject(TOO_LARGE)
 
     def _stop_counting(self) -> None:
         # The method set on the instance refers to the channel: dropped, no cycle is left.
@@ -356,9 +375,8 @@ class GuardedChannel(http.HTTPChannel):
         method, path = _request_line(self._head_start)
         method, path = getattr(self, "_command", method), getattr(self, "_path", path)
         # A 503 is the server's state, not the request's: clients retry it, after a second.
-        server_side = status[:1] == b"5"
-        body = _refusal_body(path, REASONS[status], server_side=server_side)
-        retry = b"Retry-After: 1\r\n" if server_side else b""
+        body = _refusal_body(path, REASONS[status], _ERROR_TYPES.get(status))
+        retry = b"Retry-After: 1\r\n" if status[:1] == b"5" else b""
         transport.write(
             b"HTTP/1.1 "
             + status
@@ -388,12 +406,26 @@ def _request_line(head: bytes) -> tuple[bytes, bytes]:
     return parts[0], parts[1] if len(parts) > 1 else b""
 
 
-def _refusal_body(path: bytes, message: str, *, server_side: bool = False) -> bytes:
+def _refusal_body(path: bytes, message: str, error_type: str | None) -> bytes:
     """The error in the shape its client reads: the API's under /api/, else Anthropic's
     (the clients that send most requests, on /v1/, read it; a request with no target)."""
     if middleware.is_api_path(path.decode("latin-1")):
         return json.dumps({"error": message}).encode()
-    return replies.error_body("api_error" if server_side else "invalid_request_error", message)
+    return replies.error_body(error_type or "invalid_request_error", message)
+
+
+# The chunked decoder's states that read a line up to its CRLF.
+_LINE_STATES = frozenset({"CHUNK_LENGTH", "TRAILER"})
+
+
+def _has_bare_lf(line: bytearray) -> bool:
+    """Whether an unfinished line holds an LF without its CR."""
+    at = line.find(_LF)
+    while at >= 0:
+        if at == 0 or line[at - 1] != _CR:
+            return True
+        at = line.find(_LF, at + 1)
+    return False
 
 
 def _ambiguous(version: bytes, headers: Headers) -> bool:

@@ -500,6 +500,39 @@ def test_a_bare_line_feed_in_a_later_part_of_the_head_is_refused_at_once(
     assert status_line(response) == b"HTTP/1.1 400 Bad Request"
 
 
+CHUNKED_HEAD = (
+    b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error_type"),
+    [
+        pytest.param(b"2\n{}\n0\n\n", b"400 Bad Request", "invalid_request_error", id="lf-size"),
+        pytest.param(b"2\r\n{}\r\n0\n", b"400 Bad Request", "invalid_request_error", id="lf-end"),
+        pytest.param(
+            b"2\r\n{}\r\n0\r\nX-T: 1\n",
+            b"400 Bad Request",
+            "invalid_request_error",
+            id="lf-trailer",
+        ),
+        pytest.param(
+            b"ffffffffffff\r\n{", b"413 Content Too Large", "request_too_large", id="huge-chunk"
+        ),
+    ],
+)
+def test_a_chunked_body_its_decoder_would_wait_on_is_refused_at_once(
+    server: Server, body: bytes, status: bytes, error_type: str
+) -> None:
+    # Twisted's decoder waited for a CRLF, or for the chunk's bytes, until the body
+    # deadline (120 s by default), then answered 408.
+    response = request_in_pieces(server, CHUNKED_HEAD, body)
+
+    assert status_line(response) == b"HTTP/1.1 " + status
+    assert json.loads(response.partition(b"\r\n\r\n")[2])["error"]["type"] == error_type
+
+
 @pytest.mark.parametrize(
     "pieces",
     [
