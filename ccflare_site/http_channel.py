@@ -120,8 +120,8 @@ class GuardedChannel(http.HTTPChannel):
         transport.write(b"\r\n".join(lines))
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:  # noqa: N802
-        # Draining: a request still arriving is the connection's last one.
-        if self.draining:
+        # Draining (a request still arriving is the connection's last one), or asked to.
+        if self.draining or _asks_to_close(request.requestHeaders):
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])
             return False
         return super().checkPersistence(request, version)
@@ -412,6 +412,16 @@ def _refusal_body(path: bytes, message: str, error_type: str | None) -> bytes:
     if middleware.is_api_path(path.decode("latin-1")):
         return json.dumps({"error": message}).encode()
     return replies.error_body(error_type or "invalid_request_error", message)
+
+
+def _asks_to_close(headers: Headers) -> bool:
+    """Whether a `Connection` line lists `close` (RFC 9110 §7.6.1: a comma-separated list,
+    over any number of lines). Twisted reads the first line's words split at spaces, so
+    `Connection: close, x-api-key` kept the connection open."""
+    lines = headers.getRawHeaders(b"connection")
+    return lines is not None and any(
+        token.strip().lower() == b"close" for line in lines for token in line.split(b",")
+    )
 
 
 # The chunked decoder's states that read a line up to its CRLF.

@@ -565,6 +565,26 @@ def test_line_feeds_that_end_crlfs_or_belong_to_the_body_are_no_bare_line_feeds(
     assert status_line(response) == b"HTTP/1.1 200 OK", response[:300]
 
 
+@pytest.mark.parametrize(
+    "connection",
+    [b"Connection: close, x-private\r\n", b"Connection: keep-alive\r\nConnection: Close\r\n"],
+    ids=["listed", "second-line"],
+)
+def test_a_close_anywhere_in_the_connection_lines_closes_after_the_answer(
+    server: Server, connection: bytes
+) -> None:
+    # Twisted read the first line's words split at spaces: the connection stayed open
+    # until the client gave up.
+    started = time.monotonic()
+    with connect(server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + connection + b"\r\n")
+        response = read_until_closed(sock, timeout=5.0)
+
+    assert status_line(response) == b"HTTP/1.1 200 OK"
+    assert b"\r\nconnection: close\r\n" in response.lower()
+    assert time.monotonic() - started < 3.0
+
+
 def test_health_answers_head_as_get_without_a_body(server: Server) -> None:
     head = request(server, b"HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     post = request(server, b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
