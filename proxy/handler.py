@@ -334,7 +334,7 @@ class Exchange:
             body, whole = await response.read_up_to(WHOLE_REPLY_BYTES)
         except (UpstreamError, TimeoutError) as exc:
             self._upstream_failed(exc)
-            message = "Upstream connection lost before the reply was complete"
+            message = f"Upstream {_cut_words(exc)} before the reply was complete"
             # Which account answered, as on every relayed answer: the cut was its reply's.
             served_by = [h for h in headers if h[0] == b"x-ccflare-account"]
             await self._send_error(send, 502, "api_error", message, served_by)
@@ -410,7 +410,7 @@ class Exchange:
             # The status line is gone already: an SSE error event is how a stream tells the
             # client it failed, and SDKs raise on it. The event cut midway was held back
             # (WholeEvents): the error is not read as part of it.
-            error = replies.sse_error_event("Upstream connection lost mid-stream")
+            error = replies.sse_error_event(f"Upstream {_cut_words(exc)} mid-stream")
             await send({"type": "http.response.body", "body": error, "more_body": False})
             return
         await send({"type": "http.response.body", "body": events.rest()})
@@ -424,7 +424,7 @@ class Exchange:
     def _upstream_failed(self, exc: BaseException) -> None:
         logger.warning("proxy.upstream_dropped error=%s", type(exc).__name__)
         self.record.terminal_state = Request.Terminal.ERROR
-        self.record.error_message = f"Upstream connection lost ({type(exc).__name__})"
+        self.record.error_message = f"Upstream {_cut_words(exc)} ({type(exc).__name__})"
         self.record.success = False
         self._from_request()  # a reply cut before its model (a JSON one: all of it)
 
@@ -563,6 +563,13 @@ _KEYS_UNREAD = "The client keys could not be read from the database yet; try aga
 _NEEDS_CLIENT_KEY = (
     "This ccflare proxy requires a client key: send it as x-api-key or Authorization: Bearer"
 )
+
+
+def _cut_words(exc: BaseException) -> str:
+    """What ended an answer midway, as the client and the record say it."""
+    if isinstance(exc, TimeoutError):  # lib.h1.ReadTimeout: UPSTREAM_READ_TIMEOUT_SECONDS
+        return "sent nothing for too long"
+    return "connection lost"
 
 
 def _too_large_message() -> str:

@@ -9,7 +9,7 @@ import pytest
 from access import clientkeys
 from analytics.recording.write_behind import RequestRecord
 from lib.asgi import ABORT
-from lib.h1 import UpstreamError
+from lib.h1 import ReadTimeout, UpstreamError
 from lib.h1.head import parse_head
 from proxy import background, handler
 from proxy.failover import Outcome
@@ -185,10 +185,15 @@ async def test_a_stream_relaying_its_events_no_longer_counts_as_in_flight(
 
 class ScriptedAnswer:
     """A 200 of the given headers (read by lib.h1's own head parser, as an upstream's are)
-    and chunks; `cut` ends it with a lost connection instead of its framing's end."""
+    and chunks; `cut` ends it with a lost connection (or the error given) instead of its
+    framing's end."""
 
     def __init__(
-        self, headers: list[tuple[bytes, bytes]], chunks: list[bytes], *, cut: bool = False
+        self,
+        headers: list[tuple[bytes, bytes]],
+        chunks: list[bytes],
+        *,
+        cut: bool | Exception = False,
     ) -> None:
         head = parse_head(b"\r\n".join([b"HTTP/1.1 200 OK", *(n + b": " + v for n, v in headers)]))
         self.status, self.raw_headers, self.length = head.status, head.raw_headers, head.length
@@ -197,6 +202,8 @@ class ScriptedAnswer:
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         for chunk in self.chunks:
             yield chunk
+        if isinstance(self.cut, Exception):
+            raise self.cut
         if self.cut:
             raise UpstreamError("connection lost")
 
@@ -292,6 +299,18 @@ async def test_an_event_cut_midway_is_never_relayed_half_before_the_error_event(
     assert bodies[0] == EVENTS[0]
     assert bodies[-1].startswith(b"event: error\n") and len(bodies) == 2
     assert records[0].terminal_state == "error"
+
+
+async def test_a_stream_whose_upstream_went_silent_says_so_not_that_it_was_cut(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+) -> None:
+    silent = ReadTimeout("no data for 600 s")
+    answering(monkeypatch, ScriptedAnswer(STREAM_HEAD, EVENTS[:1], cut=silent))
+
+    sent = await call(b'{"model": "m", "stream": true}')
+
+    assert b"Upstream sent nothing for too long mid-stream" in sent[-1]["body"]
+    assert records[0].error_message == "Upstream sent nothing for too long (ReadTimeout)"
 
 
 async def test_a_content_type_in_capitals_is_still_a_stream(
