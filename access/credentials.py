@@ -23,7 +23,7 @@ from access.models import (
     hash_secret,
     new_secret,
 )
-from lib import names
+from lib import db_away, names
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ _C = TypeVar("_C", bound=Credential)
 # Last use is written at most this often per token: an API client polling every
 # second must not turn every read into a write.
 LAST_USE_PRECISION = timedelta(seconds=60)
+# How long noting a token's use waits for a lock held elsewhere (SQLite's busy timeout is 5 s).
+TOUCH_LOCK_WAIT_SECONDS = 0.1
 
 
 class AccessError(ValueError):
@@ -104,11 +106,13 @@ def _revoke(model: type[_C], *, name: str) -> _C:
 
 
 def _touch(token: ApiToken, now: datetime) -> None:
-    """Note the token's use; a database that cannot take the write (a full disk) must not
-    turn every read of the API into a 500: the note waits for a later request."""
+    """Note the token's use; a database that cannot take the write (a full disk, a lock
+    held elsewhere) must neither turn every read of the API into a 500 nor hold it up for
+    the busy timeout (5 s each): the note waits for a later request."""
     if token.last_used_at is None or now - token.last_used_at > LAST_USE_PRECISION:
         try:
-            with transaction.atomic():  # a savepoint: an enclosing transaction stays usable
+            # A savepoint: an enclosing transaction stays usable.
+            with db_away.lock_wait_at_most(TOUCH_LOCK_WAIT_SECONDS), transaction.atomic():
                 ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         except DatabaseError as error:
             logger.warning("access.token_use_not_noted token=%s error=%s", token.name, error)

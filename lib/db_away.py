@@ -7,6 +7,9 @@ connection usable, except one opened read-only (SQLite falls back to that when i
 open the file for writing): that one would stay read-only after the cause is fixed.
 """
 
+import contextlib
+from collections.abc import Iterator
+
 from django.db import connection
 
 # A read-only SQLite connection is dropped on the first failure and then on every
@@ -38,3 +41,25 @@ def check_connection() -> None:
     """
     if connection.connection is not None and not connection.is_usable():
         connection.close()
+
+
+@contextlib.contextmanager
+def lock_wait_at_most(seconds: float) -> Iterator[None]:
+    """Within the block, this thread's SQLite connection waits at most `seconds` for
+    another connection's lock (never longer than its configured busy timeout).
+
+    Other databases are left as they are: their waits are bounded by connect_timeout.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    (configured,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute(f"PRAGMA busy_timeout = {max(0, min(configured, int(seconds * 1000)))}")
+    try:
+        yield
+    finally:
+        # A read-only connection is dropped after a failure (after_failure): nothing to restore.
+        if connection.connection is raw:
+            raw.execute(f"PRAGMA busy_timeout = {configured}")

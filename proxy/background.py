@@ -7,19 +7,17 @@ recorded requests, so a session reset lands before the counts that follow it.
 
 import asyncio
 import atexit
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import connection
 
 from access import clientkeys
 from accounts import background as accounts_background
 from accounts.pool import pool
 from analytics.operations import maintenance
 from analytics.recording.write_behind import recorder
+from lib import db_away
 from proxy import upstream
 
 logger = logging.getLogger(__name__)
@@ -169,30 +167,8 @@ def _drain_sync() -> None:
 
 def _try_drain(*, lock_wait: float) -> None:
     try:
-        with _lock_wait_at_most(lock_wait):
+        with db_away.lock_wait_at_most(lock_wait):
             pool.flush_sync()
             recorder.flush_sync()
     except Exception:
         logger.exception("proxy.shutdown_drain_failed")
-
-
-@contextlib.contextmanager
-def _lock_wait_at_most(seconds: float) -> Iterator[None]:
-    """Within the block, this thread's SQLite connection waits at most `seconds` for
-    another connection's lock (never longer than its configured busy timeout).
-
-    Other databases are left as they are: their waits are bounded by connect_timeout.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    connection.ensure_connection()
-    raw = connection.connection
-    (configured,) = raw.execute("PRAGMA busy_timeout").fetchone()
-    raw.execute(f"PRAGMA busy_timeout = {max(0, min(configured, int(seconds * 1000)))}")
-    try:
-        yield
-    finally:
-        # A read-only connection is dropped after a failure (lib.db_away): nothing to restore.
-        if connection.connection is raw:
-            raw.execute(f"PRAGMA busy_timeout = {configured}")

@@ -1,13 +1,15 @@
 """API tokens and client keys: created once, stored hashed, revocable, checked without queries."""
 
 import hashlib
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
@@ -53,6 +55,24 @@ def test_last_use_is_written_at_most_once_a_minute() -> None:
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
     credentials.authenticate_token(secret)
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first - timedelta(seconds=1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
+def test_a_write_lock_held_elsewhere_does_not_hold_up_the_api_for_its_note() -> None:
+    # The note of the token's use waited SQLite's whole busy timeout (5 s) for the lock,
+    # on every API request while a long write ran elsewhere (a cleanup, a sqlite3 shell).
+    token, secret = credentials.create_api_token(name="poller")
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        started = time.monotonic()
+        assert credentials.authenticate_token(secret) == token
+        assert time.monotonic() - started < 2
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert ApiToken.objects.get(pk=token.pk).last_used_at is None  # a later request notes it
 
 
 def test_commands_print_the_secret_once_and_revoke(capsys: pytest.CaptureFixture) -> None:
