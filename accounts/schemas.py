@@ -190,12 +190,17 @@ def token_status(account: Account, *, now: datetime) -> str:
 
 def rate_limit_status(account: Account, *, now: datetime) -> str:
     """As ccflare (docs/api.md): the stored status (minutes to reset), else the block, else OK.
+    A status that came with one model family's claim says so ("rejected, opus only (4m)").
 
     Unlike ccflare, a stored status whose reset has passed is no longer shown: it spoke of
     a window that has ended, and a "rejected" stayed on a serving account until its next
     answer.
     """
     status, reset = account.rate_limit_status, account.rate_limit_reset
+    family = accounts_health.claim_family(account.rate_limit_claim)
+    if status and family is not None and not account.is_rate_limited(now):
+        # A refusal of one model family's weekly limit: the account serves the others.
+        status = f"{status}, {family} only"
     if status:
         if reset is None:
             return status

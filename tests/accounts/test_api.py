@@ -206,6 +206,23 @@ def test_a_status_whose_reset_has_passed_is_no_longer_shown(
     assert api_client.get("/api/accounts").json()[0]["rateLimitStatus"] == shown
 
 
+def test_a_status_of_one_model_familys_limit_says_the_account_serves_the_others(
+    api_client: Client,
+) -> None:
+    later = timezone.now() + timedelta(minutes=30)
+    make_account(
+        name="capped",
+        model_limits={"opus": {"until": later.isoformat(), "claim": "seven_day_opus"}},
+        rate_limit_status="rejected",
+        rate_limit_claim="seven_day_opus",
+        rate_limit_reset=later,
+    )
+
+    shown = api_client.get("/api/accounts").json()[0]["rateLimitStatus"]
+
+    assert shown == "rejected, opus only (30m)"  # read "rejected (30m)", as if benched
+
+
 def test_tier_priority_and_rename(api_client: Client) -> None:
     account = make_account(name="work")
     make_account(name="other")
