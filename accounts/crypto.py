@@ -28,7 +28,10 @@ def decrypt(token: str) -> str:
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise ValueError("credential cannot be decrypted: was ENCRYPTION_KEY changed?") from None
+        raise ValueError(
+            "credential cannot be decrypted: was ENCRYPTION_KEY (or SECRET_KEY, without one) "
+            "changed since it was saved?"
+        ) from None
 
 
 def mask(secret: str | None) -> str:

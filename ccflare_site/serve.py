@@ -17,6 +17,8 @@ def main() -> None:
         settings.HOST  # noqa: B018 (reading it loads and checks every setting)
     except ImproperlyConfigured as error:
         sys.exit(f"ccflare: {error}")
+    if (unreadable := credentials_unreadable()) is not None:
+        sys.exit(f"ccflare: {unreadable}")
     address = f"http://{settings.HOST}:{settings.PORT}"
     workers = f" ({settings.WORKERS} workers)" if settings.WORKERS > 1 else ""
     print(f"ccflare listening on {address}{workers}", flush=True)
@@ -37,6 +39,29 @@ def main() -> None:
     argv = [sys.executable, "-m", "ccflare_site.daphne_main", "-b", settings.HOST]
     argv += ["-p", str(settings.PORT)]
     os.execv(argv[0], [*argv, "ccflare_site.asgi:application"])
+
+
+def credentials_unreadable() -> str | None:
+    """Why the stored credentials cannot be decrypted (ENCRYPTION_KEY, or SECRET_KEY that
+    derives it, changed since they were saved), else None.
+
+    Started so, the server answered every request 503 "accounts could not be read yet"
+    while its log filled with tracebacks. A database that cannot be read now (PostgreSQL
+    still starting) says nothing here: the server starts, and reads it when it can.
+    """
+    import django
+    from django.db import DatabaseError
+
+    django.setup()
+    from accounts.models import Account
+
+    try:
+        list(Account.objects.all())  # each credential is decrypted as its row is read
+    except DatabaseError:
+        return None
+    except ValueError as error:  # accounts.crypto.decrypt
+        return f"a stored {error}"
+    return None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests import servers
 
@@ -83,3 +84,23 @@ def test_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
 
     assert done.returncode == 1
     assert done.stderr == "ccflare: the database cannot be used: file is not a database\n"
+
+
+def test_credentials_another_key_encrypted_stop_the_server_with_one_line(tmp_path: Path) -> None:
+    # It started, and answered every request 503 "accounts could not be read yet".
+    saved_with = {"DATA_DIR": str(tmp_path), "ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    assert run(["manage.py", "migrate", "-v0"], saved_with).returncode == 0
+    added = run(
+        ["manage.py", "add_account", "work", "--api-key", "sk-ant-api03-startup-key-0001"],
+        saved_with,
+    )
+    assert added.returncode == 0, added.stderr
+
+    done = run(
+        ["-m", "ccflare_site.serve"],
+        {**saved_with, "ENCRYPTION_KEY": Fernet.generate_key().decode()},
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("ccflare: a stored credential cannot be decrypted: was")
+    assert done.stderr.count("\n") == 1 and "listening" not in done.stdout
