@@ -149,7 +149,13 @@ def cleared() -> Fields:
         "cooldown_until": None,
         "cooldown_reason": None,
         "failure_streak": 0,
+        "limits_cleared_at": datetime.now(UTC),
     }
+
+
+# What a clear lifts: a worker that noted any of them before a clear it did not see
+# writes none of them after it (accounts.pool).
+LIMIT_FIELDS = frozenset(cleared()) - {"limits_cleared_at"}
 
 
 def family_blocked_until(

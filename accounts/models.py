@@ -91,6 +91,9 @@ class Account(models.Model):
     failure_streak = models.PositiveSmallIntegerField(default=0)
     cooldown_until = models.DateTimeField(null=True, blank=True)
     cooldown_reason = models.CharField(max_length=200, null=True, blank=True)
+    # When the admin (or the API, a command) last lifted its limits: a limit a worker
+    # noted before this and writes after it is an old one (accounts.pool).
+    limits_cleared_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Cross-process refresh lock: whoever sets this (from NULL or the past)
     # refreshes the token; the others wait and re-read (accounts.tokens).
     refresh_lease_until = models.DateTimeField(null=True, blank=True)

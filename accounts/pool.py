@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts import health, signals
 from accounts.models import Account
@@ -38,6 +39,9 @@ class AccountPool:
         self._caps: dict[uuid.UUID, dict[str, dict[str, str]]] = {}
         # Sessions started here and not written yet: {account id: (start, replaced_before)}.
         self._sessions: dict[uuid.UUID, tuple[datetime, datetime]] = {}
+        # When this process last noted a limit of each account (a LIMIT_FIELDS change or a
+        # cap) that is not written yet: a clear saved since, elsewhere, wins over it.
+        self._limits_noted: dict[uuid.UUID, datetime] = {}
         # Shared by concurrent requests; the last snapshot serves while the database is away.
         self._reloader = Reloader(
             self._do_reload,
@@ -68,8 +72,11 @@ class AccountPool:
         signals.announce_changes(account, fields)
         for name, value in fields.items():
             setattr(account, name, value)
+        noted = None if health.LIMIT_FIELDS.isdisjoint(fields) else datetime.now(UTC)
         with self._lock:
             self._pending.setdefault(account.pk, {}).update(fields)
+            if noted is not None:
+                self._limits_noted[account.pk] = noted
 
     def cap_family(self, account: Account, family: str, entry: dict[str, str]) -> None:
         """Bench one model family of the account now in memory, and in the database next flush.
@@ -82,6 +89,7 @@ class AccountPool:
         account.model_limits = health.with_family_caps(account.model_limits, {family: entry}, now)
         with self._lock:
             self._caps.setdefault(account.pk, {})[family] = entry
+            self._limits_noted[account.pk] = now
 
     def start_session(
         self, account: Account, start: datetime, *, replaced_before: datetime
@@ -138,14 +146,15 @@ class AccountPool:
             pending, self._pending = self._pending, {}
             caps, self._caps = self._caps, {}
             sessions, self._sessions = self._sessions, {}
+            noted, self._limits_noted = self._limits_noted, {}
         if not pending and not caps and not sessions:
             return
         try:
             with transaction.atomic():
                 for account_id, fields in pending.items():
-                    Account.objects.filter(pk=account_id).update(**fields)
+                    _write(account_id, fields, noted.get(account_id))
                 for account_id, added in caps.items():
-                    _merge_caps(account_id, added)
+                    _merge_caps(account_id, added, noted[account_id])
                 for account_id, (start, replaced_before) in sessions.items():
                     _start_session(account_id, start, replaced_before)
             self._flush_failures.ok()
@@ -160,6 +169,7 @@ class AccountPool:
                 for account_id, added in caps.items():
                     self._caps[account_id] = {**added, **self._caps.get(account_id, {})}
                 self._sessions = {**sessions, **self._sessions}
+                self._limits_noted = {**noted, **self._limits_noted}
 
     def invalidate(self) -> None:
         """Make the next request reload (tests, and after local admin edits)."""
@@ -181,16 +191,35 @@ class AccountPool:
         self.invalidate()
 
 
-def _merge_caps(account_id: uuid.UUID, added: dict[str, dict[str, str]]) -> None:
+def _write(account_id: uuid.UUID, fields: dict[str, Any], noted: datetime | None) -> None:
+    """The account's pending changes; its limits only if no clear was saved since this
+    process noted them. With workers, a clear in one dropped only that one's pending
+    writes: another's, of a 429 just before, benched the account again at its flush."""
+    limits = {name: value for name, value in fields.items() if name in health.LIMIT_FIELDS}
+    rest = {name: value for name, value in fields.items() if name not in health.LIMIT_FIELDS}
+    if rest:
+        Account.objects.filter(pk=account_id).update(**rest)
+    if limits:
+        assert noted is not None  # set with every pending limit (update)
+        _not_cleared_since(noted).filter(pk=account_id).update(**limits)
+
+
+def _not_cleared_since(noted: datetime) -> QuerySet[Account]:
+    return Account.objects.exclude(limits_cleared_at__gt=noted)
+
+
+def _merge_caps(account_id: uuid.UUID, added: dict[str, dict[str, str]], noted: datetime) -> None:
     """Add per-model caps to the stored ones, under the row's lock (SQLite's transactions
-    here take the write lock at BEGIN), so two processes' caps both survive."""
+    here take the write lock at BEGIN), so two processes' caps both survive; none that
+    were noted before a clear saved since (_write)."""
     stored = list(
-        Account.objects.select_for_update()
+        _not_cleared_since(noted)
+        .select_for_update()
         .filter(pk=account_id)
         .values_list("model_limits", flat=True)
     )
     if not stored:
-        return  # the account was deleted meanwhile
+        return  # the account was deleted meanwhile, or cleared since
     caps = stored[0] if isinstance(stored[0], dict) else {}
     merged = health.with_family_caps(caps, added, datetime.now(UTC))
     Account.objects.filter(pk=account_id).update(model_limits=merged)

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.pool import pool
+from accounts.pool import AccountPool, pool
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +126,37 @@ def test_delete_by_name_or_id_needs_the_confirmation(api_client: Client) -> None
         {"error": "Account 'ghost' not found"},
     )
     assert delete(api_client, "/api/accounts/three", {})[0] == 400
+
+
+def test_a_clear_is_not_undone_by_another_workers_limit_waiting_to_be_written(
+    api_client: Client,
+) -> None:
+    # With WORKERS=2 a clear dropped the pending writes of the worker that took it only:
+    # the other's, of a 429 just before, benched the account again at its flush.
+    account = make_account(name="work")
+    later = timezone.now() + timedelta(minutes=30)
+    other_worker = AccountPool()
+    copy = Account.objects.get(pk=account.pk)
+    other_worker.update(copy, rate_limited_until=later, rate_limit_status="rejected")
+    other_worker.cap_family(copy, "opus", {"until": later.isoformat(), "claim": "seven_day_opus"})
+    other_worker.update(copy, five_hour_utilization=0.5)  # no limit: written whatever happens
+
+    assert post(api_client, f"/api/accounts/{account.pk}/clear-rate-limit")[0] == 200
+    other_worker.flush_sync()
+
+    account.refresh_from_db()
+    assert (account.rate_limited_until, account.rate_limit_status, account.model_limits) == (
+        None,
+        None,
+        {},
+    )
+    assert account.five_hour_utilization == 0.5
+    # A limit noted after the clear is a new one.
+    other_worker.update(copy, rate_limited_until=later)
+    other_worker.cap_family(copy, "opus", {"until": later.isoformat(), "claim": "seven_day_opus"})
+    other_worker.flush_sync()
+    account.refresh_from_db()
+    assert account.rate_limited_until == later and set(account.model_limits) == {"opus"}
 
 
 def test_pause_and_resume(api_client: Client) -> None:
