@@ -223,12 +223,14 @@ def _error_message(raw: str) -> str:
     return message if isinstance(message, str) else raw
 
 
-# A token count past this is no count at all (and would not fit the database's BIGINT).
-_MAX_COUNT = 2**53
+# A token count past this is no count at all. The columns are 32-bit on PostgreSQL, which
+# refuses a row with a value past 2**31 - 1; a row's totals add up to four counts, and
+# each under 2**29, they fit.
+MAX_COUNT = 2**29
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, int) and 0 <= value < _MAX_COUNT
+    return isinstance(value, int) and 0 <= value < MAX_COUNT
 
 
 def _count(value: object) -> int:

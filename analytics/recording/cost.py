@@ -20,6 +20,9 @@ from analytics.models import ModelPrice, Request
 
 _PER_MILLION = Decimal(1_000_000)
 _COST_PLACES = Decimal("0.00000001")  # Request.cost_usd keeps 8 decimal places
+# The most Request.cost_usd holds (14 digits, 8 of them decimals). SQLite stored a larger
+# cost (a reply claiming 10**15 tokens), which then failed every list that read it.
+MAX_COST = Decimal("999999.99999999")
 # "claude-opus-4-5-20251101" is a snapshot of the alias "claude-opus-4-5".
 _DATED_SUFFIX = re.compile(r"-\d{8}$")
 
@@ -87,7 +90,8 @@ def cost_usd(
     cache_write_1h_tokens: int,
     output_tokens: int,
 ) -> Decimal:
-    """Each token kind times its rate per million, summed, rounded half-up to 8 places."""
+    """Each token kind times its rate per million, summed, rounded half-up to 8 places;
+    at most MAX_COST, the most the column holds."""
     total = (
         input_tokens * price.input_usd
         + cache_read_tokens * price.cache_read_usd
@@ -95,7 +99,7 @@ def cost_usd(
         + cache_write_1h_tokens * price.cache_write_1h_usd
         + output_tokens * price.output_usd
     )
-    return (total / _PER_MILLION).quantize(_COST_PLACES, rounding=ROUND_HALF_UP)
+    return min((total / _PER_MILLION).quantize(_COST_PLACES, rounding=ROUND_HALF_UP), MAX_COST)
 
 
 _cache: tuple[float, PriceTable] | None = None

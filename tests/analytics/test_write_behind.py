@@ -24,6 +24,7 @@ from analytics.operations import logs
 from analytics.recording import cost, write_behind
 from analytics.recording.redaction import redact_headers
 from analytics.recording.usage import Usage
+from proxy.usage import MAX_COUNT, UsageTracker
 from tests.factories import make_account, make_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -255,6 +256,46 @@ def test_a_part_holds_at_most_its_records_and_bytes_of_bodies(
     # Two small bodies fit, the large one goes alone, then three records at most.
     assert sizes == [2, 1, 1, 3, 3]
     assert list(write_behind.parts([])) == []
+
+
+def test_the_largest_counts_a_reply_may_claim_are_stored_and_priced_within_the_columns() -> None:
+    # A reply claiming 10**15 tokens (or a price mistyped in the admin) was priced past
+    # what cost_usd holds: SQLite stored it, and every list that read the row failed with
+    # a 500. PostgreSQL's token columns are 32-bit and refuse a count past 2**31 - 1.
+    rate = Decimal("999999.999999")  # the most the admin's price form takes
+    ModelPrice.objects.create(
+        model="claude-mistyped-1",
+        effective_from=datetime.date(2020, 1, 1),
+        **dict.fromkeys(PRICE_COLUMNS, rate),
+    )
+    cost.invalidate()
+    largest = MAX_COUNT - 1
+    assert 4 * largest <= 2**31 - 1  # a row's total_tokens, in PostgreSQL's INTEGER
+    stored, ignored = (record(usage=claimed(count)) for count in (largest, MAX_COUNT))
+    recorder = write_behind.Recorder()
+    recorder.enqueue(stored)
+    recorder.enqueue(ignored)
+
+    recorder.flush_sync()
+
+    rows = {str(row.pk): row for row in Request.objects.all()}  # each row reads back
+    assert (rows[stored.id].total_tokens, rows[stored.id].cost_usd) == (4 * largest, cost.MAX_COST)
+    assert rows[ignored.id].total_tokens == 0
+
+
+PRICE_COLUMNS = ("input_usd", "cache_write_5m_usd", "cache_write_1h_usd", "cache_read_usd")
+PRICE_COLUMNS += ("output_usd",)
+
+
+def claimed(count: int) -> Usage:
+    """What the proxy makes of a reply that claims `count` tokens of each kind."""
+    kinds = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    usage = dict.fromkeys((*kinds, "output_tokens"), count)
+    tracker = UsageTracker()
+    tracker.on_json_body(
+        json.dumps({"type": "message", "model": "claude-mistyped-1", "usage": usage}).encode()
+    )
+    return tracker.snapshot()
 
 
 def test_a_usage_value_fills_every_token_column() -> None:
