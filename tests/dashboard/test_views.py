@@ -135,6 +135,22 @@ def test_request_detail_renders_the_conversation(staff_client: Client) -> None:
     assert "<html" not in html
 
 
+def test_a_long_text_block_is_marked_for_the_browser_to_set_it_without_kerning(
+    staff_client: Client,
+) -> None:
+    # Kerning a 256 KB run with no space took the browser 15-25 s (dashboard.css).
+    row = make_request(model="claude-haiku-4-5")
+    word, short = "A" * 262_000, "just a line"
+    body = {"messages": [{"role": "user", "content": word}, {"role": "user", "content": short}]}
+    reply = {"type": "message", "content": [{"type": "text", "text": "ok"}]}
+    RequestPayload.objects.create(request=row, data=payload(body, reply))
+
+    html = staff_client.get(f"/dashboard/requests/{row.id}/?partial=1").content.decode()
+
+    assert f'<div class="block-text long">{word}</div>' in html
+    assert f'<div class="block-text">{short}</div>' in html
+
+
 def payload(body: dict, reply: dict) -> dict:
     import base64
 
