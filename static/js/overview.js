@@ -203,8 +203,14 @@
       el("a", { href: `/dashboard/requests/#${row.id}` },
         el("span", { class: `status ${statusClass}` }, el("span", { class: "dot" }), pending ? "…" : String(code || "–")),
         el("span", { class: "what" }, el("span", { class: "method", text: row.method }), row.path),
-        el("span", { class: "sub", text: details.filter(Boolean).join(" · ") }),
+        el("span", { class: "sub" }, isolated(details.filter(Boolean))),
         el("time", { class: "when", text: fmt.time(row.timestamp) })));
+  }
+
+  /* Each value in a <bdi>: a model name may carry a right-to-left override (U+202E) that
+     otherwise reversed the rest of the line, account name and time included. */
+  function isolated(values) {
+    return values.flatMap((value, i) => [i ? " · " : null, el("bdi", { text: value })]);
   }
 
   function shortModel(model) {

@@ -55,6 +55,22 @@ def test_overlong_hostile_strings_stay_text_inside_their_boxes(
     assert page.errors == []
 
 
+def test_a_right_to_left_override_in_a_model_name_stays_inside_it(
+    page: object, proxy: ProxyServer
+) -> None:
+    # It reversed the rest of the live activity line: "sm 11 · niam · ledom-live".
+    account = make_account(name="main")
+    make_request(model="claude-\u202eevil-model", account=account)
+
+    page.goto(f"{proxy.url}/dashboard/")
+    page.wait_for_selector("[data-activity] .sub bdi")
+
+    isolated = page.evaluate(
+        "[...document.querySelectorAll('[data-activity] .sub bdi')].map((bdi) => bdi.textContent)"
+    )
+    assert isolated[:2] == ["\u202eevil-model", "main"]
+
+
 def test_every_page_runs_under_a_content_security_policy_it_never_violates(
     page: object, proxy: ProxyServer, staff_user: User, long_agent: None
 ) -> None:
