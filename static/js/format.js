@@ -11,7 +11,7 @@
     compact: (n) => (n == null ? "–" : n < 10000 ? numberFormat.format(Math.round(n)) : compactFormat.format(n)),
     pct: (n, digits = 0) => (n == null ? "–" : `${Number(n).toFixed(digits)}%`),
     ms: (n) => (n == null ? "–" : n >= 10000 ? `${(n / 1000).toFixed(1)} s` : `${numberFormat.format(Math.round(n))} ms`),
-    usd: (n, digits = 4) => (n == null ? "–" : `$${Number(n).toFixed(digits)}`),
+    usd: (n, digits = 4) => (n == null ? "–" : `$${dollars(digits).format(Number(n))}`),
     tps: (n) => (n == null ? "–" : `${Number(n).toFixed(1)} tok/s`),
     time: (value) => {
       const date = toDate(value);
@@ -30,6 +30,16 @@
       return seconds >= 0 ? `in ${text}` : `${text} ago`;
     },
   };
+
+  /* Grouped ("$1,999,998.00"), with `digits` decimals: a formatter per precision. */
+  const dollarFormats = new Map();
+  function dollars(digits) {
+    if (!dollarFormats.has(digits)) {
+      dollarFormats.set(digits, new Intl.NumberFormat(undefined,
+        { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    }
+    return dollarFormats.get(digits);
+  }
 
   function toDate(value) {
     if (value == null || value === "") return null;

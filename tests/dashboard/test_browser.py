@@ -285,8 +285,9 @@ def test_a_visitor_without_staff_rights_is_sent_to_login_and_refused_by_the_sock
 def test_the_cost_says_how_many_requests_it_leaves_out_for_want_of_a_price(
     page: object, proxy: ProxyServer
 ) -> None:
-    # They counted as $0 and nothing said so (PRICES.md: never silently $0).
-    make_request(model="claude-sonnet-4-5", input_tokens=10, cost_usd=Decimal("0.25"))
+    # They counted as $0 and nothing said so (PRICES.md: never silently $0). Large sums
+    # are grouped: "$123456.2500" was hard to read.
+    make_request(model="claude-sonnet-4-5", input_tokens=10, cost_usd=Decimal("123456.25"))
     make_request(model="claude-new-1", input_tokens=10, unpriced=True)
 
     page.goto(f"{proxy.url}/dashboard/")
@@ -294,8 +295,8 @@ def test_the_cost_says_how_many_requests_it_leaves_out_for_want_of_a_price(
     page.goto(f"{proxy.url}/dashboard/analytics/")
     page.wait_for_selector("[data-totals] strong")
 
-    assert overview == "$0.2500 + 1 unpriced"
-    assert "$0.2500 + 1 unpriced" in page.inner_text("[data-totals]")
+    assert overview == "$123,456.25 + 1 unpriced"  # two decimals past $100
+    assert "$123,456.2500 + 1 unpriced" in page.inner_text("[data-totals]")
 
 
 def test_an_open_page_stops_its_live_feed_when_its_login_ends(page: object) -> None:
