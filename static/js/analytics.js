@@ -87,7 +87,7 @@
       const cost = costs.get(m.model);
       const per1k = cost && cost.totalTokens ? (cost.costUsd / cost.totalTokens) * 1000 : null;
       return el("tr", {},
-        el("td", { class: "mono", text: m.model }), el("td", { class: "num", text: fmt.ms(m.avgResponseTime) }),
+        el("td", { class: "mono model-name", text: m.model, title: m.model }), el("td", { class: "num", text: fmt.ms(m.avgResponseTime) }),
         el("td", { class: "num", text: fmt.ms(m.p95ResponseTime) }), el("td", { class: "num", text: fmt.pct(m.errorRate, 1) }),
         el("td", { class: "num", text: fmt.tps(m.avgTokensPerSecond) }), el("td", { class: "num", text: fmt.tps(m.minTokensPerSecond) }),
         el("td", { class: "num", text: fmt.tps(m.maxTokensPerSecond) }), el("td", { class: "num", text: per1k == null ? "–" : fmt.usd(per1k, 5) }));

@@ -42,6 +42,7 @@ def test_overlong_hostile_strings_stay_text_inside_their_boxes(
     row = make_request(model=MODEL, error_message=ERROR, status_code=400, success=False)
     pages = [
         ("/dashboard/", "[data-model-legend] .mono"),
+        ("/dashboard/analytics/", "[data-model-table] td.mono"),
         ("/dashboard/requests/", "[data-rows] tr .badge"),
         (f"/dashboard/requests/{row.id}/", ".banner.error"),
         ("/dashboard/agents/", '[data-agent-row="long"]'),
