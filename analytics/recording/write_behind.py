@@ -323,7 +323,9 @@ class Recorder:
         live: list[dict] = []
         done = 0
         for part in parts(batch):
-            written, rows, unwritten, stopped_by = write_part(part, prepared)
+            # Rows of more records than the part holds would be written twice.
+            ready = prepared if prepared is not None and prepared.begins(part) else None
+            written, rows, unwritten, stopped_by = write_part(part, ready)
             prepared = None
             if written:
                 live += after_write(written, rows)

@@ -242,6 +242,19 @@ def test_the_parts_after_the_database_went_away_wait_in_order(
     assert recorder._take() == batch[2:]
 
 
+def test_rows_prepared_for_more_records_than_the_first_part_holds_are_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(write_behind, "WRITE_RECORDS", 2)
+    batch = [record() for _ in range(3)]
+    prepared = write_behind.prepare(batch, cost.current_table())
+
+    write_behind.Recorder()._write(batch, prepared)
+
+    assert Request.objects.count() == 3
+    assert "batch_refused" not in caplog.text  # the third record's row, written twice
+
+
 def test_a_part_holds_at_most_its_records_and_bytes_of_bodies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
