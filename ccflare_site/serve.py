@@ -50,7 +50,7 @@ def credentials_unreadable() -> str | None:
     still starting) says nothing here: the server starts, and reads it when it can.
     """
     import django
-    from django.db import DatabaseError
+    from django.db import DatabaseError, connections
 
     django.setup()
     from accounts.models import Account
@@ -61,6 +61,8 @@ def credentials_unreadable() -> str | None:
         return None
     except ValueError as error:  # accounts.crypto.decrypt
         return f"a stored {error}"
+    finally:
+        connections.close_all()  # the workers' parent keeps no connection of its own
     return None
 
 
