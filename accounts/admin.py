@@ -361,8 +361,7 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
     ) -> None:
         changed = list(queryset.values_list("pk", "name"))
         count = queryset.update(**fields)
-        for pk, _ in changed:
-            pool.supersede(pk, fields)
+        pool.invalidate()
         # update() sends no post_save: say so for the live dashboard.
         signals.announce_written(changed)
         self.message_user(request, f"{count} account(s) {verb}.")

@@ -83,7 +83,9 @@ def clear_rate_limit(*, name: str) -> Account:
     for field, value in fields.items():
         setattr(account, field, value)
     account.save(update_fields=list(fields))
-    pool.supersede(account.pk, fields)
+    # This process's pool reloads now; no pool writes back a limit noted before the clear
+    # (limits_cleared_at, accounts.pool._write).
+    pool.invalidate()
     return account
 
 

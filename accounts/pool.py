@@ -11,7 +11,6 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -175,26 +174,11 @@ class AccountPool:
         """Make the next request reload (tests, and after local admin edits)."""
         self._reloader.invalidate()
 
-    def supersede(self, account_id: uuid.UUID, fields: Iterable[str]) -> None:
-        """A change of `fields` saved by someone (the admin, the API, a command) is newer
-        than what this process has yet to write of them: drop that, and reload.
-
-        A limit cleared within a flush interval of the 429 that set it came back at the
-        flush, while the API had answered that it was cleared.
-        """
-        with self._lock:
-            pending = self._pending.get(account_id, {})
-            for name in fields:
-                pending.pop(name, None)
-            if "model_limits" in fields:
-                self._caps.pop(account_id, None)
-        self.invalidate()
-
 
 def _write(account_id: uuid.UUID, fields: dict[str, Any], noted: datetime | None) -> None:
-    """The account's pending changes; its limits only if no clear was saved since this
-    process noted them. With workers, a clear in one dropped only that one's pending
-    writes: another's, of a 429 just before, benched the account again at its flush."""
+    """The account's pending changes; its limits only if no clear (the admin's, the API's,
+    a command's, in any process) was saved since this process noted them: a 429 noted
+    just before a clear benched the account again at the flush, in another worker too."""
     limits = {name: value for name, value in fields.items() if name in health.LIMIT_FIELDS}
     rest = {name: value for name, value in fields.items() if name not in health.LIMIT_FIELDS}
     if rest:

@@ -120,11 +120,13 @@ class GuardedChannel(http.HTTPChannel):
         transport.write(b"\r\n".join(lines))
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:  # noqa: N802
-        # Draining (a request still arriving is the connection's last one), or asked to.
-        if self.draining or _asks_to_close(request.requestHeaders):
+        """Twisted's rule (only HTTP/1.1 stays open, unless it asks to close), the request's
+        `Connection` lines read once, as a list (_asks_to_close). Draining, a request still
+        arriving is the connection's last one."""
+        if self.draining or (version == b"HTTP/1.1" and _asks_to_close(request.requestHeaders)):
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])
             return False
-        return super().checkPersistence(request, version)
+        return version == b"HTTP/1.1"
 
     def close_after_answer(self) -> None:
         """The server is draining: close now if idle, else once the answer in progress ends.
