@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from types import TracebackType
 
@@ -160,6 +161,13 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
+    def info_line(self, created: float, name: str, message: str) -> str:
+        """What `format` makes of an INFO record without exception (info_lines)."""
+        logger, text = encode_basestring_ascii(name), encode_basestring_ascii(message)
+        return (
+            f'{{"ts": {int(created * 1000)}, "level": "INFO", "logger": {logger}, "msg": {text}}}'
+        )
+
 
 class PrettyFormatter(logging.Formatter):
     """`[time] LEVEL: [logger] message`, for people reading a console."""
@@ -174,13 +182,22 @@ class PrettyFormatter(logging.Formatter):
         """logging's own time, its date and clock written once a second, not per line."""
         if datefmt:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self._asctime(record.created, record.msecs)
+
+    def _asctime(self, created: float, msecs: float) -> str:
+        second = int(created)
         cached, stamp = self._second
         if cached != second:
             stamp = time.strftime(self.default_time_format, self.converter(second))
             self._second = (second, stamp)
         msec_format = self.default_msec_format
-        return msec_format % (stamp, record.msecs) if msec_format else stamp
+        return msec_format % (stamp, msecs) if msec_format else stamp
+
+    def info_line(self, created: float, name: str, message: str) -> str:
+        """What `format` makes of an INFO record without exception (info_lines)."""
+        # A record's msecs, as logging.LogRecord works them out.
+        msecs = int((created - int(created)) * 1000) + 0.0
+        return f"[{self._asctime(created, msecs)}] INFO: [{name}] {message}"
 
     def formatException(  # noqa: N802
         self,
@@ -215,24 +232,89 @@ def lines_held() -> Iterator[None]:
             handler.write_held(records)
 
 
+def info_lines(logger: logging.Logger, messages: Sequence[str]) -> None:
+    """Each message as an INFO line of `logger`: what `logger.info(message)` would write,
+    made for many lines at once (the recorder's line per request).
+
+    Through logging, each line made a record, passed the redacting filter and three
+    handlers' formatters: about 60 µs of the GIL a request on a slow core, which the
+    requests in flight waited for at LOG_LEVEL=INFO, the default (docs/performance.md).
+    Here each message is redacted and made printable once, and each of our handlers
+    writes every line at once, from one timestamp. A handler of another kind or with
+    another filter (a test's capture) gets a record per line, as from logging.
+    """
+    if not messages or not logger.isEnabledFor(logging.INFO):
+        return
+    if logger.filters:  # a filter of the logger's own sees every record
+        for message in messages:
+            logger.info("%s", message)
+        return
+    clean = [printable(redact(message)) for message in messages]
+    created, name = time.time(), logger.name
+    for handler in _handlers_of(logger):
+        if handler.level > logging.INFO:
+            continue
+        write_lines = getattr(handler, "write_lines", None)
+        if (
+            write_lines is None
+            or not all(isinstance(each, RedactingFilter) for each in handler.filters)
+            or not write_lines(name, created, clean)
+        ):
+            for message in clean:
+                handler.handle(logger.makeRecord(name, logging.INFO, "", 0, message, (), None))
+
+
+def _handlers_of(logger: logging.Logger) -> Iterator[logging.Handler]:
+    """The handlers a record of `logger` reaches, in logging's order (callHandlers)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        yield from current.handlers
+        if not current.propagate:
+            return
+        current = current.parent
+
+
 class HoldsLines(logging.StreamHandler):
     """A handler whose lines a thread can hold back within lines_held()."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        held: dict[HoldsLines, list[logging.LogRecord]] | None = getattr(_held, "lines", None)
+        held: dict[HoldsLines, list[logging.LogRecord | str]] | None = getattr(_held, "lines", None)
         if held is None:
             super().emit(record)
         else:
             held.setdefault(self, []).append(record)
 
-    def write_held(self, records: list[logging.LogRecord]) -> None:
-        """Write the lines held back, in one go, under the handler's lock."""
+    def write_lines(self, name: str, created: float, messages: Sequence[str]) -> bool:
+        """INFO lines of logger `name` (info_lines), held back like records within
+        lines_held(); False when this handler's formatter cannot write them so."""
+        line = getattr(self.formatter, "info_line", None)
+        if line is None:
+            return False
+        end = self.terminator
+        text = "".join([line(created, name, message) + end for message in messages])
+        held: dict[HoldsLines, list[logging.LogRecord | str]] | None = getattr(_held, "lines", None)
+        if held is not None:
+            held.setdefault(self, []).append(text)
+            return True
+        self.write_held([text])
+        return True
+
+    def write_held(self, items: list[logging.LogRecord | str]) -> None:
+        """Write the lines held back (records, and texts from write_lines), in one go,
+        under the handler's lock."""
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
             try:
                 end = self.terminator
-                self.write_text("".join(self.format(record) + end for record in records))
+                self.write_text(
+                    "".join(
+                        item if isinstance(item, str) else self.format(item) + end for item in items
+                    )
+                )
             except Exception:
-                self.handleError(records[-1])
+                last = items[-1]
+                self.handleError(
+                    last if not isinstance(last, str) else logging.makeLogRecord({"msg": last})
+                )
 
     def write_text(self, text: str) -> None:
         raise NotImplementedError
@@ -330,16 +412,28 @@ class ChannelsHandler(logging.Handler):
         # Nobody watching the live logs: nothing to build or hand over (every request logs).
         if record.name.startswith(_NOT_LIVE) or not events.has_listeners(LOGS_GROUP):
             return
-        loop = self._current_loop()
-        if loop is None:
-            return
         entry = {
             "ts": int(record.created * 1000),
             "level": client_level(record.levelname),
             "msg": record.msg,
         }
+        self._hand_over([entry])
+
+    def write_lines(self, name: str, created: float, messages: Sequence[str]) -> bool:
+        """INFO lines of logger `name` (info_lines), one entry each."""
+        if name.startswith(_NOT_LIVE) or not events.has_listeners(LOGS_GROUP):
+            return True
+        ts = int(created * 1000)
+        self._hand_over([{"ts": ts, "level": "INFO", "msg": message} for message in messages])
+        return True
+
+    def _hand_over(self, entries: list[dict]) -> None:
+        loop = self._current_loop()
+        if loop is None:
+            return
         try:
-            loop.call_soon_threadsafe(_publish, entry)
+            for entry in entries:
+                loop.call_soon_threadsafe(_publish, entry)
         except RuntimeError:
             pass  # closed meanwhile
 

@@ -539,20 +539,27 @@ def log_requests(rows: list[Request]) -> None:
     names: dict[uuid.UUID | None, str] = (
         dict(Account.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
     )
-    for row in rows:
-        cost = "unpriced" if row.cost_usd is None else f"${row.cost_usd:.6f}"
-        logger.info(
-            "request %s %s account=%s model=%s status=%s tokens=%d/%d cost=%s ms=%s",
-            row.method,
-            row.path,
-            names.get(row.account_id, "-"),
-            row.model or "-",
-            row.status_code,
-            row.input_tokens or 0,
-            row.output_tokens or 0,
-            cost,
-            row.response_time_ms,
-        )
+    logs.info_lines(
+        logger,
+        [
+            _REQUEST_LINE
+            % (
+                row.method,
+                row.path,
+                names.get(row.account_id, "-"),
+                row.model or "-",
+                row.status_code,
+                row.input_tokens or 0,
+                row.output_tokens or 0,
+                "unpriced" if row.cost_usd is None else f"${row.cost_usd:.6f}",
+                row.response_time_ms,
+            )
+            for row in rows
+        ],
+    )
+
+
+_REQUEST_LINE = "request %s %s account=%s model=%s status=%s tokens=%d/%d cost=%s ms=%s"
 
 
 def start_row(record: RequestRecord) -> dict:

@@ -342,3 +342,129 @@ def test_held_lines_that_would_pass_the_size_go_to_a_new_file(tmp_path: Path) ->
         "line 1",
         "line 2",
     ]
+
+
+_MESSAGES = [
+    "request POST /v1/messages account=work model=claude-sonnet-4-5 status=200 cost=$0.000240",
+    'a "quoted" name, é and 模型, with a \x1b[31m colour and a\nsecond line',
+    "a key sk-ant-api03-abcdefgh1234 in a path",
+]
+
+
+@pytest.mark.parametrize("formatter", [logs.PrettyFormatter(), logs.JsonFormatter()])
+def test_an_info_line_is_what_the_formatter_makes_of_the_record(
+    formatter: logging.Formatter,
+) -> None:
+    for created in (1795824251.904, 1795824252.0004, 1795824252.9996):
+        for message in _MESSAGES:
+            record = logging.makeLogRecord(
+                {
+                    "name": "analytics.recording.write_behind",
+                    "levelno": logging.INFO,
+                    "levelname": "INFO",
+                    "msg": message,
+                    "created": created,
+                    "msecs": int((created - int(created)) * 1000) + 0.0,
+                }
+            )
+            line = formatter.info_line(created, record.name, message)  # type: ignore[attr-defined]
+            assert line == formatter.format(record)
+
+
+def _three_handlers(path: Path) -> tuple[logs.ConsoleHandler, logs.LogFileHandler]:
+    console = logs.ConsoleHandler(_Writes())
+    console.setFormatter(logs.PrettyFormatter())
+    file = logs.LogFileHandler(str(path), maxBytes=10**6, delay=True)
+    file.setFormatter(logs.JsonFormatter())
+    for handler in (console, file):
+        handler.addFilter(logs.RedactingFilter())
+    return console, file
+
+
+def _without_times(text: str) -> list[str]:
+    return [
+        line.split("] ", 1)[-1] if line.startswith("[") else line.split(", ", 1)[-1]
+        for line in text.splitlines()
+    ]
+
+
+def test_info_lines_write_what_logger_info_would_in_one_write_per_handler(
+    tmp_path: Path,
+) -> None:
+    written = {}
+    for way in ("logging", "info_lines"):
+        console, file = _three_handlers(tmp_path / f"{way}.log")
+        logger = logging.getLogger("tests.info_lines")
+        logger.propagate = False
+        for handler in (console, file):
+            logger.addHandler(handler)
+        try:
+            with logs.lines_held():
+                logger.warning("before")
+                if way == "logging":
+                    for message in _MESSAGES:
+                        logger.info("%s", message)
+                else:
+                    logs.info_lines(logger, _MESSAGES)
+                logger.warning("after")
+        finally:
+            for handler in (console, file):
+                logger.removeHandler(handler)
+                handler.close()
+        assert console.stream.writes == 1
+        written[way] = (
+            _without_times(console.stream.getvalue()),
+            _without_times((tmp_path / f"{way}.log").read_text()),
+        )
+
+    assert written["info_lines"] == written["logging"]
+    console_lines = written["info_lines"][0]
+    assert len(console_lines) == 5  # the control characters escaped: one line each
+    assert "sk-ant-api03" not in "".join(console_lines)
+    assert "[REDACTED]" in console_lines[3]
+
+
+def test_info_lines_give_any_other_handler_a_record_per_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("tests.info_lines.other")
+    muted = logs.ConsoleHandler(_Writes())
+    muted.setFormatter(logs.PrettyFormatter())
+    muted.setLevel(logging.WARNING)  # above INFO: writes nothing
+    logger.addHandler(muted)
+    try:
+        with caplog.at_level(logging.INFO, logger="tests.info_lines.other"):
+            logs.info_lines(logger, _MESSAGES)
+            logger.setLevel(logging.WARNING)
+            logs.info_lines(logger, ["not at WARNING"])
+    finally:
+        logger.removeHandler(muted)
+        logger.setLevel(logging.NOTSET)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        logs.printable(logs.redact(message)) for message in _MESSAGES
+    ]
+    assert {record.levelname for record in caplog.records} == {"INFO"}
+    assert muted.stream.getvalue() == ""
+
+
+async def test_info_lines_reach_the_live_log_while_someone_watches() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(logs.LOGS_GROUP, channel)
+    logs.attach_loop(asyncio.get_running_loop())
+    handler = logs.ChannelsHandler()
+    handler.addFilter(logs.RedactingFilter())
+    logger = logging.getLogger("tests.info_lines.live")
+    logger.addHandler(handler)
+    try:
+        # From a thread, as the recorder's.
+        await asyncio.to_thread(logs.info_lines, logger, _MESSAGES)
+        entries = [await asyncio.wait_for(layer.receive(channel), 5) for _ in _MESSAGES]
+    finally:
+        logger.removeHandler(handler)
+
+    assert [entry["msg"] for entry in entries] == [
+        logs.printable(logs.redact(message)) for message in _MESSAGES
+    ]
+    assert {entry["level"] for entry in entries} == {"INFO"}
