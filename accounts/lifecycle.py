@@ -12,7 +12,7 @@ from functools import partial
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from accounts import health, validation
 from accounts.models import TIERS, Account
@@ -62,7 +62,7 @@ def pause_account(*, name: str) -> Account:
     if account.paused:
         raise AccountError(f"Account '{name}' is already paused")
     account.paused = True
-    account.save(update_fields=["paused"])
+    _save(account, ["paused"])
     return account
 
 
@@ -72,7 +72,7 @@ def resume_account(*, name: str) -> Account:
     if not account.paused:
         raise AccountError(f"Account '{name}' is not paused")
     account.paused = False
-    account.save(update_fields=["paused"])
+    _save(account, ["paused"])
     return account
 
 
@@ -82,7 +82,7 @@ def clear_rate_limit(*, name: str) -> Account:
     fields = health.cleared()
     for field, value in fields.items():
         setattr(account, field, value)
-    account.save(update_fields=list(fields))
+    _save(account, list(fields))
     # This process's pool reloads now; no pool writes back a limit noted before the clear
     # (limits_cleared_at, accounts.pool._write).
     pool.invalidate()
@@ -134,14 +134,14 @@ def set_tier(*, account: Account, tier: int) -> Account:
     if tier not in TIERS:
         raise AccountError(f"Tier must be one of {', '.join(map(str, TIERS))}")
     account.tier = tier
-    account.save(update_fields=["tier"])
+    _save(account, ["tier"])
     return account
 
 
 def set_priority(*, account: Account, priority: int) -> Account:
     """Raises AccountError for a priority out of range (accounts.validation)."""
     account.priority = _clean(validation.clean_priority, priority)
-    account.save(update_fields=["priority"])
+    _save(account, ["priority"])
     return account
 
 
@@ -150,7 +150,7 @@ def rename_account(*, account: Account, new_name: str) -> Account:
     new_name = _clean(validation.clean_name, new_name)
     if Account.objects.filter(name=new_name).exclude(pk=account.pk).exists():
         raise AccountError(f"Account name '{new_name}' is already taken")
-    account.name = new_name
+    old_name, account.name = account.name, new_name
     try:
         account.clean_fields(exclude=[f.name for f in Account._meta.fields if f.name != "name"])
     except ValidationError as error:
@@ -160,7 +160,27 @@ def rename_account(*, account: Account, new_name: str) -> Account:
             account.save(update_fields=["name"])
     except IntegrityError:
         raise AccountError(f"Account name '{new_name}' is already taken") from None
+    except DatabaseError as error:
+        _gone_or_raise(account, error, name=old_name)
     return account
+
+
+def _save(account: Account, fields: list[str]) -> None:
+    """Save these fields; an account deleted since it was looked up is AccountNotFound
+    (two people at the API or admin: one deletes while the other pauses)."""
+    try:
+        with transaction.atomic():  # a savepoint within a caller's transaction
+            account.save(update_fields=fields)
+    except DatabaseError as error:
+        _gone_or_raise(account, error, name=account.name)
+
+
+def _gone_or_raise(account: Account, error: DatabaseError, *, name: str) -> None:
+    """AccountNotFound when the account is gone (Django's save of update_fields then
+    matched no row); else `error` itself."""
+    if Account.objects.filter(pk=account.pk).exists():
+        raise error
+    raise AccountNotFound(f"Account '{name}' not found") from None
 
 
 def _clean(clean: Callable[[_V], _V], value: _V) -> _V:

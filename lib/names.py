@@ -6,6 +6,7 @@ ValidationError, as the model validators and forms expect.
 """
 
 import re
+import uuid
 
 from django.core.exceptions import ValidationError
 
@@ -30,11 +31,23 @@ def validate_name(value: str) -> None:
         raise ValidationError(
             "Name may only use letters, digits, spaces and - _ @ . +", code="invalid"
         )
+    if _is_uuid(value):
+        # The API finds an account by its id first: a name that reads as one would
+        # address another account, or none.
+        raise ValidationError("Name must not be an id (a UUID).", code="uuid")
     if value.lower() in RESERVED:
         raise ValidationError(
             f"Name '{value}' is reserved: the reports use it for requests without one.",
             code="reserved",
         )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def clean_name(value: str) -> str:

@@ -1,6 +1,9 @@
 """Tests for accounts.lifecycle: the account life cycle shared by commands, admin and API."""
 
+from collections.abc import Callable, Iterator
+
 import pytest
+from django.db.models.signals import post_init
 
 from accounts import lifecycle
 from accounts.models import Account
@@ -142,3 +145,59 @@ def test_remove_account_deletes_only_the_named_account() -> None:
 def test_remove_account_rejects_an_unknown_name() -> None:
     with pytest.raises(lifecycle.AccountError, match="Account 'ghost' not found"):
         lifecycle.remove_account(name="ghost")
+
+
+@pytest.mark.parametrize(
+    "name", ["0196a3e8-7c4d-7b1e-9f00-1234567890ab", "0196A3E87C4D7B1E9F001234567890AB"]
+)
+def test_a_name_that_reads_as_an_account_id_is_refused(name: str) -> None:
+    # The API finds an account by its id first: such a name would address another account.
+    with pytest.raises(lifecycle.AccountError, match="must not be an id"):
+        lifecycle.create_api_key_account(name=name, api_key=API_KEY)
+    account = make_account(name="work")
+    with pytest.raises(lifecycle.AccountError, match="must not be an id"):
+        lifecycle.rename_account(account=account, new_name=name)
+
+
+@pytest.fixture
+def deleted_after_lookup() -> Iterator[None]:
+    """Another request deletes the account right after this one looked it up."""
+
+    def delete_once(sender: type[Account], instance: Account, **kwargs: object) -> None:
+        post_init.disconnect(delete_once, sender=Account)
+        Account.objects.filter(pk=instance.pk).delete()
+
+    post_init.connect(delete_once, sender=Account)
+    yield
+    post_init.disconnect(delete_once, sender=Account)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: lifecycle.pause_account(name="work"),
+        lambda: lifecycle.clear_rate_limit(name="work"),
+        lambda: lifecycle.set_tier(account=Account.objects.get(name="work"), tier=5),
+        lambda: lifecycle.set_priority(account=Account.objects.get(name="work"), priority=3),
+        lambda: lifecycle.rename_account(account=Account.objects.get(name="work"), new_name="x"),
+    ],
+    ids=["pause", "clear", "tier", "priority", "rename"],
+)
+def test_a_change_to_an_account_deleted_meanwhile_is_not_found(
+    change: Callable[[], object], request: pytest.FixtureRequest
+) -> None:
+    make_account(name="work")
+    request.getfixturevalue("deleted_after_lookup")
+
+    with pytest.raises(lifecycle.AccountNotFound, match="Account 'work' not found"):
+        change()
+
+
+def test_resume_of_an_account_deleted_meanwhile_is_not_found(
+    request: pytest.FixtureRequest,
+) -> None:
+    Account.objects.filter(pk=make_account(name="work").pk).update(paused=True)
+    request.getfixturevalue("deleted_after_lookup")
+
+    with pytest.raises(lifecycle.AccountNotFound):
+        lifecycle.resume_account(name="work")
