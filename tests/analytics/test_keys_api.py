@@ -5,10 +5,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models.signals import post_init
 from django.test import Client
 
 from access import credentials, keyrules
-from access.models import KeyBudget
+from access.models import ClientKey, KeyBudget
 from tests.factories import make_request
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +132,38 @@ def test_budgets_of_a_revoked_key_are_not_loaded_for_the_proxy() -> None:
     assert [b.describe() for b in policy.budgets] == ["3 requests per hour"]
     credentials.revoke_client_key(name="alice")
     assert load_policies() == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("put", "/api/keys/alice/budgets", {"metric": "requests", "window": "1h", "limit": 3}),
+        ("put", "/api/keys/alice/models", {"allowed": ["haiku"], "denied": []}),
+        ("delete", "/api/keys/alice/budgets/tokens/1d", None),
+    ],
+)
+def test_a_change_to_a_key_revoked_and_replaced_meanwhile_is_not_found(
+    api_client: Client, method: str, url: str, body: dict | None
+) -> None:
+    alice, _ = credentials.create_client_key(name="alice")
+    KeyBudget.objects.create(client_key=alice, metric="tokens", window="1d", limit=500)
+
+    def replace_once(sender: type[ClientKey], instance: ClientKey, **kwargs: object) -> None:
+        # Right after the API looked the key up: revoked, and a new one of its name made.
+        post_init.disconnect(replace_once, sender=ClientKey)
+        credentials.revoke_client_key(name="alice")
+        credentials.create_client_key(name="alice")
+
+    post_init.connect(replace_once, sender=ClientKey)
+    try:
+        if method == "put":
+            response = api_client.put(url, json.dumps(body), content_type="application/json")
+        else:
+            response = api_client.delete(url)
+    finally:
+        post_init.disconnect(replace_once, sender=ClientKey)
+
+    assert response.status_code == 404, response.content
+    assert response.json() == {"error": "Client key 'alice' was revoked meanwhile"}
+    (new,) = api_client.get("/api/keys").json()
+    assert (new["budgets"], new["allowedModels"]) == ([], [])
