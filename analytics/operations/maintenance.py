@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
@@ -138,8 +139,21 @@ def clear_history() -> int:
 def reset_stats() -> int:
     """Clear the history and zero the accounts' resettable counters (POST /api/stats/reset)."""
     removed = clear_history()
-    Account.objects.update(request_count=0, session_request_count=0)
+    # Requests recorded while the history was being deleted are rows now: the counters
+    # start from them, or rows and counters would stay apart for good (the recorder adds
+    # to both from then on).
+    recorded = Request.objects.filter(account=OuterRef("pk"))
+    Account.objects.update(
+        request_count=_count(recorded),
+        session_request_count=_count(recorded.filter(timestamp__gte=OuterRef("session_start"))),
+    )
     return removed
+
+
+def _count(requests: QuerySet[Request]) -> Coalesce:
+    """The number of `requests`, as a subquery per account (0 for none)."""
+    counted = requests.order_by().values("account").annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 class PeriodicCleanup:

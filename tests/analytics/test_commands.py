@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -13,8 +14,12 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import Account
 from analytics.models import Request, RequestPayload
 from analytics.operations import maintenance
+from analytics.recording import write_behind
+from analytics.recording.write_behind import RequestRecord
+from lib import ids
 from tests.factories import make_account, make_request
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +167,32 @@ def test_reset_stats_under_traffic_deletes_each_request_with_its_payload() -> No
         maintenance.reset_stats()
     assert not Request.objects.filter(pk=old.pk).exists()
     assert not RequestPayload.objects.exclude(request__in=Request.objects.all()).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_recorded_during_a_reset_count_as_rows_and_in_the_counters() -> None:
+    # Counters zeroed after the history was deleted lost the requests recorded in
+    # between (their rows stayed): "248 requests" against 257 rows, for good.
+    work = make_account(name="work", request_count=7, session_request_count=3)
+    Account.objects.filter(pk=work.pk).update(session_start=timezone.now() - timedelta(hours=1))
+    for _ in range(3):
+        make_request(account=work)
+    recorded: list[object] = []
+
+    def record_meanwhile(execute: Any, sql: str, params: Any, many: bool, ctx: dict) -> Any:
+        result = execute(sql, params, many, ctx)
+        if sql.startswith('DELETE FROM "analytics_request"') and not recorded:
+            # As the recorder writes: the row, its payload and the counters at once.
+            record = RequestRecord(
+                id=ids.uuid7_text(), started_at=time.time(), method="POST",
+                path="/v1/messages", account_id=work.pk, status_code=200,
+            )  # fmt: skip
+            recorded.append(write_behind.write_batch([record]))
+        return result
+
+    with connection.execute_wrapper(record_meanwhile):
+        maintenance.reset_stats()
+
+    work.refresh_from_db()
+    assert recorded and Request.objects.filter(account=work).count() == 1
+    assert (work.request_count, work.session_request_count) == (1, 1)
