@@ -39,7 +39,7 @@ class StaffSessionAuth(APIKeyCookie):
         if key is None or not request.user.is_authenticated:
             return None
         if not is_staff(request.user):
-            raise HttpError(403, "Staff access required")
+            raise HttpError(403, STAFF_REQUIRED)
         return request.user
 
 
@@ -54,11 +54,24 @@ def is_allowed(request: HttpRequest) -> bool:
     return is_staff(request.user)
 
 
+AUTHENTICATION_REQUIRED = (
+    "Authentication required: a staff session or Authorization: Bearer <API token>"
+)
+STAFF_REQUIRED = "Staff access required"
+
+
 def require_api_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The API's own answers for a plain view: 403 for a login without staff rights, 401
+    (asking for a Bearer token) for no valid credential."""
+
     @functools.wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_allowed(request):
-            return JsonResponse({"error": "Authentication required"}, status=401)
-        return view(request, *args, **kwargs)
+        if is_allowed(request):
+            return view(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            return JsonResponse({"error": STAFF_REQUIRED}, status=403)
+        response = JsonResponse({"error": AUTHENTICATION_REQUIRED}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
 
     return guarded

@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.openapi.schema import OpenAPISchema
 
-from access.auth import api_auth, require_api_access
+from access.auth import AUTHENTICATION_REQUIRED, api_auth, require_api_access
 from access.credentials import AccessError
 from access.keyrules import KeyNotFound
 from accounts import usage_check
@@ -143,9 +143,7 @@ def _plain(message: str) -> str:
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    response = error_response(
-        401, "Authentication required: a staff session or Authorization: Bearer <API token>"
-    )
+    response = error_response(401, AUTHENTICATION_REQUIRED)
     response["WWW-Authenticate"] = "Bearer"
     return response
 

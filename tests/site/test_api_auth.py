@@ -71,8 +71,15 @@ def test_non_staff_session_is_forbidden(client: Client) -> None:
 
 
 def test_docs_and_schema_need_the_same_login(client: Client, api_client: Client) -> None:
-    assert client.get("/api/docs").status_code == 401
-    assert client.get("/api/openapi.json").status_code == 401
+    for path in ("/api/docs", "/api/openapi.json", "/api/stats"):
+        refused = client.get(path)
+        assert refused.status_code == 401
+        assert refused["WWW-Authenticate"] == "Bearer"
+        assert refused.json() == client.get("/api/stats").json()
+    client.force_login(User.objects.create_user("visitor", password="pw"))
+    for path in ("/api/docs", "/api/openapi.json"):
+        assert client.get(path).json() == {"error": "Staff access required"}
+        assert client.get(path).status_code == 403
     page = api_client.get("/api/docs")
     assert page.status_code == 200
     # Swagger UI's files come from this server, never a CDN.
