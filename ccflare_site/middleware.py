@@ -1,4 +1,5 @@
-"""Every answer under /api/ is JSON: Django's own error pages there become `{"error": ...}`.
+"""Every answer under /api/ is JSON: Django's own error pages there become `{"error": ...}`;
+and a HEAD of an API route is answered as its GET (RFC 9110 §9.3.2; the server sends no body).
 
 Ninja answers its routes' errors itself; what reaches a client as HTML otherwise
 is what Django answers before or around them: a path no route matches (404, also
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.decorators import sync_and_async_middleware
 
 from lib.api_errors import error_response
@@ -23,8 +24,15 @@ AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 Transform = Callable[[HttpRequest, HttpResponseBase], HttpResponseBase]
 
 
-def response_middleware(transform: Transform) -> Callable[[Handler | AsyncHandler], Any]:
-    """A middleware that passes each answer through `transform(request, response)`.
+def _unchanged(request: HttpRequest) -> None:
+    pass
+
+
+def response_middleware(
+    transform: Transform, prepare: Callable[[HttpRequest], None] = _unchanged
+) -> Callable[[Handler | AsyncHandler], Any]:
+    """A middleware that passes each answer through `transform(request, response)`, and
+    each request first through `prepare(request)`.
 
     Both flavours, so async views (/health, the SSE streams) never hop to a thread for it.
     """
@@ -34,6 +42,7 @@ def response_middleware(transform: Transform) -> Callable[[Handler | AsyncHandle
         if iscoroutinefunction(get_response):
 
             async def async_middleware(request: HttpRequest) -> HttpResponseBase:
+                prepare(request)
                 return transform(request, await get_response(request))
 
             return async_middleware
@@ -42,6 +51,7 @@ def response_middleware(transform: Transform) -> Callable[[Handler | AsyncHandle
         sync_response = cast(Handler, get_response)
 
         def middleware(request: HttpRequest) -> HttpResponseBase:
+            prepare(request)
             return transform(request, sync_response(request))
 
         return middleware
@@ -58,9 +68,23 @@ def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIX) or path in API_ROOT_PATHS
 
 
+def head_as_get(request: HttpRequest) -> None:
+    """A HEAD of an API path is routed as its GET: the routes take GET alone (a 405 for
+    HEAD), and Twisted sends a HEAD's answer without its body."""
+    if request.method == "HEAD" and is_api_path(request.path):
+        request.method = "GET"
+
+
 def as_json_if_needed(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    """`response`, or for a non-JSON error under /api/ the same status as an API error."""
-    if not is_api_path(request.path) or response.status_code < 400:
+    """`response`, or for a non-JSON error under /api/ the same status as an API error.
+
+    The answer to a HEAD of a live stream is its head alone: the stream is never started.
+    """
+    if not is_api_path(request.path):
+        return response
+    if request.META.get("REQUEST_METHOD") == "HEAD" and response.streaming:
+        return HttpResponse(status=response.status_code, headers=dict(response.items()))
+    if response.status_code < 400:
         return response
     if response.get("Content-Type", "").startswith("application/json"):
         return response
@@ -79,4 +103,4 @@ def _message(request: HttpRequest, response: HttpResponseBase) -> str:
     return response.reason_phrase
 
 
-api_json_errors = response_middleware(as_json_if_needed)
+api_json_errors = response_middleware(as_json_if_needed, prepare=head_as_get)

@@ -101,3 +101,28 @@ def test_malformed_json_body_is_400(api_client: Client) -> None:
     response = api_client.post("/api/config/retention", "{", content_type="application/json")
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+@pytest.mark.parametrize("path", ["/api/stats", "/api/accounts", "/metrics", "/api/config"])
+def test_a_head_of_an_api_route_is_answered_as_its_get(api_client: Client, path: str) -> None:
+    got = api_client.get(path)
+    head = api_client.head(path)
+
+    # Its body is dropped by the server (test_server_hardening.py), not here.
+    assert head.status_code == got.status_code == 200
+    assert head["Content-Type"] == got["Content-Type"]
+
+
+def test_a_head_of_a_live_stream_is_its_head_alone(api_client: Client) -> None:
+    # The stream itself never starts (it would run until the client left).
+    head = api_client.head("/api/requests/stream")
+
+    assert head.status_code == 200
+    assert head["Content-Type"].startswith("text/event-stream")
+    assert not head.streaming
+
+
+def test_a_head_is_refused_as_its_get_would_be(client: Client, api_client: Client) -> None:
+    assert client.head("/api/stats").status_code == 401
+    assert api_client.head("/api/nope").status_code == 404
+    assert api_client.head("/api/stats/reset").status_code == 405  # a POST route

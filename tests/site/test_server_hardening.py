@@ -770,3 +770,21 @@ def test_behind_tls_the_login_cookies_are_never_sent_in_plain_http(server: Serve
     cookies = {line.split("=")[0]: line for line in login.headers.get_list("set-cookie")}
     assert "; Secure" in page.headers["set-cookie"]
     assert "; Secure" in cookies["sessionid"] and "; Secure" in cookies["csrftoken"]
+
+
+def test_a_head_of_an_api_route_gets_its_head_without_a_body_on_a_kept_connection(
+    server: Server,
+) -> None:
+    # A HEAD answer has no body (RFC 9110 §9.3.2): were one sent, the client would read
+    # it as the start of the next answer on the connection.
+    with connect(server) as sock:
+        sock.sendall(
+            b"HEAD /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        received = read_until_closed(sock)
+
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert status_line(head) == b"HTTP/1.1 401 Unauthorized"  # as its GET, with no token
+    assert b"content-type: application/json" in head.lower()
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
