@@ -9,6 +9,7 @@ ends once the login it was opened with ends (access.grants).
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -120,13 +121,15 @@ async def _receive(layer: object, channel: str, watch: grants.Watch) -> AsyncIte
     # turn the message arrives, and the stream of a client gone listened on until daphne
     # killed it (application_close_timeout later, with a warning).
     stopping = _stopping_future()
+    heartbeat_at = time.monotonic() + settings.SSE_HEARTBEAT_SECONDS
     while True:
         receiving = asyncio.ensure_future(layer.receive(channel))  # type: ignore[attr-defined]
+        # Woken for the login's re-check too: an idle stream ends within recheck_seconds()
+        # of a logout, as with events flowing, not at its next heartbeat.
+        wait = min(heartbeat_at - time.monotonic(), grants.recheck_seconds())
         try:
             await asyncio.wait(
-                [receiving, stopping],
-                timeout=settings.SSE_HEARTBEAT_SECONDS,
-                return_when=asyncio.FIRST_COMPLETED,
+                [receiving, stopping], timeout=max(0.0, wait), return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             if not receiving.done():  # timed out, the client left, or the server stops
@@ -135,10 +138,12 @@ async def _receive(layer: object, channel: str, watch: grants.Watch) -> AsyncIte
             return
         # Taken before the check below: a receive cancelled above is done after it.
         message = receiving.result() if receiving.done() else None
-        # Asked on heartbeats too, so an idle stream also ends within SSE_HEARTBEAT_SECONDS.
         if not await watch.holds():
             logger.info("live.stream_ended reason=login_ended")
             return
+        if message is None and time.monotonic() < heartbeat_at:
+            continue  # only the re-check was due
+        heartbeat_at = time.monotonic() + settings.SSE_HEARTBEAT_SECONDS
         yield message
 
 

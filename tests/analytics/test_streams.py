@@ -4,6 +4,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import Any
 
 import channels.layers
 import pytest
@@ -92,3 +93,47 @@ async def test_a_finished_request_goes_out_without_its_bodies_while_the_database
 def _execute(statement: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(statement)
+
+
+async def test_an_idle_stream_ends_at_the_logins_recheck_not_its_next_heartbeat(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    # Waking only for heartbeats (15 s by default), an idle stream outlived its logout by
+    # up to 15 s; docs/api.md says the login is re-checked every 5 s (RECHECK_SECONDS).
+    settings.SSE_HEARTBEAT_SECONDS = 30
+    monkeypatch.setattr(grants, "RECHECK_SECONDS", 0.1)
+    logged_in = True
+
+    async def holds(grant: grants.Grant) -> bool:
+        return logged_in
+
+    monkeypatch.setattr(grants, "holds", holds)
+    frames = streams.log_frames(TOKEN_REQUEST)
+    assert await anext(frames) == 'data: {"connected": true}\n\n'
+    reading = asyncio.ensure_future(_read_all(frames))
+    await asyncio.sleep(0.3)
+    assert not reading.done()
+
+    logged_in = False
+    await asyncio.wait_for(reading, 2)  # ended by the stream itself
+
+
+async def test_heartbeats_keep_their_interval_between_rechecks(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.SSE_HEARTBEAT_SECONDS = 0.5
+    monkeypatch.setattr(grants, "RECHECK_SECONDS", 0.05)
+    frames = streams.log_frames(TOKEN_REQUEST)
+    await anext(frames)
+    heard: list[str] = []
+
+    async def listen() -> None:
+        async for frame in frames:
+            heard.append(frame)
+
+    listening = asyncio.ensure_future(listen())
+    await asyncio.sleep(1.2)
+    listening.cancel()
+
+    # One each 0.5 s (two, or fewer on a busy machine), not one per re-check (about 24).
+    assert heard and set(heard) == {streams.HEARTBEAT} and len(heard) <= 3
