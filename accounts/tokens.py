@@ -150,15 +150,18 @@ async def ensure_fresh(account: Account) -> str:
     return account.access_token or ""
 
 
-async def refresh(account: Account, *, reason: str, force: bool = False) -> str:
+async def refresh(
+    account: Account, *, reason: str, force: bool = False, refused: str | None = None
+) -> str:
     """Refresh now (after a 401, or asked by the admin or a command); returns the access token.
 
-    Skipped when the token changed since `account` was read (another request or
-    process refreshed it already); then that newer token is returned. Without
-    `force`, an account whose refresh just failed elsewhere is not retried before
-    its cooldown ends. Raises NeedsReauth or RefreshFailed.
+    Skipped when the token changed since `account` was read, or since `refused` (the
+    token a 401 answered) was sent: another request or process refreshed it already,
+    and that newer token is returned. Without `force`, an account whose refresh just
+    failed elsewhere is not retried before its cooldown ends. Raises NeedsReauth or
+    RefreshFailed.
     """
-    seen = account.access_token
+    seen = account.access_token if refused is None else refused
     async with _lock_for(account.pk):
         await _refresh_locked(account, reason=reason, seen=seen, force=force)
     return account.access_token or ""

@@ -118,9 +118,12 @@ async def attempt(turn: Turn, account: Account, *, is_last: bool) -> Response | 
     headers = await _account_headers(turn, account)
     if headers is None:
         return None
+    # The token these headers carry: a 401 is about it, whatever the account holds by then
+    # (a late 401 of a request sent before another's refresh asks for no second one).
+    sent_token = account.access_token
     response = await send_with_retries(turn, headers, account)
     if response is not None and response.status == 401:
-        response = await _after_401(turn, account, response, is_last=is_last)
+        response = await _after_401(turn, account, response, is_last=is_last, sent=sent_token)
     if response is None:
         return None
     # Only an answer that is no error ends a streak: a 401 after a fresh token just
@@ -243,7 +246,7 @@ def _headers(turn: Turn, account: Account, credential: str | None) -> list[tuple
 
 
 async def _after_401(
-    turn: Turn, account: Account, response: Response, *, is_last: bool
+    turn: Turn, account: Account, response: Response, *, is_last: bool, sent: str | None
 ) -> Response | None:
     """The upstream refused the account's credential.
 
@@ -272,7 +275,7 @@ async def _after_401(
         turn.outcome.trace.append(trace(account, f"401, then {_ENDPOINT_FAILED}"))
         return None
     try:
-        await tokens.refresh(account, reason="401")
+        await tokens.refresh(account, reason="401", refused=sent)
     except tokens.OutOfResources as exc:
         _out_of_resources(turn, account, exc.shortage, step="401, then token refresh not sent")
         return None

@@ -151,6 +151,29 @@ def test_401_on_a_live_token_refreshes_once_and_succeeds(
     assert row.status_code == 200
 
 
+def test_a_late_401_of_a_token_already_replaced_asks_for_no_second_refresh(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # Both requests go out with the old token; the second's 401 comes after the first's
+    # refresh. It refreshed again (each refresh rotates the refresh token, and a
+    # rate-limited token endpoint then benched an account holding a good token).
+    make_oauth_account(name="max")
+    fake_upstream.add_rule(credential="sk-ant-oat01-max-access-secret", status=401)
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=proxy.url, timeout=30) as http:
+            late = {"x-fake-delay-ms": "1500"}
+            return await asyncio.gather(
+                http.post("/v1/messages", json=MESSAGE),
+                http.post("/v1/messages", json=MESSAGE, headers=late),
+            )
+
+    first, late = asyncio.run(run())
+
+    assert (first.status_code, late.status_code) == (200, 200)
+    assert oauth_calls(fake_upstream)["refresh_counts"] == {ORIGINAL_REFRESH: 1}
+
+
 def test_api_key_rejected_with_401_needs_reauth_and_the_request_fails_over(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
