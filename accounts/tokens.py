@@ -332,6 +332,14 @@ def expired(account: Account) -> bool:
     return account.expires_at is None or account.expires_at <= timezone.now()
 
 
+def refreshes_in_flight() -> list["asyncio.Task[None]"]:
+    """This loop's refreshes still running, which requests no longer wait for: a shutdown
+    waits for them (ccflare_site.tuning's drain). Cut after the endpoint rotated the
+    refresh token and before the new one was saved, the account needs a new login."""
+    tasks = _tasks.get(asyncio.get_running_loop(), {})
+    return [task for task, _, _ in tasks.values() if not task.done()]
+
+
 def _expiring_refresh(account: Account) -> tuple["asyncio.Task[None]", float]:
     """The refresh in flight for this account, or a new one; and its waiters' deadline.
 

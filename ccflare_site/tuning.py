@@ -284,8 +284,8 @@ def drain_before_shutdown() -> None:
     Its shutdown step is wrapped: close the listening ports and the idle keep-alive
     connections (the busy ones close after their answer), tell the live event
     streams to end their answers (they never finish by themselves), wait until no
-    HTTP request is running or SHUTDOWN_DRAIN_SECONDS pass, then daphne's step cancels
-    what is left (websockets).
+    HTTP request and no token refresh is running or SHUTDOWN_DRAIN_SECONDS pass, then
+    daphne's step cancels what is left (websockets).
     """
     try:
         from daphne.server import Server
@@ -311,6 +311,7 @@ def drain_before_shutdown() -> None:
 async def _drain(server: Any, *, within: float) -> None:
     from twisted.internet import reactor, tcp
 
+    from accounts import tokens
     from analytics.live import streams
     from ccflare_site import http_channel
 
@@ -325,7 +326,8 @@ async def _drain(server: Any, *, within: float) -> None:
     streams_end = time.monotonic() + STREAMS_END_SECONDS
     while time.monotonic() < deadline:
         requests, event_streams = _requests_in_flight(server)
-        if not requests and not (event_streams and time.monotonic() < streams_end):
+        busy = requests or tokens.refreshes_in_flight()
+        if not busy and not (event_streams and time.monotonic() < streams_end):
             return
         await asyncio.sleep(DRAIN_POLL_SECONDS)
 

@@ -11,7 +11,8 @@ and create_api_key. Tests steer it through a control API under /_fake/ (never un
     POST /_fake/rules    {"credential": "<key or bearer token>"|"*", "status": 429, "headers": {},
                           "body": {...}|"<html>..."|null, "times": N|null, "path": null|"/v1/...",
                           "scenario": null|"drop_mid_stream"|"slow_stream"|"rate_limited",
-                          "events": 40, "interval_ms": 250, "reset_in": 60}
+                          "events": 40, "interval_ms": 250, "reset_in": 60,
+                          "delay_ms": 0 (the reply, made at once, is sent this much later)}
     GET  /_fake/rules    the rules still active, with the times left
     GET|POST /_fake/config   reply_text, input_tokens, cache_creation_input_tokens,
                           cache_read_input_tokens, output_tokens (null: one per delta), expires_in,
@@ -252,6 +253,9 @@ class Rule:
     model: str | None = None
     scenario: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    # The reply is made at once (an OAuth refresh rotates the tokens then) and sent this
+    # many milliseconds later: a slow endpoint, or one whose answer is lost on the way.
+    delay_ms: int = 0
 
     def matches(self, credential: str | None, path: str, model: str | None) -> bool:
         # Without an explicit path a rule leaves the OAuth endpoints alone, so a "*" rule
@@ -273,6 +277,8 @@ def parse_rule(data: Any, rule_id: int) -> Rule:
         raise ValueError(f"unknown scenario {rule.scenario!r}; known: {', '.join(SCENARIOS)}")
     if not isinstance(rule.status, int) or (rule.times is not None and rule.times < 1):
         raise ValueError("'status' must be an integer and 'times' null or at least 1")
+    if not isinstance(rule.delay_ms, int) or rule.delay_ms < 0:
+        raise ValueError("'delay_ms' must be a whole number of milliseconds")
     return rule
 
 
@@ -490,6 +496,13 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 
 async def apply_rule(call: Call, rule: Rule, handler: Handler | None) -> web.StreamResponse:
+    reply = await _rule_reply(call, rule, handler)
+    if rule.delay_ms and not reply.prepared:  # a scenario's stream has gone out already
+        await asyncio.sleep(rule.delay_ms / 1000)
+    return reply
+
+
+async def _rule_reply(call: Call, rule: Rule, handler: Handler | None) -> web.StreamResponse:
     call.extra_headers = rule.headers
     if rule.scenario is not None:
         return await run_scenario(call, rule.scenario, rule.params)

@@ -5,6 +5,7 @@ standing in for both the Messages API and the OAuth token endpoint.
 """
 
 import asyncio
+import signal
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from accounts.models import Account, HealthState
 from analytics.models import Request
+from tests import servers
 from tests.accounts.conftest import oauth_calls
 from tests.conftest import FakeUpstream, ProxyServer, header, header_values, wait_for
 from tests.factories import make_account, make_oauth_account
@@ -276,3 +278,28 @@ def test_a_token_endpoint_echoing_the_refresh_token_does_not_get_it_shown(
     assert "Refresh token [REDACTED] was revoked" in health.text
     assert ORIGINAL_REFRESH not in health.text
     assert ORIGINAL_REFRESH not in database_text()
+
+
+def test_a_stop_waits_for_a_token_refresh_still_running(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # A token near its expiry is refreshed while requests go on with it; the endpoint
+    # rotates the refresh token at once and its answer takes 3 s. A SIGTERM then stopped
+    # the server at once and cut the refresh: the new refresh token was never saved, the
+    # old one was spent, and the account needed a new login.
+    make_oauth_account(name="max", expires_at=datetime.now(UTC) + timedelta(minutes=2))
+    fake_upstream.add_rule(credential="*", path="/v1/oauth/token", delay_ms=3000, times=1)
+    process, port = servers.start_proxy_server(env=proxy.env)
+    try:
+        served = httpx.post(f"http://127.0.0.1:{port}/v1/messages", json=MESSAGE, timeout=30)
+        assert served.status_code == 200  # with the old token, while the refresh goes on
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        servers.stop(process)
+
+    (issued,) = oauth_calls(fake_upstream)["issued"]
+    account = Account.objects.get(name="max")
+    assert (account.access_token, account.refresh_token) == (
+        issued["access_token"], issued["refresh_token"],
+    )  # fmt: skip
