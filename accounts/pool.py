@@ -57,6 +57,10 @@ class AccountPool:
         await self._reloader.fresh()
         return self._accounts
 
+    def current(self) -> list[Account]:
+        """The snapshot as it is, without a reload: with what requests changed meanwhile."""
+        return self._accounts
+
     @property
     def read(self) -> bool:
         """Whether the accounts were read yet: an empty snapshot before is no "no accounts"."""

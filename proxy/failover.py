@@ -65,7 +65,9 @@ async def forward(
             turn.outcome, accounts, tried=bool(plan.candidates), family=family, since=now
         )
     account, response = served
-    _served(turn, account, plan.holder, duration=duration, status=response.status)
+    # The holder now, not the plan's: a request served meanwhile may have started a session.
+    holder = selection.session_holder(pool.current(), now=datetime.now(UTC), duration=duration)
+    _served(turn, account, holder, duration=duration, status=response.status)
     # outcome.account is the account that answered already (send_with_retries set it).
     turn.outcome.response = response
     return turn.outcome
@@ -148,7 +150,7 @@ def _served(
             logger.warning("proxy.account_cooling_down account=%s reason=%s", failed.name, reason)
     if selection.takes_session(account, holder, now=now):
         arrived = datetime.fromtimestamp(turn.call.started_at, UTC)
-        _take_session(account, holder, now=now, arrived=arrived, duration=duration)
+        _take_session(account, now=now, arrived=arrived, duration=duration)
         turn.outcome.trace.append(trace(account, _session_words(holder)))
     if status < 400:
         turn.outcome.trace.append(trace(account, "served"))
@@ -157,15 +159,12 @@ def _served(
 
 
 def _take_session(
-    account: Account,
-    holder: Account | None,
-    *,
-    now: datetime,
-    arrived: datetime,
-    duration: timedelta,
+    account: Account, *, now: datetime, arrived: datetime, duration: timedelta
 ) -> None:
-    if holder is not None:
-        pool.update(holder, holds_session=False)
+    """`account` holds the session, and no other does (one session, on one account)."""
+    for other in pool.current():
+        if other.holds_session and other.pk != account.pk:
+            pool.update(other, holds_session=False)
     if selection.session_live(account, now=now, duration=duration):
         pool.update(account, holds_session=True)
     else:

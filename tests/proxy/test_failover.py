@@ -919,3 +919,28 @@ async def test_a_529_with_a_full_window_is_relayed_and_benches_nobody(fake: Fake
     for name in ("a", "b"):
         state = await Account.objects.aget(name=name)
         assert state.rate_limited_until is None
+
+
+async def test_one_account_holds_the_session_after_requests_that_overlapped(
+    fake: FakeUpstream,
+) -> None:
+    # Both planned while nobody held the session. The first is served by "a", which
+    # takes it; the second meets "a" rate-limited and is served by "b". "b" took the
+    # session but "a" kept it too, and once its limit ended traffic went back to it.
+    a = await a_then_b()
+    fake.add_rule(credential=KEY_A, model="opus", scenario="rate_limited", reset_in=600)
+    late = [(b"content-type", b"application/json"), (b"x-fake-delay-ms", b"300")]
+    opus = BODY.replace(b"claude-sonnet-4-6", b"claude-opus-4-1")
+    calls = [
+        failover.Call("POST", f"{fake.url}/v1/messages", late[:1], BODY),
+        failover.Call("POST", f"{fake.url}/v1/messages", late, opus),
+    ]
+
+    first, second = await asyncio.gather(*(failover.forward(c, strip=frozenset()) for c in calls))
+    for outcome in (first, second):
+        outcome.response.release()
+
+    assert (first.account.name, second.account.name) == ("a", "b")
+    assert not (await stored(a)).holds_session
+    holders = [x.name async for x in Account.objects.filter(holds_session=True)]
+    assert holders == ["b"]
