@@ -12,16 +12,15 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.db import InterfaceError, InternalError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.views import defaults
 
 from ccflare_site.middleware import is_api_path
+from lib import db_away
 from lib.api_errors import error_response
 
-# InternalError: PostgreSQL's read-only transaction (as the API's own handler).
-DATABASE_AWAY = (OperationalError, InterfaceError, InternalError)
+DATABASE_AWAY = db_away.AWAY
 RETRY_AFTER_SECONDS = 5
 
 

@@ -10,7 +10,13 @@ open the file for writing): that one would stay read-only after the cause is fix
 import contextlib
 from collections.abc import Iterator
 
-from django.db import connection
+from django.db import InterfaceError, InternalError, OperationalError, connection
+
+# The database cannot take a query now, whatever the query: down, restarting, locked,
+# out of space, a read-only file; InternalError is PostgreSQL's read-only transaction (a
+# cloud database whose disk filled, a standby after a failover). Another failure (a
+# value refused, a constraint) is about what was asked.
+AWAY = (OperationalError, InterfaceError, InternalError)
 
 # A read-only SQLite connection is dropped on the first failure and then on every
 # REOPEN_EVERY-th: often enough to write again soon after the cause is fixed (about 30 s

@@ -35,7 +35,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, models, transaction
+from django.db import connection, models, transaction
 
 from access import credentials as access_services
 from accounts.models import Account
@@ -83,7 +83,7 @@ PREPARE_PATIENCE = 0.6
 
 # The database being away (locked past the busy timeout, the connection lost): a batch
 # that fails so waits for the next flush. Any other failure is about what a record holds.
-DATABASE_AWAY = (OperationalError, InterfaceError)
+DATABASE_AWAY = db_away.AWAY
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
 

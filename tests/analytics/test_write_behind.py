@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import OperationalError, connection
+from django.db import InternalError, OperationalError, connection
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -132,22 +132,35 @@ def test_a_record_no_column_can_hold_is_dropped_the_rest_written() -> None:
     assert recorder.pending == 0
 
 
-def database_away(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+def database_away(
+    monkeypatch: pytest.MonkeyPatch, message: str, error: type[Exception] = OperationalError
+) -> None:
     """Every batch write fails as the database being away does, until monkeypatch.undo()."""
 
     def away(batch: list) -> list:
-        raise OperationalError(message)
+        raise error(message)
 
     monkeypatch.setattr(write_behind, "write_batch", away)
 
 
-def test_while_the_database_is_away_the_batch_waits_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (OperationalError, "database is locked"),
+        # PostgreSQL turned read-only (a cloud database whose disk filled): each record was
+        # tried alone, refused, and dropped for good.
+        (InternalError, "cannot execute INSERT in a read-only transaction"),
+    ],
+)
+def test_while_the_database_is_away_the_batch_waits_whole(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception], message: str
+) -> None:
     recorder = write_behind.Recorder()
     batch = [record(), record()]
     for each in batch:
         recorder.enqueue(each)
 
-    database_away(monkeypatch, "database is locked")
+    database_away(monkeypatch, message, error)
     recorder.flush_sync()
     assert recorder.pending == 2 and Request.objects.count() == 0
     monkeypatch.undo()
