@@ -1,9 +1,10 @@
 """The proxy's check of client keys: an in-process set of key hashes, no query per request.
 
-When at least one live client key exists, every /v1/ request must carry one, as
-`x-api-key` or `Authorization: Bearer`. The set is reloaded when older than
-ACCOUNT_CACHE_SECONDS (like the account pool), so a new or revoked key takes
-effect within that time in every process.
+Once a client key exists, every /v1/ request must carry a live one, as `x-api-key`
+or `Authorization: Bearer`. Revoked keys keep that so: revoking the last key (a leaked
+one) must close the proxy, not open it to everyone; deleting every key opens it again.
+The set is reloaded when older than ACCOUNT_CACHE_SECONDS (like the account pool), so a
+new or revoked key takes effect within that time in every process.
 """
 
 import asyncio
@@ -41,6 +42,7 @@ class ClientKeyCache:
     def __init__(self) -> None:
         self._keys: dict[str, int] = {}
         self._policies: dict[int, KeyPolicy] = {}
+        self._required = False  # some key exists, live or revoked
         # Shared by concurrent requests. A failed reload keeps the last set: failing open
         # would let anyone in during an outage.
         self._reloader = Reloader(
@@ -57,7 +59,7 @@ class ClientKeyCache:
             # Never read (a worker started while the database is away): whether keys are
             # required is not known, and an empty set would let everyone in.
             return None
-        if not self._keys:
+        if not self._required:
             return OPEN
         grant = match(headers, self._keys)
         if grant is not None and grant.key_id in self._policies:
@@ -74,7 +76,7 @@ class ClientKeyCache:
 
     async def _do_reload(self) -> None:
         loop = asyncio.get_running_loop()
-        self._keys, self._policies = await loop.run_in_executor(_executor, _load)
+        self._keys, self._policies, self._required = await loop.run_in_executor(_executor, _load)
 
 
 def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | None:
@@ -100,7 +102,7 @@ def match(headers: list[tuple[bytes, bytes]], keys: dict[str, int]) -> Grant | N
     return None if key_id is None else Grant(key_id=key_id, strip=frozenset(strip))
 
 
-def _load() -> tuple[dict[str, int], dict[int, KeyPolicy]]:
+def _load() -> tuple[dict[str, int], dict[int, KeyPolicy], bool]:
     # This thread keeps its connection between loads; after a failure, lib.db_away says
     # whether it can serve the next one (closing a SQLite one each time leaked a file).
     try:
@@ -108,7 +110,8 @@ def _load() -> tuple[dict[str, int], dict[int, KeyPolicy]]:
         # fails on it and the old keys are used until the next).
         db_away.check_connection()
         keys = dict(ClientKey.objects.filter(revoked_at=None).values_list("secret_hash", "pk"))
-        return keys, (load_policies() if keys else {})
+        required = bool(keys) or ClientKey.objects.exists()
+        return keys, (load_policies() if keys else {}), required
     except Exception as error:
         db_away.after_failure(error)
         raise

@@ -83,6 +83,7 @@ def test_commands_print_the_secret_once_and_revoke(capsys: pytest.CaptureFixture
     key = capsys.readouterr().out.strip()
     assert key.startswith("cck_")
     call_command("revoke_client_key", "alice")
+    assert "No live client key is left: /v1/ now refuses every request" in capsys.readouterr().out
     call_command("revoke_api_token", "scraper")
     assert ClientKey.objects.get(name="alice").revoked_at is not None
     assert credentials.authenticate_token(secret) is None
@@ -120,6 +121,24 @@ async def test_cache_is_open_without_keys_and_closed_with_one() -> None:
     assert await cache.authorize([]) is None
     grant = await cache.authorize([(b"x-api-key", secret.encode())])
     assert grant is not None and grant.strip == frozenset({"x-api-key"})
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_revoking_the_last_key_closes_the_proxy_and_deleting_the_keys_opens_it() -> None:
+    # With no live key left the proxy was open again: revoking a leaked last key let it,
+    # and anyone else, back in.
+    from asgiref.sync import sync_to_async
+
+    cache = clientkeys.ClientKeyCache()
+    _, secret = await _create_key("bob")
+    await sync_to_async(credentials.revoke_client_key)(name="bob")
+    cache.invalidate()
+
+    assert await cache.authorize([(b"x-api-key", secret.encode())]) is None
+    assert await cache.authorize([]) is None
+    await ClientKey.objects.all().adelete()
+    cache.invalidate()
+    assert await cache.authorize([]) is clientkeys.OPEN
 
 
 @pytest.mark.django_db(transaction=True)

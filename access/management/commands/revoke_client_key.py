@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from access import credentials
+from access.models import ClientKey
 
 
 class Command(BaseCommand):
@@ -20,3 +21,8 @@ class Command(BaseCommand):
         except credentials.AccessError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Client key '{options['name']}' revoked")
+        if not ClientKey.objects.filter(revoked_at=None).exists():
+            self.stdout.write(
+                "No live client key is left: /v1/ now refuses every request until you create "
+                "one (delete the revoked keys in the admin to open it to anyone again)."
+            )
