@@ -265,8 +265,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
     # A server that cannot be reached fails a connection in seconds, not after the TCP
-    # timeout (minutes); a `connect_timeout` in DATABASE_URL's query string wins.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # timeout (minutes). A connection the network lost without a reset (a partition, a
+    # host gone) fails within a minute or so instead of about 15 (the kernel's retries),
+    # while the threads that keep one (recorder, account pool, client keys) waited on it:
+    # TCP keepalives while it waits for an answer, and a bound on data left unacknowledged.
+    # The same names in DATABASE_URL's query string win.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    for _name, _value in {
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 60_000,  # milliseconds
+    }.items():
+        _options.setdefault(_name, _value)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords in a

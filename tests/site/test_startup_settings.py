@@ -4,6 +4,7 @@ Run as a user runs them, in a process of their own: `python -m ccflare_site.serv
 `make run` starts) and `manage.py`.
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,23 @@ def test_credentials_another_key_encrypted_stop_the_server_with_one_line(tmp_pat
     assert done.returncode == 1
     assert done.stderr.startswith("ccflare: a stored credential cannot be decrypted: was")
     assert done.stderr.count("\n") == 1 and "listening" not in done.stdout
+
+
+def test_a_postgresql_connection_the_network_lost_is_given_up_within_a_minute(
+    tmp_path: Path,
+) -> None:
+    # Without keepalives and a bound on unacknowledged data, a connection lost without a
+    # reset held the recorder, the account pool and the client keys for about 15 minutes.
+    script = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    )
+    url = "postgres://u:p@127.0.0.1:5/x?keepalives_idle=7"
+    done = run(["-c", script], {"DATA_DIR": str(tmp_path), "DATABASE_URL": url,
+                                "DJANGO_SETTINGS_MODULE": "ccflare_site.settings"})  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    options = json.loads(done.stdout)
+    assert options["keepalives"] == 1 and options["keepalives_idle"] == 7  # the URL's wins
+    assert options["keepalives_interval"] * options["keepalives_count"] <= 30
+    assert options["tcp_user_timeout"] == 60_000 and options["connect_timeout"] == 5
