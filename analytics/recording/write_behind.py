@@ -35,7 +35,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from access import credentials as access_services
 from accounts.models import Account
@@ -477,9 +477,33 @@ def write_part(part: list[RequestRecord], prepared: "Prepared | None") -> Writte
         return part, write_batch(part, prepared), [], None
     except DATABASE_AWAY as away:
         return [], [], part, away
+    except IntegrityError:
+        if (found := _written_already(part)) is not None:
+            return found
+        logger.exception("recording.batch_refused count=%d", len(part))
+        return write_one_by_one(part)
     except Exception:
         logger.exception("recording.batch_refused count=%d", len(part))
         return write_one_by_one(part)
+
+
+def _written_already(part: list[RequestRecord]) -> Written | None:
+    """The part written, when some of its records were already: a commit whose answer the
+    connection lost (PostgreSQL cut at COMMIT) wrote them, and this retry met their ids.
+    None when none of them was (the refusal is about what a record holds)."""
+    ids = Request.objects.filter(pk__in=[record.id for record in part]).values_list("pk")
+    there = {str(pk) for (pk,) in ids}
+    if not there:
+        return None
+    logger.info("recording.written_already count=%d", len(there))
+    written = [record for record in part if record.id in there]
+    rest = [record for record in part if record.id not in there]
+    # Their rows as the write made them, for the metrics, log lines and live events.
+    rows = prepare(written, cost.current_table()).rows
+    if not rest:
+        return written, rows, [], None
+    more, more_rows, unwritten, error = write_part(rest, None)
+    return [*written, *more], [*rows, *more_rows], unwritten, error
 
 
 def write_one_by_one(
