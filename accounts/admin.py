@@ -5,7 +5,8 @@ write-only fields. Changes reach the proxy through its account snapshot, which
 re-reads the database every ACCOUNT_CACHE_SECONDS (at once in this process).
 """
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -320,25 +321,30 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.action(description="Refresh OAuth token now")
     def refresh_token_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        chosen = [account for account in queryset if account.can_refresh]
         for account in queryset:
             if not account.can_refresh:
                 self.message_user(
                     request, f"Account {account.name}: no refresh token to use", messages.WARNING
                 )
-                continue
-            try:
-                async_to_sync(tokens.refresh)(account, reason="admin", force=True)
-            except tokens.RefreshError as error:
-                self.message_user(request, f"Account {account.name}: {error}", messages.ERROR)
-                continue
-            self.message_user(
-                request,
-                f"Account {account.name}: token refreshed, expires {_when(account.expires_at)}",
-            )
+        outcomes = _each_at_once(
+            lambda account: tokens.refresh(account, reason="admin", force=True), chosen
+        )
+        for account, outcome in zip(chosen, outcomes, strict=True):
+            if isinstance(outcome, tokens.RefreshError):
+                self.message_user(request, f"Account {account.name}: {outcome}", messages.ERROR)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                self.message_user(
+                    request,
+                    f"Account {account.name}: token refreshed, expires {_when(account.expires_at)}",
+                )
         pool.invalidate()
 
     @admin.action(description="Check usage now")
     def check_usage_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        chosen = [account for account in queryset if usage_check.is_checkable(account)]
         for account in queryset:
             if not usage_check.is_checkable(account):
                 self.message_user(
@@ -346,15 +352,17 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
                     f"Account {account.name}: no usage endpoint (not a Claude Pro/Max login)",
                     messages.WARNING,
                 )
-                continue
-            try:
-                async_to_sync(usage_check.check)(account)
-            except usage_check.UsageCheckError as error:
-                self.message_user(request, f"Account {account.name}: {error}", messages.ERROR)
-                continue
-            self.message_user(
-                request, f"Account {account.name}: 5-hour window {self.five_hour_label(account)}"
-            )
+        outcomes = _each_at_once(usage_check.check, chosen)
+        for account, outcome in zip(chosen, outcomes, strict=True):
+            if isinstance(outcome, usage_check.UsageCheckError):
+                self.message_user(request, f"Account {account.name}: {outcome}", messages.ERROR)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                self.message_user(
+                    request,
+                    f"Account {account.name}: 5-hour window {self.five_hour_label(account)}",
+                )
 
     def _update(
         self, request: HttpRequest, queryset: QuerySet, verb: str, **fields: object
@@ -365,6 +373,21 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         # update() sends no post_save: say so for the live dashboard.
         signals.announce_written(changed)
         self.message_user(request, f"{count} account(s) {verb}.")
+
+
+def _each_at_once(
+    call: Callable[[Account], Awaitable[object]], accounts: list[Account]
+) -> list[object]:
+    """`call` for each account at the same time; each one's result or exception, in order.
+
+    One after another, a few slow answers (an endpoint's 15 s each) took the page past
+    its deadline (ANSWER_TIMEOUT_SECONDS): a 503 instead of the outcomes.
+    """
+
+    async def all_at_once() -> list[object]:
+        return await asyncio.gather(*map(call, accounts), return_exceptions=True)
+
+    return async_to_sync(all_at_once)() if accounts else []
 
 
 def _secret_rule(kind: str) -> Callable[[str], None]:

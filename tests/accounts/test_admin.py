@@ -355,6 +355,28 @@ def test_refresh_token_now_reports_a_rejection(
     assert Account.objects.get(name="max").reauth_reason
 
 
+def test_refresh_token_now_asks_for_every_account_at_once(
+    browser: Client, oauth_upstream: FakeUpstream
+) -> None:
+    # One after another, three slow token endpoints' answers (up to 15 s each) took the
+    # page past its 30 s deadline: a 503 blaming the database, the outcomes lost.
+    chosen = [make_oauth_account(name=f"max{n}") for n in range(3)]
+    oauth_upstream.add_rule(credential="*", path="/v1/oauth/token", delay_ms=1500, times=3)
+
+    response = run_action(browser, "refresh_token_now", *chosen)
+
+    asked = [e["time"] for e in oauth_upstream.log() if e["path"] == "/v1/oauth/token"]
+    assert len(asked) == 3
+    assert max(asked) - min(asked) < 1.5  # all asked before the first answer came
+    shown = [str(m) for m in response.wsgi_request._messages]
+    assert sorted(m.split(":")[0] for m in shown) == [
+        "Account max0",
+        "Account max1",
+        "Account max2",
+    ]
+    assert all("token refreshed" in m for m in shown)
+
+
 # Add Claude account: two steps
 
 
