@@ -94,9 +94,13 @@ def env_float(name: str, default: float, *, above: float | None = None) -> float
 # and prompts. A umask covers the files SQLite and the log rotation create
 # themselves, which no chmod of ours would reach in time.
 os.umask(0o077)
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# Empty means the default, as for every other setting: Path("") is the current folder,
+# which the lines below would have made owner-only and filled with the server's files.
+DATA_DIR = Path(env_str("DATA_DIR", "").strip() or BASE_DIR / "data").resolve()
+STATIC_ROOT = DATA_DIR / "staticfiles"
 try:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    STATIC_ROOT.mkdir(exist_ok=True)
 except OSError as error:  # a file of that name, a read-only or forbidden parent
     raise ImproperlyConfigured(
         f"DATA_DIR {DATA_DIR} cannot be used as a folder: {error.strerror}"
@@ -309,9 +313,7 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_URL = "static/"  # STATIC_ROOT is made with DATA_DIR, above
 STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 # Serve static files (dashboard, admin) straight from their source folders too, so a
 # bare `daphne ...` after `migrate` (README, Configuration) works without collectstatic.

@@ -125,3 +125,30 @@ def test_a_postgresql_connection_the_network_lost_is_given_up_within_a_minute(
     assert options["keepalives"] == 1 and options["keepalives_idle"] == 7  # the URL's wins
     assert options["keepalives_interval"] * options["keepalives_count"] <= 30
     assert options["tcp_user_timeout"] == 60_000 and options["connect_timeout"] == 5
+
+
+def test_an_empty_data_dir_is_the_default_not_the_current_folder(tmp_path: Path) -> None:
+    # Path("") is the current folder: it was made owner-only (0700) and filled with the
+    # server's secret key, logs and static files.
+    tmp_path.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, str(servers.PROJECT_ROOT / "manage.py"), "check"],
+        cwd=tmp_path,
+        env=servers.server_env({"DATA_DIR": "", "DATABASE_URL": f"sqlite:///{tmp_path}/db"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert tmp_path.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_data_dir_whose_static_folder_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "staticfiles").write_text("a file where the folder goes")
+    done = run(["manage.py", "check"], {"DATA_DIR": str(tmp_path)})
+
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"ccflare: DATA_DIR {tmp_path} cannot be used as a folder")
+    assert "Traceback" not in done.stderr
