@@ -11,8 +11,16 @@ def main() -> None:
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError
 
+    if sys.stdin is None:
+        # Started with stdin closed (`0<&-`): reading it is then an empty answer, which
+        # every prompt refuses in its own words, not an AttributeError.
+        sys.stdin = open(os.devnull)  # noqa: SIM115 (for the life of the process)
     try:
         execute_from_command_line(sys.argv)
+    except KeyboardInterrupt:
+        # Ctrl-C at a prompt is how a person cancels: no traceback.
+        sys.stderr.write("\nccflare: cancelled\n")
+        sys.exit(130)
     except ImproperlyConfigured as error:
         # A setting's own message (ccflare_site/settings.py) names it: no traceback.
         sys.exit(f"ccflare: {error}")

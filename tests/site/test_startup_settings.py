@@ -5,6 +5,8 @@ Run as a user runs them, in a process of their own: `python -m ccflare_site.serv
 """
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +154,45 @@ def test_a_data_dir_whose_static_folder_cannot_be_made_is_one_line(tmp_path: Pat
     assert done.returncode == 1
     assert done.stderr.startswith(f"ccflare: DATA_DIR {tmp_path} cannot be used as a folder")
     assert "Traceback" not in done.stderr
+
+
+def test_a_prompt_with_stdin_closed_is_refused_in_one_line(tmp_path: Path) -> None:
+    # `0<&-`: sys.stdin is None, and reading it was an AttributeError's traceback.
+    done = subprocess.run(
+        [sys.executable, "manage.py", "add_account", "work", "--api-key", "-"],
+        cwd=servers.PROJECT_ROOT,
+        env=servers.server_env({"DATA_DIR": str(tmp_path)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 (no threads in this child yet)
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_ctrl_c_at_a_prompt_cancels_without_a_traceback(tmp_path: Path) -> None:
+    env = servers.server_env({"DATA_DIR": str(tmp_path)})
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=servers.PROJECT_ROOT,
+                   env=env, check=True, timeout=120)  # fmt: skip
+    subprocess.run([sys.executable, "manage.py", "add_account", "work", "--api-key",
+                    "sk-ant-api03-ctrl-c-test-key-0001"], cwd=servers.PROJECT_ROOT,
+                   env=env, check=True, timeout=60, capture_output=True)  # fmt: skip
+    asking = subprocess.Popen(
+        [sys.executable, "manage.py", "remove_account", "work"],
+        cwd=servers.PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert asking.stdout is not None
+    asking.stdout.read(len("Type the account name"))  # at the prompt
+    asking.send_signal(signal.SIGINT)
+    _, stderr = asking.communicate(timeout=30)
+
+    assert asking.returncode == 130
+    assert stderr.strip() == "ccflare: cancelled"
