@@ -24,6 +24,15 @@ def main() -> None:
     except ImproperlyConfigured as error:
         # A setting's own message (ccflare_site/settings.py) names it: no traceback.
         sys.exit(f"ccflare: {error}")
+    except ValueError as error:
+        from accounts.crypto import Unreadable
+
+        if not isinstance(error, Unreadable):
+            raise
+        sys.exit(
+            f"ccflare: a stored {error} (`manage.py remove_account NAME --force` removes "
+            "an account whatever its credentials)"
+        )
     except DatabaseError as error:
         if str(error).startswith("no such table"):
             sys.exit("ccflare: the database is not set up yet: run `python manage.py migrate`")

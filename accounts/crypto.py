@@ -23,12 +23,16 @@ def encrypt(plain: str) -> str:
     return fernet().encrypt(plain.encode()).decode()
 
 
+class Unreadable(ValueError):
+    """A stored credential was encrypted with another key than this process's."""
+
+
 def decrypt(token: str) -> str:
-    """Raises ValueError when the value was encrypted with another key."""
+    """Raises Unreadable (a ValueError) when the value was encrypted with another key."""
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise ValueError(
+        raise Unreadable(
             "credential cannot be decrypted: was ENCRYPTION_KEY (or SECRET_KEY, without one) "
             "changed since it was saved?"
         ) from None

@@ -14,7 +14,7 @@ from typing import TypeVar
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 
-from accounts import health, validation
+from accounts import crypto, health, validation
 from accounts.models import TIERS, Account
 from accounts.pool import pool
 
@@ -35,6 +35,7 @@ def create_api_key_account(*, name: str, api_key: str, tier: int = 1, priority: 
     Raises AccountError for an invalid or taken name, an unknown tier or a
     value that cannot be an API key (accounts.validation).
     """
+    check_readable()
     account = Account(
         name=_clean(validation.clean_name, name),
         kind=Account.Kind.API_KEY,
@@ -44,6 +45,33 @@ def create_api_key_account(*, name: str, api_key: str, tier: int = 1, priority: 
     )
     _validate(account)
     return _insert(account)
+
+
+def unreadable_accounts() -> list[str]:
+    """The accounts whose stored credentials this process's key cannot decrypt (saved
+    with another ENCRYPTION_KEY, or SECRET_KEY without one), by name."""
+    unreadable = []
+    for pk, name in Account.objects.order_by("name").values_list("pk", "name"):
+        try:
+            list(Account.objects.filter(pk=pk).values_list(*ENCRYPTED_FIELDS))
+        except crypto.Unreadable:
+            unreadable.append(name)
+    return unreadable
+
+
+ENCRYPTED_FIELDS = ("api_key", "access_token", "refresh_token")
+
+
+def check_readable(*, besides: str | None = None) -> None:
+    """Refuses a new credential when the stored ones (of accounts other than `besides`)
+    were saved with another key: it would be saved with this process's, which the
+    server's cannot read (or the reverse), and the server refuses to start so."""
+    if unreadable := [name for name in unreadable_accounts() if name != besides]:
+        raise AccountError(
+            f"The credentials stored for {', '.join(unreadable)} cannot be decrypted with "
+            "this ENCRYPTION_KEY (or SECRET_KEY, without one): run this with the key the "
+            "server uses. Nothing changed."
+        )
 
 
 def get_account(*, name: str) -> Account:
@@ -89,9 +117,19 @@ def clear_rate_limit(*, name: str) -> Account:
     return account
 
 
+def check_exists(*, name: str) -> None:
+    """Raises AccountNotFound unless an account is called `name` (its credentials unread)."""
+    if not Account.objects.filter(name=name.strip()).exists():
+        raise AccountNotFound(f"Account '{name}' not found")
+
+
 def remove_account(*, name: str) -> None:
-    """Delete the account; raises AccountError when there is none."""
-    get_account(name=name).delete()
+    """Delete the account; raises AccountError when there is none. Its credentials are not
+    read: an account saved with another key can be removed too."""
+    # Deferred: the deletion's signals load the row, which would decrypt them.
+    deleted, _ = Account.objects.filter(name=name.strip()).defer(*ENCRYPTED_FIELDS).delete()
+    if not deleted:
+        raise AccountNotFound(f"Account '{name}' not found")
 
 
 def create_token_account(
@@ -108,6 +146,7 @@ def create_token_account(
     With no `expires_at` the access token counts as expired, so it is refreshed
     on first use. Raises AccountError as create_api_key_account does.
     """
+    check_readable()
     account = Account(
         name=_clean(validation.clean_name, name),
         kind=Account.Kind.OAUTH,

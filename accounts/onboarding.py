@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import health, oauth, validation
+from accounts import health, lifecycle, oauth, validation
 from accounts.models import TIERS, Account, OAuthSession
 from accounts.pool import pool
 
@@ -162,6 +162,10 @@ def save_credentials(
     (a console key replacing OAuth tokens leaves no tokens behind). Returns the
     account and whether it was created.
     """
+    try:
+        lifecycle.check_readable(besides=name)
+    except lifecycle.AccountError as error:
+        raise OnboardingError(str(error)) from None
     fields = {
         "kind": credentials.kind,
         "access_token": credentials.access_token,

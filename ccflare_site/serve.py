@@ -53,17 +53,21 @@ def credentials_unreadable() -> str | None:
     from django.db import DatabaseError, connections
 
     django.setup()
-    from accounts.models import Account
+    from accounts import lifecycle
 
     try:
-        list(Account.objects.all())  # each credential is decrypted as its row is read
+        unreadable = lifecycle.unreadable_accounts()
     except DatabaseError:
         return None
-    except ValueError as error:  # accounts.crypto.decrypt
-        return f"a stored {error}"
     finally:
         connections.close_all()  # the workers' parent keeps no connection of its own
-    return None
+    if not unreadable:
+        return None
+    return (
+        f"the stored credentials of {', '.join(unreadable)} cannot be decrypted: was "
+        "ENCRYPTION_KEY (or SECRET_KEY, without one) changed since they were saved? Start "
+        "with that key, or remove those accounts (manage.py remove_account NAME --force)"
+    )
 
 
 if __name__ == "__main__":

@@ -105,8 +105,34 @@ def test_credentials_another_key_encrypted_stop_the_server_with_one_line(tmp_pat
     )
 
     assert done.returncode == 1
-    assert done.stderr.startswith("ccflare: a stored credential cannot be decrypted: was")
+    assert done.stderr.startswith("ccflare: the stored credentials of work cannot be decrypted")
     assert done.stderr.count("\n") == 1 and "listening" not in done.stdout
+
+
+def test_an_account_added_with_another_key_is_refused_and_an_unreadable_one_removed(
+    tmp_path: Path,
+) -> None:
+    # One command run with another key stored a credential the server could not read:
+    # the server refused to start, and every repair command ended in a traceback.
+    server_key = {"DATA_DIR": str(tmp_path), "ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    other_key = {**server_key, "ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    assert run(["manage.py", "migrate", "-v0"], server_key).returncode == 0
+    add = ["manage.py", "add_account"]
+    added = run([*add, "work", "--api-key", "sk-ant-api03-startup-key-0001"], server_key)
+    assert added.returncode == 0
+
+    refused = run([*add, "stray", "--api-key", "sk-ant-api03-startup-key-0002"], other_key)
+    assert refused.returncode == 1
+    assert "credentials stored for work cannot be decrypted" in refused.stderr
+    # A command that reads the credential says so in one line.
+    paused = run(["manage.py", "pause_account", "work"], other_key)
+    assert paused.returncode == 1
+    assert paused.stderr.startswith("ccflare: a stored credential cannot be decrypted")
+    assert paused.stderr.count("\n") == 1
+    # And the account can be removed without reading it.
+    removed = run(["manage.py", "remove_account", "work", "--force"], other_key)
+    assert removed.returncode == 0, removed.stderr
+    assert "Traceback" not in refused.stderr + paused.stderr + removed.stderr
 
 
 def test_a_postgresql_connection_the_network_lost_is_given_up_within_a_minute(

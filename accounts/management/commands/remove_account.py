@@ -21,7 +21,7 @@ class Command(BaseCommand):
         name = options["name"]
         try:
             # Look the account up first so a typo fails before the prompt.
-            lifecycle.get_account(name=name)
+            lifecycle.check_exists(name=name)
             if not options["force"]:
                 _confirm(name)
             lifecycle.remove_account(name=name)
