@@ -96,7 +96,9 @@ def test_without_a_terminal_it_refuses_at_once(served: Served) -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["nonsense", "ftp://example.com", "http://"])
+@pytest.mark.parametrize(
+    "url", ["nonsense", "ftp://example.com", "http://", "http://[::1", "http://h:abc"]
+)
 def test_a_url_that_is_no_server_is_refused_at_once(served: Served, url: str) -> None:
     child = spawn(["--url", url, "--token", served.token], served.proxy.env)
 

@@ -32,9 +32,8 @@ class Command(BaseCommand):
             # Else it drew its screens into a pipe or a file until killed.
             raise CommandError("The TUI needs a terminal: run it in one, not through a pipe")
         url = options["url"] or local_url()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            # Else it said "reconnecting" for ever.
+        if not _is_server_url(url):
+            # Else it said "reconnecting" for ever, or ended in a traceback.
             raise CommandError(f"--url must be an http:// or https:// URL, got {url!r}")
         token = options["token"] or os.environ.get(TOKEN_VARIABLE, "").strip() or None
         if token is None and not options["url"]:
@@ -43,6 +42,15 @@ class Command(BaseCommand):
             except LocalTokenError as error:
                 raise CommandError(str(error)) from None
         CcflareApp(ApiClient(url, token)).run()
+
+
+def _is_server_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def local_url() -> str:
