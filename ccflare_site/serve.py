@@ -19,6 +19,10 @@ def main() -> None:
         sys.exit(f"ccflare: {error}")
     if (unreadable := credentials_unreadable()) is not None:
         sys.exit(f"ccflare: {unreadable}")
+    from ccflare_site.workers import claim_port
+
+    # Before the banner: a port in use said "listening" and then failed.
+    claim_port(settings.HOST, settings.PORT)
     address = f"http://{settings.HOST}:{settings.PORT}"
     workers = f" ({settings.WORKERS} workers)" if settings.WORKERS > 1 else ""
     print(f"ccflare listening on {address}{workers}", flush=True)

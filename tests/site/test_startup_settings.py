@@ -7,6 +7,7 @@ Run as a user runs them, in a process of their own: `python -m ccflare_site.serv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -222,3 +223,16 @@ def test_ctrl_c_at_a_prompt_cancels_without_a_traceback(tmp_path: Path) -> None:
 
     assert asking.returncode == 130
     assert stderr.strip() == "ccflare: cancelled"
+
+
+def test_a_port_in_use_is_one_line_before_any_banner(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = run(
+            ["-m", "ccflare_site.serve"],
+            {"DATA_DIR": str(tmp_path), "HOST": "127.0.0.1", "PORT": str(port)},
+        )
+
+    assert done.returncode == 1
+    assert done.stderr == f"ccflare: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert "listening" not in done.stdout
