@@ -2,6 +2,7 @@
 """Django's command-line utility for administrative tasks."""
 
 import os
+import signal
 import sys
 
 
@@ -18,7 +19,8 @@ def main() -> None:
     try:
         execute_from_command_line(sys.argv)
     except KeyboardInterrupt:
-        # Ctrl-C at a prompt is how a person cancels: no traceback.
+        # Ctrl-C at a prompt is how a person cancels: no traceback, nor from a second one.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stderr.write("\nccflare: cancelled\n")
         sys.exit(130)
     except ImproperlyConfigured as error:
