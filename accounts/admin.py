@@ -321,48 +321,58 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
 
     @admin.action(description="Refresh OAuth token now")
     def refresh_token_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        chosen = [account for account in queryset if account.can_refresh]
-        for account in queryset:
-            if not account.can_refresh:
-                self.message_user(
-                    request, f"Account {account.name}: no refresh token to use", messages.WARNING
-                )
-        outcomes = _each_at_once(
-            lambda account: tokens.refresh(account, reason="admin", force=True), chosen
+        self._each_at_once(
+            request,
+            queryset,
+            able=lambda account: account.can_refresh,
+            unable="no refresh token to use",
+            call=lambda account: tokens.refresh(account, reason="admin", force=True),
+            failure=tokens.RefreshError,
+            done=lambda account: f"token refreshed, expires {_when(account.expires_at)}",
         )
-        for account, outcome in zip(chosen, outcomes, strict=True):
-            if isinstance(outcome, tokens.RefreshError):
-                self.message_user(request, f"Account {account.name}: {outcome}", messages.ERROR)
-            elif isinstance(outcome, BaseException):
-                raise outcome
-            else:
-                self.message_user(
-                    request,
-                    f"Account {account.name}: token refreshed, expires {_when(account.expires_at)}",
-                )
         pool.invalidate()
 
     @admin.action(description="Check usage now")
     def check_usage_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        chosen = [account for account in queryset if usage_check.is_checkable(account)]
+        self._each_at_once(
+            request,
+            queryset,
+            able=usage_check.is_checkable,
+            unable="no usage endpoint (not a Claude Pro/Max login)",
+            call=usage_check.check,
+            failure=usage_check.UsageCheckError,
+            done=lambda account: f"5-hour window {self.five_hour_label(account)}",
+        )
+
+    def _each_at_once(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        able: Callable[[Account], bool],
+        unable: str,
+        call: Callable[[Account], Awaitable[object]],
+        failure: type[Exception],
+        done: Callable[[Account], str],
+    ) -> None:
+        """`call` for every chosen account that is `able`, all at once, and one message each.
+
+        One after another, a few slow answers (an endpoint's 15 s each) took the page past
+        its deadline (ANSWER_TIMEOUT_SECONDS): a 503 instead of the outcomes.
+        """
+        chosen = []
         for account in queryset:
-            if not usage_check.is_checkable(account):
-                self.message_user(
-                    request,
-                    f"Account {account.name}: no usage endpoint (not a Claude Pro/Max login)",
-                    messages.WARNING,
-                )
-        outcomes = _each_at_once(usage_check.check, chosen)
-        for account, outcome in zip(chosen, outcomes, strict=True):
-            if isinstance(outcome, usage_check.UsageCheckError):
+            if able(account):
+                chosen.append(account)
+            else:
+                self.message_user(request, f"Account {account.name}: {unable}", messages.WARNING)
+        for account, outcome in zip(chosen, _all_at_once(call, chosen), strict=True):
+            if isinstance(outcome, failure):
                 self.message_user(request, f"Account {account.name}: {outcome}", messages.ERROR)
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
-                self.message_user(
-                    request,
-                    f"Account {account.name}: 5-hour window {self.five_hour_label(account)}",
-                )
+                self.message_user(request, f"Account {account.name}: {done(account)}")
 
     def _update(
         self, request: HttpRequest, queryset: QuerySet, verb: str, **fields: object
@@ -375,19 +385,15 @@ class AccountAdmin(ClaudeLoginMixin, admin.ModelAdmin):
         self.message_user(request, f"{count} account(s) {verb}.")
 
 
-def _each_at_once(
+def _all_at_once(
     call: Callable[[Account], Awaitable[object]], accounts: list[Account]
 ) -> list[object]:
-    """`call` for each account at the same time; each one's result or exception, in order.
+    """`call` for each account at the same time; each one's result or exception, in order."""
 
-    One after another, a few slow answers (an endpoint's 15 s each) took the page past
-    its deadline (ANSWER_TIMEOUT_SECONDS): a 503 instead of the outcomes.
-    """
-
-    async def all_at_once() -> list[object]:
+    async def gathered() -> list[object]:
         return await asyncio.gather(*map(call, accounts), return_exceptions=True)
 
-    return async_to_sync(all_at_once)() if accounts else []
+    return async_to_sync(gathered)() if accounts else []
 
 
 def _secret_rule(kind: str) -> Callable[[str], None]:
