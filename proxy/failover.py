@@ -65,9 +65,7 @@ async def forward(
             turn.outcome, accounts, tried=bool(plan.candidates), family=family, since=now
         )
     account, response = served
-    # The holder now, not the plan's: a request served meanwhile may have started a session.
-    holder = selection.session_holder(pool.current(), now=datetime.now(UTC), duration=duration)
-    _served(turn, account, holder, duration=duration, status=response.status)
+    _served(turn, account, duration=duration, status=response.status)
     # outcome.account is the account that answered already (send_with_retries set it).
     turn.outcome.response = response
     return turn.outcome
@@ -135,9 +133,7 @@ def _family(call: Call, accounts: list[Account], now: datetime) -> str | None:
     return health.model_family(sniff.request_model(call.body))
 
 
-def _served(
-    turn: Turn, account: Account, holder: Account | None, *, duration: timedelta, status: int
-) -> None:
+def _served(turn: Turn, account: Account, *, duration: timedelta, status: int) -> None:
     """Trace who served; accounts whose own failures others did not share sit out now.
 
     A 5xx/529 answer shares them: the upstream is failing for the account that gave
@@ -148,6 +144,8 @@ def _served(
         if failed is not account:
             pool.update(failed, **health.own_failure(failed, reason, now=now))
             logger.warning("proxy.account_cooling_down account=%s reason=%s", failed.name, reason)
+    # The holder now, not the plan's: a request served meanwhile may have started a session.
+    holder = selection.session_holder(pool.current(), now=now, duration=duration)
     if selection.takes_session(account, holder, now=now):
         arrived = datetime.fromtimestamp(turn.call.started_at, UTC)
         _take_session(account, now=now, arrived=arrived, duration=duration)
