@@ -67,6 +67,7 @@ class Health:
 
 class HealthFields(Protocol):
     failure_streak: int
+    cooldown_until: datetime | None
     model_limits: dict[str, Any]
 
 
@@ -87,14 +88,33 @@ def cooldown_delay(failures: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
 
 
-def own_failure(account: HealthFields, reason: str, *, now: datetime) -> Fields:
-    """A failure that is the account's own: sit out, longer each time in a row."""
+def own_failure(
+    account: HealthFields, reason: str, *, now: datetime, began: datetime | None = None
+) -> Fields:
+    """A failure that is the account's own: sit out, longer each time in a row.
+
+    `began`: when the failed request began. One that began before the account's running
+    cooldown did is part of the incident that set it (requests in flight together that
+    all fail): nothing changes, or one burst of N failures sat the account out 2**(N-1)
+    times as long. A cooling account is sent nothing new, so its next failure comes after
+    the cooldown, and that one counts in the streak.
+    """
+    if began is not None and began < _cooling_since(account, now):
+        return {}
     streak = account.failure_streak + 1
     return {
         "failure_streak": streak,
         "cooldown_until": now + cooldown_delay(streak),
         "cooldown_reason": reason[:200],
     }
+
+
+def _cooling_since(account: HealthFields, now: datetime) -> datetime:
+    """When the account's running cooldown began (the distant past when it is not cooling)."""
+    until = account.cooldown_until
+    if until is None or until <= now or not account.failure_streak:
+        return datetime.min.replace(tzinfo=UTC)
+    return until - cooldown_delay(account.failure_streak)
 
 
 def succeeded(account: HealthFields) -> Fields:

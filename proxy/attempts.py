@@ -288,11 +288,20 @@ async def _after_401(
     if retry is not None and retry.status == 401:
         # A token fresh from the endpoint still refused: not the token's age, and
         # not the upstream's: sit out and try again later.
-        reason = "HTTP 401 with a freshly refreshed token"
-        pool.update(account, **health.own_failure(account, reason, now=datetime.now(UTC)))
+        cool_down(turn, account, "HTTP 401 with a freshly refreshed token", now=datetime.now(UTC))
         turn.outcome.trace.append(trace(account, "401 again after the refresh: cooling down"))
         return _relay_if_last(retry, is_last=is_last)
     return retry
+
+
+def cool_down(turn: Turn, account: Account, reason: str, *, now: datetime) -> bool:
+    """Sit the account out for a failure of its own, once per incident: requests in flight
+    together that all fail count once (health.own_failure). Whether anything changed."""
+    began = datetime.fromtimestamp(turn.call.started_at, UTC)
+    fields = health.own_failure(account, reason, now=now, began=began)
+    if fields:
+        pool.update(account, **fields)
+    return bool(fields)
 
 
 def is_api_answer(response: Response) -> bool:

@@ -16,7 +16,7 @@ from accounts.models import Account, HealthState
 from accounts.pool import pool
 from lib.h1 import Response
 from proxy import sniff, upstream
-from proxy.attempts import Call, Outcome, Turn, attempt, send_with_retries, trace
+from proxy.attempts import Call, Outcome, Turn, attempt, cool_down, send_with_retries, trace
 
 __all__ = ["Call", "Outcome", "forward"]
 
@@ -114,7 +114,7 @@ def _after_probe(turn: Turn, held: Served, account: Account, response: Response 
     if response is not None and response.status < 500:
         error.release()
         reason = f"HTTP {error.status} after retries while {account.name} answered"
-        pool.update(first, **health.own_failure(first, reason, now=datetime.now(UTC)))
+        cool_down(turn, first, reason, now=datetime.now(UTC))
         turn.outcome.trace.append(trace(first, f"cooling down: {reason}"))
         return account, response
     if response is not None:
@@ -141,8 +141,7 @@ def _served(turn: Turn, account: Account, *, duration: timedelta, status: int) -
     """
     now = datetime.now(UTC)
     for failed, reason in turn.own_failures if status < 500 else ():
-        if failed is not account:
-            pool.update(failed, **health.own_failure(failed, reason, now=now))
+        if failed is not account and cool_down(turn, failed, reason, now=now):
             logger.warning("proxy.account_cooling_down account=%s reason=%s", failed.name, reason)
     # The holder now, not the plan's: a request served meanwhile may have started a session.
     holder = selection.session_holder(pool.current(), now=now, duration=duration)

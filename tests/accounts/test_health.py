@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from time_machine import TimeMachineFixture
 
-from accounts import lifecycle, onboarding
+from accounts import health, lifecycle, onboarding
 from accounts.models import Account, Health, HealthState, cooldown_delay
 from tests.factories import make_account
 
@@ -79,6 +79,30 @@ def test_cooldown_doubles_up_to_the_cap(settings: Any) -> None:
     delays = [cooldown_delay(n).total_seconds() for n in range(1, 9)]
 
     assert delays == [10, 20, 40, 80, 160, 320, 600, 600]
+
+
+def test_failures_of_requests_in_flight_together_count_once(settings: Any) -> None:
+    settings.COOLDOWN_BASE_SECONDS, settings.COOLDOWN_MAX_SECONDS = 10, 600
+    account = Account(name="a")
+    sent = NOW - timedelta(seconds=1)  # all sent before the first of them failed
+
+    first = health.own_failure(account, "HTTP 500", now=NOW, began=sent)
+    for name, value in first.items():
+        setattr(account, name, value)
+    later = health.own_failure(account, "HTTP 500", now=NOW + timedelta(seconds=2), began=sent)
+
+    assert (first["failure_streak"], first["cooldown_until"]) == (1, NOW + timedelta(seconds=10))
+    assert later == {}  # was a streak of 2 and twice the cooldown, per request of the burst
+
+
+def test_a_failure_begun_after_the_cooldown_began_counts_in_the_streak(settings: Any) -> None:
+    settings.COOLDOWN_BASE_SECONDS, settings.COOLDOWN_MAX_SECONDS = 10, 600
+    account = Account(name="a", failure_streak=1, cooldown_until=NOW + timedelta(seconds=10))
+
+    during = health.own_failure(account, "HTTP 500", now=NOW + timedelta(seconds=3), began=NOW)
+    unknown = health.own_failure(account, "refresh failed", now=NOW + timedelta(seconds=3))
+
+    assert during["failure_streak"] == unknown["failure_streak"] == 2
 
 
 @pytest.mark.django_db

@@ -288,6 +288,28 @@ async def test_a_5xx_moves_on_after_its_retries_and_a_later_success_clears_the_s
     assert (await stored(b)).failure_streak == 0
 
 
+async def test_requests_failing_together_on_one_account_sit_it_out_once(
+    fake: FakeUpstream, settings: Any
+) -> None:
+    # Was: each of the burst's 5xx raised the streak, and the cooldown doubled per request.
+    settings.COOLDOWN_BASE_SECONDS, settings.COOLDOWN_MAX_SECONDS = 30, 3600
+    a = await make(make_account, name="a", api_key=KEY_A, priority=0)
+    await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential=KEY_A, status=503, delay_ms=150)  # all four in flight at once
+    began = timezone.now()
+
+    served = await asyncio.gather(*(forward(fake) for _ in range(4)))
+
+    assert [(o.response.status, o.account.name) for o in served] == [(200, "b")] * 4
+    saved = await stored(a)
+    assert saved.failure_streak == 1
+    assert (
+        began + timedelta(seconds=29)
+        < saved.cooldown_until
+        < timezone.now() + timedelta(seconds=31)
+    )
+
+
 async def test_a_5xx_probe_that_finds_its_account_limited_asks_the_next_one(
     fake: FakeUpstream,
 ) -> None:
