@@ -50,7 +50,7 @@ class CredentialAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     fields = ("name", "display", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("display", "created_at", "last_used_at", "revoked_at")
-    actions = ("revoke",)
+    actions: tuple[str, ...] = ("revoke",)
     form = CredentialForm
     prefix = ""
 
@@ -148,5 +148,20 @@ class ClientKeyAdmin(CredentialAdmin):
     form = ClientKeyForm
     inlines = (KeyBudgetInline,)
 
+    actions = ("revoke", "rotate")
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return (*CredentialAdmin.fields, "allowed_models", "denied_models")
+
+    @admin.action(description="Give the selected keys new secrets (budgets and rules kept)")
+    def rotate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for key in queryset.filter(revoked_at=None):
+            try:
+                _, secret = credentials.rotate_client_key(name=key.name)
+            except AccessError as error:  # revoked meanwhile
+                messages.error(request, str(error))
+                continue
+            messages.warning(
+                request,
+                f"New secret for '{key.name}': copy it now, it is not shown again: {secret}",
+            )

@@ -58,6 +58,25 @@ def revoke_client_key(*, name: str) -> ClientKey:
     return _revoke(ClientKey, name=name)
 
 
+def rotate_client_key(*, name: str) -> tuple[ClientKey, str]:
+    """A new secret for the live client key `name`; the old one stops working.
+
+    The key stays the same row, so its budgets, model rules and recorded usage stay with
+    it: revoking and creating the name again starts a new key without them.
+    """
+    key = ClientKey.objects.filter(name=name, revoked_at=None).first()
+    if key is None:
+        raise AccessError(f"No active client key named '{name}'")
+    secret = new_secret(CLIENT_KEY_PREFIX)
+    key.set_secret(secret)
+    if not ClientKey.objects.filter(pk=key.pk, revoked_at=None).update(
+        secret_hash=key.secret_hash, display=key.display
+    ):
+        # Revoked (or deleted) meanwhile: a secret printed for it would never work.
+        raise AccessError(f"No active client key named '{name}'")
+    return key, secret
+
+
 def live_api_tokens() -> QuerySet[ApiToken]:
     """The API tokens that still let a client in: those not revoked."""
     return ApiToken.objects.filter(revoked_at=None)

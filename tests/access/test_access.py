@@ -13,7 +13,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
-from access import clientkeys, credentials
+from access import clientkeys, credentials, keyrules
 from access.models import ApiToken, ClientKey
 
 pytestmark = pytest.mark.django_db
@@ -194,6 +194,46 @@ def test_admin_add_shows_the_secret_once_and_revokes(client: Client) -> None:
         {"action": "revoke", "_selected_action": [key.pk]},
     )
     assert ClientKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+def test_admin_rotates_a_keys_secret_and_keeps_its_budgets(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    key, old_secret = credentials.create_client_key(name="ci")
+    keyrules.set_budget(key=key, metric="requests", window="1h", limit=5)
+
+    response = client.post(
+        "/admin/access/clientkey/",
+        {"action": "rotate", "_selected_action": [key.pk]},
+        follow=True,
+    )
+
+    secret = response.content.decode().split("it is not shown again: ")[1].split("<")[0].strip()
+    key.refresh_from_db()
+    assert key.secret_hash == hashlib.sha256(secret.encode()).hexdigest() != _hash(old_secret)
+    assert (key.revoked_at, [str(b) for b in key.budgets.all()]) == (
+        None,
+        ["ci: 5 requests per hour"],
+    )
+
+
+def test_rotate_and_revoke_commands_say_what_becomes_of_budgets(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    key, _ = credentials.create_client_key(name="ci")
+    keyrules.set_model_rules(key=key, allowed=["haiku"], denied=[])
+    with pytest.raises(CommandError, match="No active client key named 'nobody'"):
+        call_command("rotate_client_key", "nobody")
+
+    call_command("revoke_client_key", "ci")
+
+    said = capsys.readouterr().out
+    assert "a new key of this name starts without them (rotate_client_key" in said
+    with pytest.raises(CommandError, match="No active client key named 'ci'"):
+        call_command("rotate_client_key", "ci")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def test_admin_sets_budgets_and_model_rules_with_the_apis_checks(client: Client) -> None:

@@ -5,6 +5,7 @@ import time
 
 import httpx
 import pytest
+from django.core.management import call_command
 
 from access import credentials, keyrules
 from access.models import ClientKey
@@ -164,6 +165,27 @@ def test_model_rules_refuse_a_family_with_a_403_and_let_the_rest_through(
         (403, "claude-opus-4-1"),  # the model asked for, though no answer named it
         (403, "claude-sonnet-4-6"),
     ]
+
+
+def test_a_rotated_key_keeps_its_budget_rules_and_usage_and_the_old_secret_stops(
+    proxy: ProxyServer, capsys: pytest.CaptureFixture
+) -> None:
+    # Was: replacing a leaked key meant revoke and create, and the new key had no budgets.
+    make_account(name="pool", api_key=KEY)
+    ci, old_secret = key("ci")
+    keyrules.set_budget(key=ci, metric="requests", window="1h", limit=3)
+    keyrules.set_model_rules(key=ci, allowed=[], denied=["opus"])
+    assert [post(proxy, old_secret).status_code for _ in range(2)] == [200, 200]
+
+    call_command("rotate_client_key", "ci")
+    new_secret = capsys.readouterr().out.strip()
+
+    assert post(proxy, old_secret).status_code == 401  # the server re-reads keys at once here
+    assert post(proxy, new_secret, model="claude-opus-4-1").status_code == 403
+    assert post(proxy, new_secret).status_code == 200  # the budget's third request
+    assert post(proxy, new_secret).status_code == 429
+    rows = recorded(6)  # the refused old secret's requests name no key
+    assert {r.client_key_id for r in rows if r.status_code != 401} == {ci.pk}
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            credentials.revoke_client_key(name=options["name"])
+            key = credentials.revoke_client_key(name=options["name"])
         except credentials.AccessError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Client key '{options['name']}' revoked")
+        if key.budgets.exists() or key.allowed_models or key.denied_models:
+            self.stdout.write(
+                "Its budgets and model rules stay with the revoked key: a new key of this name "
+                "starts without them (rotate_client_key replaces a secret and keeps them)."
+            )
         if not ClientKey.objects.filter(revoked_at=None).exists():
             self.stdout.write(
                 "No live client key is left: /v1/ now refuses every request until you create "
