@@ -7,22 +7,30 @@ interrupt a thread. The 503 is sent from here instead, saying why; Django's own 
 if it comes later, is dropped. An answer already started (a stream) has no deadline.
 
 The threads of requests answered so go on waiting for the database; while LATE_MOST
-of them still do, further requests get the 503 at once rather than add threads. The
-maintenance calls that work through the whole history (UNBOUNDED) have no deadline: on
-a long history they rightly take minutes, and a 503 said the database was away.
+of them still do, further requests get the 503 at once rather than add threads. On
+PostgreSQL their queries end QUERY_GRACE_SECONDS after the deadline: a query waiting on a
+lock kept its thread and its connection for as long as the lock was held, and a long
+lock used up PostgreSQL's max_connections. The maintenance calls that work through the
+whole history (UNBOUNDED) have no deadline: on a long history they rightly take minutes,
+and a 503 said the database was away.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from django.template import loader
 
 from ccflare_site.errors import RETRY_AFTER_SECONDS
 from ccflare_site.middleware import is_api_path
+from lib import db_away
 from proxy import replies
 
 logger = logging.getLogger(__name__)
@@ -34,6 +42,10 @@ App = Callable[[dict, Callable[[], Awaitable[Message]], Send], Awaitable[None]]
 LATE_MOST = 20
 UNBOUNDED = frozenset({"/api/stats/reset", "/api/maintenance/cleanup", "/api/maintenance/compact"})
 _late: set[asyncio.Task] = set()  # requests answered from here, their app still at work
+# After the deadline's 503 has gone, so that the client reads why (not the query's cancel).
+QUERY_GRACE_SECONDS = 1.0
+# The deadline of the request being served, seen by the threads that query for it.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
 
 async def serve(
@@ -46,7 +58,9 @@ async def serve(
     if len(_late) >= LATE_MOST:
         return await _unavailable(scope, send, f"{len(_late)} earlier requests still wait")
     answer = _Answer(send)
-    task = asyncio.ensure_future(app(scope, receive, answer.send))
+    bounded = _deadline.set(timeout)
+    task = asyncio.ensure_future(app(scope, receive, answer.send))  # in a copy of the context
+    _deadline.reset(bounded)
     try:
         # Not wait_for: on Python 3.11 it can swallow a cancellation (the SSE stream's case).
         await asyncio.wait({task}, timeout=timeout)
@@ -60,6 +74,18 @@ async def serve(
     task.add_done_callback(_finished_late)
     logger.warning("server.answer_late path=%s after=%.1fs", scope.get("path"), timeout)
     await _unavailable(scope, send, f"no answer within {timeout:g} s")
+
+
+@receiver(connection_created)
+def _bound_queries(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """A connection made for a request with a deadline has its queries end soon after it.
+
+    Only those: the recorder's, the account pool's and the maintenance commands' run
+    in no request, and the UNBOUNDED calls have no deadline.
+    """
+    timeout = _deadline.get()
+    if timeout is not None:
+        db_away.end_statements_after(connection, timeout + QUERY_GRACE_SECONDS)
 
 
 class _Answer:

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 
 from django.db import InterfaceError, InternalError, OperationalError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 # The database cannot take a query now, whatever the query: down, restarting, locked,
 # out of space, a read-only file; InternalError is PostgreSQL's read-only transaction (a
@@ -69,3 +70,19 @@ def lock_wait_at_most(seconds: float) -> Iterator[None]:
         # A read-only connection is dropped after a failure (after_failure): nothing to restore.
         if connection.connection is raw:
             raw.execute(f"PRAGMA busy_timeout = {configured}")
+
+
+def end_statements_after(wrapper: BaseDatabaseWrapper, seconds: float) -> None:
+    """PostgreSQL cancels each later statement on `wrapper`'s connection that runs past
+    `seconds`, a wait on a lock included (the statement fails with OperationalError).
+
+    For a connection just made (connection_created), before any transaction: a SET
+    made inside one would be undone with it. SQLite's waits are bounded by its busy
+    timeout already; it is left as it is.
+    """
+    if wrapper.vendor != "postgresql":
+        return
+    with wrapper.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, false)", [f"{round(seconds * 1000)}ms"]
+        )

@@ -4,6 +4,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
@@ -20,6 +21,9 @@ from tests.factories import make_account
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEADLINE_SECONDS = 1
+# The application name the impatient server gives its PostgreSQL connections (libpq
+# reads PGAPPNAME), so that a test can find its backends among the others.
+IMPATIENT_APP = "ccflare-impatient"
 
 
 @contextmanager
@@ -49,7 +53,11 @@ def locked(*tables: str) -> Iterator[None]:
 @pytest.fixture
 def impatient(proxy: ProxyServer) -> Iterator[str]:
     """A second server on the same database whose pages and API answer within 1 s."""
-    env = {**proxy.env, "ANSWER_TIMEOUT_SECONDS": str(DEADLINE_SECONDS)}
+    env = {
+        **proxy.env,
+        "ANSWER_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
+        "PGAPPNAME": IMPATIENT_APP,
+    }
     process, port = servers.start_proxy_server(env=env)
     yield f"http://127.0.0.1:{port}"
     servers.stop(process)
@@ -73,6 +81,41 @@ def test_an_api_call_the_database_holds_up_gets_a_503_in_time(
     wait_for(lambda: Account.objects.get(pk=account.pk).paused)
     after = httpx.get(f"{impatient}/api/accounts", headers=headers, timeout=10)
     assert after.status_code == 200
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock waits")
+def test_api_calls_a_lock_holds_up_do_not_keep_waiting_after_their_503(
+    impatient: str, api_token: str
+) -> None:
+    # Their queries went on waiting for as long as the lock was held, each keeping a
+    # connection: a lock held for long enough used up PostgreSQL's max_connections.
+    make_account(name="held-up")
+    headers = {"Authorization": f"Bearer {api_token}"}
+    with locked(Account._meta.db_table), httpx.Client(timeout=30) as client:
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            calls = pool.map(
+                lambda _: client.get(f"{impatient}/api/accounts", headers=headers), range(5)
+            )
+            statuses = [call.status_code for call in calls]
+
+        # Their queries end soon after the 503s, while the lock is still held.
+        freed = wait_for(lambda: waiting_on_locks(IMPATIENT_APP) == 0, timeout=10)
+        left = waiting_on_locks(IMPATIENT_APP)
+
+    assert statuses == [503] * 5
+    assert freed, f"{left} queries still wait on the lock"
+
+
+def waiting_on_locks(application_name: str) -> int:
+    """How many backends of `application_name` wait on a lock now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND wait_event_type = 'Lock'",
+            [application_name],
+        )
+        (count,) = cursor.fetchone()
+    return count
 
 
 def test_a_page_the_database_holds_up_gets_the_database_page(impatient: str) -> None:
