@@ -28,7 +28,7 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.template import loader
 
-from ccflare_site.errors import RETRY_AFTER_SECONDS
+from ccflare_site import errors
 from ccflare_site.middleware import is_api_path
 from lib import db_away
 from proxy import replies
@@ -72,8 +72,9 @@ async def serve(
     answer.dropped = True
     _late.add(task)
     task.add_done_callback(_finished_late)
-    logger.warning("server.answer_late path=%s after=%.1fs", scope.get("path"), timeout)
-    await _unavailable(scope, send, f"no answer within {timeout:g} s")
+    why = f"no answer within {timeout:g} s"
+    errors.log_database_away(scope.get("path", ""), why)
+    await _unavailable(scope, send, why)
 
 
 @receiver(connection_created)
@@ -120,5 +121,8 @@ async def _unavailable(scope: dict, send: Send, why: str) -> None:
     else:
         page = loader.render_to_string("503_database.html", {"reason": reason})
         body, content_type = page.encode(), b"text/html; charset=utf-8"
-    headers = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"cache-control", b"no-store")]
+    headers = [
+        (b"retry-after", str(errors.RETRY_AFTER_SECONDS).encode()),
+        (b"cache-control", b"no-store"),
+    ]
     await replies.send_json(send, status=503, body=body, headers=headers, content_type=content_type)

@@ -8,20 +8,41 @@ keeps serving meanwhile (its recorder waits for the database), so the page says 
 Under /api/ the answer becomes `{"error": ...}` in `ccflare_site.middleware`.
 """
 
+import logging
 import sys
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template import loader
 from django.views import defaults
 
 from ccflare_site.middleware import is_api_path
 from lib import db_away
 from lib.api_errors import error_response
+from lib.outage_log import OutageLog
 
 DATABASE_AWAY = db_away.AWAY
 RETRY_AFTER_SECONDS = 5
+
+# One per process: the pages', the API's and the answer deadline's 503s of one outage.
+_outage = OutageLog(logging.getLogger(__name__), "web.database_away")
+
+
+def log_database_away(path: str, error: object) -> None:
+    """Log a request the database failed as lib.outage_log does: a line, then one a minute."""
+    _outage.failed(path=path, error=error)
+
+
+def logged_as_database_away(
+    request: HttpRequest, response: HttpResponseBase, error: object
+) -> HttpResponseBase:
+    """`response`, logged by log_database_away; Django's own line and traceback for it
+    (django.request, one per request) is skipped."""
+    log_database_away(request.path, error)
+    # Django's own mark of a response it has logged (django.utils.log.log_response).
+    setattr(response, "_has_been_logged", True)  # noqa: B010
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -33,6 +54,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     body = loader.render_to_string("503_database.html", {"reason": str(error).strip()})
     response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    logged_as_database_away(request, response, error)
     return response
 
 
