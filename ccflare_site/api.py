@@ -163,7 +163,7 @@ def on_database_away(request: HttpRequest, exc: Exception | type[Exception]) -> 
     # trouble, not the request's, and a reason the user can act on instead of a bare 500.
     response = error_response(503, f"The database cannot take this request now: {exc}")
     response["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
-    errors.logged_as_database_away(request, response, exc)
+    errors.log_database_away_answer(request, response, exc)
     return response
 
 

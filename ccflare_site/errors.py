@@ -5,7 +5,8 @@ A full disk, a read-only or locked SQLite file, a PostgreSQL that is down or res
 every page (the admin's login too, whose session write fails) was Django's bare
 "Server Error (500)", which tells the user nothing they can act on. The proxy itself
 keeps serving meanwhile (its recorder waits for the database), so the page says that too.
-Under /api/ the answer becomes `{"error": ...}` in `ccflare_site.middleware`.
+Under /api/ the answer becomes `{"error": ...}` in `ccflare_site.middleware`. An outage's
+503s are logged as one (lib.outage_log), not each with Django's line and traceback.
 """
 
 import logging
@@ -34,15 +35,14 @@ def log_database_away(path: str, error: object) -> None:
     _outage.failed(path=path, error=error)
 
 
-def logged_as_database_away(
+def log_database_away_answer(
     request: HttpRequest, response: HttpResponseBase, error: object
-) -> HttpResponseBase:
-    """`response`, logged by log_database_away; Django's own line and traceback for it
-    (django.request, one per request) is skipped."""
+) -> None:
+    """Log `response` by log_database_away, and skip Django's own log of it (a line per
+    request in django.request, and the traceback for a page)."""
     log_database_away(request.path, error)
     # Django's own mark of a response it has logged (django.utils.log.log_response).
     setattr(response, "_has_been_logged", True)  # noqa: B010
-    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -54,7 +54,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     body = loader.render_to_string("503_database.html", {"reason": str(error).strip()})
     response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    logged_as_database_away(request, response, error)
+    log_database_away_answer(request, response, error)
     return response
 
 
