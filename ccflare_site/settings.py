@@ -211,7 +211,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "ccflare_site.admin_selection.AdminSelectionCheck",
-    "ccflare_site.admin_filters.AdminRegexCheck",
+    "ccflare_site.admin_filters.AdminFilterCheck",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ccflare_site.csp.content_security_policy",
     # Last, as django-axes requires: it turns a lockout into its answer.
