@@ -1,4 +1,4 @@
-"""A changelist filter the database refuses (a malformed regex, a NUL) is the admin's ?e=1, not a 503."""
+"""An admin filter the database refuses (a bad regex, a NUL) is the admin's ?e=1, not a 503."""
 
 import pytest
 from django.contrib.auth import get_user_model
