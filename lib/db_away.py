@@ -55,7 +55,9 @@ def lock_wait_at_most(seconds: float) -> Iterator[None]:
     """Within the block, this thread's SQLite connection waits at most `seconds` for
     another connection's lock (never longer than its configured busy timeout).
 
-    Other databases are left as they are: their waits are bounded by connect_timeout.
+    PostgreSQL is left as it is: a lock wait there lasts as long as the lock, except in a
+    page's or API call's statements, which end after its answer deadline
+    (ccflare_site.answer_deadline, end_statements_after below).
     """
     if connection.vendor != "sqlite":
         yield
