@@ -25,7 +25,10 @@ what the answer says about the account.
 
 import asyncio
 import logging
+import random
 import time
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,9 +42,14 @@ from proxy import ratelimit, sniff, upstream
 
 logger = logging.getLogger(__name__)
 
-# A `retry-after` longer than this on a 529/5xx is not waited out here: the client
-# gets the answer at once and can wait itself (SDKs and Claude Code do).
+# A request's retries of a 529/5xx wait this long at most in all: a `retry-after` that
+# would take it past is not waited out here, and the client gets the answer at once and
+# can wait itself (SDKs and Claude Code do). Three retries of `retry-after: 10` kept a
+# client 30 s before its 529.
 MAX_RETRY_WAIT_SECONDS = 10.0
+# A backoff is cut by up to this share at random, as the SDKs do: requests that failed
+# together must not come back together, in waves.
+BACKOFF_JITTER = 0.25
 # The `retry-after` of the 503 when the proxy is out of descriptors: they come back as
 # other requests end, so a short wait is enough, and SDKs and Claude Code honour it.
 OUT_OF_RESOURCES_RETRY_SECONDS = 2
@@ -333,6 +341,7 @@ async def send_with_retries(
     # The record names it whatever comes back, even nothing (a cancel, a network error).
     turn.outcome.account, turn.outcome.attempted = account, True
     retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
+    waited = 0.0
     for retry in range(retries + 1):
         try:
             response = await session.request(call.method, call.url, headers, call.body)
@@ -346,14 +355,37 @@ async def send_with_retries(
             turn.outcome.trace.append(trace(account, _RESENT))
         if response.status < 500:
             return response
-        wait = _retry_wait(response, retry)
+        note_upstream_error(account)
+        wait = _retry_wait(response, retry, waited=waited)
         if retry == retries or wait is None:
             turn.outcome.trace.append(trace(account, _relayed_words(response.status, retry)))
             return response
         turn.outcome.trace.append(trace(account, f"status {response.status}, retried"))
         response.release()
         await asyncio.sleep(wait)
+        waited += wait
     return None
+
+
+# When each account last answered a 5xx or 529 (wall clock), in this process.
+_upstream_errors: dict[uuid.UUID, float] = {}
+# An error another account gave within this long says the upstream itself is failing.
+UPSTREAM_INCIDENT_SECONDS = 60.0
+
+
+def note_upstream_error(account: Account | None) -> None:
+    if account is not None:
+        _upstream_errors[account.pk] = time.time()
+
+
+def failing_elsewhere(account: Account, accounts: Iterable[Account]) -> bool:
+    """Whether another of `accounts` answered a 5xx or 529 lately: an upstream incident, in
+    which one account's error proves nothing against it, even if another answers now (the
+    incident may just have ended)."""
+    since = time.time() - UPSTREAM_INCIDENT_SECONDS
+    return any(
+        other.pk != account.pk and _upstream_errors.get(other.pk, 0.0) > since for other in accounts
+    )
 
 
 _RESENT = "its pooled connection closed as the request went out: sent again on a fresh one"
@@ -421,16 +453,31 @@ class _LogThrottle:
 _out_of_resources_log = _LogThrottle(OUT_OF_RESOURCES_LOG_SECONDS)
 
 
-def _retry_wait(response: Response, retry: int) -> float | None:
-    """Seconds to wait before the next try, or None when the upstream asks for longer."""
-    asked = ratelimit.read(response.raw_headers, now=time.time()).retry_after
-    if asked is not None and asked > MAX_RETRY_WAIT_SECONDS:
+def _retry_wait(response: Response, retry: int, *, waited: float) -> float | None:
+    """Seconds to wait before the next try; None when the upstream says not to retry
+    (`x-should-retry: false`, as the SDKs read it) or when the wait would take the
+    request's retries past MAX_RETRY_WAIT_SECONDS."""
+    if _says_no_retry(response):
         return None
-    return max(backoff_seconds(retry), asked or 0.0)
+    asked = ratelimit.read(response.raw_headers, now=time.time()).retry_after
+    wait = max(backoff_seconds(retry, jitter=random.random()), asked or 0.0)
+    if waited + wait > MAX_RETRY_WAIT_SECONDS:
+        return None
+    return wait
 
 
-def backoff_seconds(retry: int) -> float:
-    return settings.RETRY_DELAY_MS * (settings.RETRY_BACKOFF**retry) / 1000
+def _says_no_retry(response: Response) -> bool:
+    return any(
+        name == b"x-should-retry" and value.strip().lower() == b"false"
+        for name, value in response.raw_headers
+    )
+
+
+def backoff_seconds(retry: int, *, jitter: float = 0.0) -> float:
+    """The wait before retry `retry` (0 first); `jitter` in [0, 1) cuts it by up to
+    BACKOFF_JITTER."""
+    full = settings.RETRY_DELAY_MS * (settings.RETRY_BACKOFF**retry) / 1000
+    return full * (1 - BACKOFF_JITTER * jitter)
 
 
 def _relayed_words(status: int, retries: int) -> str:

@@ -16,7 +16,16 @@ from accounts.models import Account, HealthState
 from accounts.pool import pool
 from lib.h1 import Response
 from proxy import sniff, upstream
-from proxy.attempts import Call, Outcome, Turn, attempt, cool_down, send_with_retries, trace
+from proxy.attempts import (
+    Call,
+    Outcome,
+    Turn,
+    attempt,
+    cool_down,
+    failing_elsewhere,
+    send_with_retries,
+    trace,
+)
 
 __all__ = ["Call", "Outcome", "forward"]
 
@@ -113,6 +122,12 @@ def _after_probe(turn: Turn, held: Served, account: Account, response: Response 
     first, error = held
     if response is not None and response.status < 500:
         error.release()
+        if failing_elsewhere(first, pool.current()):
+            # An incident just ending answers the probe, and blamed the account that met
+            # it first: benched, it lost the session (and its prompt cache) for good.
+            words = "not benched: other accounts answered 5xx lately, an upstream incident"
+            turn.outcome.trace.append(trace(first, words))
+            return account, response
         reason = f"HTTP {error.status} after retries while {account.name} answered"
         cool_down(turn, first, reason, now=datetime.now(UTC))
         turn.outcome.trace.append(trace(first, f"cooling down: {reason}"))

@@ -796,6 +796,66 @@ def test_retry_delays_grow_by_the_backoff_factor(settings: Any) -> None:
     settings.RETRY_DELAY_MS, settings.RETRY_BACKOFF = 1000, 2.0
 
     assert [attempts.backoff_seconds(retry) for retry in range(3)] == [1.0, 2.0, 4.0]
+    # Requests that failed together come back apart: each wait is cut by up to a quarter.
+    assert attempts.backoff_seconds(2, jitter=0.5) == 3.5
+
+
+async def test_an_error_the_upstream_says_not_to_retry_is_relayed_at_once(
+    fake: FakeUpstream,
+) -> None:
+    await make(make_account, name="a", api_key=KEY_A)
+    fake.add_rule(credential="*", status=529, headers={"x-should-retry": "false"})
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 529
+    assert len(fake.log()) == 1  # was: RETRY_ATTEMPTS more, against the upstream's word
+    assert outcomes(outcome)[0][1].startswith("upstream overloaded (529) after 0 retries")
+
+
+async def test_retries_wait_out_retry_after_only_up_to_a_total(
+    fake: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was: each retry waited its retry-after in full, three of 10 s kept a client 30 s.
+    monkeypatch.setattr(attempts, "MAX_RETRY_WAIT_SECONDS", 1.5)
+    await make(make_account, name="a", api_key=KEY_A)
+    fake.add_rule(credential="*", status=529, headers={"retry-after": "1"})
+
+    outcome = await forward(fake)
+
+    assert outcome.response.status == 529
+    assert len(fake.log()) == 2  # one retry after 1 s; a second would wait past 1.5 s
+    assert outcomes(outcome)[1][1].startswith("upstream overloaded (529) after 1 retries")
+
+
+async def test_after_an_upstream_incident_the_account_that_met_it_keeps_its_session(
+    fake: FakeUpstream,
+) -> None:
+    # Was: as an incident ended, "b" answered the probe of "a"'s last 5xx, and "a" was
+    # benched for an error every account had shared: the session moved to "b" for good.
+    a = await make(
+        make_account,
+        name="a",
+        api_key=KEY_A,
+        priority=0,
+        session_start=timezone.now(),
+        holds_session=True,
+    )
+    b = await make(make_account, name="b", api_key=KEY_B, priority=1)
+    fake.add_rule(credential="*", status=503, times=4)  # a's try and retries, b's probe
+    shared = await forward(fake)
+    fake.add_rule(credential=KEY_A, status=503, times=3)  # a's share of its tail
+
+    ended = await forward(fake)
+
+    assert shared.response.status == 503
+    assert (ended.response.status, ended.account.name) == (200, "b")
+    assert ("a", "not benched: other accounts answered 5xx lately, an upstream incident") in (
+        outcomes(ended)
+    )
+    saved_a, saved_b = await stored(a), await stored(b)
+    assert (saved_a.cooldown_until, saved_a.failure_streak) == (None, 0)
+    assert (saved_a.holds_session, saved_b.holds_session) == (True, False)
 
 
 def test_retry_after_rounds_up_to_whole_seconds_and_is_at_least_one() -> None:
