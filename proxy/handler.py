@@ -15,6 +15,7 @@ from django.conf import settings
 from access import clientkeys
 from agents import override as agent_override
 from analytics.models import Request
+from analytics.operations import logs
 from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
 from lib.asgi import ABORT, CLIENT_GONE
@@ -340,6 +341,8 @@ class Exchange:
             await self._send_error(send, 502, "api_error", message, served_by)
             return
         self._mark_first_byte()
+        if whole and response.status >= 400:
+            body = without_credentials(body)
         self.response_capture.add(body)
         if whole and response.status not in _NO_BODY_STATUSES and self.scope["method"] != "HEAD":
             headers.append((b"content-length", str(len(body)).encode()))
@@ -563,6 +566,15 @@ _KEYS_UNREAD = "The client keys could not be read from the database yet; try aga
 _NEEDS_CLIENT_KEY = (
     "This ccflare proxy requires a client key: send it as x-api-key or Authorization: Bearer"
 )
+
+
+def without_credentials(body: bytes) -> bytes:
+    """An error answer with the credentials in it redacted (sk-ant- keys and tokens,
+    client keys, Bearer values): an upstream that quotes the key it refused must not
+    hand a pool account's key to the client, nor leave it in the payload capture."""
+    text = body.decode("utf-8", "surrogateescape")
+    redacted = logs.redact_credentials(text)
+    return body if redacted == text else redacted.encode("utf-8", "surrogateescape")
 
 
 def _cut_words(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The proxy end to end: a real daphne running ccflare, the fake upstream in its own process."""
 
 import asyncio
+import base64
 import json
 import socket
 import time
@@ -551,6 +552,28 @@ def test_no_secret_in_plain_text_in_database_or_payload(
     for secret in (KEY_A, client_key, "client-bearer-secret-777"):
         assert secret not in dump
         assert secret not in proxy.server_log()
+
+
+def test_an_error_answer_quoting_the_accounts_key_reaches_nobody_with_it(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # Was: relayed and captured as the upstream sent it, the pool's key included.
+    make_account(name="only", api_key=KEY_A)
+    quoted = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": f"bad {KEY_A}"},
+    }
+    fake_upstream.add_rule(credential="*", status=400, body=quoted, times=1)
+
+    response = post(proxy)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "bad [REDACTED]"
+    assert int(response.headers["content-length"]) == len(response.content)
+    (row,) = recorded(1)
+    assert row.error_message == "bad [REDACTED]"
+    captured = RequestPayload.objects.get(request=row).data["response"]["body"]
+    assert base64.b64decode(captured) == response.content  # the capture is what was relayed
 
 
 def test_the_clients_credentials_never_travel_next_to_the_accounts_key(
