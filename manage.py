@@ -38,8 +38,9 @@ def main() -> None:
     except DatabaseError as error:
         if str(error).startswith("no such table"):
             sys.exit("ccflare: the database is not set up yet: run `python manage.py migrate`")
-        # A corrupt file, a database server away: what the database said, in one line.
-        sys.exit(f"ccflare: the database cannot be used: {str(error).splitlines()[0]}")
+        from lib import db_unusable
+
+        sys.exit(f"ccflare: {db_unusable.said(error)}")
 
 
 if __name__ == "__main__":

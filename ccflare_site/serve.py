@@ -17,8 +17,8 @@ def main() -> None:
         settings.HOST  # noqa: B018 (reading it loads and checks every setting)
     except ImproperlyConfigured as error:
         sys.exit(f"ccflare: {error}")
-    if (unreadable := credentials_unreadable()) is not None:
-        sys.exit(f"ccflare: {unreadable}")
+    if (refused := cannot_serve()) is not None:
+        sys.exit(f"ccflare: {refused}")
     from ccflare_site.workers import claim_port
 
     # Before the banner: a port in use said "listening" and then failed.
@@ -45,24 +45,27 @@ def main() -> None:
     os.execv(argv[0], [*argv, "ccflare_site.asgi:application"])
 
 
-def credentials_unreadable() -> str | None:
-    """Why the stored credentials cannot be decrypted (ENCRYPTION_KEY, or SECRET_KEY that
-    derives it, changed since they were saved), else None.
+def cannot_serve() -> str | None:
+    """Why this server could never serve as configured, in one line, else None.
 
-    Started so, the server answered every request 503 "accounts could not be read yet"
-    while its log filled with tracebacks. A database that cannot be read now (PostgreSQL
-    still starting) says nothing here: the server starts, and reads it when it can.
+    Two causes, each of which made every request a 503 for as long as the server ran,
+    its log filling with tracebacks: a SQLite database that can never be opened (not a
+    database, its folder missing: lib/db_unusable.py), and stored credentials this key
+    cannot decrypt. A database that cannot be read now (PostgreSQL still starting, a
+    SQLite file locked for a moment) says nothing here: the server starts, and reads it
+    when it can.
     """
     import django
     from django.db import DatabaseError, connections
 
     django.setup()
     from accounts import lifecycle
+    from lib import db_unusable
 
     try:
         unreadable = lifecycle.unreadable_accounts()
-    except DatabaseError:
-        return None
+    except DatabaseError as error:
+        return db_unusable.said(error) if db_unusable.for_good(error) else None
     finally:
         connections.close_all()  # the workers' parent keeps no connection of its own
     if not unreadable:

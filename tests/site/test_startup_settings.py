@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,42 @@ def test_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
 
     assert done.returncode == 1
     assert done.stderr == "ccflare: the database cannot be used: file is not a database\n"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    ("database", "said"),
+    [
+        ("missing/ccflare.db", "unable to open database file"),
+        ("not-a-database", "file is not a database"),
+    ],
+)
+def test_a_database_that_can_never_be_opened_stops_the_server_as_commands_say_it(
+    tmp_path: Path, workers: str, database: str, said: str
+) -> None:
+    # The server started, and answered every request 503 for as long as it ran.
+    (tmp_path / "not-a-database").write_bytes(b"not a database " * 1000)
+    env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / database}"}
+
+    served = run(["-m", "ccflare_site.serve"], {**env, "WORKERS": workers})
+    command = run(["manage.py", "list_accounts"], env)
+
+    assert served.returncode == 1 and "listening" not in served.stdout
+    assert served.stderr == f"ccflare: the database cannot be used: {said}\n" == command.stderr
+
+
+def test_a_database_locked_at_start_does_not_stop_the_server(tmp_path: Path) -> None:
+    # Locked for longer than SQLite's busy timeout (5 s): a wait, not a refusal.
+    database = tmp_path / "ccflare.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{database}"}
+        process, _ = servers.start_served(env=env, output=subprocess.DEVNULL)
+    finally:
+        holder.close()
+    servers.stop(process)
 
 
 def test_credentials_another_key_encrypted_stop_the_server_with_one_line(tmp_path: Path) -> None:
