@@ -1,11 +1,16 @@
 """ensure_admin: the first admin login that `make run` makes sure exists."""
 
 import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError
 
+from tests import servers
 from tests.accounts.commands import (
     run,
 )
@@ -110,3 +115,31 @@ def test_ensure_admin_refuses_a_login_nobody_could_use(
         run("ensure_admin")
 
     assert not get_user_model().objects.exists()
+
+
+def test_ensure_admin_run_several_times_at_once_makes_one_admin(tmp_path: Path) -> None:
+    # Two `make run` at once (a container and a shell): each run but one failed on the
+    # UNIQUE constraint of the username.
+    env = servers.server_env({"DATA_DIR": str(tmp_path)})
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=servers.PROJECT_ROOT, env=env,
+                   check=True, timeout=120)  # fmt: skip
+    runs = [
+        subprocess.Popen(
+            [*manage, "ensure_admin", "-v2"],
+            cwd=servers.PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = sorted(process.communicate(timeout=120) for process in runs)
+
+    assert [process.returncode for process in runs] == [0] * 6
+    assert outputs[:5] == [("A superuser already exists; nothing to do.\n", "")] * 5
+    assert "Admin login created: user admin / password" in outputs[5][0]
+    with sqlite3.connect(tmp_path / "ccflare.db") as database:
+        users = database.execute("SELECT username, is_superuser FROM auth_user").fetchall()
+    assert users == [("admin", 1)]

@@ -9,6 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 
 
 class Command(BaseCommand):
@@ -19,25 +20,34 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if get_user_model().objects.filter(is_superuser=True).exists():
-            if options["verbosity"] >= 2:
-                self.stdout.write("A superuser already exists; nothing to do.")
-            return
+        created = not superuser_exists() and self.create_first()
+        if not created and options["verbosity"] >= 2:
+            self.stdout.write("A superuser already exists; nothing to do.")
+
+    def create_first(self) -> bool:
+        """Create the superuser the environment names and say so; False when another run
+        (a second `make run`, a container beside a shell) created one first."""
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
         env_password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         password = env_password or secrets.token_urlsafe(12)
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
         check_login(username=username, email=email, password=env_password)
-        create_superuser(username=username, email=email, password=password)
+        if not create_superuser(username=username, email=email, password=password):
+            return False
         if env_password:
             self.stdout.write(f"Admin login created: user {username} (password from environment)")
-            return
+            return True
         # Shown once and boxed so it stands out in `make run` output: the plain
         # password is kept nowhere else.
         message = (
             f"Admin login created: user {username} / password {password} — change it in the admin"
         )
         self.stdout.write(boxed(message))
+        return True
+
+
+def superuser_exists() -> bool:
+    return get_user_model().objects.filter(is_superuser=True).exists()
 
 
 def check_login(*, username: str, email: str, password: str | None) -> None:
@@ -67,18 +77,28 @@ def check_login(*, username: str, email: str, password: str | None) -> None:
         raise CommandError("; ".join(problems))
 
 
-def create_superuser(*, username: str, email: str, password: str) -> None:
-    """Create the superuser.
+def create_superuser(*, username: str, email: str, password: str) -> bool:
+    """Create the superuser; False when another run created one since we looked.
 
     Raises CommandError when a regular user already holds the username, rather
     than silently promoting it.
     """
-    users = get_user_model().objects
-    if users.filter(username=username).exists():
+    try:
+        # A savepoint: on PostgreSQL, the failed insert must not end the transaction
+        # the check below runs in.
+        with transaction.atomic():
+            get_user_model().objects.create_superuser(
+                username=username, email=email, password=password
+            )
+    except IntegrityError:
+        # The username is taken: by the superuser a concurrent run just created, or else
+        # by a regular user.
+        if superuser_exists():
+            return False
         raise CommandError(
             f"User '{username}' exists but is not a superuser; promote it in the admin"
-        )
-    users.create_superuser(username=username, email=email, password=password)
+        ) from None
+    return True
 
 
 def boxed(text: str) -> str:
