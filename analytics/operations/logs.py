@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from analytics.live import events
+from lib.escapes import printable
 
 LOGS_GROUP = "logs"
 
@@ -54,12 +55,6 @@ _SECRETS = [
 # which an ordinary sentence may also use ("Authorization: Bearer", "secret: Field required").
 _SHAPED = _SECRETS[:3]
 REDACTED = "[REDACTED]"
-# What a message must not carry raw, as clients choose paths and upstreams model names:
-# line breaks (a forged line), other C0/C1 controls (a terminal acts on ESC sequences),
-# Unicode's line separators and the bidirectional overrides (text shown reversed). Tab stays.
-_UNPRINTABLE = re.compile(
-    r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]"
-)
 # Every guard word in one search: the common line, with none of them, is done in one scan.
 _ANY_WORD = re.compile("|".join(re.escape(word) for words, _ in _SECRETS for word in words))
 # Our own publishing path and the channel layer must not feed the live stream
@@ -96,18 +91,6 @@ def redact_credentials(text: str) -> str:
         if any(map(lowered.__contains__, words)):
             text = pattern.sub(rf"\g<1>{REDACTED}", text)
     return text
-
-
-def printable(text: str) -> str:
-    """`text` with its control characters written as escapes (`\\n`, `\\x1b`, `\\u202e`):
-    one line that no console, log view or terminal acts on."""
-    if text.isascii() and text.isprintable():
-        return text  # the common line: two scans in C, no regex
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
 
 
 class RedactingFilter(logging.Filter):

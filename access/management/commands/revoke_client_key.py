@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from access import credentials
 from access.models import ClientKey
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         try:
             key = credentials.revoke_client_key(name=options["name"])
         except credentials.AccessError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Client key '{options['name']}' revoked")
         if key.budgets.exists() or key.allowed_models or key.denied_models:
             self.stdout.write(

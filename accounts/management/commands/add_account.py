@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import crypto, lifecycle, oauth, onboarding
 from accounts.models import TIERS, Account
+from lib import escapes
 
 STDIN_MARKER = "-"
 
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         try:
             finished = self._add(options)
         except (lifecycle.AccountError, onboarding.OnboardingError, oauth.OAuthError) as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         account = finished.account
         verb = "added" if finished.created else "re-authenticated"
         self.stdout.write(

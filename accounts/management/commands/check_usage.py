@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts import forecast, lifecycle, usage_check
 from accounts.models import Account
 from accounts.usage_reply import UsageReport, Window
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -37,10 +38,12 @@ class Command(BaseCommand):
         try:
             account = lifecycle.get_account(name=name)
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         if not usage_check.is_checkable(account):
             kind = account.get_kind_display()
-            raise CommandError(f"Account '{name}' has no usage endpoint ({kind})")
+            raise CommandError(
+                escapes.printable(f"Account '{name}' has no usage endpoint ({kind})")
+            )
         return [account]
 
     def _check(self, account: Account) -> bool:
@@ -48,7 +51,7 @@ class Command(BaseCommand):
         try:
             report = async_to_sync(usage_check.check)(account)
         except usage_check.UsageCheckError as error:
-            self.stderr.write(f"Account '{account.name}': {error}")
+            self.stderr.write(escapes.printable(f"Account '{account.name}': {error}"))
             return False
         self.stdout.write(f"Account '{account.name}': {describe(report)}")
         full = forecast.account_full_at(account, now=timezone.now())

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import lifecycle, tokens
 from accounts.models import Account
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -35,10 +36,10 @@ class Command(BaseCommand):
         try:
             account = lifecycle.get_account(name=name)
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         if not account.can_refresh:
             kind = account.get_kind_display()
-            raise CommandError(f"Account '{name}' has no refresh token ({kind})")
+            raise CommandError(escapes.printable(f"Account '{name}' has no refresh token ({kind})"))
         return [account]
 
     def _refresh(self, account: Account) -> bool:
@@ -47,7 +48,7 @@ class Command(BaseCommand):
             # Forced: the operator asked, even if a refresh failed a moment ago.
             async_to_sync(tokens.refresh)(account, reason="command", force=True)
         except tokens.RefreshError as error:
-            self.stderr.write(f"Account '{account.name}': {error}")
+            self.stderr.write(escapes.printable(f"Account '{account.name}': {error}"))
             return False
         expiry = account.expires_at.isoformat(timespec="seconds") if account.expires_at else "?"
         self.stdout.write(f"Account '{account.name}': token refreshed, valid until {expiry}")

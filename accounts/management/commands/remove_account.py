@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import lifecycle
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
                 _confirm(name)
             lifecycle.remove_account(name=name)
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Account '{name}' removed")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import lifecycle
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -20,5 +21,5 @@ class Command(BaseCommand):
             account = lifecycle.get_account(name=options["old"])
             lifecycle.rename_account(account=account, new_name=options["new"])
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Account '{options['old']}' renamed to '{account.name}'")

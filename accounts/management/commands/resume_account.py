@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import lifecycle
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -18,5 +19,5 @@ class Command(BaseCommand):
         try:
             account = lifecycle.resume_account(name=options["name"])
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Account '{account.name}' resumed")

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import lifecycle
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -23,5 +24,5 @@ class Command(BaseCommand):
             account = lifecycle.get_account(name=options["name"])
             lifecycle.set_priority(account=account, priority=options["priority"])
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Account '{account.name}' now has priority {account.priority}")

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import lifecycle
 from accounts.models import TIERS
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -21,5 +22,5 @@ class Command(BaseCommand):
             account = lifecycle.get_account(name=options["name"])
             lifecycle.set_tier(account=account, tier=options["tier"])
         except lifecycle.AccountError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Account '{account.name}' is now tier {account.tier}")

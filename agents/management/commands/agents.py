@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from agents import services
 from agents.catalog import UnknownModel
 from agents.registry import build
-from analytics.operations.logs import printable
 from analytics.operations.runtime import SetInEnvironment
+from lib.escapes import printable
 
 
 class Command(BaseCommand):
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             message = str(error)
             if isinstance(error, SetInEnvironment):
                 message = f"{message} is set in the environment, which wins; change it there"
-            raise CommandError(message) from None
+            raise CommandError(printable(message)) from None
 
     def list(self, options: dict[str, Any]) -> None:
         snapshot = build()

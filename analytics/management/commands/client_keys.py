@@ -20,6 +20,7 @@ from access.models import KeyBudget
 from analytics.models import Request
 from analytics.reporting import key_report
 from analytics.schemas import split_list
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 allowed, denied = split_list(options["allow"]), split_list(options["deny"])
                 keyrules.set_model_rules(key=key, allowed=allowed, denied=denied)
         except AccessError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stdout.write(f"Client key '{key.name}' updated (takes effect within seconds)")
 
     def _list(self, *, as_json: bool) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from lib import escapes
 from tui.app import CcflareApp
 from tui.client import ApiClient
 from tui.local_token import LocalTokenError, local_token
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             try:
                 token = local_token()
             except LocalTokenError as error:
-                raise CommandError(str(error)) from None
+                raise CommandError(escapes.printable(str(error))) from None
         CcflareApp(ApiClient(url, token)).run()
 
 
