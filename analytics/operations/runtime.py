@@ -20,7 +20,8 @@ class Bounds:
     maximum: int
 
 
-# ccflare's clamps (docs/compatibility.md).
+# ccflare's ranges (docs/compatibility.md). A value outside is refused: from the environment
+# at start (settings.py), through the API with a 400 (analytics.schemas.RetentionIn).
 RETENTION = {
     "data_retention_days": Bounds("DATA_RETENTION_DAYS", 1, 365),
     "request_retention_days": Bounds("REQUEST_RETENTION_DAYS", 1, 3650),
@@ -38,6 +39,8 @@ def retention_days(key: str) -> int:
     if bounds.setting not in settings.RUNTIME_SETTINGS_FROM_ENV:
         stored = RuntimeSetting.objects.filter(key=key).values_list("value", flat=True).first()
         value = stored if isinstance(stored, int) else value
+    # Only a stored value can be outside (a row written by hand): 0 days would delete
+    # every payload at the next cleanup.
     return min(max(value, bounds.minimum), bounds.maximum)
 
 

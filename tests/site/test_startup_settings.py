@@ -21,7 +21,7 @@ from tests import servers
 
 BAD_SETTINGS = [
     ({"PORT": "abc"}, "ccflare: PORT must be an integer, got 'abc'"),
-    ({"PORT": "70000"}, "ccflare: PORT must be at most 65535, got 70000"),
+    ({"PORT": "70000"}, "ccflare: PORT must be from 1 to 65535, got 70000"),
     ({"WORKERS": "0"}, "ccflare: WORKERS must be at least 1, got 0"),
     ({"DEBUG": "maybe"}, "ccflare: DEBUG must be a boolean, got 'maybe'"),
     ({"SSE_HEARTBEAT_SECONDS": "0"}, "ccflare: SSE_HEARTBEAT_SECONDS must be more than 0, got 0"),
@@ -29,7 +29,10 @@ BAD_SETTINGS = [
     ({"ENCRYPTION_KEY": "short"}, "ccflare: ENCRYPTION_KEY must be 32 url-safe base64-encoded"),
     # Each of these failed every request while /health said ok.
     ({"UPSTREAM_BASE_URL": "nonsense"}, "ccflare: UPSTREAM_BASE_URL must be an http:// or"),
-    ({"SESSION_DURATION_MS": "1" + "0" * 22}, "ccflare: SESSION_DURATION_MS must be at most"),
+    ({"SESSION_DURATION_MS": "1" + "0" * 22}, "ccflare: SESSION_DURATION_MS must be from 1 to"),
+    # They were brought within range unsaid: 1000 days of payloads kept 365.
+    ({"DATA_RETENTION_DAYS": "1000"}, "ccflare: DATA_RETENTION_DAYS must be from 1 to 365, got"),
+    ({"REQUEST_RETENTION_DAYS": "0"}, "ccflare: REQUEST_RETENTION_DAYS must be from 1 to 3650"),
     (
         {"UPSTREAM_CONNECT_TIMEOUT_SECONDS": "-1"},
         "ccflare: UPSTREAM_CONNECT_TIMEOUT_SECONDS must be more than 0",
