@@ -28,6 +28,7 @@ ECHOING = [
     (("refresh_tokens", RED), "Account '\\x1b[31mred' not found"),
     (("revoke_api_token", RED), "No active API token named '\\x1b[31mred'"),
     (("revoke_client_key", RED), "No active client key named '\\x1b[31mred'"),
+    (("rotate_client_key", RED), "No active client key named '\\x1b[31mred'"),
     (("client_keys", "models", RED), "No active client key named '\\x1b[31mred'"),
     (("agents", "get-model", RED), "No agent '\\x1b[31mred'"),
     # A forged second line and text shown reversed.

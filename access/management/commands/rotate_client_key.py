@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from access import credentials
+from lib import escapes
 
 
 class Command(BaseCommand):
@@ -21,6 +22,6 @@ class Command(BaseCommand):
         try:
             _, secret = credentials.rotate_client_key(name=options["name"])
         except credentials.AccessError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(escapes.printable(str(error))) from None
         self.stderr.write("Copy it now: only its hash is kept. The old secret no longer works.")
         self.stdout.write(secret)
