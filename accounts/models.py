@@ -179,6 +179,10 @@ class OAuthSession(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account_name = models.CharField(max_length=100)
+    # The account a login started for an existing one replaces the credentials of, whatever
+    # it is called by the end (a login bound to the name gave its tokens to whichever
+    # account had the name then); None for a new account. Deleted meanwhile: the login goes.
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
     # The PKCE secret: whoever holds it can finish the login, so encrypted too.
     verifier = EncryptedTextField()
     # Sent in the authorize URL and echoed back after '#': proves the pasted

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
@@ -79,8 +79,10 @@ async def start(
     _check(mode=mode, tier=tier, priority=priority)
     await asweep_expired()
     pkce, state = oauth.new_pkce(), oauth.new_state()
+    existing = await Account.objects.filter(name=name).only("pk").afirst()
     session = await OAuthSession.objects.acreate(
         account_name=name,
+        account=existing,
         verifier=pkce.verifier,
         state=state,
         mode=mode,
@@ -88,8 +90,7 @@ async def start(
         priority=priority,
     )
     url = oauth.authorize_url(mode=mode, challenge=pkce.challenge, state=state)
-    reauth = await Account.objects.filter(name=name).aexists()
-    return Started(session_id=session.id, auth_url=url, reauth=reauth)
+    return Started(session_id=session.id, auth_url=url, reauth=existing is not None)
 
 
 async def finish(*, session_id: str | uuid.UUID, pasted_code: str) -> Finished:
@@ -116,6 +117,7 @@ async def finish(*, session_id: str | uuid.UUID, pasted_code: str) -> Finished:
         credentials=credentials,
         tier=session.tier,
         priority=session.priority,
+        login=session,
     )
     await session.adelete()
     return Finished(account=account, created=created, mode=session.mode)
@@ -154,13 +156,24 @@ def _save_given(
 
 
 def save_credentials(
-    *, name: str, credentials: Credentials, tier: int | None, priority: int | None
+    *,
+    name: str,
+    credentials: Credentials,
+    tier: int | None,
+    priority: int | None,
+    login: OAuthSession | None = None,
 ) -> tuple[Account, bool]:
     """Put `credentials` on the account called `name`, creating it if needed.
 
     Every credential field is written, so nothing of the old kind survives
     (a console key replacing OAuth tokens leaves no tokens behind). Returns the
     account and whether it was created.
+
+    `login`: the pending login (`finish`) they come from, which was started either for an
+    existing account, whose credentials they replace whatever it is called now, or for a
+    new account named `name`, refused if the name was taken meanwhile (another login
+    finished first, an account renamed to it): the tokens must not land on an account
+    nobody chose.
     """
     try:
         lifecycle.check_readable(besides=name)
@@ -178,15 +191,14 @@ def save_credentials(
     }
     try:
         with transaction.atomic():
-            account, created = Account.objects.select_for_update().get_or_create(
-                name=name, defaults=fields
-            )
+            account, created = _locked_account(name, fields, login)
             if not created:
                 for field, value in fields.items():
                     setattr(account, field, value)
                 account.save(update_fields=list(fields))
     except IntegrityError:
         raise OnboardingError(f"Account with name '{name}' already exists") from None
+    name = account.name
     # This process's proxy sees the new credentials at once; others within
     # ACCOUNT_CACHE_SECONDS.
     pool.invalidate()
@@ -194,6 +206,28 @@ def save_credentials(
         "accounts.credentials_saved account=%s kind=%s created=%s", name, account.kind, created
     )
     return account, created
+
+
+def _locked_account(
+    name: str, fields: dict[str, Any], login: OAuthSession | None
+) -> tuple[Account, bool]:
+    """The account the credentials go on, locked (created with `fields` if it is new)."""
+    accounts = Account.objects.select_for_update()
+    if login is None:  # a key or token the user brings: the account of that name
+        return accounts.get_or_create(name=name, defaults=fields)
+    if login.account_id is not None:
+        # CASCADE deletes a login whose account is deleted; one deleted during the
+        # exchange is caught here.
+        account = accounts.filter(pk=login.account_id).first()
+        if account is None:
+            raise OnboardingError("The account this login was for has been deleted meanwhile.")
+        return account, False
+    if accounts.filter(name=name).exists():
+        raise OnboardingError(
+            f"An account named '{name}' was added meanwhile (another login, or a rename): "
+            "nothing changed. Start the login again to replace its credentials."
+        )
+    return Account.objects.create(name=name, **fields), True
 
 
 def sweep_expired() -> int:

@@ -216,6 +216,63 @@ def test_new_login_for_an_existing_name_replaces_credentials_and_health(
     assert Account.objects.count() == 1
 
 
+def test_a_login_for_an_account_renamed_meanwhile_replaces_that_accounts_credentials(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    # Was: bound to the name, it added a second "w3" and left the renamed one as it was.
+    old = make_oauth_account(name="w3", access_token="sk-ant-oat01-old-w3-0001")
+    started = start(name="w3")
+    Account.objects.filter(pk=old.pk).update(name="w3-renamed")
+
+    finished = finish(session_id=started.session_id, pasted_code="code1")
+
+    account = Account.objects.get()
+    assert (account.pk, account.name) == (old.pk, "w3-renamed")
+    assert account.access_token == oauth_calls(oauth_upstream)["issued"][0]["access_token"]
+    assert finished.message == "Account 'w3-renamed' re-authenticated successfully!"
+
+
+def test_a_new_accounts_login_leaves_alone_an_account_given_its_name_meanwhile(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    # Was: the other account ("w6" renamed to it, or another login's) got the new tokens.
+    started = start(name="newx", tier=20)
+    other = make_oauth_account(name="newx", tier=1, access_token="sk-ant-oat01-other-0001")
+
+    with pytest.raises(onboarding.OnboardingError, match="An account named 'newx' was added"):
+        finish(session_id=started.session_id, pasted_code="code1")
+
+    other.refresh_from_db()
+    assert (other.access_token, other.tier) == ("sk-ant-oat01-other-0001", 1)
+
+
+def test_two_logins_for_one_new_name_add_it_once(oauth_upstream: FakeUpstream) -> None:
+    first, second = start(name="dup"), start(name="dup")
+    assert (first.reauth, second.reauth) == (False, False)
+
+    added = finish(session_id=first.session_id, pasted_code="code1")
+    with pytest.raises(onboarding.OnboardingError, match="was added meanwhile"):
+        finish(session_id=second.session_id, pasted_code="code2")
+
+    assert added.created
+    issued = oauth_calls(oauth_upstream)["issued"][0]["access_token"]
+    assert Account.objects.get(name="dup").access_token == issued
+
+
+def test_a_login_for_an_account_deleted_meanwhile_is_gone_with_it(
+    oauth_upstream: FakeUpstream,
+) -> None:
+    # Was: the login added a new account of that name.
+    make_oauth_account(name="gone")
+    started = start(name="gone")
+    Account.objects.filter(name="gone").delete()
+
+    with pytest.raises(onboarding.OnboardingError, match="expired or invalid"):
+        finish(session_id=started.session_id, pasted_code="code1")
+
+    assert not Account.objects.exists()
+
+
 def test_console_login_over_an_oauth_account_leaves_no_tokens(oauth_upstream: FakeUpstream) -> None:
     make_oauth_account(name="work")
 
