@@ -63,19 +63,20 @@ def discover() -> list[Agent]:
 
 
 def _skipped(path: Path, reason: str) -> None:
-    _warn_once("agents.file_skipped", path, reason)
+    warn_once("agents.file_skipped", f"path={path} reason={reason}")
 
 
-def _warn_once(event: str, path: Path, reason: str) -> None:
-    """A warning the first time (the files are read again every AGENTS_CACHE_SECONDS)."""
-    key = (str(path), reason)
+def warn_once(event: str, details: str) -> None:
+    """A warning the first time, then at debug level: the files are read again, and the
+    agents resolved again, every AGENTS_CACHE_SECONDS."""
+    key = (event, details)
     if key in _warned:
-        logger.debug("%s path=%s reason=%s", event, path, reason)
+        logger.debug("%s %s", event, details)
         return
     if len(_warned) >= _MAX_WARNED:
         _warned.clear()
     _warned.add(key)
-    logger.warning("%s path=%s reason=%s", event, path, reason)
+    logger.warning("%s %s", event, details)
 
 
 def global_folder() -> Path:
@@ -111,8 +112,9 @@ def read_file(path: Path, *, source: str, workspace: Workspace | None = None) ->
         _skipped(path, files.reason(exc))
         return None
     if 0 < len(parsed.prompt) < MIN_PROMPT_CHARS:
-        _warn_once(
-            "agents.prompt_too_short", path, f"under {MIN_PROMPT_CHARS} characters: never matched"
+        warn_once(
+            "agents.prompt_too_short",
+            f"path={path} reason=under {MIN_PROMPT_CHARS} characters: never matched",
         )
     fields = parsed.fields
     base = path.stem

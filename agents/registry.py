@@ -65,7 +65,8 @@ def build() -> Snapshot:
         try:
             target = table.resolve(choice)
         except UnknownModel as exc:
-            logger.warning("agents.model_unknown agent=%s %s", agent.id, exc)
+            # Once per agent and model: this runs every AGENTS_CACHE_SECONDS.
+            discovery.warn_once("agents.model_unknown", f"agent={agent.id} {exc}")
             continue
         if target is not None:
             targets[agent.id] = target

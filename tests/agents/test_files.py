@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agents import catalog, discovery, files, frontmatter
+from agents import catalog, discovery, files, frontmatter, registry
 from agents.models import Workspace
 from analytics.price_seed import SEED_PRICES
 
@@ -198,6 +198,23 @@ def test_a_broken_file_is_warned_about_once_until_its_reason_changes(
 
     levels = [r.levelname for r in caplog.records if "file_skipped" in r.getMessage()]
     assert levels == ["WARNING", "DEBUG", "DEBUG", "WARNING"]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("prices")
+def test_an_agent_asking_for_an_unknown_model_is_warned_about_once(
+    tmp_path: Path, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Was: a warning at every reload, every AGENTS_CACHE_SECONDS for as long as it ran.
+    settings.AGENTS_DIR = tmp_path
+    (tmp_path / "odd.md").write_text(f"---\nname: odd\nmodel: gpt-4o\n---\n{'p' * 40}\n")
+    caplog.set_level("DEBUG", logger="agents.discovery")
+
+    for _ in range(3):
+        registry.build()
+
+    levels = [r.levelname for r in caplog.records if "model_unknown agent=odd" in r.getMessage()]
+    assert levels == ["WARNING", "DEBUG", "DEBUG"]
 
 
 def test_a_file_whose_prompt_is_too_short_to_match_is_listed_with_one_warning(
