@@ -38,6 +38,7 @@ def main() -> None:
                 host=settings.HOST,
                 port=settings.PORT,
                 data_dir=settings.DATA_DIR,
+                start_id=settings.START_ID,
             )
         )
     argv = [sys.executable, "-m", "ccflare_site.daphne_main", "-b", settings.HOST]

@@ -329,6 +329,12 @@ WHITENOISE_USE_FINDERS = True
 # for them); set REDIS_URL to share them between servers on several hosts.
 REDIS_URL = env_str("REDIS_URL", "")
 LIVE_HUB = env_str("CCFLARE_LIVE_HUB", "")
+# This server start: new each time the server starts, the same in all WORKERS of one (their
+# parent sets CCFLARE_START_ID for them: a reconnect may land on another worker whose
+# requests still run). Live clients are told it when they connect, so one that reconnects
+# to another start drops the requests it saw begin and not end: they died with the old
+# server, unrecorded (analytics/live/consumers.py, streams.py).
+START_ID = env_str("CCFLARE_START_ID", "") or secrets.token_hex(8)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

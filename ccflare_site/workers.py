@@ -9,6 +9,8 @@ keep-alive connections of the benchmark and the other sat idle. It also:
 - runs the live-event hub (lib/live_hub.py) the children publish through, so a
   dashboard on one worker sees every worker's requests without Redis;
 - gives them one fresh PROMETHEUS_MULTIPROC_DIR, so /metrics sums over workers;
+- gives them one start id (settings.START_ID), so a live client that reconnects to
+  another worker of the same start keeps the rows of requests still running;
 - forwards SIGTERM/SIGINT (each child drains its requests, then exits) and starts
   a child again when it dies on its own.
 
@@ -192,8 +194,11 @@ class Supervisor:
         return 0
 
 
-def serve(*, count: int, host: str, port: int, data_dir: Path) -> int:
-    """Serve with `count` daphne workers until SIGTERM/SIGINT; returns the exit code."""
+def serve(*, count: int, host: str, port: int, data_dir: Path, start_id: str) -> int:
+    """Serve with `count` daphne workers until SIGTERM/SIGINT; returns the exit code.
+
+    `start_id` (settings.START_ID) is given to every worker, replacements included.
+    """
     claim_port(host, port)
     socks = [listening_socket(host, port) for _ in range(count)]
     sweep_dead_runtimes(Path(tempfile.gettempdir()))
@@ -204,6 +209,7 @@ def serve(*, count: int, host: str, port: int, data_dir: Path) -> int:
         env = {
             **os.environ,
             "CCFLARE_LIVE_HUB": hub_path,
+            "CCFLARE_START_ID": start_id,
             "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(data_dir)),
         }
         supervisor = Supervisor(socks=socks, env=env)

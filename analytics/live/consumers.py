@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from access import grants
 from analytics.live import events
@@ -48,7 +49,10 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         )
         self.watching = asyncio.create_task(self._close_when_logged_out())
         await self.accept()
-        await self.send_json({"type": "hello", "topics": requested_topics(self.scope)})
+        # The start id tells a page that reconnected whether this is still the server
+        # that announced the requests it shows as running (settings.START_ID).
+        topics = requested_topics(self.scope)
+        await self.send_json({"type": "hello", "topics": topics, "startId": settings.START_ID})
 
     async def disconnect(self, code: int) -> None:
         for task in (getattr(self, "staying", None), getattr(self, "watching", None)):

@@ -42,10 +42,13 @@ def response(frames: AsyncIterator[str]) -> StreamingHttpResponse:
 async def request_frames(request: HttpRequest) -> AsyncIterator[str]:
     """`connected`, then start / summary / payload events as requests happen.
 
-    `request` is the one api_auth let in; the stream ends when its login does.
+    `connected` carries the server's start id as its SSE `id` (settings.START_ID): a client
+    that reconnects and gets another one knows the requests it saw start and not end died
+    with the old server. `request` is the one api_auth let in; the stream ends when its
+    login does.
     """
     async with _subscription(events.REQUESTS_GROUP, grants.of_request(request)) as messages:
-        yield "event: connected\ndata: ok\n\n"
+        yield f"event: connected\ndata: ok\nid: {settings.START_ID}\n\n"
         async for message in messages:
             if message is None:
                 yield HEARTBEAT

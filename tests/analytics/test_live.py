@@ -60,7 +60,7 @@ def test_request_stream_delivers_start_summary_and_payload(proxy: ProxyServer) -
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         stream = frames(r)
-        assert next(stream) == "event: connected\ndata: ok"
+        assert next(stream).startswith("event: connected\ndata: ok\nid: ")
         sent = post(proxy, **{"x-api-key": "sk-ant-client-own"})
         start, summary, payload = data_events(stream, 3, within=1.0)
 
@@ -153,7 +153,7 @@ def test_a_rejected_request_streams_as_ccflare_shows_it(proxy: ProxyServer) -> N
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.stream("GET", f"{proxy.url}/api/requests/stream", headers=auth, timeout=10) as r:
         stream = frames(r)
-        assert next(stream) == "event: connected\ndata: ok"
+        assert next(stream).startswith("event: connected\ndata: ok\nid: ")
         refused = httpx.post(f"{proxy.url}/v1/messages", content=b"not json", timeout=10)
         summary, payload = data_events(stream, 2, within=1.0)
 

@@ -72,7 +72,7 @@ def test_request_stream_of_a_session_ends_at_logout(proxy: ProxyServer) -> None:
     url = f"{proxy.url}/api/requests/stream"
     with httpx.stream("GET", url, cookies=cookies, timeout=10) as response:
         stream = frames(response)
-        assert next(stream) == "event: connected\ndata: ok"
+        assert next(stream).startswith("event: connected\ndata: ok\nid: ")
         log_out(proxy, session_id)
         time.sleep(NOTICED)
         send_request(proxy)

@@ -9,6 +9,7 @@ from typing import Any
 import channels.layers
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 
 from access import grants
@@ -31,7 +32,7 @@ def login_holds(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_stream_open_for_days_still_hears_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(events, "REJOIN_SECONDS", 0.05)
     frames = streams.request_frames(TOKEN_REQUEST)
-    assert await anext(frames) == "event: connected\ndata: ok\n\n"
+    assert await anext(frames) == f"event: connected\ndata: ok\nid: {settings.START_ID}\n\n"
 
     # A day and a minute on, for the layer: what it joined at the start has expired.
     later = time.time() + 86_400 + 60

@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -74,7 +75,11 @@ async def test_staff_receive_request_events() -> None:
     await communicator.disconnect()
 
     assert connected
-    assert hello == {"type": "hello", "topics": ["requests", "accounts"]}
+    assert hello == {
+        "type": "hello",
+        "topics": ["requests", "accounts"],
+        "startId": settings.START_ID,
+    }
     # One message to the browser per request, though the layer carried one per batch.
     assert received == [
         {"type": "request.started", "row": {"id": "r1"}},

@@ -118,7 +118,11 @@ def test_the_dashboard_on_each_worker_sees_the_requests_of_both_and_metrics_sum_
         WebSocket(sock, "/ws/dashboard/?topics=requests", cookie=cookie)
         for sock, _pid in connections_on_every_worker(served.port, served.workers)
     ]
-    assert all(ws.receive()["type"] == "hello" for ws in sockets)
+    hellos = [ws.receive() for ws in sockets]
+    assert [hello["type"] for hello in hellos] == ["hello"] * len(sockets)
+    # One start id for both workers: a page that reconnects to the other worker must keep
+    # the rows of requests still running (it drops them after a new start).
+    assert len({hello["startId"] for hello in hellos}) == 1
 
     senders = connections_on_every_worker(served.port, served.workers, per_worker=3)
     statuses = concurrently(senders, post_message)
