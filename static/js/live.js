@@ -13,6 +13,10 @@
     reconnectHandlers: [],
     attempts: 0,
     everConnected: false,
+    reconnected: false,
+    // The server start this socket is on, from its hello: pages tag the rows of requests
+    // still running with it (see stillRunning).
+    startId: null,
     topics: ["requests", "accounts"],
 
     on(type, handler) {
@@ -38,14 +42,14 @@
       this.socket = socket;
       this.status(this.everConnected ? "reconnecting" : "connecting");
       socket.onopen = () => {
-        const wasReconnect = this.everConnected;
+        this.reconnected = this.everConnected;
         this.attempts = 0;
         this.everConnected = true;
         this.status("live");
-        if (wasReconnect) this.reconnectHandlers.forEach((handler) => handler());
       };
       socket.onmessage = (event) => {
         const message = safeJSON(event.data);
+        if (message.type === "hello") this.hello(message);
         (this.handlers[message.type] || []).forEach((handler) => handler(message));
       };
       socket.onclose = (event) => {
@@ -58,6 +62,21 @@
         this.attempts += 1;
         setTimeout(() => this.connect(), delay);
       };
+    },
+    /* The server's first message on each socket. The re-reads after a reconnect wait for
+     * it, so they know which server start the page now hears. */
+    hello(message) {
+      this.startId = message.startId;
+      if (this.reconnected) this.reconnectHandlers.forEach((handler) => handler());
+      this.reconnected = false;
+    },
+    /* The rows of `rows` still pending that `latest` (the server's newest requests, read
+     * after a reconnect) does not have yet, and whose request is still running: announced
+     * by the server start this socket is on (`startId` tags). A request a previous start
+     * announced died with that server, never recorded: its row goes. */
+    stillRunning(rows, latest) {
+      const known = new Set(latest.map((row) => row.id));
+      return rows.filter((row) => row.pending && !known.has(row.id) && row.startId === this.startId);
     },
     send(message) {
       if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(message));

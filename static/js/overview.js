@@ -333,7 +333,8 @@
     loadReport();
     refreshPool();
     try {
-      state.activity = await api(`/api/requests?limit=${ACTIVITY_SIZE}`);
+      const latest = await api(`/api/requests?limit=${ACTIVITY_SIZE}`);
+      state.activity = [...live.stillRunning(state.activity, latest), ...latest].slice(0, ACTIVITY_SIZE);
       renderActivity();
     } catch (error) { /* shown on the next event */ }
   }
@@ -345,7 +346,7 @@
     bindRetention();
     bindRange();
     live
-      .on("request.started", ({ row }) => upsertActivity({ ...row, accountUsed: row.accountId }, true))
+      .on("request.started", ({ row }) => upsertActivity({ ...row, accountUsed: row.accountId, startId: live.startId }, true))
       .on("request.logged", onLogged)
       .on("account.changed", (message) => {
         if (message.deleted) accounts.remove(message.id);

@@ -153,7 +153,7 @@
 
   function onStarted({ row }) {
     if (rows.some((r) => r.id === row.id && !r.pending)) return;
-    upsert({ ...row, accountUsed: row.accountId, pending: true });
+    upsert({ ...row, accountUsed: row.accountId, pending: true, startId: live.startId });
   }
 
   function onLogged({ row }) {
@@ -164,9 +164,7 @@
   async function resync() {
     try {
       const latest = await api(`/api/requests?limit=${LIMIT}`);
-      const known = new Set(latest.map((r) => r.id));
-      // Requests still running keep their pending rows; the rest come from the server.
-      rows = [...rows.filter((r) => r.pending && !known.has(r.id)), ...latest];
+      rows = [...live.stillRunning(rows, latest), ...latest];
       refreshChoices();
       render();
     } catch (error) {
