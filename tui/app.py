@@ -198,7 +198,7 @@ class CcflareApp(App):
 
     def on_request(self, frame: dict) -> None:
         if frame.get("event") == "connected":
-            self.query_one(RequestsView).reload()
+            self.query_one(RequestsView).connected(frame.get("id"))
             return
         self.query_one(RequestsView).on_frame(frame)
         if frame.get("type") == "summary":

@@ -111,27 +111,32 @@ class ApiClient:
 async def sse_frames(
     lines: AsyncIterator[str], *, on_skip: Callable[[], None] = lambda: None
 ) -> AsyncIterator[dict]:
-    """One dict per event: an unnamed event's JSON data, or `{"event": name, "data": text}`.
+    """One dict per event: an unnamed event's JSON data, or `{"event": name, "data": text}`
+    with `"id"` too when the event has one (the request stream's `connected` carries the
+    server's start id).
 
     Comments (the heartbeats) are skipped; so is data that is not a JSON object (or is
     nested too deep to decode), with a call to `on_skip`, and the stream goes on.
     """
-    name = ""
+    name, event_id = "", None
     data: list[str] = []
     async for line in lines:
         if line == "":
             text = "\n".join(data)
             if name:
-                yield {"event": terminal_safe(name), "data": terminal_safe(text)}
+                named = {"event": name, "data": text}
+                yield terminal_safe(named if event_id is None else {**named, "id": event_id})
             elif data and isinstance(parsed := _json_or_none(text), dict):
                 yield parsed
             elif data:
                 on_skip()
-            name, data = "", []
+            name, event_id, data = "", None, []
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
         elif line.startswith("event:"):
             name = line[6:].strip()
+        elif line.startswith("id:"):
+            event_id = line[3:].strip()
 
 
 def _json_or_none(text: str) -> Any:

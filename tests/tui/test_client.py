@@ -19,7 +19,7 @@ async def frames(*items: str) -> list[dict]:
 
 async def test_frames_named_unnamed_heartbeats_and_garbage() -> None:
     got = await frames(
-        "event: connected", "data: ok", "",
+        "event: connected", "data: ok", "id: 5eed", "",
         ": heartbeat", "",
         'data: {"type": "start",', 'data: "id": "r1"}', "",
         "data: not json", "",
@@ -27,7 +27,7 @@ async def test_frames_named_unnamed_heartbeats_and_garbage() -> None:
     )  # fmt: skip
 
     assert got == [
-        {"event": "connected", "data": "ok"},
+        {"event": "connected", "data": "ok", "id": "5eed"},
         {"type": "start", "id": "r1"},
         {"msg": "x"},
     ]

@@ -1,20 +1,25 @@
 """Connection problems are shown in place, and the TUI reconnects by itself."""
 
 import asyncio
+import contextlib
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from aiohttp import web
+from asgiref.sync import sync_to_async
 
 from tests import servers
 from tests.conftest import FakeUpstream, ProxyServer
+from tests.factories import make_request
+from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, serving, shot, until
 from tui import app as app_module
 from tui import client as client_module
 from tui.app import CcflareApp
 from tui.client import ApiClient
+from tui.views.requests import RequestsView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,6 +78,96 @@ async def test_it_reconnects_when_the_server_comes_back(served: Served, restarta
         )
         # The totals' message went too: it stayed until a request finished.
         await until(pilot, lambda: "Cannot reach" not in screen_text(app), "the totals read")
+
+
+HELD = {"x-fake-scenario": "gated_stream;gate=tui-reconnect;events=2;hold_s=30"}
+
+
+async def send_held(http: httpx.AsyncClient, url: str) -> None:
+    """A streamed request that stops after its first event until the gate is released (or
+    the server dies under it: the test's point, not a failure)."""
+    with contextlib.suppress(httpx.HTTPError):
+        await http.post(f"{url}/v1/messages", json={**MESSAGE, "stream": True}, headers=HELD)
+
+
+def in_flight(app: CcflareApp) -> list[str]:
+    return [key for key, i in app.query_one(RequestsView).items.items() if i.get("inFlight")]
+
+
+def connected(app: CcflareApp) -> bool:
+    return "live" in screen_text(app) and not app.problems
+
+
+async def test_a_killed_servers_running_request_leaves_no_row_in_flight(
+    served: Served, restartable: dict
+) -> None:
+    url = f"http://127.0.0.1:{restartable['port']}"
+    app = CcflareApp(ApiClient(url, served.token))
+    async with app.run_test(size=(100, 30)) as pilot, httpx.AsyncClient(timeout=40) as http:
+        await pilot.press("3")
+        await until(pilot, lambda: connected(app), "connected")
+        running = asyncio.create_task(send_held(http, url))
+        await until(pilot, lambda: in_flight(app) and "…" in screen_text(app), "the row")
+
+        restartable["process"].kill()  # as `kill -9`: the request dies unrecorded
+        restartable["process"].wait()
+        await until(pilot, running.done, "the request cut")
+        await until(pilot, lambda: "reconnecting" in screen_text(app), "the drop shown")
+        restartable["process"], _ = servers.start_proxy_server(
+            env=restartable["env"],
+            port=restartable["port"],
+            output=subprocess.DEVNULL,  # type: ignore[arg-type]
+        )
+        await until(
+            pilot,
+            lambda: connected(app) and not in_flight(app),
+            "reconnected, the dead request's row gone",
+            patience=40,
+        )
+        await pilot.pause(0.3)  # a redraw
+        assert "…" not in screen_text(app)
+
+
+class DropsAfterStart(ApiClient):
+    """Ends the requests stream once, after its first `start` frame, when `drop` is set: a
+    dropped connection to a server that lives on, the request it announced still running."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token)
+        self.drop = asyncio.Event()
+
+    async def stream(self, path: str) -> AsyncIterator[dict]:
+        async with contextlib.aclosing(super().stream(path)) as frames:
+            async for frame in frames:
+                yield frame
+                if frame.get("type") == "start" and not self.drop.is_set():
+                    await self.drop.wait()
+                    return
+
+
+async def test_a_request_still_running_keeps_its_row_through_a_reconnect(
+    served: Served, fake_upstream: FakeUpstream
+) -> None:
+    client = DropsAfterStart(served.proxy.url, served.token)
+    app = CcflareApp(client)
+    async with app.run_test(size=(100, 30)) as pilot, httpx.AsyncClient(timeout=40) as http:
+        await pilot.press("3")
+        await until(pilot, lambda: connected(app), "connected")
+        running = asyncio.create_task(send_held(http, served.proxy.url))
+        (held,) = await until(pilot, lambda: in_flight(app), "the in-flight row")
+        # Recorded behind the TUI's back: once it shows, the list read after the
+        # reconnect has been merged.
+        missed = await sync_to_async(make_request)(path="/v1/messages/count_tokens")
+        client.drop.set()
+        view = app.query_one(RequestsView)
+        await until(pilot, lambda: str(missed.pk) in view.items, "the list read again")
+
+        assert in_flight(app) == [held]
+        for _ in range(2):
+            fake_upstream.release("tui-reconnect")
+        await running
+        await until(pilot, lambda: not in_flight(app), "the row finished")
+        assert view.items[held]["statusCode"] == 200
 
 
 async def test_a_server_that_is_not_ccflare_is_said_in_place(fake_upstream: FakeUpstream) -> None:

@@ -119,15 +119,17 @@ async def test_a_row_the_stream_brings_while_the_list_is_read_stays(served: Serv
 def test_merging_the_list_keeps_what_it_cannot_know_yet() -> None:
     listed = [{"id": "a", "inFlight": False, "statusCode": 200}]
     shown = {
-        "a": {"id": "a", "inFlight": True},  # finished meanwhile: the list wins
-        "b": {"id": "b", "inFlight": True},  # still running: kept
+        "a": {"id": "a", "inFlight": True, "startId": "s1"},  # finished meanwhile: the list wins
+        "b": {"id": "b", "inFlight": True, "startId": "s1"},  # still running: kept
         "old": {"id": "old", "inFlight": False},  # finished before: the list decides
+        # Announced by a server start before this one: it died with it, unrecorded.
+        "dead": {"id": "dead", "inFlight": True, "startId": "s0"},
     }
     arrived = {
         "c": {"id": "c", "inFlight": False},  # written after the list's query ran
-        "a": {"id": "a", "inFlight": True},  # a late start never undoes a finish
+        "a": {"id": "a", "inFlight": True, "startId": "s1"},  # a late start never undoes a finish
     }
-    items = merged(listed, shown, arrived)
+    items = merged(listed, shown, arrived, start_id="s1")
     assert set(items) == {"a", "b", "c"}
     assert items["a"] == listed[0]
 

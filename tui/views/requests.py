@@ -31,6 +31,9 @@ class RequestsView(ReportsFailures, Vertical):
         self.dirty = False
         # What the stream brings while the list is being read (None when no read is on).
         self.arrived: dict[str, dict] | None = None
+        # The server start the stream is on (its `connected` id); in-flight rows carry the
+        # one that announced them, so a reconnect to a new start drops those it killed.
+        self.start_id: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="requests-filter", classes="bar")
@@ -49,8 +52,9 @@ class RequestsView(ReportsFailures, Vertical):
 
     # Data --------------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Read the newest requests (at start and after each reconnect, to fill the gap)."""
+    def connected(self, start_id: str | None) -> None:
+        """The stream (re)connected to server start `start_id`: read the list to fill the gap."""
+        self.start_id = start_id
         self.run_worker(self.load(), group="requests-list", exclusive=True, exit_on_error=False)
 
     async def load(self) -> None:
@@ -70,14 +74,14 @@ class RequestsView(ReportsFailures, Vertical):
         shared(self).report("requests list", wrong)
         if wrong:
             return
-        self.items = merged(with_ids(rows), self.items, arrived)
+        self.items = merged(with_ids(rows), self.items, arrived, start_id=self.start_id)
         self.render_rows()
 
     def on_frame(self, frame: dict) -> None:
         """A live event: `start` adds an in-flight row, `summary` completes it."""
         kind = frame.get("type")
         if kind == "start":
-            item = {**frame, "inFlight": True}
+            item = {**frame, "inFlight": True, "startId": self.start_id}
         elif kind == "summary" and isinstance(frame.get("payload"), dict):
             item = {**frame["payload"], "inFlight": False}
         else:
@@ -140,15 +144,19 @@ class RequestsView(ReportsFailures, Vertical):
         self.app.push_screen(RequestDetail(str(event.row_key.value)))
 
 
-def merged(rows: list[dict], shown: dict[str, dict], arrived: dict[str, dict]) -> dict[str, dict]:
+def merged(
+    rows: list[dict], shown: dict[str, dict], arrived: dict[str, dict], *, start_id: str | None
+) -> dict[str, dict]:
     """The list as read, plus what it cannot know yet: rows still in flight, and what the
     stream brought while the list was read (its query may have run before they were written).
 
-    A row the list already has finished is never put back in flight.
+    A row the list already has finished is never put back in flight. A row in flight that
+    another server start than `start_id` announced goes: that request died with its server,
+    never recorded.
     """
     items = {str(row["id"]): row for row in rows}
     for key, item in shown.items():
-        if item.get("inFlight"):
+        if item.get("inFlight") and item.get("startId") == start_id:
             items.setdefault(key, item)
     for key, item in arrived.items():
         if not (item.get("inFlight") and key in items and not items[key].get("inFlight")):
