@@ -53,11 +53,24 @@ def restartable(proxy: ProxyServer, tmp_path) -> Iterator[dict]:  # type: ignore
     servers.stop(state["process"])
 
 
+def start_again(restartable: dict) -> None:
+    """Start the restartable server again on its port; returns once it serves."""
+    restartable["process"], _ = servers.start_proxy_server(
+        env=restartable["env"],
+        port=restartable["port"],
+        output=subprocess.DEVNULL,  # type: ignore[arg-type]
+    )
+
+
+def connected(app: CcflareApp) -> bool:
+    return "live" in screen_text(app) and not app.problems
+
+
 async def test_it_reconnects_when_the_server_comes_back(served: Served, restartable: dict) -> None:
     url = f"http://127.0.0.1:{restartable['port']}"
     app = CcflareApp(ApiClient(url, served.token))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: "live" in screen_text(app) and not app.problems, "connected")
+        await until(pilot, lambda: connected(app), "connected")
 
         servers.stop(restartable["process"])
         await until(pilot, lambda: "reconnecting" in screen_text(app), "the drop shown")
@@ -65,17 +78,8 @@ async def test_it_reconnects_when_the_server_comes_back(served: Served, restarta
         await pilot.press("r")  # the Overview reads its totals (the next range) meanwhile
         await until(pilot, lambda: "Cannot reach" in screen_text(app), "the totals' problem")
 
-        restartable["process"], _ = servers.start_proxy_server(
-            env=restartable["env"],
-            port=restartable["port"],
-            output=subprocess.DEVNULL,  # type: ignore[arg-type]
-        )
-        await until(
-            pilot,
-            lambda: not app.problems and "live" in screen_text(app),
-            "reconnected",
-            patience=40,
-        )
+        start_again(restartable)
+        await until(pilot, lambda: connected(app), "reconnected", patience=40)
         # The totals' message went too: it stayed until a request finished.
         await until(pilot, lambda: "Cannot reach" not in screen_text(app), "the totals read")
 
@@ -94,10 +98,6 @@ def in_flight(app: CcflareApp) -> list[str]:
     return [key for key, i in app.query_one(RequestsView).items.items() if i.get("inFlight")]
 
 
-def connected(app: CcflareApp) -> bool:
-    return "live" in screen_text(app) and not app.problems
-
-
 async def test_a_killed_servers_running_request_leaves_no_row_in_flight(
     served: Served, restartable: dict
 ) -> None:
@@ -113,11 +113,7 @@ async def test_a_killed_servers_running_request_leaves_no_row_in_flight(
         restartable["process"].wait()
         await until(pilot, running.done, "the request cut")
         await until(pilot, lambda: "reconnecting" in screen_text(app), "the drop shown")
-        restartable["process"], _ = servers.start_proxy_server(
-            env=restartable["env"],
-            port=restartable["port"],
-            output=subprocess.DEVNULL,  # type: ignore[arg-type]
-        )
+        start_again(restartable)
         await until(
             pilot,
             lambda: connected(app) and not in_flight(app),
