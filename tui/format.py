@@ -13,16 +13,24 @@ from lib.numbers import finite_number
 BAR_WIDTH = 12
 # Over these a window bar turns yellow, then red.
 WARN_AT, FULL_AT = 0.7, 0.9
-# An account's name in a table column at most this wide, cut with an ellipsis: names run
-# to 100 characters, and one such name pushed every other column off an 80-column screen.
-NAME_WIDTH = 24
+# Free text in a table column (an account's name, a model) at most this wide, cut with an
+# ellipsis: names run to 100 characters and clients pick any model string, and one such
+# value pushed every other column off the screen. A full model name (Analytics) gets more:
+# claude-3-5-sonnet-20241022 is 26.
+NAME_WIDTH, MODEL_WIDTH = 24, 32
+
+
+def cut(text: Text, width: int = NAME_WIDTH) -> Text:
+    """A copy of the text no wider than `width` cells, its end cut to an ellipsis."""
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis")
+    return text
 
 
 def name(value: object) -> Text:
-    """An account's name for a table cell: as text (never markup), cut to NAME_WIDTH."""
-    text = Text(str(value) if value else "—")
-    text.truncate(NAME_WIDTH, overflow="ellipsis")
-    return text
+    """A name (an account's, a model's) for a table cell: as text, never markup, cut to
+    NAME_WIDTH."""
+    return cut(Text(str(value) if value else "—"))
 
 
 def number(value: object) -> int | float | None:

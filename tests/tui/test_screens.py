@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from textual.widgets import DataTable, RichLog
 from textual.worker import Worker, WorkerState
 
+from accounts.models import Account
 from tests.conftest import FakeUpstream
 from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, shot, until
@@ -278,3 +279,60 @@ async def test_a_task_that_changes_state_while_the_app_closes_is_not_an_error(
         worker = app.run_worker(asyncio.sleep(0), exit_on_error=False)
     for state in (WorkerState.RUNNING, WorkerState.CANCELLED, WorkerState.ERROR):
         app.on_worker_state_changed(Worker.StateChanged(worker, state))
+
+
+LONG_MODEL = "claude-sonnet-4-5-" + "z" * 300
+
+
+def finished(view: RequestsView) -> int:
+    return sum(not item.get("inFlight") for item in view.items.values())
+
+
+@pytest.fixture
+def alpha_long_named(served: Served) -> Served:
+    Account.objects.filter(name="alpha").update(name="a-very-long-account-name-" * 4)
+    return served
+
+
+async def test_long_models_and_names_are_cut_and_every_column_stays_on_screen(
+    alpha_long_named: Served,
+) -> None:
+    app = alpha_long_named.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: live(app), "the requests stream connected")
+        view = app.query_one(RequestsView)
+        async with httpx.AsyncClient(timeout=10) as http:
+            for done, model in enumerate((LONG_MODEL, LONG_MODEL, "claude-newest"), 1):
+                await http.post(
+                    f"{alpha_long_named.proxy.url}/v1/messages", json={**MESSAGE, "model": model}
+                )
+                await until(pilot, lambda n=done: finished(view) == n, f"row {done} finished")
+        await until(pilot, lambda: not view.dirty, "the rows shown")
+        await pilot.pause(0.1)
+
+        text = screen_text(app)
+        shot(app, "requests-long-model")
+        rows = [line for line in text.splitlines() if " 200 " in line]
+        assert len(rows) == 3
+        assert "newest" in rows[0]
+        assert all("a-very-long" in row and "…" in row for row in rows)
+        assert all("sonnet-4-5-zz" in row for row in rows[1:])
+        assert all(row.rstrip().endswith(" ms") for row in rows)  # the last column, Took
+
+
+async def test_new_rows_stay_in_view_as_the_list_outgrows_the_screen(served: Served) -> None:
+    client = HeldList(served.proxy.url, served.token)
+    client.release.set()
+    app = CcflareApp(client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        view = app.query_one(RequestsView)
+        # The list read on connecting would drop the rows below (they are not in the database).
+        await until(pilot, lambda: client.held.is_set() and view.arrived is None, "the list read")
+        for minute in range(40):
+            row = {"id": f"r{minute}", "timestamp": f"2026-11-26T09:{minute:02d}:00+00:00"}
+            view.on_frame({"type": "summary", "payload": {**row, "statusCode": 200}})
+            await until(pilot, lambda: not view.dirty, "the row shown")
+
+        assert "09:39" in screen_text(app)

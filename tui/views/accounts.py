@@ -37,9 +37,12 @@ class AccountsView(ReportsFailures, Vertical):
         table = self.query_one(DataTable)
         selected = self.selected()
         rows = [(str(account.get("id")), cells(account)) for account in accounts]
-        fill(table, COLUMNS, rows)
+        fill(table, COLUMNS, rows, narrow=("Account", "Health"))
         if selected is not None and str(selected["id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected["id"])))
+
+    def on_resize(self) -> None:
+        self.show_accounts(shared(self).accounts)
 
     def selected(self) -> dict | None:
         """The account under the cursor, as /api/accounts last listed it."""

@@ -47,6 +47,9 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
     def on_mount(self) -> None:
         self.set_interval(2.0, self.refresh_if_stale)
 
+    def on_resize(self) -> None:
+        self.stale = True  # its tables are fitted to the terminal's width
+
     def refresh_if_stale(self) -> None:
         # Only while shown: a hidden tab need not query the server on every request.
         if self.stale and self.is_on_screen:
@@ -92,7 +95,7 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
             (
                 None,
                 (
-                    Text(str(model.get("model") or "—")),
+                    format.cut(Text(str(model.get("model") or "—")), format.MODEL_WIDTH),
                     format.count(counts.get(model.get("model"))),
                     format.cost(costs.get(model.get("model"))),
                     format.millis(model.get("p95ResponseTime")),
@@ -102,7 +105,7 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
             )
             for model in report.get("modelPerformance") or []
         ]
-        fill(self.query_one("#analytics-models", DataTable), MODEL_COLUMNS, rows)
+        fill(self.query_one("#analytics-models", DataTable), MODEL_COLUMNS, rows, narrow=("Model",))
 
     def show_accounts(self, accounts: list[dict]) -> None:
         rows = [
@@ -116,4 +119,9 @@ class AnalyticsView(RangedView, ReportsFailures, VerticalScroll):
             )
             for account in accounts
         ]
-        fill(self.query_one("#analytics-accounts", DataTable), ACCOUNT_COLUMNS, rows)
+        fill(
+            self.query_one("#analytics-accounts", DataTable),
+            ACCOUNT_COLUMNS,
+            rows,
+            narrow=("Account",),
+        )

@@ -46,6 +46,9 @@ class RequestsView(ReportsFailures, Vertical):
         # Redrawn at most this often: a busy proxy sends many events a second.
         self.set_interval(0.25, self.render_if_dirty)
 
+    def on_resize(self) -> None:
+        self.dirty = True
+
     def render_if_dirty(self) -> None:
         if self.dirty:
             self.render_rows()
@@ -103,15 +106,18 @@ class RequestsView(ReportsFailures, Vertical):
     def render_rows(self) -> None:
         self.dirty = False
         table = self.query_one(DataTable)
+        # A cursor on the newest row stays on the top one, so new rows arrive in view
+        # (following that row down scrolled them off the top); on an older row it stays
+        # with that row, which is being looked at.
         selected = (
             table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            if table.row_count
+            if table.row_count and table.cursor_row > 0
             else None
         )
         newest = sorted(self.items.values(), key=started, reverse=True)
         self.items = {str(i["id"]): i for i in newest[:KEEP]}
         rows = [(str(i["id"]), cells(i)) for i in newest[:KEEP] if matches(i, self.filters)]
-        fill(table, COLUMNS, rows)
+        fill(table, COLUMNS, rows, narrow=("Account", "Model"))
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
@@ -209,7 +215,7 @@ def cells(item: dict) -> tuple:
     return (
         format.clock(item.get("timestamp")),
         format.name(item.get("accountUsed")),
-        Text(short_model(item.get("model"))),
+        format.name(short_model(item.get("model"))),
         format.status(item.get("statusCode"), in_flight=in_flight),
         "" if in_flight else format.count(item.get("totalTokens")),
         "" if in_flight else format.cost(item.get("costUsd")),

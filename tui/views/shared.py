@@ -1,6 +1,6 @@
 """What the screens use of the app (tui/app.py), typed without importing it (no cycle)."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Protocol, cast
 
 from rich.cells import cell_len
@@ -9,6 +9,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
+from tui import format
 from tui.client import ApiClient
 
 
@@ -47,14 +48,28 @@ class ReportsFailures(Widget):
 Rows = Sequence[tuple[str | None, tuple[str | Text, ...]]]
 
 
-def fill(table: DataTable, columns: Sequence[str], rows: Rows) -> None:
+# A column narrowed to fit the screen keeps at least this many cells.
+NARROWEST = 8
+
+
+def fill(
+    table: DataTable, columns: Sequence[str], rows: Rows, *, narrow: Collection[str] = ()
+) -> None:
     """Replace the table's rows, its columns as wide as their widest title or cell.
 
     The widths are set here, from what is shown: DataTable sizes auto-width columns
     when it is next idle, and under load a busy app showed rows in columns as narrow
     as their titles ("11:5", "sonn") until something else happened.
+
+    The columns named in `narrow` (free text) give up width, the widest first, until the
+    row fits the terminal's width, their cells cut to an ellipsis: a row wider than the
+    screen hides its last columns. The caller redraws on a resize.
     """
     widths = column_widths(columns, rows)
+    if narrow:
+        free = [columns.index(label) for label in narrow]
+        widths = fitted(widths, free, room=room(table, len(columns)))
+        rows = [(key, cut_cells(row, widths, free)) for key, row in rows]
     if widths != tuple(column.width for column in table.ordered_columns):
         table.clear(columns=True)
         for label, width in zip(columns, widths, strict=True):
@@ -73,3 +88,31 @@ def column_widths(columns: Sequence[str], rows: Rows) -> tuple[int, ...]:
             width = cell_len(cell) if isinstance(cell, str) else cell.cell_len
             widest[index] = max(widest[index], width)
     return tuple(widest)
+
+
+def room(table: DataTable, count: int) -> int:
+    """The cells the terminal leaves for `count` columns' text: tables span its width
+    (the app's is known for a tab not shown yet; the table's own is 0 until it is)."""
+    padding = 2 * table.cell_padding * count
+    return table.app.size.width - padding - table.styles.scrollbar_size_vertical
+
+
+def fitted(widths: tuple[int, ...], free: Sequence[int], *, room: int) -> tuple[int, ...]:
+    """The widths with the `free` columns narrowed, the widest first, down to `room` in
+    all or to NARROWEST each."""
+    narrowed = list(widths)
+    while sum(narrowed) > room:
+        widest = max(free, key=lambda index: narrowed[index])
+        if narrowed[widest] <= NARROWEST:
+            break
+        narrowed[widest] -= 1
+    return tuple(narrowed)
+
+
+def cut_cells(row: tuple[str | Text, ...], widths: tuple[int, ...], free: Sequence[int]) -> tuple:
+    return tuple(
+        format.cut(Text(cell) if isinstance(cell, str) else cell, widths[index])
+        if index in free
+        else cell
+        for index, cell in enumerate(row)
+    )
