@@ -150,7 +150,7 @@
   function renderKeys() {
     const rows = state.report.keyUsage || [];
     const items = rows.map((r) => el("tr", { dataset: { key: r.clientKey } },
-      el("td", { class: r.keyId == null ? "muted" : "mono", text: r.keyId == null ? "no key" : r.clientKey }),
+      r.keyId == null ? el("td", { class: "muted", text: "no key" }) : el("td", { class: "mono cut", text: r.clientKey, title: r.clientKey }),
       el("td", { class: "num", text: fmt.int(r.requests) }),
       el("td", { class: "num", text: fmt.pct(r.successRate, 1) }),
       el("td", { class: "num", text: fmt.compact(r.tokens) }),

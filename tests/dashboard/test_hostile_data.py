@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
+from access import credentials
 from tests.conftest import ProxyServer
 from tests.dashboard.conftest import wait_live
 from tests.factories import make_account, make_request
@@ -91,4 +92,29 @@ def test_every_page_runs_under_a_content_security_policy_it_never_violates(
 
         assert "script-src 'self';" in answer.headers["content-security-policy"], path
         assert page.evaluate("window.__violations") == [], path
+    assert page.errors == []
+
+
+LONG_NAME = "a-very-long-account-name-" * 4  # 100 characters, the most a name may have
+# Each free-text cell shown cut: its text wider than its box, all of it in its title.
+CUT = """(selector) => [...document.querySelectorAll(selector)].map((cell) =>
+    [cell.title, cell.scrollWidth > cell.clientWidth])"""
+
+
+def test_long_account_and_key_names_are_cut_and_every_column_stays_in_view(
+    page: object, proxy: ProxyServer
+) -> None:
+    account = make_account(name=LONG_NAME)
+    key, _ = credentials.create_client_key(name=("a-long-client-key-name-" * 5)[:100])
+    make_request(account=account, client_key=key, model=MODEL)
+    pages = [
+        ("/dashboard/requests/", "[data-rows]", [LONG_NAME, key.name]),
+        ("/dashboard/", "[data-key-table]", [key.name]),
+    ]
+    for path, table, names in pages:
+        page.goto(f"{proxy.url}{path}")
+        page.wait_for_selector(f"{table} tr")
+
+        assert page.evaluate(OVERFLOW) == [], path
+        assert page.evaluate(CUT, f"{table} td.cut") == [[name, True] for name in names], path
     assert page.errors == []
