@@ -102,7 +102,7 @@
   async function startOAuth(event) {
     event.preventDefault();
     try {
-      const reply = await api("/api/oauth/init", { method: "POST", body: formValues(event.target) });
+      const reply = await submitting(event.target, api("/api/oauth/init", { method: "POST", body: formValues(event.target) }));
       oauthSession = reply.sessionId;
       $("[data-auth-url]").href = reply.authUrl;
       window.open(reply.authUrl, "_blank", "noopener");
@@ -113,11 +113,25 @@
     }
   }
 
+  // A form's fields and buttons are off while its request runs (as a card's buttons are):
+  // a double click on "Complete setup" sent the code twice, and the second answer ("Invalid
+  // 'code' in request") came after the first had added the account. Back on when it ends.
+  async function submitting(form, request) {
+    const controls = [...form.elements].filter((control) => !control.disabled);
+    controls.forEach((control) => { control.disabled = true; });
+    try {
+      return await request;
+    } finally {
+      controls.forEach((control) => { control.disabled = false; });
+    }
+  }
+
   async function finishOAuth(event) {
     event.preventDefault();
     const code = event.target.querySelector('[name="code"]').value.trim();
     const body = { sessionId: oauthSession, code };
-    if (await act(api("/api/oauth/callback", { method: "POST", body }), "Account added.")) {
+    const sent = act(api("/api/oauth/callback", { method: "POST", body }), "Account added.");
+    if (await submitting(event.target, sent)) {
       event.target.reset();
       $("[data-oauth-start]").reset();
       showStep(1);
@@ -126,7 +140,8 @@
 
   async function addApiKey(event) {
     event.preventDefault();
-    if (await act(api("/api/accounts", { method: "POST", body: formValues(event.target) }), "Account added.")) {
+    const sent = act(api("/api/accounts", { method: "POST", body: formValues(event.target) }), "Account added.");
+    if (await submitting(event.target, sent)) {
       event.target.reset();
     }
   }

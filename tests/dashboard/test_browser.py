@@ -171,6 +171,43 @@ def test_adding_an_account_with_the_two_step_oauth_login(page: object, proxy: Pr
     assert "added" in page.inner_text("[data-banner]").lower()
 
 
+def test_the_login_code_is_sent_once_and_its_form_is_back_after_a_failure(
+    page: object, proxy: ProxyServer
+) -> None:
+    # A double click on "Complete setup" sent the code twice: the second answer, "Invalid
+    # 'code' in request (HTTP 400)", came after the account was added by the first.
+    page.goto(f"{proxy.url}/dashboard/accounts/")
+    wait_live(page)
+    page.click("[data-add-toggle]")
+    page.fill('[data-oauth-start] [name="name"]', "new-max")
+    page.click('[data-oauth-start] button[type="submit"]')
+    page.wait_for_selector("[data-oauth-finish]:not([hidden])")
+    state = page.get_attribute("[data-auth-url]", "href").split("state=")[1].split("&")[0]
+    code, finish = '[data-oauth-finish] [name="code"]', '[data-oauth-finish] button[type="submit"]'
+    page.fill(code, "c1#not-the-state")
+    page.click(finish)
+    page.wait_for_selector("[data-banner].error")
+    enabled_after_failure = page.is_enabled(finish) and page.is_enabled(code)
+
+    held: list[object] = []
+    page.route("**/api/oauth/callback", lambda route: held.append(route))
+    page.fill(code, f"c1#{state}")
+    page.dblclick(finish)
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)  # lets Playwright run the route handler meanwhile
+    page.wait_for_timeout(300)  # time for a second request, were one sent
+    disabled_while_sent = page.is_disabled(finish) and page.is_disabled(code)
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    page.wait_for_selector('.account-card[data-account-name="new-max"]')
+
+    assert enabled_after_failure and disabled_while_sent
+    assert len(held) == 1
+    assert "added" in page.inner_text("[data-banner]").lower()
+
+
 def test_renaming_and_deleting_with_typed_confirmation(page: object, proxy: ProxyServer) -> None:
     account = make_account(name="old-name")
     page.goto(f"{proxy.url}/dashboard/accounts/")
