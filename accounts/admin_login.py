@@ -96,6 +96,12 @@ class ClaudeLoginMixin(_AccountAdminBase):
             "step": step,
             "session": session,
             "auth_url": _auth_url(session) if session else None,
+            # Asked now, as onboarding.start does: the name may have been taken since.
+            "replaces": (
+                onboarding.REPLACES_MESSAGE
+                if session and Account.objects.filter(name=session.account_name).exists()
+                else None
+            ),
         }
         return render(request, "admin/accounts/account/add_claude.html", context)
 

@@ -28,6 +28,9 @@ _V = TypeVar("_V")  # what a validation.clean_* function takes and gives back
 logger = logging.getLogger(__name__)
 
 EXPIRED_MESSAGE = "OAuth session expired or invalid. Please try again."
+# Said at step 2 when the name is an existing account's (`Started.reauth`); the dashboard
+# says the same words.
+REPLACES_MESSAGE = "An account with this name exists: finishing will replace its credentials."
 MODE_LABELS = {"max": "Claude Max", "console": "Claude Console"}
 NO_REFRESH_TOKEN_MESSAGE = (
     "Anthropic's answer to the login carried no refresh token, so the account could not stay "

@@ -107,6 +107,7 @@
       $("[data-auth-url]").href = reply.authUrl;
       window.open(reply.authUrl, "_blank", "noopener");
       showStep(2);
+      // The admin's step 2 says the same (accounts.onboarding.REPLACES_MESSAGE).
       if (reply.reauth) banner("An account with this name exists: finishing will replace its credentials.", "info");
     } catch (error) {
       banner(error.message, "error");

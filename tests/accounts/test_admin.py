@@ -396,11 +396,27 @@ def test_add_claude_account_in_two_steps(browser: Client, oauth_upstream: FakeUp
     second = submit(browser, step_two, {"code": f"code-1#{state}"})
 
     account = Account.objects.get(name="work")
+    assert REPLACES not in page
     assert url.startswith("https://claude.com/cai/oauth/authorize?code=true&")
     assert second["Location"] == change_url(account)
     assert (account.kind, account.tier) == (Account.Kind.OAUTH, 20)
     assert account.refresh_token == oauth_calls(oauth_upstream)["issued"][0]["refresh_token"]
     assert not OAuthSession.objects.exists()
+
+
+REPLACES = "An account with this name exists: finishing will replace its credentials."
+
+
+def test_step_two_warns_that_an_existing_name_is_logged_in_again(browser: Client) -> None:
+    # The dashboard says so (the init answer's `reauth`); the admin's step 2 did not.
+    make_oauth_account(name="work")
+    first = submit(
+        browser, reverse("admin:accounts_account_add_claude"), {"name": "work", "mode": "max"}
+    )
+
+    page = browser.get(first["Location"]).content.decode()
+
+    assert REPLACES in page
 
 
 def test_add_claude_account_console_mode(browser: Client, oauth_upstream: FakeUpstream) -> None:
