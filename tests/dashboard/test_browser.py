@@ -152,15 +152,19 @@ def token_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {credentials.create_api_token(name='browser-test')[1]}"}
 
 
-def test_adding_an_account_with_the_two_step_oauth_login(page: object, proxy: ProxyServer) -> None:
+def start_claude_login(page: object, proxy: ProxyServer, name: str) -> str:
+    """Step 1 of adding an account with the Claude login; returns the login's state."""
     page.goto(f"{proxy.url}/dashboard/accounts/")
     wait_live(page)
     page.click("[data-add-toggle]")
-    page.fill('[data-oauth-start] [name="name"]', "new-max")
+    page.fill('[data-oauth-start] [name="name"]', name)
     page.click('[data-oauth-start] button[type="submit"]')
     page.wait_for_selector("[data-oauth-finish]:not([hidden])")
-    auth_url = page.get_attribute("[data-auth-url]", "href")
-    state = auth_url.split("state=")[1].split("&")[0]
+    return page.get_attribute("[data-auth-url]", "href").split("state=")[1].split("&")[0]
+
+
+def test_adding_an_account_with_the_two_step_oauth_login(page: object, proxy: ProxyServer) -> None:
+    state = start_claude_login(page, proxy, "new-max")
 
     page.fill('[data-oauth-finish] [name="code"]', f"c1#{state}")
     page.click('[data-oauth-finish] button[type="submit"]')
@@ -176,13 +180,7 @@ def test_the_login_code_is_sent_once_and_its_form_is_back_after_a_failure(
 ) -> None:
     # A double click on "Complete setup" sent the code twice: the second answer, "Invalid
     # 'code' in request (HTTP 400)", came after the account was added by the first.
-    page.goto(f"{proxy.url}/dashboard/accounts/")
-    wait_live(page)
-    page.click("[data-add-toggle]")
-    page.fill('[data-oauth-start] [name="name"]', "new-max")
-    page.click('[data-oauth-start] button[type="submit"]')
-    page.wait_for_selector("[data-oauth-finish]:not([hidden])")
-    state = page.get_attribute("[data-auth-url]", "href").split("state=")[1].split("&")[0]
+    state = start_claude_login(page, proxy, "new-max")
     code, finish = '[data-oauth-finish] [name="code"]', '[data-oauth-finish] button[type="submit"]'
     page.fill(code, "c1#not-the-state")
     page.click(finish)

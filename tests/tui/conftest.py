@@ -16,6 +16,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 
 from access import credentials
+from accounts.models import Account
 from tests.conftest import ProxyServer
 from tests.factories import make_account
 from tui.app import CcflareApp
@@ -61,6 +62,17 @@ def served(proxy: ProxyServer, prices: None) -> Served:
     )
     make_account(name="beta", api_key="sk-ant-api03-beta-secret-key-0002", priority=1, tier=5)
     return Served(proxy, credentials.create_api_token(name="tui-tests")[1])
+
+
+LONG_NAME = "a-very-long-account-name-" * 4  # 100 characters, the most a name may have
+
+
+@pytest.fixture
+def alpha_long_named(served: Served) -> Served:
+    """alpha with the longest name there may be; beta paused, so its health says so."""
+    Account.objects.filter(name="alpha").update(name=LONG_NAME)
+    Account.objects.filter(name="beta").update(paused=True)
+    return served
 
 
 async def until(

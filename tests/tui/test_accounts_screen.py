@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Input, Select
 
 from accounts.models import Account
 from tests.conftest import FakeUpstream
-from tests.tui.conftest import Served, screen_text, shot, until
+from tests.tui.conftest import LONG_NAME, Served, screen_text, shot, until
 from tui.dialogs import AddAccount, OAuthCode, Prompt
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -169,16 +169,6 @@ async def type_into(pilot, field: Input, text: str) -> None:  # type: ignore[no-
 async def submit(pilot, dialog: AddAccount) -> None:  # type: ignore[no-untyped-def]
     dialog.query_one("#name", Input).focus()
     await pilot.press("enter")
-
-
-LONG_NAME = "a-very-long-account-name-" * 4  # 100 characters, the most a name may have
-
-
-@pytest.fixture
-def alpha_long_named(served: Served) -> Served:
-    Account.objects.filter(name="alpha").update(name=LONG_NAME)
-    Account.objects.filter(name="beta").update(paused=True)
-    return served
 
 
 async def test_a_long_name_is_cut_and_the_other_columns_stay_on_screen(

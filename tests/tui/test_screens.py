@@ -9,7 +9,6 @@ from rich.cells import cell_len
 from textual.widgets import DataTable, RichLog
 from textual.worker import Worker, WorkerState
 
-from accounts.models import Account
 from tests.conftest import FakeUpstream
 from tests.proxy.test_proxy_e2e import MESSAGE
 from tests.tui.conftest import Served, screen_text, shot, until
@@ -286,12 +285,6 @@ LONG_MODEL = "claude-sonnet-4-5-" + "z" * 300
 
 def finished(view: RequestsView) -> int:
     return sum(not item.get("inFlight") for item in view.items.values())
-
-
-@pytest.fixture
-def alpha_long_named(served: Served) -> Served:
-    Account.objects.filter(name="alpha").update(name="a-very-long-account-name-" * 4)
-    return served
 
 
 async def test_long_models_and_names_are_cut_and_every_column_stays_on_screen(
