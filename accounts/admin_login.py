@@ -96,12 +96,9 @@ class ClaudeLoginMixin(_AccountAdminBase):
             "step": step,
             "session": session,
             "auth_url": _auth_url(session) if session else None,
-            # Asked now, as onboarding.start does: the name may have been taken since.
-            "replaces": (
-                onboarding.REPLACES_MESSAGE
-                if session and Account.objects.filter(name=session.account_name).exists()
-                else None
-            ),
+            # A login started for an existing account replaces its credentials (one for a
+            # new name never does: it is refused if the name was taken meanwhile).
+            "replaces": onboarding.REPLACES_MESSAGE if session and session.account_id else None,
         }
         return render(request, "admin/accounts/account/add_claude.html", context)
 

@@ -6,7 +6,7 @@ Any field's `__regex` / `__iregex` lookup can be put in a changelist's URL
 (`?name__regex=(`), and the database refuses the pattern when the list is read: SQLite,
 whose REGEXP is Python's `re` run by Django, with an OperationalError, which read as "the
 database cannot answer" (a 503); PostgreSQL with a DataError (a 500). PostgreSQL's text
-cannot hold a NUL character either (`?name=%00`, a search for one), which psycopg refuses
+cannot hold a NUL character either (`?name=%00`), which psycopg refuses
 with a DataError before sending. Only the exception is looked at, as in admin_selection:
 nothing runs on a request that raises nothing.
 """

@@ -419,6 +419,17 @@ def test_step_two_warns_that_an_existing_name_is_logged_in_again(browser: Client
     assert REPLACES in page
 
 
+def test_step_two_of_a_new_names_login_never_says_it_replaces(browser: Client) -> None:
+    first = submit(
+        browser, reverse("admin:accounts_account_add_claude"), {"name": "fresh", "mode": "max"}
+    )
+    make_oauth_account(name="fresh")  # taken meanwhile: finishing is refused, nothing replaced
+
+    page = browser.get(first["Location"]).content.decode()
+
+    assert REPLACES not in page
+
+
 def test_add_claude_account_console_mode(browser: Client, oauth_upstream: FakeUpstream) -> None:
     first = submit(
         browser, reverse("admin:accounts_account_add_claude"), {"name": "ci", "mode": "console"}

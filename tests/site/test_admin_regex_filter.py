@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from tests.factories import make_account
@@ -38,18 +39,17 @@ def test_a_malformed_regex_filter_is_the_admins_notice(
     assert browser.get(response["Location"]).status_code == 200
 
 
-@pytest.mark.parametrize("query", [{"name": "a\x00b"}, {"q": "\x00"}])
-def test_a_filter_or_search_with_a_nul_character_is_the_admins_notice(
-    browser: Client, query: dict[str, str]
-) -> None:
+def test_a_filter_with_a_nul_character_is_the_admins_notice(browser: Client) -> None:
     # PostgreSQL's text cannot hold one: psycopg's DataError was a 500. SQLite finds nothing.
+    # (A search for one, ?q=, never reached the database with it: it needs no mending.)
     make_account(name="fine")
 
-    response = browser.get("/admin/accounts/account/", query)
+    response = browser.get("/admin/accounts/account/", {"name": "a\x00b"})
 
-    assert response.status_code in (200, 302)
-    if response.status_code == 302:
-        assert response["Location"] == "/admin/accounts/account/?e=1"
+    if connection.vendor == "postgresql":
+        assert (response.status_code, response["Location"]) == (302, "/admin/accounts/account/?e=1")
+    else:
+        assert response.status_code == 200
 
 
 def test_a_valid_regex_filter_still_filters(browser: Client) -> None:
