@@ -103,15 +103,22 @@ class UsageTracker:
         elif kind == "error":
             self.error = _error_message(event.data)
 
-    def on_json_body(self, body: bytes) -> None:
-        """Fold the JSON body of a non-streaming reply: a message, or an error object."""
+    def on_json_body(self, body: bytes) -> bool:
+        """Fold the JSON body of a non-streaming reply: a message, or an error object.
+
+        Returns whether it was a message whose usage gave both counts the API always
+        sends (`input_tokens`, `output_tokens`); `finished` tells a message from the rest.
+        """
         data = _load_object(body)
-        if data.get("type") == "message":
+        kind = data.get("type")
+        if kind == "message":
             self._apply_message(data)
             self._output_final = True
             self.finished = True
-        elif data.get("type") == "error":
+            return _has_counts(data.get("usage"))
+        if kind == "error":
             self.error = _error_message(body.decode("utf-8", "replace"))
+        return False
 
     @property
     def final_output_tokens(self) -> int:
@@ -168,20 +175,20 @@ class UsageTracker:
         usage = data.get("usage")
         if isinstance(usage, dict):
             self._apply_usage(usage)
-            if isinstance(usage.get("output_tokens"), int):
+            if _as_count(usage.get("output_tokens")) is not None:
                 self._output_final = True
 
     def _apply_usage(self, usage: dict[str, Any]) -> None:
         """Overwrite the counts that `usage` carries, then keep the cache-write split whole."""
         for field in _COUNT_FIELDS:
-            value = usage.get(field)
-            if _is_count(value):
+            value = _as_count(usage.get(field))
+            if value is not None:
                 setattr(self, field, value)
         split = usage.get("cache_creation")
         if isinstance(split, dict):
             self.cache_creation_5m_tokens = _count(split.get("ephemeral_5m_input_tokens"))
             self.cache_creation_1h_tokens = _count(split.get("ephemeral_1h_input_tokens"))
-            if not isinstance(usage.get("cache_creation_input_tokens"), int):
+            if _as_count(usage.get("cache_creation_input_tokens")) is None:
                 self.cache_creation_input_tokens = (
                     self.cache_creation_5m_tokens + self.cache_creation_1h_tokens
                 )
@@ -223,15 +230,33 @@ def _error_message(raw: str) -> str:
     return message if isinstance(message, str) else raw
 
 
-# A token count past this is no count at all. The columns are 32-bit on PostgreSQL, which
-# refuses a row with a value past 2**31 - 1; a row's totals add up to four counts, and
-# each under 2**29, they fit.
-MAX_COUNT = 2**29
+# A token count past this is no count at all: twice the largest context window (1M tokens
+# per request; output is at most 128K), so one bogus answer books at most a few hundred
+# dollars, never thousands. It also keeps a row within PostgreSQL's 32-bit columns: its
+# totals add up to four counts, each under 2**21.
+MAX_COUNT = 2**21
 
 
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and 0 <= value < MAX_COUNT
+def _as_count(value: object) -> int | None:
+    """`value` as a token count, or None when it is none: JSON has one number type, so
+    7.0 counts as 7; a bool (an int to Python) does not, nor a count out of range."""
+    if type(value) is int:  # exact type: quicker than isinstance, and refuses bools
+        return value if 0 <= value < MAX_COUNT else None
+    if type(value) is float and value.is_integer() and 0 <= value < MAX_COUNT:
+        return int(value)
+    return None
 
 
 def _count(value: object) -> int:
-    return value if _is_count(value) else 0  # type: ignore[return-value]
+    count = _as_count(value)
+    return 0 if count is None else count
+
+
+def _has_counts(usage: object) -> bool:
+    """Whether a message's usage gives the two counts every Messages answer carries."""
+    if not isinstance(usage, dict):
+        return False
+    return (
+        _as_count(usage.get("input_tokens")) is not None
+        and _as_count(usage.get("output_tokens")) is not None
+    )

@@ -366,3 +366,64 @@ def test_nothing_after_message_stop_counts() -> None:
     tracker.on_event(Event("message_delta", '{"delta":{},"usage":{"output_tokens":9999}}'), 3.0)
 
     assert tracker.final_output_tokens == 5
+
+
+def fold_usage(usage: Any) -> UsageTracker:
+    tracker = UsageTracker()
+    tracker.on_json_body(json.dumps({"type": "message", "usage": usage}).encode())
+    return tracker
+
+
+@pytest.mark.parametrize(
+    ("given", "counted"),
+    [(7, 7), (7.0, 7), (True, 0), (False, 0), (7.5, 0), ("7", 0), (-7, 0), (None, 0)],
+    ids=["int", "integral-float", "true", "false", "fraction", "string", "negative", "null"],
+)
+def test_a_count_is_a_whole_number_never_a_bool(given: Any, counted: int) -> None:
+    # `true` counted as 1 token (a bool is an int to Python); 7.0 (JSON's number 7) as none.
+    fields = ("input_tokens", "output_tokens", "cache_read_input_tokens")
+    fields += ("cache_creation_input_tokens",)
+    tracker = fold_usage(dict.fromkeys(fields, given))
+
+    assert tracker.snapshot().total_tokens == 4 * counted
+    assert type(tracker.input_tokens) is int
+
+
+def test_a_count_past_any_real_request_counts_nothing() -> None:
+    # The duplicate key's last value won: 500,000,000 input tokens, booked as $1,500.
+    usage = b'{"input_tokens":5,"input_tokens":500000000,"output_tokens":3}'
+    body = b'{"type":"message","usage":' + usage + b"}"
+    tracker = UsageTracker()
+
+    tracker.on_json_body(body)
+
+    assert (tracker.input_tokens, tracker.output_tokens) == (0, 3)
+    largest = fold_usage({"input_tokens": 2_000_000, "output_tokens": 128_000})
+    assert (largest.input_tokens, largest.output_tokens) == (2_000_000, 128_000)
+
+
+@pytest.mark.parametrize(
+    ("usage", "counted"),
+    [
+        ({"input_tokens": 11, "output_tokens": 7}, True),
+        ({"input_tokens": 11.0, "output_tokens": 0}, True),
+        ({"input_tokens": "11", "output_tokens": 7}, False),
+        ({"input_tokens": 11}, False),
+        ([11, 7], False),
+        (None, False),
+    ],
+    ids=["counts", "integral-float", "string", "no-output", "list", "null"],
+)
+def test_a_message_body_says_whether_its_counts_were_read(usage: Any, counted: bool) -> None:
+    tracker = UsageTracker()
+
+    read = tracker.on_json_body(json.dumps({"type": "message", "usage": usage}).encode())
+
+    assert (read, tracker.finished) == (counted, True)
+
+
+def test_a_body_that_is_no_message_reads_no_counts() -> None:
+    tracker = UsageTracker()
+
+    assert tracker.on_json_body(b'{"type":"error","error":{"message":"x"}}') is False
+    assert tracker.on_json_body(b"<html>") is False
