@@ -6,6 +6,7 @@ through byte for byte, and Django's per-request machinery measured about 1.6 ms.
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -291,8 +292,7 @@ class Exchange:
         # From the relayed list (lower-case names): the answer's full header mapping is
         # never built on the hot path.
         content_type = next((value for name, value in headers if name == b"content-type"), b"")
-        # Media types are case-insensitive (RFC 9110 §8.3.1).
-        stream = record.is_stream = b"text/event-stream" in content_type.lower()
+        stream = record.is_stream = self._streams(status, content_type)
         if 200 <= status < 300:
             record.success = True
         else:
@@ -308,6 +308,19 @@ class Exchange:
                 await self._relay_body(response, headers, content_type, send)
         finally:
             response.release()
+
+    def _streams(self, status: int, content_type: bytes) -> bool:
+        """Whether the answer is relayed as a stream, each chunk as it arrives: one labelled
+        an event stream, or a success labelled anything but JSON (octet-stream, nothing) to
+        a request that asked for a stream. Read whole, such an answer reached the client
+        all at once when the generation ended, and its usage was lost. A JSON answer (the
+        non-streaming happy path) pays one prefix check; only the others read the body."""
+        kind = content_type.lower()  # media types are case-insensitive (RFC 9110 §8.3.1)
+        if b"text/event-stream" in kind:
+            return True
+        if not 200 <= status < 300 or kind.startswith(b"application/json"):
+            return False
+        return sniff.request_stream(self.body)
 
     async def _start(self, send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -356,13 +369,15 @@ class Exchange:
             await send({"type": "http.response.body", "body": body, "more_body": True})
             await self._relay_rest(response, send)
             return
-        self.usage.on_json_body(body)
+        counted = self.usage.on_json_body(body)
         if self.usage.model is None:  # an answer that names none (not JSON): the one asked for
             self.usage.model = sniff.request_model(self.body)
         if self.usage.error is not None:  # a relayed error answer (a 529, a 4xx): its message
             self.record.error_message = self.usage.error
         elif not self.record.success:
             self.record.error_message = _unreadable_error(self.record.status_code, content_type)
+        elif not counted and self.scope["path"] == "/v1/messages":
+            self._check_message(body, headers)
         await send({"type": "http.response.body", "body": body})
         self.completed = True
 
@@ -507,6 +522,25 @@ class Exchange:
         if not self.record.success:
             self._from_request()  # no message_start may have named the model
 
+    def _check_message(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        """A success of the Messages API read whole that is no message with its usage (a
+        page of a proxy in between, a compressed body although identity was asked for, a
+        Content-Length short of the JSON). The client has it as sent; the record says it,
+        as `_check_stream_end` does for a stream: not a success, its tokens unknown.
+
+        A message whose usage alone is unreadable stays a success (the client got its
+        answer, and the success rate says what clients got), its tokens 0 and the record
+        saying they are unknown, so that it shows among the errors.
+        """
+        if self.usage.finished:
+            problem = "Reply's usage was not readable"
+        else:
+            problem = f"Reply was not a readable message ({_not_a_message(body, headers)})"
+            self.record.success = False
+            self._from_request()  # whether a stream was asked for
+        logger.warning("proxy.unreadable_reply problem=%r", problem)
+        self.record.error_message = problem
+
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.t0) * 1000)
 
@@ -517,6 +551,18 @@ def _unreadable_error(status: int | None, content_type: bytes) -> str:
     errors (the dashboard's, /api/stats'), only as a falling success rate."""
     kind = content_type.split(b";")[0].strip().decode("latin-1")[:60] or "no content type"
     return f"HTTP {status} from the upstream ({kind}, not an API error)"
+
+
+def _not_a_message(body: bytes, headers: list[tuple[bytes, bytes]]) -> str:
+    """Why a body is no Messages answer, in a few words for the record and the log."""
+    encoding = next((value for name, value in headers if name == b"content-encoding"), b"")
+    if encoding.strip().lower() not in (b"", b"identity"):
+        return "content-encoding " + encoding.decode("latin-1")[:40]
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    return "not a message"
 
 
 def _client_gone(scope: Scope, receive: Receive) -> asyncio.Future:

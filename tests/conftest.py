@@ -7,6 +7,7 @@ failing ones in `.hypothesis/`. `--hypothesis-profile NAME` picks one explicitly
 """
 
 import asyncio
+import contextlib
 import errno
 import os
 import time
@@ -157,12 +158,20 @@ def proxy_server(
 ) -> Iterator[ProxyServer]:
     """A real daphne serving ccflare on the test database, talking to the fake upstream."""
     data_dir = tmp_path_factory.mktemp("proxy-data")
-    env = proxy_env(data_dir=data_dir, upstream=fake_upstream)
-    log_path = data_dir / "server.log"
+    with serving_proxy(proxy_env(data_dir=data_dir, upstream=fake_upstream)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving_proxy(env: dict[str, str]) -> Iterator[ProxyServer]:
+    """A daphne started with `env`, logging to DATA_DIR/server.log, stopped at the end."""
+    log_path = Path(env["DATA_DIR"]) / "server.log"
     with log_path.open("wb") as output:
         process, port = servers.start_proxy_server(env=env, output=output)
-        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
-        servers.stop(process)
+        try:
+            yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
+        finally:
+            servers.stop(process)
 
 
 def proxy_env(*, data_dir: Path, upstream: FakeUpstream) -> dict[str, str]:
@@ -208,12 +217,8 @@ def twin_proxy_server(
 ) -> Iterator[ProxyServer]:
     """A second daphne process on the same database, as when scaling out."""
     data_dir = tmp_path_factory.mktemp("twin-proxy-data")
-    env = {**proxy_server.env, "DATA_DIR": str(data_dir)}
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as output:
-        process, port = servers.start_proxy_server(env=env, output=output)
-        yield ProxyServer(f"http://127.0.0.1:{port}", log_path, env)
-        servers.stop(process)
+    with serving_proxy({**proxy_server.env, "DATA_DIR": str(data_dir)}) as server:
+        yield server
 
 
 @pytest.fixture
