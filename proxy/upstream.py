@@ -145,7 +145,10 @@ def merge_beta(client_beta: str | None) -> str:
 
 
 def response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
-    """The answer's headers to relay, names in lower case (as ASGI wants them; lib.h1's are)."""
+    """The answer's headers to relay, names in lower case (as ASGI wants them; lib.h1's are).
+
+    lib.h1 has already left out the fields no client could read (lib.h1.head.parse_head).
+    """
     drop = _RESPONSE_DROP_RAW
     for name, value in upstream.raw_headers:
         if name == b"connection":  # and the headers it names (RFC 9110 §7.6.1)

@@ -10,7 +10,8 @@ and create_api_key. Tests steer it through a control API under /_fake/ (never un
                           kept), body size, json
     POST /_fake/rules    {"credential": "<key or bearer token>"|"*", "status": 429, "headers": {},
                           "body": {...}|"<html>..."|null, "times": N|null, "path": null|"/v1/...",
-                          "scenario": null|"drop_mid_stream"|"slow_stream"|"rate_limited",
+                          "scenario": null|"drop_mid_stream"|"slow_stream"|"rate_limited"|
+                          "raw_head" (with "status_line" and "fields": a head as written),
                           "events": 40, "interval_ms": 250, "reset_in": 60,
                           "delay_ms": 0 (the reply, made at once, is sent this much later)}
     GET  /_fake/rules    the rules still active, with the times left
@@ -63,6 +64,7 @@ SCENARIOS = (
     "bare_429",
     "drop_before_headers",
     "large_body",
+    "raw_head",
 )
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset(
@@ -681,6 +683,26 @@ async def drop_before_headers(call: Call, params: dict[str, str]) -> web.StreamR
     return web.Response(status=204)
 
 
+async def raw_head(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """The normal reply (JSON, or the stream asked for) under a head written byte for byte,
+    as no HTTP library would: `status_line` (default "HTTP/1.1 200 OK") and `fields`, more
+    header lines ("name: value\r\n" each, any byte as its latin-1 character), then the
+    connection closed."""
+    canned = call.state.canned_for(call.model)
+    msg_id = call.state.next_id("msg").encode()
+    if call.wants_stream:
+        body, content_type = canned.head(msg_id) + canned.body, b"text/event-stream"
+    else:
+        body, content_type = canned.json_body(msg_id), b"application/json"
+    head = params.get("status_line", "HTTP/1.1 200 OK").encode("latin-1") + b"\r\n"
+    head += b"content-type: " + content_type + b"\r\n" + params.get("fields", "").encode("latin-1")
+    head += b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+    assert call.request.transport is not None
+    call.request.transport.write(head + body)
+    call.request.transport.close()  # unlike abort(), sends what is buffered first
+    return web.Response(status=204)  # never sent: the connection is closed
+
+
 async def bare_429(call: Call, params: dict[str, str]) -> web.StreamResponse:
     """A 429 with no rate-limit header at all: about this request, not the account (§2.7)."""
     body = error_body(429, "Request rate too high for this request", "req_bare")
@@ -707,6 +729,7 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "deep_json": deep_json,
     "bare_429": bare_429,
     "drop_before_headers": drop_before_headers,
+    "raw_head": raw_head,
 }
 
 

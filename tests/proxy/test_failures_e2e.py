@@ -240,6 +240,62 @@ def test_hop_by_hop_headers_and_cookies_never_cross_the_proxy(
     assert header_values(entry, "x-kept") == ["yes"]
 
 
+# Header lines no client could read, and the server log's line about them (once a name).
+# Relayed, names that are no token made Twisted refuse to write the answer (the client
+# waited for ever); values with a control character were an "illegal header line" to
+# httpx (and the SDK sent the call again).
+UNREADABLE_NAMES = (
+    "bad name: x\r\nx/y: x\r\na@b{c};d=e,f: x\r\nx-\u00e9: x\r\n",
+    "upstream.header_dropped name=bad name bad=name",
+)
+UNREADABLE_VALUES = (
+    "x-nul: a\x00b\r\nx-bell: a\x07b\r\nx-cr: a\rset-cookie: forged=1\r\n",
+    "upstream.header_dropped name=x-nul bad=value",
+)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    ("fields", "logged"), [UNREADABLE_NAMES, UNREADABLE_VALUES], ids=["names", "values"]
+)
+def test_header_lines_no_client_could_read_are_left_out_and_the_answer_relayed(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, fields: str, logged: str, stream: bool
+) -> None:
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, scenario="raw_head", fields=fields + "x-kept: yes\r\n")
+
+    response = post(proxy, {**MESSAGE, "stream": stream})
+
+    assert response.status_code == 200
+    assert b"Hello!" in response.content
+    relayed = [name for name in response.headers if name.startswith("x-")]
+    assert relayed == ["x-kept", "x-ccflare-account"]
+    assert "set-cookie" not in response.headers
+    assert len(fake_upstream.log()) == 1
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.success) == (200, "complete", True)
+    assert logged in proxy.server_log()
+
+
+@pytest.mark.parametrize("status", ["000 Zero", "099 X", "600 X", "999 Weird"])
+def test_an_answer_whose_status_is_no_http_status_is_an_upstream_error(
+    proxy: ProxyServer, fake_upstream: FakeUpstream, status: str
+) -> None:
+    # Relayed, 000 and 099 were an illegal status line to clients (the SDK sent the call
+    # three times, each recorded complete); 600 and 999 were retried as server errors,
+    # then relayed.
+    make_account(name="only", api_key=KEY_A)
+    fake_upstream.add_rule(credential=KEY_A, scenario="raw_head", status_line=f"HTTP/1.1 {status}")
+
+    response = post(proxy)
+
+    assert response.status_code == 502
+    assert response.json()["error"]["type"] == "api_error"
+    assert len(fake_upstream.log()) == 1
+    (row,) = recorded(1)
+    assert (row.status_code, row.terminal_state, row.success) == (502, "error", False)
+
+
 def test_an_absurd_reset_header_benches_the_account_and_fails_over(
     proxy: ProxyServer, fake_upstream: FakeUpstream
 ) -> None:
