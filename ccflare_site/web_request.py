@@ -29,7 +29,9 @@
   endless upload fills neither memory nor the disk. It reaches the app in one message.
 - A body message carrying `lib.asgi.ABORT` closes the client's connection instead of
   ending the answer: ASGI has no way to say an answer was cut, and ended normally a cut
-  one looks complete (chunked) or leaves the client waiting for its Content-Length.
+  one looks complete (chunked) or leaves the client waiting for its Content-Length. An
+  application that fails once its answer has started has it cut the same way (daphne
+  tried a second start, which raised, and left the connection open).
 """
 
 import asyncio
@@ -98,6 +100,17 @@ def install() -> None:
         daphne_connection_lost(self, reason)
 
     WebRequest.connectionLost = connection_lost
+    WebRequest.handle_exception = handle_exception
+
+
+def handle_exception(self: WebRequest, exception: BaseException) -> None:
+    """daphne's answer to an application's exception (a 500 page), unless the answer has
+    started: a second start raises, and the client then waited for ever on a connection
+    nobody closed. Such an answer is cut instead."""
+    if not self._response_started:
+        self.basic_error(500, b"Internal Server Error", "Exception inside application.")
+    elif not self.finished:
+        _abort(self)
 
 
 def _for_the_proxy(request: WebRequest) -> bool:

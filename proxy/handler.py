@@ -163,7 +163,7 @@ class Exchange:
         self.completed = False
         # The client-key header, when client keys are on: never forwarded upstream.
         self.strip: frozenset[str] = frozenset()
-        self.started = False  # response start sent to the client
+        self.started = False  # response start handed to the server (taken or not)
         self.forward_path = scope["path"]  # replaced by the guard's validated raw path
         self.cors: tuple[tuple[bytes, bytes], ...] = ()
         # Counted among the requests in flight, whose gaps the recorder's work waits for
@@ -203,17 +203,8 @@ class Exchange:
             self.record.upstream_ms = (time.perf_counter() - sent_at) * 1000
             await self.relay(outcome, send)
         except Exception:
-            # A bug of ours must still give the client an answer in the API's shape
-            # and leave a record, never a bare 500 from the server.
             logger.exception("proxy.internal_error")
-            if not self.started:
-                await self.reply_error(send, 502, "api_error", "Internal proxy error")
-            elif not self.completed:
-                # Neither hang nor look complete: the client sees the answer cut.
-                await send({"type": "http.response.body", "body": b"", ABORT: True})
-            self.record.terminal_state = Request.Terminal.ERROR
-            self.record.error_message = "Internal proxy error"
-            self._from_request()
+            await self._internal_error(send)
         except asyncio.CancelledError:
             if self.completed:
                 raise
@@ -230,6 +221,25 @@ class Exchange:
             if isinstance(gone, asyncio.Task):
                 gone.cancel()  # the watcher of receive(), under another server
             self.finish()
+
+    async def _internal_error(self, send: Send) -> None:
+        """A bug of ours: the client still gets an answer in the API's shape (a 502) or,
+        once an answer's start has gone to the server, sees it cut; never a bare 500 from
+        the server, never a wait for ever. Recorded as an `error`: the upstream may well
+        have been tried."""
+        if not self.started:
+            try:
+                await self._send_error(send, 502, "api_error", _INTERNAL_ERROR)
+            except Exception:
+                logger.exception("proxy.internal_error_answer_failed")
+        if not self.completed:
+            # Neither hang nor look complete: the client sees the answer cut. A start the
+            # server took cannot be followed by another (daphne refuses it).
+            await send({"type": "http.response.body", "body": b"", ABORT: True})
+        record = self.record
+        record.terminal_state = Request.Terminal.ERROR
+        record.error_message, record.success = _INTERNAL_ERROR, False
+        self._from_request()
 
     def _cancelled_in_forward(self, outcome: Outcome) -> None:
         """Cancelled before any answer came (the client left, a shutdown): the record
@@ -323,8 +333,10 @@ class Exchange:
         return sniff.request_stream(self.body)
 
     async def _start(self, send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        # Started before the send: one that raised may still have been taken (daphne marks
+        # the answer started, then writes the headers), and a second start would be refused.
         self.started = True
+        await send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def _relay_body(
         self,
@@ -479,6 +491,7 @@ class Exchange:
         record.status_code, record.error_message, record.success = status, message, False
         if record.request_headers is None:
             record.request_headers = self.scope["headers"]
+        self.started = True  # before the send, as in `_start`
         body = await replies.send_error(
             send,
             status=status,
@@ -486,7 +499,6 @@ class Exchange:
             message=message,
             headers=[*extra, *self.cors],
         )
-        self.started = True
         self.response_capture.add(body)
         self.completed = True
 
@@ -608,6 +620,7 @@ def _looks_malformed(scope: Scope, body: bytes) -> bool:
     return body[:256].lstrip()[:1] != b"{"
 
 
+_INTERNAL_ERROR = "Internal proxy error"
 _KEYS_UNREAD = "The client keys could not be read from the database yet; try again shortly"
 _NEEDS_CLIENT_KEY = (
     "This ccflare proxy requires a client key: send it as x-api-key or Authorization: Bearer"

@@ -1,18 +1,23 @@
 """The /v1/ handler called in-process: answers it gives itself, and what it records."""
 
 import asyncio
+import functools
 import json
+import types
 from collections.abc import AsyncIterator
 
+import daphne.server
 import pytest
 
 from access import clientkeys
 from analytics.recording.write_behind import RequestRecord
+from ccflare_site import web_request
 from lib.asgi import ABORT
 from lib.h1 import ReadTimeout, UpstreamError
 from lib.h1.head import parse_head
 from proxy import background, handler
 from proxy.failover import Outcome
+from tests.site.test_web_request import daphne_channel
 
 
 @pytest.fixture
@@ -32,20 +37,26 @@ async def no_client_keys(_headers: object) -> clientkeys.Grant:
 
 async def call(body: bytes, headers: list[tuple[bytes, bytes]] = ()) -> list[dict]:  # type: ignore[assignment]
     sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await call_with(send, body, headers)
+    return sent
+
+
+async def call_with(send: handler.Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """One request to the handler, its answer to `send`; the client stays connected."""
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive() -> dict:
         if messages:
             return messages.pop(0)
-        await asyncio.sleep(3600)  # the client stays connected
+        await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/v1/messages", "headers": list(headers)}
     await handler.application(scope, receive, send)
-    return sent
 
 
 def error_of(sent: list[dict]) -> tuple[int, dict]:
@@ -89,6 +100,31 @@ async def test_a_bug_after_the_answer_started_cuts_it_rather_than_end_it(
     assert sent[-1] == {"type": "http.response.body", "body": b"", ABORT: True}
     (record,) = records
     assert (record.terminal_state, record.error_message) == ("error", "Internal proxy error")
+
+
+async def test_an_answer_whose_start_the_server_took_then_refused_is_cut_and_an_error(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+) -> None:
+    # daphne marks an answer started before Twisted writes its headers; a header Twisted
+    # refused raised there, the 502 then tried was a second start and raised too, and the
+    # client waited for ever on a connection nobody closed (recorded as `rejected`).
+    # A real daphne request on a connection of its own (tests/site/test_web_request.py).
+    channel = daphne_channel()
+    channel.dataReceived(b"POST /v1/messages HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}")
+    (request,) = channel.requests
+    server = types.SimpleNamespace(
+        connections={request: {}}, check_headers_type=daphne.server.Server.check_headers_type
+    )
+    answer = ScriptedAnswer([(b"content-type", b"application/json")], [JSON_REPLY])
+    answer.raw_headers.append((b"bad name", b"x"))  # one lib.h1 leaves out now
+    answering(monkeypatch, answer)
+
+    await call_with(functools.partial(web_request._send_paced, server, request), b"{}", [])
+
+    assert channel.transport.disconnecting  # closed: the client is not left waiting
+    (record,) = records
+    assert (record.terminal_state, record.success) == ("error", False)
+    assert record.error_message == "Internal proxy error"
 
 
 async def test_declared_oversized_body_is_refused_before_reading(

@@ -190,3 +190,19 @@ def test_the_statuses_the_proxy_relays_have_their_reason_phrase() -> None:
         b"Request Header Fields Too Large",
         b"Overloaded",
     ]
+
+
+def test_an_application_failing_once_its_answer_started_has_the_connection_closed() -> None:
+    # daphne answered the exception with a 500 page: a second start, which raised in turn,
+    # and the connection stayed open with the client waiting on it for ever.
+    channel = daphne_channel()
+    channel.dataReceived(b"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n")
+    (request,) = channel.requests
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"bad name", b"x")]}
+    with pytest.raises(http_headers.InvalidHeaderName):
+        request.handle_reply(start)  # taken as started, then refused
+
+    request.handle_exception(ValueError("a bug"))  # what daphne does with the app's error
+
+    assert channel.transport.disconnecting
+    assert channel.transport.value() == b""  # cut: no half answer that looks whole
