@@ -14,6 +14,10 @@ _PREFIX = "anthropic-ratelimit-unified-"
 # this is a broken header and read as none (the fallback then benches the account).
 # Clamped instead, one such header benched its account for a week.
 MAX_WAIT_SECONDS = 8 * 24 * 3600
+# A reset a window may have passed a moment ago (clocks differ, the answer took its time);
+# one further back than this is a broken header, read as none: stored, `1000` showed an
+# account's limit resetting in 1970.
+MAX_PAST_SECONDS = 24 * 3600
 # The length of the account's columns that keep the text values (rate_limit_status,
 # rate_limit_claim, overage_status).
 MAX_TEXT = 32
@@ -128,9 +132,10 @@ def _number(raw: bytes | str | None) -> float | None:
 
 
 def _epoch(raw: bytes | str | None, now: float) -> float | None:
-    """A moment in epoch seconds, at most MAX_WAIT_SECONDS ahead; None if not one."""
+    """A moment in epoch seconds, at most MAX_WAIT_SECONDS ahead and MAX_PAST_SECONDS
+    back; None if not one."""
     value = _number(raw)
-    if value is None or value < 0 or value > now + MAX_WAIT_SECONDS:
+    if value is None or not now - MAX_PAST_SECONDS <= value <= now + MAX_WAIT_SECONDS:
         return None
     return value
 

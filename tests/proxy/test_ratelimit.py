@@ -159,6 +159,28 @@ def test_a_wait_longer_than_any_window_is_no_answer(headers: dict) -> None:
     assert ratelimit.blocked_until(info, now=NOW, fallback_seconds=60) == NOW + 60
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "anthropic-ratelimit-unified-reset",
+        "anthropic-ratelimit-unified-5h-reset",
+        "anthropic-ratelimit-unified-7d-reset",
+        "x-ratelimit-reset",
+    ],
+)
+@pytest.mark.parametrize(
+    ("value", "read_as"),
+    [("1000", None), (str(int(NOW) - 2 * 86400), None), (str(int(NOW) - 3600), NOW - 3600)],
+)
+def test_a_reset_long_past_is_no_answer_and_a_recent_one_is_kept(
+    name: str, value: str, read_as: float | None
+) -> None:
+    # Stored, `1000` showed an account's limit resetting at 1970-01-01T00:16:40.
+    field, _ = ratelimit._RAW_FIELDS[name.encode()]
+
+    assert getattr(read({name: value}), field) == read_as
+
+
 def test_garbage_values_are_ignored() -> None:
     info = parse(**{"anthropic-ratelimit-unified-reset": "soon", "retry-after": "later"})
     assert info.reset is None
@@ -199,13 +221,13 @@ def test_the_limit_headers_are_read_whatever_their_case() -> None:
         b"Anthropic-RateLimit-Unified-Status: rejected\r\n"
         b"anthropic-ratelimit-unified-status: allowed\r\n"  # a repeat: the first wins
         b"Retry-After: 30\r\n"
-        b"X-RateLimit-Reset: 1790000000\r\n"
+        b"X-RateLimit-Reset: 1800000120\r\n"
         b"request-id: req_1"
     )
 
     info = ratelimit.read(head.raw_headers, now=NOW)
 
-    assert (info.status, info.retry_after, info.fallback_reset) == ("rejected", 30.0, 1790000000)
+    assert (info.status, info.retry_after, info.fallback_reset) == ("rejected", 30.0, 1800000120)
     assert ratelimit.has_limit_headers(head.raw_headers)
     assert ratelimit.has_limit_headers(raw({"anthropic-ratelimit-requests-limit": "50"}))
     assert not ratelimit.has_limit_headers(raw({"retry-after": "5", "request-id": "req_1"}))
