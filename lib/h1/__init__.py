@@ -25,6 +25,7 @@ from lib.h1.errors import (
     MalformedResponse,
     OutOfResources,
     ReadTimeout,
+    SlowFraming,
     SlowHead,
     UpstreamError,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "ReadTimeout",
     "Reply",
     "Response",
+    "SlowFraming",
     "SlowHead",
     "UpstreamError",
     "fetch",

@@ -39,5 +39,10 @@ class SlowHead(MalformedResponse, TimeoutError):
     """The response head did not complete in time once it had begun (protocol.HEAD_SECONDS)."""
 
 
+class SlowFraming(MalformedResponse, TimeoutError):
+    """A chunk-size line or the chunked trailer did not complete in time once it had begun
+    (protocol.HEAD_SECONDS, as for the head)."""
+
+
 class ReadTimeout(UpstreamError, TimeoutError):
     """The upstream stayed silent longer than the read timeout while an answer was awaited."""

@@ -4,7 +4,7 @@ import logging
 import re
 
 from lib.escapes import printable
-from lib.h1.errors import MalformedResponse
+from lib.h1.errors import HeadersTooLarge, MalformedResponse
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,10 @@ _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 # The control characters but HTAB: none belongs in a field (RFC 9110 §5.5), nor a CR or
 # LF but those ending the lines.
 _CONTROLS = bytes(range(9)) + bytes(range(10, 32)) + b"\x7f"
+
+
+class BareLineFeed(MalformedResponse):
+    """The status line taken for a CRLF head's ends in LF alone: the head ends earlier."""
 
 
 class Head:
@@ -40,7 +44,7 @@ class Head:
         self.keep_alive = True
 
 
-def parse_head(block: bytes) -> Head:
+def parse_head(block: bytes, *, bare_lf: bool = False) -> Head:
     """The status line and header fields of one response head (without its blank line).
 
     Raises MalformedResponse for a head that is not HTTP/1.x, a status outside 100-599,
@@ -48,11 +52,17 @@ def parse_head(block: bytes) -> Head:
     came (a name that is no token, a control character but HTAB in its value) is left
     out, and logged once per name: relayed, Twisted refused to write the answer (the client
     waited for ever) or the client refused to read it (and retried).
+
+    `bare_lf`: its lines may end in LF alone (its end was found by `bare_lf_head`). Raises
+    BareLineFeed for a head taken as CRLF's whose status line ends in a bare LF: its end
+    is `bare_lf_head`'s, before the CRLF CRLF found (one in its body).
     """
-    lines = block.split(b"\r\n")
+    lines = _lf_lines(block) if bare_lf else block.split(b"\r\n")
     head = Head(_status(lines[0]), [])
     head.keep_alive = lines[0][7:8] == b"1"  # HTTP/1.0 is never reused
     fields = lines[1:]
+    # A bare-LF head's line ends do not add up to the count: its lines are looked at one
+    # by one, as a head with a control character's are.
     if _has_controls(block, len(fields)):
         fields = _without_controls(fields)
     lengths: set[bytes] = set()
@@ -71,11 +81,15 @@ def parse_head(block: bytes) -> Head:
         if lower == b"content-length":
             lengths.add(value)
         elif lower == b"transfer-encoding":
-            head.chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-            head.keep_alive = head.keep_alive and head.chunked
+            # The only coding the client can undo, once (RFC 9112 §6.3): any other leaves
+            # the body unreadable, e.g. gzip relayed as JSON. `identity` is no coding since
+            # RFC 7230; a second line would apply its coding after the first.
+            if head.chunked or (value != b"chunked" and value.lower() != b"chunked"):
+                raise MalformedResponse(f"Transfer-Encoding other than chunked: {value!r}")
+            head.chunked = True
         elif lower == b"connection" and b"close" in value.lower():
             head.keep_alive = False
-    if lengths and not head.chunked:
+    if lengths and not head.chunked:  # with Transfer-Encoding, Content-Length is ignored
         head.length = _content_length(lengths)
     return head
 
@@ -88,10 +102,33 @@ def _status(line: bytes) -> int:
     """
     if not line.startswith(b"HTTP/1.") or len(line) < 12:
         raise MalformedResponse("not an HTTP/1.x status line")
+    if 10 in line:  # as an integer: a bytes needle costs ten times more
+        raise BareLineFeed("status line ends in a bare LF")
     code = line[9:12]
     if not code.isdigit() or line[12:13] not in (b"", b" ") or not b"100" <= code <= b"599":
         raise MalformedResponse("bad status code")
     return int(code)
+
+
+def bare_lf_head(raw: bytearray, start: int) -> tuple[Head, int] | None:
+    """The head in `raw` whose lines end in a bare LF, and where its body begins; None
+    until its blank line came (looked for from `start`). RFC 9112 §2.2 lets a client take
+    LF alone as a line's end, as curl and browsers do. Called only where CRLF CRLF was not
+    found (or was not the head's end): the first LF LF or LF CRLF then ends the head."""
+    lf_lf, lf_crlf = raw.find(b"\n\n", start), raw.find(b"\n\r\n", start)
+    if lf_crlf < 0 or 0 <= lf_lf < lf_crlf:
+        end, body_at = lf_lf, lf_lf + 2
+    else:
+        end, body_at = lf_crlf, lf_crlf + 3
+    if end < 0:
+        return None
+    if end > MAX_HEAD_BYTES:
+        raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
+    return parse_head(bytes(raw[:end]), bare_lf=True), body_at
+
+
+def _lf_lines(block: bytes) -> list[bytes]:
+    return [line.removesuffix(b"\r") for line in block.split(b"\n")]
 
 
 # Each name in lower case, made once: an answer's names are the same few every time, and

@@ -4,7 +4,8 @@ Everything is parsed as it arrives, in `data_received`: the status line and head
 once the blank line is in, then the body de-framed (Content-Length, chunked, or up to EOF) into
 a queue of payload chunks the reader takes from. The reader's side waits on one future at a
 time; the read timeout is one timer per connection, re-armed only when it fires while a wait
-is under way (no timer per chunk). The pool around it is lib/h1/pool.py.
+is under way (no timer per chunk). The same timer holds the deadline of a head, chunk-size
+line or trailer that came in part (`_check_pace`). The pool around it is lib/h1/pool.py.
 """
 
 import asyncio
@@ -15,10 +16,11 @@ from lib.h1.errors import (
     HeadersTooLarge,
     MalformedResponse,
     ReadTimeout,
+    SlowFraming,
     SlowHead,
     UpstreamError,
 )
-from lib.h1.head import MAX_HEAD_BYTES, Head, parse_head
+from lib.h1.head import MAX_HEAD_BYTES, BareLineFeed, Head, bare_lf_head, parse_head
 
 MAX_CHUNK_LINE = 4096  # a chunk-size line with extensions; real ones are a few bytes
 # Reading pauses past this many unread payload bytes and resumes once the reader took them:
@@ -29,7 +31,8 @@ HIGH_WATER = 256 * 1024
 MAX_INTERIM = 16
 # A head must be whole this long after its first byte: each byte restarts the read
 # timeout, so an upstream trickling one every few seconds held the request for as long
-# as MAX_HEAD_BYTES lasted (a day and more). Real heads arrive in one packet.
+# as MAX_HEAD_BYTES lasted (a day and more). Real heads arrive in one packet. The same
+# holds for the chunked framing's own lines: a chunk-size line and the trailer.
 HEAD_SECONDS = 30.0
 # uvloop rounds timers to the millisecond: one firing this early still counts as due.
 _TIMER_SLACK = 0.002
@@ -69,7 +72,8 @@ class Connection(asyncio.Protocol):
         self.buffered = 0
         self._raw = bytearray()  # head bytes so far, or chunked framing not yet decoded
         self._interim = 0  # 1xx answers so far
-        self._head_began: float | None = None  # when a head came only in part
+        # When a head, chunk-size line or trailer came only in part (`_check_pace`).
+        self._part_began: float | None = None
         self._left = 0  # body bytes still due (Content-Length), or of the current chunk
         self._feed: Callable[[bytes], None] = self._feed_head
         self._head_request = False
@@ -136,23 +140,44 @@ class Connection(asyncio.Protocol):
         self._waiter = waiter = loop.create_future()
         if self.read_timeout:
             self._wait_started = loop.time()
-            if self._timer is None:
-                self._timer = loop.call_at(self._wait_started + self.read_timeout, self._on_timer)
+        if self._timer is None and (self.read_timeout or self._part_began is not None):
+            self._arm()
         try:
             await waiter
         finally:
             self._waiter = None
 
+    def _arm(self) -> None:
+        """The one timer, set anew for the nearest deadline (no timer per wait or chunk)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self._deadline()
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _deadline(self) -> float | None:
+        """The read timeout's end for the current wait, or a part's (`_check_pace`) if sooner."""
+        deadline = self._wait_started + self.read_timeout if self.read_timeout else None
+        if self._part_began is not None:
+            part = self._part_began + HEAD_SECONDS
+            deadline = part if deadline is None else min(deadline, part)
+        return deadline
+
     def _on_timer(self) -> None:
         self._timer = None
-        if self._waiter is None or self.read_timeout is None:
+        deadline = self._deadline()
+        if self._waiter is None or deadline is None:
             return  # nobody is waiting: silence is the reader's own pace
-        deadline = self._wait_started + self.read_timeout
-        if self.loop.time() + _TIMER_SLACK >= deadline:
-            self._fail(ReadTimeout(f"no data for {self.read_timeout:g} s"))
-            self.close()
-        else:
+        now = self.loop.time() + _TIMER_SLACK
+        if now < deadline:
             self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        if self._part_began is not None and now >= self._part_began + HEAD_SECONDS:
+            self._fail(self._too_slow())
+        else:
+            self._fail(ReadTimeout(f"no data for {self.read_timeout:g} s"))
+        self.close()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -184,6 +209,9 @@ class Connection(asyncio.Protocol):
         if self.buffered > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
+            # A framing line left in part is ours to finish reading now: its clock starts
+            # again with the next read (`_check_pace`), not while the reader catches up.
+            self._part_began = None
         self._wake()
 
     def eof_received(self) -> bool:
@@ -225,16 +253,24 @@ class Connection(asyncio.Protocol):
             start = max(0, len(raw) - 3)
             raw += data
             end = raw.find(b"\r\n\r\n", start)
-            if end < 0:
-                if len(raw) > MAX_HEAD_BYTES:
+            found = None
+            if end >= 0:
+                if end > MAX_HEAD_BYTES:
                     raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
-                self._check_head_pace()
-                return
-            if end > MAX_HEAD_BYTES:
-                raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
-            head = parse_head(bytes(raw[:end]))
-            rest = bytes(raw[end + 4 :])
+                try:
+                    found = parse_head(bytes(raw[:end])), end + 4
+                except BareLineFeed:  # a bare-LF head, and a CRLF CRLF in the same read
+                    start = 0
+            if found is None:
+                # Off the usual path (heads come whole, in CRLF): a bare-LF head, or a part.
+                found = bare_lf_head(raw, start)
+                if found is None:
+                    self._head_in_part(raw)
+                    return
+            head, body_at = found
+            rest = bytes(raw[body_at:])
             del raw[:]
+            self._part_began = None
             if not 100 <= head.status < 200:
                 break
             # An interim answer (103 Early Hints): the real one follows. In a loop, not by
@@ -249,13 +285,28 @@ class Connection(asyncio.Protocol):
         if rest:
             self._feed(rest)
 
-    def _check_head_pace(self) -> None:
-        """Only for a head that came in part (never on the usual path: one packet)."""
+    def _head_in_part(self, raw: bytearray) -> None:
+        if len(raw) > MAX_HEAD_BYTES:
+            raise HeadersTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
+        if raw:  # none yet after an interim answer: the next head's clock has not started
+            self._check_pace()
+
+    def _check_pace(self) -> None:
+        """A head, chunk-size line or trailer that came in part must be whole HEAD_SECONDS
+        after its first byte, however its bytes come: each restarts the read timeout, and
+        the timer (`_on_timer`) holds this deadline too. Never on the usual path: they come
+        whole, in one read."""
         now = self.loop.time()
-        if self._head_began is None:
-            self._head_began = now
-        elif now - self._head_began > HEAD_SECONDS:
-            raise SlowHead(f"response head not complete {HEAD_SECONDS:g} s after its first byte")
+        if self._part_began is None:
+            self._part_began = now
+            self._arm()  # the timer may be set for the read timeout, later
+        elif now - self._part_began > HEAD_SECONDS:
+            raise self._too_slow()
+
+    def _too_slow(self) -> MalformedResponse:
+        if self.head is None:
+            return SlowHead(f"response head not complete {HEAD_SECONDS:g} s after its first byte")
+        return SlowFraming(f"chunked framing line not complete {HEAD_SECONDS:g} s after it began")
 
     def _choose_framing(self, head: Head) -> None:
         if self._head_request or head.status in _NO_BODY_STATUSES:
@@ -311,8 +362,13 @@ class Connection(asyncio.Protocol):
                 break  # the rest of this line has not arrived
             pos = advanced
         del raw[:pos]
-        if self.done and raw:
-            self._feed_extra(bytes(raw))
+        if self.done:
+            if raw:
+                self._feed_extra(bytes(raw))
+        elif raw:  # a size line, a chunk's CRLF or the trailer came in part
+            self._check_pace()
+        elif self._part_began is not None:
+            self._part_began = None
 
     def _chunk_boundary(self, raw: bytearray, pos: int) -> int:
         """Consume a chunk's trailing CRLF, a size line, or the trailer; returns the new pos."""

@@ -254,6 +254,60 @@ async def test_a_malformed_head_is_refused(serve, pool, payload) -> None:
         await pool.request("GET", server.url(), [])
 
 
+@pytest.mark.parametrize(
+    "codings",
+    [
+        b"Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+        b"Transfer-Encoding: gzip, chunked\r\n",
+        b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: identity\r\n",
+        b"Transfer-Encoding: \r\n",
+    ],
+)
+async def test_a_transfer_coding_other_than_one_chunked_is_refused(serve, pool, codings) -> None:
+    # RFC 9112 §6.3: with Transfer-Encoding the length is ignored, and a coding the client
+    # cannot undo leaves the body unreadable. Gzip was relayed as JSON, or cut at the
+    # Content-Length as if complete.
+    body = b"1f\r\n" + b"\x1f\x8b" + b"." * 29 + b"\r\n0\r\n\r\n"
+    server = await serve(fixed(b"HTTP/1.1 200 OK\r\n" + codings + b"\r\n" + body))
+    with pytest.raises(h1.MalformedResponse, match="Transfer-Encoding"):
+        await pool.request("GET", server.url(), [])
+
+
+async def test_chunked_in_any_case_is_chunked_and_overrides_a_length(serve, pool) -> None:
+    extra = b"Transfer-Encoding: Chunked\r\nContent-Length: 2\r\n"
+    server = await serve(fixed(b"HTTP/1.1 200 OK\r\n" + extra + b"\r\n" + CHUNKED))
+    assert await get(pool, server.url()) == b"hello,0123456789abcdef"
+
+
+LF_BODY = b'{"ok": true}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: 12\n\n" + LF_BODY,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-Odd: 1\n\r\n" + LF_BODY,
+        # In one packet with a chunked body, whose last chunk ends in CRLF CRLF.
+        b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\nc\r\n" + LF_BODY + b"\r\n0\r\n\r\n",
+    ],
+    ids=["lf", "mixed", "lf-then-chunked"],
+)
+async def test_a_head_whose_lines_end_in_a_bare_lf_is_read(serve, pool, payload) -> None:
+    # RFC 9112 §2.2 lets a recipient take a bare LF as a line's end, as curl and browsers
+    # do. It was never seen as ended: the request waited for the read timeout with the
+    # connection open, or failed as ConnectionLost once the server closed it.
+    server = await serve(fixed(payload))
+    assert await get(pool, server.url()) == LF_BODY
+    response = await pool.request("GET", server.url(), [])
+    assert await response.read() == LF_BODY
+    assert response.status == 200
+    assert all(b"\n" not in name + value for name, value in response.raw_headers)
+    response.release()
+    assert server.connections == 1
+
+
 async def test_a_header_block_past_the_cap_is_refused(serve, pool) -> None:
     huge = b"x-filler: " + b"a" * 70_000 + b"\r\n"
     server = await serve(fixed(reply(extra=huge)))
@@ -561,6 +615,92 @@ async def test_a_head_trickled_a_byte_at_a_time_fails_once_it_outlasts_its_deadl
         response = await pool.request("GET", server.url(), [("x-pace", "quick")])
         assert await response.read() == b"ok"
         response.release()
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("read_timeout", [5, None])
+async def test_a_head_that_stops_midway_fails_at_its_deadline_without_more_bytes(
+    serve, monkeypatch: pytest.MonkeyPatch, read_timeout: float | None
+) -> None:
+    # The deadline was checked only when a byte came: a head that stopped midway, its
+    # connection open, waited for the read timeout (600 s), or for ever without one.
+    monkeypatch.setattr(protocol, "HEAD_SECONDS", 0.3)
+
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
+        await answer(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n", writer)
+        await asyncio.sleep(10)
+
+    server = await serve(respond)
+    pool = h1.Pool(connect_timeout=2, read_timeout=read_timeout)
+    try:
+        with pytest.raises(h1.SlowHead):
+            await asyncio.wait_for(pool.request("GET", server.url(), []), 3)
+    finally:
+        pool.close()
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+
+
+@pytest.mark.parametrize(
+    ("begun", "trickle"),
+    [(b"0\r\n", b"x"), (b"0\r\nX-Sum: 1", b""), (b"3;name=", b"v"), (b"", b"")],
+    ids=["trailer-trickled", "trailer-stopped", "size-line-trickled", "between-chunks"],
+)
+async def test_chunked_framing_begun_must_be_whole_by_the_head_deadline(
+    serve, monkeypatch: pytest.MonkeyPatch, begun: bytes, trickle: bytes
+) -> None:
+    # A byte of trailer every two seconds held the request until the 64 KB cap (a day
+    # and a half): each byte restarted the read timeout. Silence between chunks is the
+    # model's pace: only the read timeout ends it.
+    monkeypatch.setattr(protocol, "HEAD_SECONDS", 0.3)
+
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
+        await answer(CHUNKED_HEAD + begun, writer)
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            await answer(trickle, writer)
+
+    server = await serve(respond)
+    pool = h1.Pool(connect_timeout=2, read_timeout=1 if begun else 0.6)
+    try:
+        response = await pool.request("GET", server.url(), [])
+        slow = h1.SlowFraming if begun else h1.ReadTimeout
+        with pytest.raises(slow):
+            await asyncio.wait_for(response.read(), 3)
+        response.release()
+    finally:
+        pool.close()
+
+
+async def test_a_framing_line_left_in_part_while_reading_is_paused_is_not_too_slow(
+    serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client not reading for a while is no slowness of the upstream's: its rest of
+    # the line waits in the kernel while reading is paused (flow control).
+    monkeypatch.setattr(protocol, "HEAD_SECONDS", 0.3)
+    data = b"d" * (protocol.HIGH_WATER + 2048)
+
+    async def respond(request: Request, writer: asyncio.StreamWriter) -> None:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        await answer(head + b"%x\r\n" % len(data) + data[:-4096], writer)
+        await asyncio.sleep(0.05)
+        # The read that pauses reading ends in part of a size line.
+        await answer(data[-4096:] + b"\r\n5", writer)
+        await asyncio.sleep(0.05)
+        await answer(b"\r\nhello\r\n0\r\n\r\n", writer)
+
+    server = await serve(respond)
+    pool = h1.Pool(connect_timeout=2, read_timeout=2)
+    try:
+        response = await pool.request("GET", server.url(), [])
+        await until(lambda: response._conn._paused)
+        await asyncio.sleep(0.6)  # past HEAD_SECONDS, reading nothing
+        assert await response.read() == data + b"hello"
+        response.release()
+        assert await get(pool, server.url()) == data + b"hello"
+        assert server.connections == 1  # not closed as too slow once its end had come
     finally:
         pool.close()
 
