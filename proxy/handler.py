@@ -20,7 +20,7 @@ from analytics.operations import logs
 from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
 from lib.asgi import ABORT, CLIENT_GONE
-from lib.h1 import Response, UpstreamError
+from lib.h1 import Response, SlowFraming, UpstreamError
 from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
 from proxy.attempts import trace
 from proxy.failover import Call, Outcome, forward
@@ -209,6 +209,9 @@ class Exchange:
             if self.completed:
                 raise
             self._from_request()
+            # Whatever its status said (a 200 whose body was still being read), an answer
+            # the client never had whole is no success: as on every other cancelled record.
+            self.record.success = False
             if not gone.done():
                 # Cancelled by the server itself (shutdown), not by the client leaving.
                 self.record.terminal_state = Request.Terminal.ERROR
@@ -638,6 +641,8 @@ def without_credentials(body: bytes) -> bytes:
 
 def _cut_words(exc: BaseException) -> str:
     """What ended an answer midway, as the client and the record say it."""
+    if isinstance(exc, SlowFraming):  # a trailer or chunk-size line trickled a byte at a time
+        return "dragged out its chunked framing"
     if isinstance(exc, TimeoutError):  # lib.h1.ReadTimeout: UPSTREAM_READ_TIMEOUT_SECONDS
         return "sent nothing for too long"
     return "connection lost"

@@ -65,6 +65,7 @@ SCENARIOS = (
     "drop_before_headers",
     "large_body",
     "raw_head",
+    "trickled_trailer",
 )
 # Paths that authenticate with something other than an API credential.
 OAUTH_PATHS = frozenset(
@@ -703,6 +704,26 @@ async def raw_head(call: Call, params: dict[str, str]) -> web.StreamResponse:
     return web.Response(status=204)  # never sent: the connection is closed
 
 
+async def trickled_trailer(call: Call, params: dict[str, str]) -> web.StreamResponse:
+    """A whole chunked JSON reply, then its last chunk and a trailer that never ends: one
+    byte every `interval_ms` (200), `bytes` of them (100), then the connection aborted."""
+    full = _dumps(message_json(call.model, call.state.config, call.state.next_id("msg")))
+    response = web.StreamResponse(headers=call.state.headers("application/json", {}))
+    response.enable_chunked_encoding()
+    await response.prepare(call.request)
+    await response.write(full)
+    transport = call.request.transport
+    assert transport is not None
+    transport.write(b"0\r\n")  # past aiohttp's framing: its end would close the trailer
+    for _ in range(int(params.get("bytes", 100))):
+        await asyncio.sleep(int(params.get("interval_ms", 200)) / 1000)
+        if transport.is_closing():
+            break
+        transport.write(b"x")
+    transport.abort()
+    return response
+
+
 async def bare_429(call: Call, params: dict[str, str]) -> web.StreamResponse:
     """A 429 with no rate-limit header at all: about this request, not the account (§2.7)."""
     body = error_body(429, "Request rate too high for this request", "req_bare")
@@ -730,6 +751,7 @@ SCENARIO_HANDLERS: dict[str, Callable[[Call, dict[str, str]], Awaitable[web.Stre
     "bare_429": bare_429,
     "drop_before_headers": drop_before_headers,
     "raw_head": raw_head,
+    "trickled_trailer": trickled_trailer,
 }
 
 

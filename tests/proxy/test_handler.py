@@ -13,7 +13,7 @@ from access import clientkeys
 from analytics.recording.write_behind import RequestRecord
 from ccflare_site import web_request
 from lib.asgi import ABORT
-from lib.h1 import ReadTimeout, UpstreamError
+from lib.h1 import ReadTimeout, SlowFraming, UpstreamError
 from lib.h1.head import parse_head
 from proxy import background, handler
 from proxy.failover import Outcome
@@ -337,16 +337,23 @@ async def test_an_event_cut_midway_is_never_relayed_half_before_the_error_event(
     assert records[0].terminal_state == "error"
 
 
-async def test_a_stream_whose_upstream_went_silent_says_so_not_that_it_was_cut(
-    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord]
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (ReadTimeout("no data for 600 s"), "sent nothing for too long"),
+        # A trailer a byte at a time: never silent for long, yet never ending.
+        (SlowFraming("trailer not complete in 30 s"), "dragged out its chunked framing"),
+    ],
+)
+async def test_a_stream_whose_upstream_stalled_says_so_not_that_it_was_cut(
+    monkeypatch: pytest.MonkeyPatch, records: list[RequestRecord], error: Exception, words: str
 ) -> None:
-    silent = ReadTimeout("no data for 600 s")
-    answering(monkeypatch, ScriptedAnswer(STREAM_HEAD, EVENTS[:1], cut=silent))
+    answering(monkeypatch, ScriptedAnswer(STREAM_HEAD, EVENTS[:1], cut=error))
 
     sent = await call(b'{"model": "m", "stream": true}')
 
-    assert b"Upstream sent nothing for too long mid-stream" in sent[-1]["body"]
-    assert records[0].error_message == "Upstream sent nothing for too long (ReadTimeout)"
+    assert f"Upstream {words} mid-stream".encode() in sent[-1]["body"]
+    assert records[0].error_message == f"Upstream {words} ({type(error).__name__})"
 
 
 async def test_a_content_type_in_capitals_is_still_a_stream(

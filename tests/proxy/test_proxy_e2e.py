@@ -386,6 +386,22 @@ def test_client_leaving_before_the_answers_headers_is_recorded_with_its_account(
     assert wait_for(lambda: Account.objects.get(name="only").request_count) == 1
 
 
+def test_a_client_leaving_while_a_200_is_still_read_is_no_success(
+    proxy: ProxyServer, fake_upstream: FakeUpstream
+) -> None:
+    # The upstream's 200 came, its body never ended (a trailer a byte at a time): the
+    # client left with nothing, and the record said client_cancelled with success true.
+    make_account(name="only", api_key=KEY_A)
+    headers = {"x-api-key": "client-own-key", "x-fake-scenario": "trickled_trailer"}
+
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{proxy.url}/v1/messages", json=MESSAGE, headers=headers, timeout=1)
+
+    (row,) = recorded(1)
+    assert (row.terminal_state, row.success) == ("client_cancelled", False)
+    assert row.response_time_ms < 2500  # recorded when the client left
+
+
 def test_200_concurrent_requests_are_recorded_one_to_one(proxy: ProxyServer) -> None:
     two_accounts()
 
