@@ -5,11 +5,13 @@ Loaded while logging is configured, before the apps are ready: no model imports 
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import logging.handlers
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -258,12 +260,13 @@ def _handlers_of(logger: logging.Logger) -> Iterator[logging.Handler]:
 
 
 class HoldsLines(logging.StreamHandler):
-    """A handler whose lines a thread can hold back within lines_held()."""
+    """A handler whose lines a thread can hold back within lines_held(). Every line,
+    held or not, is written by write_text."""
 
     def emit(self, record: logging.LogRecord) -> None:
         held: dict[HoldsLines, list[logging.LogRecord | str]] | None = getattr(_held, "lines", None)
         if held is None:
-            super().emit(record)
+            self.write_held([record])
         else:
             held.setdefault(self, []).append(record)
 
@@ -312,75 +315,166 @@ class ConsoleHandler(HoldsLines, logging.StreamHandler):
 
 
 class LogFileHandler(HoldsLines, logging.handlers.RotatingFileHandler):
-    """The log file, which says so once a minute when it cannot be written, not per line.
+    """The log file, shared by every server process (WORKERS) and rotated by its size.
 
-    logging's own handleError prints a traceback of some 25 lines for every record it
-    could not write: on a full disk that was 12 MB of stderr in 30 s.
+    Each write goes to the file the path names at that moment: one rotated by another
+    process, or renamed or removed by logrotate or by hand, is let go and the path
+    opened again (as logging's WatchedFileHandler does). Rotation happens under a lock
+    that the processes share, so that one of them rotates, not each in turn.
+
+    When the file cannot be written (a full disk), it says so on stderr at once and
+    then once a minute, not per line: logging's own handleError printed a traceback of
+    some 25 lines per record, 12 MB of stderr in 30 s. Every line lost is counted, and
+    once a write works again the count is told on stderr and as a line in the file.
     """
 
     QUIET_SECONDS = 60.0
+    # How long a write may go on to a file the path no longer names (another process
+    # rotated it, logrotate renamed it): a tenth of a second, about one recorder flush.
+    WATCH_SECONDS = 0.1
+    _looked_at = float("-inf")
     _told_at = float("-inf")
-    _lost = 0
+    _lost = 0  # lines lost since the file last said how many
+    _error: OSError | None = None  # the last write's failure
+    _cut_short = False  # a failed write left part of a line at the file's end
     _regular = True
-    _last: tuple[logging.LogRecord | None, str] = (None, "")
+    _identity = (0, 0)  # st_dev, st_ino of the file open
+    _lock_fd: int | None = None
 
     def _open(self):  # type: ignore[no-untyped-def]  # logging's own, untyped
         stream = super()._open()
+        status = os.fstat(stream.fileno())
+        self._identity = (status.st_dev, status.st_ino)
         # bpo-45401: nothing but a regular file is rotated (a log sent to /dev/null). Looked
         # at when the file is opened; logging looked (two stat calls) before every line.
-        self._regular = os.path.isfile(self.baseFilename)
+        self._regular = stat.S_ISREG(status.st_mode)
         return stream
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802
-        """logging's test, without its two stat calls per line (see _open)."""
-        return self._rolls_over(len(self.format(record)) + 1)
+    def write_text(self, text: str) -> None:
+        """Write whole lines at the end of the file; lines that do not reach it are counted."""
+        if self._lost and not self._write(self._lost_line()):
+            self._tell(f"is written again; lines lost meanwhile: {self._lost}")
+            self._lost, self._told_at = 0, float("-inf")
+        missing = self._write(text)
+        if missing:
+            self._lost += missing
+            if time.monotonic() - self._told_at >= self.QUIET_SECONDS:
+                self._told_at = time.monotonic()
+                self._tell(f"cannot be written ({self._error}); lines lost so far: {self._lost}")
+
+    def _write(self, text: str) -> int:
+        """Write `text`, which ends a line; the number of its lines that did not reach the
+        file (0: all did). Written straight to the file descriptor, with no buffer that
+        would keep what a failed write left and put it out later."""
+        data, written = b"", 0
+        try:
+            fd = self._make_room(len(text))
+            data = text.encode(self.stream.encoding, self.stream.errors)
+            if self._cut_short:
+                self._end_line(fd)
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError as error:
+            self._error = error
+            self._drop_stream()
+            if written and data[written - 1] != ord("\n"):
+                self._cut_short = True
+            return text.count("\n") - data[:written].count(b"\n")
+        return 0
+
+    def _make_room(self, length: int) -> int:
+        """The descriptor of the file the path names, rotated first when `length` more
+        bytes take it to maxBytes.
+
+        1. The path is looked up (_follow_path): if it names another file than the one
+           open (rotated by another process, logrotate, rm), that one is let go.
+        2. Only when the file looks full is the lock taken, and the path and size
+           looked at again under it: another process may have rotated it meanwhile.
+        """
+        self._follow_path()
+        if self._rolls_over(length):
+            with self._rotation_lock():
+                self._follow_path(now=True)
+                if self._rolls_over(length):
+                    self.doRollover()
+                    self._follow_path()
+        return self.stream.fileno()
+
+    def _follow_path(self, *, now: bool = False) -> None:
+        """Opens the file the path names if it is not the one open: looked up at most
+        every WATCH_SECONDS unless `now` (a lookup per line cost more than a tenth of
+        a line's cost)."""
+        if self.stream is not None:
+            looked_at = time.monotonic()
+            if not now and looked_at - self._looked_at < self.WATCH_SECONDS:
+                return
+            self._looked_at = looked_at
+            try:
+                status = os.stat(self.baseFilename)
+                if (status.st_dev, status.st_ino) == self._identity:
+                    return
+            except FileNotFoundError:
+                pass
+            self._drop_stream()
+        self.stream = self._open()
 
     def _rolls_over(self, length: int) -> bool:
-        """Whether `length` more characters take the file to maxBytes."""
-        if self.stream is None:
-            self.stream = self._open()
+        """Whether `length` more bytes take the file to maxBytes (whoever else writes it)."""
         if self.maxBytes <= 0 or not self._regular:
             return False
-        self.stream.seek(0, 2)  # the end, whoever else writes the file (other workers)
-        return self.stream.tell() + length >= self.maxBytes
+        return os.lseek(self.stream.fileno(), 0, os.SEEK_END) + length >= self.maxBytes
 
-    def write_text(self, text: str) -> None:
-        if self._rolls_over(len(text)):
-            self.doRollover()
-        if self.stream is None:  # doRollover leaves it closed when delay is set
-            self.stream = self._open()
-        self.stream.write(text)
-        self.flush()
-        self._last = (None, "")  # as after emit
-
-    def emit(self, record: logging.LogRecord) -> None:
+    @contextlib.contextmanager
+    def _rotation_lock(self) -> Iterator[None]:
+        """An advisory lock on a file beside the log, which every process takes to rotate."""
+        if self._lock_fd is None:
+            self._lock_fd = os.open(f"{self.baseFilename}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            super().emit(record)
+            yield
         finally:
-            self._last = (None, "")  # a record's traceback keeps its frames' locals alive
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def format(self, record: logging.LogRecord) -> str:
-        """The record's line, made once: shouldRollover measures it and emit writes it
-        (under the handler's lock, one record after the other)."""
-        last, text = self._last
-        if last is not record:
-            text = super().format(record)
-            self._last = (record, text)
-        return text
+    def _end_line(self, fd: int) -> None:
+        """After a write cut short, which left part of a line: a newline first, unless the
+        file ends with one (rotated or written since), so the next line is not glued on."""
+        size = os.lseek(fd, 0, os.SEEK_END)
+        ended = size == 0
+        with contextlib.suppress(OSError), open(self.baseFilename, "rb") as file:
+            file.seek(max(size - 1, 0))
+            ended = ended or file.read(1) == b"\n"
+        if not ended:  # or unknown: an empty line does less harm than a glued one
+            os.write(fd, b"\n")
+        self._cut_short = False
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
-        self._lost += 1
-        now = time.monotonic()
-        if now - self._told_at < self.QUIET_SECONDS:
-            return
-        self._told_at = now
-        error = sys.exc_info()[1]
-        lost, self._lost = self._lost, 0
+    def _lost_line(self) -> str:
+        record = logging.makeLogRecord(
+            {
+                "name": __name__,
+                "levelno": logging.WARNING,
+                "levelname": "WARNING",
+                "msg": f"log lines lost while the log file could not be written "
+                f"({self._error}): {self._lost}",
+            }
+        )
+        return self.format(record) + self.terminator
+
+    def _tell(self, news: str) -> None:
         with contextlib.suppress(Exception):
-            sys.stderr.write(
-                f"ccflare: the log file {self.baseFilename} cannot be written ({error}); "
-                f"{lost} lines lost since the last notice\n"
-            )
+            sys.stderr.write(f"ccflare: the log file {self.baseFilename} {news}\n")
+
+    def _drop_stream(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+        super().close()
 
 
 class ChannelsHandler(logging.Handler):
