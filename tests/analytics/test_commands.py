@@ -123,6 +123,17 @@ def test_logs_prints_the_last_lines(settings: object, tmp_path: Path) -> None:
     assert run("logs", "--lines", "2") == "[WARN] line 1\n[WARN] line 2\n"
 
 
+def test_logs_says_when_there_is_no_log_file(settings: object, tmp_path: Path) -> None:
+    # Printed nothing at all, as for an empty file, when logrotate or rm had taken it.
+    settings.LOG_FILE = tmp_path / "ccflare.log"
+    err = StringIO()
+    call_command("logs", stdout=StringIO(), stderr=err)
+    assert (
+        err.getvalue()
+        == f"No log file at {settings.LOG_FILE}: the server starts one at its next log line.\n"
+    )
+
+
 @pytest.mark.parametrize("lines", ["0", "-5", "many", "99999999999999999999"])
 def test_logs_refuses_a_count_that_is_not_one_or_more(lines: str) -> None:
     with pytest.raises(CommandError, match="must be a whole number from 1 to 10,000,000"):

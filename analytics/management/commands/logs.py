@@ -26,6 +26,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(settings.LOG_FILE)
+        if not path.exists():
+            # Removed by hand or by logrotate: the server opens it again at its next line.
+            self.stderr.write(f"No log file at {path}: the server starts one at its next log line.")
         for entry in logs.history(path, lines=options["lines"]):
             self._print(entry)
         if options["follow"]:
