@@ -25,7 +25,11 @@ if (BASE_DIR / ".env").exists() and not env.bool("CCFLARE_IGNORE_DOTENV", defaul
 
 
 def env_str(name: str, default: str) -> str:
-    return env.str(name, default=default)
+    # Empty (`HOST=` in .env) means the default, as unset does: an empty HOST printed
+    # `http://:8080` as the address to point clients at.
+    # A value's own spaces are kept (a SECRET_KEY's are part of it).
+    value = env.str(name, default="")
+    return value if value.strip() else default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -50,10 +54,34 @@ def _urlsafe_b64(text: str) -> bytes:
 def env_url(name: str, default: str) -> str:
     """An absolute http(s) URL: anything else failed every request that used it."""
     value = env_str(name, default)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not _is_http_url(value):
         raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, got {value!r}")
     return value
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _scheme_of(url: str) -> str:
+    """What a refusal says of a URL that may hold a password: its scheme alone."""
+    scheme = urlsplit(url).scheme
+    return f"one starting {scheme!r}:" if scheme else "one with no scheme"
+
+
+def env_origins(name: str) -> list[str]:
+    """Browser origins (`scheme://host[:port]`), compared as browsers send them: one without
+    a scheme (`example.com`), or with a path, never matched and refused every request."""
+    origins = [o.strip().rstrip("/") for o in env.list(name, default=[]) if o.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if not _is_http_url(origin) or parts.path or parts.query or parts.fragment:
+            raise ImproperlyConfigured(
+                f"{name} must list origins as scheme://host[:port] "
+                f"(e.g. https://app.example.com), got {origin!r}"
+            )
+    return origins
 
 
 def env_int(
@@ -71,13 +99,25 @@ def env_int(
     return value
 
 
-def _allowed(minimum: int | None, maximum: int | None) -> str:
+def _allowed(minimum: float | None, maximum: float | None) -> str:
     if minimum is not None and maximum is not None:
-        return f"from {minimum} to {maximum}"
-    return f"at least {minimum}" if maximum is None else f"at most {maximum}"
+        return f"from {_shown(minimum)} to {_shown(maximum)}"
+    return f"at least {_shown(minimum)}" if maximum is None else f"at most {_shown(maximum)}"
 
 
-def env_float(name: str, default: float, *, above: float | None = None) -> float:
+def _shown(bound: float | None) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def env_float(
+    name: str,
+    default: float,
+    *,
+    above: float | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """A finite number, more than `above` (or at least `minimum`) and at most `maximum`."""
     raw = env.str(name, default="").strip()
     if raw == "":
         return default
@@ -87,9 +127,18 @@ def env_float(name: str, default: float, *, above: float | None = None) -> float
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
     if not math.isfinite(value):
         raise ImproperlyConfigured(f"{name} must be a finite number, got {raw!r}")
-    if above is not None and not value > above:
-        raise ImproperlyConfigured(f"{name} must be more than {above:g}, got {raw}")
+    too_low = (above is not None and not value > above) or (minimum is not None and value < minimum)
+    if too_low or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name} must be {_range(above, minimum, maximum)}, got {raw}")
     return value
+
+
+def _range(above: float | None, minimum: float | None, maximum: float | None) -> str:
+    if above is None:
+        return _allowed(minimum, maximum)
+    if maximum is None:
+        return f"more than {_shown(above)}"
+    return f"more than {_shown(above)} and at most {_shown(maximum)}"
 
 
 # Core
@@ -150,18 +199,20 @@ if ENCRYPTION_KEY and len(_urlsafe_b64(ENCRYPTION_KEY)) != 32:
         "or empty to derive one from SECRET_KEY"
     )
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+_hosts = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# `ALLOWED_HOSTS=,` named no host either: every answer was a 400.
+ALLOWED_HOSTS = [host.strip() for host in _hosts if host.strip()]
 if not ALLOWED_HOSTS and not DEBUG:
     # Else every answer, /health's too, was a 400 "Invalid Host header".
     raise ImproperlyConfigured("ALLOWED_HOSTS must name at least one host, e.g. 127.0.0.1")
 # Browser pages from these origins (e.g. `https://app.example.com`) may call /v1/, with
 # CORS answers; any other cross-site browser request is refused, so a web page the
 # user happens to open cannot spend the pool. SDKs and Claude Code send no Origin.
-CORS_ALLOWED_ORIGINS = [o.rstrip("/") for o in env.list("CORS_ALLOWED_ORIGINS", default=[])]
+CORS_ALLOWED_ORIGINS = env_origins("CORS_ALLOWED_ORIGINS")
 # Behind a reverse proxy that terminates TLS the browser's Origin says https while this
 # server sees http, and Django's CSRF check refuses every form, the admin login included,
 # unless the public origin (e.g. `https://ccflare.example.com`) is listed here.
-CSRF_TRUSTED_ORIGINS = [o.rstrip("/") for o in env.list("CSRF_TRUSTED_ORIGINS", default=[])]
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 # Served only over https (behind such a proxy): the login's session and CSRF cookies are
 # marked Secure, so a browser never sends them in plain HTTP (port 80 before a redirect).
 # Off by default: on plain HTTP (a LAN address) a browser would drop them and no login
@@ -170,10 +221,11 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8080, minimum=1, maximum=65535)
 # Daphne processes serving HOST:PORT together (ccflare_site/workers.py); about one per core.
-WORKERS = env_int("WORKERS", 1, minimum=1)
+# At most 64: a million asked for ran the supervisor out of file descriptors mid-start.
+WORKERS = env_int("WORKERS", 1, minimum=1, maximum=64)
 # On SIGTERM a server stops accepting connections and lets the requests in flight finish
 # for up to this long before it cancels the rest and exits (docs/deployment.md, upgrades).
-SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 30.0, above=0)
+SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 30.0, above=0, maximum=3600)
 
 # Apps
 INSTALLED_APPS = [
@@ -250,7 +302,7 @@ if DATABASES["default"].get("ENGINE") not in _ENGINES:
     # Only the scheme: the rest may hold a password.
     raise ImproperlyConfigured(
         "DATABASE_URL must be sqlite:///PATH or postgres://USER:PASSWORD@HOST/NAME, "
-        f"got one starting {DATABASE_URL.partition(':')[0]!r}:"
+        f"got {_scheme_of(DATABASE_URL)}"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while the recorder writes; the busy timeout
@@ -300,8 +352,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 900, minimum=1)
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+# At most a day: a timedelta of 10^20 seconds was an OverflowError at start.
+LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 900, minimum=1, maximum=86_400)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF_SECONDS)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -328,6 +381,13 @@ WHITENOISE_USE_FINDERS = True
 # share them through their parent's hub (lib/live_hub.py, which sets CCFLARE_LIVE_HUB
 # for them); set REDIS_URL to share them between servers on several hosts.
 REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    # Else the server started and logged a traceback for every event it published. Only
+    # the scheme is said: the rest may hold a password.
+    raise ImproperlyConfigured(
+        "REDIS_URL must be redis://HOST:PORT/DB, rediss://... or unix://PATH, "
+        f"got {_scheme_of(REDIS_URL)}"
+    )
 LIVE_HUB = env_str("CCFLARE_LIVE_HUB", "")
 # This server start: new each time the server starts, the same in all WORKERS of one (their
 # parent sets CCFLARE_START_ID for them: a reconnect may land on another worker whose
@@ -353,8 +413,14 @@ else:
 UPSTREAM_BASE_URL = env_url("UPSTREAM_BASE_URL", "https://api.anthropic.com").rstrip("/")
 # Seconds to wait for the upstream to connect and to send response headers.
 # Generous: a long non-streaming completion sends its headers only at the end.
-UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0, above=0)
-UPSTREAM_READ_TIMEOUT_SECONDS = env_float("UPSTREAM_READ_TIMEOUT_SECONDS", 600.0, above=0)
+# Timeouts past their maxima (an hour, a day for a long answer) are no timeouts at all,
+# and the event loop's timers refuse the largest.
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_float(
+    "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0, above=0, maximum=3600
+)
+UPSTREAM_READ_TIMEOUT_SECONDS = env_float(
+    "UPSTREAM_READ_TIMEOUT_SECONDS", 600.0, above=0, maximum=86_400
+)
 OAUTH_TOKEN_URL = env_url("OAUTH_TOKEN_URL", "https://platform.claude.com/v1/oauth/token")
 OAUTH_AUTHORIZE_URL_MAX = env_url(
     "OAUTH_AUTHORIZE_URL_MAX", "https://claude.com/cai/oauth/authorize"
@@ -380,11 +446,11 @@ OAUTH_USAGE_URL = env_url("OAUTH_USAGE_URL", "https://api.anthropic.com/api/oaut
 # socket for ever (Twisted only times out a connection that is wholly idle).
 # The response, which may stream for many minutes, has no deadline. The body's
 # allows a 32 MB request over a ~2 Mbit/s uplink.
-HEADER_TIMEOUT_SECONDS = env_float("HEADER_TIMEOUT_SECONDS", 20.0, above=0)
-BODY_TIMEOUT_SECONDS = env_float("BODY_TIMEOUT_SECONDS", 120.0, above=0)
+HEADER_TIMEOUT_SECONDS = env_float("HEADER_TIMEOUT_SECONDS", 20.0, above=0, maximum=3600)
+BODY_TIMEOUT_SECONDS = env_float("BODY_TIMEOUT_SECONDS", 120.0, above=0, maximum=3600)
 # The dashboard, the admin and /api/ must start their answer within this, or the client
 # gets a 503 saying the database did not answer (ccflare_site/answer_deadline.py).
-ANSWER_TIMEOUT_SECONDS = env_float("ANSWER_TIMEOUT_SECONDS", 30.0, above=0)
+ANSWER_TIMEOUT_SECONDS = env_float("ANSWER_TIMEOUT_SECONDS", 30.0, above=0, maximum=3600)
 
 # Proxy behaviour
 # A sticky session keeps one conversation on one account: fast switching
@@ -395,44 +461,49 @@ SESSION_DURATION_MS = env_int(
     minimum=1,
     maximum=30 * 24 * 3600 * 1000,  # 30 days
 )
-# 529/5xx answers are retried on the same account with exponential backoff.
-RETRY_ATTEMPTS = env_int("RETRY_ATTEMPTS", 3, minimum=0)
-RETRY_DELAY_MS = env_int("RETRY_DELAY_MS", 1000, minimum=0)
-RETRY_BACKOFF = env_float("RETRY_BACKOFF", 2.0, above=0)
+# 529/5xx answers are retried on the same account with exponential backoff. A request's
+# delays stop at 10 s in all (proxy/attempts.py), which bounds the first delay; a factor
+# past 10 overflowed a float within a few retries.
+RETRY_ATTEMPTS = env_int("RETRY_ATTEMPTS", 3, minimum=0, maximum=20)
+RETRY_DELAY_MS = env_int("RETRY_DELAY_MS", 1000, minimum=0, maximum=10_000)
+RETRY_BACKOFF = env_float("RETRY_BACKOFF", 2.0, above=0, maximum=10)
 # The Messages API's own request limit; larger bodies get a 413 and nothing
 # is forwarded.
-MAX_BODY_MB = env_int("MAX_BODY_MB", 32, minimum=1)
+MAX_BODY_MB = env_int("MAX_BODY_MB", 32, minimum=1, maximum=1024)
 # The request bodies over 1 MB one server process holds at once, in all: a request gets a
 # 503 when its body's bytes, counted as they arrive, would pass it (ccflare_site/body_budget.py).
-MAX_BODIES_MB = env_int("MAX_BODIES_MB", 256, minimum=1)
+MAX_BODIES_MB = env_int("MAX_BODIES_MB", 256, minimum=1, maximum=1024 * 1024)
 # Each captured request/response body is cut at this size (flagged truncated)
 # so a long conversation cannot bloat the database.
-PAYLOAD_CAPTURE_MAX_KB = env_int("PAYLOAD_CAPTURE_MAX_KB", 256, minimum=0)
+PAYLOAD_CAPTURE_MAX_KB = env_int("PAYLOAD_CAPTURE_MAX_KB", 256, minimum=0, maximum=1024 * 1024)
 # The proxy reads accounts from an in-process snapshot refreshed this often,
-# so no request waits on the database to pick an account.
-ACCOUNT_CACHE_SECONDS = env_float("ACCOUNT_CACHE_SECONDS", 1.0)
-# Recorded requests are written in batches this often, off the response path.
-RECORDER_FLUSH_MS = env_int("RECORDER_FLUSH_MS", 100, minimum=1)
+# so no request waits on the database to pick an account. 0: re-read for each request;
+# at most an hour, else an account added by a command might never be seen.
+ACCOUNT_CACHE_SECONDS = env_float("ACCOUNT_CACHE_SECONDS", 1.0, minimum=0, maximum=3600)
+# Recorded requests are written in batches this often, off the response path. At most a
+# minute: at low traffic a request stays unrecorded (and off the dashboard) until then.
+RECORDER_FLUSH_MS = env_int("RECORDER_FLUSH_MS", 100, minimum=1, maximum=60_000)
 # Prices change rarely: the recorder re-reads the table at most this often
 # (an edit in this process's admin applies at once).
-PRICE_CACHE_SECONDS = env_float("PRICE_CACHE_SECONDS", 10.0)
+PRICE_CACHE_SECONDS = env_float("PRICE_CACHE_SECONDS", 10.0, minimum=0, maximum=3600)
 # Fallback wait when a 429 carries no reset header.
-RATE_LIMIT_FALLBACK_SECONDS = env_int("RATE_LIMIT_FALLBACK_SECONDS", 60, minimum=1)
+RATE_LIMIT_FALLBACK_SECONDS = env_int("RATE_LIMIT_FALLBACK_SECONDS", 60, minimum=1, maximum=86_400)
 # Refresh an OAuth token this many seconds before it expires, so a long
 # streaming request never starts with a token that dies mid-stream.
-TOKEN_REFRESH_MARGIN_SECONDS = env_int("TOKEN_REFRESH_MARGIN_SECONDS", 300, minimum=0)
+# At most an hour: past a token's life (hours) every request would refresh it.
+TOKEN_REFRESH_MARGIN_SECONDS = env_int("TOKEN_REFRESH_MARGIN_SECONDS", 300, minimum=0, maximum=3600)
 # After upstream errors (network, 5xx after retries, failed token refresh) an
 # account sits out this long, doubling with each error in a row up to the cap,
 # so a sick account is retried soon but not hammered.
-COOLDOWN_BASE_SECONDS = env_int("COOLDOWN_BASE_SECONDS", 10, minimum=1)
-COOLDOWN_MAX_SECONDS = env_int("COOLDOWN_MAX_SECONDS", 600, minimum=1)
+COOLDOWN_BASE_SECONDS = env_int("COOLDOWN_BASE_SECONDS", 10, minimum=1, maximum=86_400)
+COOLDOWN_MAX_SECONDS = env_int("COOLDOWN_MAX_SECONDS", 600, minimum=1, maximum=86_400)
 # Poll each OAuth account's usage this often (seconds), so an idle account shows its
 # windows before a request finds them full; 0 turns polling off (on demand still works).
-USAGE_POLL_SECONDS = env_int("USAGE_POLL_SECONDS", 300, minimum=0)
+USAGE_POLL_SECONDS = env_int("USAGE_POLL_SECONDS", 300, minimum=0, maximum=86_400)
 # A key or long-lived token a 401 refused is asked about again (GET /v1/models) this many
 # seconds later, then twice as long after each refusal up to an hour (accounts.recheck);
 # 0 turns it off.
-CREDENTIAL_RECHECK_SECONDS = env_int("CREDENTIAL_RECHECK_SECONDS", 60, minimum=0)
+CREDENTIAL_RECHECK_SECONDS = env_int("CREDENTIAL_RECHECK_SECONDS", 60, minimum=0, maximum=3600)
 
 # Maintenance
 # Days payloads and request rows are kept, within ccflare's ranges (analytics.operations.
@@ -447,14 +518,14 @@ RUNTIME_SETTINGS_FROM_ENV = frozenset(
     if env.str(name, default="").strip()
 )
 # Retention cleanup runs this often while the server runs (and once soon after start).
-CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600, minimum=1)
+CLEANUP_INTERVAL_SECONDS = env_int("CLEANUP_INTERVAL_SECONDS", 3600, minimum=1, maximum=86_400)
 
 # Agents (README, "Agents"): Claude Code sub-agents whose requests get the model chosen for them
 # Global agent files (`*.md` with front matter); each workspace's `.claude/agents/` is read too.
 AGENTS_DIR = Path(env_str("AGENTS_DIR", "") or Path.home() / ".claude" / "agents").expanduser()
 # Agent files and preferences are re-read this often (seconds); a change made through the
 # API or admin applies at once in this process.
-AGENTS_CACHE_SECONDS = env_int("AGENTS_CACHE_SECONDS", 30, minimum=0)
+AGENTS_CACHE_SECONDS = env_int("AGENTS_CACHE_SECONDS", 30, minimum=0, maximum=3600)
 # The model of an agent whose file names none: `inherit` (leave the request's model alone),
 # a shorthand (fable, opus, sonnet, haiku) or a model id of the price table. Also settable
 # at run time (API, dashboard, `manage.py agents set-model`); set here, it wins.
@@ -463,19 +534,20 @@ DEFAULT_AGENT_MODEL = env_str("DEFAULT_AGENT_MODEL", "inherit").strip() or "inhe
 # HTTP API
 # Live streams (/api/requests/stream, /api/logs/stream) send a comment this often
 # so proxies and clients do not drop an idle connection.
-SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0, above=0)
+SSE_HEARTBEAT_SECONDS = env_float("SSE_HEARTBEAT_SECONDS", 15.0, above=0, maximum=3600)
 
 # Notifications
 # Where to POST a JSON notice when an account needs re-auth, no account can serve a
 # request, or a 5-hour/7-day window passes 90% (Slack-style incoming webhooks show its
 # "text"); empty turns notifications off.
 NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL", "").strip()
-if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("http://", "https://")):
-    # Caught at start rather than as a warning on every notice nobody receives.
+if NOTIFY_WEBHOOK_URL and not _is_http_url(NOTIFY_WEBHOOK_URL):
+    # Caught at start rather than as a warning on every notice nobody receives. Not
+    # shown: a webhook's path is often its secret.
     raise ImproperlyConfigured("NOTIFY_WEBHOOK_URL must be an http:// or https:// URL")
 # The same notice (event and account) is not sent again within this many seconds, so an
 # empty pool under steady traffic sends one message, not one per request.
-NOTIFY_REPEAT_SECONDS = env_int("NOTIFY_REPEAT_SECONDS", 3600, minimum=0)
+NOTIFY_REPEAT_SECONDS = env_int("NOTIFY_REPEAT_SECONDS", 3600, minimum=0, maximum=7 * 86_400)
 
 # The event loop daphne runs on (ccflare_site/daphne_main.py): `uvloop` (a C loop, faster;
 # docs/performance.md) or `asyncio` (the standard library's).
@@ -502,8 +574,10 @@ if LOG_FORMAT not in {"pretty", "json"}:
 # `manage.py logs` read); it rotates at LOG_FILE_MAX_MB, keeping LOG_FILE_BACKUPS old files.
 LOG_FILE = DATA_DIR / "logs" / "ccflare.log"
 LOG_FILE.parent.mkdir(exist_ok=True)
-LOG_FILE_MAX_MB = env_int("LOG_FILE_MAX_MB", 10, minimum=1)
-LOG_FILE_BACKUPS = env_int("LOG_FILE_BACKUPS", 5, minimum=0)
+# At most 100 old files: each rotation looks for every one of them under the log's lock,
+# and 10^8 of them froze the whole server at its first rotation.
+LOG_FILE_MAX_MB = env_int("LOG_FILE_MAX_MB", 10, minimum=1, maximum=1024)
+LOG_FILE_BACKUPS = env_int("LOG_FILE_BACKUPS", 5, minimum=0, maximum=100)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -546,6 +620,8 @@ LOGGING = {
         "django.security.TooManyFilesSent": {"filters": ["no_traceback"]},
         # Its start-up banner on every command is noise; failures and lockouts are warnings.
         "axes": {"level": "WARNING"},
+        # So is autobahn's line at each daphne start saying AUTOBAHN_USE_NVX=0 is honoured.
+        "autobahn": {"level": "WARNING"},
         # One INFO line per OAuth call (URL only) is noise, not news.
         "httpx": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },

@@ -8,8 +8,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from lib.live_hub import HubChannelLayer
+from lib.outage_log import OutageLog
 
 logger = logging.getLogger(__name__)
+# A channel layer that cannot be reached (Redis away) fails every publish: the first
+# failure is logged with its traceback, then a line a minute with the count, not one per
+# event (dozens a second under traffic).
+_failures = OutageLog(logger, "events.publish_failed")
 
 REQUESTS_GROUP = "requests"
 # Account state changes (pause, resume, rename, add, delete, new credentials) for
@@ -83,8 +88,8 @@ def publish_account_changed(*, account_id: object, name: str, deleted: bool = Fa
     except RuntimeError:  # no loop in this thread: a sync view, the admin, a command
         try:
             async_to_sync(_publish)(message, group=ACCOUNTS_GROUP)
-        except Exception:
-            logger.exception("events.publish_failed")
+        except Exception as error:
+            _failures.failed(path=ACCOUNTS_GROUP, error=error)
 
 
 async def _publish(message: dict, *, group: str = REQUESTS_GROUP) -> None:
@@ -93,5 +98,5 @@ async def _publish(message: dict, *, group: str = REQUESTS_GROUP) -> None:
         return
     try:
         await layer.group_send(group, message)
-    except Exception:
-        logger.exception("events.publish_failed")
+    except Exception as error:
+        _failures.failed(path=group, error=error)

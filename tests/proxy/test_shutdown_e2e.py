@@ -32,7 +32,7 @@ def test_sigterm_drains_the_record_queue(
     env = {
         **proxy_env(data_dir=tmp_path, upstream=fake_upstream),
         # Nothing is written during the test: only the shutdown drain can write.
-        "RECORDER_FLUSH_MS": "600000",
+        "RECORDER_FLUSH_MS": "60000",  # its maximum, a minute: longer than the test
     }
     process, port = servers.start_proxy_server(env=env)
     try:

@@ -22,9 +22,9 @@ from tests import servers
 BAD_SETTINGS = [
     ({"PORT": "abc"}, "ccflare: PORT must be an integer, got 'abc'"),
     ({"PORT": "70000"}, "ccflare: PORT must be from 1 to 65535, got 70000"),
-    ({"WORKERS": "0"}, "ccflare: WORKERS must be at least 1, got 0"),
+    ({"WORKERS": "0"}, "ccflare: WORKERS must be from 1 to 64, got 0"),
     ({"DEBUG": "maybe"}, "ccflare: DEBUG must be a boolean, got 'maybe'"),
-    ({"SSE_HEARTBEAT_SECONDS": "0"}, "ccflare: SSE_HEARTBEAT_SECONDS must be more than 0, got 0"),
+    ({"SSE_HEARTBEAT_SECONDS": "0"}, "ccflare: SSE_HEARTBEAT_SECONDS must be more than 0 and"),
     ({"ALLOWED_HOSTS": ""}, "ccflare: ALLOWED_HOSTS must name at least one host"),
     ({"ENCRYPTION_KEY": "short"}, "ccflare: ENCRYPTION_KEY must be 32 url-safe base64-encoded"),
     # Each of these failed every request while /health said ok.
@@ -40,6 +40,35 @@ BAD_SETTINGS = [
     ({"RETRY_BACKOFF": "inf"}, "ccflare: RETRY_BACKOFF must be a finite number"),
     # The password never shows: only the scheme is said.
     ({"DATABASE_URL": "nonsense://u:hunter2@h/x"}, "ccflare: DATABASE_URL must be sqlite:///"),
+    # It started, and logged a traceback for every event it published.
+    ({"REDIS_URL": "hunter2@127.0.0.1"}, "ccflare: REDIS_URL must be redis://HOST:PORT/DB"),
+    # Each rotation looked for every old file under the log's lock: the server froze.
+    ({"LOG_FILE_BACKUPS": "100000000"}, "ccflare: LOG_FILE_BACKUPS must be from 0 to 100, got"),
+    ({"LOG_FILE_MAX_MB": "1" + "0" * 20}, "ccflare: LOG_FILE_MAX_MB must be from 1 to 1024"),
+    # Out of file descriptors part-way through starting them, with a traceback.
+    ({"WORKERS": "1000000"}, "ccflare: WORKERS must be from 1 to 64, got 1000000"),
+    # An OverflowError's traceback.
+    ({"LOGIN_COOLOFF_SECONDS": "9" * 20}, "ccflare: LOGIN_COOLOFF_SECONDS must be from 1 to"),
+    # Accepted, as a cache never re-read or a request never recorded at low traffic.
+    ({"ACCOUNT_CACHE_SECONDS": "-1"}, "ccflare: ACCOUNT_CACHE_SECONDS must be from 0 to 3600"),
+    ({"ACCOUNT_CACHE_SECONDS": "1e300"}, "ccflare: ACCOUNT_CACHE_SECONDS must be from 0 to"),
+    ({"PRICE_CACHE_SECONDS": "-5"}, "ccflare: PRICE_CACHE_SECONDS must be from 0 to 3600"),
+    ({"RECORDER_FLUSH_MS": "9" * 14}, "ccflare: RECORDER_FLUSH_MS must be from 1 to 60000"),
+    (
+        {"SHUTDOWN_DRAIN_SECONDS": "1e300"},
+        "ccflare: SHUTDOWN_DRAIN_SECONDS must be more than 0 and at most 3600, got 1e300",
+    ),
+    # Accepted, and never matched (or never reached).
+    ({"NOTIFY_WEBHOOK_URL": "http://"}, "ccflare: NOTIFY_WEBHOOK_URL must be an http:// or"),
+    (
+        {"CORS_ALLOWED_ORIGINS": "example.com"},
+        "ccflare: CORS_ALLOWED_ORIGINS must list origins as scheme://host[:port]",
+    ),
+    (
+        {"CSRF_TRUSTED_ORIGINS": "https://ok.example,example.com"},
+        "ccflare: CSRF_TRUSTED_ORIGINS must list origins as scheme://host[:port]",
+    ),
+    ({"ALLOWED_HOSTS": " , "}, "ccflare: ALLOWED_HOSTS must name at least one host"),
 ]
 
 
@@ -213,6 +242,24 @@ def test_an_empty_data_dir_is_the_default_not_the_current_folder(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert tmp_path.stat().st_mode & 0o777 == 0o755
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_empty_setting_is_its_default(tmp_path: Path) -> None:
+    # `HOST=` printed `export ANTHROPIC_BASE_URL=http://:8080` (and bound 127.0.0.1);
+    # `CLIENT_ID=` sent an empty client id with every OAuth login and refresh.
+    names = ["HOST", "CLIENT_ID", "UPSTREAM_BASE_URL", "LOG_LEVEL", "EVENT_LOOP"]
+    script = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        f"print(json.dumps([getattr(settings, name) for name in {names!r}]))"
+    )
+    env = {"DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "ccflare_site.settings"}
+
+    unset = run(["-c", script], env)
+    empty = run(["-c", script], {**env, **dict.fromkeys(names, "")})
+
+    assert unset.returncode == empty.returncode == 0, empty.stderr
+    assert json.loads(empty.stdout) == json.loads(unset.stdout)
+    assert json.loads(unset.stdout)[0] == "127.0.0.1"
 
 
 def test_a_data_dir_whose_static_folder_cannot_be_made_is_one_line(tmp_path: Path) -> None:
