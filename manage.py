@@ -4,6 +4,7 @@
 import os
 import signal
 import sys
+from pathlib import Path
 
 
 def main() -> None:
@@ -12,6 +13,7 @@ def main() -> None:
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError
 
+    missing = _missing_database()
     if sys.stdin is None:
         # Started with stdin closed (`0<&-`): reading it is then an empty answer, which
         # every prompt refuses in its own words, not an AttributeError.
@@ -36,11 +38,28 @@ def main() -> None:
             "an account whatever its credentials)"
         )
     except DatabaseError as error:
-        if str(error).startswith("no such table"):
-            sys.exit("ccflare: the database is not set up yet: run `python manage.py migrate`")
         from lib import db_unusable
 
+        if str(error).startswith("no such table"):
+            if missing is not None:
+                db_unusable.remove_if_empty(missing)  # what connecting made
+            sys.exit(f"ccflare: {db_unusable.NOT_SET_UP}")
         sys.exit(f"ccflare: {db_unusable.said(error)}")
+
+
+def _missing_database() -> Path | None:
+    """The SQLite database's file if it is not there yet (a command will create it); None
+    if it is, or on PostgreSQL, or if a bad setting stops every command anyway."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if any(arg.startswith(("--settings", "--pythonpath")) for arg in sys.argv):
+        return None  # read here, the settings would be the default module's
+    try:
+        from lib import db_unusable
+
+        return db_unusable.missing_sqlite_file()
+    except ImproperlyConfigured:
+        return None
 
 
 if __name__ == "__main__":

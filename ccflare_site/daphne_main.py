@@ -10,6 +10,10 @@ client's connections (lib/h1) with a C event loop: measured in docs/performance.
 import asyncio
 import ctypes
 import os
+import signal
+import sys
+
+from ccflare_site import serve
 
 
 def use_event_loop() -> str:
@@ -56,10 +60,39 @@ def skip_websocket_accelerator() -> None:
     os.environ.setdefault("AUTOBAHN_USE_NVX", "0")
 
 
+def hang_up_as_terminate() -> None:
+    """Take SIGHUP as SIGTERM: stop accepting, drain the requests in flight, then exit.
+
+    Closing the terminal that runs `make run` sends SIGHUP, which Twisted does not handle:
+    its default ended the process at once, cutting every answer being streamed and
+    losing the records not yet written. Passed on as SIGTERM, whose handler (Twisted's,
+    installed once the server runs) starts the drain (ccflare_site/tuning.py). Under
+    `nohup`, hang-ups stay ignored.
+    """
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        return
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: os.kill(os.getpid(), signal.SIGTERM))
+
+
+def refuse(refused: str | None) -> None:
+    """Exit with serve.py's one line if there is a reason this server cannot serve."""
+    if refused is not None:
+        sys.exit(f"ccflare: {refused}")
+
+
 def main() -> None:
     limit_malloc_arenas()
     skip_websocket_accelerator()
-    use_event_loop()
+    # Started by hand (DESIGN §2), not by serve.py, which checked all this before it
+    # started us: a bad setting was a traceback, and an unmigrated database a server
+    # answering every request 503.
+    checked = os.environ.get(serve.CHECKED) == "1"
+    if not checked:
+        refuse(serve.bad_setting())
+    use_event_loop()  # before cannot_serve(): django.setup() imports daphne's server
+    if not checked:
+        refuse(serve.cannot_serve())
+    hang_up_as_terminate()
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface.entrypoint()

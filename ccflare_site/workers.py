@@ -11,8 +11,8 @@ keep-alive connections of the benchmark and the other sat idle. It also:
 - gives them one fresh PROMETHEUS_MULTIPROC_DIR, so /metrics sums over workers;
 - gives them one start id (settings.START_ID), so a live client that reconnects to
   another worker of the same start keeps the rows of requests still running;
-- forwards SIGTERM/SIGINT (each child drains its requests, then exits) and starts
-  a child again when it dies on its own.
+- forwards SIGTERM/SIGINT, and SIGHUP as SIGTERM (each child drains its requests,
+  then exits), and starts a child again when it dies on its own.
 
 Everything else they share lives in the database: the accounts' state and sticky
 session (each worker's pool snapshot reloads every ACCOUNT_CACHE_SECONDS), the
@@ -168,7 +168,9 @@ class Supervisor:
                 process.send_signal(self.stop_signal)
 
     def stop(self, signum: int, _frame: object) -> None:
-        """Pass the signal on; stop accepting here so only the children's copies remain."""
+        """Pass the signal on (a hang-up as SIGTERM); stop accepting here so only the
+        children's copies remain."""
+        signum = signal.SIGTERM if signum == signal.SIGHUP else signum
         self.stopping, self.stop_signal = True, signum
         for sock in self.socks:
             with contextlib.suppress(OSError):
@@ -195,7 +197,7 @@ class Supervisor:
 
 
 def serve(*, count: int, host: str, port: int, data_dir: Path, start_id: str) -> int:
-    """Serve with `count` daphne workers until SIGTERM/SIGINT; returns the exit code.
+    """Serve with `count` daphne workers until SIGTERM/SIGINT/SIGHUP; returns the exit code.
 
     `start_id` (settings.START_ID) is given to every worker, replacements included.
     """
@@ -213,8 +215,14 @@ def serve(*, count: int, host: str, port: int, data_dir: Path, start_id: str) ->
             "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(data_dir)),
         }
         supervisor = Supervisor(socks=socks, env=env)
-        signal.signal(signal.SIGTERM, supervisor.stop)
-        signal.signal(signal.SIGINT, supervisor.stop)
+        stops = [signal.SIGTERM, signal.SIGINT]
+        # SIGHUP too (but not under `nohup`): closing the terminal that runs `make run`
+        # sends it, and its default ended this parent at once, its workers left to drain
+        # on their own (PDEATHSIG) while the port and the live hub went with it.
+        if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+            stops.append(signal.SIGHUP)
+        for signum in stops:
+            signal.signal(signum, supervisor.stop)
         return supervisor.run()
     finally:
         shutil.rmtree(runtime, ignore_errors=True)

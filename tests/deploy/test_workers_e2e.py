@@ -253,16 +253,19 @@ def accepted_by(port: int, workers: set[int]) -> int:
         return owner(sock, port, workers)
 
 
+# SIGHUP: the terminal that ran `make run` closed. It ended the server at once, cutting
+# the answer and losing its record (one process), or ended the supervisor alone (two).
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigterm_stops_accepting_and_lets_the_request_in_flight_finish(
-    workers: str, fake_upstream: FakeUpstream, tmp_path: Path
+def test_a_stop_signal_stops_accepting_and_lets_the_request_in_flight_finish(
+    workers: str, stop: signal.Signals, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     make_account(name="work", api_key=KEY)
     env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "WORKERS": workers}
     with (tmp_path / "server.log").open("wb") as output:
         process, port = servers.start_served(env=env, output=output)
         try:
-            finished = drain_while_streaming(process, port, fake_upstream)
+            finished = drain_while_streaming(process, port, fake_upstream, stop=stop)
         finally:
             servers.stop(process)
 
@@ -272,17 +275,43 @@ def test_sigterm_stops_accepting_and_lets_the_request_in_flight_finish(
     assert row.status_code == 200 and row.terminal_state == "complete"
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_under_nohup_a_hang_up_is_ignored(
+    workers: str, fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "WORKERS": workers}
+    # As `nohup make run &`: the server starts with SIGHUP ignored, and keeps it so.
+    kept = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        process, port = servers.start_served(env=env, output=subprocess.DEVNULL)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGHUP, kept)
+    try:
+        process.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+    finally:
+        servers.stop(process, timeout=15)
+
+    assert health.status_code == 200
+    assert process.returncode == 0  # stopped by the SIGTERM afterwards, drained
+
+
 def drain_while_streaming(
-    process: subprocess.Popen[bytes], port: int, fake_upstream: FakeUpstream
+    process: subprocess.Popen[bytes],
+    port: int,
+    fake_upstream: FakeUpstream,
+    *,
+    stop: signal.Signals = signal.SIGTERM,
 ) -> bytes:
-    """Start a stream the fake holds open, SIGTERM the server, then let the stream end."""
+    """Start a stream the fake holds open, signal the server `stop`, then let the stream end."""
     headers = {**CLIENT_HEADERS, "x-fake-scenario": "gated_stream;gate=drain;events=1"}
     body = {**MESSAGE, "stream": True}
     url = f"http://127.0.0.1:{port}/v1/messages"
     with httpx.stream("POST", url, json=body, headers=headers, timeout=30) as response:
         chunks = response.iter_raw()
         received = next(chunks)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         # Draining: the port refuses new connections while this one is still streaming.
         assert wait_for(lambda: refused(port), timeout=15)
         fake_upstream.release("drain")

@@ -106,12 +106,46 @@ def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
     assert done.stderr == f"ccflare: DATA_DIR {taken} cannot be used as a folder: File exists\n"
 
 
+NOT_SET_UP = "ccflare: the database is not set up yet: run `python manage.py migrate`\n"
+DAPHNE = ["-m", "ccflare_site.daphne_main", "-b", "127.0.0.1", "-p", "0"]
+SERVERS = [["-m", "ccflare_site.serve"], [*DAPHNE, "ccflare_site.asgi:application"]]
+
+
 def test_a_command_before_migrate_says_to_migrate(tmp_path: Path) -> None:
     done = run(["manage.py", "list_accounts"], {"DATA_DIR": str(tmp_path)})
 
     assert done.returncode == 1
+    assert done.stderr == NOT_SET_UP
+    # Connecting had made an empty 4 KB ccflare.db, which was never a database.
+    assert list(tmp_path.glob("ccflare.db*")) == []
+
+
+@pytest.mark.parametrize("command", SERVERS, ids=["serve", "daphne"])
+def test_a_server_before_migrate_says_to_migrate(tmp_path: Path, command: list[str]) -> None:
+    # It started, answered every /v1/ request 503 and logged a `no such table` traceback each.
+    done = run(command, {"DATA_DIR": str(tmp_path), "PORT": str(servers.free_port())})
+
+    assert done.returncode == 1 and "listening" not in done.stdout
+    assert done.stderr == NOT_SET_UP
+    assert list(tmp_path.glob("ccflare.db*")) == []
+
+
+@pytest.mark.parametrize("command", SERVERS, ids=["serve", "daphne"])
+def test_a_server_upgraded_without_migrate_says_to_migrate(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = {"DATA_DIR": str(tmp_path), "PORT": str(servers.free_port())}
+    assert run(["manage.py", "migrate", "-v0"], env).returncode == 0
+    with contextlib.closing(sqlite3.connect(tmp_path / "ccflare.db")) as database, database:
+        # As after an upgrade that brought a new migration: the newest is not recorded.
+        newest = "SELECT max(id) FROM django_migrations WHERE app = 'analytics'"
+        database.execute(f"DELETE FROM django_migrations WHERE id = ({newest})")  # noqa: S608
+
+    done = run(command, env)
+
+    assert done.returncode == 1 and "listening" not in done.stdout
     assert done.stderr == (
-        "ccflare: the database is not set up yet: run `python manage.py migrate`\n"
+        "ccflare: the database lacks 1 migration of this version: run `python manage.py migrate`\n"
     )
 
 
@@ -321,6 +355,7 @@ def test_ctrl_c_at_a_prompt_cancels_without_a_traceback(tmp_path: Path) -> None:
 
 
 def test_a_port_in_use_is_one_line_before_any_banner(tmp_path: Path) -> None:
+    assert run(["manage.py", "migrate", "-v0"], {"DATA_DIR": str(tmp_path)}).returncode == 0
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         done = run(
