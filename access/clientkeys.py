@@ -13,11 +13,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from django.conf import settings
-
 from access.models import ClientKey
 from access.policy import KeyPolicy, load_policies
 from lib import db_away
+from lib.hot_settings import hot
 from lib.reloading import Reloader
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class ClientKeyCache:
         # would let anyone in during an outage.
         self._reloader = Reloader(
             self._do_reload,
-            max_age=lambda: settings.ACCOUNT_CACHE_SECONDS,
+            max_age=lambda: hot.ACCOUNT_CACHE_SECONDS,
             logger=logger,
             name="access.client_keys_reload",
         )

@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts import health, signals
 from accounts.models import Account
 from lib import db_away
+from lib.hot_settings import hot
 from lib.reloading import FailureLog, Reloader
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class AccountPool:
         # Shared by concurrent requests; the last snapshot serves while the database is away.
         self._reloader = Reloader(
             self._do_reload,
-            max_age=lambda: settings.ACCOUNT_CACHE_SECONDS,
+            max_age=lambda: hot.ACCOUNT_CACHE_SECONDS,
             logger=logger,
             name="accounts.reload",
         )

@@ -91,6 +91,7 @@ class GuardedChannel(http.HTTPChannel):
     # The large body being read, counted against the budget as it arrives (_count_body).
     _hold: body_budget.Hold | None = None
     _host: Any = None  # this end's address, once asked
+    _secure: bool | None = None  # whether its transport is TLS, once asked
 
     def getHost(self) -> Any:  # noqa: N802 (Twisted's name)
         # Every request asks (Twisted's Request, daphne's scope), and the transport asks
@@ -98,6 +99,13 @@ class GuardedChannel(http.HTTPChannel):
         if self._host is None:
             self._host = super().getHost()
         return self._host
+
+    def isSecure(self) -> bool:  # noqa: N802 (Twisted's name)
+        # Asked for every request (daphne's scope), through zope's adapter lookup: 2 µs.
+        # A connection's transport is TLS from its start or never here (no STARTTLS).
+        if self._secure is None:
+            self._secure = super().isSecure()
+        return self._secure
 
     def writeHeaders(  # noqa: N802 (Twisted's name)
         self, version: bytes, code: bytes, reason: bytes, headers: Any

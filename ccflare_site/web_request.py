@@ -311,7 +311,7 @@ def create_application(server: Any, request: Any, scope: dict) -> "Inbox | None"
     if request not in server.connections:
         instance.close()  # never run: no "was never awaited" warning
         return None
-    task = asyncio.ensure_future(instance)
+    task = asyncio.get_running_loop().create_task(instance)  # ensure_future's checks skipped
     server.connections[request]["application_instance"] = task
     reaping.watch(server, request, task)
     return inbox

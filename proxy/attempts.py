@@ -38,6 +38,7 @@ from accounts import health, tokens
 from accounts.models import Account
 from accounts.pool import pool
 from lib.h1 import OutOfResources, Response, UpstreamError
+from lib.hot_settings import hot
 from proxy import ratelimit, sniff, upstream
 
 logger = logging.getLogger(__name__)
@@ -156,9 +157,7 @@ def _read_limits(
             trace(account, "429 without rate-limit headers: about this request, not benched")
         )
         return _relay_if_last(response, is_last=is_last)
-    until = ratelimit.blocked_until(
-        info, now=now, fallback_seconds=settings.RATE_LIMIT_FALLBACK_SECONDS
-    )
+    until = ratelimit.blocked_until(info, now=now, fallback_seconds=hot.RATE_LIMIT_FALLBACK_SECONDS)
     words = _bench(account, info, until=until, family=_request_family(turn))
     if response.status < 400:
         # Served, but the window is now full: relay this answer (sending the call
@@ -340,7 +339,7 @@ async def send_with_retries(
     call, session = turn.call, upstream.get_session()
     # The record names it whatever comes back, even nothing (a cancel, a network error).
     turn.outcome.account, turn.outcome.attempted = account, True
-    retries = 0 if turn.probing else settings.RETRY_ATTEMPTS
+    retries = 0 if turn.probing else hot.RETRY_ATTEMPTS
     waited = 0.0
     for retry in range(retries + 1):
         try:

@@ -23,7 +23,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from access.models import WINDOW_SECONDS, KeyBudget
@@ -31,6 +30,7 @@ from access.policy import Budget, KeyPolicy
 from accounts.pool import pool
 from analytics.reporting import key_usage
 from analytics.reporting.key_usage import Tallies, Tally, Utilisation
+from lib.hot_settings import hot
 from lib.reloading import FailureLog
 from lib.shared_run import SharedRun
 
@@ -89,7 +89,7 @@ class BudgetTracker:
             self._watched[policy.key_id] = policy
             self._loaded_at = float("-inf")  # a new or changed budget: read its use now
         age = time.monotonic() - self._loaded_at
-        interval = settings.ACCOUNT_CACHE_SECONDS
+        interval = hot.ACCOUNT_CACHE_SECONDS
         if age > 2 * interval:
             # Never read, a new or changed budget, or an idle spell: wait for the numbers.
             await self._refresh.run()

@@ -9,12 +9,11 @@ failure is, and what it does to the account, is `accounts.health`.
 import logging
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
-
 from accounts import health, selection, signals
 from accounts.models import Account, HealthState
 from accounts.pool import pool
 from lib.h1 import Response
+from lib.hot_settings import hot
 from proxy import sniff, upstream
 from proxy.attempts import (
     Call,
@@ -60,7 +59,7 @@ async def forward(
         return await _passthrough(call, strip=strip, outcome=outcome)
     now = datetime.now(UTC)
     family = _family(call, accounts, now)
-    duration = timedelta(milliseconds=settings.SESSION_DURATION_MS)
+    duration = timedelta(milliseconds=hot.SESSION_DURATION_MS)
     plan = selection.plan(accounts, now=now, duration=duration, family=family)
     turn = Turn(call=call, strip=strip, family=family, outcome=outcome)
     turn.outcome.trace.extend(trace(a, reason) for a, reason in plan.skipped)

@@ -21,6 +21,7 @@ from analytics.recording.write_behind import RequestRecord, recorder
 from lib import ids
 from lib.asgi import ABORT, CLIENT_GONE
 from lib.h1 import Response, SlowFraming, UpstreamError
+from lib.hot_settings import hot
 from proxy import background, capture, guard, keypolicy, replies, sniff, upstream
 from proxy.attempts import trace
 from proxy.failover import Call, Outcome, forward
@@ -159,7 +160,7 @@ class Exchange:
             path=scope["path"],
         )
         self.usage = UsageTracker()
-        self.response_capture = capture.BodyCapture(settings.PAYLOAD_CAPTURE_MAX_KB * 1024)
+        self.response_capture = capture.BodyCapture(hot.PAYLOAD_CAPTURE_MAX_KB * 1024)
         self.completed = False
         # The client-key header, when client keys are on: never forwarded upstream.
         self.strip: frozenset[str] = frozenset()
@@ -179,7 +180,7 @@ class Exchange:
             recorder.request_ended()
 
     def capture_request(self, body: bytes) -> None:
-        limit = settings.PAYLOAD_CAPTURE_MAX_KB * 1024
+        limit = hot.PAYLOAD_CAPTURE_MAX_KB * 1024
         self.record.request_headers = self.scope["headers"]
         self.record.request_body = body[:limit]
         self.record.truncated = len(body) > limit
@@ -265,7 +266,7 @@ class Exchange:
 
     def _call(self, body: bytes) -> Call:
         query = self.scope.get("query_string", b"")
-        url = settings.UPSTREAM_BASE_URL + self.forward_path
+        url = hot.UPSTREAM_BASE_URL + self.forward_path
         if query:
             url += "?" + query.decode("latin-1")
         # The client sends the path exactly as the guard validated it: no re-quoting, no
@@ -593,7 +594,7 @@ def _client_gone(scope: Scope, receive: Receive) -> asyncio.Future:
 
 async def read_body(scope: Scope, receive: Receive) -> bytes:
     """The whole request body, at most MAX_BODY_MB; raises BodyTooLarge or Disconnected."""
-    limit = settings.MAX_BODY_MB * 1024 * 1024
+    limit = hot.MAX_BODY_MB * 1024 * 1024
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
             raise BodyTooLarge
