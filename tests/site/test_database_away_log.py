@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import path
 
 from tests import servers
-from tests.conftest import FakeUpstream, proxy_env
+from tests.conftest import FakeUpstream, proxy_env, serving_proxy
 
 
 def test_many_api_calls_and_pages_in_an_outage_log_one_line(
@@ -18,30 +18,23 @@ def test_many_api_calls_and_pages_in_an_outage_log_one_line(
     # As PostgreSQL stopped: each connection is refused at once.
     unreachable = f"postgres://ccflare:ccflare@127.0.0.1:{servers.free_port()}/ccflare"
     env = {**proxy_env(data_dir=tmp_path, upstream=fake_upstream), "DATABASE_URL": unreachable}
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as output:
-        process, port = servers.start_proxy_server(env=env, output=output)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=url, timeout=10) as client:
-                api = [
-                    client.get("/api/accounts", headers={"Authorization": "Bearer cck_any"})
-                    for _ in range(10)
-                ]
-                page = client.get("/admin/login/")  # its form needs no database
-                logins = [
-                    client.post(
-                        "/admin/login/",
-                        data={"username": "admin", "password": "pw", "csrfmiddlewaretoken": token},
-                    )
-                    for token in [page.cookies["csrftoken"]] * 3
-                ]
-        finally:
-            servers.stop(process)
+    with serving_proxy(env) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        api = [
+            client.get("/api/accounts", headers={"Authorization": "Bearer cck_any"})
+            for _ in range(10)
+        ]
+        page = client.get("/admin/login/")  # its form needs no database
+        logins = [
+            client.post(
+                "/admin/login/",
+                data={"username": "admin", "password": "pw", "csrfmiddlewaretoken": token},
+            )
+            for token in [page.cookies["csrftoken"]] * 3
+        ]
 
     assert [reply.status_code for reply in api + logins] == [503] * 13
     assert "Connection refused" in api[-1].json()["error"]
-    log = log_path.read_text(errors="replace")
+    log = server.server_log()
     assert "[django.request]" not in log, log[-3000:]
     assert log.count("web.database_away path=") == 1, log[-3000:]
 
